@@ -1,0 +1,44 @@
+/** `zqs manager [options]`: options come from the one table in manager/options.ts. */
+import type { Command } from "commander";
+import { Option } from "commander";
+import { createLogger } from "../manager/log.js";
+import { Manager } from "../manager/manager.js";
+import type { ManagerOptions } from "../manager/options.js";
+import { OPTION_SPECS, resolveOptions } from "../manager/options.js";
+
+export function runManager(program: Command): void {
+  const cmd = program.command("manager").description("start the manager daemon");
+  for (const s of OPTION_SPECS) {
+    const opt = new Option(s.arg ? `${s.flag} ${s.arg}` : s.flag, s.description);
+    const envNote = s.env ? `; env ${s.env}` : "";
+    if (s.default !== undefined && s.default !== false) {
+      opt.description += ` (default: ${String(s.default)}${envNote})`;
+    } else if (envNote) {
+      opt.description += ` (${envNote.slice(2)})`;
+    }
+    cmd.addOption(opt);
+  }
+  cmd.action(async (raw: Record<string, unknown>) => {
+    let opts: ManagerOptions;
+    try {
+      opts = resolveOptions(raw as Partial<Record<keyof ManagerOptions, unknown>>);
+    } catch (err) {
+      process.stderr.write(`zqs manager: ${(err as Error).message}\n`);
+      process.exit(2);
+    }
+    const logger = createLogger({ verbose: opts.verbose, quiet: opts.quiet });
+    const manager = new Manager(opts, logger);
+    const onSignal = (sig: string) => void manager.stop(`signal ${sig}`);
+    process.once("SIGTERM", () => onSignal("SIGTERM"));
+    process.once("SIGINT", () => onSignal("SIGINT"));
+    try {
+      await manager.start();
+    } catch (err) {
+      logger.log.error({ err }, `The manager failed to start: ${(err as Error).message}`);
+      await manager.stop("start-up failure").catch(() => undefined);
+      process.exit(1);
+    }
+    await manager.stopped;
+    process.exit(0);
+  });
+}

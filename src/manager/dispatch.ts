@@ -1,0 +1,149 @@
+/**
+ * One request, one way: bytes → codec → envelope → method table → handler →
+ * codec → bytes. Nothing here knows about sockets; every path ends in a reply.
+ */
+import type { Encoding, MethodName, ParamsOut, ReplyOf, WireEncoding } from "../protocol/index.js";
+import {
+  checkEnvelope,
+  checkParams,
+  decode,
+  DecodeError,
+  detectEncoding,
+  encode,
+  isMethodName,
+  methodFailure,
+  methods,
+  unknownMethodReply,
+} from "../protocol/index.js";
+import type { Reply } from "../protocol/index.js";
+
+/** Thrown by handlers: becomes a failure reply with the method's prefix and empty keys. */
+export class RequestError extends Error {
+  override name = "RequestError";
+  constructor(
+    message: string,
+    /** Data keys that override the method's "empty" failure values. */
+    readonly extras?: Record<string, unknown>,
+  ) {
+    super(message);
+  }
+}
+
+export interface RequestContext {
+  /** The encoding the reply will be written in. */
+  encoding: WireEncoding;
+}
+
+export type Handler<M extends MethodName> = (
+  params: ParamsOut<M>,
+  ctx: RequestContext,
+) => ReplyOf<M> | Promise<ReplyOf<M>>;
+
+export type Handlers = { [M in MethodName]?: Handler<M> };
+
+export interface DispatchHooks {
+  handlers: Handlers;
+  /** Checks the lock for methods that need one; returns a message when refused. */
+  checkLock?: (method: MethodName, params: Record<string, unknown>) => string | undefined;
+  /** Fast path for status/ping: already encoded bytes. */
+  statusBytes: (enc: WireEncoding) => Buffer;
+  /** Called when a handler throws something that is not a RequestError. */
+  onInternalError: (method: string, err: unknown) => void;
+  /** Validate replies against their schema (tests turn this on). */
+  checkReplies?: boolean;
+}
+
+export class Dispatcher {
+  constructor(
+    private readonly encoding: Encoding,
+    private readonly maxMessageSize: number,
+    private readonly hooks: DispatchHooks,
+  ) {}
+
+  private replyEncoding(body: Uint8Array): WireEncoding {
+    return this.encoding === "auto" ? detectEncoding(body) : this.encoding;
+  }
+
+  /** Bytes in, reply bytes out (sync where the handler is sync). */
+  handle(body: Uint8Array): Buffer | Promise<Buffer> {
+    const enc = this.replyEncoding(body);
+    if (body.length > this.maxMessageSize) {
+      return encode(
+        {
+          success: false,
+          msg: `Request is too large: ${body.length} bytes (the limit is ${this.maxMessageSize} bytes)`,
+        },
+        enc,
+      );
+    }
+    let decoded: unknown;
+    try {
+      decoded = decode(body, enc);
+    } catch (err) {
+      const detail = err instanceof DecodeError ? err.message : String(err);
+      return encode({ success: false, msg: `Failed to decode the request: ${detail}` }, enc);
+    }
+    const env = checkEnvelope(decoded);
+    if (!env.ok) return encode(env.reply, enc);
+    if (!isMethodName(env.method)) return encode(unknownMethodReply(env.method), enc);
+    const name = env.method;
+    if (name === "status" || name === "ping") return this.hooks.statusBytes(enc);
+
+    const checked = checkParams(name, env.params);
+    if (!checked.ok) return encode(checked.reply, enc);
+    const params = checked.params as Record<string, unknown>;
+
+    if (methods[name].lock !== "none" && this.hooks.checkLock) {
+      const refused = this.hooks.checkLock(name, params);
+      if (refused !== undefined) return encode(methodFailure(name, refused), enc);
+    }
+
+    const handler = this.hooks.handlers[name] as Handler<MethodName> | undefined;
+    if (!handler) {
+      return encode(
+        methodFailure(name, `Method '${name}' is not implemented yet in this version of zqs`),
+        enc,
+      );
+    }
+    const ctx: RequestContext = { encoding: enc };
+    try {
+      const out = handler(checked.params as ParamsOut<MethodName>, ctx);
+      if (out instanceof Promise) {
+        return out.then(
+          (reply) => this.finish(name, reply as Reply, enc),
+          (err: unknown) => this.failure(name, params, err, enc),
+        );
+      }
+      return this.finish(name, out as Reply, enc);
+    } catch (err) {
+      return this.failure(name, params, err, enc);
+    }
+  }
+
+  private finish(name: MethodName, reply: Reply, enc: WireEncoding): Buffer {
+    if (this.hooks.checkReplies) {
+      const r = methods[name].reply.safeParse(reply);
+      if (!r.success) {
+        this.hooks.onInternalError(
+          name,
+          new Error(`reply does not match its schema: ${r.error.message}`),
+        );
+      }
+    }
+    return encode(reply, enc);
+  }
+
+  private failure(
+    name: MethodName,
+    params: Record<string, unknown>,
+    err: unknown,
+    enc: WireEncoding,
+  ): Buffer {
+    if (err instanceof RequestError) {
+      return encode(methodFailure(name, err.message, params, err.extras), enc);
+    }
+    this.hooks.onInternalError(name, err);
+    const msg = err instanceof Error ? err.message : String(err);
+    return encode(methodFailure(name, `Internal error: ${msg}`, params), enc);
+  }
+}

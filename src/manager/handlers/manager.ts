@@ -1,0 +1,35 @@
+/** manager_stop, manager_kill, manager_test. */
+import { pyTuple } from "../../protocol/index.js";
+import type { Handlers } from "../dispatch.js";
+import { RequestError } from "../dispatch.js";
+import type { Manager } from "../manager.js";
+
+const STOP_OPTIONS = ["safe_off", "safe_on"] as const;
+
+export function managerHandlers(m: Manager): Handlers {
+  return {
+    manager_stop: ({ option }) => {
+      if (!(STOP_OPTIONS as readonly string[]).includes(option)) {
+        throw new RequestError(
+          `Option '${option}' is not allowed. Allowed options: ${pyTuple(STOP_OPTIONS)}`,
+        );
+      }
+      const state = m.state.get("manager_state");
+      if (option === "safe_on" && state !== "idle") {
+        throw new RequestError(
+          `Closing RE Manager with 'safe_on' option is not allowed while it is busy (manager state: '${state}'). Use 'safe_off' to stop it anyway.`,
+        );
+      }
+      m.requestStop("manager_stop request");
+      return { success: true, msg: "" };
+    },
+    manager_kill: () => {
+      throw new RequestError(
+        "manager_kill is a test hook of the Python server and is not supported by zqs. Use manager_stop.",
+      );
+    },
+    manager_test: () => {
+      throw new RequestError("manager_test is a test hook of the Python server and is not supported by zqs.");
+    },
+  };
+}

@@ -1,0 +1,253 @@
+/**
+ * Manager options: one table drives the `zqs manager` command line, the
+ * environment variables, the defaults and the README's option list (a test
+ * checks that the README names each one).
+ */
+import path from "node:path";
+import type { Encoding } from "../protocol/index.js";
+import { ENCODINGS } from "../protocol/index.js";
+
+export interface ManagerOptions {
+  zmqControlAddr: string;
+  zmqInfoAddr: string;
+  zmqPublishConsole: boolean;
+  zmqEncoding: Encoding;
+  zmqPrivateKey: string | undefined;
+  zmqAllowedClients: string | undefined;
+  startupDir: string | undefined;
+  startupModule: string | undefined;
+  userGroupPermissions: string | undefined;
+  taskResultsRetention: number;
+  storePath: string;
+  redisAddr: string | undefined;
+  redisNamePrefix: string;
+  workers: number;
+  cancelGrace: number;
+  maxMessageSize: number;
+  emergencyLockKey: string | undefined;
+  verbose: boolean;
+  quiet: boolean;
+}
+
+export interface OptionSpec {
+  key: keyof ManagerOptions;
+  flag: string;
+  /** `<value>` placeholder shown in help, absent for plain switches. */
+  arg?: string;
+  env?: string;
+  description: string;
+  default: ManagerOptions[keyof ManagerOptions];
+  parse?: (raw: string) => ManagerOptions[keyof ManagerOptions];
+}
+
+function onOff(raw: string): boolean {
+  const v = raw.trim().toUpperCase();
+  if (["ON", "TRUE", "1", "YES"].includes(v)) return true;
+  if (["OFF", "FALSE", "0", "NO"].includes(v)) return false;
+  throw new Error(`expected ON or OFF, got '${raw}'`);
+}
+
+function positiveNumber(raw: string): number {
+  const n = Number(raw);
+  if (!Number.isFinite(n) || n < 0) throw new Error(`expected a non-negative number, got '${raw}'`);
+  return n;
+}
+
+function positiveInt(raw: string): number {
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 1) throw new Error(`expected a positive integer, got '${raw}'`);
+  return n;
+}
+
+function encoding(raw: string): Encoding {
+  const v = raw.trim().toLowerCase();
+  if (!(ENCODINGS as readonly string[]).includes(v)) {
+    throw new Error(`expected one of ${ENCODINGS.join(", ")}, got '${raw}'`);
+  }
+  return v as Encoding;
+}
+
+export const OPTION_SPECS: OptionSpec[] = [
+  {
+    key: "zmqControlAddr",
+    flag: "--zmq-control-addr",
+    arg: "<addr>",
+    env: "QSERVER_ZMQ_CONTROL_ADDRESS_FOR_SERVER",
+    description: "address the control (ROUTER) socket binds",
+    default: "tcp://*:60615",
+  },
+  {
+    key: "zmqInfoAddr",
+    flag: "--zmq-info-addr",
+    arg: "<addr>",
+    env: "QSERVER_ZMQ_INFO_ADDRESS_FOR_SERVER",
+    description: "address the info (PUB) socket binds",
+    default: "tcp://*:60625",
+  },
+  {
+    key: "zmqPublishConsole",
+    flag: "--zmq-publish-console",
+    arg: "<ON|OFF>",
+    description: "open the info socket: QS_Info status, QS_Console output, QS_Task events",
+    default: false,
+    parse: onOff,
+  },
+  {
+    key: "zmqEncoding",
+    flag: "--zmq-encoding",
+    arg: "<json|msgpack|auto>",
+    env: "QSERVER_ZMQ_ENCODING_FOR_SERVER",
+    description: "message encoding; auto answers each request in its own encoding",
+    default: "json",
+    parse: encoding,
+  },
+  {
+    key: "zmqPrivateKey",
+    flag: "--zmq-private-key",
+    arg: "<z85>",
+    env: "QSERVER_ZMQ_PRIVATE_KEY_FOR_SERVER",
+    description: "CurveZMQ secret key of the server (40 z85 characters); enables encryption",
+    default: undefined,
+  },
+  {
+    key: "zmqAllowedClients",
+    flag: "--zmq-allowed-clients",
+    arg: "<file>",
+    description: "file of client public keys (one per line) allowed to connect with CURVE",
+    default: undefined,
+  },
+  {
+    key: "startupDir",
+    flag: "--startup-dir",
+    arg: "<dir>",
+    description: "directory of startup code (.js/.mjs/.ts files, loaded in name order)",
+    default: undefined,
+  },
+  {
+    key: "startupModule",
+    flag: "--startup-module",
+    arg: "<module>",
+    description: "one startup module (a path or package name) instead of a directory",
+    default: undefined,
+  },
+  {
+    key: "userGroupPermissions",
+    flag: "--user-group-permissions",
+    arg: "<file>",
+    description: "permissions YAML file (default: user_group_permissions.yaml in the startup dir)",
+    default: undefined,
+  },
+  {
+    key: "taskResultsRetention",
+    flag: "--task-results-retention",
+    arg: "<seconds>",
+    description: "how long completed task results are kept",
+    default: 120,
+    parse: positiveNumber,
+  },
+  {
+    key: "storePath",
+    flag: "--store-path",
+    arg: "<dir>",
+    description: "directory of the embedded (LMDB) store",
+    default: path.join(".zqs", "store"),
+  },
+  {
+    key: "redisAddr",
+    flag: "--redis-addr",
+    arg: "<host:port>",
+    description: "use a Redis server as the store instead of the embedded one",
+    default: undefined,
+  },
+  {
+    key: "redisNamePrefix",
+    flag: "--redis-name-prefix",
+    arg: "<prefix>",
+    description: "prefix of the Redis keys",
+    default: "qserver",
+  },
+  {
+    key: "workers",
+    flag: "--workers",
+    arg: "<n>",
+    description: "worker processes for background tasks and runs",
+    default: 1,
+    parse: positiveInt,
+  },
+  {
+    key: "cancelGrace",
+    flag: "--cancel-grace",
+    arg: "<seconds>",
+    description: "how long a cancelled task may take to stop before its worker is replaced",
+    default: 5,
+    parse: positiveNumber,
+  },
+  {
+    key: "maxMessageSize",
+    flag: "--max-message-size",
+    arg: "<bytes>",
+    description: "largest request accepted; larger ones get a success: false reply",
+    default: 16 * 1024 * 1024,
+    parse: positiveInt,
+  },
+  {
+    key: "emergencyLockKey",
+    flag: "--emergency-lock-key",
+    arg: "<key>",
+    env: "QSERVER_EMERGENCY_LOCK_KEY_FOR_SERVER",
+    description: "a key that always unlocks the manager",
+    default: undefined,
+  },
+  {
+    key: "verbose",
+    flag: "--verbose",
+    description: "log debug messages",
+    default: false,
+  },
+  {
+    key: "quiet",
+    flag: "--quiet",
+    description: "log warnings and errors only",
+    default: false,
+  },
+];
+
+export function defaultOptions(): ManagerOptions {
+  const o: Record<string, unknown> = {};
+  for (const s of OPTION_SPECS) o[s.key] = s.default;
+  return o as unknown as ManagerOptions;
+}
+
+/**
+ * Resolve options: explicit values beat environment variables, which beat
+ * defaults. `given` holds raw strings (or booleans for switches) by key.
+ */
+export function resolveOptions(
+  given: Partial<Record<keyof ManagerOptions, unknown>>,
+  env: NodeJS.ProcessEnv = process.env,
+): ManagerOptions {
+  const o = defaultOptions() as unknown as Record<string, unknown>;
+  for (const s of OPTION_SPECS) {
+    let raw: unknown = given[s.key];
+    let source = s.flag;
+    if (raw === undefined && s.env && env[s.env] !== undefined && env[s.env] !== "") {
+      raw = env[s.env];
+      source = s.env;
+    }
+    if (raw === undefined) continue;
+    if (typeof raw === "string" && s.parse) {
+      try {
+        o[s.key] = s.parse(raw);
+      } catch (err) {
+        throw new Error(`${source}: ${(err as Error).message}`);
+      }
+    } else {
+      o[s.key] = raw;
+    }
+  }
+  const opts = o as unknown as ManagerOptions;
+  if (opts.startupDir && opts.startupModule) {
+    throw new Error("--startup-dir and --startup-module cannot be used together");
+  }
+  return opts;
+}

@@ -1,0 +1,157 @@
+/**
+ * The manager's status: the 27 keys of the Python server, change markers, and
+ * the time of the last change. Every change makes a new `status_uid`, drops the
+ * cached reply bytes and tells listeners (the info publisher).
+ */
+import { randomUUID } from "node:crypto";
+import { EventEmitter } from "node:events";
+import type { Status, WireEncoding } from "../protocol/index.js";
+import { encode } from "../protocol/index.js";
+import { VERSION } from "../version.js";
+
+/** Local time as ISO 8601 without a zone, with microseconds (the server's `time`). */
+export function localIsoTime(d = new Date()): string {
+  const p = (n: number, w = 2) => String(n).padStart(w, "0");
+  return (
+    `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())}T` +
+    `${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())}.${p(d.getMilliseconds(), 3)}000`
+  );
+}
+
+export type Marker =
+  | "run_list_uid"
+  | "plan_queue_uid"
+  | "plan_history_uid"
+  | "devices_existing_uid"
+  | "plans_existing_uid"
+  | "devices_allowed_uid"
+  | "plans_allowed_uid"
+  | "task_results_uid"
+  | "lock_info_uid";
+
+type Mutable = Omit<Status, "msg" | "time" | "status_uid" | Marker>;
+
+export class StatusState extends EventEmitter<{ change: [Status] }> {
+  private fields: Mutable = {
+    items_in_queue: 0,
+    items_in_history: 0,
+    running_item_uid: null,
+    manager_state: "idle",
+    queue_stop_pending: false,
+    queue_autostart_enabled: false,
+    worker_environment_exists: false,
+    worker_environment_state: "closed",
+    worker_background_tasks: 0,
+    re_state: null,
+    ip_kernel_state: null,
+    ip_kernel_captured: null,
+    pause_pending: false,
+    plan_queue_mode: { loop: false, ignore_failures: false },
+    lock: { environment: false, queue: false },
+  };
+  private markers: Record<Marker, string> = {
+    run_list_uid: randomUUID(),
+    plan_queue_uid: randomUUID(),
+    plan_history_uid: randomUUID(),
+    devices_existing_uid: randomUUID(),
+    plans_existing_uid: randomUUID(),
+    devices_allowed_uid: randomUUID(),
+    plans_allowed_uid: randomUUID(),
+    task_results_uid: randomUUID(),
+    lock_info_uid: randomUUID(),
+  };
+  private statusUid = randomUUID();
+  private time = localIsoTime();
+  private snapshot: Status | undefined;
+  private readonly bytes = new Map<WireEncoding, Buffer>();
+  private pending = false;
+
+  get<K extends keyof Mutable>(key: K): Mutable[K] {
+    return this.fields[key];
+  }
+
+  marker(name: Marker): string {
+    return this.markers[name];
+  }
+
+  /** Change fields; a real change makes a new status. */
+  set(patch: Partial<Mutable>): void {
+    let changed = false;
+    for (const [k, v] of Object.entries(patch) as [keyof Mutable, unknown][]) {
+      const cur = this.fields[k];
+      if (cur === v) continue;
+      if (typeof v === "object" && v !== null && JSON.stringify(cur) === JSON.stringify(v)) continue;
+      (this.fields as Record<string, unknown>)[k] = v;
+      changed = true;
+    }
+    if (changed) this.changed();
+  }
+
+  /** Give change markers new uids (their lists changed). */
+  bump(...names: Marker[]): void {
+    for (const n of names) this.markers[n] = randomUUID();
+    if (names.length > 0) this.changed();
+  }
+
+  private changed(): void {
+    this.statusUid = randomUUID();
+    this.time = localIsoTime();
+    this.snapshot = undefined;
+    this.bytes.clear();
+    // Several changes in one turn of the event loop publish one status.
+    if (!this.pending) {
+      this.pending = true;
+      queueMicrotask(() => {
+        this.pending = false;
+        this.emit("change", this.status());
+      });
+    }
+  }
+
+  /** The status map, keys in the Python server's order. */
+  status(): Status {
+    if (this.snapshot) return this.snapshot;
+    const f = this.fields;
+    const m = this.markers;
+    this.snapshot = {
+      msg: `RE Manager v${VERSION} (zqs)`,
+      time: this.time,
+      items_in_queue: f.items_in_queue,
+      items_in_history: f.items_in_history,
+      running_item_uid: f.running_item_uid,
+      manager_state: f.manager_state,
+      queue_stop_pending: f.queue_stop_pending,
+      queue_autostart_enabled: f.queue_autostart_enabled,
+      worker_environment_exists: f.worker_environment_exists,
+      worker_environment_state: f.worker_environment_state,
+      worker_background_tasks: f.worker_background_tasks,
+      re_state: f.re_state,
+      ip_kernel_state: f.ip_kernel_state,
+      ip_kernel_captured: f.ip_kernel_captured,
+      pause_pending: f.pause_pending,
+      status_uid: this.statusUid,
+      run_list_uid: m.run_list_uid,
+      plan_queue_uid: m.plan_queue_uid,
+      plan_history_uid: m.plan_history_uid,
+      devices_existing_uid: m.devices_existing_uid,
+      plans_existing_uid: m.plans_existing_uid,
+      devices_allowed_uid: m.devices_allowed_uid,
+      plans_allowed_uid: m.plans_allowed_uid,
+      plan_queue_mode: { ...f.plan_queue_mode },
+      task_results_uid: m.task_results_uid,
+      lock_info_uid: m.lock_info_uid,
+      lock: { ...f.lock },
+    };
+    return this.snapshot;
+  }
+
+  /** The encoded status reply, cached until the next change. */
+  statusBytes(enc: WireEncoding): Buffer {
+    let b = this.bytes.get(enc);
+    if (!b) {
+      b = encode(this.status(), enc);
+      this.bytes.set(enc, b);
+    }
+    return b;
+  }
+}

@@ -1,0 +1,65 @@
+/**
+ * Wire codecs. JSON is the Python server's default; msgpack is the other
+ * encoding it supports; `auto` (a zqs extension) answers each request in the
+ * encoding it arrived in.
+ */
+import { Packr, Unpackr } from "msgpackr";
+
+export const ENCODINGS = ["json", "msgpack", "auto"] as const;
+export type Encoding = (typeof ENCODINGS)[number];
+export type WireEncoding = Exclude<Encoding, "auto">;
+
+const packr = new Packr({ useRecords: false, variableMapSize: true, int64AsType: "number" });
+const unpackr = new Unpackr({ useRecords: false, mapsAsObjects: true, int64AsType: "number" });
+
+/** Thrown when bytes cannot be decoded; `message` is the detail for the reply. */
+export class DecodeError extends Error {
+  override name = "DecodeError";
+}
+
+/**
+ * Guess the encoding of a request: a JSON map starts with `{` (after optional
+ * whitespace), a msgpack map with 0x80–0x8f, 0xde or 0xdf. Anything else is
+ * treated as JSON so that the reply explains the decode failure in JSON.
+ */
+export function detectEncoding(buf: Uint8Array): WireEncoding {
+  const b = buf[0];
+  if (b === undefined) return "json";
+  if ((b >= 0x80 && b <= 0x8f) || b === 0xde || b === 0xdf) return "msgpack";
+  return "json";
+}
+
+const utf8 = new TextDecoder("utf-8", { fatal: true });
+
+export function decode(buf: Uint8Array, enc: WireEncoding): unknown {
+  if (enc === "json") {
+    let text: string;
+    try {
+      text = utf8.decode(buf);
+    } catch {
+      throw new DecodeError("JSON decode error: the bytes are not valid UTF-8");
+    }
+    try {
+      return JSON.parse(text) as unknown;
+    } catch (err) {
+      throw new DecodeError(`JSON decode error: ${(err as Error).message}`);
+    }
+  }
+  try {
+    return unpackr.unpack(buf) as unknown;
+  } catch (err) {
+    throw new DecodeError(`msgpack decode error: ${(err as Error).message}`);
+  }
+}
+
+/** JSON.stringify replacer that keeps replies encodable: BigInt as number, no crash. */
+function jsonSafe(_key: string, value: unknown): unknown {
+  if (typeof value === "bigint") return Number(value);
+  if (value instanceof Uint8Array) return Buffer.from(value).toString("base64");
+  return value;
+}
+
+export function encode(value: unknown, enc: WireEncoding): Buffer {
+  if (enc === "json") return Buffer.from(JSON.stringify(value, jsonSafe) ?? "null", "utf8");
+  return packr.pack(value);
+}

@@ -1,0 +1,6 @@
+export * from "./codec.js";
+export * from "./methods.js";
+export * from "./request.js";
+export * from "./schemas.js";
+export * from "./pyrepr.js";
+export * from "./info.js";

@@ -1,0 +1,750 @@
+/**
+ * The method table: the one source of truth for the wire protocol. Every
+ * method the manager serves is declared here once, with
+ *  - its parameters (zod schemas; defaults live here),
+ *  - its reply schema (the client's types come from it),
+ *  - the lock that guards it, the prefix of its error messages, and the
+ *    "empty" data keys its failure replies carry (the vectors show them).
+ * The manager validates and dispatches with it, the client builds requests
+ * and types replies with it, and the docs list methods from it.
+ */
+import { z } from "zod";
+import {
+  itemSchema,
+  lockInfoSchema,
+  statusSchema,
+  taskInfoSchema,
+  taskResultSchema,
+  TASK_STATUSES,
+  CANCEL_OUTCOMES,
+} from "./schemas.js";
+import { pyRepr, pyTypeName } from "./pyrepr.js";
+
+export type LockKind = "none" | "environment" | "queue";
+export type Area =
+  | "status"
+  | "environment"
+  | "tasks"
+  | "queue"
+  | "history"
+  | "control"
+  | "locks"
+  | "permissions"
+  | "runs"
+  | "manager";
+
+type FailureExtras = Record<string, unknown>;
+
+export interface MethodDef<P extends z.ZodRawShape = z.ZodRawShape, R extends z.ZodType = z.ZodType> {
+  /** One line for docs and `--help`. */
+  summary: string;
+  area: Area;
+  params: P;
+  reply: R;
+  /** Which lock refuses this method without the lock key. */
+  lock: LockKind;
+  /** Prefix of error messages (`"Error: "`, `"Failed to add an item: "`, ...). */
+  errorPrefix: string;
+  /**
+   * Data keys with "empty" values that every failure reply carries. A function
+   * receives the request's params when they were readable (validation errors)
+   * and `undefined` for envelope, unsupported-parameter and lock errors.
+   */
+  failure: FailureExtras | ((params: Record<string, unknown> | undefined) => FailureExtras);
+  /** `status` and `ping` ignore params entirely, even `null` or bogus keys. */
+  ignoreParams?: boolean;
+  /** A zqs extension, not a method of the Python server. */
+  extension?: boolean;
+}
+
+function method<P extends z.ZodRawShape, R extends z.ZodType>(
+  def: Omit<MethodDef<P, R>, "lock" | "errorPrefix" | "failure"> &
+    Partial<Pick<MethodDef<P, R>, "lock" | "errorPrefix" | "failure">>,
+): MethodDef<P, R> {
+  return { lock: "none", errorPrefix: "Error: ", failure: {}, ...def };
+}
+
+// ---- parameter helpers -------------------------------------------------------
+
+const lockKey = z.string().optional();
+const userGroup = z.string().optional();
+const user = z.string().optional();
+const uid = z.string();
+/** `pos`: an index (negative counts from the back) or "front"/"back". */
+const pos = z.union([z.number().int(), z.enum(["front", "back"])]);
+const taskUidOneOrMany = z.union([z.string(), z.array(z.string())], {
+  error: (iss) =>
+    iss.input === undefined
+      ? "Required 'task_uid' parameter is missing in the API call."
+      : `'task_uid' must be a string or a list of strings: type(task_uid)=<class '${pyTypeName(iss.input)}'>`,
+});
+
+
+// ---- reply helpers -----------------------------------------------------------
+
+const ok = z.object({ success: z.boolean(), msg: z.string() });
+const withKeys = <S extends z.ZodRawShape>(shape: S) => ok.extend(shape);
+const itemsList = z.array(itemSchema);
+const nullableUid = z.string().nullable();
+
+// ---- the table ---------------------------------------------------------------
+
+export const methods = {
+  // status & configuration
+  ping: method({
+    summary: "Same as status (kept for compatibility).",
+    area: "status",
+    params: {},
+    reply: statusSchema,
+    ignoreParams: true,
+  }),
+  status: method({
+    summary: "The manager's status map (27 keys; *_uid keys change when what they name changes).",
+    area: "status",
+    params: {},
+    reply: statusSchema,
+    ignoreParams: true,
+  }),
+  config_get: method({
+    summary: "Manager configuration visible to clients.",
+    area: "status",
+    params: {},
+    reply: withKeys({ config: z.record(z.string(), z.unknown()) }),
+    failure: { config: {} },
+  }),
+
+  // plans, devices, permissions
+  plans_allowed: method({
+    summary: "Plans the user group may run.",
+    area: "permissions",
+    params: { user_group: userGroup },
+    reply: withKeys({
+      plans_allowed: z.record(z.string(), z.unknown()),
+      plans_allowed_uid: nullableUid,
+    }),
+    errorPrefix: "",
+    failure: { plans_allowed: {}, plans_allowed_uid: null },
+  }),
+  devices_allowed: method({
+    summary: "Devices the user group may use.",
+    area: "permissions",
+    params: { user_group: userGroup },
+    reply: withKeys({
+      devices_allowed: z.record(z.string(), z.unknown()),
+      devices_allowed_uid: nullableUid,
+    }),
+    errorPrefix: "",
+    failure: { devices_allowed: {}, devices_allowed_uid: null },
+  }),
+  plans_existing: method({
+    summary: "Every plan found in the environment's startup code.",
+    area: "permissions",
+    params: {},
+    reply: withKeys({
+      plans_existing: z.record(z.string(), z.unknown()),
+      plans_existing_uid: nullableUid,
+    }),
+    errorPrefix: "",
+    failure: { plans_existing: {}, plans_existing_uid: null },
+  }),
+  devices_existing: method({
+    summary: "Every device found in the environment's startup code.",
+    area: "permissions",
+    params: {},
+    reply: withKeys({
+      devices_existing: z.record(z.string(), z.unknown()),
+      devices_existing_uid: nullableUid,
+    }),
+    errorPrefix: "",
+    failure: { devices_existing: {}, devices_existing_uid: null },
+  }),
+  permissions_reload: method({
+    summary: "Reload the permissions file (and optionally the plan/device lists).",
+    area: "permissions",
+    params: {
+      restore_plans_devices: z.boolean().default(false),
+      restore_permissions: z.boolean().default(true),
+      lock_key: lockKey,
+    },
+    reply: ok,
+  }),
+  permissions_get: method({
+    summary: "The user group permissions in force.",
+    area: "permissions",
+    params: {},
+    reply: withKeys({ user_group_permissions: z.record(z.string(), z.unknown()) }),
+    failure: { user_group_permissions: {} },
+  }),
+  permissions_set: method({
+    summary: "Replace the user group permissions.",
+    area: "permissions",
+    params: { user_group_permissions: z.record(z.string(), z.unknown()), lock_key: lockKey },
+    reply: ok,
+  }),
+
+  // queue
+  queue_get: method({
+    summary: "The plan queue and the running item.",
+    area: "queue",
+    params: {},
+    reply: withKeys({
+      items: itemsList,
+      running_item: itemSchema,
+      plan_queue_uid: z.string(),
+    }),
+    failure: { items: [], running_item: {}, plan_queue_uid: "" },
+  }),
+  queue_mode_set: method({
+    summary: "Set queue mode options (loop, ignore_failures) or 'default'.",
+    area: "queue",
+    params: {
+      mode: z.union([z.record(z.string(), z.unknown()), z.literal("default")]).optional(),
+      lock_key: lockKey,
+    },
+    reply: ok,
+    lock: "queue",
+    errorPrefix: "Failed to set queue mode: ",
+  }),
+  queue_item_add: method({
+    summary: "Add an item (plan or instruction) to the queue.",
+    area: "queue",
+    params: {
+      item: itemSchema.optional(),
+      pos: pos.optional(),
+      before_uid: uid.optional(),
+      after_uid: uid.optional(),
+      user_group: userGroup,
+      user: user,
+      lock_key: lockKey,
+    },
+    reply: withKeys({ qsize: z.number().int().nullable(), item: itemSchema.nullable() }),
+    lock: "queue",
+    errorPrefix: "Failed to add an item: ",
+    failure: (p) => ({ qsize: null, item: p?.item ?? null }),
+  }),
+  queue_item_add_batch: method({
+    summary: "Add several items at once: all or none, with a result per item.",
+    area: "queue",
+    params: {
+      items: z.array(itemSchema).optional(),
+      pos: pos.optional(),
+      before_uid: uid.optional(),
+      after_uid: uid.optional(),
+      user_group: userGroup,
+      user: user,
+      lock_key: lockKey,
+    },
+    reply: withKeys({
+      qsize: z.number().int().nullable(),
+      items: itemsList,
+      results: z.array(ok),
+    }),
+    lock: "queue",
+    errorPrefix: "Failed to add a batch of items: ",
+    failure: (p) => ({ qsize: null, items: p?.items ?? [], results: [] }),
+  }),
+  queue_item_update: method({
+    summary: "Replace an item in the queue (replace=true gives it a new item_uid).",
+    area: "queue",
+    params: {
+      item: itemSchema.optional(),
+      replace: z.boolean().optional(),
+      user_group: userGroup,
+      user: user,
+      lock_key: lockKey,
+    },
+    reply: withKeys({ qsize: z.number().int().nullable(), item: itemSchema.nullable() }),
+    lock: "queue",
+    errorPrefix: "Failed to update an item: ",
+    failure: (p) => ({ qsize: null, item: p?.item ?? null }),
+  }),
+  queue_item_get: method({
+    summary: "One queue item, by position or uid (default: the last).",
+    area: "queue",
+    params: { pos: pos.optional(), uid: uid.optional() },
+    reply: withKeys({ item: itemSchema }),
+    errorPrefix: "Failed to get an item: ",
+    failure: { item: {} },
+  }),
+  queue_item_remove: method({
+    summary: "Remove one item, by position or uid (default: the last).",
+    area: "queue",
+    params: { pos: pos.optional(), uid: uid.optional(), lock_key: lockKey },
+    reply: withKeys({ item: itemSchema, qsize: z.number().int().nullable() }),
+    lock: "queue",
+    errorPrefix: "Failed to remove an item: ",
+    failure: { item: {}, qsize: null },
+  }),
+  queue_item_remove_batch: method({
+    summary: "Remove several items by uid.",
+    area: "queue",
+    params: {
+      uids: z.array(z.string()).optional(),
+      ignore_missing: z.boolean().default(true),
+      lock_key: lockKey,
+    },
+    reply: withKeys({ items: itemsList, qsize: z.number().int().nullable() }),
+    lock: "queue",
+    errorPrefix: "Failed to remove a batch of items: ",
+    failure: { items: [], qsize: null },
+  }),
+  queue_item_move: method({
+    summary: "Move one item to a new position, or before/after another item.",
+    area: "queue",
+    params: {
+      pos: pos.optional(),
+      uid: uid.optional(),
+      pos_dest: pos.optional(),
+      before_uid: uid.optional(),
+      after_uid: uid.optional(),
+      lock_key: lockKey,
+    },
+    reply: withKeys({ item: itemSchema, qsize: z.number().int().nullable() }),
+    lock: "queue",
+    errorPrefix: "Failed to move the item: ",
+    failure: { item: {}, qsize: null },
+  }),
+  queue_item_move_batch: method({
+    summary: "Move several items (in the given order, or queue order with reorder=true).",
+    area: "queue",
+    params: {
+      uids: z.array(z.string()).optional(),
+      pos_dest: z.enum(["front", "back"]).optional(),
+      before_uid: uid.optional(),
+      after_uid: uid.optional(),
+      reorder: z.boolean().default(false),
+      lock_key: lockKey,
+    },
+    reply: withKeys({ items: itemsList, qsize: z.number().int().nullable() }),
+    lock: "queue",
+    errorPrefix: "Failed to move the batch of items: ",
+    failure: { items: [], qsize: null },
+  }),
+  queue_item_execute: method({
+    summary: "Run one item at once, outside the queue.",
+    area: "queue",
+    params: { item: itemSchema.optional(), user_group: userGroup, user: user, lock_key: lockKey },
+    reply: withKeys({ qsize: z.number().int().nullable(), item: itemSchema.nullable() }),
+    lock: "environment",
+    errorPrefix: "Failed to start execution of the item: ",
+    failure: (p) => ({ qsize: null, item: p?.item ?? null }),
+  }),
+  queue_clear: method({
+    summary: "Remove every item from the queue.",
+    area: "queue",
+    params: { lock_key: lockKey },
+    reply: ok,
+    lock: "queue",
+  }),
+  queue_start: method({
+    summary: "Start executing the queue.",
+    area: "control",
+    params: { lock_key: lockKey },
+    reply: ok,
+    lock: "environment",
+  }),
+  queue_stop: method({
+    summary: "Stop the queue after the running item.",
+    area: "control",
+    params: { lock_key: lockKey },
+    reply: ok,
+    lock: "environment",
+  }),
+  queue_stop_cancel: method({
+    summary: "Cancel a pending queue_stop.",
+    area: "control",
+    params: { lock_key: lockKey },
+    reply: ok,
+    lock: "environment",
+  }),
+  queue_autostart: method({
+    summary: "Start the queue whenever items wait (enable=true) or stop doing so.",
+    area: "control",
+    params: {
+      enable: z.boolean({
+        error: (iss) =>
+          iss.input === undefined
+            ? "Required 'enable' parameter is missing in 'queue_autostart' API call."
+            : "Parameter 'enable' must be a boolean",
+      }),
+      lock_key: lockKey,
+    },
+    reply: ok,
+    lock: "environment",
+  }),
+
+  // history
+  history_get: method({
+    summary: "The plan history.",
+    area: "history",
+    params: {},
+    reply: withKeys({ items: itemsList, plan_history_uid: z.string() }),
+    failure: { items: [], plan_history_uid: "" },
+  }),
+  history_clear: method({
+    summary: "Clear the history, keep its last `size` items, or remove one by item_uid.",
+    area: "history",
+    params: {
+      size: z
+        .number({
+          error: (iss) => `The 'size' parameter must be an integer: size=${pyRepr(iss.input)}`,
+        })
+        .int()
+        .optional(),
+      item_uid: uid.optional(),
+      lock_key: lockKey,
+    },
+    reply: ok,
+    lock: "queue",
+  }),
+
+  // environment
+  environment_open: method({
+    summary: "Fork the worker and load the startup code (replies at once; watch status).",
+    area: "environment",
+    params: { lock_key: lockKey },
+    reply: ok,
+    lock: "environment",
+    errorPrefix: "",
+  }),
+  environment_close: method({
+    summary: "Ask the worker to finish and exit (replies at once).",
+    area: "environment",
+    params: { lock_key: lockKey },
+    reply: ok,
+    lock: "environment",
+    errorPrefix: "",
+  }),
+  environment_destroy: method({
+    summary: "Kill the worker, also when it hangs (replies at once).",
+    area: "environment",
+    params: { lock_key: lockKey },
+    reply: ok,
+    lock: "environment",
+    errorPrefix: "",
+  }),
+  environment_update: method({
+    summary: "Re-read the environment's plans and devices (a task).",
+    area: "environment",
+    params: { run_in_background: z.boolean().default(false), lock_key: lockKey },
+    reply: withKeys({ task_uid: nullableUid }),
+    lock: "environment",
+    failure: { task_uid: null },
+  }),
+  script_upload: method({
+    summary: "Load a JavaScript/TypeScript module into the environment (a task).",
+    area: "environment",
+    params: {
+      script: z.string({
+        error: (iss) =>
+          iss.input === undefined
+            ? "Required 'script' parameter is missing in API call."
+            : "Parameter 'script' must be a string",
+      }),
+      update_lists: z.boolean().default(true),
+      update_re: z.boolean().default(false),
+      run_in_background: z.boolean().default(false),
+      lock_key: lockKey,
+    },
+    reply: withKeys({ task_uid: nullableUid }),
+    lock: "environment",
+    failure: { task_uid: null },
+  }),
+  kernel_interrupt: method({
+    summary: "Interrupt the IPython kernel (not used by zqs: always refused).",
+    area: "environment",
+    params: {
+      interrupt_task: z.boolean().default(false),
+      interrupt_plan: z.boolean().default(false),
+      lock_key: lockKey,
+    },
+    reply: ok,
+    lock: "environment",
+    errorPrefix: "Failed to interrupt IPython kernel: ",
+  }),
+
+  // tasks
+  function_execute: method({
+    summary: "Run a function of the environment (foreground or background); returns task_uid.",
+    area: "tasks",
+    params: {
+      item: itemSchema.optional(),
+      user_group: userGroup,
+      user: user,
+      run_in_background: z.boolean().default(false),
+      lock_key: lockKey,
+      timeout: z.number().positive().optional(),
+      max_retries: z.number().int().min(0).optional(),
+      retry_backoff: z.number().min(0).optional(),
+      expires: z.number().positive().optional(),
+      after: z.array(z.string()).optional(),
+      priority: z.number().int().optional(),
+    },
+    reply: withKeys({ item: itemSchema.nullable(), task_uid: nullableUid }),
+    lock: "environment",
+    failure: (p) => ({ item: p?.item ?? null, task_uid: null }),
+  }),
+  task_status: method({
+    summary: "running / completed / not_found for one task_uid or a list.",
+    area: "tasks",
+    params: { task_uid: taskUidOneOrMany },
+    reply: withKeys({
+      task_uid: z.union([z.string(), z.array(z.string())]).nullable(),
+      status: z.union([z.enum(TASK_STATUSES), z.record(z.string(), z.enum(TASK_STATUSES))]).nullable(),
+    }),
+    failure: (p) => ({ task_uid: p?.task_uid ?? null, status: null }),
+  }),
+  task_result: method({
+    summary: "Status and result of one task.",
+    area: "tasks",
+    params: {
+      task_uid: z.string({
+        error: (iss) =>
+          iss.input === undefined
+            ? "Required 'task_uid' parameter is missing in the API call."
+            : `'task_uid' must be a string: type(task_uid)=<class '${pyTypeName(iss.input)}'>`,
+      }),
+    },
+    reply: withKeys({
+      task_uid: z.string().nullable(),
+      status: z.enum(TASK_STATUSES).nullable(),
+      result: taskResultSchema.nullable(),
+    }),
+    failure: (p) => ({ task_uid: p?.task_uid ?? null, status: null, result: null }),
+  }),
+  task_info: method({
+    summary: "Full lifecycle record(s): state, times, attempts, progress, outputs.",
+    area: "tasks",
+    params: { task_uid: taskUidOneOrMany },
+    reply: withKeys({
+      task_uid: z.union([z.string(), z.array(z.string())]).nullable(),
+      task_info: z.union([taskInfoSchema, z.record(z.string(), taskInfoSchema)]).nullable(),
+    }),
+    failure: (p) => ({ task_uid: p?.task_uid ?? null, task_info: null }),
+    extension: true,
+  }),
+  task_cancel: method({
+    summary: "Cancel pending or running task(s).",
+    area: "tasks",
+    params: { task_uid: taskUidOneOrMany, lock_key: lockKey },
+    reply: withKeys({
+      task_uid: z.union([z.string(), z.array(z.string())]).nullable(),
+      result: z
+        .union([z.enum(CANCEL_OUTCOMES), z.record(z.string(), z.enum(CANCEL_OUTCOMES))])
+        .nullable(),
+    }),
+    lock: "environment",
+    failure: (p) => ({ task_uid: p?.task_uid ?? null, result: null }),
+    extension: true,
+  }),
+
+  // plan control
+  re_pause: method({
+    summary: "Pause the running plan (deferred: next checkpoint; immediate: now).",
+    area: "control",
+    params: { option: z.enum(["deferred", "immediate"]).default("deferred"), lock_key: lockKey },
+    reply: ok,
+    lock: "environment",
+    errorPrefix: "",
+  }),
+  re_resume: method({
+    summary: "Resume a paused plan.",
+    area: "control",
+    params: { lock_key: lockKey },
+    reply: ok,
+    lock: "environment",
+    errorPrefix: "",
+  }),
+  re_stop: method({
+    summary: "End a paused plan as stopped (a success; not re-queued).",
+    area: "control",
+    params: { lock_key: lockKey },
+    reply: ok,
+    lock: "environment",
+    errorPrefix: "",
+  }),
+  re_abort: method({
+    summary: "End a paused plan as aborted (back to the front of the queue).",
+    area: "control",
+    params: { lock_key: lockKey },
+    reply: ok,
+    lock: "environment",
+    errorPrefix: "",
+  }),
+  re_halt: method({
+    summary: "End a paused plan as halted (back to the front of the queue).",
+    area: "control",
+    params: { lock_key: lockKey },
+    reply: ok,
+    lock: "environment",
+    errorPrefix: "",
+  }),
+  re_runs: method({
+    summary: "Runs opened by the running plan (active, open or closed).",
+    area: "control",
+    params: { option: z.enum(["active", "open", "closed"]).default("active") },
+    reply: withKeys({ run_list: z.array(z.record(z.string(), z.unknown())), run_list_uid: z.string() }),
+    failure: { run_list: [], run_list_uid: "" },
+  }),
+  re_metadata: method({
+    summary: "Metadata of the environment's run engine.",
+    area: "control",
+    params: {},
+    reply: withKeys({ re_metadata: z.record(z.string(), z.unknown()) }),
+    failure: { re_metadata: {} },
+  }),
+
+  // locks
+  lock: method({
+    summary: "Lock the environment and/or the queue with a key.",
+    area: "locks",
+    params: {
+      lock_key: z.string().optional(),
+      environment: z.boolean().default(false),
+      queue: z.boolean().default(false),
+      user: user,
+      note: z.string().nullable().optional(),
+    },
+    reply: withKeys({ lock_info: z.union([lockInfoSchema, z.object({})]), lock_info_uid: nullableUid }),
+    failure: { lock_info: {}, lock_info_uid: null },
+  }),
+  lock_info: method({
+    summary: "The lock state (and whether a given key is valid).",
+    area: "locks",
+    params: { lock_key: z.string().optional() },
+    reply: withKeys({ lock_info: z.union([lockInfoSchema, z.object({})]), lock_info_uid: nullableUid }),
+    failure: { lock_info: {}, lock_info_uid: null },
+  }),
+  unlock: method({
+    summary: "Remove the lock (the lock key or the emergency key).",
+    area: "locks",
+    params: { lock_key: z.string().optional() },
+    reply: withKeys({ lock_info: z.union([lockInfoSchema, z.object({})]), lock_info_uid: nullableUid }),
+    failure: { lock_info: {}, lock_info_uid: null },
+  }),
+
+  // runs of many tasks (zqs)
+  run_create: method({
+    summary: "Create a run of numbered tasks of one function over the worker pool.",
+    area: "runs",
+    params: {
+      function: itemSchema,
+      count: z.number().int().positive().optional(),
+      items: z.array(itemSchema).optional(),
+      concurrency: z.number().int().positive().optional(),
+      user_group: userGroup,
+      user: user,
+      lock_key: lockKey,
+    },
+    reply: withKeys({ run_uid: nullableUid, task_uids: z.array(z.string()) }),
+    lock: "environment",
+    failure: { run_uid: null, task_uids: [] },
+    extension: true,
+  }),
+  run_info: method({
+    summary: "Counts and progress of a run.",
+    area: "runs",
+    params: { run_uid: z.string() },
+    reply: withKeys({
+      run_uid: nullableUid,
+      num_tasks: z.number().int(),
+      num_waiting: z.number().int(),
+      num_computing: z.number().int(),
+      num_done: z.number().int(),
+      num_failed: z.number().int(),
+      percent_done: z.number(),
+      task_uids: z.array(z.string()),
+    }),
+    failure: (p) => ({
+      run_uid: p?.run_uid ?? null,
+      num_tasks: 0,
+      num_waiting: 0,
+      num_computing: 0,
+      num_done: 0,
+      num_failed: 0,
+      percent_done: 0,
+      task_uids: [],
+    }),
+    extension: true,
+  }),
+  run_restart: method({
+    summary: "Re-queue a run's failed tasks (or all with everything=true).",
+    area: "runs",
+    params: { run_uid: z.string(), everything: z.boolean().default(false), lock_key: lockKey },
+    reply: withKeys({ run_uid: nullableUid, task_uids: z.array(z.string()) }),
+    lock: "environment",
+    failure: { run_uid: null, task_uids: [] },
+    extension: true,
+  }),
+  run_delete: method({
+    summary: "Delete a run (cancelling its unfinished tasks).",
+    area: "runs",
+    params: { run_uid: z.string(), lock_key: lockKey },
+    reply: ok,
+    lock: "environment",
+    extension: true,
+  }),
+  runs_list: method({
+    summary: "All runs with their counts.",
+    area: "runs",
+    params: {},
+    reply: withKeys({ runs: z.array(z.record(z.string(), z.unknown())) }),
+    failure: { runs: [] },
+    extension: true,
+  }),
+
+  // manager
+  manager_stop: method({
+    summary: "Stop the manager (safe_on: refuse while a plan runs; safe_off: stop anyway).",
+    area: "manager",
+    params: { option: z.string().default("safe_on") },
+    reply: ok,
+  }),
+  manager_kill: method({
+    summary: "Test hook of the Python server: kill the manager process (not honoured by zqs).",
+    area: "manager",
+    params: {},
+    reply: ok,
+  }),
+  manager_test: method({
+    summary: "Test hook of the Python server (not used by zqs: refused).",
+    area: "manager",
+    params: { test_name: z.string().optional() },
+    reply: ok,
+  }),
+} as const satisfies Record<string, MethodDef<z.ZodRawShape, z.ZodType>>;
+
+export type Methods = typeof methods;
+export type MethodName = keyof Methods;
+export const METHOD_NAMES = Object.keys(methods) as MethodName[];
+
+type ParamsShape<M extends MethodName> = Methods[M]["params"];
+/** What a caller may send (defaults optional). */
+export type ParamsIn<M extends MethodName> = z.input<z.ZodObject<ParamsShape<M>>>;
+/** What a handler receives (defaults applied). */
+export type ParamsOut<M extends MethodName> = z.output<z.ZodObject<ParamsShape<M>>>;
+export type ReplyOf<M extends MethodName> = z.output<Methods[M]["reply"]>;
+
+export function isMethodName(name: string): name is MethodName {
+  return Object.prototype.hasOwnProperty.call(methods, name);
+}
+
+const compiled = new Map<MethodName, z.ZodObject>();
+/** The params object schema of a method (unknown keys are reported separately). */
+export function paramsSchema(name: MethodName): z.ZodObject {
+  let s = compiled.get(name);
+  if (!s) {
+    s = z.object(methods[name].params as z.ZodRawShape);
+    compiled.set(name, s);
+  }
+  return s;
+}
+
+export function supportedParams(name: MethodName): string[] {
+  return Object.keys(methods[name].params);
+}
+
+export function failureExtras(name: MethodName, params: Record<string, unknown> | undefined): FailureExtras {
+  const f = methods[name].failure as MethodDef["failure"];
+  return typeof f === "function" ? f(params) : { ...f };
+}

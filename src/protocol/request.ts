@@ -1,0 +1,132 @@
+/**
+ * The request path shared by manager and client: the envelope rules and
+ * parameter checks, each producing the Python server's message forms.
+ */
+import type { z } from "zod";
+import type { MethodName, ParamsOut } from "./methods.js";
+import {
+  failureExtras,
+  isMethodName,
+  methods,
+  paramsSchema,
+  supportedParams,
+} from "./methods.js";
+import { pyClass, pyNameOrList, pyRepr, pyTuple, pyTypeName } from "./pyrepr.js";
+
+export const ALLOWED_TOP_LEVEL_KEYS = ["method", "params"] as const;
+
+export type Reply = Record<string, unknown>;
+
+export type EnvelopeResult =
+  | { ok: true; method: string; params: unknown }
+  | { ok: false; reply: Reply };
+
+function fail(msg: string): { ok: false; reply: Reply } {
+  return { ok: false, reply: { success: false, msg } };
+}
+
+/** Check the top level of a decoded request: a map with `method` and optional `params`. */
+export function checkEnvelope(decoded: unknown): EnvelopeResult {
+  if (typeof decoded === "string") return fail(`Failed to decode the request: ${decoded}`);
+  if (decoded === null || typeof decoded !== "object" || Array.isArray(decoded)) {
+    return fail(`Incorrect request type: ${pyClass(decoded)}. Dictionary is expected`);
+  }
+  const req = decoded as Record<string, unknown>;
+  const extra = Object.keys(req).filter((k) => k !== "method" && k !== "params");
+  if (extra.length > 0) {
+    return fail(
+      `Request contains unexpected keys ${pyRepr(extra)}. Allowed keys: ${pyTuple(ALLOWED_TOP_LEVEL_KEYS)}`,
+    );
+  }
+  if (!("method" in req) || req.method === undefined || req.method === null) {
+    return fail(`Invalid request format: method is not specified: ${pyRepr(req)}`);
+  }
+  if (typeof req.method !== "string") {
+    return fail(
+      `Invalid request format: method must be a string, got ${pyClass(req.method)}: ${pyRepr(req)}`,
+    );
+  }
+  return { ok: true, method: req.method, params: "params" in req ? req.params : {} };
+}
+
+export function unknownMethodReply(name: string): Reply {
+  return { success: false, msg: `Unknown method ${pyRepr(name)}` };
+}
+
+/** A failure reply of a method: prefix + message + its "empty" data keys. */
+export function methodFailure(
+  name: MethodName,
+  msg: string,
+  params?: Record<string, unknown>,
+  extras?: Record<string, unknown>,
+): Reply {
+  return {
+    success: false,
+    msg: methods[name].errorPrefix + msg,
+    ...failureExtras(name, params),
+    ...extras,
+  };
+}
+
+/** Error map for parameter schemas: the server's message forms, path named. */
+export function paramIssueMessage(iss: z.core.$ZodRawIssue): string | undefined {
+  const name = iss.path && iss.path.length > 0 ? iss.path.join(".") : "params";
+  if (iss.code === "invalid_type") {
+    if (iss.input === undefined) return `Required '${name}' parameter is missing in the API call.`;
+    return `Parameter '${name}' must be of type ${iss.expected}, got ${pyClass(iss.input)}: ${pyRepr(iss.input)}`;
+  }
+  if (iss.code === "invalid_value") {
+    return `Parameter '${name}' has an unsupported value ${pyRepr(iss.input)}. Supported values: ${pyTuple(iss.values)}`;
+  }
+  if (iss.code === "invalid_union") {
+    return `Parameter '${name}' has a value of an unsupported type: ${pyClass(iss.input)}: ${pyRepr(iss.input)}`;
+  }
+  if (iss.code === "too_small" || iss.code === "too_big") {
+    const rel = iss.code === "too_small" ? (iss.inclusive ? ">=" : ">") : iss.inclusive ? "<=" : "<";
+    return `Parameter '${name}' must be ${rel} ${String(iss.code === "too_small" ? iss.minimum : iss.maximum)}, got ${pyRepr(iss.input)}`;
+  }
+  if (iss.code === "invalid_format" || iss.code === "not_multiple_of") {
+    return `Parameter '${name}' is invalid: ${pyRepr(iss.input)}`;
+  }
+  return undefined;
+}
+
+export type ParamsResult<M extends MethodName> =
+  | { ok: true; params: ParamsOut<M> }
+  | { ok: false; reply: Reply };
+
+/** Unsupported names first (as the server does), then types and required params. */
+export function checkParams<M extends MethodName>(name: M, raw: unknown): ParamsResult<M> {
+  const def = methods[name];
+  if (def.ignoreParams) return { ok: true, params: {} as ParamsOut<M> };
+  if (raw === null || typeof raw !== "object" || Array.isArray(raw)) {
+    return {
+      ok: false,
+      reply: methodFailure(
+        name,
+        `Parameters must be a map (dictionary), got ${pyClass(raw)}`,
+      ),
+    };
+  }
+  const params = raw as Record<string, unknown>;
+  const supported = supportedParams(name);
+  const unsupported = Object.keys(params).filter((k) => !supported.includes(k));
+  if (unsupported.length > 0) {
+    return {
+      ok: false,
+      reply: methodFailure(
+        name,
+        `API request contains unsupported parameters: ${pyNameOrList(unsupported)}. Supported parameters: ${pyRepr(supported)}`,
+      ),
+    };
+  }
+  const parsed = paramsSchema(name).safeParse(params, { error: paramIssueMessage });
+  if (!parsed.success) {
+    const first = parsed.error.issues[0];
+    const msg = first ? first.message : "Invalid parameters";
+    return { ok: false, reply: methodFailure(name, msg, params) };
+  }
+  return { ok: true, params: parsed.data as ParamsOut<M> };
+}
+
+export { isMethodName, pyTypeName };

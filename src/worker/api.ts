@@ -1,0 +1,140 @@
+/**
+ * What user startup code sees (`import { ... } from "zqs/worker"`).
+ *
+ * Startup modules export:
+ *  - functions: plain (async or not) functions, run by `function_execute`;
+ *  - plans: async generator functions; every `yield` is a checkpoint where
+ *    pause, stop, abort and halt take effect, and a yielded message (see
+ *    `plan-stubs.ts`) is carried out by the worker's run engine;
+ *  - devices: objects marked with `device()`.
+ * `func()` and `plan()` attach parameter metadata (names, kinds, defaults,
+ * annotations, descriptions) that JavaScript cannot introspect; without it the
+ * worker reads parameter names from the function's source.
+ */
+import { AsyncLocalStorage } from "node:async_hooks";
+
+export type ParameterKind =
+  | "POSITIONAL_ONLY"
+  | "POSITIONAL_OR_KEYWORD"
+  | "VAR_POSITIONAL"
+  | "KEYWORD_ONLY"
+  | "VAR_KEYWORD";
+
+export const PARAMETER_KIND_VALUES: Record<ParameterKind, number> = {
+  POSITIONAL_ONLY: 0,
+  POSITIONAL_OR_KEYWORD: 1,
+  VAR_POSITIONAL: 2,
+  KEYWORD_ONLY: 3,
+  VAR_KEYWORD: 4,
+};
+
+export interface ParameterMeta {
+  name: string;
+  /** Default "POSITIONAL_OR_KEYWORD". */
+  kind?: ParameterKind;
+  /** Present when the parameter is optional. */
+  default?: unknown;
+  /** Type text, e.g. "int", "float", "collections.abc.Sequence[__READABLE__]". */
+  annotation?: string;
+  description?: string;
+  /** Device names given for this parameter are turned into device objects. */
+  convertDeviceNames?: boolean;
+  /** JSON-schema-like check of the value, for plan validation on queue_item_add. */
+  type?: "int" | "float" | "number" | "str" | "bool" | "list" | "dict" | "any";
+}
+
+export interface CallableMeta {
+  description?: string;
+  /** Shown as `module` in plans_existing (default: the startup file's name). */
+  module?: string;
+  parameters?: ParameterMeta[];
+}
+
+export interface DeviceMeta {
+  classname?: string;
+  module?: string;
+  isReadable?: boolean;
+  isMovable?: boolean;
+  isFlyable?: boolean;
+  /** Named sub-devices (each itself marked with `device()` or a plain signal). */
+  components?: Record<string, object>;
+}
+
+export const PLAN_META = Symbol.for("zqs.plan");
+export const FUNC_META = Symbol.for("zqs.function");
+export const DEVICE_META = Symbol.for("zqs.device");
+
+type AnyFn = (...args: never[]) => unknown;
+
+/** Attach metadata to a plan (an async generator function). */
+export function plan<F extends AnyFn>(fn: F, meta: CallableMeta = {}): F {
+  Object.defineProperty(fn, PLAN_META, { value: meta, enumerable: false });
+  return fn;
+}
+
+/** Attach metadata to a function run by `function_execute`. */
+export function func<F extends AnyFn>(fn: F, meta: CallableMeta = {}): F {
+  Object.defineProperty(fn, FUNC_META, { value: meta, enumerable: false });
+  return fn;
+}
+
+/** Mark an object as a device. */
+export function device<T extends object>(obj: T, meta: DeviceMeta = {}): T {
+  Object.defineProperty(obj, DEVICE_META, { value: meta, enumerable: false });
+  return obj;
+}
+
+export interface TaskLogger {
+  debug(msg: string): void;
+  info(msg: string): void;
+  warn(msg: string): void;
+  error(msg: string): void;
+}
+
+/** What a running function or plan can use (from `context()`). */
+export interface TaskContext {
+  /** The task (function) or item (plan) uid. */
+  readonly taskUid: string;
+  /** 1 for the first try, 2 for the first retry, ... */
+  readonly attempt: number;
+  /** Aborted when the task is cancelled, times out or the worker closes. */
+  readonly signal: AbortSignal;
+  /** Report progress, 0–100. */
+  progress(pct: number): void;
+  /** Report a short status message. */
+  message(text: string): void;
+  /** Report a partial output (name → value), visible in task_info. */
+  output(name: string, value: unknown): void;
+  /** Lines reach QS_Console. */
+  readonly log: TaskLogger;
+}
+
+/** The worker sets this around each call; user code reads it with `context()`. */
+export const taskStorage = new AsyncLocalStorage<TaskContext>();
+
+/** The context of the function or plan that is running. */
+export function context(): TaskContext {
+  const ctx = taskStorage.getStore();
+  if (!ctx) throw new Error("context() was called outside a zqs task");
+  return ctx;
+}
+
+/** Sleep that ends early (rejecting) when the signal aborts. */
+export function sleep(seconds: number, signal?: AbortSignal): Promise<void> {
+  const sig = signal ?? taskStorage.getStore()?.signal;
+  return new Promise((resolve, reject) => {
+    if (sig?.aborted) {
+      reject(sig.reason instanceof Error ? sig.reason : new Error("Task was cancelled"));
+      return;
+    }
+    const t = setTimeout(() => {
+      sig?.removeEventListener("abort", onAbort);
+      resolve();
+    }, seconds * 1000);
+    const onAbort = () => {
+      clearTimeout(t);
+      reject(sig?.reason instanceof Error ? sig.reason : new Error("Task was cancelled"));
+    };
+    sig?.addEventListener("abort", onAbort, { once: true });
+  });
+}

@@ -1,0 +1,210 @@
+/**
+ * Start a real manager process (the built JS, as users run it) on free ports,
+ * and talk to it with raw REQ sockets. Every integration test uses these.
+ */
+import { spawn, type ChildProcess } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import net from "node:net";
+import os from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { Request, Subscriber } from "zeromq";
+import { decode, encode, type WireEncoding } from "../../src/protocol/index.js";
+
+export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
+export const CLI = path.join(ROOT, "dist/cli/main.js");
+export const EXAMPLES = path.join(ROOT, "examples");
+
+/** A TCP port nobody listens on right now. */
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.unref();
+    srv.on("error", reject);
+    srv.listen(0, "127.0.0.1", () => {
+      const addr = srv.address();
+      srv.close(() => resolve(typeof addr === "object" && addr ? addr.port : 0));
+    });
+  });
+}
+
+export interface StartOptions {
+  /** Extra command-line arguments for `zqs manager`. */
+  args?: string[];
+  encoding?: "json" | "msgpack" | "auto";
+  publishConsole?: boolean;
+  /** Open the example startup code and permissions (default true). */
+  examples?: boolean;
+  env?: Record<string, string>;
+}
+
+export interface RunningManager {
+  proc: ChildProcess;
+  controlAddr: string;
+  infoAddr: string;
+  tmpDir: string;
+  /** Everything the process printed so far. */
+  output(): string;
+  /** Resolves with the exit code when the process exits. */
+  exited: Promise<number | null>;
+  /** SIGTERM, wait for exit (SIGKILL after a timeout), remove the temp dir. */
+  stop(): Promise<number | null>;
+}
+
+export async function startManager(opts: StartOptions = {}): Promise<RunningManager> {
+  const [cport, iport] = [await freePort(), await freePort()];
+  const controlAddr = `tcp://127.0.0.1:${cport}`;
+  const infoAddr = `tcp://127.0.0.1:${iport}`;
+  const tmpDir = mkdtempSync(path.join(os.tmpdir(), "zqs-test-"));
+  const args = [
+    CLI,
+    "manager",
+    "--zmq-control-addr",
+    controlAddr,
+    "--zmq-info-addr",
+    infoAddr,
+    "--zmq-publish-console",
+    opts.publishConsole === false ? "OFF" : "ON",
+    "--zmq-encoding",
+    opts.encoding ?? "json",
+    "--store-path",
+    path.join(tmpDir, "store"),
+  ];
+  if (opts.examples !== false) {
+    args.push(
+      "--startup-dir",
+      path.join(EXAMPLES, "startup"),
+      "--user-group-permissions",
+      path.join(EXAMPLES, "user_group_permissions.yaml"),
+    );
+  }
+  args.push(...(opts.args ?? []));
+  const proc = spawn(process.execPath, args, {
+    cwd: tmpDir,
+    env: { ...process.env, ZQS_CHECK_REPLIES: "1", ...opts.env },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let out = "";
+  proc.stdout?.on("data", (d: Buffer) => (out += d.toString()));
+  proc.stderr?.on("data", (d: Buffer) => (out += d.toString()));
+  const exited = new Promise<number | null>((resolve) => proc.on("exit", (code) => resolve(code)));
+  const m: RunningManager = {
+    proc,
+    controlAddr,
+    infoAddr,
+    tmpDir,
+    output: () => out,
+    exited,
+    async stop() {
+      if (proc.exitCode === null && proc.signalCode === null) {
+        proc.kill("SIGTERM");
+        const t = setTimeout(() => proc.kill("SIGKILL"), 5000);
+        await exited;
+        clearTimeout(t);
+      }
+      rmSync(tmpDir, { recursive: true, force: true });
+      return exited;
+    },
+  };
+  // Ready when it answers status.
+  const deadline = Date.now() + 15_000;
+  for (;;) {
+    if (proc.exitCode !== null) throw new Error(`manager exited early:\n${out}`);
+    try {
+      const c = new RawClient(controlAddr, { timeoutMs: 300 });
+      await c.request("status");
+      c.close();
+      break;
+    } catch {
+      if (Date.now() > deadline) {
+        await m.stop();
+        throw new Error(`manager did not start:\n${out}`);
+      }
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+  return m;
+}
+
+/** A raw REQ client with an encoding, as the Python client's socket. */
+export class RawClient {
+  readonly sock: Request;
+  private readonly enc: WireEncoding;
+  constructor(
+    addr: string,
+    opts: { encoding?: WireEncoding; timeoutMs?: number } = {},
+  ) {
+    this.enc = opts.encoding ?? "json";
+    this.sock = new Request({ receiveTimeout: opts.timeoutMs ?? 5000, linger: 0 });
+    this.sock.connect(addr);
+  }
+
+  /** Send `{method, params}` and return the decoded reply. */
+  async request(method: string, params?: unknown): Promise<Record<string, unknown>> {
+    const msg = params === undefined ? { method } : { method, params };
+    return this.send(encode(msg, this.enc));
+  }
+
+  /** Send raw bytes (or an encoded object) and decode the reply. */
+  async send(bytes: Buffer): Promise<Record<string, unknown>> {
+    await this.sock.send(bytes);
+    const [reply] = await this.sock.receive();
+    return decode(reply as Buffer, this.enc) as Record<string, unknown>;
+  }
+
+  close(): void {
+    this.sock.close();
+  }
+}
+
+/** Subscribe to the info socket; collect [topic, payload] messages. */
+export class InfoListener {
+  readonly sock: Subscriber;
+  readonly messages: { topic: string; payload: Record<string, unknown> }[] = [];
+  private done = false;
+  constructor(addr: string, topics: string[] = [""], enc: WireEncoding = "json") {
+    const sock = new Subscriber({ linger: 0 });
+    this.sock = sock;
+    sock.connect(addr);
+    for (const t of topics) sock.subscribe(t);
+    void (async () => {
+      try {
+        for await (const [topic, payload] of sock) {
+          this.messages.push({
+            topic: (topic as Buffer).toString(),
+            payload: decode(payload as Buffer, enc) as Record<string, unknown>,
+          });
+        }
+      } catch {
+        if (!this.done) throw new Error("info listener failed");
+      }
+    })();
+  }
+  async waitFor(
+    pred: (m: { topic: string; payload: Record<string, unknown> }) => boolean,
+    timeoutMs = 5000,
+  ): Promise<{ topic: string; payload: Record<string, unknown> }> {
+    const end = Date.now() + timeoutMs;
+    for (;;) {
+      const hit = this.messages.find(pred);
+      if (hit) return hit;
+      if (Date.now() > end) throw new Error("timed out waiting for an info message");
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  }
+  close(): void {
+    this.done = true;
+    this.sock.close();
+  }
+}
+
+/** Poll until `fn` returns a truthy value. */
+export async function waitUntil<T>(fn: () => Promise<T> | T, timeoutMs = 10_000, stepMs = 20): Promise<T> {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await fn();
+    if (v) return v;
+    if (Date.now() > end) throw new Error("timed out waiting for a condition");
+    await new Promise((r) => setTimeout(r, stepMs));
+  }
+}

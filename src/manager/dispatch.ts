@@ -24,6 +24,8 @@ export class RequestError extends Error {
     message: string,
     /** Data keys that override the method's "empty" failure values. */
     readonly extras?: Record<string, unknown>,
+    /** false: the message is sent without the method's error prefix. */
+    readonly prefixed = true,
   ) {
     super(message);
   }
@@ -140,7 +142,9 @@ export class Dispatcher {
     enc: WireEncoding,
   ): Buffer {
     if (err instanceof RequestError) {
-      return encode(methodFailure(name, err.message, params, err.extras), enc);
+      const reply = methodFailure(name, err.message, params, err.extras);
+      if (!err.prefixed) reply.msg = err.message;
+      return encode(reply, enc);
     }
     this.hooks.onInternalError(name, err);
     const msg = err instanceof Error ? err.message : String(err);

@@ -7,8 +7,16 @@ import type { WireEncoding } from "../protocol/index.js";
 import { TOPIC_CONSOLE } from "../protocol/index.js";
 import { Dispatcher } from "./dispatch.js";
 import type { Handlers } from "./dispatch.js";
+import { existsSync } from "node:fs";
+import path from "node:path";
+import { EnvironmentController } from "./environment.js";
+import { environmentHandlers } from "./handlers/environment.js";
 import { managerHandlers } from "./handlers/manager.js";
+import { permissionHandlers } from "./handlers/permissions.js";
 import { statusHandlers } from "./handlers/status.js";
+import { taskHandlers } from "./handlers/tasks.js";
+import { DEFAULT_PERMISSIONS, loadPermissionsFile, Permissions, validatePermissions } from "./permissions.js";
+import { TaskRegistry } from "./tasks.js";
 import type { ManagerLogger } from "./log.js";
 import type { ManagerOptions } from "./options.js";
 import { ControlServer, InfoPublisher } from "./server.js";
@@ -17,6 +25,10 @@ import { StatusState } from "./state.js";
 export class Manager {
   readonly state = new StatusState();
   readonly log: Logger;
+  readonly tasks: TaskRegistry;
+  readonly env: EnvironmentController;
+  permissions: Permissions;
+  private allowedCache = new Map<string, { plans: Record<string, unknown>; devices: Record<string, unknown> }>();
   private control: ControlServer | undefined;
   private info: InfoPublisher | undefined;
   private stopping: Promise<void> | undefined;
@@ -30,10 +42,76 @@ export class Manager {
   ) {
     this.log = logger.log;
     this.stopped = new Promise((r) => (this.resolveStopped = r));
+    this.tasks = new TaskRegistry(opts.taskResultsRetention, this.state);
+    this.env = new EnvironmentController(
+      {
+        startupDir: opts.startupDir,
+        startupModule: opts.startupModule,
+        heartbeatTimeoutMs: 1000,
+        closeTimeoutMs: 5000,
+      },
+      this.state,
+      this.tasks,
+      this.log,
+      (text) => this.console(text),
+    );
+    this.env.onContent = () => {
+      this.allowedCache.clear();
+      this.state.bump("plans_existing_uid", "devices_existing_uid", "plans_allowed_uid", "devices_allowed_uid");
+    };
+    this.permissions = new Permissions(this.loadPermissions());
   }
 
   private handlers(): Handlers {
-    return { ...statusHandlers(this), ...managerHandlers(this) };
+    return {
+      ...statusHandlers(this),
+      ...managerHandlers(this),
+      ...environmentHandlers(this),
+      ...taskHandlers(this),
+      ...permissionHandlers(this),
+    };
+  }
+
+  /** The permissions file: the option, else user_group_permissions.yaml of the startup dir. */
+  get permissionsFile(): string | undefined {
+    if (this.opts.userGroupPermissions) return this.opts.userGroupPermissions;
+    if (this.opts.startupDir) {
+      const f = path.join(this.opts.startupDir, "user_group_permissions.yaml");
+      if (existsSync(f)) return f;
+    }
+    return undefined;
+  }
+
+  private loadPermissions() {
+    const file = this.permissionsFile;
+    return file ? loadPermissionsFile(file) : structuredClone(DEFAULT_PERMISSIONS);
+  }
+
+  reloadPermissions(): void {
+    this.applyPermissions(this.loadPermissions());
+  }
+
+  setPermissions(doc: unknown): void {
+    this.applyPermissions(validatePermissions(doc));
+  }
+
+  private applyPermissions(doc: ReturnType<typeof validatePermissions>): void {
+    this.permissions = new Permissions(doc);
+    this.allowedCache.clear();
+    this.state.bump("plans_allowed_uid", "devices_allowed_uid");
+  }
+
+  /** plans_allowed / devices_allowed of a group, cached until lists or permissions change. */
+  allowedLists(group: string): { plans: Record<string, unknown>; devices: Record<string, unknown> } {
+    let c = this.allowedCache.get(group);
+    if (!c) {
+      c = {
+        plans: this.permissions.allowedPlans(group, this.env.content.plans_existing),
+        devices: this.permissions.allowedDevices(group, this.env.content.devices_existing),
+      };
+      this.allowedCache.set(group, c);
+    }
+    return c;
   }
 
   get infoEncoding(): WireEncoding {
@@ -95,6 +173,8 @@ export class Manager {
         await this.control?.flush();
         this.logger.setConsoleSink(undefined);
         await this.control?.close();
+        this.env.shutdown();
+        this.tasks.close();
         this.info?.close();
         this.resolveStopped();
       })();

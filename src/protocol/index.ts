@@ -4,3 +4,5 @@ export * from "./request.js";
 export * from "./schemas.js";
 export * from "./pyrepr.js";
 export * from "./info.js";
+
+export * from "./ipc.js";

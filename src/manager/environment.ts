@@ -1,0 +1,173 @@
+/**
+ * The worker environment: open (fork and load), close (ask to finish), destroy
+ * (kill, also when hung), and what it found (plans, devices, functions).
+ * Open/close/destroy only start the operation; status tells the rest.
+ */
+import { randomUUID } from "node:crypto";
+import type { Logger } from "pino";
+import type { EnvironmentContent, ManagerToWorker, WorkerToManager } from "../protocol/ipc.js";
+import type { StatusState } from "./state.js";
+import { WorkerProcess } from "./supervisor.js";
+import type { TaskRegistry } from "./tasks.js";
+
+export type EnvPhase = "closed" | "opening" | "open" | "closing" | "destroying";
+
+export interface EnvironmentOptions {
+  startupDir: string | undefined;
+  startupModule: string | undefined;
+  heartbeatTimeoutMs: number;
+  /** How long `close` waits for the worker to exit before killing it. */
+  closeTimeoutMs: number;
+}
+
+export class EnvironmentController {
+  phase: EnvPhase = "closed";
+  private worker: WorkerProcess | undefined;
+  private closeTimer: NodeJS.Timeout | undefined;
+  content: EnvironmentContent = { plans_existing: {}, devices_existing: {}, functions: [] };
+  /** Called when the lists of plans/devices change. */
+  onContent: ((c: EnvironmentContent) => void) | undefined;
+
+  constructor(
+    private readonly opts: EnvironmentOptions,
+    private readonly state: StatusState,
+    private readonly tasks: TaskRegistry,
+    private readonly log: Logger,
+    private readonly console: (text: string) => void,
+  ) {}
+
+  get exists(): boolean {
+    return this.phase === "open" || this.phase === "closing" || this.phase === "destroying";
+  }
+
+  get workerPid(): number | undefined {
+    return this.worker?.pid;
+  }
+
+  send(msg: ManagerToWorker): boolean {
+    return this.worker?.send(msg) ?? false;
+  }
+
+  open(): void {
+    this.phase = "opening";
+    this.state.set({ manager_state: "creating_environment" });
+    const w = new WorkerProcess({
+      id: randomUUID(),
+      startupDir: this.opts.startupDir,
+      startupModule: this.opts.startupModule,
+      heartbeatTimeoutMs: this.opts.heartbeatTimeoutMs,
+    });
+    this.worker = w;
+    w.on("output", (t) => this.console(t));
+    w.on("message", (m) => this.onMessage(w, m));
+    w.on("exit", (e) => this.onExit(w, e));
+    w.start();
+    this.log.info(`Opening the worker environment (pid ${w.pid ?? "?"})`);
+  }
+
+  close(): void {
+    if (!this.worker) return;
+    this.phase = "closing";
+    this.state.set({ manager_state: "closing_environment", worker_environment_state: "closing" });
+    this.worker.send({ type: "close" });
+    const w = this.worker;
+    this.closeTimer = setTimeout(
+      () => w.kill("SIGKILL", "the worker did not exit after it was asked to close"),
+      this.opts.closeTimeoutMs,
+    );
+    this.closeTimer.unref();
+  }
+
+  destroy(): void {
+    if (!this.worker) return;
+    this.phase = "destroying";
+    this.state.set({ manager_state: "destroying_environment" });
+    this.worker.kill("SIGKILL", "the environment was destroyed");
+  }
+
+  /** Kill the worker at shutdown. */
+  shutdown(): void {
+    this.worker?.kill("SIGKILL", "the manager is stopping");
+  }
+
+  private onMessage(w: WorkerProcess, m: WorkerToManager): void {
+    if (w !== this.worker) return;
+    switch (m.type) {
+      case "ready":
+        this.phase = "open";
+        this.setContent(m.content);
+        this.state.set({
+          manager_state: "idle",
+          worker_environment_exists: true,
+          worker_environment_state: "idle",
+          re_state: "idle",
+          ip_kernel_state: "disabled",
+          ip_kernel_captured: true,
+        });
+        this.log.info("The worker environment is open");
+        break;
+      case "load_failed":
+        this.log.error(`${m.msg}\n${m.traceback}`);
+        w.kill("SIGKILL", m.msg);
+        break;
+      case "task_started":
+        break;
+      case "task_progress":
+        break;
+      case "task_done": {
+        const task = this.tasks.get(m.id);
+        this.tasks.complete({
+          task_uid: m.id,
+          success: m.success,
+          msg: m.msg,
+          traceback: m.traceback,
+          return_value: m.return_value,
+          time_start: task?.time_start ?? m.time_start,
+          time_stop: m.time_stop,
+        });
+        if (m.content) this.setContent(m.content);
+        if (task && !task.background && this.state.get("manager_state") === "executing_task") {
+          this.state.set({ manager_state: "idle", worker_environment_state: "idle" });
+        }
+        break;
+      }
+    }
+  }
+
+  private setContent(c: EnvironmentContent): void {
+    this.content = c;
+    this.onContent?.(c);
+  }
+
+  private onExit(
+    w: WorkerProcess,
+    e: { code: number | null; signal: string | null; reason: string | undefined },
+  ): void {
+    if (w !== this.worker) return;
+    if (this.closeTimer) clearTimeout(this.closeTimer);
+    const phase = this.phase;
+    this.worker = undefined;
+    this.phase = "closed";
+    const how = e.signal ? `signal ${e.signal}` : `exit code ${String(e.code)}`;
+    let msg: string;
+    if (phase === "destroying") msg = "The task was stopped: the RE Worker environment was destroyed";
+    else if (phase === "closing") msg = "The task was stopped: the RE Worker environment was closed";
+    else msg = `The worker process was lost (${e.reason ?? how}) while the task was running`;
+    this.tasks.failRunning(msg);
+    if (phase === "opening") {
+      this.log.error(`The worker environment failed to open (${e.reason ?? how})`);
+    } else if (phase === "open") {
+      this.log.error(`The worker process was lost (${e.reason ?? how})`);
+    } else {
+      this.log.info(`The worker environment is closed (${how})`);
+    }
+    this.state.set({
+      manager_state: "idle",
+      worker_environment_exists: false,
+      worker_environment_state: "closed",
+      re_state: null,
+      ip_kernel_state: null,
+      ip_kernel_captured: null,
+    });
+  }
+}

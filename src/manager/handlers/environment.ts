@@ -1,0 +1,74 @@
+/** environment_open/close/destroy/update, script_upload, kernel_interrupt. */
+import { randomUUID } from "node:crypto";
+import type { Handlers } from "../dispatch.js";
+import { RequestError } from "../dispatch.js";
+import type { Manager } from "../manager.js";
+
+export function environmentHandlers(m: Manager): Handlers {
+  const env = m.env;
+
+  /** Start a script task (script_upload, environment_update). */
+  const startScript = (
+    script: string,
+    updateLists: boolean,
+    background: boolean,
+    label: string,
+  ): string => {
+    if (!env.exists || env.phase !== "open") {
+      throw new RequestError("RE Worker environment is not open", undefined, false);
+    }
+    const state = m.state.get("manager_state");
+    if (!background && state !== "idle") {
+      throw new RequestError(
+        `Failed to start the task: RE Manager must be in idle state. Current state: '${state}'`,
+      );
+    }
+    const uid = randomUUID();
+    m.tasks.add({ uid, name: label, kind: "script", background, time_start: Date.now() / 1000 });
+    if (!background) m.state.set({ manager_state: "executing_task", worker_environment_state: "executing_task" });
+    env.send({ type: "script", id: uid, script, updateLists, background });
+    return uid;
+  };
+
+  return {
+    environment_open: () => {
+      if (env.phase === "opening") {
+        throw new RequestError("Manager is already in the process of creating the RE Worker environment.");
+      }
+      if (env.exists) throw new RequestError("RE Worker environment already exists.");
+      const state = m.state.get("manager_state");
+      if (state !== "idle") {
+        throw new RequestError(`RE Manager is busy: the environment cannot be opened in state '${state}'`);
+      }
+      env.open();
+      return { success: true, msg: "" };
+    },
+    environment_close: () => {
+      if (!env.exists) throw new RequestError("RE Worker environment does not exist.");
+      const state = m.state.get("manager_state");
+      if (state !== "idle") {
+        throw new RequestError(
+          `RE Manager must be in idle state to close the environment. Current state: '${state}'`,
+        );
+      }
+      env.close();
+      return { success: true, msg: "" };
+    },
+    environment_destroy: () => {
+      if (!env.exists && env.phase !== "opening") throw new RequestError("RE environment does not exist");
+      env.destroy();
+      return { success: true, msg: "" };
+    },
+    environment_update: ({ run_in_background }) => {
+      const uid = startScript("", true, run_in_background, "environment_update");
+      return { success: true, msg: "", task_uid: uid };
+    },
+    script_upload: ({ script, update_lists, run_in_background }) => {
+      const uid = startScript(script, update_lists, run_in_background, "script_upload");
+      return { success: true, msg: "", task_uid: uid };
+    },
+    kernel_interrupt: () => {
+      throw new RequestError("RE Manager is not in IPython mode: IPython kernel is not used");
+    },
+  };
+}

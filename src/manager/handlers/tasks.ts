@@ -1,0 +1,96 @@
+/** function_execute, task_status, task_result. */
+import { randomUUID } from "node:crypto";
+import { pyRepr, pyTuple } from "../../protocol/index.js";
+import type { Handlers } from "../dispatch.js";
+import { RequestError } from "../dispatch.js";
+import type { Manager } from "../manager.js";
+
+const FORMAT = "Incorrect request format: ";
+
+export function taskHandlers(m: Manager): Handlers {
+  return {
+    function_execute: (p) => {
+      const item = p.item;
+      if (item === undefined) throw new RequestError(`${FORMAT}request contains no item info`, { item: null });
+      if (p.user_group === undefined) throw new RequestError(`${FORMAT}user group is not specified`);
+      if (p.user === undefined) throw new RequestError(`${FORMAT}user name is not specified`);
+      if (!m.permissions.hasGroup(p.user_group)) {
+        throw new RequestError(`Unknown user group: ${pyRepr(p.user_group)}`);
+      }
+      if (!("item_type" in item)) throw new RequestError(`${FORMAT}'item_type' key is not found`);
+      if (item.item_type !== "function") {
+        throw new RequestError(
+          `${FORMAT}unsupported 'item_type' value: ${pyRepr(item.item_type)}, supported item types ${pyTuple(["function"])}`,
+        );
+      }
+      const name = item.name;
+      if (typeof name !== "string" || name === "") {
+        throw new RequestError(`${FORMAT}function name is not specified or is not a string`);
+      }
+      if (item.args !== undefined && !Array.isArray(item.args)) {
+        throw new RequestError(`${FORMAT}'args' must be a list, got ${pyRepr(item.args)}`);
+      }
+      if (
+        item.kwargs !== undefined &&
+        (item.kwargs === null || typeof item.kwargs !== "object" || Array.isArray(item.kwargs))
+      ) {
+        throw new RequestError(`${FORMAT}'kwargs' must be a dictionary, got ${pyRepr(item.kwargs)}`);
+      }
+      if (!m.permissions.functionAllowed(p.user_group, name)) {
+        throw new RequestError(
+          `Function ${pyRepr(name)} is not allowed for users from ${pyRepr(p.user_group)} group.`,
+        );
+      }
+      const uid = randomUUID();
+      const prepared = { ...item, user: p.user, user_group: p.user_group, item_uid: uid };
+      if (!m.env.exists || m.env.phase !== "open") {
+        throw new RequestError("RE Worker environment is not open", { item: prepared });
+      }
+      const state = m.state.get("manager_state");
+      if (!p.run_in_background && state !== "idle") {
+        throw new RequestError(
+          `Failed to start the task: RE Manager must be in idle state. Current state: '${state}'`,
+          { item: prepared },
+        );
+      }
+      const args = (item.args as unknown[] | undefined) ?? [];
+      const kwargs = (item.kwargs as Record<string, unknown> | undefined) ?? {};
+      const { item_type: _t, ...rest } = item;
+      const replyItem = { ...rest, name, args, kwargs, user: p.user, user_group: p.user_group, item_uid: uid };
+      m.tasks.add({
+        uid,
+        name,
+        kind: "function",
+        background: p.run_in_background,
+        time_start: Date.now() / 1000,
+      });
+      if (!p.run_in_background) {
+        m.state.set({ manager_state: "executing_task", worker_environment_state: "executing_task" });
+      }
+      m.env.send({
+        type: "execute",
+        id: uid,
+        name,
+        args,
+        kwargs,
+        background: p.run_in_background,
+        attempt: 1,
+      });
+      return { success: true, msg: "", item: replyItem, task_uid: uid };
+    },
+
+    task_status: ({ task_uid }) => {
+      if (typeof task_uid === "string") {
+        return { success: true, msg: "", task_uid, status: m.tasks.status(task_uid) };
+      }
+      const status: Record<string, "running" | "completed" | "not_found"> = {};
+      for (const uid of task_uid) status[uid] = m.tasks.status(uid);
+      return { success: true, msg: "", task_uid, status };
+    },
+
+    task_result: ({ task_uid }) => {
+      const r = m.tasks.result(task_uid);
+      return { success: true, msg: "", task_uid, status: r.status, result: r.result };
+    },
+  };
+}

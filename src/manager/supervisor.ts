@@ -1,0 +1,100 @@
+/**
+ * One worker process: fork, IPC, heartbeats (fd 3), output capture, exit.
+ * Death is noticed from the exit event at once; a process that stops beating
+ * (stopped, wedged in native code) is killed after the heartbeat timeout.
+ */
+import { fork, type ChildProcess } from "node:child_process";
+import { EventEmitter } from "node:events";
+import path from "node:path";
+import type { Readable } from "node:stream";
+import { fileURLToPath } from "node:url";
+import type { ManagerToWorker, WorkerToManager } from "../protocol/ipc.js";
+import { HEARTBEAT_FD, WORKER_ENV } from "../protocol/ipc.js";
+
+const WORKER_MAIN = path.join(path.dirname(fileURLToPath(import.meta.url)), "..", "worker", "main.js");
+
+export interface WorkerProcessOptions {
+  id: string;
+  startupDir?: string | undefined;
+  startupModule?: string | undefined;
+  /** Milliseconds without a heartbeat before the worker counts as lost. */
+  heartbeatTimeoutMs: number;
+}
+
+export interface WorkerProcessEvents {
+  message: [WorkerToManager];
+  output: [string];
+  /** The process is gone: exit code or signal, or why it was killed. */
+  exit: [{ code: number | null; signal: string | null; reason: string | undefined }];
+}
+
+export class WorkerProcess extends EventEmitter<WorkerProcessEvents> {
+  private child: ChildProcess | undefined;
+  private lastBeat = Date.now();
+  private watchdog: NodeJS.Timeout | undefined;
+  private killReason: string | undefined;
+  private exited = false;
+
+  constructor(readonly opts: WorkerProcessOptions) {
+    super();
+  }
+
+  get pid(): number | undefined {
+    return this.child?.pid;
+  }
+
+  get alive(): boolean {
+    return this.child !== undefined && !this.exited;
+  }
+
+  start(): void {
+    const env: NodeJS.ProcessEnv = { ...process.env, [WORKER_ENV.workerId]: this.opts.id };
+    if (this.opts.startupDir) env[WORKER_ENV.startupDir] = path.resolve(this.opts.startupDir);
+    if (this.opts.startupModule) env[WORKER_ENV.startupModule] = this.opts.startupModule;
+    const child = fork(WORKER_MAIN, [], {
+      env,
+      stdio: ["ignore", "pipe", "pipe", "pipe", "ipc"],
+      serialization: "advanced",
+    });
+    this.child = child;
+    this.lastBeat = Date.now();
+    child.on("message", (m) => this.emit("message", m as WorkerToManager));
+    child.stdout?.setEncoding("utf8");
+    child.stderr?.setEncoding("utf8");
+    child.stdout?.on("data", (t: string) => this.emit("output", t));
+    child.stderr?.on("data", (t: string) => this.emit("output", t));
+    const beats = child.stdio[HEARTBEAT_FD] as Readable | null;
+    beats?.on("data", () => (this.lastBeat = Date.now()));
+    beats?.on("error", () => undefined);
+    child.on("error", (err) => this.emit("output", `Worker process error: ${err.message}\n`));
+    child.on("exit", (code, signal) => {
+      this.exited = true;
+      if (this.watchdog) clearInterval(this.watchdog);
+      this.emit("exit", { code, signal, reason: this.killReason });
+    });
+    const check = Math.max(50, Math.floor(this.opts.heartbeatTimeoutMs / 4));
+    this.watchdog = setInterval(() => {
+      if (Date.now() - this.lastBeat > this.opts.heartbeatTimeoutMs) {
+        this.kill("SIGKILL", `the worker stopped answering heartbeats for ${this.opts.heartbeatTimeoutMs} ms`);
+      }
+    }, check);
+    this.watchdog.unref();
+  }
+
+  send(msg: ManagerToWorker): boolean {
+    if (!this.child || this.exited || !this.child.connected) return false;
+    try {
+      this.child.send(msg);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  kill(signal: NodeJS.Signals, reason: string): void {
+    if (!this.child || this.exited) return;
+    this.killReason ??= reason;
+    if (signal === "SIGKILL" && this.watchdog) clearInterval(this.watchdog);
+    this.child.kill(signal);
+  }
+}

@@ -1,0 +1,105 @@
+/**
+ * Messages between the manager and a worker process (Node IPC, advanced
+ * serialization). Discriminated unions: `type` says what it is; task messages
+ * carry the task uid as `id`.
+ */
+
+export interface ExecuteFunctionMsg {
+  type: "execute";
+  id: string;
+  name: string;
+  args: unknown[];
+  kwargs: Record<string, unknown>;
+  background: boolean;
+  attempt: number;
+}
+
+export interface ScriptMsg {
+  type: "script";
+  id: string;
+  /** Module source (JavaScript or TypeScript); "" re-reads the startup code only. */
+  script: string;
+  updateLists: boolean;
+  background: boolean;
+}
+
+export interface CancelMsg {
+  type: "cancel";
+  id: string;
+  reason: string;
+}
+
+export interface CloseMsg {
+  type: "close";
+}
+
+export type ManagerToWorker = ExecuteFunctionMsg | ScriptMsg | CancelMsg | CloseMsg;
+
+/** What the worker found in the startup code, in the Python server's shapes. */
+export interface EnvironmentContent {
+  plans_existing: Record<string, unknown>;
+  devices_existing: Record<string, unknown>;
+  functions: string[];
+}
+
+export interface ReadyMsg {
+  type: "ready";
+  content: EnvironmentContent;
+}
+
+export interface LoadFailedMsg {
+  type: "load_failed";
+  msg: string;
+  traceback: string;
+}
+
+export interface TaskStartedMsg {
+  type: "task_started";
+  id: string;
+  time: number;
+}
+
+export interface TaskProgressMsg {
+  type: "task_progress";
+  id: string;
+  progress?: number;
+  message?: string;
+  outputs?: Record<string, unknown>;
+}
+
+export interface TaskDoneMsg {
+  type: "task_done";
+  id: string;
+  success: boolean;
+  msg: string;
+  traceback: string;
+  return_value: unknown;
+  time_start: number;
+  time_stop: number;
+  /** Set when the task ended because it was cancelled. */
+  cancelled?: boolean;
+  /** New lists after a script upload with update_lists. */
+  content?: EnvironmentContent;
+}
+
+export type WorkerToManager =
+  | ReadyMsg
+  | LoadFailedMsg
+  | TaskStartedMsg
+  | TaskProgressMsg
+  | TaskDoneMsg;
+
+/**
+ * Heartbeats do not use IPC: a thread of the worker writes one byte to file
+ * descriptor 3 every HEARTBEAT_INTERVAL_MS, so a long synchronous computation
+ * in user code is not taken for a hung process, while a stopped or dead one is.
+ */
+export const HEARTBEAT_FD = 3;
+export const HEARTBEAT_INTERVAL_MS = 100;
+
+/** Environment variables the manager passes to a forked worker. */
+export const WORKER_ENV = {
+  startupDir: "ZQS_WORKER_STARTUP_DIR",
+  startupModule: "ZQS_WORKER_STARTUP_MODULE",
+  workerId: "ZQS_WORKER_ID",
+} as const;

@@ -1,0 +1,239 @@
+/**
+ * The worker process, forked by the manager. It loads the startup code, then
+ * runs what the manager sends over IPC: functions (foreground or background)
+ * and scripts. It tells the manager the moment a task ends. A thread writes
+ * heartbeats to fd 3 so that the manager can tell a hung process from a busy one.
+ */
+import { readdirSync, statSync, writeFileSync, mkdtempSync, rmSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { fileURLToPath, pathToFileURL } from "node:url";
+import { Worker } from "node:worker_threads";
+import type {
+  EnvironmentContent,
+  ExecuteFunctionMsg,
+  ManagerToWorker,
+  ScriptMsg,
+  TaskDoneMsg,
+  WorkerToManager,
+} from "../protocol/ipc.js";
+import { HEARTBEAT_FD, HEARTBEAT_INTERVAL_MS, WORKER_ENV } from "../protocol/ipc.js";
+import { taskStorage, type TaskContext } from "./api.js";
+import { bindArguments } from "./bind.js";
+import { Environment, parameterList } from "./introspect.js";
+import { toWireValue } from "./wire-value.js";
+
+const STARTUP_EXTENSIONS = [".js", ".mjs", ".cjs", ".ts", ".mts"];
+
+function send(msg: WorkerToManager): void {
+  process.send?.(msg);
+}
+
+function startHeartbeat(): void {
+  const code = `
+    const fs = require("node:fs");
+    setInterval(() => { try { fs.writeSync(${HEARTBEAT_FD}, "."); } catch { process.exit(0); } }, ${HEARTBEAT_INTERVAL_MS});
+  `;
+  const w = new Worker(code, { eval: true });
+  w.unref();
+}
+
+let tsLoaderRegistered = false;
+async function ensureTsLoader(): Promise<void> {
+  if (tsLoaderRegistered) return;
+  try {
+    const api = (await import("tsx/esm/api")) as { register: () => unknown };
+    api.register();
+    tsLoaderRegistered = true;
+  } catch (err) {
+    throw new Error(`Loading TypeScript startup code needs the 'tsx' package: ${(err as Error).message}`, {
+      cause: err,
+    });
+  }
+}
+
+async function importFile(file: string): Promise<Record<string, unknown>> {
+  if (/\.(ts|mts|cts)$/.test(file)) await ensureTsLoader();
+  return (await import(pathToFileURL(file).href)) as Record<string, unknown>;
+}
+
+function startupFiles(dir: string): string[] {
+  return readdirSync(dir)
+    .filter((f) => STARTUP_EXTENSIONS.includes(path.extname(f)) && !f.endsWith(".d.ts"))
+    .sort()
+    .map((f) => path.join(dir, f))
+    .filter((f) => statSync(f).isFile());
+}
+
+const env = new Environment();
+
+async function loadStartup(): Promise<void> {
+  const dir = process.env[WORKER_ENV.startupDir];
+  const mod = process.env[WORKER_ENV.startupModule];
+  if (dir) {
+    for (const file of startupFiles(dir)) {
+      env.addModule(await importFile(file), path.basename(file).replace(/\.[^.]+$/, ""));
+    }
+  } else if (mod) {
+    const isPath = mod.startsWith(".") || mod.startsWith("/") || /\.[cm]?[jt]s$/.test(mod);
+    const exports = isPath
+      ? await importFile(path.resolve(mod))
+      : ((await import(mod)) as Record<string, unknown>);
+    env.addModule(exports, path.basename(mod).replace(/\.[^.]+$/, ""));
+  }
+}
+
+function describe(): EnvironmentContent {
+  return env.describe();
+}
+
+const running = new Map<string, AbortController>();
+
+function makeContext(id: string, attempt: number, ac: AbortController): TaskContext {
+  const prefix = `[${id.slice(0, 8)}]`;
+  return {
+    taskUid: id,
+    attempt,
+    signal: ac.signal,
+    progress: (pct) => send({ type: "task_progress", id, progress: Math.max(0, Math.min(100, pct)) }),
+    message: (text) => send({ type: "task_progress", id, message: String(text) }),
+    output: (name, value) => send({ type: "task_progress", id, outputs: { [name]: toWireValue(value) } }),
+    log: {
+      debug: (m) => process.stdout.write(`${prefix} DEBUG ${m}\n`),
+      info: (m) => process.stdout.write(`${prefix} ${m}\n`),
+      warn: (m) => process.stderr.write(`${prefix} WARNING ${m}\n`),
+      error: (m) => process.stderr.write(`${prefix} ERROR ${m}\n`),
+    },
+  };
+}
+
+function now(): number {
+  return Date.now() / 1000;
+}
+
+function errorText(err: unknown): { msg: string; traceback: string } {
+  if (err instanceof Error) return { msg: err.message, traceback: err.stack ?? `${err.name}: ${err.message}` };
+  return { msg: String(err), traceback: String(err) };
+}
+
+async function runTask(
+  id: string,
+  label: string,
+  attempt: number,
+  body: (ctx: TaskContext) => Promise<unknown>,
+  extra?: () => Partial<TaskDoneMsg>,
+): Promise<void> {
+  const ac = new AbortController();
+  running.set(id, ac);
+  const time_start = now();
+  send({ type: "task_started", id, time: time_start });
+  const ctx = makeContext(id, attempt, ac);
+  let done: TaskDoneMsg;
+  try {
+    const value = await taskStorage.run(ctx, () => body(ctx));
+    done = {
+      type: "task_done",
+      id,
+      success: true,
+      msg: "",
+      traceback: "",
+      return_value: toWireValue(value),
+      time_start,
+      time_stop: now(),
+      ...extra?.(),
+    };
+  } catch (err) {
+    const { msg, traceback } = errorText(err);
+    done = {
+      type: "task_done",
+      id,
+      success: false,
+      msg: `Error occurred while executing '${label}': ${msg}`,
+      traceback,
+      return_value: null,
+      time_start,
+      time_stop: now(),
+      ...(ac.signal.aborted ? { cancelled: true } : {}),
+    };
+  } finally {
+    running.delete(id);
+  }
+  send(done);
+}
+
+function executeFunction(m: ExecuteFunctionMsg): Promise<void> {
+  return runTask(m.id, "Execute function", m.attempt, async () => {
+    const fn = env.functions.get(m.name);
+    if (!fn) throw new Error(`Function '${m.name}' is not found in the worker namespace`);
+    const bound = bindArguments(m.name, parameterList(fn), m.args, m.kwargs);
+    return await (fn as (...a: unknown[]) => unknown)(...bound);
+  });
+}
+
+/** Where uploaded scripts are written; `zqs/worker` imports are pointed at this package. */
+let uploadDir: string | undefined;
+const WORKER_API_URL = pathToFileURL(path.join(path.dirname(fileURLToPath(import.meta.url)), "index.js")).href;
+
+function uploadScript(m: ScriptMsg): Promise<void> {
+  return runTask(
+    m.id,
+    "Load script",
+    1,
+    async () => {
+      if (m.script.trim() === "") return null;
+      uploadDir ??= mkdtempSync(path.join(os.tmpdir(), "zqs-scripts-"));
+      const source = m.script.replace(/(from\s*|import\s*\(?\s*)(["'])zqs\/worker\2/g, `$1"${WORKER_API_URL}"`);
+      const looksTs = /^\s*(interface|type)\s+\w+|:\s*(string|number|boolean|unknown|any)\b/m.test(source);
+      const file = path.join(uploadDir, `${m.id}${looksTs ? ".ts" : ".mjs"}`);
+      writeFileSync(file, source);
+      let exports: Record<string, unknown>;
+      try {
+        exports = await importFile(file);
+      } catch (err) {
+        throw new Error(`Failed to execute script: ${(err as Error).message}`, { cause: err });
+      }
+      env.addModule(exports, `script_${m.id.slice(0, 8)}`);
+      return null;
+    },
+    () => (m.updateLists ? { content: describe() } : {}),
+  );
+}
+
+function onMessage(m: ManagerToWorker): void {
+  switch (m.type) {
+    case "execute":
+      void executeFunction(m);
+      break;
+    case "script":
+      void uploadScript(m);
+      break;
+    case "cancel":
+      running.get(m.id)?.abort(new Error(m.reason));
+      break;
+    case "close":
+      for (const ac of running.values()) ac.abort(new Error("The environment is closing"));
+      if (uploadDir) rmSync(uploadDir, { recursive: true, force: true });
+      process.disconnect?.();
+      setTimeout(() => process.exit(0), 50).unref();
+      break;
+  }
+}
+
+async function main(): Promise<void> {
+  startHeartbeat();
+  process.on("message", (m) => onMessage(m as ManagerToWorker));
+  process.on("disconnect", () => process.exit(0));
+  process.on("unhandledRejection", (err) => {
+    process.stderr.write(`Unhandled rejection in user code: ${errorText(err).traceback}\n`);
+  });
+  try {
+    await loadStartup();
+  } catch (err) {
+    const { msg, traceback } = errorText(err);
+    send({ type: "load_failed", msg: `Failed to load the startup code: ${msg}`, traceback });
+    return;
+  }
+  send({ type: "ready", content: describe() });
+}
+
+void main();

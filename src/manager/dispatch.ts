@@ -10,6 +10,7 @@ import {
   DecodeError,
   detectEncoding,
   encode,
+  failureExtras,
   isMethodName,
   methodFailure,
   methods,
@@ -62,7 +63,8 @@ export class Dispatcher {
     private readonly hooks: DispatchHooks,
   ) {}
 
-  private replyEncoding(body: Uint8Array): WireEncoding {
+  /** The encoding a request's reply is written in (`auto`: the request's own). */
+  replyEncoding(body: Uint8Array): WireEncoding {
     return this.encoding === "auto" ? detectEncoding(body) : this.encoding;
   }
 
@@ -92,7 +94,7 @@ export class Dispatcher {
     if (name === "status" || name === "ping") return this.hooks.statusBytes(enc);
 
     const checked = checkParams(name, env.params);
-    if (!checked.ok) return encode(checked.reply, enc);
+    if (!checked.ok) return this.encodeReply(name, checked.reply, enc);
     const params = checked.params as Record<string, unknown>;
 
     if (methods[name].lock !== "none" && this.hooks.checkLock) {
@@ -109,14 +111,14 @@ export class Dispatcher {
     }
     const ctx: RequestContext = { encoding: enc };
     try {
-      const out = handler(checked.params as ParamsOut<MethodName>, ctx);
+      const out = handler(checked.params, ctx);
       if (out instanceof Promise) {
         return out.then(
           (reply) => this.finish(name, reply as Reply, enc),
           (err: unknown) => this.failure(name, params, err, enc),
         );
       }
-      return this.finish(name, out as Reply, enc);
+      return this.finish(name, out, enc);
     } catch (err) {
       return this.failure(name, params, err, enc);
     }
@@ -132,7 +134,32 @@ export class Dispatcher {
         );
       }
     }
-    return encode(reply, enc);
+    return this.encodeReply(name, reply, enc);
+  }
+
+  /**
+   * Encode a method's reply. A failure that echoes a request value the codec
+   * cannot write (nested too deep for JSON.stringify or msgpack) is sent
+   * without the echo, with the method's "empty" keys instead; a success reply
+   * that cannot be encoded is a handler bug, reported as an internal error.
+   */
+  private encodeReply(name: MethodName, reply: Reply, enc: WireEncoding): Buffer {
+    try {
+      return encode(reply, enc);
+    } catch (err) {
+      if (reply.success === false) {
+        return encode(
+          { success: false, msg: String(reply.msg), ...failureExtras(name, undefined) },
+          enc,
+        );
+      }
+      this.hooks.onInternalError(name, err);
+      const msg = err instanceof Error ? err.message : String(err);
+      return encode(
+        methodFailure(name, `Internal error: the reply cannot be encoded: ${msg}`),
+        enc,
+      );
+    }
   }
 
   private failure(
@@ -144,10 +171,10 @@ export class Dispatcher {
     if (err instanceof RequestError) {
       const reply = methodFailure(name, err.message, params, err.extras);
       if (!err.prefixed) reply.msg = err.message;
-      return encode(reply, enc);
+      return this.encodeReply(name, reply, enc);
     }
     this.hooks.onInternalError(name, err);
     const msg = err instanceof Error ? err.message : String(err);
-    return encode(methodFailure(name, `Internal error: ${msg}`, params), enc);
+    return this.encodeReply(name, methodFailure(name, `Internal error: ${msg}`, params), enc);
   }
 }

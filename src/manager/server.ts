@@ -78,12 +78,14 @@ export class ControlServer {
   private onMessage(frames: Buffer[]): void {
     const { envelope, body } = splitEnvelope(frames);
     if (body.length !== 1) {
+      // Answer in the encoding of the first frame when there is one (`auto`).
+      const first = body[0];
       const reply = encode(
         {
           success: false,
           msg: `Failed to decode the request: expected one message frame, got ${body.length}`,
         },
-        this.opts.replyEncodingForErrors,
+        first ? this.dispatcher.replyEncoding(first) : this.opts.replyEncodingForErrors,
       );
       this.sendQueue.send([...envelope, reply]);
       return;
@@ -94,7 +96,10 @@ export class ControlServer {
     } catch (err) {
       // The dispatcher catches handler errors; this is a last line of defence.
       this.log.error({ err }, "Request failed unexpectedly");
-      out = encode({ success: false, msg: `Internal error: ${String(err)}` }, this.opts.replyEncodingForErrors);
+      out = encode(
+        { success: false, msg: `Internal error: ${String(err)}` },
+        this.opts.replyEncodingForErrors,
+      );
     }
     if (out instanceof Promise) {
       out.then(
@@ -103,7 +108,10 @@ export class ControlServer {
           this.log.error({ err }, "Request failed unexpectedly");
           this.sendQueue.send([
             ...envelope,
-            encode({ success: false, msg: `Internal error: ${String(err)}` }, this.opts.replyEncodingForErrors),
+            encode(
+              { success: false, msg: `Internal error: ${String(err)}` },
+              this.opts.replyEncodingForErrors,
+            ),
           ]);
         },
       );

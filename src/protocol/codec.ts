@@ -3,7 +3,7 @@
  * encoding it supports; `auto` (a zqs extension) answers each request in the
  * encoding it arrived in.
  */
-import { Packr, Unpackr } from "msgpackr";
+import { C1, Packr, Unpackr } from "msgpackr";
 
 export const ENCODINGS = ["json", "msgpack", "auto"] as const;
 export type Encoding = (typeof ENCODINGS)[number];
@@ -45,17 +45,26 @@ export function decode(buf: Uint8Array, enc: WireEncoding): unknown {
       throw new DecodeError(`JSON decode error: ${(err as Error).message}`);
     }
   }
+  let value: unknown;
   try {
-    return unpackr.unpack(buf) as unknown;
+    value = unpackr.unpack(buf) as unknown;
   } catch (err) {
     throw new DecodeError(`msgpack decode error: ${(err as Error).message}`);
   }
+  // msgpackr turns the reserved byte 0xc1 into a marker object instead of failing.
+  if (value === C1) throw new DecodeError("msgpack decode error: 0xc1 is not a valid type byte");
+  return value;
 }
 
-/** JSON.stringify replacer that keeps replies encodable: BigInt as number, no crash. */
-function jsonSafe(_key: string, value: unknown): unknown {
+/**
+ * JSON.stringify replacer that keeps replies encodable: BigInt as number, bytes
+ * as base64. `this[key]` is the value before `toJSON` (a Buffer's `toJSON`
+ * would otherwise turn it into `{type, data: [...]}` first).
+ */
+function jsonSafe(this: unknown, key: string, value: unknown): unknown {
+  const raw = (this as Record<string, unknown>)[key];
   if (typeof value === "bigint") return Number(value);
-  if (value instanceof Uint8Array) return Buffer.from(value).toString("base64");
+  if (raw instanceof Uint8Array) return Buffer.from(raw).toString("base64");
   return value;
 }
 

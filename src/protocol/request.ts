@@ -4,22 +4,15 @@
  */
 import type { z } from "zod";
 import type { MethodName, ParamsOut } from "./methods.js";
-import {
-  failureExtras,
-  isMethodName,
-  methods,
-  paramsSchema,
-  supportedParams,
-} from "./methods.js";
-import { pyClass, pyNameOrList, pyRepr, pyTuple, pyTypeName } from "./pyrepr.js";
+import { failureExtras, isMethodName, methods, paramsSchema, supportedParams } from "./methods.js";
+import { isPlainObject, pyClass, pyNameOrList, pyRepr, pyTuple, pyTypeName } from "./pyrepr.js";
 
 export const ALLOWED_TOP_LEVEL_KEYS = ["method", "params"] as const;
 
 export type Reply = Record<string, unknown>;
 
 export type EnvelopeResult =
-  | { ok: true; method: string; params: unknown }
-  | { ok: false; reply: Reply };
+  { ok: true; method: string; params: unknown } | { ok: false; reply: Reply };
 
 function fail(msg: string): { ok: false; reply: Reply } {
   return { ok: false, reply: { success: false, msg } };
@@ -28,10 +21,12 @@ function fail(msg: string): { ok: false; reply: Reply } {
 /** Check the top level of a decoded request: a map with `method` and optional `params`. */
 export function checkEnvelope(decoded: unknown): EnvelopeResult {
   if (typeof decoded === "string") return fail(`Failed to decode the request: ${decoded}`);
-  if (decoded === null || typeof decoded !== "object" || Array.isArray(decoded)) {
+  // Only a plain map: a msgpack bin (Buffer) or timestamp (Date) is an object
+  // too, and listing a 16 MiB Buffer's indices as "keys" would exhaust memory.
+  if (!isPlainObject(decoded)) {
     return fail(`Incorrect request type: ${pyClass(decoded)}. Dictionary is expected`);
   }
-  const req = decoded as Record<string, unknown>;
+  const req = decoded;
   const extra = Object.keys(req).filter((k) => k !== "method" && k !== "params");
   if (extra.length > 0) {
     return fail(
@@ -82,7 +77,8 @@ export function paramIssueMessage(iss: z.core.$ZodRawIssue): string | undefined 
     return `Parameter '${name}' has a value of an unsupported type: ${pyClass(iss.input)}: ${pyRepr(iss.input)}`;
   }
   if (iss.code === "too_small" || iss.code === "too_big") {
-    const rel = iss.code === "too_small" ? (iss.inclusive ? ">=" : ">") : iss.inclusive ? "<=" : "<";
+    const rel =
+      iss.code === "too_small" ? (iss.inclusive ? ">=" : ">") : iss.inclusive ? "<=" : "<";
     return `Parameter '${name}' must be ${rel} ${String(iss.code === "too_small" ? iss.minimum : iss.maximum)}, got ${pyRepr(iss.input)}`;
   }
   if (iss.code === "invalid_format" || iss.code === "not_multiple_of") {
@@ -92,23 +88,19 @@ export function paramIssueMessage(iss: z.core.$ZodRawIssue): string | undefined 
 }
 
 export type ParamsResult<M extends MethodName> =
-  | { ok: true; params: ParamsOut<M> }
-  | { ok: false; reply: Reply };
+  { ok: true; params: ParamsOut<M> } | { ok: false; reply: Reply };
 
 /** Unsupported names first (as the server does), then types and required params. */
 export function checkParams<M extends MethodName>(name: M, raw: unknown): ParamsResult<M> {
   const def = methods[name];
   if (def.ignoreParams) return { ok: true, params: {} as ParamsOut<M> };
-  if (raw === null || typeof raw !== "object" || Array.isArray(raw)) {
+  if (!isPlainObject(raw)) {
     return {
       ok: false,
-      reply: methodFailure(
-        name,
-        `Parameters must be a map (dictionary), got ${pyClass(raw)}`,
-      ),
+      reply: methodFailure(name, `Parameters must be a map (dictionary), got ${pyClass(raw)}`),
     };
   }
-  const params = raw as Record<string, unknown>;
+  const params = raw;
   const supported = supportedParams(name);
   const unsupported = Object.keys(params).filter((k) => !supported.includes(k));
   if (unsupported.length > 0) {

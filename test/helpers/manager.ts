@@ -3,7 +3,7 @@
  * and talk to it with raw REQ sockets. Every integration test uses these.
  */
 import { spawn, type ChildProcess } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import net from "node:net";
 import os from "node:os";
 import path from "node:path";
@@ -106,16 +106,22 @@ export async function startManager(opts: StartOptions = {}): Promise<RunningMana
       return exited;
     },
   };
-  // Ready when it answers status.
+  // Ready when it answers status (asked in its own encoding: a msgpack manager
+  // cannot read a JSON probe).
   const deadline = Date.now() + 15_000;
+  const probeEncoding: WireEncoding = opts.encoding === "msgpack" ? "msgpack" : "json";
   for (;;) {
-    if (proc.exitCode !== null) throw new Error(`manager exited early:\n${out}`);
+    if (proc.exitCode !== null) {
+      rmSync(tmpDir, { recursive: true, force: true });
+      throw new Error(`manager exited early (code ${proc.exitCode}):\n${out}`);
+    }
+    const c = new RawClient(controlAddr, { timeoutMs: 300, encoding: probeEncoding });
     try {
-      const c = new RawClient(controlAddr, { timeoutMs: 300 });
       await c.request("status");
       c.close();
       break;
     } catch {
+      c.close();
       if (Date.now() > deadline) {
         await m.stop();
         throw new Error(`manager did not start:\n${out}`);
@@ -130,10 +136,7 @@ export async function startManager(opts: StartOptions = {}): Promise<RunningMana
 export class RawClient {
   readonly sock: Request;
   private readonly enc: WireEncoding;
-  constructor(
-    addr: string,
-    opts: { encoding?: WireEncoding; timeoutMs?: number } = {},
-  ) {
+  constructor(addr: string, opts: { encoding?: WireEncoding; timeoutMs?: number } = {}) {
     this.enc = opts.encoding ?? "json";
     this.sock = new Request({ receiveTimeout: opts.timeoutMs ?? 5000, linger: 0 });
     this.sock.connect(addr);
@@ -147,9 +150,16 @@ export class RawClient {
 
   /** Send raw bytes (or an encoded object) and decode the reply. */
   async send(bytes: Buffer): Promise<Record<string, unknown>> {
+    return decode(await this.sendRaw(bytes), this.enc) as Record<string, unknown>;
+  }
+
+  /** Send raw bytes and return the reply's bytes undecoded (one frame expected). */
+  async sendRaw(bytes: Buffer): Promise<Buffer> {
     await this.sock.send(bytes);
-    const [reply] = await this.sock.receive();
-    return decode(reply as Buffer, this.enc) as Record<string, unknown>;
+    const frames = await this.sock.receive();
+    if (frames.length !== 1)
+      throw new Error(`expected a one-frame reply, got ${frames.length} frames`);
+    return frames[0] as Buffer;
   }
 
   close(): void {
@@ -199,7 +209,11 @@ export class InfoListener {
 }
 
 /** Poll until `fn` returns a truthy value. */
-export async function waitUntil<T>(fn: () => Promise<T> | T, timeoutMs = 10_000, stepMs = 20): Promise<T> {
+export async function waitUntil<T>(
+  fn: () => Promise<T> | T,
+  timeoutMs = 10_000,
+  stepMs = 20,
+): Promise<T> {
   const end = Date.now() + timeoutMs;
   for (;;) {
     const v = await fn();
@@ -208,3 +222,23 @@ export async function waitUntil<T>(fn: () => Promise<T> | T, timeoutMs = 10_000,
     await new Promise((r) => setTimeout(r, stepMs));
   }
 }
+
+/** Resident memory of a process in MB (`VmRSS` of /proc/<pid>/status; Linux). */
+export function rssMb(pid: number): number {
+  const text = readFileSync(`/proc/${pid}/status`, "utf8");
+  const m = /^VmRSS:\s+(\d+)\s+kB/m.exec(text);
+  if (!m) throw new Error(`no VmRSS in /proc/${pid}/status`);
+  return Number(m[1]) / 1024;
+}
+
+/**
+ * Parts of the protocol whose manager handlers are not built yet. Tests of
+ * them are skipped (and reported as skipped, never as passed) while their
+ * part is listed here; remove the entry when the handlers land.
+ */
+export const NOT_BUILT = {
+  queue: true,
+  locks: true,
+  taskInfo: true,
+  taskEvents: true,
+} as const;

@@ -14,11 +14,7 @@
 import { AsyncLocalStorage } from "node:async_hooks";
 
 export type ParameterKind =
-  | "POSITIONAL_ONLY"
-  | "POSITIONAL_OR_KEYWORD"
-  | "VAR_POSITIONAL"
-  | "KEYWORD_ONLY"
-  | "VAR_KEYWORD";
+  "POSITIONAL_ONLY" | "POSITIONAL_OR_KEYWORD" | "VAR_POSITIONAL" | "KEYWORD_ONLY" | "VAR_KEYWORD";
 
 export const PARAMETER_KIND_VALUES: Record<ParameterKind, number> = {
   POSITIONAL_ONLY: 0,
@@ -41,6 +37,14 @@ export interface ParameterMeta {
   convertDeviceNames?: boolean;
   /** JSON-schema-like check of the value, for plan validation on queue_item_add. */
   type?: "int" | "float" | "number" | "str" | "bool" | "list" | "dict" | "any";
+  /**
+   * Custom device lists named in `annotation`, e.g. annotation
+   * "typing.List[Motors]" with `devices: { Motors: ["motor1", "motor2"] }`:
+   * the value must name one of them (entries starting with ":" are regexes).
+   */
+  devices?: Record<string, string[]>;
+  /** Custom enums named in `annotation`: name → allowed values. */
+  enums?: Record<string, unknown[]>;
 }
 
 export interface CallableMeta {

@@ -19,8 +19,7 @@ import type {
 } from "../protocol/ipc.js";
 import { HEARTBEAT_FD, HEARTBEAT_INTERVAL_MS, WORKER_ENV } from "../protocol/ipc.js";
 import { taskStorage, type TaskContext } from "./api.js";
-import { bindArguments } from "./bind.js";
-import { Environment, parameterList } from "./introspect.js";
+import { Environment } from "./introspect.js";
 import { toWireValue } from "./wire-value.js";
 
 const STARTUP_EXTENSIONS = [".js", ".mjs", ".cjs", ".ts", ".mts"];
@@ -38,23 +37,34 @@ function startHeartbeat(): void {
   w.unref();
 }
 
-let tsLoaderRegistered = false;
-async function ensureTsLoader(): Promise<void> {
-  if (tsLoaderRegistered) return;
-  try {
-    const api = (await import("tsx/esm/api")) as { register: () => unknown };
-    api.register();
-    tsLoaderRegistered = true;
-  } catch (err) {
-    throw new Error(`Loading TypeScript startup code needs the 'tsx' package: ${(err as Error).message}`, {
-      cause: err,
-    });
+type Exports = Record<string, unknown>;
+let tsImport: ((specifier: string, parentURL: string) => Promise<unknown>) | undefined;
+
+/** User TypeScript goes through tsx's loader, scoped to that import (zqs's own code is compiled JS). */
+async function importTypeScript(file: string): Promise<Exports> {
+  if (!tsImport) {
+    try {
+      ({ tsImport } = await import("tsx/esm/api"));
+    } catch (err) {
+      throw new Error(`Loading TypeScript startup code needs the 'tsx' package: ${(err as Error).message}`, {
+        cause: err,
+      });
+    }
   }
+  const ns = (await tsImport(pathToFileURL(file).href, import.meta.url)) as Exports;
+  // A file outside an ESM package is compiled as CommonJS: its namespace then mirrors the
+  // named exports under `default`, which is not an export of the user's.
+  const named = Object.keys(ns).filter((k) => k !== "default");
+  const dflt = ns.default;
+  if (named.length > 0 && dflt !== null && typeof dflt === "object" && named.every((k) => k in dflt)) {
+    return Object.fromEntries(named.map((k) => [k, ns[k]]));
+  }
+  return ns;
 }
 
-async function importFile(file: string): Promise<Record<string, unknown>> {
-  if (/\.(ts|mts|cts)$/.test(file)) await ensureTsLoader();
-  return (await import(pathToFileURL(file).href)) as Record<string, unknown>;
+async function importFile(file: string): Promise<Exports> {
+  if (/\.(ts|mts|cts)$/.test(file)) return importTypeScript(file);
+  return (await import(pathToFileURL(file).href)) as Exports;
 }
 
 function startupFiles(dir: string): string[] {
@@ -95,9 +105,11 @@ function makeContext(id: string, attempt: number, ac: AbortController): TaskCont
     taskUid: id,
     attempt,
     signal: ac.signal,
-    progress: (pct) => send({ type: "task_progress", id, progress: Math.max(0, Math.min(100, pct)) }),
+    progress: (pct) =>
+      send({ type: "task_progress", id, progress: Math.max(0, Math.min(100, pct)) }),
     message: (text) => send({ type: "task_progress", id, message: String(text) }),
-    output: (name, value) => send({ type: "task_progress", id, outputs: { [name]: toWireValue(value) } }),
+    output: (name, value) =>
+      send({ type: "task_progress", id, outputs: { [name]: toWireValue(value) } }),
     log: {
       debug: (m) => process.stdout.write(`${prefix} DEBUG ${m}\n`),
       info: (m) => process.stdout.write(`${prefix} ${m}\n`),
@@ -112,7 +124,8 @@ function now(): number {
 }
 
 function errorText(err: unknown): { msg: string; traceback: string } {
-  if (err instanceof Error) return { msg: err.message, traceback: err.stack ?? `${err.name}: ${err.message}` };
+  if (err instanceof Error)
+    return { msg: err.message, traceback: err.stack ?? `${err.name}: ${err.message}` };
   return { msg: String(err), traceback: String(err) };
 }
 
@@ -163,16 +176,16 @@ async function runTask(
 
 function executeFunction(m: ExecuteFunctionMsg): Promise<void> {
   return runTask(m.id, "Execute function", m.attempt, async () => {
-    const fn = env.functions.get(m.name);
-    if (!fn) throw new Error(`Function '${m.name}' is not found in the worker namespace`);
-    const bound = bindArguments(m.name, parameterList(fn), m.args, m.kwargs);
-    return await (fn as (...a: unknown[]) => unknown)(...bound);
+    const { fn, args } = env.bindFunction(m.name, m.args, m.kwargs);
+    return await fn(...args);
   });
 }
 
 /** Where uploaded scripts are written; `zqs/worker` imports are pointed at this package. */
 let uploadDir: string | undefined;
-const WORKER_API_URL = pathToFileURL(path.join(path.dirname(fileURLToPath(import.meta.url)), "index.js")).href;
+const WORKER_API_URL = pathToFileURL(
+  path.join(path.dirname(fileURLToPath(import.meta.url)), "index.js"),
+).href;
 
 function uploadScript(m: ScriptMsg): Promise<void> {
   return runTask(
@@ -182,8 +195,13 @@ function uploadScript(m: ScriptMsg): Promise<void> {
     async () => {
       if (m.script.trim() === "") return null;
       uploadDir ??= mkdtempSync(path.join(os.tmpdir(), "zqs-scripts-"));
-      const source = m.script.replace(/(from\s*|import\s*\(?\s*)(["'])zqs\/worker\2/g, `$1"${WORKER_API_URL}"`);
-      const looksTs = /^\s*(interface|type)\s+\w+|:\s*(string|number|boolean|unknown|any)\b/m.test(source);
+      const source = m.script.replace(
+        /(from\s*|import\s*\(?\s*)(["'])zqs\/worker\2/g,
+        `$1"${WORKER_API_URL}"`,
+      );
+      const looksTs = /^\s*(interface|type)\s+\w+|:\s*(string|number|boolean|unknown|any)\b/m.test(
+        source,
+      );
       const file = path.join(uploadDir, `${m.id}${looksTs ? ".ts" : ".mjs"}`);
       writeFileSync(file, source);
       let exports: Record<string, unknown>;

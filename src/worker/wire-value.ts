@@ -17,7 +17,9 @@ export function toWireValue(value: unknown): unknown {
     text = JSON.stringify(value, (_k, v: unknown) => {
       if (typeof v === "bigint") {
         if (v > BigInt(Number.MAX_SAFE_INTEGER) || v < BigInt(Number.MIN_SAFE_INTEGER)) {
-          throw new WireValueError(`a BigInt (${v}) is outside the range a reply can carry exactly`);
+          throw new WireValueError(
+            `a BigInt (${v}) is outside the range a reply can carry exactly`,
+          );
         }
         return Number(v);
       }
@@ -25,8 +27,8 @@ export function toWireValue(value: unknown): unknown {
         throw new WireValueError(`${String(v)} cannot be carried by JSON`);
       }
       if (typeof v === "function" || typeof v === "symbol") return undefined;
-      if (v instanceof Map) return Object.fromEntries(v);
-      if (v instanceof Set) return [...v];
+      if (v instanceof Map) return Object.fromEntries(v as Map<unknown, unknown>) as unknown;
+      if (v instanceof Set) return [...(v as Set<unknown>)] as unknown;
       return v;
     });
   } catch (err) {

@@ -2,6 +2,7 @@
 /** The `zqs` command: `zqs manager` starts the daemon; client commands follow. */
 import { Command } from "commander";
 import { VERSION } from "../version.js";
+import { registerClientCommands } from "./client.js";
 import { runManager } from "./manager.js";
 
 export function buildProgram(): Command {
@@ -9,6 +10,7 @@ export function buildProgram(): Command {
     .description("zqs: a queue server for Node.js, wire-compatible with bluesky-queueserver")
     .version(VERSION);
   runManager(program);
+  registerClientCommands(program);
   return program;
 }
 

@@ -21,7 +21,7 @@ export function runManager(program: Command): void {
   cmd.action(async (raw: Record<string, unknown>) => {
     let opts: ManagerOptions;
     try {
-      opts = resolveOptions(raw as Partial<Record<keyof ManagerOptions, unknown>>);
+      opts = resolveOptions(raw);
     } catch (err) {
       process.stderr.write(`zqs manager: ${(err as Error).message}\n`);
       process.exit(2);

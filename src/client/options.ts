@@ -1,0 +1,114 @@
+/** Options of the client, their defaults and the environment variables they read. */
+import type { WireEncoding } from "../protocol/index.js";
+
+export const DEFAULT_CONTROL_ADDR = "tcp://localhost:60615";
+export const DEFAULT_INFO_ADDR = "tcp://localhost:60625";
+export const DEFAULT_USER = "Queue Server API User";
+export const DEFAULT_USER_GROUP = "primary";
+
+export const ENV_CONTROL_ADDR = "QSERVER_ZMQ_CONTROL_ADDRESS";
+export const ENV_INFO_ADDR = "QSERVER_ZMQ_INFO_ADDRESS";
+export const ENV_PUBLIC_KEY = "QSERVER_ZMQ_PUBLIC_KEY";
+
+export interface ClientOptions {
+  /** Control socket of the manager (env `QSERVER_ZMQ_CONTROL_ADDRESS`, default `tcp://localhost:60615`). */
+  zmqControlAddr?: string;
+  /**
+   * Info (PUB) socket of the manager (env `QSERVER_ZMQ_INFO_ADDRESS`, default
+   * `tcp://localhost:60625`). `null` turns subscriptions off: waits then poll.
+   */
+  zmqInfoAddr?: string | null;
+  /** Encoding of requests and replies (default "json"). */
+  zmqEncoding?: WireEncoding;
+  /**
+   * The server's CURVE public key (z85, 40 characters; env `QSERVER_ZMQ_PUBLIC_KEY`).
+   * When set, the client encrypts the control connection with a key pair of its own.
+   */
+  zmqPublicKey?: string | null;
+  /**
+   * The client's own CURVE key pair (z85). Default: a new pair from zeromq's
+   * `curveKeyPair()` (needed only when the server keeps an allow-list of clients).
+   */
+  zmqClientKeyPair?: { publicKey: string; secretKey: string };
+  /** Seconds to wait for a reply (default 2). */
+  timeoutRecv?: number;
+  /** Seconds to wait until a request is handed to a connection (default 0.5). */
+  timeoutSend?: number;
+  /** Filled in as `user` for the methods that take it (default "Queue Server API User"). */
+  user?: string;
+  /** Filled in as `user_group` for the methods that take it (default "primary"). */
+  userGroup?: string;
+  /** Sent as `lock_key` with the methods that take one, unless the call gives its own. */
+  lockKey?: string | null;
+  /** Throw `RequestFailedError` on `success: false` replies (default true). */
+  requestFailExceptions?: boolean;
+  /** Seconds a `status()` reply is reused (default 0.5). */
+  statusExpiration?: number;
+  /**
+   * Check each successful reply against its schema in the method table and
+   * throw `RequestError` when it does not match (default false; tests use it).
+   */
+  checkReplies?: boolean;
+}
+
+export interface ResolvedOptions {
+  zmqControlAddr: string;
+  zmqInfoAddr: string | null;
+  zmqEncoding: WireEncoding;
+  zmqPublicKey: string | null;
+  zmqClientKeyPair: { publicKey: string; secretKey: string } | undefined;
+  timeoutRecv: number;
+  timeoutSend: number;
+  user: string;
+  userGroup: string;
+  lockKey: string | null;
+  requestFailExceptions: boolean;
+  statusExpiration: number;
+  checkReplies: boolean;
+}
+
+function envValue(name: string): string | undefined {
+  const v = process.env[name];
+  return v === undefined || v === "" ? undefined : v;
+}
+
+function seconds(name: string, v: number | undefined, dflt: number): number {
+  if (v === undefined) return dflt;
+  if (typeof v !== "number" || Number.isNaN(v) || v < 0) {
+    throw new TypeError(
+      `Option '${name}' must be a non-negative number of seconds, got ${String(v)}`,
+    );
+  }
+  return v;
+}
+
+/** Explicit options beat environment variables, which beat defaults. */
+export function resolveClientOptions(opts: ClientOptions = {}): ResolvedOptions {
+  const enc = opts.zmqEncoding ?? "json";
+  if (enc !== "json" && enc !== "msgpack") {
+    throw new TypeError(`Option 'zmqEncoding' must be "json" or "msgpack", got ${String(enc)}`);
+  }
+  const publicKey =
+    opts.zmqPublicKey === null ? null : (opts.zmqPublicKey ?? envValue(ENV_PUBLIC_KEY) ?? null);
+  if (publicKey !== null && publicKey.length !== 40) {
+    throw new TypeError("Option 'zmqPublicKey' must be a z85-encoded key of 40 characters");
+  }
+  return {
+    zmqControlAddr: opts.zmqControlAddr ?? envValue(ENV_CONTROL_ADDR) ?? DEFAULT_CONTROL_ADDR,
+    zmqInfoAddr:
+      opts.zmqInfoAddr === null
+        ? null
+        : (opts.zmqInfoAddr ?? envValue(ENV_INFO_ADDR) ?? DEFAULT_INFO_ADDR),
+    zmqEncoding: enc,
+    zmqPublicKey: publicKey,
+    zmqClientKeyPair: opts.zmqClientKeyPair,
+    timeoutRecv: seconds("timeoutRecv", opts.timeoutRecv, 2),
+    timeoutSend: seconds("timeoutSend", opts.timeoutSend, 0.5),
+    user: opts.user ?? DEFAULT_USER,
+    userGroup: opts.userGroup ?? DEFAULT_USER_GROUP,
+    lockKey: opts.lockKey ?? null,
+    requestFailExceptions: opts.requestFailExceptions ?? true,
+    statusExpiration: seconds("statusExpiration", opts.statusExpiration, 0.5),
+    checkReplies: opts.checkReplies ?? false,
+  };
+}

@@ -1,0 +1,129 @@
+/**
+ * The examples of docs/client.md run as written (the built package, the built
+ * `zqs` binary), against a test manager found through the environment
+ * variables the docs tell users about.
+ */
+import { spawn } from "node:child_process";
+import { chmodSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import path from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { API_NAMES } from "../../src/client/index.js";
+import { CLI, NOT_BUILT, ROOT, startManager, type RunningManager } from "../helpers/manager.js";
+
+const doc = readFileSync(path.join(ROOT, "docs/client.md"), "utf8");
+
+/** Code blocks whose first line is `// example: NAME` or `# example: NAME`. */
+function examples(): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const m of doc.matchAll(/```(?:js|sh)\n(?:\/\/|#) example: (\S+)\n([\s\S]*?)```/g)) {
+    out.set(m[1] as string, m[2] as string);
+  }
+  return out;
+}
+
+let m: RunningManager;
+let env: Record<string, string>;
+let dir: string;
+
+beforeAll(async () => {
+  m = await startManager();
+  dir = path.join(m.tmpDir, "examples");
+  mkdirSync(path.join(dir, "bin"), { recursive: true });
+  // `zqs` on the PATH, as `npm install -g` would put it.
+  const shim = path.join(dir, "bin", "zqs");
+  writeFileSync(shim, `#!/bin/sh\nexec "${process.execPath}" "${CLI}" "$@"\n`);
+  chmodSync(shim, 0o755);
+  env = {
+    ...(process.env as Record<string, string>),
+    QSERVER_ZMQ_CONTROL_ADDRESS: m.controlAddr,
+    QSERVER_ZMQ_INFO_ADDRESS: m.infoAddr,
+    PATH: `${path.join(dir, "bin")}:${process.env.PATH ?? ""}`,
+  };
+});
+afterAll(async () => {
+  await m.stop();
+});
+
+function runExample(
+  name: string,
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const code = examples().get(name);
+  if (code === undefined) throw new Error(`docs/client.md has no example '${name}'`);
+  const file = path.join(dir, name);
+  // Resolve "zqs/client" to the built package, as an installed zqs would.
+  writeFileSync(
+    file,
+    code.replaceAll('from "zqs/client"', `from "${path.join(ROOT, "dist/client/index.js")}"`),
+  );
+  const cmd = name.endsWith(".sh")
+    ? ["bash", "-e", "-o", "pipefail", file]
+    : [process.execPath, file];
+  return new Promise((resolve, reject) => {
+    const p = spawn(cmd[0] as string, cmd.slice(1), {
+      env,
+      cwd: dir,
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let stdout = "";
+    let stderr = "";
+    p.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
+    p.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
+    const t = setTimeout(() => {
+      p.kill("SIGKILL");
+      reject(new Error(`${name} did not end:\n${stdout}\n${stderr}`));
+    }, 60_000);
+    p.on("close", (c) => {
+      clearTimeout(t);
+      resolve({ code: c, stdout, stderr });
+    });
+  });
+}
+
+describe("docs/client.md", () => {
+  it("lists every client method", () => {
+    for (const name of Object.values(API_NAMES)) expect(doc, name).toContain(`\`${name}(`);
+  });
+
+  it("session.sh runs with zqs on the PATH", async () => {
+    const r = await runExample("session.sh");
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toContain('return_value: {"success":true,"time":0.5}');
+    expect(r.stdout).toMatch(/\{\n {2}"success": true,\n {2}"time": 1\n\}/);
+    expect(r.stderr).toMatch(/task: 1\/1/);
+  });
+
+  it("async.mjs opens the environment and prints the function's return value", async () => {
+    const r = await runExample("async.mjs");
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toContain("{ success: true, time: 0.5 }");
+  });
+
+  it("sync.mjs does the same without await", async () => {
+    const r = await runExample("sync.mjs");
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toContain("{ success: true, time: 0.2 }");
+  });
+
+  it("errors.mjs catches a refusal and a parameter error", async () => {
+    const r = await runExample("errors.mjs");
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toContain("ERR_REQUEST_FAILED RE Worker environment already exists.");
+    expect(r.stdout).toContain("Error: 'task_uid' must be a string or a list of strings");
+  });
+
+  it("monitor.mjs reports progress and shows the console output", async () => {
+    const r = await runExample("monitor.mjs");
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/waiting: 0\/1 done after 0\.\d s/);
+    expect(r.stdout).toMatch(/waiting: 1\/1 done after 1\.\d s/);
+    expect(r.stdout).toContain("Starting the function 'function_sleep'");
+  });
+
+  describe.skipIf(NOT_BUILT.queue)("the queue example", () => {
+    it("queue.sh adds a plan, runs the queue, shows the history", async () => {
+      const r = await runExample("queue.sh");
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.stdout).toMatch(/1 item\(s\) in the history/);
+    });
+  });
+});

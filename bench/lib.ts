@@ -24,7 +24,9 @@ export function nowMs(): number {
 }
 
 /** Start the bare echo server (REP or ROUTER) in its own process, as the manager runs. */
-export async function startEchoServer(kind: "rep" | "router"): Promise<{ address: string; proc: ChildProcess }> {
+export async function startEchoServer(
+  kind: "rep" | "router",
+): Promise<{ address: string; proc: ChildProcess }> {
   const address = `tcp://127.0.0.1:${await freePort()}`;
   const proc = fork(path.join(ROOT, "bench/echo-server.mjs"), [kind, address], { stdio: "ignore" });
   await new Promise<void>((resolve) => proc.once("message", () => resolve()));

@@ -5,7 +5,12 @@ import { fmt } from "./lib.js";
 
 const rows: [string, string, string, string][] = [];
 const s = await benchStatus();
-rows.push(["sequential status (req/s)", fmt(s.statusPerSec, 0), `${fmt(s.echoPerSec, 0)} (REQ/REP echo)`, fmt(s.ratio, 2)]);
+rows.push([
+  "sequential status (req/s)",
+  fmt(s.statusPerSec, 0),
+  `${fmt(s.echoPerSec, 0)} (REQ/REP echo)`,
+  fmt(s.ratio, 2),
+]);
 const t = await benchTasks();
 rows.push([
   "no-op task execute→completed median (ms)",
@@ -14,7 +19,12 @@ rows.push([
   fmt(t.ratio, 2),
 ]);
 
-const head: [string, string, string, string] = ["benchmark", "zqs", "raw baseline (same run)", "ratio"];
+const head: [string, string, string, string] = [
+  "benchmark",
+  "zqs",
+  "raw baseline (same run)",
+  "ratio",
+];
 const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]?.length ?? 0)));
 const line = (r: string[]) => `| ${r.map((c, i) => c.padEnd(widths[i] ?? 0)).join(" | ")} |`;
 console.log(line(head));

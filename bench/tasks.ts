@@ -25,8 +25,15 @@ export async function benchTasks(n = 500): Promise<TasksResult> {
   const c = new RawClient(m.controlAddr);
   try {
     await c.request("environment_open");
-    await waitUntil(async () => (await c.request("status")).worker_environment_exists === true, 20_000);
-    const params = { item: { item_type: "function", name: "noop" }, user: "bench", user_group: "primary" };
+    await waitUntil(
+      async () => (await c.request("status")).worker_environment_exists === true,
+      20_000,
+    );
+    const params = {
+      item: { item_type: "function", name: "noop" },
+      user: "bench",
+      user_group: "primary",
+    };
     const times: number[] = [];
     for (let i = 0; i < n + 20; i++) {
       const t0 = nowMs();
@@ -39,10 +46,19 @@ export async function benchTasks(n = 500): Promise<TasksResult> {
       if (i >= 20) times.push(nowMs() - t0);
       // The manager returns to idle with the completion: no wait is needed.
     }
-    const echo = await rawEchoRoundTrips(n, encode({ method: "task_result", params: { task_uid: "x" } }, "json"));
+    const echo = await rawEchoRoundTrips(
+      n,
+      encode({ method: "task_result", params: { task_uid: "x" } }, "json"),
+    );
     const taskMedianMs = median(times);
     const echoMedianMs = median(echo);
-    return { taskMedianMs, taskP99Ms: percentile(times, 99), echoMedianMs, ratio: taskMedianMs / echoMedianMs, n };
+    return {
+      taskMedianMs,
+      taskP99Ms: percentile(times, 99),
+      echoMedianMs,
+      ratio: taskMedianMs / echoMedianMs,
+      n,
+    };
   } finally {
     c.close();
     await m.stop();
@@ -54,5 +70,7 @@ if (import.meta.url === `file://${process.argv[1]}`) {
   console.log(`no-op task: execute → completed, ${r.n} tasks`);
   console.log(`  median ${fmt(r.taskMedianMs)} ms (p99 ${fmt(r.taskP99Ms)} ms)`);
   console.log(`  raw zeromq.js REQ/REP round trip median ${fmt(r.echoMedianMs)} ms`);
-  console.log(`  ratio task/echo ${fmt(r.ratio, 2)} (target: median < 1 ms; the Python server: ~500 ms)`);
+  console.log(
+    `  ratio task/echo ${fmt(r.ratio, 2)} (target: median < 1 ms; the Python server: ~500 ms)`,
+  );
 }

@@ -150,8 +150,10 @@ export class EnvironmentController {
     this.phase = "closed";
     const how = e.signal ? `signal ${e.signal}` : `exit code ${String(e.code)}`;
     let msg: string;
-    if (phase === "destroying") msg = "The task was stopped: the RE Worker environment was destroyed";
-    else if (phase === "closing") msg = "The task was stopped: the RE Worker environment was closed";
+    if (phase === "destroying")
+      msg = "The task was stopped: the RE Worker environment was destroyed";
+    else if (phase === "closing")
+      msg = "The task was stopped: the RE Worker environment was closed";
     else msg = `The worker process was lost (${e.reason ?? how}) while the task was running`;
     this.tasks.failRunning(msg);
     if (phase === "opening") {

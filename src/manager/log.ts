@@ -7,7 +7,14 @@ import { Writable } from "node:stream";
 import pino from "pino";
 import type { Logger } from "pino";
 
-const LEVEL_LETTER: Record<number, string> = { 10: "D", 20: "D", 30: "I", 40: "W", 50: "E", 60: "C" };
+const LEVEL_LETTER: Record<number, string> = {
+  10: "D",
+  20: "D",
+  30: "I",
+  40: "W",
+  50: "E",
+  60: "C",
+};
 
 function stamp(ms: number): string {
   const d = new Date(ms);
@@ -55,7 +62,11 @@ export interface ManagerLogger {
   setConsoleSink(sink: ConsoleSink | undefined): void;
 }
 
-export function createLogger(opts: { verbose?: boolean; quiet?: boolean; name?: string }): ManagerLogger {
+export function createLogger(opts: {
+  verbose?: boolean;
+  quiet?: boolean;
+  name?: string;
+}): ManagerLogger {
   const dest = new TextDestination(process.stdout);
   const level = opts.verbose ? "debug" : opts.quiet ? "warn" : "info";
   const log = pino({ name: opts.name ?? "zqs.manager", level, base: undefined }, dest);

@@ -15,7 +15,12 @@ import { managerHandlers } from "./handlers/manager.js";
 import { permissionHandlers } from "./handlers/permissions.js";
 import { statusHandlers } from "./handlers/status.js";
 import { taskHandlers } from "./handlers/tasks.js";
-import { DEFAULT_PERMISSIONS, loadPermissionsFile, Permissions, validatePermissions } from "./permissions.js";
+import {
+  DEFAULT_PERMISSIONS,
+  loadPermissionsFile,
+  Permissions,
+  validatePermissions,
+} from "./permissions.js";
 import { TaskRegistry } from "./tasks.js";
 import type { ManagerLogger } from "./log.js";
 import type { ManagerOptions } from "./options.js";
@@ -28,7 +33,10 @@ export class Manager {
   readonly tasks: TaskRegistry;
   readonly env: EnvironmentController;
   permissions: Permissions;
-  private allowedCache = new Map<string, { plans: Record<string, unknown>; devices: Record<string, unknown> }>();
+  private allowedCache = new Map<
+    string,
+    { plans: Record<string, unknown>; devices: Record<string, unknown> }
+  >();
   private control: ControlServer | undefined;
   private info: InfoPublisher | undefined;
   private stopping: Promise<void> | undefined;
@@ -57,7 +65,12 @@ export class Manager {
     );
     this.env.onContent = () => {
       this.allowedCache.clear();
-      this.state.bump("plans_existing_uid", "devices_existing_uid", "plans_allowed_uid", "devices_allowed_uid");
+      this.state.bump(
+        "plans_existing_uid",
+        "devices_existing_uid",
+        "plans_allowed_uid",
+        "devices_allowed_uid",
+      );
     };
     this.permissions = new Permissions(this.loadPermissions());
   }
@@ -102,7 +115,10 @@ export class Manager {
   }
 
   /** plans_allowed / devices_allowed of a group, cached until lists or permissions change. */
-  allowedLists(group: string): { plans: Record<string, unknown>; devices: Record<string, unknown> } {
+  allowedLists(group: string): {
+    plans: Record<string, unknown>;
+    devices: Record<string, unknown>;
+  } {
     let c = this.allowedCache.get(group);
     if (!c) {
       c = {
@@ -146,7 +162,9 @@ export class Manager {
     await this.control.bind();
     this.log.info(
       `zqs manager is ready: control ${this.opts.zmqControlAddr}` +
-        (this.info ? `, info ${this.opts.zmqInfoAddr} (${TOPIC_CONSOLE} on)` : ", info socket off") +
+        (this.info
+          ? `, info ${this.opts.zmqInfoAddr} (${TOPIC_CONSOLE} on)`
+          : ", info socket off") +
         `, encoding ${this.opts.zmqEncoding}`,
     );
   }

@@ -98,13 +98,17 @@ export function loadPermissionsFile(file: string): PermissionsDoc {
   try {
     text = readFileSync(file, "utf8");
   } catch (err) {
-    throw new PermissionsError(`Cannot read the permissions file '${file}': ${(err as Error).message}`);
+    throw new PermissionsError(
+      `Cannot read the permissions file '${file}': ${(err as Error).message}`,
+    );
   }
   let doc: unknown;
   try {
     doc = YAML.parse(text);
   } catch (err) {
-    throw new PermissionsError(`The permissions file '${file}' is not valid YAML: ${(err as Error).message}`);
+    throw new PermissionsError(
+      `The permissions file '${file}' is not valid YAML: ${(err as Error).message}`,
+    );
   }
   return validatePermissions(doc);
 }

@@ -80,7 +80,8 @@ export class StatusState extends EventEmitter<{ change: [Status] }> {
     for (const [k, v] of Object.entries(patch) as [keyof Mutable, unknown][]) {
       const cur = this.fields[k];
       if (cur === v) continue;
-      if (typeof v === "object" && v !== null && JSON.stringify(cur) === JSON.stringify(v)) continue;
+      if (typeof v === "object" && v !== null && JSON.stringify(cur) === JSON.stringify(v))
+        continue;
       (this.fields as Record<string, unknown>)[k] = v;
       changed = true;
     }

@@ -11,7 +11,12 @@ import { fileURLToPath } from "node:url";
 import type { ManagerToWorker, WorkerToManager } from "../protocol/ipc.js";
 import { HEARTBEAT_FD, WORKER_ENV } from "../protocol/ipc.js";
 
-const WORKER_MAIN = path.join(path.dirname(fileURLToPath(import.meta.url)), "..", "worker", "main.js");
+const WORKER_MAIN = path.join(
+  path.dirname(fileURLToPath(import.meta.url)),
+  "..",
+  "worker",
+  "main.js",
+);
 
 export interface WorkerProcessOptions {
   id: string;
@@ -75,7 +80,10 @@ export class WorkerProcess extends EventEmitter<WorkerProcessEvents> {
     const check = Math.max(50, Math.floor(this.opts.heartbeatTimeoutMs / 4));
     this.watchdog = setInterval(() => {
       if (Date.now() - this.lastBeat > this.opts.heartbeatTimeoutMs) {
-        this.kill("SIGKILL", `the worker stopped answering heartbeats for ${this.opts.heartbeatTimeoutMs} ms`);
+        this.kill(
+          "SIGKILL",
+          `the worker stopped answering heartbeats for ${this.opts.heartbeatTimeoutMs} ms`,
+        );
       }
     }, check);
     this.watchdog.unref();

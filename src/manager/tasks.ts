@@ -103,7 +103,10 @@ export class TaskRegistry {
   }
 
   result(uid: string):
-    | { status: "running"; result: { task_uid: string; time_start: number; run_in_background: boolean } }
+    | {
+        status: "running";
+        result: { task_uid: string; time_start: number; run_in_background: boolean };
+      }
     | { status: "completed"; result: CompletedResult }
     | { status: "not_found"; result: Record<string, never> } {
     const r = this.running.get(uid);

@@ -83,11 +83,7 @@ export interface TaskDoneMsg {
 }
 
 export type WorkerToManager =
-  | ReadyMsg
-  | LoadFailedMsg
-  | TaskStartedMsg
-  | TaskProgressMsg
-  | TaskDoneMsg;
+  ReadyMsg | LoadFailedMsg | TaskStartedMsg | TaskProgressMsg | TaskDoneMsg;
 
 /**
  * Heartbeats do not use IPC: a thread of the worker writes one byte to file

@@ -35,7 +35,10 @@ export type Area =
 
 type FailureExtras = Record<string, unknown>;
 
-export interface MethodDef<P extends z.ZodRawShape = z.ZodRawShape, R extends z.ZodType = z.ZodType> {
+export interface MethodDef<
+  P extends z.ZodRawShape = z.ZodRawShape,
+  R extends z.ZodType = z.ZodType,
+> {
   /** One line for docs and `--help`. */
   summary: string;
   area: Area;
@@ -78,7 +81,6 @@ const taskUidOneOrMany = z.union([z.string(), z.array(z.string())], {
       ? "Required 'task_uid' parameter is missing in the API call."
       : `'task_uid' must be a string or a list of strings: type(task_uid)=<class '${pyTypeName(iss.input)}'>`,
 });
-
 
 // ---- reply helpers -----------------------------------------------------------
 
@@ -490,7 +492,9 @@ export const methods = {
     params: { task_uid: taskUidOneOrMany },
     reply: withKeys({
       task_uid: z.union([z.string(), z.array(z.string())]).nullable(),
-      status: z.union([z.enum(TASK_STATUSES), z.record(z.string(), z.enum(TASK_STATUSES))]).nullable(),
+      status: z
+        .union([z.enum(TASK_STATUSES), z.record(z.string(), z.enum(TASK_STATUSES))])
+        .nullable(),
     }),
     failure: (p) => ({ task_uid: p?.task_uid ?? null, status: null }),
   }),
@@ -583,7 +587,10 @@ export const methods = {
     summary: "Runs opened by the running plan (active, open or closed).",
     area: "control",
     params: { option: z.enum(["active", "open", "closed"]).default("active") },
-    reply: withKeys({ run_list: z.array(z.record(z.string(), z.unknown())), run_list_uid: z.string() }),
+    reply: withKeys({
+      run_list: z.array(z.record(z.string(), z.unknown())),
+      run_list_uid: z.string(),
+    }),
     failure: { run_list: [], run_list_uid: "" },
   }),
   re_metadata: method({
@@ -605,21 +612,30 @@ export const methods = {
       user: user,
       note: z.string().nullable().optional(),
     },
-    reply: withKeys({ lock_info: z.union([lockInfoSchema, z.object({})]), lock_info_uid: nullableUid }),
+    reply: withKeys({
+      lock_info: z.union([lockInfoSchema, z.object({})]),
+      lock_info_uid: nullableUid,
+    }),
     failure: { lock_info: {}, lock_info_uid: null },
   }),
   lock_info: method({
     summary: "The lock state (and whether a given key is valid).",
     area: "locks",
     params: { lock_key: z.string().optional() },
-    reply: withKeys({ lock_info: z.union([lockInfoSchema, z.object({})]), lock_info_uid: nullableUid }),
+    reply: withKeys({
+      lock_info: z.union([lockInfoSchema, z.object({})]),
+      lock_info_uid: nullableUid,
+    }),
     failure: { lock_info: {}, lock_info_uid: null },
   }),
   unlock: method({
     summary: "Remove the lock (the lock key or the emergency key).",
     area: "locks",
     params: { lock_key: z.string().optional() },
-    reply: withKeys({ lock_info: z.union([lockInfoSchema, z.object({})]), lock_info_uid: nullableUid }),
+    reply: withKeys({
+      lock_info: z.union([lockInfoSchema, z.object({})]),
+      lock_info_uid: nullableUid,
+    }),
     failure: { lock_info: {}, lock_info_uid: null },
   }),
 
@@ -734,7 +750,7 @@ const compiled = new Map<MethodName, z.ZodObject>();
 export function paramsSchema(name: MethodName): z.ZodObject {
   let s = compiled.get(name);
   if (!s) {
-    s = z.object(methods[name].params as z.ZodRawShape);
+    s = z.object(methods[name].params);
     compiled.set(name, s);
   }
   return s;
@@ -744,7 +760,10 @@ export function supportedParams(name: MethodName): string[] {
   return Object.keys(methods[name].params);
 }
 
-export function failureExtras(name: MethodName, params: Record<string, unknown> | undefined): FailureExtras {
-  const f = methods[name].failure as MethodDef["failure"];
+export function failureExtras(
+  name: MethodName,
+  params: Record<string, unknown> | undefined,
+): FailureExtras {
+  const f = methods[name].failure;
   return typeof f === "function" ? f(params) : { ...f };
 }

@@ -28,7 +28,15 @@ export const WORKER_ENVIRONMENT_STATES = [
 ] as const;
 export type WorkerEnvironmentState = (typeof WORKER_ENVIRONMENT_STATES)[number];
 
-export const RE_STATES = ["idle", "running", "paused", "stopping", "aborting", "halting", "panicked"] as const;
+export const RE_STATES = [
+  "idle",
+  "running",
+  "paused",
+  "stopping",
+  "aborting",
+  "halting",
+  "panicked",
+] as const;
 
 export const queueModeSchema = z.object({ loop: z.boolean(), ignore_failures: z.boolean() });
 export type QueueMode = z.infer<typeof queueModeSchema>;
@@ -130,4 +138,9 @@ export const taskInfoSchema = z.object({
 });
 export type TaskInfo = z.infer<typeof taskInfoSchema>;
 
-export const CANCEL_OUTCOMES = ["cancelled", "cancelling", "already_completed", "not_found"] as const;
+export const CANCEL_OUTCOMES = [
+  "cancelled",
+  "cancelling",
+  "already_completed",
+  "not_found",
+] as const;

@@ -30,7 +30,11 @@ export async function execute(
 }
 
 export async function waitCompleted(c: RawClient, uid: string, timeoutMs = 10_000) {
-  await waitUntil(async () => (await c.request("task_status", { task_uid: uid })).status === "completed", timeoutMs, 5);
+  await waitUntil(
+    async () => (await c.request("task_status", { task_uid: uid })).status === "completed",
+    timeoutMs,
+    5,
+  );
   return (await c.request("task_result", { task_uid: uid })).result as Record<string, unknown>;
 }
 

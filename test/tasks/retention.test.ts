@@ -23,5 +23,8 @@ it("finds a result before the retention ends and not_found after, with no other 
   expect((await c.request("task_status", { task_uid: uid })).status).toBe("completed");
   await new Promise((res) => setTimeout(res, 1200));
   expect((await c.request("task_status", { task_uid: uid })).status).toBe("not_found");
-  expect(await c.request("task_result", { task_uid: uid })).toMatchObject({ status: "not_found", result: {} });
+  expect(await c.request("task_result", { task_uid: uid })).toMatchObject({
+    status: "not_found",
+    result: {},
+  });
 });

@@ -34,7 +34,14 @@ describe("with the environment closed", () => {
     expect(r.msg).toBe("Error: RE Worker environment is not open");
     expect(r.task_uid).toBeNull();
     const item = r.item as Record<string, unknown>;
-    expect(Object.keys(item)).toEqual(["item_type", "name", "args", "user", "user_group", "item_uid"]);
+    expect(Object.keys(item)).toEqual([
+      "item_type",
+      "name",
+      "args",
+      "user",
+      "user_group",
+      "item_uid",
+    ]);
     const s = await c.request("script_upload", { script: "export const x = 1;" });
     expect(s).toEqual({ success: false, msg: "RE Worker environment is not open", task_uid: null });
     expect(await c.request("task_status", { task_uid: "no-such-uid" })).toEqual({
@@ -57,7 +64,10 @@ describe("opening the environment", () => {
       success: false,
       msg: "Manager is already in the process of creating the RE Worker environment.",
     });
-    await waitUntil(async () => (await c.request("status")).worker_environment_exists === true, 20_000);
+    await waitUntil(
+      async () => (await c.request("status")).worker_environment_exists === true,
+      20_000,
+    );
     const s = await c.request("status");
     expect(s).toMatchObject({
       manager_state: "idle",
@@ -92,7 +102,10 @@ describe("function_execute", () => {
     expect(rr.run_in_background).toBe(false);
     expect((await c.request("status")).manager_state).toBe("executing_task");
 
-    const refused = await c.request("function_execute", { item: fn("function_sleep", [0.2]), ...USER });
+    const refused = await c.request("function_execute", {
+      item: fn("function_sleep", [0.2]),
+      ...USER,
+    });
     expect(refused.success).toBe(false);
     expect(refused.msg).toBe(
       "Error: Failed to start the task: RE Manager must be in idle state. Current state: 'executing_task'",
@@ -105,7 +118,9 @@ describe("function_execute", () => {
     expect(Object.keys(result).sort()).toEqual(
       ["msg", "return_value", "success", "task_uid", "time_start", "time_stop", "traceback"].sort(),
     );
-    expect((result.time_stop as number) - (result.time_start as number)).toBeGreaterThanOrEqual(0.29);
+    expect((result.time_stop as number) - (result.time_start as number)).toBeGreaterThanOrEqual(
+      0.29,
+    );
     expect((await c.request("status")).manager_state).toBe("idle");
   });
 
@@ -138,7 +153,9 @@ describe("function_execute", () => {
     const uid = await execute(c, fn("pop_buffer_element"), { user_group: "test_user" });
     const r = await waitCompleted(c, uid);
     expect(r.success).toBe(false);
-    expect(r.msg).toMatch(/^Error occurred while executing 'Execute function': .*pop from empty list/);
+    expect(r.msg).toMatch(
+      /^Error occurred while executing 'Execute function': .*pop from empty list/,
+    );
     expect(String(r.traceback)).toContain("pop from empty list");
     expect(r.return_value).toBeNull();
   });
@@ -157,17 +174,37 @@ describe("function_execute", () => {
   it("refuses bad requests with the Python server's messages, echoing the item", async () => {
     const item = fn("function_sleep", [0.2]);
     const cases: [Record<string, unknown>, string, unknown][] = [
-      [{ item: fn("pop_buffer_element"), ...USER }, "Error: Function 'pop_buffer_element' is not allowed for users from 'primary' group.", fn("pop_buffer_element")],
-      [{ item, user: "Golden User" }, "Error: Incorrect request format: user group is not specified", item],
-      [{ item, user_group: "primary" }, "Error: Incorrect request format: user name is not specified", item],
-      [{ item, user: "u", user_group: "no_such_group" }, "Error: Unknown user group: 'no_such_group'", item],
+      [
+        { item: fn("pop_buffer_element"), ...USER },
+        "Error: Function 'pop_buffer_element' is not allowed for users from 'primary' group.",
+        fn("pop_buffer_element"),
+      ],
+      [
+        { item, user: "Golden User" },
+        "Error: Incorrect request format: user group is not specified",
+        item,
+      ],
+      [
+        { item, user_group: "primary" },
+        "Error: Incorrect request format: user name is not specified",
+        item,
+      ],
+      [
+        { item, user: "u", user_group: "no_such_group" },
+        "Error: Unknown user group: 'no_such_group'",
+        item,
+      ],
       [{ ...USER }, "Error: Incorrect request format: request contains no item info", null],
       [
         { item: { ...item, item_type: "plan" }, ...USER },
         "Error: Incorrect request format: unsupported 'item_type' value: 'plan', supported item types ('function',)",
         { ...item, item_type: "plan" },
       ],
-      [{ item: { name: "function_sleep" }, ...USER }, "Error: Incorrect request format: 'item_type' key is not found", { name: "function_sleep" }],
+      [
+        { item: { name: "function_sleep" }, ...USER },
+        "Error: Incorrect request format: 'item_type' key is not found",
+        { name: "function_sleep" },
+      ],
       [
         { item, ...USER, foo: 1 },
         "Error: API request contains unsupported parameters: 'foo'.",
@@ -199,15 +236,26 @@ describe("script_upload and environment_update", () => {
     expect(upResult).toMatchObject({ success: true, return_value: null });
     await waitUntil(async () => (await c.request("status")).manager_state === "idle");
     const r = await waitCompleted(c, await execute(c, fn("func_for_test_golden", [21])));
-    expect(r.return_value).toEqual({ doubled: 42, pi: 3.14159, none: null, list: [1, 2.5, "a"], unicode: "café" });
-    const refused = await c.request("function_execute", { item: fn("golden_not_allowed", [1]), ...USER });
+    expect(r.return_value).toEqual({
+      doubled: 42,
+      pi: 3.14159,
+      none: null,
+      list: [1, 2.5, "a"],
+      unicode: "café",
+    });
+    const refused = await c.request("function_execute", {
+      item: fn("golden_not_allowed", [1]),
+      ...USER,
+    });
     expect(refused.success).toBe(false);
 
     const broken = await c.request("script_upload", { script: "export function broken(:\n" });
     expect(broken.success).toBe(true);
     const br = await waitCompleted(c, broken.task_uid as string);
     expect(br.success).toBe(false);
-    expect(br.msg).toMatch(/^Error occurred while executing 'Load script': Failed to execute script: /);
+    expect(br.msg).toMatch(
+      /^Error occurred while executing 'Load script': Failed to execute script: /,
+    );
     await waitUntil(async () => (await c.request("status")).manager_state === "idle");
 
     const missing = await c.request("script_upload", {});
@@ -217,7 +265,10 @@ describe("script_upload and environment_update", () => {
       task_uid: null,
     });
 
-    const bg = await c.request("script_upload", { script: "export const golden_var = 1;\n", run_in_background: true });
+    const bg = await c.request("script_upload", {
+      script: "export const golden_var = 1;\n",
+      run_in_background: true,
+    });
     expect((await waitCompleted(c, bg.task_uid as string)).success).toBe(true);
 
     const upd = await c.request("environment_update");
@@ -237,10 +288,12 @@ describe("plans, devices and permissions", () => {
     expect(ap.count).toBeDefined();
     expect(ap._sim_plan_inner).toBeUndefined();
     expect(Object.keys(ap).length).toBe(Object.keys(plans).length - 1);
-    const tu = (await c.request("plans_allowed", { user_group: "test_user" })).plans_allowed as Record<string, unknown>;
+    const tu = (await c.request("plans_allowed", { user_group: "test_user" }))
+      .plans_allowed as Record<string, unknown>;
     expect(tu.count).toBeDefined();
     expect(tu.mv).toBeUndefined();
-    const dev = (await c.request("devices_allowed", { user_group: "test_user" })).devices_allowed as Record<string, unknown>;
+    const dev = (await c.request("devices_allowed", { user_group: "test_user" }))
+      .devices_allowed as Record<string, unknown>;
     expect(dev.det1).toBeDefined();
     expect(dev.det3).toBeUndefined();
     expect(dev.motor1).toBeUndefined();
@@ -262,9 +315,14 @@ describe("plans, devices and permissions", () => {
     const doc = got.user_group_permissions as Record<string, Record<string, unknown>>;
     expect(Object.keys(doc.user_groups ?? {})).toEqual(["root", "primary", "test_user"]);
     const before = (await c.request("status")).plans_allowed_uid;
-    expect(await c.request("permissions_set", { user_group_permissions: doc })).toEqual({ success: true, msg: "" });
+    expect(await c.request("permissions_set", { user_group_permissions: doc })).toEqual({
+      success: true,
+      msg: "",
+    });
     expect((await c.request("status")).plans_allowed_uid).not.toBe(before);
-    const bad = await c.request("permissions_set", { user_group_permissions: { user_groups: { primary: {} } } });
+    const bad = await c.request("permissions_set", {
+      user_group_permissions: { user_groups: { primary: {} } },
+    });
     expect(bad.success).toBe(false);
     expect(String(bad.msg)).toContain("Missing required user group: 'root'");
     expect(await c.request("permissions_reload")).toEqual({ success: true, msg: "" });
@@ -283,7 +341,11 @@ describe("supervision", () => {
     expect(r.success).toBe(false);
     expect(String(r.msg)).toMatch(/worker process was lost/);
     const s = await c.request("status");
-    expect(s).toMatchObject({ worker_environment_exists: false, manager_state: "idle", worker_environment_state: "closed" });
+    expect(s).toMatchObject({
+      worker_environment_exists: false,
+      manager_state: "idle",
+      worker_environment_state: "closed",
+    });
   });
 
   it("a stopped (frozen) worker is detected by its missing heartbeats", async () => {
@@ -299,7 +361,9 @@ describe("supervision", () => {
 
   it("destroy ends a worker stuck in an endless loop", async () => {
     await openEnvironment(c);
-    const up = await c.request("script_upload", { script: "export function func_for_test_spin() { for (;;) {} }" });
+    const up = await c.request("script_upload", {
+      script: "export function func_for_test_spin() { for (;;) {} }",
+    });
     await waitCompleted(c, up.task_uid as string);
     await waitUntil(async () => (await c.request("status")).manager_state === "idle");
     const uid = await execute(c, fn("func_for_test_spin"), { run_in_background: true });

@@ -25,7 +25,8 @@ export function environmentHandlers(m: Manager): Handlers {
     }
     const uid = randomUUID();
     m.tasks.add({ uid, name: label, kind: "script", background, time_start: Date.now() / 1000 });
-    if (!background) m.state.set({ manager_state: "executing_task", worker_environment_state: "executing_task" });
+    if (!background)
+      m.state.set({ manager_state: "executing_task", worker_environment_state: "executing_task" });
     env.send({ type: "script", id: uid, script, updateLists, background });
     return uid;
   };
@@ -33,12 +34,16 @@ export function environmentHandlers(m: Manager): Handlers {
   return {
     environment_open: () => {
       if (env.phase === "opening") {
-        throw new RequestError("Manager is already in the process of creating the RE Worker environment.");
+        throw new RequestError(
+          "Manager is already in the process of creating the RE Worker environment.",
+        );
       }
       if (env.exists) throw new RequestError("RE Worker environment already exists.");
       const state = m.state.get("manager_state");
       if (state !== "idle") {
-        throw new RequestError(`RE Manager is busy: the environment cannot be opened in state '${state}'`);
+        throw new RequestError(
+          `RE Manager is busy: the environment cannot be opened in state '${state}'`,
+        );
       }
       env.open();
       return { success: true, msg: "" };
@@ -55,7 +60,8 @@ export function environmentHandlers(m: Manager): Handlers {
       return { success: true, msg: "" };
     },
     environment_destroy: () => {
-      if (!env.exists && env.phase !== "opening") throw new RequestError("RE environment does not exist");
+      if (!env.exists && env.phase !== "opening")
+        throw new RequestError("RE environment does not exist");
       env.destroy();
       return { success: true, msg: "" };
     },

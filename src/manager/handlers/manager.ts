@@ -29,7 +29,9 @@ export function managerHandlers(m: Manager): Handlers {
       );
     },
     manager_test: () => {
-      throw new RequestError("manager_test is a test hook of the Python server and is not supported by zqs.");
+      throw new RequestError(
+        "manager_test is a test hook of the Python server and is not supported by zqs.",
+      );
     },
   };
 }

@@ -7,7 +7,8 @@ import { PermissionsError } from "../permissions.js";
 
 export function permissionHandlers(m: Manager): Handlers {
   const group = (g: string | undefined): string => {
-    if (g === undefined) throw new RequestError("Incorrect request format: user group is not specified");
+    if (g === undefined)
+      throw new RequestError("Incorrect request format: user group is not specified");
     if (!m.permissions.hasGroup(g)) throw new RequestError(`Unknown user group: ${pyRepr(g)}`);
     return g;
   };

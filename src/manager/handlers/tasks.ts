@@ -11,8 +11,10 @@ export function taskHandlers(m: Manager): Handlers {
   return {
     function_execute: (p) => {
       const item = p.item;
-      if (item === undefined) throw new RequestError(`${FORMAT}request contains no item info`, { item: null });
-      if (p.user_group === undefined) throw new RequestError(`${FORMAT}user group is not specified`);
+      if (item === undefined)
+        throw new RequestError(`${FORMAT}request contains no item info`, { item: null });
+      if (p.user_group === undefined)
+        throw new RequestError(`${FORMAT}user group is not specified`);
       if (p.user === undefined) throw new RequestError(`${FORMAT}user name is not specified`);
       if (!m.permissions.hasGroup(p.user_group)) {
         throw new RequestError(`Unknown user group: ${pyRepr(p.user_group)}`);
@@ -34,7 +36,9 @@ export function taskHandlers(m: Manager): Handlers {
         item.kwargs !== undefined &&
         (item.kwargs === null || typeof item.kwargs !== "object" || Array.isArray(item.kwargs))
       ) {
-        throw new RequestError(`${FORMAT}'kwargs' must be a dictionary, got ${pyRepr(item.kwargs)}`);
+        throw new RequestError(
+          `${FORMAT}'kwargs' must be a dictionary, got ${pyRepr(item.kwargs)}`,
+        );
       }
       if (!m.permissions.functionAllowed(p.user_group, name)) {
         throw new RequestError(
@@ -56,7 +60,15 @@ export function taskHandlers(m: Manager): Handlers {
       const args = (item.args as unknown[] | undefined) ?? [];
       const kwargs = (item.kwargs as Record<string, unknown> | undefined) ?? {};
       const { item_type: _t, ...rest } = item;
-      const replyItem = { ...rest, name, args, kwargs, user: p.user, user_group: p.user_group, item_uid: uid };
+      const replyItem = {
+        ...rest,
+        name,
+        args,
+        kwargs,
+        user: p.user,
+        user_group: p.user_group,
+        item_uid: uid,
+      };
       m.tasks.add({
         uid,
         name,
@@ -65,7 +77,10 @@ export function taskHandlers(m: Manager): Handlers {
         time_start: Date.now() / 1000,
       });
       if (!p.run_in_background) {
-        m.state.set({ manager_state: "executing_task", worker_environment_state: "executing_task" });
+        m.state.set({
+          manager_state: "executing_task",
+          worker_environment_state: "executing_task",
+        });
       }
       m.env.send({
         type: "execute",

@@ -1,0 +1,49 @@
+/** A long stream of tasks with a short retention keeps the manager's memory flat. */
+import { readFileSync } from "node:fs";
+import { afterAll, beforeAll, expect, it } from "vitest";
+import { RawClient, startManager, type RunningManager } from "../helpers/manager.js";
+import { fn, openEnvironment, USER, waitCompleted } from "./helpers.js";
+
+function rssMb(pid: number): number {
+  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
+  return Number(m?.[1] ?? 0) / 1024;
+}
+
+let m: RunningManager;
+let c: RawClient;
+beforeAll(async () => {
+  m = await startManager({ publishConsole: false, args: ["--task-results-retention", "1"] });
+  c = new RawClient(m.controlAddr);
+  await openEnvironment(c);
+});
+afterAll(async () => {
+  c.close();
+  await m.stop();
+});
+
+it("runs 6,000 background tasks; results are purged and RSS stays bounded", async () => {
+  const pid = m.proc.pid as number;
+  const run = async (n: number) => {
+    let last = "";
+    for (let i = 0; i < n; i++) {
+      const r = await c.request("function_execute", {
+        item: fn("function_sleep", [0]),
+        ...USER,
+        run_in_background: true,
+      });
+      expect(r.success).toBe(true);
+      last = r.task_uid as string;
+    }
+    await waitCompleted(c, last);
+  };
+  await run(1000);
+  const warm = rssMb(pid);
+  await run(5000);
+  await new Promise((r) => setTimeout(r, 1500));
+  const after = rssMb(pid);
+  // Bound: the second, larger batch may not grow the manager by more than 40 MB.
+  expect(after - warm).toBeLessThan(40);
+  console.log(
+    `manager RSS: ${warm.toFixed(1)} MB after 1,000 tasks, ${after.toFixed(1)} MB after 6,000`,
+  );
+});

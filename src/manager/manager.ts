@@ -26,6 +26,7 @@ import type { ManagerLogger } from "./log.js";
 import type { ManagerOptions } from "./options.js";
 import { ControlServer, InfoPublisher } from "./server.js";
 import { StatusState } from "./state.js";
+import type { Store, StoreOp } from "./store/types.js";
 
 export class Manager {
   readonly state = new StatusState();
@@ -37,6 +38,8 @@ export class Manager {
     string,
     { plans: Record<string, unknown>; devices: Record<string, unknown> }
   >();
+  /** Where changes are made durable (set in start()). */
+  store: Store | undefined;
   private control: ControlServer | undefined;
   private info: InfoPublisher | undefined;
   private stopping: Promise<void> | undefined;
@@ -167,6 +170,11 @@ export class Manager {
           : ", info socket off") +
         `, encoding ${this.opts.zmqEncoding}`,
     );
+  }
+
+  /** Make changes durable before a reply says success. */
+  async persist(ops: readonly StoreOp[]): Promise<void> {
+    if (ops.length > 0) await this.store?.apply(ops);
   }
 
   /** Publish text on QS_Console (worker output, manager messages). */

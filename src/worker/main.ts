@@ -46,9 +46,12 @@ async function importTypeScript(file: string): Promise<Exports> {
     try {
       ({ tsImport } = await import("tsx/esm/api"));
     } catch (err) {
-      throw new Error(`Loading TypeScript startup code needs the 'tsx' package: ${(err as Error).message}`, {
-        cause: err,
-      });
+      throw new Error(
+        `Loading TypeScript startup code needs the 'tsx' package: ${(err as Error).message}`,
+        {
+          cause: err,
+        },
+      );
     }
   }
   const ns = (await tsImport(pathToFileURL(file).href, import.meta.url)) as Exports;
@@ -56,7 +59,12 @@ async function importTypeScript(file: string): Promise<Exports> {
   // named exports under `default`, which is not an export of the user's.
   const named = Object.keys(ns).filter((k) => k !== "default");
   const dflt = ns.default;
-  if (named.length > 0 && dflt !== null && typeof dflt === "object" && named.every((k) => k in dflt)) {
+  if (
+    named.length > 0 &&
+    dflt !== null &&
+    typeof dflt === "object" &&
+    named.every((k) => k in dflt)
+  ) {
     return Object.fromEntries(named.map((k) => [k, ns[k]]));
   }
   return ns;

@@ -1,0 +1,59 @@
+/**
+ * The store: what survives a restart of the manager (queue, history, running
+ * item, queue mode, permissions, lock, completed task results). One
+ * interface, two implementations (embedded LMDB, Redis). The manager keeps
+ * the live copy in memory and sends every change here as a list of
+ * operations, applied atomically and durably before the reply says success.
+ * Values are plain JSON-compatible data.
+ */
+
+/** Single documents, each written whole. */
+export type DocKey =
+  | "queue" // the plan queue: an array of items, front first
+  | "running_item" // the item being executed (absent when none)
+  | "queue_mode" // { loop, ignore_failures }
+  | "queue_autostart" // boolean
+  | "permissions" // the permissions document in use (absent: load the file)
+  | "lock"; // the lock record, with a hash of the key (absent: unlocked)
+
+export type StoreOp =
+  | { op: "set"; key: DocKey; value: unknown }
+  | { op: "delete"; key: DocKey }
+  /** Append one item at the end (newest) of the history. */
+  | { op: "history_push"; item: unknown }
+  /** Keep only the newest `keep` items of the history (0: clear it). */
+  | { op: "history_trim"; keep: number }
+  /** A completed task result, kept until `expiresAt` (epoch seconds). */
+  | { op: "result_put"; uid: string; result: unknown; expiresAt: number }
+  | { op: "result_delete"; uid: string };
+
+export interface StoredResult {
+  uid: string;
+  result: unknown;
+  expiresAt: number;
+}
+
+/** Everything the store holds, read once at start. */
+export interface StoreSnapshot {
+  docs: Partial<Record<DocKey, unknown>>;
+  /** Oldest first. */
+  history: unknown[];
+  results: StoredResult[];
+}
+
+export interface Store {
+  /** "lmdb" or "redis", for logs and status. */
+  readonly kind: string;
+  /** Where it lives (a path, or host:port with the name prefix), for logs. */
+  readonly location: string;
+  /** Read everything (used once at start). */
+  load(): Promise<StoreSnapshot>;
+  /** Apply the operations in order, all or none, durably. */
+  apply(ops: readonly StoreOp[]): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** Thrown when a store cannot be opened or written; the message names the place and the cause. */
+export class StoreError extends Error {
+  override name = "StoreError";
+}

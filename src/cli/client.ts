@@ -566,6 +566,50 @@ function defineCommands(program: Command): void {
     .description("remove every item from the queue")
     .action(withClient(async (api, g) => show(g, await api.queueClear())));
 
+  // run engine ---------------------------------------------------------------------------------
+  const re = program.command("re").description("control the running plan");
+  re.command("pause")
+    .description("pause the running plan: deferred (next checkpoint, default) or immediate")
+    .argument("[option]", "deferred | immediate", "deferred")
+    .action(
+      withClient(async (api, g, option) =>
+        show(g, await api.rePause(option as "deferred" | "immediate")),
+      ),
+    );
+  re.command("resume")
+    .description("resume a paused plan")
+    .action(withClient(async (api, g) => show(g, await api.reResume())));
+  re.command("stop")
+    .description("end a paused plan as stopped (a success)")
+    .action(withClient(async (api, g) => show(g, await api.reStop())));
+  re.command("abort")
+    .description("end a paused plan as aborted (it goes back to the front of the queue)")
+    .action(withClient(async (api, g) => show(g, await api.reAbort())));
+  re.command("halt")
+    .description("end a paused plan at once as halted (back to the front of the queue)")
+    .action(withClient(async (api, g) => show(g, await api.reHalt())));
+  re.command("runs")
+    .description("runs of the running plan: active (default), open or closed")
+    .argument("[option]", "active | open | closed", "active")
+    .action(
+      withClient(async (api, g, option) => {
+        const r = await api.reRuns(option as "active" | "open" | "closed");
+        show(g, r, () =>
+          r.run_list.length === 0
+            ? "no runs"
+            : r.run_list
+                .map(
+                  (x) =>
+                    `${String(x.uid)}  scan ${String(x.scan_id)}  ${x.is_open ? "open" : `closed (${String(x.exit_status)})`}`,
+                )
+                .join("\n"),
+        );
+      }),
+    );
+  re.command("metadata")
+    .description("the run engine's metadata")
+    .action(withClient(async (api, g) => show(g, await api.reMetadata())));
+
   // history ------------------------------------------------------------------------------------
   const history = program.command("history").description("the plan history");
   history

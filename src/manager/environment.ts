@@ -6,6 +6,11 @@
 import { randomUUID } from "node:crypto";
 import type { Logger } from "pino";
 import type { EnvironmentContent, ManagerToWorker, WorkerToManager } from "../protocol/ipc.js";
+
+type PlanMessage = Extract<
+  WorkerToManager,
+  { type: "re_state" | "re_runs" | "plan_done" | "control_reply" }
+>;
 import type { StatusState } from "./state.js";
 import { WorkerProcess } from "./supervisor.js";
 import type { TaskRegistry } from "./tasks.js";
@@ -27,6 +32,12 @@ export class EnvironmentController {
   content: EnvironmentContent = { plans_existing: {}, devices_existing: {}, functions: [] };
   /** Called when the lists of plans/devices change. */
   onContent: ((c: EnvironmentContent) => void) | undefined;
+  /** Called when the environment is open and ready. */
+  onReady: ((metadata: Record<string, unknown>) => void) | undefined;
+  /** Messages about plans (run engine state, runs, plan ends, control replies). */
+  onPlanMessage: ((m: PlanMessage) => void) | undefined;
+  /** Called when the worker is gone, with the reason running work failed. */
+  onLost: ((reason: string) => void) | undefined;
 
   constructor(
     private readonly opts: EnvironmentOptions,
@@ -105,6 +116,13 @@ export class EnvironmentController {
           ip_kernel_captured: true,
         });
         this.log.info("The worker environment is open");
+        this.onReady?.(m.metadata);
+        break;
+      case "re_state":
+      case "re_runs":
+      case "plan_done":
+      case "control_reply":
+        this.onPlanMessage?.(m);
         break;
       case "load_failed":
         this.log.error(`${m.msg}\n${m.traceback}`);
@@ -149,13 +167,14 @@ export class EnvironmentController {
     this.worker = undefined;
     this.phase = "closed";
     const how = e.signal ? `signal ${e.signal}` : `exit code ${String(e.code)}`;
-    let msg: string;
-    if (phase === "destroying")
-      msg = "The task was stopped: the RE Worker environment was destroyed";
-    else if (phase === "closing")
-      msg = "The task was stopped: the RE Worker environment was closed";
-    else msg = `The worker process was lost (${e.reason ?? how}) while the task was running`;
-    this.tasks.failRunning(msg);
+    const ended = (what: "task" | "plan"): string =>
+      phase === "destroying"
+        ? `The ${what} was stopped: the RE Worker environment was destroyed`
+        : phase === "closing"
+          ? `The ${what} was stopped: the RE Worker environment was closed`
+          : `The worker process was lost (${e.reason ?? how}) while the ${what} was running`;
+    this.tasks.failRunning(ended("task"));
+    this.onLost?.(ended("plan"));
     if (phase === "opening") {
       this.log.error(`The worker environment failed to open (${e.reason ?? how})`);
     } else if (phase === "open") {

@@ -4,17 +4,24 @@
  */
 import type { Logger } from "pino";
 import type { WireEncoding } from "../protocol/index.js";
-import { TOPIC_CONSOLE } from "../protocol/index.js";
+import { methods, TOPIC_CONSOLE } from "../protocol/index.js";
 import { Dispatcher } from "./dispatch.js";
 import type { Handlers } from "./dispatch.js";
 import { existsSync } from "node:fs";
 import path from "node:path";
 import { EnvironmentController } from "./environment.js";
 import { environmentHandlers } from "./handlers/environment.js";
+import { lockHandlers } from "./handlers/locks.js";
 import { managerHandlers } from "./handlers/manager.js";
 import { permissionHandlers } from "./handlers/permissions.js";
 import { statusHandlers } from "./handlers/status.js";
 import { taskHandlers } from "./handlers/tasks.js";
+import { controlHandlers } from "./handlers/control.js";
+import { queueHandlers } from "./handlers/queue.js";
+import { QueueExecutor } from "./executor.js";
+import { newUid, PlanQueue, type QueueItem } from "./queue.js";
+import { openStore } from "./store/index.js";
+import type { EnvironmentContent } from "../protocol/ipc.js";
 import {
   DEFAULT_PERMISSIONS,
   loadPermissionsFile,
@@ -22,6 +29,7 @@ import {
   validatePermissions,
 } from "./permissions.js";
 import { TaskRegistry } from "./tasks.js";
+import { LockManager } from "./locks.js";
 import type { ManagerLogger } from "./log.js";
 import type { ManagerOptions } from "./options.js";
 import { ControlServer, InfoPublisher } from "./server.js";
@@ -33,6 +41,10 @@ export class Manager {
   readonly log: Logger;
   readonly tasks: TaskRegistry;
   readonly env: EnvironmentController;
+  readonly queue: PlanQueue;
+  readonly executor: QueueExecutor;
+  /** The lock; the stored record is given to `locks.restore()` at start. */
+  readonly locks: LockManager;
   permissions: Permissions;
   private allowedCache = new Map<
     string,
@@ -66,8 +78,9 @@ export class Manager {
       this.log,
       (text) => this.console(text),
     );
-    this.env.onContent = () => {
+    this.env.onContent = (content) => {
       this.allowedCache.clear();
+      this.saveQuietly([{ op: "set", key: "environment_content", value: content }]);
       this.state.bump(
         "plans_existing_uid",
         "devices_existing_uid",
@@ -76,6 +89,23 @@ export class Manager {
       );
     };
     this.permissions = new Permissions(this.loadPermissions());
+    this.locks = new LockManager(
+      undefined,
+      (rec) =>
+        this.persist(
+          rec ? [{ op: "set", key: "lock", value: rec }] : [{ op: "delete", key: "lock" }],
+        ),
+      this.state,
+      opts.emergencyLockKey,
+    );
+    this.queue = new PlanQueue(this.state, (ops) => this.persist(ops));
+    this.executor = new QueueExecutor(this);
+    this.env.onPlanMessage = (msg) => this.executor.onWorkerMessage(msg);
+    this.env.onLost = (reason) => this.executor.onWorkerLost(reason);
+    this.env.onReady = (metadata) => {
+      this.executor.metadata = metadata;
+      this.executor.maybeAutostart();
+    };
   }
 
   private handlers(): Handlers {
@@ -85,6 +115,9 @@ export class Manager {
       ...environmentHandlers(this),
       ...taskHandlers(this),
       ...permissionHandlers(this),
+      ...lockHandlers(this),
+      ...queueHandlers(this),
+      ...controlHandlers(this),
     };
   }
 
@@ -113,6 +146,7 @@ export class Manager {
 
   private applyPermissions(doc: ReturnType<typeof validatePermissions>): void {
     this.permissions = new Permissions(doc);
+    this.saveQuietly([{ op: "set", key: "permissions", value: doc }]);
     this.allowedCache.clear();
     this.state.bump("plans_allowed_uid", "devices_allowed_uid");
   }
@@ -137,10 +171,75 @@ export class Manager {
     return this.opts.zmqEncoding === "msgpack" ? "msgpack" : "json";
   }
 
+  /** Write changes no reply waits for (results, lists); a failure is logged. */
+  private saveQuietly(ops: StoreOp[]): void {
+    this.persist(ops).catch((err: unknown) =>
+      this.log.error({ err }, "A change could not be written to the store"),
+    );
+  }
+
+  /** Open the store and take back what it holds; a plan cut off by a crash goes to history. */
+  private async restore(): Promise<void> {
+    const store = await openStore(this.opts);
+    this.store = store;
+    const snap = await store.load();
+    const d = snap.docs;
+    this.tasks.store = (ops) => this.saveQuietly(ops);
+    this.tasks.restore(snap.results);
+    if (d.lock) this.locks.restore(d.lock);
+    if (d.permissions) {
+      try {
+        this.permissions = new Permissions(validatePermissions(d.permissions));
+      } catch (err) {
+        this.log.error({ err }, "The stored permissions are invalid: the file is used instead");
+      }
+    }
+    if (d.environment_content && typeof d.environment_content === "object") {
+      this.env.content = d.environment_content as EnvironmentContent;
+    }
+    this.queue.restore(snap);
+    const running = this.queue.running;
+    if (running) {
+      const props = (running.properties ?? {}) as { time_start?: number };
+      const { properties: _p, ...item } = running;
+      const now = Date.now() / 1000;
+      await this.queue.change((q, history) => {
+        history.push({
+          ...item,
+          result: {
+            exit_status: "unknown",
+            run_uids: [],
+            scan_ids: [],
+            time_start: props.time_start ?? now,
+            time_stop: now,
+            msg: "The manager stopped while the plan was running: its outcome is unknown",
+            traceback: "",
+          },
+        });
+        q.running = undefined;
+        q.items.unshift({ ...item, item_uid: newUid() });
+      });
+      this.log.warn(
+        `Plan '${String(item.name)}' was running when the manager stopped: it is in the history as 'unknown' and back at the front of the queue`,
+      );
+    }
+    this.log.info(
+      `Store: ${store.kind} at ${store.location} (${this.queue.items.length} queued, ${this.queue.history.length} in history)`,
+    );
+  }
+
   async start(): Promise<void> {
+    await this.restore();
     const dispatcher = new Dispatcher(this.opts.zmqEncoding, this.opts.maxMessageSize, {
       handlers: this.handlers(),
       statusBytes: (enc) => this.state.statusBytes(enc),
+      checkLock: (method, params) => {
+        const refused = this.locks.check(methods[method].lock, params.lock_key);
+        // Python words a lock refusal "Error: ..." also where the method's other errors have no prefix.
+        return refused !== undefined && methods[method].errorPrefix === ""
+          ? `Error: ${refused}`
+          : refused;
+      },
       onInternalError: (method, err) => this.log.error({ err }, `Internal error in '${method}'`),
       checkReplies: process.env.ZQS_CHECK_REPLIES === "1",
     });
@@ -202,6 +301,9 @@ export class Manager {
         this.env.shutdown();
         this.tasks.close();
         this.info?.close();
+        await this.store
+          ?.close()
+          .catch((err: unknown) => this.log.error({ err }, "Closing the store failed"));
         this.resolveStopped();
       })();
     }

@@ -6,6 +6,7 @@
  */
 import type { TaskStatus } from "../protocol/index.js";
 import type { StatusState } from "./state.js";
+import type { StoreOp, StoredResult } from "./store/types.js";
 
 export interface RunningTask {
   uid: string;
@@ -39,6 +40,8 @@ export class TaskRegistry {
   private readonly timer: NodeJS.Timeout;
   private listeners: ((r: CompletedResult) => void)[] = [];
   private background = 0;
+  /** Where completed results are written (and their removal), so they survive a restart. */
+  store: ((ops: StoreOp[]) => void) | undefined;
 
   constructor(
     private readonly retentionSec: number,
@@ -73,10 +76,28 @@ export class TaskRegistry {
     this.running.delete(result.task_uid);
     if (task.background) this.setBackground(this.background - 1);
     const expiresAt = Date.now() + this.retentionSec * 1000;
-    this.completed.set(result.task_uid, { result, expiresAt });
-    this.expiry.push({ uid: result.task_uid, at: expiresAt });
+    this.keep(result, expiresAt);
+    this.store?.([{ op: "result_put", uid: result.task_uid, result, expiresAt: expiresAt / 1000 }]);
     this.state.bump("task_results_uid");
     for (const fn of this.listeners) fn(result);
+  }
+
+  private keep(result: CompletedResult, expiresAt: number): void {
+    this.completed.set(result.task_uid, { result, expiresAt });
+    this.expiry.push({ uid: result.task_uid, at: expiresAt });
+  }
+
+  /** Take the stored results at start: those still within their retention. */
+  restore(stored: readonly StoredResult[]): void {
+    const now = Date.now();
+    const gone: StoreOp[] = [];
+    for (const s of [...stored].sort((a, b) => a.expiresAt - b.expiresAt)) {
+      const at = s.expiresAt * 1000;
+      if (at > now) this.keep(s.result as CompletedResult, at);
+      else gone.push({ op: "result_delete", uid: s.uid });
+    }
+    if (gone.length > 0) this.store?.(gone);
+    if (stored.length > 0) this.state.bump("task_results_uid");
   }
 
   /** Fail every running task that matches (the worker was lost or destroyed). */
@@ -136,13 +157,18 @@ export class TaskRegistry {
 
   /** Drop results whose retention ended. */
   purge(now = Date.now()): void {
+    const gone: StoreOp[] = [];
     while (this.expiryHead < this.expiry.length) {
       const e = this.expiry[this.expiryHead];
       if (!e || e.at > now) break;
       const c = this.completed.get(e.uid);
-      if (c && c.expiresAt <= now) this.completed.delete(e.uid);
+      if (c && c.expiresAt <= now) {
+        this.completed.delete(e.uid);
+        gone.push({ op: "result_delete", uid: e.uid });
+      }
       this.expiryHead++;
     }
+    if (gone.length > 0) this.store?.(gone);
     // Compact the FIFO now and then so it does not grow without bound.
     if (this.expiryHead > 1024 && this.expiryHead * 2 > this.expiry.length) {
       this.expiry.splice(0, this.expiryHead);

@@ -33,7 +33,27 @@ export interface CloseMsg {
   type: "close";
 }
 
-export type ManagerToWorker = ExecuteFunctionMsg | ScriptMsg | CancelMsg | CloseMsg;
+/** Run a plan in the worker's run engine; `id` is the item_uid. */
+export interface PlanRunMsg {
+  type: "plan_run";
+  id: string;
+  name: string;
+  args: unknown[];
+  kwargs: Record<string, unknown>;
+}
+
+export type PlanAction = "pause" | "resume" | "stop" | "abort" | "halt";
+
+/** Control of the running plan; answered by a `control_reply` with the same `reqId`. */
+export interface PlanControlMsg {
+  type: "plan_control";
+  reqId: number;
+  action: PlanAction;
+  option?: string;
+}
+
+export type ManagerToWorker =
+  ExecuteFunctionMsg | ScriptMsg | CancelMsg | CloseMsg | PlanRunMsg | PlanControlMsg;
 
 /** What the worker found in the startup code, in the Python server's shapes. */
 export interface EnvironmentContent {
@@ -45,6 +65,8 @@ export interface EnvironmentContent {
 export interface ReadyMsg {
   type: "ready";
   content: EnvironmentContent;
+  /** The run engine's metadata (re_metadata). */
+  metadata: Record<string, unknown>;
 }
 
 export interface LoadFailedMsg {
@@ -82,8 +104,61 @@ export interface TaskDoneMsg {
   content?: EnvironmentContent;
 }
 
+/** The run engine's state changed. */
+export interface ReStateMsg {
+  type: "re_state";
+  state: "idle" | "running" | "paused";
+  pausePending: boolean;
+}
+
+export interface RunListEntry {
+  uid: string;
+  scan_id: number;
+  is_open: boolean;
+  exit_status: string | null;
+}
+
+/** The runs of the plan in progress changed (a run opened or closed). */
+export interface ReRunsMsg {
+  type: "re_runs";
+  runs: RunListEntry[];
+}
+
+export interface PlanResultFields {
+  exit_status: "completed" | "failed" | "stopped" | "aborted" | "halted" | "unknown";
+  run_uids: string[];
+  scan_ids: number[];
+  msg: string;
+  traceback: string;
+}
+
+export interface PlanDoneMsg {
+  type: "plan_done";
+  id: string;
+  result: PlanResultFields;
+  time_start: number;
+  time_stop: number;
+  /** The engine's metadata after the plan (re_metadata). */
+  metadata: Record<string, unknown>;
+}
+
+export interface ControlReplyMsg {
+  type: "control_reply";
+  reqId: number;
+  success: boolean;
+  msg: string;
+}
+
 export type WorkerToManager =
-  ReadyMsg | LoadFailedMsg | TaskStartedMsg | TaskProgressMsg | TaskDoneMsg;
+  | ReadyMsg
+  | LoadFailedMsg
+  | TaskStartedMsg
+  | TaskProgressMsg
+  | TaskDoneMsg
+  | ReStateMsg
+  | ReRunsMsg
+  | PlanDoneMsg
+  | ControlReplyMsg;
 
 /**
  * Heartbeats do not use IPC: a thread of the worker writes one byte to file

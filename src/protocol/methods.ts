@@ -440,7 +440,7 @@ export const methods = {
       script: z.string({
         error: (iss) =>
           iss.input === undefined
-            ? "Required 'script' parameter is missing in API call."
+            ? "Required 'script' parameter is is missing in API call." // (sic) the Python server's words
             : "Parameter 'script' must be a string",
       }),
       update_lists: z.boolean().default(true),
@@ -546,7 +546,15 @@ export const methods = {
   re_pause: method({
     summary: "Pause the running plan (deferred: next checkpoint; immediate: now).",
     area: "control",
-    params: { option: z.enum(["deferred", "immediate"]).default("deferred"), lock_key: lockKey },
+    params: {
+      option: z
+        .enum(["deferred", "immediate"], {
+          error: (iss) =>
+            `Option ${pyRepr(iss.input)} is not supported. Available options: ('deferred', 'immediate')`,
+        })
+        .default("deferred"),
+      lock_key: lockKey,
+    },
     reply: ok,
     lock: "environment",
     errorPrefix: "",

@@ -88,6 +88,14 @@ export function device<T extends object>(obj: T, meta: DeviceMeta = {}): T {
   return obj;
 }
 
+/** Metadata every run of the run engine carries (`re_metadata`); set by startup code. */
+export const runEngineMetadata: Record<string, unknown> = {};
+
+/** Add metadata to the run engine's runs (Bluesky's `RE.md.update(...)`). */
+export function setRunEngineMetadata(md: Record<string, unknown>): void {
+  Object.assign(runEngineMetadata, md);
+}
+
 export interface TaskLogger {
   debug(msg: string): void;
   info(msg: string): void;

@@ -4,6 +4,7 @@ export {
   device,
   func,
   plan,
+  setRunEngineMetadata,
   sleep,
   type CallableMeta,
   type DeviceMeta,

@@ -13,13 +13,17 @@ import type {
   EnvironmentContent,
   ExecuteFunctionMsg,
   ManagerToWorker,
+  PlanControlMsg,
+  PlanRunMsg,
   ScriptMsg,
   TaskDoneMsg,
   WorkerToManager,
 } from "../protocol/ipc.js";
 import { HEARTBEAT_FD, HEARTBEAT_INTERVAL_MS, WORKER_ENV } from "../protocol/ipc.js";
-import { taskStorage, type TaskContext } from "./api.js";
+import { runEngineMetadata, taskStorage, type TaskContext } from "./api.js";
+import { VERSION } from "../version.js";
 import { Environment } from "./introspect.js";
+import { failedResult, RunEngine, type PlanResult } from "./run-engine.js";
 import { toWireValue } from "./wire-value.js";
 
 const STARTUP_EXTENSIONS = [".js", ".mjs", ".cjs", ".ts", ".mts"];
@@ -189,6 +193,64 @@ function executeFunction(m: ExecuteFunctionMsg): Promise<void> {
   });
 }
 
+/** Plans run one at a time in the run engine; its state and runs are reported as they change. */
+let engine = makeEngine();
+function makeEngine(): RunEngine {
+  return new RunEngine({
+    metadata: {
+      ...runEngineMetadata,
+      versions: { zqs: VERSION, node: process.versions.node },
+    },
+    onStateChange: (state, { pausePending }) => send({ type: "re_state", state, pausePending }),
+    onRunsChange: (runs) => send({ type: "re_runs", runs }),
+    onLog: (line) => process.stdout.write(`${line}\n`),
+  });
+}
+
+async function runPlan(m: PlanRunMsg): Promise<void> {
+  const time_start = now();
+  let result: PlanResult;
+  try {
+    const { plan, args } = env.bindPlan(m.name, m.args, m.kwargs);
+    result = await engine.run(plan, args);
+  } catch (err) {
+    result = failedResult(err);
+  }
+  send({
+    type: "plan_done",
+    id: m.id,
+    result,
+    time_start,
+    time_stop: now(),
+    metadata: engine.metadata,
+  });
+}
+
+function controlPlan(m: PlanControlMsg): void {
+  try {
+    switch (m.action) {
+      case "pause":
+        engine.requestPause(m.option as "deferred" | "immediate");
+        break;
+      case "resume":
+        engine.resume();
+        break;
+      case "stop":
+        engine.stop();
+        break;
+      case "abort":
+        engine.abort();
+        break;
+      case "halt":
+        engine.halt();
+        break;
+    }
+    send({ type: "control_reply", reqId: m.reqId, success: true, msg: "" });
+  } catch (err) {
+    send({ type: "control_reply", reqId: m.reqId, success: false, msg: errorText(err).msg });
+  }
+}
+
 /** Where uploaded scripts are written; `zqs/worker` imports are pointed at this package. */
 let uploadDir: string | undefined;
 const WORKER_API_URL = pathToFileURL(
@@ -216,7 +278,8 @@ function uploadScript(m: ScriptMsg): Promise<void> {
       try {
         exports = await importFile(file);
       } catch (err) {
-        throw new Error(`Failed to execute script: ${(err as Error).message}`, { cause: err });
+        // (sic) "stript": the Python server's words, kept for clients that match them.
+        throw new Error(`Failed to execute stript: ${(err as Error).message}`, { cause: err });
       }
       env.addModule(exports, `script_${m.id.slice(0, 8)}`);
       return null;
@@ -232,6 +295,12 @@ function onMessage(m: ManagerToWorker): void {
       break;
     case "script":
       void uploadScript(m);
+      break;
+    case "plan_run":
+      void runPlan(m);
+      break;
+    case "plan_control":
+      controlPlan(m);
       break;
     case "cancel":
       running.get(m.id)?.abort(new Error(m.reason));
@@ -259,7 +328,8 @@ async function main(): Promise<void> {
     send({ type: "load_failed", msg: `Failed to load the startup code: ${msg}`, traceback });
     return;
   }
-  send({ type: "ready", content: describe() });
+  engine = makeEngine(); // with the metadata the startup code set
+  send({ type: "ready", content: describe(), metadata: engine.metadata });
 }
 
 void main();

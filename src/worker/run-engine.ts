@@ -18,6 +18,7 @@
  */
 import { randomUUID } from "node:crypto";
 import { performance } from "node:perf_hooks";
+import type { RunListEntry } from "../protocol/ipc.js";
 import type { PlanMessage } from "./plan-stubs.js";
 
 export type ReState = "idle" | "running" | "paused";
@@ -34,14 +35,8 @@ export interface PlanResult {
   traceback: string;
 }
 
-/** One entry of `re_runs`. */
-export interface RunListEntry {
-  uid: string;
-  scan_id: number;
-  is_open: boolean;
-  /** Set when the run is closed: "success", "abort" or "fail" (Bluesky's stop-document values). */
-  exit_status: string | null;
-}
+/** One entry of `re_runs` (the shape is the protocol's). */
+export type { RunListEntry };
 
 export type DocumentName = "start" | "event" | "stop";
 

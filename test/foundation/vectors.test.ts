@@ -4,8 +4,10 @@
  * answering a JSON and a msgpack client each in its own encoding.
  *
  * Compared: keys (and, for status, their order), types, values, `success`,
- * the "empty" values of failures. Ignored: `volatile` paths. Lenient:
- * `impl_specific` text (its prefix must match). Deliberate zqs differences:
+ * the "empty" values of failures. `volatile` paths: existence and type only.
+ * Lenient: `impl_specific` text (its prefix must match). The comparison is
+ * shared with the full session replay (test/helpers/vectors.ts). Deliberate
+ * zqs differences:
  * `status.msg` is `RE Manager v<version> (zqs)`; `params: null` (case 13) gets
  * a zqs message (only its `Error: ` prefix, `success` and the keys are compared).
  * Case 12 (queue_get, params omitted) is skipped at run time, with the reason,
@@ -22,18 +24,9 @@ import {
   type WireEncoding,
 } from "../../src/protocol/index.js";
 import { VERSION } from "../../src/version.js";
-import vectors from "../fixtures/vectors.json" with { type: "json" };
 import { RawClient, startManager, type RunningManager } from "../helpers/manager.js";
+import { baseRules, compare, vector, type Case, type CompareRules } from "../helpers/vectors.js";
 
-interface Case {
-  name: string;
-  request: Record<string, unknown> | null;
-  request_bytes_hex?: string;
-  reply: Record<string, unknown>;
-  volatile: string[];
-  impl_specific?: string[];
-}
-const ALL = vectors as unknown as Case[];
 /**
  * Cases without an environment. 16/17 (environment_close/destroy with no
  * environment) were expected to be "not implemented" at first; the handlers
@@ -45,85 +38,9 @@ const STATUS_CASES = new Set([0, 1, 14, 15]);
 /** Methods a case needs that may not exist yet: the case is skipped (named) while they answer so. */
 const NOT_IMPLEMENTED = /is not implemented yet in this version of zqs/;
 
-function vector(i: number): Case {
-  const c = ALL[i];
-  if (!c) throw new Error(`no vector ${i}`);
-  return c;
-}
-
-/** `a.b`, `x[*].y`, `x[0]`, `status.*` → a regular expression over our paths. */
-function pathPattern(p: string): RegExp {
-  const parts = p.split(/(\[\*\]|\[\d+\]|\.\*$|\.)/).filter((t) => t !== "");
-  const re = parts
-    .map((t) => {
-      if (t === "[*]") return "\\[\\d+\\]";
-      if (t === ".*") return "\\.[^.[]+";
-      if (t === ".") return "\\.";
-      if (/^\[\d+\]$/.test(t)) return `\\[${t.slice(1, -1)}\\]`;
-      return t.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
-    })
-    .join("");
-  return new RegExp(`^${re}$`);
-}
-
-interface CompareRules {
-  volatile: RegExp[];
-  /** path → the prefix the text must start with. */
-  lenient: Map<string, string>;
-}
-
-/** The prefix kept of a Python-specific text: up to its first ": " (or all of it). */
-function lenientPrefix(text: string): string {
-  const i = text.indexOf(": ");
-  return i < 0 ? text : text.slice(0, i + 2);
-}
-
-function kind(v: unknown): string {
-  if (v === null) return "null";
-  if (Array.isArray(v)) return "array";
-  return typeof v;
-}
-
-function compare(actual: unknown, expected: unknown, rules: CompareRules, path = ""): void {
-  const where = path || "(reply)";
-  if (rules.volatile.some((re) => re.test(path))) {
-    expect(actual, `${where} is volatile but must exist`).not.toBeUndefined();
-    return;
-  }
-  const prefix = rules.lenient.get(path);
-  if (prefix !== undefined) {
-    expect(typeof actual, `${where} type`).toBe("string");
-    expect(
-      (actual as string).startsWith(prefix),
-      `${where}: ${String(actual)} should start with ${prefix}`,
-    ).toBe(true);
-    return;
-  }
-  expect(kind(actual), `${where} type`).toBe(kind(expected));
-  if (Array.isArray(expected)) {
-    const a = actual as unknown[];
-    expect(a.length, `${where} length`).toBe(expected.length);
-    expected.forEach((e, i) => compare(a[i], e, rules, `${path}[${i}]`));
-    return;
-  }
-  if (expected !== null && typeof expected === "object") {
-    const a = actual as Record<string, unknown>;
-    const e = expected as Record<string, unknown>;
-    expect(Object.keys(a).sort(), `${where} keys`).toEqual(Object.keys(e).sort());
-    for (const k of Object.keys(e)) compare(a[k], e[k], rules, path ? `${path}.${k}` : k);
-    return;
-  }
-  expect(actual, where).toEqual(expected);
-}
-
 function rulesFor(c: Case, index: number, enc: WireEncoding): CompareRules {
-  const lenient = new Map<string, string>();
-  for (const p of c.impl_specific ?? []) {
-    const v = p
-      .split(".")
-      .reduce<unknown>((o, k) => (o as Record<string, unknown> | undefined)?.[k], c.reply);
-    if (typeof v === "string") lenient.set(p, lenientPrefix(v));
-  }
+  const rules = baseRules(c);
+  const { lenient } = rules;
   if (index === 7 || index === 8) {
     lenient.set(
       "msg",
@@ -132,7 +49,7 @@ function rulesFor(c: Case, index: number, enc: WireEncoding): CompareRules {
   }
   // status.msg is checked exactly below (zqs names itself); case 13 keeps "Error: ".
   if (STATUS_CASES.has(index)) lenient.set("msg", "RE Manager v");
-  return { volatile: c.volatile.map(pathPattern), lenient };
+  return rules;
 }
 
 /** The bytes a case sends to a manager answering in `enc`. */

@@ -250,7 +250,7 @@ describe("checkParams", () => {
     expectFail(
       "script_upload",
       {},
-      /^Error: Required 'script' parameter is missing in API call\.$/,
+      /^Error: Required 'script' parameter is is missing in API call\.$/,
       {
         task_uid: null,
       },

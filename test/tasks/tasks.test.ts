@@ -254,14 +254,14 @@ describe("script_upload and environment_update", () => {
     const br = await waitCompleted(c, broken.task_uid as string);
     expect(br.success).toBe(false);
     expect(br.msg).toMatch(
-      /^Error occurred while executing 'Load script': Failed to execute script: /,
+      /^Error occurred while executing 'Load script': Failed to execute stript: /,
     );
     await waitUntil(async () => (await c.request("status")).manager_state === "idle");
 
     const missing = await c.request("script_upload", {});
     expect(missing).toEqual({
       success: false,
-      msg: "Error: Required 'script' parameter is missing in API call.",
+      msg: "Error: Required 'script' parameter is is missing in API call.",
       task_uid: null,
     });
 

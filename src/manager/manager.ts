@@ -19,7 +19,7 @@ import { taskHandlers } from "./handlers/tasks.js";
 import { controlHandlers } from "./handlers/control.js";
 import { queueHandlers } from "./handlers/queue.js";
 import { QueueExecutor } from "./executor.js";
-import { newUid, PlanQueue, type QueueItem } from "./queue.js";
+import { newUid, PlanQueue } from "./queue.js";
 import { openStore } from "./store/index.js";
 import type { EnvironmentContent } from "../protocol/ipc.js";
 import {

@@ -14,7 +14,8 @@ export type DocKey =
   | "queue_mode" // { loop, ignore_failures }
   | "queue_autostart" // boolean
   | "permissions" // the permissions document in use (absent: load the file)
-  | "lock"; // the lock record, with a hash of the key (absent: unlocked)
+  | "lock" // the lock record, with a hash of the key (absent: unlocked)
+  | "environment_content"; // the plans and devices the worker found last
 
 export type StoreOp =
   | { op: "set"; key: DocKey; value: unknown }

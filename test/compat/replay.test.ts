@@ -11,6 +11,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { RawClient, startManager, type RunningManager } from "../helpers/manager.js";
+import { startRedis } from "../helpers/redis.js";
 import { replaySession, type CaseOutcome, type ReplayClient } from "../helpers/replay.js";
 import { vector } from "../helpers/vectors.js";
 
@@ -64,15 +65,26 @@ function deferred(): Deferred {
  * example `["--redis-addr", addr]` to run it against a Redis store). The
  * session runs once, in order; each case's test waits for its outcome.
  */
-export function replaySuite(label: string, managerArgs: string[] = []): void {
+/** The store a replay runs on: manager arguments, and what removes it afterwards. */
+interface StoreSetup {
+  args: string[];
+  cleanup?: () => Promise<void>;
+}
+
+export function replaySuite(
+  label: string,
+  prepare: () => Promise<StoreSetup> = async () => ({ args: [] }),
+): void {
   describe.sequential(label, () => {
     let m: RunningManager | undefined;
     let client: ReconnectingClient | undefined;
     const outcomes = new Map<number, Deferred>();
     for (let i = FROM; i <= TO; i++) outcomes.set(i, deferred());
 
+    let store: StoreSetup | undefined;
     beforeAll(async () => {
-      m = await startManager({ args: managerArgs });
+      store = await prepare();
+      m = await startManager({ args: store.args });
       client = new ReconnectingClient(m.controlAddr);
       const c = client;
       void replaySession(c, {
@@ -86,6 +98,7 @@ export function replaySuite(label: string, managerArgs: string[] = []): void {
     afterAll(async () => {
       client?.close();
       await m?.stop();
+      await store?.cleanup?.();
     });
 
     for (let i = FROM; i <= TO; i++) {
@@ -109,4 +122,8 @@ export function replaySuite(label: string, managerArgs: string[] = []): void {
   });
 }
 
-replaySuite("recorded session, default store");
+replaySuite("recorded session, LMDB store");
+replaySuite("recorded session, Redis store", async () => {
+  const redis = await startRedis();
+  return { args: ["--redis-addr", redis.addr], cleanup: () => redis.stop() };
+});

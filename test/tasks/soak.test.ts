@@ -1,13 +1,7 @@
 /** A long stream of tasks with a short retention keeps the manager's memory flat. */
-import { readFileSync } from "node:fs";
 import { afterAll, beforeAll, expect, it } from "vitest";
-import { RawClient, startManager, type RunningManager } from "../helpers/manager.js";
+import { RawClient, rssMb, startManager, type RunningManager } from "../helpers/manager.js";
 import { fn, openEnvironment, USER, waitCompleted } from "./helpers.js";
-
-function rssMb(pid: number): number {
-  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
-  return Number(m?.[1] ?? 0) / 1024;
-}
 
 let m: RunningManager;
 let c: RawClient;

@@ -1,0 +1,197 @@
+/**
+ * Opening the store, and the encoding both implementations share: every
+ * operation is checked and every value turned into JSON text before anything
+ * is written, so an invalid operation anywhere in a list rejects the whole
+ * list with nothing written (both stores then write the prepared text in one
+ * transaction, where nothing can fail for a reason of the data).
+ */
+import { StoreError, type DocKey, type Store, type StoreOp } from "./types.js";
+
+export { StoreError } from "./types.js";
+export type { DocKey, Store, StoreOp, StoreSnapshot, StoredResult } from "./types.js";
+
+export interface OpenStoreOptions {
+  /** Directory of the embedded (LMDB) store; used when `redisAddr` is not set. */
+  storePath: string;
+  /** `host:port` of a Redis server: use it instead of the embedded store. */
+  redisAddr?: string | undefined;
+  /** Prefix of the Redis key names. */
+  redisNamePrefix: string;
+}
+
+/** Open the store the options name: Redis when `redisAddr` is set, else LMDB. */
+export async function openStore(opts: OpenStoreOptions): Promise<Store> {
+  // Imported on demand: a manager on LMDB never loads ioredis, and the other way round.
+  if (opts.redisAddr !== undefined && opts.redisAddr !== "") {
+    const { RedisStore } = await import("./redis.js");
+    return RedisStore.open({ addr: opts.redisAddr, prefix: opts.redisNamePrefix });
+  }
+  const { LmdbStore } = await import("./lmdb.js");
+  return LmdbStore.open({ storePath: opts.storePath });
+}
+
+// A record, so that a document key added to DocKey fails to compile until it is listed here.
+const DOC_KEY_RECORD: Record<DocKey, true> = {
+  queue: true,
+  running_item: true,
+  queue_mode: true,
+  queue_autostart: true,
+  permissions: true,
+  lock: true,
+  environment_content: true,
+};
+export const DOC_KEYS = Object.keys(DOC_KEY_RECORD) as readonly DocKey[];
+const DOC_KEY_SET: ReadonlySet<string> = new Set(DOC_KEYS);
+
+/** An operation checked and with its value already encoded as JSON text. */
+export type EncodedOp =
+  | { op: "set"; key: DocKey; json: string }
+  | { op: "delete"; key: DocKey }
+  | { op: "history_push"; json: string }
+  | { op: "history_trim"; keep: number }
+  /** `json` holds `{ "expiresAt": ..., "result": ... }`. */
+  | { op: "result_put"; uid: string; json: string }
+  | { op: "result_delete"; uid: string };
+
+/** Longest result uid accepted, in UTF-8 bytes (LMDB keys are limited to 1978 bytes). */
+export const MAX_UID_BYTES = 512;
+
+function replacer(this: unknown, key: string, value: unknown): unknown {
+  const t = typeof value;
+  if (t === "function" || t === "symbol" || t === "bigint") {
+    throw new TypeError(`${key === "" ? "the value" : `property "${key}"`} is a ${t}, not JSON`);
+  }
+  return value;
+}
+
+/**
+ * The JSON text of a value, or a TypeError: functions, symbols and BigInts
+ * anywhere are refused (rather than silently dropped), as are cycles and an
+ * undefined value. As in JSON, properties whose value is undefined are left
+ * out and non-finite numbers become null.
+ */
+export function toJson(value: unknown): string {
+  if (value === undefined) throw new TypeError("the value is undefined, not JSON");
+  const json = JSON.stringify(value, replacer) as string | undefined;
+  if (json === undefined) throw new TypeError("the value has no JSON form");
+  return json;
+}
+
+function describe(op: unknown): string {
+  if (typeof op === "object" && op !== null && "op" in op) {
+    const o = op as { op: unknown; key?: unknown; uid?: unknown };
+    const what = typeof o.op === "string" ? o.op : "?";
+    if (typeof o.key === "string") return `${what} ${o.key}`;
+    if (typeof o.uid === "string") return `${what} ${o.uid}`;
+    return what;
+  }
+  return typeof op;
+}
+
+function encodeOne(op: StoreOp): EncodedOp {
+  // The checks are for callers that bypass the types (data from the wire, JS).
+  const o = op as { op: unknown } & Record<string, unknown>;
+  switch (o.op) {
+    case "set":
+    case "delete": {
+      const key = o.key;
+      if (typeof key !== "string" || !DOC_KEY_SET.has(key)) {
+        throw new TypeError(`unknown document key ${JSON.stringify(key) ?? String(key)}`);
+      }
+      return o.op === "set"
+        ? { op: "set", key: key as DocKey, json: toJson(o.value) }
+        : { op: "delete", key: key as DocKey };
+    }
+    case "history_push":
+      return { op: "history_push", json: toJson(o.item) };
+    case "history_trim": {
+      const keep = o.keep;
+      if (typeof keep !== "number" || !Number.isSafeInteger(keep) || keep < 0) {
+        throw new TypeError(`keep must be an integer >= 0, not ${String(keep)}`);
+      }
+      return { op: "history_trim", keep };
+    }
+    case "result_put":
+    case "result_delete": {
+      const uid = checkUid(o.uid);
+      if (o.op === "result_delete") return { op: "result_delete", uid };
+      const expiresAt = o.expiresAt;
+      if (typeof expiresAt !== "number" || !Number.isFinite(expiresAt)) {
+        throw new TypeError(`expiresAt must be a finite number, not ${String(expiresAt)}`);
+      }
+      if (o.result === undefined) throw new TypeError("the result is undefined, not JSON");
+      return { op: "result_put", uid, json: toJson({ expiresAt, result: o.result }) };
+    }
+    default:
+      throw new TypeError("unknown operation");
+  }
+}
+
+function checkUid(uid: unknown): string {
+  if (typeof uid !== "string" || uid === "") {
+    throw new TypeError("uid must be a non-empty string");
+  }
+  if (uid.includes("\0")) throw new TypeError("uid must not contain NUL");
+  if (Buffer.byteLength(uid, "utf8") > MAX_UID_BYTES) {
+    throw new TypeError(`uid is longer than ${MAX_UID_BYTES} bytes`);
+  }
+  return uid;
+}
+
+/**
+ * Check and encode every operation, before anything is written. Throws a
+ * StoreError naming the first bad operation (its index and kind), the store
+ * and the cause.
+ */
+export function encodeOps(ops: readonly StoreOp[], location: string): EncodedOp[] {
+  if (!Array.isArray(ops)) throw new StoreError(`Cannot write to ${location}: ops is not an array`);
+  const out: EncodedOp[] = [];
+  for (let i = 0; i < ops.length; i++) {
+    const op = ops[i] as StoreOp;
+    try {
+      out.push(encodeOne(op));
+    } catch (err) {
+      const cause = err instanceof Error ? err.message : String(err);
+      throw new StoreError(
+        `Cannot write to ${location}: operation ${i} (${describe(op)}) is invalid: ${cause}`,
+        { cause: err },
+      );
+    }
+  }
+  return out;
+}
+
+/** Decode a stored result record (`{ expiresAt, result }`). */
+export function decodeResult(
+  uid: string,
+  json: string,
+  where: string,
+): { uid: string; result: unknown; expiresAt: number } {
+  const rec = parseJson(json, where) as { expiresAt?: unknown; result?: unknown } | null;
+  if (typeof rec !== "object" || rec === null || typeof rec.expiresAt !== "number") {
+    throw new StoreError(`The store at ${where} holds a malformed result record`);
+  }
+  return { uid, result: rec.result, expiresAt: rec.expiresAt };
+}
+
+export function parseJson(json: string, where: string): unknown {
+  try {
+    return JSON.parse(json) as unknown;
+  } catch (err) {
+    throw new StoreError(
+      `The store at ${where} holds data that is not JSON: ${err instanceof Error ? err.message : String(err)}`,
+      { cause: err },
+    );
+  }
+}
+
+/** The message of an unknown thrown value, with its code when it has one. */
+export function causeOf(err: unknown): string {
+  if (err instanceof Error) {
+    const code = (err as { code?: unknown }).code;
+    return typeof code === "string" && !err.message.includes(code)
+      ? `${code} ${err.message}`
+      : err.message;
+  }
+  return String(err);
+}

@@ -1,0 +1,156 @@
+/**
+ * The embedded store: one LMDB environment in a directory, with three named
+ * databases in it: "docs" (document name -> JSON text), "history" (sequence
+ * number -> JSON text, increasing, so the oldest item has the smallest key)
+ * and "results" (uid -> JSON text of `{ expiresAt, result }`).
+ *
+ * `apply` runs all its operations in one LMDB (child) transaction and
+ * resolves once that transaction is committed and flushed to disk.
+ */
+import fs from "node:fs";
+import path from "node:path";
+import { open, type Database, type RootDatabase } from "lmdb";
+import { causeOf, decodeResult, encodeOps, parseJson, type EncodedOp } from "./index.js";
+import {
+  StoreError,
+  type DocKey,
+  type Store,
+  type StoreOp,
+  type StoreSnapshot,
+  type StoredResult,
+} from "./types.js";
+
+export interface LmdbStoreOptions {
+  /** The directory of the store; created (with its parents) when missing. */
+  storePath: string;
+}
+
+export class LmdbStore implements Store {
+  readonly kind = "lmdb";
+  readonly location: string;
+  private closed = false;
+
+  private constructor(
+    location: string,
+    private readonly root: RootDatabase,
+    private readonly docs: Database<string, string>,
+    private readonly history: Database<string, number>,
+    private readonly results: Database<string, string>,
+  ) {
+    this.location = location;
+  }
+
+  /** Open (creating when needed) the store in `storePath`; a StoreError names the path and the cause. */
+  static async open(opts: LmdbStoreOptions): Promise<LmdbStore> {
+    const dir = path.resolve(opts.storePath);
+    let root: RootDatabase | undefined;
+    try {
+      fs.mkdirSync(dir, { recursive: true });
+      // Fail early and clearly on a directory we may not write to.
+      fs.accessSync(dir, fs.constants.R_OK | fs.constants.W_OK | fs.constants.X_OK);
+      root = open(dir, {
+        noSubdir: false, // a directory even when its name has a dot
+        maxDbs: 4,
+      });
+      const docs = root.openDB<string, string>("docs", { encoding: "string" });
+      const history = root.openDB<string, number>("history", { encoding: "string" });
+      const results = root.openDB<string, string>("results", { encoding: "string" });
+      return new LmdbStore(dir, root, docs, history, results);
+    } catch (err) {
+      if (root) await root.close().catch(() => undefined);
+      throw new StoreError(`Cannot open the store at ${dir}: ${causeOf(err)}`, { cause: err });
+    }
+  }
+
+  async load(): Promise<StoreSnapshot> {
+    this.checkOpen("read");
+    const where = this.location;
+    const txn = this.root.useReadTransaction();
+    try {
+      const docs: StoreSnapshot["docs"] = {};
+      for (const { key, value } of this.docs.getRange({ transaction: txn })) {
+        docs[key as DocKey] = parseJson(value, `${where} (document ${key})`);
+      }
+      const history: unknown[] = [];
+      for (const { key, value } of this.history.getRange({ transaction: txn })) {
+        history.push(parseJson(value, `${where} (history item ${key})`));
+      }
+      const results: StoredResult[] = [];
+      for (const { key, value } of this.results.getRange({ transaction: txn })) {
+        results.push(decodeResult(key, value, `${where} (result ${key})`));
+      }
+      return { docs, history, results };
+    } catch (err) {
+      if (err instanceof StoreError) throw err;
+      throw new StoreError(`Cannot read the store at ${where}: ${causeOf(err)}`, { cause: err });
+    } finally {
+      txn.done();
+    }
+  }
+
+  async apply(ops: readonly StoreOp[]): Promise<void> {
+    this.checkOpen("write to");
+    const encoded = encodeOps(ops, this.location);
+    if (encoded.length === 0) return;
+    try {
+      // A child transaction, so that even an unexpected failure in the
+      // middle rolls back the operations before it.
+      await this.root.childTransaction(() => this.write(encoded));
+      // The commit promise resolves when the transaction is visible; with
+      // LMDB's overlapping sync the flush to disk comes after.
+      await this.root.flushed;
+    } catch (err) {
+      throw new StoreError(`Cannot write to the store at ${this.location}: ${causeOf(err)}`, {
+        cause: err,
+      });
+    }
+  }
+
+  /** Runs inside the write transaction. */
+  private write(ops: readonly EncodedOp[]): void {
+    let nextSeq: number | undefined;
+    for (const op of ops) {
+      switch (op.op) {
+        case "set":
+          void this.docs.put(op.key, op.json);
+          break;
+        case "delete":
+          void this.docs.remove(op.key);
+          break;
+        case "history_push":
+          if (nextSeq === undefined) {
+            let last = 0;
+            for (const key of this.history.getKeys({ reverse: true, limit: 1 })) last = key;
+            nextSeq = last + 1;
+          }
+          void this.history.put(nextSeq++, op.json);
+          break;
+        case "history_trim": {
+          const count = this.history.getCount();
+          const drop = count - op.keep;
+          if (drop > 0) {
+            const keys = Array.from(this.history.getKeys({ limit: drop }));
+            for (const key of keys) void this.history.remove(key);
+          }
+          break;
+        }
+        case "result_put":
+          void this.results.put(op.uid, op.json);
+          break;
+        case "result_delete":
+          void this.results.remove(op.uid);
+          break;
+      }
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.root.close();
+  }
+
+  private checkOpen(what: string): void {
+    if (this.closed) throw new StoreError(`Cannot ${what} the store at ${this.location}: closed`);
+  }
+}

@@ -1,0 +1,252 @@
+/**
+ * The Redis store. Key names (P = the name prefix):
+ *   P + "zqs:" + document name  a string, the JSON text of the document
+ *   P + "zqs:history"           a list of JSON texts, oldest first (RPUSH, LTRIM)
+ *   P + "zqs:results"           a hash uid -> JSON text of `{ expiresAt, result }`
+ *
+ * `apply` sends all its operations in one MULTI/EXEC, so other clients see
+ * all or none of them. Durability is the server's: an apply resolves when
+ * Redis has replied to EXEC, which is on disk only when the server runs with
+ * `appendonly yes` and `appendfsync always`.
+ *
+ * No request waits for a connection: at start the server must answer within
+ * the connect timeout, and afterwards a lost connection (or a server that
+ * stops answering for the command timeout) makes `apply` reject at once while
+ * the client reconnects in the background.
+ */
+import { Redis } from "ioredis";
+import { DOC_KEYS, causeOf, decodeResult, encodeOps, parseJson, type EncodedOp } from "./index.js";
+import {
+  StoreError,
+  type Store,
+  type StoreOp,
+  type StoreSnapshot,
+  type StoredResult,
+} from "./types.js";
+
+export interface RedisStoreOptions {
+  /** `host:port`, `host` (port 6379), `[v6addr]:port`; a leading `redis://` is accepted. */
+  addr: string;
+  /** Prefix of every key name. */
+  prefix: string;
+  /** How long the server has to answer at start (ms, default 3000). */
+  connectTimeoutMs?: number;
+  /** How long any later request may wait for its reply (ms, default 10000). */
+  commandTimeoutMs?: number;
+}
+
+export function parseRedisAddr(addr: string): { host: string; port: number } {
+  const bare = addr
+    .trim()
+    .replace(/^redis:\/\//i, "")
+    .replace(/\/.*$/, "");
+  const m = /^(?:\[([^\]]+)\]|([^:[\]]+))(?::(\d+))?$/.exec(bare);
+  const host = m?.[1] ?? m?.[2];
+  const port = m?.[3] === undefined ? 6379 : Number(m[3]);
+  if (host === undefined || !Number.isInteger(port) || port < 1 || port > 65535) {
+    throw new StoreError(`Cannot use the Redis address "${addr}": expected host:port`);
+  }
+  return { host, port };
+}
+
+function delay(ms: number): { promise: Promise<void>; cancel(): void } {
+  let timer: NodeJS.Timeout | undefined;
+  const promise = new Promise<void>((resolve) => {
+    timer = setTimeout(resolve, ms);
+  });
+  return { promise, cancel: () => clearTimeout(timer) };
+}
+
+export class RedisStore implements Store {
+  readonly kind = "redis";
+  readonly location: string;
+  private closed = false;
+  private readonly keys: {
+    doc: (name: string) => string;
+    history: string;
+    results: string;
+  };
+
+  private constructor(
+    private readonly client: Redis,
+    private readonly addr: string,
+    prefix: string,
+    private readonly lastError: () => unknown,
+  ) {
+    this.location = `${addr} (key prefix "${prefix}")`;
+    this.keys = {
+      doc: (name) => `${prefix}zqs:${name}`,
+      history: `${prefix}zqs:history`,
+      results: `${prefix}zqs:results`,
+    };
+  }
+
+  /** Connect; a StoreError naming the address when the server does not answer in time. */
+  static async open(opts: RedisStoreOptions): Promise<RedisStore> {
+    const { host, port } = parseRedisAddr(opts.addr);
+    const addr = host.includes(":") ? `[${host}]:${port}` : `${host}:${port}`;
+    const connectTimeout = opts.connectTimeoutMs ?? 3000;
+    let started = false;
+    let lastError: unknown;
+    const client = new Redis({
+      host,
+      port,
+      lazyConnect: true,
+      connectTimeout,
+      commandTimeout: opts.commandTimeoutMs ?? 10_000,
+      keepAlive: 10_000,
+      // Never queue a request while disconnected, never resend one after a
+      // reconnection (an RPUSH sent twice would push twice): fail it, and
+      // let the caller refuse its own request.
+      enableOfflineQueue: false,
+      autoResendUnfulfilledCommands: false,
+      maxRetriesPerRequest: 0,
+      // No retry while starting; once started, reconnect in the background.
+      retryStrategy: (times) => (started ? Math.min(100 * times, 2000) : null),
+    });
+    // An 'error' listener keeps ioredis from printing "Unhandled error event".
+    client.on("error", (err: unknown) => {
+      lastError = err;
+    });
+    const timeout = delay(connectTimeout);
+    try {
+      const ready = client.connect().then(() => client.ping());
+      ready.catch(() => undefined);
+      const answered = await Promise.race([
+        ready.then(() => true),
+        timeout.promise.then(() => false),
+      ]);
+      if (!answered) throw new Error(`no answer within ${connectTimeout} ms`);
+    } catch (err) {
+      client.disconnect();
+      const cause = lastError ?? err;
+      throw new StoreError(`Cannot connect to the Redis server at ${addr}: ${causeOf(cause)}`, {
+        cause,
+      });
+    } finally {
+      timeout.cancel();
+    }
+    started = true;
+    return new RedisStore(client, addr, opts.prefix, () => lastError);
+  }
+
+  async load(): Promise<StoreSnapshot> {
+    this.checkOpen("read");
+    const m = this.client.multi();
+    for (const name of DOC_KEYS) m.get(this.keys.doc(name));
+    m.lrange(this.keys.history, 0, -1);
+    m.hgetall(this.keys.results);
+    const replies = await this.exec(m, "read");
+    const docs: StoreSnapshot["docs"] = {};
+    DOC_KEYS.forEach((name, i) => {
+      const json = replies[i];
+      if (typeof json === "string") {
+        docs[name] = parseJson(json, `${this.location} (key ${this.keys.doc(name)})`);
+      }
+    });
+    const list = replies[DOC_KEYS.length] as string[];
+    const history = list.map((json, i) =>
+      parseJson(json, `${this.location} (key ${this.keys.history}, item ${i})`),
+    );
+    const hash = replies[DOC_KEYS.length + 1] as Record<string, string>;
+    const results: StoredResult[] = Object.entries(hash).map(([uid, json]) =>
+      decodeResult(uid, json, `${this.location} (key ${this.keys.results}, field ${uid})`),
+    );
+    return { docs, history, results };
+  }
+
+  async apply(ops: readonly StoreOp[]): Promise<void> {
+    this.checkOpen("write to");
+    const encoded = encodeOps(ops, this.location);
+    if (encoded.length === 0) return;
+    const m = this.client.multi();
+    for (const op of encoded) this.queue(m, op);
+    await this.exec(m, "write to");
+  }
+
+  private queue(m: ReturnType<Redis["multi"]>, op: EncodedOp): void {
+    switch (op.op) {
+      case "set":
+        m.set(this.keys.doc(op.key), op.json);
+        break;
+      case "delete":
+        m.del(this.keys.doc(op.key));
+        break;
+      case "history_push":
+        m.rpush(this.keys.history, op.json);
+        break;
+      case "history_trim":
+        if (op.keep === 0) m.del(this.keys.history);
+        else m.ltrim(this.keys.history, -op.keep, -1);
+        break;
+      case "result_put":
+        m.hset(this.keys.results, op.uid, op.json);
+        break;
+      case "result_delete":
+        m.hdel(this.keys.results, op.uid);
+        break;
+    }
+  }
+
+  /** EXEC a MULTI; the replies, or a StoreError naming the server and the cause. */
+  private async exec(m: ReturnType<Redis["multi"]>, what: string): Promise<unknown[]> {
+    let replies: [Error | null, unknown][] | null;
+    try {
+      replies = await m.exec();
+    } catch (err) {
+      // ioredis says "Stream isn't writeable and enableOfflineQueue options is false".
+      const msg = /isn't writeable/.test(causeOf(err)) ? "not connected" : causeOf(err);
+      const cause = this.client.status === "ready" ? msg : `${msg} (${this.connectionState()})`;
+      throw new StoreError(`Cannot ${what} the Redis store at ${this.location}: ${cause}`, {
+        cause: err,
+      });
+    }
+    if (replies === null) {
+      throw new StoreError(
+        `Cannot ${what} the Redis store at ${this.location}: transaction aborted`,
+      );
+    }
+    const failed = replies.find(([err]) => err !== null);
+    if (failed) {
+      // A command that fails at run time inside EXEC (e.g. a key of another
+      // type, set by someone else) does not undo the others: Redis has no rollback.
+      throw new StoreError(
+        `Cannot ${what} the Redis store at ${this.location}: ${causeOf(failed[0])}`,
+        { cause: failed[0] },
+      );
+    }
+    return replies.map(([, value]) => value);
+  }
+
+  private connectionState(): string {
+    const last = this.lastError();
+    return `connection ${this.client.status}${last === undefined ? "" : `, last error: ${causeOf(last)}`}`;
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    if (this.client.status === "ready") {
+      const t = delay(2000);
+      const quit = this.client.quit().then(
+        () => true,
+        () => false,
+      );
+      const done = await Promise.race([quit, t.promise.then(() => false)]);
+      t.cancel();
+      if (done) return;
+    }
+    this.client.disconnect();
+  }
+
+  private checkOpen(what: string): void {
+    if (this.closed) {
+      throw new StoreError(`Cannot ${what} the Redis store at ${this.location}: closed`);
+    }
+  }
+
+  /** The address, `host:port`. */
+  get address(): string {
+    return this.addr;
+  }
+}

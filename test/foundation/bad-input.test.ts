@@ -190,7 +190,7 @@ describe("parameters", () => {
     );
     expectFailure(
       await c.request("re_pause", { option: "later" }),
-      "Parameter 'option' has an unsupported value 'later'. Supported values: ('deferred', 'immediate')",
+      "Option 'later' is not supported. Available options: ('deferred', 'immediate')",
     );
     await stillServing();
   });

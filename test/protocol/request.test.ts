@@ -231,7 +231,7 @@ describe("checkParams", () => {
     expectFail(
       "re_pause",
       { option: "later" },
-      /^Parameter 'option' has an unsupported value 'later'\. Supported values: \('deferred', 'immediate'\)$/,
+      /^Option 'later' is not supported\. Available options: \('deferred', 'immediate'\)$/,
     );
     expectFail(
       "manager_stop",

@@ -32,7 +32,7 @@ import { TaskRegistry } from "./tasks.js";
 import { LockManager } from "./locks.js";
 import type { ManagerLogger } from "./log.js";
 import type { ManagerOptions } from "./options.js";
-import { ControlServer, InfoPublisher } from "./server.js";
+import { AllowList, ControlServer, InfoPublisher } from "./server.js";
 import { StatusState } from "./state.js";
 import type { Store, StoreOp } from "./store/types.js";
 
@@ -106,6 +106,11 @@ export class Manager {
       this.executor.metadata = metadata;
       this.executor.maybeAutostart();
     };
+  }
+
+  /** The methods this manager serves (the others answer "not implemented yet"). */
+  servedMethods(): string[] {
+    return Object.keys(this.handlers());
   }
 
   private handlers(): Handlers {
@@ -243,11 +248,18 @@ export class Manager {
       onInternalError: (method, err) => this.log.error({ err }, `Internal error in '${method}'`),
       checkReplies: process.env.ZQS_CHECK_REPLIES === "1",
     });
+    const allowedClients = this.opts.zmqAllowedClients
+      ? new AllowList(this.opts.zmqAllowedClients)
+      : undefined;
+    if (allowedClients?.size === 0) {
+      this.log.warn(`The allow-list '${allowedClients.file}' is empty: no client can connect`);
+    }
     this.control = new ControlServer(
       {
         address: this.opts.zmqControlAddr,
         socketMaxMessageSize: Math.max(this.opts.maxMessageSize * 4, 64 * 1024 * 1024),
         ...(this.opts.zmqPrivateKey ? { curveSecretKey: this.opts.zmqPrivateKey } : {}),
+        ...(allowedClients ? { allowedClients } : {}),
         replyEncodingForErrors: this.infoEncoding,
       },
       dispatcher,
@@ -267,7 +279,9 @@ export class Manager {
         (this.info
           ? `, info ${this.opts.zmqInfoAddr} (${TOPIC_CONSOLE} on)`
           : ", info socket off") +
-        `, encoding ${this.opts.zmqEncoding}`,
+        `, encoding ${this.opts.zmqEncoding}` +
+        (this.opts.zmqPrivateKey ? ", CURVE on" : "") +
+        (allowedClients ? ` (${allowedClients.size} allowed client key(s))` : ""),
     );
   }
 

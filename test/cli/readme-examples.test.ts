@@ -1,5 +1,5 @@
 /**
- * The examples of docs/client.md run as written (the built package, the built
+ * The examples of README.md and docs/client.md run as written (the built package, the built
  * `zqs` binary), against a test manager found through the environment
  * variables the docs tell users about.
  */
@@ -11,11 +11,14 @@ import { API_NAMES } from "../../src/client/index.js";
 import { CLI, NOT_BUILT, ROOT, startManager, type RunningManager } from "../helpers/manager.js";
 
 const doc = readFileSync(path.join(ROOT, "docs/client.md"), "utf8");
+const readme = readFileSync(path.join(ROOT, "README.md"), "utf8");
 
 /** Code blocks whose first line is `// example: NAME` or `# example: NAME`. */
 function examples(): Map<string, string> {
   const out = new Map<string, string>();
-  for (const m of doc.matchAll(/```(?:js|sh)\n(?:\/\/|#) example: (\S+)\n([\s\S]*?)```/g)) {
+  for (const m of (readme + doc).matchAll(
+    /```(?:js|sh)\n(?:\/\/|#) example: (\S+)[^\n]*\n([\s\S]*?)```/g,
+  )) {
     out.set(m[1] as string, m[2] as string);
   }
   return out;
@@ -46,9 +49,10 @@ afterAll(async () => {
 
 function runExample(
   name: string,
+  manager: RunningManager = m,
 ): Promise<{ code: number | null; stdout: string; stderr: string }> {
   const code = examples().get(name);
-  if (code === undefined) throw new Error(`docs/client.md has no example '${name}'`);
+  if (code === undefined) throw new Error(`README.md and docs/client.md have no example '${name}'`);
   const file = path.join(dir, name);
   // Resolve "zqs/client" to the built package, as an installed zqs would.
   writeFileSync(
@@ -60,7 +64,11 @@ function runExample(
     : [process.execPath, file];
   return new Promise((resolve, reject) => {
     const p = spawn(cmd[0] as string, cmd.slice(1), {
-      env,
+      env: {
+        ...env,
+        QSERVER_ZMQ_CONTROL_ADDRESS: manager.controlAddr,
+        QSERVER_ZMQ_INFO_ADDRESS: manager.infoAddr,
+      },
       cwd: dir,
       stdio: ["ignore", "pipe", "pipe"],
     });
@@ -125,5 +133,30 @@ describe("docs/client.md", () => {
       expect(r.code, r.stderr).toBe(0);
       expect(r.stdout).toMatch(/1 item\(s\) in the history/);
     });
+  });
+});
+
+describe("README.md", () => {
+  let fresh: RunningManager;
+  beforeAll(async () => {
+    fresh = await startManager();
+  });
+  afterAll(async () => {
+    await fresh.stop();
+  });
+
+  it("README's tour.sh runs: a function, a background task, a plan through the queue", async () => {
+    const r = await runExample("tour.sh", fresh);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toContain('return_value: {"success":true,"time":0.5}');
+    expect(r.stdout).toMatch(/return_value: \{"success":true,"time":1\}/);
+    expect(r.stdout).toMatch(/queue stopped: 0 item\(s\) left, 1 in the history/);
+    expect(r.stdout).toMatch(/plan count .* completed/);
+  });
+
+  it("README's client.mjs runs a function and a plan", async () => {
+    const r = await runExample("client.mjs", fresh);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toBe("{ success: true, time: 0.5 }\ncompleted\n");
   });
 });

@@ -1,0 +1,103 @@
+/**
+ * The README's reference sections are generated from the one source of truth:
+ * the manager's option table (src/manager/options.ts) and the protocol's
+ * method table (src/protocol/methods.ts). `npm run docs` rewrites them between
+ * their markers; a test fails when the README is out of date.
+ */
+import { readFileSync, writeFileSync } from "node:fs";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { format, resolveConfig } from "prettier";
+import { createLogger } from "../src/manager/log.js";
+import { Manager } from "../src/manager/manager.js";
+import { defaultOptions, OPTION_SPECS } from "../src/manager/options.js";
+import { methods, type Area } from "../src/protocol/methods.js";
+
+export const README = path.join(path.dirname(fileURLToPath(import.meta.url)), "..", "README.md");
+
+function row(cells: string[]): string {
+  return `| ${cells.map((c) => c.replace(/\|/g, "\\|")).join(" | ")} |`;
+}
+
+function table(head: string[], rows: string[][]): string {
+  return [row(head), row(head.map(() => "---")), ...rows.map(row)].join("\n");
+}
+
+export function optionsTable(): string {
+  return table(
+    ["option", "environment variable", "default", "meaning"],
+    OPTION_SPECS.map((s) => [
+      `\`${s.flag}${s.arg ? ` ${s.arg}` : ""}\``,
+      s.env ? `\`${s.env}\`` : "",
+      s.default === undefined || s.default === false ? "" : `\`${String(s.default)}\``,
+      s.description,
+    ]),
+  );
+}
+
+const AREAS: Area[] = [
+  "status",
+  "manager",
+  "environment",
+  "tasks",
+  "runs",
+  "queue",
+  "history",
+  "control",
+  "locks",
+  "permissions",
+];
+
+/** The served methods: those the manager has a handler for. */
+export function servedMethods(): Set<string> {
+  const m = new Manager(defaultOptions(), createLogger({ quiet: true }));
+  try {
+    return new Set(m.servedMethods());
+  } finally {
+    m.tasks.close();
+  }
+}
+
+export function methodsTable(served: Set<string>): string {
+  const names = Object.keys(methods) as (keyof typeof methods)[];
+  const rows: string[][] = [];
+  for (const area of AREAS) {
+    for (const name of names) {
+      const d = methods[name];
+      if (d.area !== area) continue;
+      const notes = [
+        "extension" in d && d.extension ? "zqs extension" : "",
+        d.lock !== "none" ? `${d.lock} lock` : "",
+        served.has(name) ? "" : "**not served yet**",
+      ].filter(Boolean);
+      const summary = d.summary.replace(/\*/g, "\\*");
+      rows.push([`\`${name}\``, area, summary, notes.join("; ")]);
+    }
+  }
+  return table(["method", "area", "what it does", "notes"], rows);
+}
+
+/** The README with its generated sections brought up to date, formatted as `npm run format` does. */
+export async function render(readme: string, served = servedMethods()): Promise<string> {
+  const sections: Record<string, string> = {
+    options: optionsTable(),
+    methods: methodsTable(served),
+  };
+  let out = readme;
+  for (const [name, body] of Object.entries(sections)) {
+    const re = new RegExp(
+      `(<!-- generated:${name} -->)[\\s\\S]*?(<!-- /generated:${name} -->)`,
+    );
+    if (!re.test(out)) throw new Error(`README.md has no generated:${name} markers`);
+    out = out.replace(re, (_m, a: string, b: string) => `${a}\n\n${body}\n\n${b}`);
+  }
+  const config = (await resolveConfig(README)) ?? {};
+  return format(out, { ...config, filepath: README });
+}
+
+if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  const before = readFileSync(README, "utf8");
+  const after = await render(before);
+  writeFileSync(README, after);
+  console.log(before === after ? "README.md is up to date" : "README.md updated");
+}

@@ -67,6 +67,16 @@ function encoding(raw: string): Encoding {
   return v as Encoding;
 }
 
+function curveKey(raw: string): string {
+  const v = raw.trim();
+  if (!/^[0-9a-zA-Z.\-:+=^!/*?&<>()[\]{}@%$#]{40}$/.test(v)) {
+    throw new Error(
+      `expected a CURVE key of 40 z85 characters (see 'zqs keys'), got ${v.length} characters`,
+    );
+  }
+  return v;
+}
+
 export const OPTION_SPECS: OptionSpec[] = [
   {
     key: "zmqControlAddr",
@@ -108,12 +118,14 @@ export const OPTION_SPECS: OptionSpec[] = [
     env: "QSERVER_ZMQ_PRIVATE_KEY_FOR_SERVER",
     description: "CurveZMQ secret key of the server (40 z85 characters); enables encryption",
     default: undefined,
+    parse: curveKey,
   },
   {
     key: "zmqAllowedClients",
     flag: "--zmq-allowed-clients",
     arg: "<file>",
-    description: "file of client public keys (one per line) allowed to connect with CURVE",
+    description:
+      "file of client public keys (one z85 key per line, # comments) allowed to connect with CURVE",
     default: undefined,
   },
   {
@@ -248,6 +260,11 @@ export function resolveOptions(
   const opts = o as unknown as ManagerOptions;
   if (opts.startupDir && opts.startupModule) {
     throw new Error("--startup-dir and --startup-module cannot be used together");
+  }
+  if (opts.zmqAllowedClients && !opts.zmqPrivateKey) {
+    throw new Error(
+      "--zmq-allowed-clients needs CURVE: give the server's secret key (--zmq-private-key or QSERVER_ZMQ_PRIVATE_KEY_FOR_SERVER)",
+    );
   }
   return opts;
 }

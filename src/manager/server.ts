@@ -3,8 +3,10 @@
  * The receive loop never waits for a handler: each request is answered when
  * its handler is done, so a slow request never holds up `status`.
  */
-import { Publisher, Router } from "zeromq";
+import { readFileSync, statSync } from "node:fs";
+import { Publisher, Reply, Router } from "zeromq";
 import type { Logger } from "pino";
+import { z85Decode, z85Encode } from "../client/keys.js";
 import type { WireEncoding } from "../protocol/index.js";
 import { encode, TOPIC_CONSOLE, TOPIC_INFO, TOPIC_TASK } from "../protocol/index.js";
 import type { Dispatcher } from "./dispatch.js";
@@ -26,6 +28,8 @@ export interface ControlServerOptions {
   /** Hard limit at the socket: larger messages drop the connection. */
   socketMaxMessageSize: number;
   curveSecretKey?: string;
+  /** With CURVE: only clients whose public key is on this list get in (a ZAP handler). */
+  allowedClients?: AllowList;
   replyEncodingForErrors: WireEncoding;
 }
 
@@ -34,6 +38,7 @@ export class ControlServer {
   private readonly sendQueue: SendQueue;
   private running = false;
   private loopDone: Promise<void> | undefined;
+  private zap: ZapHandler | undefined;
 
   constructor(
     private readonly opts: ControlServerOptions,
@@ -44,6 +49,7 @@ export class ControlServer {
       linger: 1000,
       maxMessageSize: opts.socketMaxMessageSize,
       ...(opts.curveSecretKey ? { curveServer: true, curveSecretKey: opts.curveSecretKey } : {}),
+      ...(opts.allowedClients ? { zapDomain: ZAP_DOMAIN } : {}),
     });
     this.sendQueue = new SendQueue(this.router, (err) =>
       this.log.warn({ err }, "Failed to send a reply"),
@@ -51,6 +57,13 @@ export class ControlServer {
   }
 
   async bind(): Promise<void> {
+    if (this.opts.allowedClients) {
+      if (!this.opts.curveSecretKey) {
+        throw new Error("--zmq-allowed-clients needs CURVE: give the server's --zmq-private-key");
+      }
+      this.zap = new ZapHandler(this.opts.allowedClients, this.log);
+      await this.zap.bind();
+    }
     await this.router.bind(this.opts.address);
     this.running = true;
     this.loopDone = this.loop();
@@ -132,6 +145,173 @@ export class ControlServer {
     this.running = false;
     this.sendQueue.close();
     this.router.close();
+    await this.loopDone?.catch(() => undefined);
+    await this.zap?.close();
+  }
+}
+
+/** The ZAP domain of the control socket (ZMQ RFC 27). */
+export const ZAP_DOMAIN = "zqs.control";
+/** Where libzmq sends its authentication requests: a fixed inproc address of the context. */
+const ZAP_ENDPOINT = "inproc://zeromq.zap.01";
+const Z85_KEY = /^[0-9a-zA-Z.\-:+=^!/*?&<>()[\]{}@%$#]{40}$/;
+
+/**
+ * Parse an allow-list: one z85 public key per line, blank lines skipped. `#`
+ * starts a comment at the beginning of a line or after whitespace; since `#`
+ * is also a z85 character, a line that is exactly one key is a key even when
+ * it begins with `#`.
+ */
+export function parseAllowedClients(text: string, source: string): Set<string> {
+  const keys = new Set<string>();
+  text.split(/\r?\n/).forEach((raw, i) => {
+    const line = raw.replace(/\s#.*$/, "").trim();
+    if (line === "" || (line.startsWith("#") && !Z85_KEY.test(line))) return;
+    if (!Z85_KEY.test(line) || z85Decode(line).length !== 32) {
+      throw new Error(
+        `${source}:${i + 1}: expected a CURVE public key (40 z85 characters), got '${line.slice(0, 60)}'`,
+      );
+    }
+    keys.add(line);
+  });
+  return keys;
+}
+
+/**
+ * The allow-list file of client public keys. It is read again when it changes
+ * (checked at each new connection), so clients can be added without a restart;
+ * a file that has become invalid keeps the previous list (and is logged).
+ */
+export class AllowList {
+  private keys: Set<string>;
+  private mtimeMs: number;
+
+  constructor(readonly file: string) {
+    this.mtimeMs = AllowList.mtime(file);
+    this.keys = AllowList.read(file);
+  }
+
+  private static mtime(file: string): number {
+    try {
+      return statSync(file).mtimeMs;
+    } catch (err) {
+      throw new Error(
+        `Cannot read the allow-list of clients '${file}': ${(err as Error).message}`,
+        {
+          cause: err,
+        },
+      );
+    }
+  }
+
+  private static read(file: string): Set<string> {
+    let text: string;
+    try {
+      text = readFileSync(file, "utf8");
+    } catch (err) {
+      throw new Error(
+        `Cannot read the allow-list of clients '${file}': ${(err as Error).message}`,
+        {
+          cause: err,
+        },
+      );
+    }
+    return parseAllowedClients(text, file);
+  }
+
+  get size(): number {
+    return this.keys.size;
+  }
+
+  /** Whether a client key (z85) is on the list; re-reads the file if it changed. */
+  allows(key: string, log?: Logger): boolean {
+    try {
+      const m = AllowList.mtime(this.file);
+      if (m !== this.mtimeMs) {
+        const keys = AllowList.read(this.file);
+        this.mtimeMs = m;
+        this.keys = keys;
+        log?.info(`Reloaded the allow-list of clients '${this.file}': ${keys.size} key(s)`);
+      }
+    } catch (err) {
+      log?.error(`${(err as Error).message}: the previous list stays in force`);
+    }
+    return this.keys.has(key);
+  }
+}
+
+/**
+ * The ZAP handler (ZMQ RFC 27): libzmq asks it about every CURVE handshake on
+ * a socket of this context. Clients of the control socket whose public key is
+ * not on the allow-list are refused (status 400): they never get a connection,
+ * so their requests time out. Each refused key is logged once.
+ */
+export class ZapHandler {
+  private readonly sock = new Reply({ linger: 0 });
+  private loopDone: Promise<void> | undefined;
+  private readonly refused = new Set<string>();
+
+  constructor(
+    private readonly allowed: AllowList,
+    private readonly log: Logger,
+  ) {}
+
+  async bind(): Promise<void> {
+    await this.sock.bind(ZAP_ENDPOINT);
+    this.loopDone = this.loop();
+  }
+
+  private async loop(): Promise<void> {
+    for (;;) {
+      let frames: Buffer[];
+      try {
+        frames = await this.sock.receive();
+      } catch {
+        return; // closed
+      }
+      const [version, requestId, domain, address, , mechanism, credential] = frames;
+      let status = "400";
+      let text = "Not allowed";
+      let userId = "";
+      if (version?.toString() !== "1.0") {
+        text = "Unsupported ZAP version";
+      } else if (domain?.toString() !== ZAP_DOMAIN) {
+        // Another socket of this process with its own security: what libzmq
+        // does without a handler (let it in).
+        status = "200";
+        text = "OK";
+      } else if (mechanism?.toString() !== "CURVE" || credential?.length !== 32) {
+        text = "CURVE is required";
+      } else {
+        const key = z85Encode(credential);
+        if (this.allowed.allows(key, this.log)) {
+          status = "200";
+          text = "OK";
+          userId = key;
+        } else {
+          this.noteRefused(key, address?.toString() ?? "?");
+        }
+      }
+      try {
+        await this.sock.send([version ?? "1.0", requestId ?? "", status, text, userId, ""]);
+      } catch {
+        return;
+      }
+    }
+  }
+
+  private noteRefused(key: string, address: string): void {
+    if (this.refused.has(key)) return;
+    // Bounded: a flood of new keys must not grow memory without end.
+    if (this.refused.size >= 10_000) this.refused.clear();
+    this.refused.add(key);
+    this.log.warn(
+      `Refused a client whose public key is not on the allow-list: ${key} (from ${address})`,
+    );
+  }
+
+  async close(): Promise<void> {
+    this.sock.close();
     await this.loopDone?.catch(() => undefined);
   }
 }

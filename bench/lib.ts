@@ -1,11 +1,12 @@
 /**
- * Benchmark helpers: a raw zeromq.js REQ/REP echo measured in the same run as
- * the figure it is compared with (the machines are shared and noisy, so only
- * ratios from one run mean something).
+ * Benchmark helpers. Every figure is measured beside a raw baseline in the
+ * same run (the machines are shared and noisy, so only ratios from one run
+ * mean something): a bare zeromq.js echo server in its own process, driven
+ * exactly as the manager is driven.
  */
 import { fork, type ChildProcess } from "node:child_process";
 import path from "node:path";
-import { Request } from "zeromq";
+import { Dealer, Request } from "zeromq";
 import { freePort, ROOT } from "../test/helpers/manager.js";
 
 export function median(xs: number[]): number {
@@ -23,34 +24,73 @@ export function nowMs(): number {
   return Number(process.hrtime.bigint()) / 1e6;
 }
 
-/** Start the bare echo server (REP or ROUTER) in its own process, as the manager runs. */
-export async function startEchoServer(
-  kind: "rep" | "router",
-): Promise<{ address: string; proc: ChildProcess }> {
+export function fmt(n: number, digits = 3): string {
+  return n.toFixed(digits);
+}
+
+export interface EchoServer {
+  address: string;
+  proc: ChildProcess;
+  stop(): void;
+}
+
+/** The bare echo server (REP or ROUTER) in its own process, as the manager runs. */
+export async function startEchoServer(kind: "rep" | "router"): Promise<EchoServer> {
   const address = `tcp://127.0.0.1:${await freePort()}`;
   const proc = fork(path.join(ROOT, "bench/echo-server.mjs"), [kind, address], { stdio: "ignore" });
   await new Promise<void>((resolve) => proc.once("message", () => resolve()));
-  return { address, proc };
+  return { address, proc, stop: () => proc.kill() };
 }
 
-/** Round-trip times (ms) of a bare REQ/REP echo server in another process. */
-export async function rawEchoRoundTrips(n: number, payload: Buffer): Promise<number[]> {
-  const { address, proc } = await startEchoServer("rep");
-  const port = address;
+/** Round-trip times (ms) of `n` sequential requests through one REQ socket (after a warm-up). */
+export async function sequentialTimes(address: string, body: Buffer, n: number): Promise<number[]> {
   const req = new Request({ linger: 0 });
-  req.connect(port);
+  req.connect(address);
   const times: number[] = [];
-  for (let i = 0; i < n + 50; i++) {
-    const t0 = nowMs();
-    await req.send(payload);
-    await req.receive();
-    if (i >= 50) times.push(nowMs() - t0);
+  try {
+    for (let i = 0; i < n + 100; i++) {
+      const t0 = nowMs();
+      await req.send(body);
+      await req.receive();
+      if (i >= 100) times.push(nowMs() - t0);
+    }
+  } finally {
+    req.close();
   }
-  req.close();
-  proc.kill();
   return times;
 }
 
-export function fmt(n: number, digits = 3): string {
-  return n.toFixed(digits);
+/** Requests per second of `n` sequential requests through one REQ socket. */
+export async function sequentialRate(address: string, body: Buffer, n: number): Promise<number> {
+  const times = await sequentialTimes(address, body, n);
+  return n / (times.reduce((a, b) => a + b, 0) / 1000);
+}
+
+/**
+ * Requests per second with `inFlight` requests outstanding on one DEALER
+ * socket (REQ framing: an empty delimiter before the body). `bodyOf(i)` gives
+ * the i-th request; `onReply` sees each reply.
+ */
+export async function pipelinedRate(
+  address: string,
+  bodyOf: (i: number) => Buffer,
+  n: number,
+  inFlight: number,
+  onReply?: (reply: Buffer) => void,
+): Promise<number> {
+  const d = new Dealer({ linger: 0 });
+  d.connect(address);
+  try {
+    let sent = 0;
+    const t0 = nowMs();
+    for (; sent < Math.min(inFlight, n); sent++) await d.send([Buffer.alloc(0), bodyOf(sent)]);
+    for (let got = 0; got < n; got++) {
+      const frames = await d.receive();
+      onReply?.(frames[frames.length - 1] as Buffer);
+      if (sent < n) await d.send([Buffer.alloc(0), bodyOf(sent++)]);
+    }
+    return n / ((nowMs() - t0) / 1000);
+  } finally {
+    d.close();
+  }
 }

@@ -6,7 +6,7 @@
 import path from "node:path";
 import { encode } from "../src/protocol/index.js";
 import { RawClient, ROOT, startManager, waitUntil } from "../test/helpers/manager.js";
-import { fmt, median, nowMs, percentile, rawEchoRoundTrips } from "./lib.js";
+import { fmt, median, nowMs, percentile, sequentialTimes, startEchoServer } from "./lib.js";
 
 export interface TasksResult {
   taskMedianMs: number;
@@ -46,10 +46,13 @@ export async function benchTasks(n = 500): Promise<TasksResult> {
       if (i >= 20) times.push(nowMs() - t0);
       // The manager returns to idle with the completion: no wait is needed.
     }
-    const echo = await rawEchoRoundTrips(
-      n,
+    const rep = await startEchoServer("rep");
+    const echo = await sequentialTimes(
+      rep.address,
       encode({ method: "task_result", params: { task_uid: "x" } }, "json"),
+      n,
     );
+    rep.stop();
     const taskMedianMs = median(times);
     const echoMedianMs = median(echo);
     return {

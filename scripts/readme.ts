@@ -85,9 +85,7 @@ export async function render(readme: string, served = servedMethods()): Promise<
   };
   let out = readme;
   for (const [name, body] of Object.entries(sections)) {
-    const re = new RegExp(
-      `(<!-- generated:${name} -->)[\\s\\S]*?(<!-- /generated:${name} -->)`,
-    );
+    const re = new RegExp(`(<!-- generated:${name} -->)[\\s\\S]*?(<!-- /generated:${name} -->)`);
     if (!re.test(out)) throw new Error(`README.md has no generated:${name} markers`);
     out = out.replace(re, (_m, a: string, b: string) => `${a}\n\n${body}\n\n${b}`);
   }

@@ -34,6 +34,7 @@ interface GlobalOptions {
   infoAddress?: string;
   encoding?: string;
   publicKey?: string;
+  clientPrivateKey?: string;
   timeout?: string;
   user?: string;
   userGroup?: string;
@@ -73,6 +74,15 @@ function clientOptions(g: GlobalOptions): ClientOptions {
     o.zmqEncoding = g.encoding;
   }
   if (g.publicKey !== undefined) o.zmqPublicKey = g.publicKey;
+  if (g.clientPrivateKey !== undefined) {
+    let publicKey: string;
+    try {
+      publicKey = publicKeyFromPrivate(g.clientPrivateKey);
+    } catch (err) {
+      throw new UsageError(`--client-private-key: ${(err as Error).message}`);
+    }
+    o.zmqClientKeyPair = { publicKey, secretKey: g.clientPrivateKey.trim() };
+  }
   const t = positiveSeconds("--timeout", g.timeout);
   if (t !== undefined) o.timeoutRecv = t;
   if (g.user !== undefined) o.user = g.user;
@@ -275,6 +285,10 @@ export function addGlobalOptions(program: Command): void {
     )
     .addOption(new Option("--encoding <enc>", "message encoding").choices(["json", "msgpack"]))
     .option("--public-key <z85>", "the manager's CURVE public key (env QSERVER_ZMQ_PUBLIC_KEY)")
+    .option(
+      "--client-private-key <z85>",
+      "this client's own CURVE private key, for a manager with an allow-list of clients (write --client-private-key=KEY: a key may begin with '-')",
+    )
     .option("--timeout <seconds>", "seconds to wait for each reply (default 2)")
     .option("--user <name>", "user name sent with requests (default 'Queue Server API User')")
     .option("--user-group <group>", "user group sent with requests (default 'primary')")

@@ -35,6 +35,8 @@ export function runManager(program: Command): void {
       await manager.start();
     } catch (err) {
       logger.log.error({ err }, `The manager failed to start: ${(err as Error).message}`);
+      // Also on stderr, where scripts and service managers look for why a start failed.
+      process.stderr.write(`zqs manager: failed to start: ${(err as Error).message}\n`);
       await manager.stop("start-up failure").catch(() => undefined);
       process.exit(1);
     }

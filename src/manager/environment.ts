@@ -11,6 +11,10 @@ type PlanMessage = Extract<
   WorkerToManager,
   { type: "re_state" | "re_runs" | "plan_done" | "control_reply" }
 >;
+export type TaskMessage = Extract<
+  WorkerToManager,
+  { type: "task_started" | "task_progress" | "task_done" }
+>;
 import type { StatusState } from "./state.js";
 import { WorkerProcess } from "./supervisor.js";
 import type { TaskRegistry } from "./tasks.js";
@@ -38,6 +42,15 @@ export class EnvironmentController {
   onPlanMessage: ((m: PlanMessage) => void) | undefined;
   /** Called when the worker is gone, with the reason running work failed. */
   onLost: ((reason: string) => void) | undefined;
+  /** Messages about tasks (started, progress, done), with the id of the worker that sent them. */
+  onTaskMessage: ((workerId: string, m: TaskMessage) => void) | undefined;
+  /**
+   * Called when the worker is gone, after its running tasks were ended:
+   * `reopening` when it was replaced and a new one is being opened.
+   */
+  onWorkerGone: ((reopening: boolean, reason: string) => void) | undefined;
+  /** Set while the worker is being replaced: why (completes "replaced ..."). */
+  private replacing: string | undefined;
 
   constructor(
     private readonly opts: EnvironmentOptions,
@@ -53,6 +66,24 @@ export class EnvironmentController {
 
   get workerPid(): number | undefined {
     return this.worker?.pid;
+  }
+
+  /** The id of the worker process (a task record names the worker that ran it). */
+  get workerId(): string | undefined {
+    return this.worker?.opts.id;
+  }
+
+  /**
+   * End the worker the hard way and open a new one, so that the user keeps a
+   * working environment: used when a cancelled or timed-out task does not
+   * stop. `why` completes "the worker process was replaced ...". The tasks and
+   * plan running in it fail with a message saying so.
+   */
+  replace(why: string): void {
+    if (!this.worker || this.phase !== "open" || this.replacing !== undefined) return;
+    this.replacing = why;
+    this.log.warn(`Replacing the worker process ${why}`);
+    this.worker.kill("SIGKILL", `the worker process was replaced ${why}`);
   }
 
   send(msg: ManagerToWorker): boolean {
@@ -129,26 +160,13 @@ export class EnvironmentController {
         w.kill("SIGKILL", m.msg);
         break;
       case "task_started":
-        break;
       case "task_progress":
+        this.onTaskMessage?.(w.opts.id, m);
         break;
-      case "task_done": {
-        const task = this.tasks.get(m.id);
-        this.tasks.complete({
-          task_uid: m.id,
-          success: m.success,
-          msg: m.msg,
-          traceback: m.traceback,
-          return_value: m.return_value,
-          time_start: task?.time_start ?? m.time_start,
-          time_stop: m.time_stop,
-        });
+      case "task_done":
         if (m.content) this.setContent(m.content);
-        if (task && !task.background && this.state.get("manager_state") === "executing_task") {
-          this.state.set({ manager_state: "idle", worker_environment_state: "idle" });
-        }
+        this.onTaskMessage?.(w.opts.id, m);
         break;
-      }
     }
   }
 
@@ -164,18 +182,32 @@ export class EnvironmentController {
     if (w !== this.worker) return;
     if (this.closeTimer) clearTimeout(this.closeTimer);
     const phase = this.phase;
+    const replaced = phase === "open" ? this.replacing : undefined;
+    this.replacing = undefined;
     this.worker = undefined;
     this.phase = "closed";
     const how = e.signal ? `signal ${e.signal}` : `exit code ${String(e.code)}`;
     const ended = (what: "task" | "plan"): string =>
-      phase === "destroying"
-        ? `The ${what} was stopped: the RE Worker environment was destroyed`
-        : phase === "closing"
-          ? `The ${what} was stopped: the RE Worker environment was closed`
-          : `The worker process was lost (${e.reason ?? how}) while the ${what} was running`;
+      replaced !== undefined
+        ? `The ${what} was lost: the worker process it ran in was replaced ${replaced} (the environment is re-opened automatically)`
+        : phase === "destroying"
+          ? `The ${what} was stopped: the RE Worker environment was destroyed`
+          : phase === "closing"
+            ? `The ${what} was stopped: the RE Worker environment was closed`
+            : `The worker process was lost (${e.reason ?? how}) while the ${what} was running`;
     this.tasks.failRunning(ended("task"));
     this.onLost?.(ended("plan"));
-    if (phase === "opening") {
+    this.onWorkerGone?.(
+      replaced !== undefined,
+      phase === "destroying"
+        ? "the RE Worker environment was destroyed"
+        : phase === "closing"
+          ? "the RE Worker environment was closed"
+          : `the worker process was lost (${e.reason ?? how})`,
+    );
+    if (replaced !== undefined) {
+      this.log.warn(`The worker process was replaced ${replaced}: re-opening the environment`);
+    } else if (phase === "opening") {
       this.log.error(`The worker environment failed to open (${e.reason ?? how})`);
     } else if (phase === "open") {
       this.log.error(`The worker process was lost (${e.reason ?? how})`);
@@ -190,5 +222,6 @@ export class EnvironmentController {
       ip_kernel_state: null,
       ip_kernel_captured: null,
     });
+    if (replaced !== undefined) this.open();
   }
 }

@@ -29,6 +29,7 @@ import {
   validatePermissions,
 } from "./permissions.js";
 import { TaskRegistry } from "./tasks.js";
+import { TaskScheduler } from "./scheduler.js";
 import { LockManager } from "./locks.js";
 import type { ManagerLogger } from "./log.js";
 import type { ManagerOptions } from "./options.js";
@@ -40,6 +41,8 @@ export class Manager {
   readonly state = new StatusState();
   readonly log: Logger;
   readonly tasks: TaskRegistry;
+  /** When and where function tasks run (dependencies, retries, timeouts, cancel). */
+  readonly scheduler: TaskScheduler;
   readonly env: EnvironmentController;
   readonly queue: PlanQueue;
   readonly executor: QueueExecutor;
@@ -88,6 +91,9 @@ export class Manager {
         "devices_allowed_uid",
       );
     };
+    this.scheduler = new TaskScheduler(this.tasks, this.env, this.log, {
+      cancelGraceSec: opts.cancelGrace,
+    });
     this.permissions = new Permissions(this.loadPermissions());
     this.locks = new LockManager(
       undefined,
@@ -104,6 +110,7 @@ export class Manager {
     this.env.onLost = (reason) => this.executor.onWorkerLost(reason);
     this.env.onReady = (metadata) => {
       this.executor.metadata = metadata;
+      this.scheduler.workerReady();
       this.executor.maybeAutostart();
     };
   }
@@ -270,6 +277,7 @@ export class Manager {
       await this.info.bind();
       const info = this.info;
       this.state.on("change", (s) => info.status(s));
+      this.tasks.onEvent = (e) => info.task(e);
       info.status(this.state.status());
       this.logger.setConsoleSink((text) => info.console(text));
     }
@@ -313,6 +321,7 @@ export class Manager {
         this.logger.setConsoleSink(undefined);
         await this.control?.close();
         this.env.shutdown();
+        this.scheduler.close();
         this.tasks.close();
         this.info?.close();
         await this.store

@@ -182,9 +182,13 @@ export const OPTION_SPECS: OptionSpec[] = [
     key: "workers",
     flag: "--workers",
     arg: "<n>",
-    description: "worker processes for background tasks and runs",
+    description: "worker processes for background tasks and runs (only 1 in this version)",
     default: 1,
-    parse: positiveInt,
+    parse: (raw) => {
+      const n = positiveInt(raw);
+      if (n !== 1) throw new Error(`a pool of ${n} workers is not built yet: only 1 is supported`);
+      return n;
+    },
   },
   {
     key: "cancelGrace",

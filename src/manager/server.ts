@@ -47,6 +47,9 @@ export class ControlServer {
   ) {
     this.router = new Router({
       linger: 1000,
+      // Pending TCP connections (zeromq's default is 100): a burst of clients
+      // past it waits for SYN retries, a second or more.
+      backlog: 1024,
       maxMessageSize: opts.socketMaxMessageSize,
       ...(opts.curveSecretKey ? { curveServer: true, curveSecretKey: opts.curveSecretKey } : {}),
       ...(opts.allowedClients ? { zapDomain: ZAP_DOMAIN } : {}),
@@ -156,18 +159,27 @@ export const ZAP_DOMAIN = "zqs.control";
 const ZAP_ENDPOINT = "inproc://zeromq.zap.01";
 const Z85_KEY = /^[0-9a-zA-Z.\-:+=^!/*?&<>()[\]{}@%$#]{40}$/;
 
+function isCurveKey(text: string): boolean {
+  if (!Z85_KEY.test(text)) return false;
+  try {
+    return z85Decode(text).length === 32;
+  } catch {
+    return false; // a 5-character block out of range
+  }
+}
+
 /**
  * Parse an allow-list: one z85 public key per line, blank lines skipped. `#`
- * starts a comment at the beginning of a line or after whitespace; since `#`
- * is also a z85 character, a line that is exactly one key is a key even when
- * it begins with `#`.
+ * starts a comment at the beginning of a line or after whitespace (`#` is a
+ * z85 character, but no valid key begins with it: a block starting with `#`
+ * is out of range).
  */
 export function parseAllowedClients(text: string, source: string): Set<string> {
   const keys = new Set<string>();
   text.split(/\r?\n/).forEach((raw, i) => {
-    const line = raw.replace(/\s#.*$/, "").trim();
-    if (line === "" || (line.startsWith("#") && !Z85_KEY.test(line))) return;
-    if (!Z85_KEY.test(line) || z85Decode(line).length !== 32) {
+    const line = raw.replace(/(^|\s)#.*$/, "").trim();
+    if (line === "") return;
+    if (!isCurveKey(line)) {
       throw new Error(
         `${source}:${i + 1}: expected a CURVE public key (40 z85 characters), got '${line.slice(0, 60)}'`,
       );

@@ -18,6 +18,61 @@ const WORKER_MAIN = path.join(
   "main.js",
 );
 
+/**
+ * Loaded first in the worker: its stdout and stderr pipes block on write, as
+ * a terminal or a file does. Node leaves pipes asynchronous on Linux, so user
+ * code printing in a loop queued without bound in the worker (gigabytes "written"
+ * in seconds, then minutes of backlog after the task had ended); blocking,
+ * the writer goes at the pace the manager reads, and output stays in order
+ * with the task's end. Heartbeats have their own thread and fd, so a blocked
+ * write never looks like a hung worker.
+ */
+const BLOCKING_STDIO = `data:text/javascript,${encodeURIComponent(
+  "for (const s of [process.stdout, process.stderr]) s._handle?.setBlocking?.(true);",
+)}`;
+
+/** Worker output (stdout and stderr together) the manager takes per second, at most. */
+export const OUTPUT_BYTES_PER_SECOND = 8 * 1024 * 1024;
+const OUTPUT_WINDOW_MS = 100;
+
+/**
+ * Reads a worker's output at a bounded rate: past the budget of a window the
+ * pipes are paused until the window ends. The worker's writes block meanwhile
+ * (BLOCKING_STDIO), so nothing is lost and nothing piles up: a worker that
+ * prints in a tight loop is slowed down instead of taking the manager's time.
+ */
+export class OutputThrottle {
+  private windowStart = Date.now();
+  private used = 0;
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly streams: Readable[],
+    private readonly bytesPerSecond: number,
+  ) {}
+
+  take(n: number): void {
+    const now = Date.now();
+    if (now - this.windowStart >= OUTPUT_WINDOW_MS) {
+      this.windowStart = now;
+      this.used = 0;
+    }
+    this.used += n;
+    if (this.timer || this.used < (this.bytesPerSecond * OUTPUT_WINDOW_MS) / 1000) return;
+    for (const s of this.streams) s.pause();
+    this.timer = setTimeout(() => this.resume(), this.windowStart + OUTPUT_WINDOW_MS - now);
+  }
+
+  /** Read on (also at exit, so that the last output arrives). */
+  resume(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    this.windowStart = Date.now();
+    this.used = 0;
+    for (const s of this.streams) s.resume();
+  }
+}
+
 export interface WorkerProcessOptions {
   id: string;
   startupDir?: string | undefined;
@@ -59,6 +114,7 @@ export class WorkerProcess extends EventEmitter<WorkerProcessEvents> {
     const child = fork(WORKER_MAIN, [], {
       env,
       stdio: ["ignore", "pipe", "pipe", "pipe", "ipc"],
+      execArgv: [...process.execArgv, "--import", BLOCKING_STDIO],
       serialization: "advanced",
     });
     this.child = child;
@@ -66,8 +122,14 @@ export class WorkerProcess extends EventEmitter<WorkerProcessEvents> {
     child.on("message", (m) => this.emit("message", m as WorkerToManager));
     child.stdout?.setEncoding("utf8");
     child.stderr?.setEncoding("utf8");
-    child.stdout?.on("data", (t: string) => this.emit("output", t));
-    child.stderr?.on("data", (t: string) => this.emit("output", t));
+    const outputs = [child.stdout, child.stderr].filter((x): x is Readable => x !== null);
+    const throttle = new OutputThrottle(outputs, OUTPUT_BYTES_PER_SECOND);
+    for (const stream of outputs) {
+      stream.on("data", (t: string) => {
+        throttle.take(t.length);
+        this.emit("output", t);
+      });
+    }
     const beats = child.stdio[HEARTBEAT_FD] as Readable | null;
     beats?.on("data", () => (this.lastBeat = Date.now()));
     beats?.on("error", () => undefined);
@@ -75,6 +137,7 @@ export class WorkerProcess extends EventEmitter<WorkerProcessEvents> {
     child.on("exit", (code, signal) => {
       this.exited = true;
       if (this.watchdog) clearInterval(this.watchdog);
+      throttle.resume();
       this.emit("exit", { code, signal, reason: this.killReason });
     });
     const check = Math.max(50, Math.floor(this.opts.heartbeatTimeoutMs / 4));

@@ -1,44 +1,72 @@
 /**
  * Return values cross IPC and then the wire as JSON or msgpack: turn them
- * into plain data here, and fail clearly on what cannot be carried.
+ * into plain data here, and fail clearly on what cannot be carried (naming
+ * where in the value it is: `NaN at results[3].x`).
  */
 
 export class WireValueError extends Error {
   override name = "WireValueError";
 }
 
-/** Largest encoded return value accepted (JSON text length). */
+/**
+ * Largest encoded return value accepted: 8 MiB of JSON (UTF-8 bytes). Half the
+ * manager's default --max-message-size, so that a reply that carries it (with
+ * the task's other fields, or in msgpack) stays well within what clients take.
+ */
 export const MAX_RETURN_VALUE_BYTES = 8 * 1024 * 1024;
 
-export function toWireValue(value: unknown): unknown {
+function childPath(parent: string, key: string, inArray: boolean): string {
+  if (inArray) return `${parent}[${key}]`;
+  const name = /^[A-Za-z_$][\w$]*$/.test(key) ? key : JSON.stringify(key);
+  return parent === "" ? name : `${parent}.${name}`;
+}
+
+/**
+ * Plain data for a reply. `what` names the value in messages (default "the
+ * return value"; e.g. "output 'x'").
+ */
+export function toWireValue(value: unknown, what = "the return value"): unknown {
   if (value === undefined) return null;
+  // Where each object sits in the value, for messages.
+  const paths = new WeakMap<object, string>();
+  const at = (p: string) => (p === "" ? "" : ` at ${p}`);
   let text: string | undefined;
   try {
-    text = JSON.stringify(value, (_k, v: unknown) => {
+    text = JSON.stringify(value, function (this: unknown, k: string, v: unknown) {
+      const holder = this as object;
+      const parent = paths.get(holder);
+      // The root holder ({"": value}) has no path: its one child is the value itself.
+      const here = parent === undefined ? "" : childPath(parent, k, Array.isArray(holder));
       if (typeof v === "bigint") {
         if (v > BigInt(Number.MAX_SAFE_INTEGER) || v < BigInt(Number.MIN_SAFE_INTEGER)) {
           throw new WireValueError(
-            `a BigInt (${v}) is outside the range a reply can carry exactly`,
+            `${what}: a BigInt (${v})${at(here)} is outside the range a reply can carry exactly`,
           );
         }
         return Number(v);
       }
       if (typeof v === "number" && !Number.isFinite(v)) {
-        throw new WireValueError(`${String(v)} cannot be carried by JSON`);
+        throw new WireValueError(`${what}: ${String(v)}${at(here)} cannot be carried by JSON`);
       }
       if (typeof v === "function" || typeof v === "symbol") return undefined;
-      if (v instanceof Map) return Object.fromEntries(v as Map<unknown, unknown>) as unknown;
-      if (v instanceof Set) return [...(v as Set<unknown>)] as unknown;
-      return v;
+      let out: unknown = v;
+      if (v instanceof Map) out = Object.fromEntries(v as Map<unknown, unknown>);
+      else if (v instanceof Set) out = [...(v as Set<unknown>)];
+      if (out !== null && typeof out === "object") paths.set(out, here);
+      return out;
     });
   } catch (err) {
     if (err instanceof WireValueError) throw err;
-    throw new WireValueError(`the value cannot be encoded: ${(err as Error).message}`);
+    throw new WireValueError(`${what} cannot be encoded: ${(err as Error).message}`, {
+      cause: err,
+    });
   }
   if (text === undefined) return null;
-  if (text.length > MAX_RETURN_VALUE_BYTES) {
+  // Characters first (cheap): a UTF-8 byte count is at most 3 per UTF-16 unit.
+  const bytes = text.length * 3 > MAX_RETURN_VALUE_BYTES ? Buffer.byteLength(text) : text.length;
+  if (bytes > MAX_RETURN_VALUE_BYTES) {
     throw new WireValueError(
-      `the value is too large for a reply: ${text.length} bytes (the limit is ${MAX_RETURN_VALUE_BYTES})`,
+      `${what} is too large for a reply: ${bytes} bytes of JSON (the limit is ${MAX_RETURN_VALUE_BYTES})`,
     );
   }
   return JSON.parse(text) as unknown;

@@ -36,6 +36,15 @@ export interface StartOptions {
   /** Open the example startup code and permissions (default true). */
   examples?: boolean;
   env?: Record<string, string>;
+  /** CURVE keys of the readiness probe (a manager with --zmq-private-key answers no one else). */
+  probeCurve?: CurveClientKeys;
+}
+
+/** CURVE keys of a client: the server's public key and the client's own pair (z85). */
+export interface CurveClientKeys {
+  serverKey: string;
+  publicKey: string;
+  secretKey: string;
 }
 
 export interface RunningManager {
@@ -115,7 +124,11 @@ export async function startManager(opts: StartOptions = {}): Promise<RunningMana
       rmSync(tmpDir, { recursive: true, force: true });
       throw new Error(`manager exited early (code ${proc.exitCode}):\n${out}`);
     }
-    const c = new RawClient(controlAddr, { timeoutMs: 300, encoding: probeEncoding });
+    const c = new RawClient(controlAddr, {
+      timeoutMs: 300,
+      encoding: probeEncoding,
+      ...(opts.probeCurve ? { curve: opts.probeCurve } : {}),
+    });
     try {
       await c.request("status");
       c.close();
@@ -136,9 +149,22 @@ export async function startManager(opts: StartOptions = {}): Promise<RunningMana
 export class RawClient {
   readonly sock: Request;
   private readonly enc: WireEncoding;
-  constructor(addr: string, opts: { encoding?: WireEncoding; timeoutMs?: number } = {}) {
+  constructor(
+    addr: string,
+    opts: { encoding?: WireEncoding; timeoutMs?: number; curve?: CurveClientKeys } = {},
+  ) {
     this.enc = opts.encoding ?? "json";
-    this.sock = new Request({ receiveTimeout: opts.timeoutMs ?? 5000, linger: 0 });
+    this.sock = new Request({
+      receiveTimeout: opts.timeoutMs ?? 5000,
+      linger: 0,
+      ...(opts.curve
+        ? {
+            curveServerKey: opts.curve.serverKey,
+            curvePublicKey: opts.curve.publicKey,
+            curveSecretKey: opts.curve.secretKey,
+          }
+        : {}),
+    });
     this.sock.connect(addr);
   }
 
@@ -239,6 +265,6 @@ export function rssMb(pid: number): number {
 export const NOT_BUILT = {
   queue: false,
   locks: false,
-  taskInfo: true,
-  taskEvents: true,
+  taskInfo: false,
+  taskEvents: false,
 } as const;

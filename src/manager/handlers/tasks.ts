@@ -1,9 +1,15 @@
-/** function_execute, task_status, task_result. */
+/**
+ * function_execute, task_status, task_result (the Python server's), and the
+ * zqs lifecycle: task_info, task_cancel, and the options of function_execute
+ * (timeout, max_retries, retry_backoff, expires, after, priority) handed to
+ * the scheduler.
+ */
 import { randomUUID } from "node:crypto";
 import { pyRepr, pyTuple } from "../../protocol/index.js";
 import type { Handlers } from "../dispatch.js";
 import { RequestError } from "../dispatch.js";
 import type { Manager } from "../manager.js";
+import type { CancelOutcome } from "../scheduler.js";
 
 const FORMAT = "Incorrect request format: ";
 
@@ -57,6 +63,14 @@ export function taskHandlers(m: Manager): Handlers {
           { item: prepared },
         );
       }
+      const after = p.after ?? [];
+      const unknown = m.scheduler.unknownDependencies(after);
+      if (unknown.length > 0) {
+        throw new RequestError(
+          `Unknown task in 'after': ${unknown.map((u) => pyRepr(u)).join(", ")} (never seen, or its result was purged)`,
+          { item: prepared },
+        );
+      }
       const args = (item.args as unknown[] | undefined) ?? [];
       const kwargs = (item.kwargs as Record<string, unknown> | undefined) ?? {};
       const { item_type: _t, ...rest } = item;
@@ -69,27 +83,21 @@ export function taskHandlers(m: Manager): Handlers {
         user_group: p.user_group,
         item_uid: uid,
       };
-      m.tasks.add({
-        uid,
-        name,
-        kind: "function",
-        background: p.run_in_background,
-        time_start: Date.now() / 1000,
-      });
+      // A foreground task holds the manager (executing_task) from now until it ends,
+      // also while it waits for its dependencies or a retry.
       if (!p.run_in_background) {
         m.state.set({
           manager_state: "executing_task",
           worker_environment_state: "executing_task",
         });
       }
-      m.env.send({
-        type: "execute",
-        id: uid,
-        name,
-        args,
-        kwargs,
-        background: p.run_in_background,
-        attempt: 1,
+      m.scheduler.submit(uid, { name, args, kwargs }, p.run_in_background, {
+        timeout: p.timeout,
+        max_retries: p.max_retries,
+        retry_backoff: p.retry_backoff,
+        expires: p.expires,
+        after,
+        priority: p.priority,
       });
       return { success: true, msg: "", item: replyItem, task_uid: uid };
     },
@@ -106,6 +114,32 @@ export function taskHandlers(m: Manager): Handlers {
     task_result: ({ task_uid }) => {
       const r = m.tasks.result(task_uid);
       return { success: true, msg: "", task_uid, status: r.status, result: r.result };
+    },
+
+    task_info: ({ task_uid }) => {
+      const stats = m.scheduler.stats();
+      if (typeof task_uid === "string") {
+        return { success: true, msg: "", task_uid, task_info: m.tasks.info(task_uid, stats) };
+      }
+      const info: Record<string, ReturnType<typeof m.tasks.info>> = {};
+      for (const uid of task_uid) info[uid] = m.tasks.info(uid, stats);
+      return { success: true, msg: "", task_uid, task_info: info };
+    },
+
+    task_cancel: ({ task_uid }) => {
+      const uids = typeof task_uid === "string" ? [task_uid] : task_uid;
+      const result: Record<string, CancelOutcome> = {};
+      const notes: string[] = [];
+      for (const uid of uids) {
+        const r = m.scheduler.cancel(uid);
+        result[uid] = r.outcome;
+        if (r.note) notes.push(r.note);
+      }
+      const msg = notes.length > 0 ? `${notes.join(". ")}.` : "";
+      if (typeof task_uid === "string") {
+        return { success: true, msg, task_uid, result: result[task_uid] ?? "not_found" };
+      }
+      return { success: true, msg, task_uid, result };
     },
   };
 }

@@ -53,6 +53,7 @@ export class Manager {
     string,
     { plans: Record<string, unknown>; devices: Record<string, unknown> }
   >();
+  private quietOps: StoreOp[] = [];
   /** Where changes are made durable (set in start()). */
   store: Store | undefined;
   private control: ControlServer | undefined;
@@ -185,9 +186,17 @@ export class Manager {
 
   /** Write changes no reply waits for (results, lists); a failure is logged. */
   private saveQuietly(ops: StoreOp[]): void {
-    this.persist(ops).catch((err: unknown) =>
-      this.log.error({ err }, "A change could not be written to the store"),
-    );
+    // Gathered for one turn of the event loop: a burst of task results is one transaction.
+    if (this.quietOps.length === 0) {
+      setImmediate(() => {
+        const batch = this.quietOps;
+        this.quietOps = [];
+        this.persist(batch).catch((err: unknown) =>
+          this.log.error({ err }, "A change could not be written to the store"),
+        );
+      });
+    }
+    this.quietOps.push(...ops);
   }
 
   /** Open the store and take back what it holds; a plan cut off by a crash goes to history. */

@@ -9,7 +9,7 @@ import path from "node:path";
 import type { Readable } from "node:stream";
 import { fileURLToPath } from "node:url";
 import type { ManagerToWorker, WorkerToManager } from "../protocol/ipc.js";
-import { HEARTBEAT_FD, WORKER_ENV } from "../protocol/ipc.js";
+import { HEARTBEAT_FD, IpcBatcher, unbatch, WORKER_ENV } from "../protocol/ipc.js";
 
 const WORKER_MAIN = path.join(
   path.dirname(fileURLToPath(import.meta.url)),
@@ -90,6 +90,7 @@ export interface WorkerProcessEvents {
 
 export class WorkerProcess extends EventEmitter<WorkerProcessEvents> {
   private child: ChildProcess | undefined;
+  private outbox: IpcBatcher<ManagerToWorker> | undefined;
   private lastBeat = Date.now();
   private watchdog: NodeJS.Timeout | undefined;
   private killReason: string | undefined;
@@ -119,7 +120,11 @@ export class WorkerProcess extends EventEmitter<WorkerProcessEvents> {
     });
     this.child = child;
     this.lastBeat = Date.now();
-    child.on("message", (m) => this.emit("message", m as WorkerToManager));
+    child.on("message", (m) => unbatch<WorkerToManager>(m, (msg) => this.emit("message", msg)));
+    this.outbox = new IpcBatcher<ManagerToWorker>((batch) => {
+      if (child.connected)
+        child.send(batch, (err) => err && this.emit("output", `IPC: ${err.message}\n`));
+    });
     child.stdout?.setEncoding("utf8");
     child.stderr?.setEncoding("utf8");
     const outputs = [child.stdout, child.stderr].filter((x): x is Readable => x !== null);
@@ -153,13 +158,9 @@ export class WorkerProcess extends EventEmitter<WorkerProcessEvents> {
   }
 
   send(msg: ManagerToWorker): boolean {
-    if (!this.child || this.exited || !this.child.connected) return false;
-    try {
-      this.child.send(msg);
-      return true;
-    } catch {
-      return false;
-    }
+    if (!this.child || this.exited || !this.child.connected || !this.outbox) return false;
+    this.outbox.push(msg);
+    return true;
   }
 
   kill(signal: NodeJS.Signals, reason: string): void {

@@ -174,3 +174,38 @@ export const WORKER_ENV = {
   startupModule: "ZQS_WORKER_STARTUP_MODULE",
   workerId: "ZQS_WORKER_ID",
 } as const;
+
+/**
+ * IPC messages sent in one turn of the event loop go as one array: one pipe
+ * write and one wake-up of the other side for a burst of tasks instead of one
+ * per message. The receiver takes a single message or an array.
+ */
+export class IpcBatcher<T> {
+  private pending: T[] = [];
+  private scheduled = false;
+
+  constructor(private readonly write: (batch: T | T[]) => void) {}
+
+  push(msg: T): void {
+    this.pending.push(msg);
+    if (!this.scheduled) {
+      this.scheduled = true;
+      setImmediate(() => this.flush());
+    }
+  }
+
+  /** Send what waits now (before a disconnect). */
+  flush(): void {
+    this.scheduled = false;
+    const batch = this.pending;
+    if (batch.length === 0) return;
+    this.pending = [];
+    this.write(batch.length === 1 ? (batch[0] as T) : batch);
+  }
+}
+
+/** Each message of what the other side sent (one, or a batch). */
+export function unbatch<T>(received: unknown, each: (msg: T) => void): void {
+  if (Array.isArray(received)) for (const m of received) each(m as T);
+  else each(received as T);
+}

@@ -474,6 +474,7 @@ function isFloatAnnotation(p: ParameterMeta): boolean {
 }
 
 export class Environment {
+  private readonly signatures = new WeakMap<AnyFunction, ParameterInfo[]>();
   readonly functions = new Map<string, AnyFunction>();
   readonly plans = new Map<string, AnyFunction>();
   readonly devices = new Map<string, object>();
@@ -622,7 +623,7 @@ export class Environment {
   ): { plan: AnyFunction; args: unknown[] } {
     const plan = this.plans.get(name);
     if (!plan) throw new Error(`Plan '${name}' is not found in the worker namespace`);
-    const bound = bindArguments(name, parameterList(plan), args, kwargs, (p, v) =>
+    const bound = bindArguments(name, this.signature(plan), args, kwargs, (p, v) =>
       convertsDeviceNames(p) ? this.convertDeviceNames(v) : v,
     );
     return { plan, args: bound };
@@ -636,7 +637,17 @@ export class Environment {
   ): { fn: AnyFunction; args: unknown[] } {
     const fn = this.functions.get(name);
     if (!fn) throw new Error(`Function '${name}' is not found in the worker namespace`);
-    return { fn, args: bindArguments(name, parameterList(fn), args, kwargs) };
+    return { fn, args: bindArguments(name, this.signature(fn), args, kwargs) };
+  }
+
+  /** A callable's parameter list, read from its source once (every call binds with it). */
+  private signature(fn: AnyFunction): ParameterInfo[] {
+    let sig = this.signatures.get(fn);
+    if (!sig) {
+      sig = parameterList(fn);
+      this.signatures.set(fn, sig);
+    }
+    return sig;
   }
 }
 

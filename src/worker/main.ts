@@ -19,7 +19,13 @@ import type {
   TaskDoneMsg,
   WorkerToManager,
 } from "../protocol/ipc.js";
-import { HEARTBEAT_FD, HEARTBEAT_INTERVAL_MS, WORKER_ENV } from "../protocol/ipc.js";
+import {
+  HEARTBEAT_FD,
+  HEARTBEAT_INTERVAL_MS,
+  IpcBatcher,
+  unbatch,
+  WORKER_ENV,
+} from "../protocol/ipc.js";
 import { runEngineMetadata, taskStorage, type TaskContext } from "./api.js";
 import { VERSION } from "../version.js";
 import { Environment } from "./introspect.js";
@@ -28,8 +34,12 @@ import { toWireValue } from "./wire-value.js";
 
 const STARTUP_EXTENSIONS = [".js", ".mjs", ".cjs", ".ts", ".mts"];
 
+const outbox = new IpcBatcher<WorkerToManager>((batch) => {
+  if (process.connected) process.send?.(batch);
+});
+
 function send(msg: WorkerToManager): void {
-  process.send?.(msg);
+  outbox.push(msg);
 }
 
 function startHeartbeat(): void {
@@ -308,6 +318,7 @@ function onMessage(m: ManagerToWorker): void {
     case "close":
       for (const ac of running.values()) ac.abort(new Error("The environment is closing"));
       if (uploadDir) rmSync(uploadDir, { recursive: true, force: true });
+      outbox.flush();
       process.disconnect?.();
       setTimeout(() => process.exit(0), 50).unref();
       break;
@@ -316,7 +327,7 @@ function onMessage(m: ManagerToWorker): void {
 
 async function main(): Promise<void> {
   startHeartbeat();
-  process.on("message", (m) => onMessage(m as ManagerToWorker));
+  process.on("message", (m) => unbatch<ManagerToWorker>(m, onMessage));
   process.on("disconnect", () => process.exit(0));
   process.on("unhandledRejection", (err) => {
     process.stderr.write(`Unhandled rejection in user code: ${errorText(err).traceback}\n`);

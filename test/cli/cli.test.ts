@@ -6,7 +6,7 @@
 import { execFile } from "node:child_process";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { STATUS_KEYS } from "../../src/protocol/index.js";
-import { CLI, freePort, NOT_BUILT, startManager, type RunningManager } from "../helpers/manager.js";
+import { CLI, freePort, startManager, type RunningManager } from "../helpers/manager.js";
 import { json, zqs } from "./helpers.js";
 
 let m: RunningManager;
@@ -165,7 +165,7 @@ describe("functions and tasks", () => {
     expect(r.stderr).toContain("not found");
   });
 
-  describe.skipIf(NOT_BUILT.taskInfo)("task info and cancel", () => {
+  describe("task info and cancel", () => {
     it("task info prints the lifecycle record; task cancel cancels a running task", async () => {
       const uid = json<{ task_uid: string }>(
         await run("--json", "function", "execute", "function_sleep", "5", "--background"),
@@ -245,7 +245,7 @@ describe("errors and exit codes", () => {
   });
 });
 
-describe.skipIf(NOT_BUILT.queue || NOT_BUILT.locks)("queue, history, locks", () => {
+describe("queue, history, locks", () => {
   it("queue add / get / start --wait, history get / clear", async () => {
     expect((await run("queue", "clear")).code).toBe(0);
     const add = await run(

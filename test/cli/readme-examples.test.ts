@@ -3,12 +3,12 @@
  * `zqs` binary), against a test manager found through the environment
  * variables the docs tell users about.
  */
-import { spawn } from "node:child_process";
 import { chmodSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { API_NAMES } from "../../src/client/index.js";
-import { CLI, NOT_BUILT, ROOT, startManager, type RunningManager } from "../helpers/manager.js";
+import { CLI, ROOT, startManager, type RunningManager } from "../helpers/manager.js";
+import { runProcess, type RunResult } from "../helpers/process.js";
 
 const doc = readFileSync(path.join(ROOT, "docs/client.md"), "utf8");
 const readme = readFileSync(path.join(ROOT, "README.md"), "utf8");
@@ -47,10 +47,7 @@ afterAll(async () => {
   await m.stop();
 });
 
-function runExample(
-  name: string,
-  manager: RunningManager = m,
-): Promise<{ code: number | null; stdout: string; stderr: string }> {
+function runExample(name: string, manager: RunningManager = m): Promise<RunResult> {
   const code = examples().get(name);
   if (code === undefined) throw new Error(`README.md and docs/client.md have no example '${name}'`);
   const file = path.join(dir, name);
@@ -62,28 +59,14 @@ function runExample(
   const cmd = name.endsWith(".sh")
     ? ["bash", "-e", "-o", "pipefail", file]
     : [process.execPath, file];
-  return new Promise((resolve, reject) => {
-    const p = spawn(cmd[0] as string, cmd.slice(1), {
-      env: {
-        ...env,
-        QSERVER_ZMQ_CONTROL_ADDRESS: manager.controlAddr,
-        QSERVER_ZMQ_INFO_ADDRESS: manager.infoAddr,
-      },
-      cwd: dir,
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    let stdout = "";
-    let stderr = "";
-    p.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
-    p.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
-    const t = setTimeout(() => {
-      p.kill("SIGKILL");
-      reject(new Error(`${name} did not end:\n${stdout}\n${stderr}`));
-    }, 60_000);
-    p.on("close", (c) => {
-      clearTimeout(t);
-      resolve({ code: c, stdout, stderr });
-    });
+  return runProcess(cmd[0] as string, cmd.slice(1), {
+    env: {
+      ...env,
+      QSERVER_ZMQ_CONTROL_ADDRESS: manager.controlAddr,
+      QSERVER_ZMQ_INFO_ADDRESS: manager.infoAddr,
+    },
+    cwd: dir,
+    timeoutMs: 60_000,
   });
 }
 
@@ -127,7 +110,7 @@ describe("docs/client.md", () => {
     expect(r.stdout).toContain("Starting the function 'function_sleep'");
   });
 
-  describe.skipIf(NOT_BUILT.queue)("the queue example", () => {
+  describe("the queue example", () => {
     it("queue.sh adds a plan, runs the queue, shows the history", async () => {
       const r = await runExample("queue.sh");
       expect(r.code, r.stderr).toBe(0);

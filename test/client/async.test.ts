@@ -15,7 +15,7 @@ import {
 } from "../../src/client/index.js";
 import type { WaitProgress } from "../../src/client/index.js";
 import { STATUS_KEYS } from "../../src/protocol/index.js";
-import { NOT_BUILT, startManager, type RunningManager } from "../helpers/manager.js";
+import { startManager, type RunningManager } from "../helpers/manager.js";
 import { clientOf, nowSec, openEnvironment, RecordingProxy } from "./helpers.js";
 
 let m: RunningManager;
@@ -236,7 +236,7 @@ describe("monitors of the info socket", () => {
     quiet.close();
   });
 
-  describe.skipIf(NOT_BUILT.taskEvents)("task events", () => {
+  describe("task events", () => {
     it("taskEvents yields the events of a task, filtered by UID", async () => {
       await api.waitForIdle({ timeout: 5 });
       const all = api.taskEvents();

@@ -17,7 +17,7 @@ import {
   RequestTimeoutError,
   WaitTimeoutError,
 } from "../../src/client/index.js";
-import { NOT_BUILT, ROOT, startManager, type RunningManager } from "../helpers/manager.js";
+import { ROOT, startManager, type RunningManager } from "../helpers/manager.js";
 import { GROUP, nowSec, USER } from "./helpers.js";
 
 let m: RunningManager;
@@ -146,7 +146,7 @@ describe("REManagerAPISync", () => {
     expect(() => c.ping()).toThrow(ClientClosedError);
   });
 
-  describe.skipIf(NOT_BUILT.queue)("the queue", () => {
+  describe("the queue", () => {
     it("adds a plan, runs the queue, finds it in the history", () => {
       api.queueClear();
       const added = api.itemAdd(new BPlan("count", [["det1"]], { num: 2 }));

@@ -7,12 +7,12 @@
  *    worker (running the plan) exits by itself. The restart on the same store
  *    is covered by test/queue/recovery.test.ts.
  */
-import { spawn } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { CLI, freePort, RawClient, startManager, waitUntil } from "../helpers/manager.js";
+import { runProcess, type RunResult } from "../helpers/process.js";
 import { childPids, openEnvironment, USER } from "../tasks/helpers.js";
 
 const cleanup: (() => unknown)[] = [];
@@ -27,27 +27,8 @@ function tempDir(): string {
 }
 
 /** Run `zqs manager ...args` to its end (it must end by itself). */
-function runManager(
-  args: string[],
-): Promise<{ code: number | null; stdout: string; stderr: string; ms: number }> {
-  return new Promise((resolve, reject) => {
-    const t0 = Date.now();
-    const p = spawn(process.execPath, [CLI, "manager", ...args], {
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    let stdout = "";
-    let stderr = "";
-    p.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
-    p.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
-    const t = setTimeout(() => {
-      p.kill("SIGKILL");
-      reject(new Error(`the manager did not exit by itself:\n${stdout}\n${stderr}`));
-    }, 15_000);
-    p.on("close", (code) => {
-      clearTimeout(t);
-      resolve({ code, stdout, stderr, ms: Date.now() - t0 });
-    });
-  });
+function runManager(args: string[]): Promise<RunResult> {
+  return runProcess(process.execPath, [CLI, "manager", ...args], { timeoutMs: 15_000 });
 }
 
 /** Running (a zombie waiting to be reaped by its new parent counts as gone). */

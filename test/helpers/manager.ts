@@ -256,15 +256,3 @@ export function rssMb(pid: number): number {
   if (!m) throw new Error(`no VmRSS in /proc/${pid}/status`);
   return Number(m[1]) / 1024;
 }
-
-/**
- * Parts of the protocol whose manager handlers are not built yet. Tests of
- * them are skipped (and reported as skipped, never as passed) while their
- * part is listed here; remove the entry when the handlers land.
- */
-export const NOT_BUILT = {
-  queue: false,
-  locks: false,
-  taskInfo: false,
-  taskEvents: false,
-} as const;

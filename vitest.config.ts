@@ -1,12 +1,33 @@
 import { defineConfig } from "vitest/config";
 
+/** Files that keep both cores busy for a long time: they run alone, after the rest. */
+const ALONE = ["test/soak/**/*.test.ts", "test/load/**/*.test.ts"];
+
 export default defineConfig({
   test: {
-    include: ["test/**/*.test.ts"],
     testTimeout: 30_000,
     hookTimeout: 30_000,
-    // Integration tests start real managers; two cores, so keep parallelism modest.
-    maxWorkers: 2,
-    fileParallelism: true,
+    projects: [
+      {
+        extends: true,
+        test: {
+          name: "suite",
+          include: ["test/**/*.test.ts"],
+          exclude: ALONE,
+          // Integration tests start real managers; two cores, so keep parallelism modest.
+          maxWorkers: 2,
+          fileParallelism: true,
+        },
+      },
+      {
+        extends: true,
+        test: {
+          name: "alone",
+          include: ALONE,
+          fileParallelism: false,
+          sequence: { groupOrder: 1 },
+        },
+      },
+    ],
   },
 });

@@ -99,7 +99,8 @@ type PlanIterator = {
 
 const HARD = Symbol("hard end");
 
-function errorText(err: unknown): { message: string; stack: string } {
+/** An error's message and stack (any thrown value). */
+export function describeError(err: unknown): { message: string; stack: string } {
   if (err instanceof Error)
     return { message: err.message, stack: err.stack ?? `${err.name}: ${err.message}` };
   return { message: String(err), stack: String(err) };
@@ -111,7 +112,7 @@ export function failedResult(
   runUids: string[] = [],
   scanIds: number[] = [],
 ): PlanResult {
-  const { message, stack } = errorText(err);
+  const { message, stack } = describeError(err);
   return {
     exit_status: "failed",
     run_uids: runUids,
@@ -415,7 +416,7 @@ export class RunEngine {
       }
     } catch (err) {
       if (this.endRequest) return iter ? await this.finish(iter, true) : this.endOutcome();
-      const { message, stack } = errorText(err);
+      const { message, stack } = describeError(err);
       return { exit: "failed", msg: `Plan failed: ${message}`, traceback: stack };
     }
   }
@@ -448,7 +449,7 @@ export class RunEngine {
     }
     const out = this.endOutcome();
     if (cleanupError !== undefined) {
-      const { message, stack } = errorText(cleanupError);
+      const { message, stack } = describeError(cleanupError);
       out.msg = `Plan cleanup failed: ${message}`;
       out.traceback = stack;
     }

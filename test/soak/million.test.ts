@@ -1,0 +1,114 @@
+/**
+ * 1,000,000 no-op background tasks with a retention of 1 s (issue: load): all
+ * complete, their results are purged, and the manager's memory stays under a
+ * bound after the warm-up. Submitted pipelined (16 in flight on one DEALER).
+ * This file runs alone, after the rest of the suite (vitest.config.ts), since it
+ * keeps both cores busy for about two minutes.
+ */
+import path from "node:path";
+import { afterAll, beforeAll, expect, it } from "vitest";
+import { Dealer } from "zeromq";
+import { encode } from "../../src/protocol/index.js";
+import {
+  RawClient,
+  ROOT,
+  rssMb,
+  startManager,
+  waitUntil,
+  type RunningManager,
+} from "../helpers/manager.js";
+
+const TOTAL = Number(process.env.ZQS_SOAK_TASKS ?? 1_000_000);
+const IN_FLIGHT = 16;
+const SAMPLE_EVERY = TOTAL / 10;
+/** Growth allowed after the first tenth (the heap's warm-up), in MB. */
+const BOUND_MB = 80;
+
+let m: RunningManager;
+let c: RawClient;
+beforeAll(async () => {
+  m = await startManager({
+    examples: false,
+    publishConsole: false,
+    args: [
+      "--startup-dir",
+      path.join(ROOT, "bench/startup"),
+      "--task-results-retention",
+      "1",
+      "--quiet",
+    ],
+  });
+  c = new RawClient(m.controlAddr, { timeoutMs: 30_000 });
+  await c.request("environment_open");
+  await waitUntil(async () => (await c.request("status")).worker_environment_exists, 20_000);
+});
+afterAll(async () => {
+  c.close();
+  await m.stop();
+});
+
+it(
+  `runs ${TOTAL} no-op tasks with retention 1 s in bounded memory`,
+  { timeout: 900_000 },
+  async () => {
+    const pid = m.proc.pid as number;
+    const body = encode(
+      {
+        method: "function_execute",
+        params: {
+          item: { item_type: "function", name: "noop" },
+          user: "soak",
+          user_group: "primary",
+          run_in_background: true,
+        },
+      },
+      "json",
+    );
+    const d = new Dealer({ linger: 0 });
+    d.connect(m.controlAddr);
+    const samples: number[] = [];
+    let first = "";
+    let last = "";
+    let refused = 0;
+    const t0 = Date.now();
+    try {
+      let sent = 0;
+      for (; sent < IN_FLIGHT; sent++) await d.send([Buffer.alloc(0), body]);
+      for (let got = 1; got <= TOTAL; got++) {
+        const frames = await d.receive();
+        const r = JSON.parse((frames[frames.length - 1] as Buffer).toString()) as {
+          success: boolean;
+          task_uid: string;
+        };
+        if (!r.success) refused++;
+        first ||= r.task_uid;
+        last = r.task_uid;
+        if (sent < TOTAL) {
+          await d.send([Buffer.alloc(0), body]);
+          sent++;
+        }
+        if (got % SAMPLE_EVERY === 0) samples.push(rssMb(pid));
+      }
+    } finally {
+      d.close();
+    }
+    await waitUntil(
+      async () => (await c.request("task_status", { task_uid: last })).status === "completed",
+      60_000,
+    );
+    const seconds = (Date.now() - t0) / 1000;
+    // The first results are long past their retention: purged.
+    expect((await c.request("task_status", { task_uid: first })).status).toBe("not_found");
+    const s = await c.request("status");
+    const warm = samples[0] as number;
+    const peak = Math.max(...samples);
+    console.log(
+      `soak: ${TOTAL} tasks in ${seconds.toFixed(0)} s (${(TOTAL / seconds).toFixed(0)}/s); ` +
+        `manager RSS per tenth: ${samples.map((x) => x.toFixed(0)).join(" ")} MB ` +
+        `(growth after the first tenth ${(peak - warm).toFixed(1)} MB, bound ${BOUND_MB} MB)`,
+    );
+    expect(refused).toBe(0);
+    expect(s.worker_background_tasks).toBe(0);
+    expect(peak - warm).toBeLessThan(BOUND_MB);
+  },
+);

@@ -12,6 +12,7 @@ import {
   encode,
   failureExtras,
   isMethodName,
+  lockFailure,
   methodFailure,
   methods,
   unknownMethodReply,
@@ -99,7 +100,7 @@ export class Dispatcher {
 
     if (methods[name].lock !== "none" && this.hooks.checkLock) {
       const refused = this.hooks.checkLock(name, params);
-      if (refused !== undefined) return encode(methodFailure(name, refused), enc);
+      if (refused !== undefined) return encode(lockFailure(name, refused), enc);
     }
 
     const handler = this.hooks.handlers[name] as Handler<MethodName> | undefined;

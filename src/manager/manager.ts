@@ -254,13 +254,7 @@ export class Manager {
     const dispatcher = new Dispatcher(this.opts.zmqEncoding, this.opts.maxMessageSize, {
       handlers: this.handlers(),
       statusBytes: (enc) => this.state.statusBytes(enc),
-      checkLock: (method, params) => {
-        const refused = this.locks.check(methods[method].lock, params.lock_key);
-        // Python words a lock refusal "Error: ..." also where the method's other errors have no prefix.
-        return refused !== undefined && methods[method].errorPrefix === ""
-          ? `Error: ${refused}`
-          : refused;
-      },
+      checkLock: (method, params) => this.locks.check(methods[method].lock, params.lock_key),
       onInternalError: (method, err) => this.log.error({ err }, `Internal error in '${method}'`),
       checkReplies: process.env.ZQS_CHECK_REPLIES === "1",
     });

@@ -48,6 +48,8 @@ export interface MethodDef<
   lock: LockKind;
   /** Prefix of error messages (`"Error: "`, `"Failed to add an item: "`, ...). */
   errorPrefix: string;
+  /** Prefix of a lock refusal where it differs from `errorPrefix` (the Python server's wording). */
+  lockErrorPrefix?: string;
   /**
    * Data keys with "empty" values that every failure reply carries. A function
    * receives the request's params when they were readable (validation errors)
@@ -169,6 +171,7 @@ export const methods = {
       lock_key: lockKey,
     },
     reply: ok,
+    lock: "queue",
   }),
   permissions_get: method({
     summary: "The user group permissions in force.",
@@ -182,6 +185,7 @@ export const methods = {
     area: "permissions",
     params: { user_group_permissions: z.record(z.string(), z.unknown()), lock_key: lockKey },
     reply: ok,
+    lock: "queue",
   }),
 
   // queue
@@ -243,6 +247,7 @@ export const methods = {
     }),
     lock: "queue",
     errorPrefix: "Failed to add a batch of items: ",
+    lockErrorPrefix: "Failed to add an item: ",
     failure: (p) => ({ qsize: null, items: p?.items ?? [], results: [] }),
   }),
   queue_item_update: method({
@@ -258,6 +263,7 @@ export const methods = {
     reply: withKeys({ qsize: z.number().int().nullable(), item: itemSchema.nullable() }),
     lock: "queue",
     errorPrefix: "Failed to update an item: ",
+    lockErrorPrefix: "Failed to add an item: ",
     failure: (p) => ({ qsize: null, item: p?.item ?? null }),
   }),
   queue_item_get: method({
@@ -463,6 +469,7 @@ export const methods = {
     reply: ok,
     lock: "environment",
     errorPrefix: "Failed to interrupt IPython kernel: ",
+    lockErrorPrefix: "Error: ",
   }),
 
   // tasks

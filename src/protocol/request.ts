@@ -63,6 +63,16 @@ export function methodFailure(
   };
 }
 
+/**
+ * The reply refusing a method for its lock: the method's lock prefix, else
+ * its error prefix, else "Error: " (the Python server's words for each).
+ */
+export function lockFailure(name: MethodName, refused: string): Reply {
+  const d: { errorPrefix: string; lockErrorPrefix?: string } = methods[name];
+  const prefix = d.lockErrorPrefix ?? (d.errorPrefix === "" ? "Error: " : d.errorPrefix);
+  return { ...methodFailure(name, ""), msg: prefix + refused };
+}
+
 /** Error map for parameter schemas: the server's message forms, path named. */
 export function paramIssueMessage(iss: z.core.$ZodRawIssue): string | undefined {
   const name = iss.path && iss.path.length > 0 ? iss.path.join(".") : "params";

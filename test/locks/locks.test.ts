@@ -317,6 +317,27 @@ describe("lock rules", () => {
     expect(await c.request("environment_close", {})).toEqual(e);
   });
 
+  it("words the refusals of batch add, update, kernel_interrupt and permissions as Python does", async () => {
+    const r = await lock({ environment: true, queue: true });
+    expect(r.success).toBe(true);
+    const i = r.lock_info as Reply;
+    const refusals: [string, Record<string, unknown>, string][] = [
+      ["queue_item_add_batch", { items: [] }, "Failed to add an item: "],
+      ["queue_item_update", {}, "Failed to add an item: "],
+      ["kernel_interrupt", {}, "Error: "],
+      ["permissions_reload", {}, "Error: "],
+      ["permissions_set", { user_group_permissions: {} }, "Error: "],
+    ];
+    for (const [method, params, prefix] of refusals) {
+      const x = await c.request(method, params);
+      expect(x.success, method).toBe(false);
+      expect(x.msg, method).toBe(invalidKey(prefix, i));
+    }
+    // With the key, permissions_reload is the method's own answer again.
+    expect((await c.request("permissions_reload", { lock_key: KEY })).success).toBe(true);
+    await unlock();
+  });
+
   it("locks both when asked; each kind then needs the key", async () => {
     const r = await lock({ environment: true, queue: true });
     const i = r.lock_info as Reply;

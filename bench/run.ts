@@ -43,8 +43,7 @@ rows.push([
   fmt(t.ratio, 2),
   "< 1 ms",
 ]);
-// The pool of workers (--workers N) is not built yet: one worker runs background tasks.
-for (const workers of [1]) {
+for (const workers of [1, 2]) {
   const th = await benchThroughput(5000, workers);
   rows.push([
     `background no-op tasks, --workers ${workers} (tasks/s)`,

@@ -16,11 +16,22 @@ export interface Throughput {
   n: number;
 }
 
-export async function benchThroughput(n = 5000, workers = 1, inFlight = 16): Promise<Throughput> {
+export async function benchThroughput(
+  n = 5000,
+  workers = 1,
+  inFlight = 16,
+  extraArgs: string[] = [],
+): Promise<Throughput> {
   const m = await startManager({
     examples: false,
     publishConsole: false,
-    args: ["--startup-dir", path.join(ROOT, "bench/startup"), "--workers", String(workers)],
+    args: [
+      "--startup-dir",
+      path.join(ROOT, "bench/startup"),
+      "--workers",
+      String(workers),
+      ...extraArgs,
+    ],
   });
   const router = await startEchoServer("router");
   const c = new RawClient(m.controlAddr, { timeoutMs: 30_000 });
@@ -72,11 +83,16 @@ export async function benchThroughput(n = 5000, workers = 1, inFlight = 16): Pro
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
-  for (const w of [1]) {
-    // --workers 2 once the pool of workers exists
-    const r = await benchThroughput(Number(process.env.BENCH_N ?? 5000), w);
+  // A pool worker takes one task at a time by default (--worker-slots 1, for CPU-bound code):
+  // no-op tasks then wait for a round trip each; more slots show what the pool moves at most.
+  for (const [w, extra] of [
+    [1, []],
+    [2, []],
+    [2, ["--worker-slots", "16"]],
+  ] as const) {
+    const r = await benchThroughput(Number(process.env.BENCH_N ?? 5000), w, 16, [...extra]);
     console.log(
-      `--workers ${w}: ${fmt(r.tasksPerSec, 0)} tasks/s; raw DEALER/ROUTER echo ${fmt(r.echoPerSec, 0)} req/s (16 in flight); ratio ${fmt(r.ratio, 2)}`,
+      `--workers ${w}${extra.length ? ` ${extra.join(" ")}` : ""}: ${fmt(r.tasksPerSec, 0)} tasks/s; raw DEALER/ROUTER echo ${fmt(r.echoPerSec, 0)} req/s (16 in flight); ratio ${fmt(r.ratio, 2)}`,
     );
   }
 }

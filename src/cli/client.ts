@@ -150,6 +150,26 @@ function parseKwargs(text: string | undefined): Record<string, unknown> {
   return v as Record<string, unknown>;
 }
 
+function positiveInt(name: string, v: string): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1)
+    throw new UsageError(`${name} must be a positive integer, got '${v}'`);
+  return n;
+}
+
+/** --items: a JSON list of maps (the arguments of each call). */
+function parseItems(text: string): Record<string, unknown>[] {
+  let v: unknown;
+  try {
+    v = JSON.parse(text);
+  } catch (err) {
+    throw new UsageError(`--items must be a JSON list: ${(err as Error).message}`);
+  }
+  if (!Array.isArray(v) || v.some((x) => x === null || typeof x !== "object" || Array.isArray(x)))
+    throw new UsageError('--items must be a JSON list of maps such as {"args": [1]}');
+  return v as Record<string, unknown>[];
+}
+
 function parsePos(text: string | undefined): number | "front" | "back" | undefined {
   if (text === undefined) return undefined;
   if (text === "front" || text === "back") return text;
@@ -221,6 +241,42 @@ async function waitTasks(api: REManagerAPI, uids: string[], timeout: number): Pr
   try {
     await api.waitForCompletedTask(uids, { timeout, monitor, all: true });
     progress.stop("completed");
+  } catch (err) {
+    progress.stop(err instanceof WaitTimeoutError ? "timed out" : "stopped");
+    throw err;
+  }
+}
+
+type RunInfoReply = Awaited<ReturnType<REManagerAPI["runInfo"]>>;
+
+function runSummary(r: RunInfoReply): string {
+  return (
+    `run_uid: ${inline(r.run_uid)}\n` +
+    `${r.num_tasks} tasks: ${r.num_done} done, ${r.num_failed} failed, ${r.num_computing} computing, ${r.num_waiting} waiting (${r.percent_done}%)`
+  );
+}
+
+/** Poll run_info until every task has ended, with a progress bar of the ended tasks. */
+async function waitRun(api: REManagerAPI, uid: string, timeout: number): Promise<RunInfoReply> {
+  const first = await api.runInfo(uid);
+  const progress = createProgress({ label: "run", total: first.num_tasks });
+  const end = Date.now() + timeout * 1000;
+  let r = first;
+  try {
+    for (;;) {
+      const ended = r.num_done + r.num_failed;
+      progress.update(
+        ended,
+        `${r.num_computing} computing, ${r.num_failed} failed, ${r.percent_done}%`,
+      );
+      if (ended === r.num_tasks) break;
+      if (Date.now() > end)
+        throw new WaitTimeoutError(`run ${uid} did not end within ${timeout} s`);
+      await new Promise((res) => setTimeout(res, 100));
+      r = await api.runInfo(uid);
+    }
+    progress.stop(r.num_failed > 0 ? `${r.num_failed} failed` : "completed");
+    return r;
   } catch (err) {
     progress.stop(err instanceof WaitTimeoutError ? "timed out" : "stopped");
     throw err;
@@ -470,6 +526,129 @@ function defineCommands(program: Command): void {
         const r = await api.taskCancel(list.length === 1 ? (list[0] as string) : list);
         show(g, r, () =>
           typeof r.result === "string" ? `${list[0]}  ${r.result}` : keyValues(r.result ?? {}),
+        );
+      }),
+    );
+
+  // runs ---------------------------------------------------------------------------------------
+  const run = program.command("run").description("runs of many tasks of one function (zqs)");
+  run
+    .command("create")
+    .description(
+      "run a function many times over the worker pool: zqs run create NAME [args...] --count N | --items JSON",
+    )
+    .argument("<name>", "function name")
+    .argument("[args...]", "positional arguments of every call")
+    .option("--kwargs <json>", "keyword arguments of every call, as a JSON map")
+    .option("--count <n>", "this many tasks, all with the same arguments")
+    .option(
+      "--items <json>",
+      'one task per element, each {"args": [...], "kwargs": {...}} (args replace, kwargs add to the above)',
+    )
+    .option("--concurrency <n>", "tasks computing at once, at most (default: as the workers take)")
+    .option("--wait", "wait until every task has ended, with a progress bar (exit 1 if one failed)")
+    .option("--wait-timeout <seconds>", "give up waiting after this long (exit 3)")
+    .action(
+      withClient(async (api, g, name, args, o) => {
+        const opts = o as {
+          kwargs?: string;
+          count?: string;
+          items?: string;
+          concurrency?: string;
+          wait?: boolean;
+          waitTimeout?: string;
+        };
+        const params: { count?: number; items?: Record<string, unknown>[]; concurrency?: number } =
+          {};
+        if (opts.count !== undefined) params.count = positiveInt("--count", opts.count);
+        if (opts.items !== undefined) params.items = parseItems(opts.items);
+        if (opts.concurrency !== undefined)
+          params.concurrency = positiveInt("--concurrency", opts.concurrency);
+        if ((params.count === undefined) === (params.items === undefined))
+          throw new UsageError("give either --count or --items");
+        const fn = {
+          item_type: "function",
+          name: name as string,
+          args: (args as string[]).map(parseValue),
+          kwargs: parseKwargs(opts.kwargs),
+        };
+        const r = await api.runCreate(fn, params);
+        const uid = r.run_uid as string;
+        if (!opts.wait) {
+          show(g, r, () => `run_uid: ${uid} (${r.task_uids.length} tasks)`);
+          return;
+        }
+        const info = await waitRun(api, uid, waitTimeout(opts.waitTimeout));
+        show(g, info, () => runSummary(info));
+        if (info.num_failed > 0)
+          throw new OutcomeError(`${info.num_failed} of ${info.num_tasks} tasks failed`);
+      }),
+    );
+  run
+    .command("info")
+    .description("counts and progress of a run")
+    .argument("<run_uid>", "run UID")
+    .action(
+      withClient(async (api, g, uid) => {
+        const r = await api.runInfo(uid as string);
+        show(g, r, () => runSummary(r));
+      }),
+    );
+  run
+    .command("wait")
+    .description("wait until every task of a run has ended, with a progress bar")
+    .argument("<run_uid>", "run UID")
+    .option("--wait-timeout <seconds>", "give up waiting after this long (exit 3)")
+    .action(
+      withClient(async (api, g, uid, o) => {
+        const info = await waitRun(
+          api,
+          uid as string,
+          waitTimeout((o as { waitTimeout?: string }).waitTimeout),
+        );
+        show(g, info, () => runSummary(info));
+        if (info.num_failed > 0)
+          throw new OutcomeError(`${info.num_failed} of ${info.num_tasks} tasks failed`);
+      }),
+    );
+  run
+    .command("restart")
+    .description("re-run the failed tasks of a run (--everything: all of them)")
+    .argument("<run_uid>", "run UID")
+    .option("--everything", "re-run every task, not only the failed ones")
+    .action(
+      withClient(async (api, g, uid, o) => {
+        const r = await api.runRestart(uid as string, {
+          everything: (o as { everything?: boolean }).everything === true,
+        });
+        show(g, r, () => r.msg || `restarted ${r.task_uids.length} task(s)`);
+      }),
+    );
+  run
+    .command("delete")
+    .description("cancel what is left of a run and forget it")
+    .argument("<run_uid>", "run UID")
+    .action(
+      withClient(async (api, g, uid) => {
+        const r = await api.runDelete(uid as string);
+        show(g, r, () => `deleted run ${uid as string}`);
+      }),
+    );
+  run
+    .command("list")
+    .description("all runs with their counts")
+    .action(
+      withClient(async (api, g) => {
+        const r = await api.runsList();
+        show(g, r, () =>
+          r.runs.length === 0
+            ? "no runs"
+            : r.runs
+                .map(
+                  (x) =>
+                    `${inline(x.run_uid)}  ${inline(x.name)}  ${inline(x.num_done)}/${inline(x.num_tasks)} done, ${inline(x.num_failed)} failed, ${inline(x.num_computing)} computing`,
+                )
+                .join("\n"),
         );
       }),
     );

@@ -2,6 +2,23 @@
  * The worker environment: open (fork and load), close (ask to finish), destroy
  * (kill, also when hung), and what it found (plans, devices, functions).
  * Open/close/destroy only start the operation; status tells the rest.
+ *
+ * With `--workers N` the environment is a pool of N worker processes that all
+ * load the same startup code. The first (main) one runs plans, foreground
+ * tasks and script uploads, as the Python server's one worker does; the
+ * scheduler spreads background tasks and runs over all of them.
+ *  - Readiness: the environment is open when every worker is ready (they are
+ *    forked together, so this costs about one fork's time), so that a client
+ *    that sees `worker_environment_exists` gets the whole pool. A worker that
+ *    fails to load fails the open.
+ *  - Supervision: every process is watched (exit, heartbeats). The loss of the
+ *    main worker ends the environment (as with one worker: the plan and the
+ *    tasks fail, the pool is stopped); the loss of another worker fails (or
+ *    retries) only its own tasks and a new process takes its place while the
+ *    environment stays open.
+ *  - Scripts (script_upload, environment_update) run in the main worker and
+ *    are also loaded into the others (and into a replacement when it joins),
+ *    so that every worker has the same functions.
  */
 import { randomUUID } from "node:crypto";
 import type { Logger } from "pino";
@@ -27,11 +44,36 @@ export interface EnvironmentOptions {
   heartbeatTimeoutMs: number;
   /** How long `close` waits for the worker to exit before killing it. */
   closeTimeoutMs: number;
+  /** Worker processes (1: the main worker only). */
+  workers: number;
 }
+
+/** A worker process of the pool other than the main one. */
+interface PoolMember {
+  proc: WorkerProcess;
+  /** Loaded its startup code (and the scripts uploaded so far): it may take tasks. */
+  ready: boolean;
+  /** Set while it is being replaced: why (completes "replaced ..."). */
+  replacing: string | undefined;
+}
+
+/** A worker that may take tasks now (main first). */
+export interface TaskWorker {
+  id: string;
+  main: boolean;
+}
+
+type ExitInfo = { code: number | null; signal: string | null; reason: string | undefined };
 
 export class EnvironmentController {
   phase: EnvPhase = "closed";
   private worker: WorkerProcess | undefined;
+  private mainReady: { content: EnvironmentContent; metadata: Record<string, unknown> } | undefined;
+  private readonly pool = new Map<string, PoolMember>();
+  /** Scripts loaded into the environment since it opened (replayed into a new pool worker). */
+  private scripts: { script: string; updateLists: boolean }[] = [];
+  /** The main worker is gone: what to do once the rest of the pool has exited too. */
+  private afterPool: (() => void) | undefined;
   private closeTimer: NodeJS.Timeout | undefined;
   content: EnvironmentContent = { plans_existing: {}, devices_existing: {}, functions: [] };
   /** Called when the lists of plans/devices change. */
@@ -49,6 +91,10 @@ export class EnvironmentController {
    * `reopening` when it was replaced and a new one is being opened.
    */
   onWorkerGone: ((reopening: boolean, reason: string) => void) | undefined;
+  /** A pool worker (not the main one) is gone while the environment stays: end its tasks. */
+  onPoolWorkerLost: ((workerId: string, msg: string) => void) | undefined;
+  /** A pool worker (a replacement) joined the open environment. */
+  onPoolWorkerJoined: (() => void) | undefined;
   /** Set while the worker is being replaced: why (completes "replaced ..."). */
   private replacing: string | undefined;
 
@@ -68,55 +114,125 @@ export class EnvironmentController {
     return this.worker?.pid;
   }
 
-  /** The id of the worker process (a task record names the worker that ran it). */
+  /** The id of the main worker process (a task record names the worker that ran it). */
   get workerId(): string | undefined {
     return this.worker?.opts.id;
   }
 
+  /** Pids of every worker process alive (main first). */
+  get workerPids(): number[] {
+    const all = [this.worker, ...[...this.pool.values()].map((p) => p.proc)];
+    return all.flatMap((w) => (w?.alive && w.pid !== undefined ? [w.pid] : []));
+  }
+
+  /** The workers that may take tasks now: none unless the environment is open. */
+  taskWorkers(): TaskWorker[] {
+    const id = this.worker?.opts.id;
+    if (this.phase !== "open" || id === undefined) return [];
+    const list: TaskWorker[] = [{ id, main: true }];
+    for (const [pid, p] of this.pool)
+      if (p.ready && p.replacing === undefined) list.push({ id: pid, main: false });
+    return list;
+  }
+
   /**
-   * End the worker the hard way and open a new one, so that the user keeps a
+   * End a worker the hard way and start a new one, so that the user keeps a
    * working environment: used when a cancelled or timed-out task does not
-   * stop. `why` completes "the worker process was replaced ...". The tasks and
-   * plan running in it fail with a message saying so.
+   * stop. `why` completes "the worker process was replaced ...". The tasks
+   * running in it fail with a message saying so. The main worker (also when
+   * `workerId` is not given) takes the environment with it and is re-opened
+   * with its pool; another worker of the pool is replaced alone.
    */
-  replace(why: string): void {
-    if (!this.worker || this.phase !== "open" || this.replacing !== undefined) return;
+  replace(why: string, workerId?: string | null): void {
+    if (!this.worker || this.phase !== "open") return;
+    const member = workerId ? this.pool.get(workerId) : undefined;
+    if (member) {
+      if (member.replacing !== undefined) return;
+      member.replacing = why;
+      this.log.warn(`Replacing the worker process ${member.proc.pid ?? "?"} ${why}`);
+      member.proc.kill("SIGKILL", `the worker process was replaced ${why}`);
+      return;
+    }
+    if (this.replacing !== undefined) return;
     this.replacing = why;
     this.log.warn(`Replacing the worker process ${why}`);
     this.worker.kill("SIGKILL", `the worker process was replaced ${why}`);
   }
 
+  /** Send to the main worker. */
   send(msg: ManagerToWorker): boolean {
     return this.worker?.send(msg) ?? false;
+  }
+
+  /** Send to the worker with this id (the main one when it is not found). */
+  sendTo(workerId: string | null | undefined, msg: ManagerToWorker): boolean {
+    const member = workerId ? this.pool.get(workerId) : undefined;
+    return member ? member.proc.send(msg) : this.send(msg);
+  }
+
+  /** Load a script into the main worker (the task `id`) and into every other worker. */
+  sendScript(id: string, script: string, updateLists: boolean, background: boolean): boolean {
+    this.scripts.push({ script, updateLists });
+    for (const [pid, p] of this.pool) {
+      // The other workers' copies are not tasks: their reports carry an id no task has.
+      p.proc.send({
+        type: "script",
+        id: `${id}/${pid}`,
+        script,
+        updateLists: false,
+        background: true,
+      });
+    }
+    return this.send({ type: "script", id, script, updateLists, background });
   }
 
   open(): void {
     this.phase = "opening";
     this.state.set({ manager_state: "creating_environment" });
+    this.mainReady = undefined;
+    this.scripts = [];
+    const w = this.fork();
+    this.worker = w;
+    w.on("message", (m) => this.onMessage(w, m));
+    w.on("exit", (e) => this.onExit(w, e));
+    w.start();
+    for (let i = 1; i < this.opts.workers; i++) this.startPoolMember();
+    this.log.info(
+      `Opening the worker environment (pid ${w.pid ?? "?"}` +
+        (this.opts.workers > 1 ? `, ${this.opts.workers} worker processes` : "") +
+        ")",
+    );
+  }
+
+  private fork(): WorkerProcess {
     const w = new WorkerProcess({
       id: randomUUID(),
       startupDir: this.opts.startupDir,
       startupModule: this.opts.startupModule,
       heartbeatTimeoutMs: this.opts.heartbeatTimeoutMs,
     });
-    this.worker = w;
     w.on("output", (t) => this.console(t));
-    w.on("message", (m) => this.onMessage(w, m));
-    w.on("exit", (e) => this.onExit(w, e));
+    return w;
+  }
+
+  private startPoolMember(): void {
+    const w = this.fork();
+    const member: PoolMember = { proc: w, ready: false, replacing: undefined };
+    this.pool.set(w.opts.id, member);
+    w.on("message", (m) => this.onPoolMessage(member, m));
+    w.on("exit", (e) => this.onPoolExit(member, e));
     w.start();
-    this.log.info(`Opening the worker environment (pid ${w.pid ?? "?"})`);
   }
 
   close(): void {
     if (!this.worker) return;
     this.phase = "closing";
     this.state.set({ manager_state: "closing_environment", worker_environment_state: "closing" });
-    this.worker.send({ type: "close" });
-    const w = this.worker;
-    this.closeTimer = setTimeout(
-      () => w.kill("SIGKILL", "the worker did not exit after it was asked to close"),
-      this.opts.closeTimeoutMs,
-    );
+    const all = [this.worker, ...[...this.pool.values()].map((p) => p.proc)];
+    for (const w of all) w.send({ type: "close" });
+    this.closeTimer = setTimeout(() => {
+      for (const w of all) w.kill("SIGKILL", "the worker did not exit after it was asked to close");
+    }, this.opts.closeTimeoutMs);
     this.closeTimer.unref();
   }
 
@@ -124,30 +240,26 @@ export class EnvironmentController {
     if (!this.worker) return;
     this.phase = "destroying";
     this.state.set({ manager_state: "destroying_environment" });
+    this.killPool("the environment was destroyed");
     this.worker.kill("SIGKILL", "the environment was destroyed");
   }
 
-  /** Kill the worker at shutdown. */
+  /** Kill the workers at shutdown. */
   shutdown(): void {
+    this.killPool("the manager is stopping");
     this.worker?.kill("SIGKILL", "the manager is stopping");
+  }
+
+  private killPool(reason: string): void {
+    for (const p of this.pool.values()) p.proc.kill("SIGKILL", reason);
   }
 
   private onMessage(w: WorkerProcess, m: WorkerToManager): void {
     if (w !== this.worker) return;
     switch (m.type) {
       case "ready":
-        this.phase = "open";
-        this.setContent(m.content);
-        this.state.set({
-          manager_state: "idle",
-          worker_environment_exists: true,
-          worker_environment_state: "idle",
-          re_state: "idle",
-          ip_kernel_state: "disabled",
-          ip_kernel_captured: true,
-        });
-        this.log.info("The worker environment is open");
-        this.onReady?.(m.metadata);
+        this.mainReady = { content: m.content, metadata: m.metadata };
+        this.maybeOpen();
         break;
       case "re_state":
       case "re_runs":
@@ -170,22 +282,119 @@ export class EnvironmentController {
     }
   }
 
+  private onPoolMessage(member: PoolMember, m: WorkerToManager): void {
+    const id = member.proc.opts.id;
+    if (this.pool.get(id) !== member) return;
+    switch (m.type) {
+      case "ready":
+        // A replacement first loads the scripts uploaded since the environment opened.
+        for (const [i, s] of this.scripts.entries()) {
+          member.proc.send({
+            type: "script",
+            id: `replay-${i}/${id}`,
+            script: s.script,
+            updateLists: false,
+            background: true,
+          });
+        }
+        member.ready = true;
+        if (this.phase === "opening") this.maybeOpen();
+        else if (this.phase === "open") {
+          this.log.info(`Worker process ${member.proc.pid ?? "?"} joined the pool`);
+          this.onPoolWorkerJoined?.();
+        }
+        break;
+      case "load_failed":
+        this.log.error(`${m.msg}\n${m.traceback}`);
+        member.proc.kill("SIGKILL", m.msg);
+        break;
+      case "task_started":
+      case "task_progress":
+      case "task_done":
+        this.onTaskMessage?.(id, m);
+        break;
+      default:
+        break;
+    }
+  }
+
+  /** Open once the main worker and every other worker are ready. */
+  private maybeOpen(): void {
+    if (this.phase !== "opening" || !this.mainReady) return;
+    for (const p of this.pool.values()) if (!p.ready) return;
+    const { content, metadata } = this.mainReady;
+    this.phase = "open";
+    this.setContent(content);
+    this.state.set({
+      manager_state: "idle",
+      worker_environment_exists: true,
+      worker_environment_state: "idle",
+      re_state: "idle",
+      ip_kernel_state: "disabled",
+      ip_kernel_captured: true,
+    });
+    this.log.info(
+      `The worker environment is open${this.opts.workers > 1 ? ` (${this.opts.workers} worker processes)` : ""}`,
+    );
+    this.onReady?.(metadata);
+  }
+
   private setContent(c: EnvironmentContent): void {
     this.content = c;
     this.onContent?.(c);
   }
 
-  private onExit(
-    w: WorkerProcess,
-    e: { code: number | null; signal: string | null; reason: string | undefined },
-  ): void {
+  private onPoolExit(member: PoolMember, e: ExitInfo): void {
+    const id = member.proc.opts.id;
+    if (this.pool.get(id) !== member) return;
+    this.pool.delete(id);
+    const how = e.signal ? `signal ${e.signal}` : `exit code ${String(e.code)}`;
+    if (this.afterPool) {
+      // The main worker is gone already (its exit ended the tasks): wait for the last one.
+      if (this.pool.size === 0) {
+        const next = this.afterPool;
+        this.afterPool = undefined;
+        next();
+      }
+      return;
+    }
+    const phase = this.phase;
+    if (phase === "opening") {
+      // One worker of the pool could not start: the environment does not open.
+      this.worker?.kill("SIGKILL", e.reason ?? `a worker process of the pool exited (${how})`);
+      return;
+    }
+    const msg =
+      member.replacing !== undefined
+        ? `The task was lost: the worker process it ran in was replaced ${member.replacing} (a new worker process takes its place)`
+        : phase === "destroying"
+          ? "The task was stopped: the RE Worker environment was destroyed"
+          : phase === "closing"
+            ? "The task was stopped: the RE Worker environment was closed"
+            : `The worker process was lost (${e.reason ?? how}) while the task was running`;
+    this.onPoolWorkerLost?.(id, msg);
+    if (phase === "open") {
+      if (member.replacing !== undefined) {
+        this.log.warn(
+          `The worker process ${member.proc.pid ?? "?"} was replaced ${member.replacing}`,
+        );
+      } else {
+        this.log.error(
+          `A worker process of the pool was lost (${e.reason ?? how}): starting a new one`,
+        );
+      }
+      this.startPoolMember();
+    }
+  }
+
+  private onExit(w: WorkerProcess, e: ExitInfo): void {
     if (w !== this.worker) return;
     if (this.closeTimer) clearTimeout(this.closeTimer);
     const phase = this.phase;
     const replaced = phase === "open" ? this.replacing : undefined;
     this.replacing = undefined;
     this.worker = undefined;
-    this.phase = "closed";
+    this.mainReady = undefined;
     const how = e.signal ? `signal ${e.signal}` : `exit code ${String(e.code)}`;
     const ended = (what: "task" | "plan"): string =>
       replaced !== undefined
@@ -195,6 +404,16 @@ export class EnvironmentController {
           : phase === "closing"
             ? `The ${what} was stopped: the RE Worker environment was closed`
             : `The worker process was lost (${e.reason ?? how}) while the ${what} was running`;
+    // The pool goes with the main worker; the environment is closed once every process has exited.
+    const pooled = this.pool.size > 0;
+    if (pooled) {
+      this.phase = phase === "closing" ? "closing" : "destroying";
+      this.killPool(
+        phase === "closing" || phase === "destroying"
+          ? (e.reason ?? "the environment was closed")
+          : `the main worker process is gone (${e.reason ?? how})`,
+      );
+    }
     this.tasks.failRunning(ended("task"));
     this.onLost?.(ended("plan"));
     this.onWorkerGone?.(
@@ -205,23 +424,29 @@ export class EnvironmentController {
           ? "the RE Worker environment was closed"
           : `the worker process was lost (${e.reason ?? how})`,
     );
-    if (replaced !== undefined) {
-      this.log.warn(`The worker process was replaced ${replaced}: re-opening the environment`);
-    } else if (phase === "opening") {
-      this.log.error(`The worker environment failed to open (${e.reason ?? how})`);
-    } else if (phase === "open") {
-      this.log.error(`The worker process was lost (${e.reason ?? how})`);
-    } else {
-      this.log.info(`The worker environment is closed (${how})`);
-    }
-    this.state.set({
-      manager_state: "idle",
-      worker_environment_exists: false,
-      worker_environment_state: "closed",
-      re_state: null,
-      ip_kernel_state: null,
-      ip_kernel_captured: null,
-    });
-    if (replaced !== undefined) this.open();
+    const closed = (): void => {
+      this.phase = "closed";
+      this.scripts = [];
+      if (replaced !== undefined) {
+        this.log.warn(`The worker process was replaced ${replaced}: re-opening the environment`);
+      } else if (phase === "opening") {
+        this.log.error(`The worker environment failed to open (${e.reason ?? how})`);
+      } else if (phase === "open") {
+        this.log.error(`The worker process was lost (${e.reason ?? how})`);
+      } else {
+        this.log.info(`The worker environment is closed (${how})`);
+      }
+      this.state.set({
+        manager_state: "idle",
+        worker_environment_exists: false,
+        worker_environment_state: "closed",
+        re_state: null,
+        ip_kernel_state: null,
+        ip_kernel_captured: null,
+      });
+      if (replaced !== undefined) this.open();
+    };
+    if (pooled) this.afterPool = closed;
+    else closed();
   }
 }

@@ -18,6 +18,8 @@ import { statusHandlers } from "./handlers/status.js";
 import { taskHandlers } from "./handlers/tasks.js";
 import { controlHandlers } from "./handlers/control.js";
 import { queueHandlers } from "./handlers/queue.js";
+import { runHandlers } from "./handlers/runs.js";
+import { RunRegistry } from "./runs.js";
 import { QueueExecutor } from "./executor.js";
 import { newUid, PlanQueue } from "./queue.js";
 import { openStore } from "./store/index.js";
@@ -44,6 +46,8 @@ export class Manager {
   /** When and where function tasks run (dependencies, retries, timeouts, cancel). */
   readonly scheduler: TaskScheduler;
   readonly env: EnvironmentController;
+  /** Runs of many tasks (run_create...). */
+  readonly runs: RunRegistry;
   readonly queue: PlanQueue;
   readonly executor: QueueExecutor;
   /** The lock; the stored record is given to `locks.restore()` at start. */
@@ -76,6 +80,7 @@ export class Manager {
         startupModule: opts.startupModule,
         heartbeatTimeoutMs: 1000,
         closeTimeoutMs: 5000,
+        workers: opts.workers,
       },
       this.state,
       this.tasks,
@@ -94,7 +99,10 @@ export class Manager {
     };
     this.scheduler = new TaskScheduler(this.tasks, this.env, this.log, {
       cancelGraceSec: opts.cancelGrace,
+      // One worker takes every task at once, as the Python server's; a pool deals out slots.
+      slotsPerWorker: opts.workers > 1 ? opts.workerSlots : Infinity,
     });
+    this.runs = new RunRegistry(this.tasks, this.scheduler);
     this.permissions = new Permissions(this.loadPermissions());
     this.locks = new LockManager(
       undefined,
@@ -131,6 +139,7 @@ export class Manager {
       ...lockHandlers(this),
       ...queueHandlers(this),
       ...controlHandlers(this),
+      ...runHandlers(this),
     };
   }
 

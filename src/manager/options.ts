@@ -22,6 +22,7 @@ export interface ManagerOptions {
   redisAddr: string | undefined;
   redisNamePrefix: string;
   workers: number;
+  workerSlots: number;
   cancelGrace: number;
   maxMessageSize: number;
   emergencyLockKey: string | undefined;
@@ -182,13 +183,19 @@ export const OPTION_SPECS: OptionSpec[] = [
     key: "workers",
     flag: "--workers",
     arg: "<n>",
-    description: "worker processes for background tasks and runs (only 1 in this version)",
+    description:
+      "worker processes: the first runs plans and foreground tasks, background tasks and runs are spread over all",
     default: 1,
-    parse: (raw) => {
-      const n = positiveInt(raw);
-      if (n !== 1) throw new Error(`a pool of ${n} workers is not built yet: only 1 is supported`);
-      return n;
-    },
+    parse: positiveInt,
+  },
+  {
+    key: "workerSlots",
+    flag: "--worker-slots",
+    arg: "<n>",
+    description:
+      "with --workers above 1: background tasks one worker process runs at a time (1 suits CPU-bound code; raise it for code that mostly waits)",
+    default: 1,
+    parse: positiveInt,
   },
   {
     key: "cancelGrace",

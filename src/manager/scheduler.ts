@@ -22,13 +22,25 @@
  * process is replaced (the other tasks in it fail, saying why) and the
  * environment re-opened, so that the user keeps a working environment.
  *
- * Workers: today the one worker process of the environment. Dispatch asks
- * `pickWorker()` for a worker that can take a task; a pool adds workers there
- * (and a capacity per worker), nothing else changes.
+ * Workers: the environment's worker processes (`--workers N`). With one
+ * worker every ready task is handed to it at once (the Python server's
+ * behaviour: async functions run side by side in it). With a pool, each
+ * worker has `slotsPerWorker` slots (`--worker-slots`, default 1: a CPU-bound
+ * function holds its process's only thread, so a second task sent to a busy
+ * worker would only wait there while another worker may be free). Ready
+ * tasks go highest priority first to the least loaded worker with a free
+ * slot (the other workers before the main one on a tie, so that the main one
+ * stays free for plans); foreground tasks always run in the main worker and
+ * take a slot there without waiting for one. Tasks beyond the free slots
+ * wait here, where a later higher-priority task can still pass them.
+ * A task whose pool worker is lost is retried if it has retries left,
+ * otherwise it fails saying so; a new process takes the lost one's place.
+ *
+ * Runs (runs.ts) submit their tasks `held`: they are released a few at a
+ * time, as the run's concurrency allows.
  */
 import type { Logger } from "pino";
-import type { ManagerToWorker } from "../protocol/ipc.js";
-import type { EnvironmentController, TaskMessage } from "./environment.js";
+import type { EnvironmentController, TaskMessage, TaskWorker } from "./environment.js";
 import type { FinalState, TaskRecord, TaskRegistry, TaskStats } from "./tasks.js";
 
 export interface TaskOptions {
@@ -55,10 +67,10 @@ export interface FunctionCall {
 /** One outcome of task_cancel per UID (SPEC §7.1). */
 export type CancelOutcome = "cancelled" | "cancelling" | "already_completed" | "not_found";
 
-/** A worker that can take tasks (today: the environment's one worker process). */
-interface WorkerSlot {
-  id: string;
-  send(msg: ManagerToWorker): boolean;
+/** Where a task of a run stands in it. */
+export interface RunPlace {
+  uid: string;
+  index: number;
 }
 
 interface Job {
@@ -78,6 +90,12 @@ interface Job {
   expiryTimer: NodeJS.Timeout | undefined;
   retryTimer: NodeJS.Timeout | undefined;
   timeoutTimer: NodeJS.Timeout | undefined;
+  /** The worker it was handed to (holding one of its slots), while it runs. */
+  worker: string | undefined;
+  /** The run it belongs to, and its index there. */
+  run: RunPlace | undefined;
+  /** Submitted but not released yet (a run's task waiting for its turn). */
+  held: boolean;
 }
 
 /** Longest wait between two tries. */
@@ -105,16 +123,25 @@ export class TaskScheduler {
   /** Running tasks asked to stop: when their grace period ends. */
   private readonly graceTimers = new Map<string, NodeJS.Timeout>();
   private seq = 0;
+  /** Worker id → the tasks it runs now (slots taken). */
+  private readonly load = new Map<string, number>();
+  private pumpScheduled = false;
+  /** `ready` is in dispatch order (no job was added since it was sorted). */
+  private readySorted = true;
+  /** Foreground jobs in `ready` (they do not wait for a slot). */
+  private readyForeground = 0;
 
   constructor(
     private readonly tasks: TaskRegistry,
     private readonly env: EnvironmentController,
     private readonly log: Logger,
-    private readonly opts: { cancelGraceSec: number },
+    private readonly opts: { cancelGraceSec: number; slotsPerWorker: number },
   ) {
     tasks.onFinal((r) => this.onFinal(r));
     env.onTaskMessage = (worker, m) => this.onTaskMessage(worker, m);
     env.onWorkerGone = (reopening, why) => this.onWorkerGone(reopening, why);
+    env.onPoolWorkerLost = (worker, msg) => this.workerLost(worker, msg);
+    env.onPoolWorkerJoined = () => this.pump();
   }
 
   /**
@@ -126,7 +153,13 @@ export class TaskScheduler {
   }
 
   /** Accept a function task; it runs at once unless it has to wait. */
-  submit(uid: string, call: FunctionCall, background: boolean, o: TaskOptions): void {
+  submit(
+    uid: string,
+    call: FunctionCall,
+    background: boolean,
+    o: TaskOptions,
+    run?: { place: RunPlace; held: boolean },
+  ): void {
     const after = [...new Set(o.after ?? [])];
     const job: Job = {
       uid,
@@ -143,6 +176,9 @@ export class TaskScheduler {
       expiryTimer: undefined,
       retryTimer: undefined,
       timeoutTimer: undefined,
+      worker: undefined,
+      run: run?.place,
+      held: run?.held ?? false,
     };
     this.tasks.create({
       uid,
@@ -151,6 +187,7 @@ export class TaskScheduler {
       background,
       after,
       priority: job.priority,
+      ...(run ? { runUid: run.place.uid } : {}),
     });
     this.jobs.set(uid, job);
     for (const dep of after) {
@@ -172,10 +209,23 @@ export class TaskScheduler {
     if (job.expires !== undefined) {
       job.expiryTimer = setTimeout(() => this.expire(job), job.expires * 1000);
     }
-    if (job.waitingOn.size === 0) {
-      this.ready.push(job);
+    if (job.waitingOn.size === 0 && !job.held) {
+      this.enqueue(job);
       this.pump();
     }
+  }
+
+  /** Let held tasks (of a run) go to the workers. */
+  release(uids: readonly string[]): void {
+    for (const uid of uids) {
+      const job = this.jobs.get(uid);
+      if (!job?.held) continue;
+      job.held = false;
+      if (job.waitingOn.size === 0 && this.tasks.active(uid)?.state === "pending") {
+        this.enqueue(job);
+      }
+    }
+    this.schedulePump();
   }
 
   /** Cancel tasks: pending ones never run, running ones are stopped. */
@@ -213,7 +263,7 @@ export class TaskScheduler {
   stats(): TaskStats {
     return {
       queue_depth: this.tasks.waitingCount,
-      active_workers: this.env.phase === "open" && this.env.workerId !== undefined ? 1 : 0,
+      active_workers: this.env.taskWorkers().length,
     };
   }
 
@@ -225,29 +275,88 @@ export class TaskScheduler {
 
   // ---- dispatch -------------------------------------------------------------------
 
-  /** A worker that can take a task now (a pool would pick the least busy). */
-  private pickWorker(): WorkerSlot | undefined {
-    const id = this.env.workerId;
-    if (this.env.phase !== "open" || id === undefined) return undefined;
-    return { id, send: (msg) => this.env.send(msg) };
+  /** Pump once at the end of this turn (many changes, one pass over the ready tasks). */
+  private schedulePump(): void {
+    if (this.pumpScheduled) return;
+    this.pumpScheduled = true;
+    setImmediate(() => {
+      this.pumpScheduled = false;
+      this.pump();
+    });
   }
 
-  /** Hand the ready tasks to workers, highest priority first. */
+  private enqueue(job: Job): void {
+    this.ready.push(job);
+    this.readySorted = false;
+    if (!job.background) this.readyForeground++;
+  }
+
+  /** Hand the ready tasks to workers with free slots, highest priority first. */
   private pump(): void {
     if (this.ready.length === 0) return;
-    const worker = this.pickWorker();
-    if (!worker) return;
-    const batch = this.ready.sort((a, b) => b.priority - a.priority || a.seq - b.seq);
-    this.ready = [];
-    for (const job of batch) this.dispatch(job, worker);
+    const workers = this.env.taskWorkers();
+    const main = workers.find((w) => w.main);
+    if (!main) return;
+    const slots = this.opts.slotsPerWorker;
+    if (slots === Infinity && workers.length === 1) {
+      const batch = this.sortedReady();
+      this.ready = [];
+      this.readyForeground = 0;
+      for (const job of batch) this.dispatch(job, main);
+      return;
+    }
+    // Least loaded first; on a tie the other workers before the main one.
+    const order = [...workers.filter((w) => !w.main), main];
+    let free = 0;
+    for (const w of order) free += Math.max(0, slots - (this.load.get(w.id) ?? 0));
+    if (free === 0 && this.readyForeground === 0) return;
+    const batch = this.sortedReady();
+    const left: Job[] = [];
+    let i = 0;
+    for (; i < batch.length; i++) {
+      const job = batch[i] as Job;
+      if (!job.background) {
+        this.readyForeground--;
+        this.dispatch(job, main);
+        continue;
+      }
+      if (free === 0) {
+        if (this.readyForeground === 0) break;
+        left.push(job);
+        continue;
+      }
+      let best = main;
+      let bestLoad = Infinity;
+      for (const w of order) {
+        const n = this.load.get(w.id) ?? 0;
+        if (n < bestLoad) {
+          best = w;
+          bestLoad = n;
+        }
+      }
+      free--;
+      this.dispatch(job, best);
+    }
+    // What is left keeps its order (sorted): the jobs not reached, after those passed over.
+    this.ready = i === 0 && left.length === 0 ? batch : left.concat(batch.slice(i));
   }
 
-  private dispatch(job: Job, worker: WorkerSlot): void {
+  private sortedReady(): Job[] {
+    if (!this.readySorted) {
+      this.ready.sort((a, b) => b.priority - a.priority || a.seq - b.seq);
+      this.readySorted = true;
+    }
+    return this.ready;
+  }
+
+  private dispatch(job: Job, worker: TaskWorker): void {
     const rec = this.tasks.active(job.uid);
     if (!rec) return;
     job.expiryTimer = clear(job.expiryTimer);
+    job.worker = worker.id;
+    this.load.set(worker.id, (this.load.get(worker.id) ?? 0) + 1);
     this.tasks.dispatched(job.uid, worker.id);
-    worker.send({
+    this.env.sendTo(worker.id, {
       type: "execute",
       id: job.uid,
       name: job.call.name,
@@ -255,6 +364,7 @@ export class TaskScheduler {
       kwargs: job.call.kwargs,
       background: job.background,
       attempt: rec.attempts,
+      ...(job.run ? { run: job.run } : {}),
     });
     if (job.timeout !== undefined) {
       const t = job.timeout;
@@ -309,7 +419,43 @@ export class TaskScheduler {
     }
   }
 
+  /** The task no longer holds a slot of its worker. */
+  private unload(job: Job): boolean {
+    const w = job.worker;
+    if (w === undefined) return false;
+    job.worker = undefined;
+    const n = this.load.get(w);
+    if (n !== undefined) {
+      if (n <= 1) this.load.delete(w);
+      else this.load.set(w, n - 1);
+    }
+    return true;
+  }
+
+  /**
+   * A worker of the pool (not the main one) is gone while the environment
+   * stays open: its tasks end as asked (cancel, timeout), are retried if they
+   * have retries left, or fail with `msg`.
+   */
+  private workerLost(worker: string, msg: string): void {
+    for (const rec of this.tasks.activeRecords()) {
+      if (rec.state !== "running" || rec.worker !== worker) continue;
+      const job = this.jobs.get(rec.uid);
+      if (job) this.unload(job);
+      if (rec.stopping) {
+        this.tasks.finish(rec.uid, rec.stopping.state, { msg: rec.stopping.msg });
+      } else if (job && rec.attempts <= job.maxRetries) {
+        this.retry(job, msg);
+      } else {
+        this.tasks.finish(rec.uid, "failed", { msg });
+      }
+    }
+    this.load.delete(worker);
+    this.schedulePump();
+  }
+
   private retry(job: Job, reason: string): void {
+    if (this.unload(job)) this.schedulePump();
     const attempts = this.tasks.get(job.uid)?.attempts ?? 1;
     // Exponential, with "equal jitter": half the step is fixed, half random.
     const step = Math.min(MAX_BACKOFF_SEC, job.retryBackoff * 2 ** (attempts - 1));
@@ -318,7 +464,7 @@ export class TaskScheduler {
     job.retryTimer = setTimeout(() => {
       job.retryTimer = undefined;
       if (this.tasks.active(job.uid)?.state !== "retrying") return;
-      this.ready.push(job);
+      this.enqueue(job);
       this.pump();
     }, delay * 1000);
   }
@@ -328,7 +474,7 @@ export class TaskScheduler {
   /** Abort a running task's signal; replace its worker if it has not stopped after the grace period. */
   private stop(rec: TaskRecord, state: "cancelled" | "timed_out", msg: string): void {
     if (!this.tasks.requestStop(rec.uid, state, msg)) return;
-    this.env.send({ type: "cancel", id: rec.uid, reason: msg });
+    this.env.sendTo(rec.worker, { type: "cancel", id: rec.uid, reason: msg });
     if (this.graceTimers.has(rec.uid)) return;
     const g = this.opts.cancelGraceSec;
     const timer = setTimeout(() => {
@@ -339,13 +485,19 @@ export class TaskScheduler {
       r.stopping.msg +=
         `; it did not stop within ${g} s, so its worker process was replaced` +
         " (the environment is re-opened automatically)";
+      // Replacing the main worker re-opens the whole environment; another worker goes alone.
+      const alone = r.worker !== null && r.worker !== this.env.workerId;
       for (const other of this.tasks.activeRecords()) {
+        if (alone && other.worker !== r.worker) continue;
         if (other !== r && other.state === "running" && other.stopping) {
           other.stopping.msg += "; it was ended when its worker process was replaced";
         }
       }
       this.log.warn(`Task '${r.uid}' did not stop within ${g} s after ${what}`);
-      this.env.replace(`to end task '${r.uid}', which did not stop within ${g} s after ${what}`);
+      this.env.replace(
+        `to end task '${r.uid}', which did not stop within ${g} s after ${what}`,
+        r.worker,
+      );
     }, g * 1000);
     this.graceTimers.set(rec.uid, timer);
   }
@@ -379,10 +531,17 @@ export class TaskScheduler {
   /** A task ended: release or cancel the tasks that wait for it; drop its timers. */
   private onFinal(rec: TaskRecord): void {
     const job = this.jobs.get(rec.uid);
+    let released = false;
     if (job) {
+      // A job that ran holds no place in `ready`; one that did not may.
+      const ran = this.unload(job);
+      if (ran) released = true;
       this.clearTimers(job);
-      const i = this.ready.indexOf(job);
-      if (i >= 0) this.ready.splice(i, 1);
+      const i = ran ? -1 : this.ready.indexOf(job);
+      if (i >= 0) {
+        this.ready.splice(i, 1);
+        if (!job.background) this.readyForeground--;
+      }
     }
     const grace = this.graceTimers.get(rec.uid);
     if (grace) {
@@ -391,14 +550,13 @@ export class TaskScheduler {
     }
     const children = this.dependents.get(rec.uid);
     this.dependents.delete(rec.uid);
-    let released = false;
     for (const child of children ?? []) {
       const cj = this.jobs.get(child);
       if (!cj || !this.tasks.active(child)) continue;
       if (rec.state === "completed") {
         cj.waitingOn.delete(rec.uid);
         if (cj.waitingOn.size === 0) {
-          this.ready.push(cj);
+          this.enqueue(cj);
           released = true;
         }
       } else {
@@ -412,6 +570,7 @@ export class TaskScheduler {
 
   /** The worker is gone: unless a new one is on its way, the waiting tasks cannot run. */
   private onWorkerGone(reopening: boolean, why: string): void {
+    this.load.clear();
     if (reopening) return;
     for (const job of [...this.jobs.values()]) {
       const rec = this.tasks.active(job.uid);

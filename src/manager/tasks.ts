@@ -37,6 +37,8 @@ export interface NewTask {
   background: boolean;
   after?: string[];
   priority?: number;
+  /** The run it belongs to. */
+  runUid?: string;
 }
 
 export interface CompletedResult {
@@ -82,6 +84,8 @@ export interface TaskRecord {
   outputs: Record<string, unknown>;
   after: string[];
   priority: number;
+  /** The run it belongs to (run_create), or null. */
+  runUid: string | null;
   /** The worker process that runs (ran) it. */
   worker: string | null;
   /** A stop was asked for (cancel, timeout): the state it ends in, and why. */
@@ -110,6 +114,7 @@ type StoredInfo = Partial<
     | "outputs"
     | "after"
     | "priority"
+    | "runUid"
     | "worker"
   >
 >;
@@ -197,6 +202,7 @@ export class TaskRegistry {
       outputs: {},
       after: t.after ?? [],
       priority: t.priority ?? 0,
+      runUid: t.runUid ?? null,
       worker: null,
       stopping: undefined,
       result: undefined,
@@ -482,7 +488,7 @@ export class TaskRegistry {
       message: r.message,
       outputs: r.outputs,
       after: r.after,
-      run_uid: null,
+      run_uid: r.runUid,
       worker: r.worker,
       stats,
     };
@@ -564,6 +570,7 @@ function restoredRecord(uid: string, result: CompletedResult, info: StoredInfo):
     outputs: info.outputs ?? {},
     after: info.after ?? [],
     priority: info.priority ?? 0,
+    runUid: info.runUid ?? null,
     worker: info.worker ?? null,
     stopping: undefined,
     result,
@@ -589,6 +596,7 @@ function storedInfo(r: TaskRecord, result: CompletedResult): StoredInfo | undefi
   }
   if (r.after.length > 0) info.after = r.after;
   if (r.priority !== 0) info.priority = r.priority;
+  if (r.runUid !== null) info.runUid = r.runUid;
   for (const _k in info) {
     info.name = r.name;
     if (r.worker !== null) info.worker = r.worker;

@@ -12,6 +12,8 @@ export interface ExecuteFunctionMsg {
   kwargs: Record<string, unknown>;
   background: boolean;
   attempt: number;
+  /** A task of a run: the run and the task's index in it. */
+  run?: { uid: string; index: number };
 }
 
 export interface ScriptMsg {

@@ -109,6 +109,8 @@ export interface TaskContext {
   readonly taskUid: string;
   /** 1 for the first try, 2 for the first retry, ... */
   readonly attempt: number;
+  /** A task of a run (`run_create`): the run's uid and this task's index in it (0-based). */
+  readonly run: { readonly uid: string; readonly index: number } | null;
   /** Aborted when the task is cancelled, times out or the worker closes. */
   readonly signal: AbortSignal;
   /** Report progress, 0–100. */

@@ -121,11 +121,17 @@ function describe(): EnvironmentContent {
 
 const running = new Map<string, AbortController>();
 
-function makeContext(id: string, attempt: number, ac: AbortController): TaskContext {
+function makeContext(
+  id: string,
+  attempt: number,
+  ac: AbortController,
+  run: { uid: string; index: number } | null = null,
+): TaskContext {
   const prefix = `[${id.slice(0, 8)}]`;
   return {
     taskUid: id,
     attempt,
+    run,
     signal: ac.signal,
     progress: (pct) =>
       send({ type: "task_progress", id, progress: Math.max(0, Math.min(100, pct)) }),
@@ -157,12 +163,13 @@ async function runTask(
   attempt: number,
   body: (ctx: TaskContext) => Promise<unknown>,
   extra?: () => Partial<TaskDoneMsg>,
+  run: { uid: string; index: number } | null = null,
 ): Promise<void> {
   const ac = new AbortController();
   running.set(id, ac);
   const time_start = now();
   send({ type: "task_started", id, time: time_start });
-  const ctx = makeContext(id, attempt, ac);
+  const ctx = makeContext(id, attempt, ac, run);
   let done: TaskDoneMsg;
   try {
     const value = await taskStorage.run(ctx, () => body(ctx));
@@ -197,10 +204,17 @@ async function runTask(
 }
 
 function executeFunction(m: ExecuteFunctionMsg): Promise<void> {
-  return runTask(m.id, "Execute function", m.attempt, async () => {
-    const { fn, args } = env.bindFunction(m.name, m.args, m.kwargs);
-    return await fn(...args);
-  });
+  return runTask(
+    m.id,
+    "Execute function",
+    m.attempt,
+    async () => {
+      const { fn, args } = env.bindFunction(m.name, m.args, m.kwargs);
+      return await fn(...args);
+    },
+    undefined,
+    m.run ?? null,
+  );
 }
 
 /** Plans run one at a time in the run engine; its state and runs are reported as they change. */

@@ -27,7 +27,7 @@ export function environmentHandlers(m: Manager): Handlers {
     m.tasks.add({ uid, name: label, kind: "script", background, time_start: Date.now() / 1000 });
     if (!background)
       m.state.set({ manager_state: "executing_task", worker_environment_state: "executing_task" });
-    env.send({ type: "script", id: uid, script, updateLists, background });
+    env.sendScript(uid, script, updateLists, background);
     return uid;
   };
 

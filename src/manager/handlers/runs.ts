@@ -1,0 +1,149 @@
+/** Runs of many tasks (zqs): run_create, run_info, run_restart, run_delete, runs_list. */
+import { pyRepr } from "../../protocol/index.js";
+import type { Handlers } from "../dispatch.js";
+import { RequestError } from "../dispatch.js";
+import type { Manager } from "../manager.js";
+import type { Run } from "../runs.js";
+import type { FunctionCall } from "../scheduler.js";
+
+const FORMAT = "Incorrect request format: ";
+/** Tasks one run may have, at most. */
+export const MAX_RUN_TASKS = 100_000;
+
+function isMap(v: unknown): v is Record<string, unknown> {
+  return v !== null && typeof v === "object" && !Array.isArray(v);
+}
+
+export function runHandlers(m: Manager): Handlers {
+  const find = (uid: string): Run => {
+    const run = m.runs.get(uid);
+    if (!run) throw new RequestError(`Run ${pyRepr(uid)} is not found`);
+    return run;
+  };
+  const requireOpen = (): void => {
+    if (!m.env.exists || m.env.phase !== "open") {
+      throw new RequestError("RE Worker environment is not open");
+    }
+  };
+
+  return {
+    run_create: (p) => {
+      if (p.user_group === undefined)
+        throw new RequestError(`${FORMAT}user group is not specified`);
+      if (p.user === undefined) throw new RequestError(`${FORMAT}user name is not specified`);
+      if (!m.permissions.hasGroup(p.user_group)) {
+        throw new RequestError(`Unknown user group: ${pyRepr(p.user_group)}`);
+      }
+      const f = p.function;
+      if (f.item_type !== undefined && f.item_type !== "function") {
+        throw new RequestError(
+          `${FORMAT}'function' must be a function item, got item_type ${pyRepr(f.item_type)}`,
+        );
+      }
+      const name = f.name;
+      if (typeof name !== "string" || name === "") {
+        throw new RequestError(`${FORMAT}function name is not specified or is not a string`);
+      }
+      if (f.args !== undefined && !Array.isArray(f.args)) {
+        throw new RequestError(`${FORMAT}'args' must be a list, got ${pyRepr(f.args)}`);
+      }
+      if (f.kwargs !== undefined && !isMap(f.kwargs)) {
+        throw new RequestError(`${FORMAT}'kwargs' must be a dictionary, got ${pyRepr(f.kwargs)}`);
+      }
+      if ((p.count === undefined) === (p.items === undefined)) {
+        throw new RequestError(`${FORMAT}give either 'count' or 'items' (one of them)`);
+      }
+      const n = p.count ?? p.items?.length ?? 0;
+      if (n === 0)
+        throw new RequestError(`${FORMAT}'items' is empty: a run needs one task at least`);
+      if (n > MAX_RUN_TASKS) {
+        throw new RequestError(`${FORMAT}a run has at most ${MAX_RUN_TASKS} tasks, got ${n}`);
+      }
+      if (!m.permissions.functionAllowed(p.user_group, name)) {
+        throw new RequestError(
+          `Function ${pyRepr(name)} is not allowed for users from ${pyRepr(p.user_group)} group.`,
+        );
+      }
+      const baseArgs = (f.args as unknown[] | undefined) ?? [];
+      const baseKwargs = f.kwargs ?? {};
+      const base: FunctionCall = { name, args: baseArgs, kwargs: baseKwargs };
+      let calls: FunctionCall[];
+      if (p.items === undefined) {
+        calls = new Array<FunctionCall>(n).fill(base);
+      } else {
+        calls = p.items.map((item, i) => {
+          for (const k of Object.keys(item)) {
+            if (k !== "args" && k !== "kwargs") {
+              throw new RequestError(
+                `${FORMAT}items[${i}] has the key ${pyRepr(k)}: an item gives the arguments of one call, 'args' (a list) and/or 'kwargs' (a dictionary)`,
+              );
+            }
+          }
+          if (item.args !== undefined && !Array.isArray(item.args)) {
+            throw new RequestError(`${FORMAT}items[${i}]: 'args' must be a list`);
+          }
+          if (item.kwargs !== undefined && !isMap(item.kwargs)) {
+            throw new RequestError(`${FORMAT}items[${i}]: 'kwargs' must be a dictionary`);
+          }
+          return {
+            name,
+            args: (item.args as unknown[] | undefined) ?? baseArgs,
+            kwargs: { ...baseKwargs, ...((item.kwargs as Record<string, unknown>) ?? {}) },
+          };
+        });
+      }
+      requireOpen();
+      const run = m.runs.create({
+        name,
+        calls,
+        concurrency: p.concurrency,
+        user: p.user,
+        userGroup: p.user_group,
+      });
+      return { success: true, msg: "", run_uid: run.uid, task_uids: [...run.uids] };
+    },
+
+    run_info: ({ run_uid }) => {
+      const run = find(run_uid);
+      return { success: true, msg: "", ...m.runs.counts(run), task_uids: [...run.uids] };
+    },
+
+    run_restart: ({ run_uid, everything }) => {
+      const run = find(run_uid);
+      requireOpen();
+      if (everything) {
+        const left = m.runs.unfinished(run);
+        if (left > 0) {
+          throw new RequestError(
+            `Run ${pyRepr(run_uid)} has ${left} task(s) that have not ended: wait for them (or delete the run) before restarting everything`,
+          );
+        }
+      }
+      const fresh = m.runs.restart(run, everything);
+      return {
+        success: true,
+        msg: fresh.length === 0 ? "The run has no failed tasks: nothing was restarted" : "",
+        run_uid,
+        task_uids: fresh,
+      };
+    },
+
+    run_delete: ({ run_uid }) => {
+      m.runs.delete(find(run_uid));
+      return { success: true, msg: "" };
+    },
+
+    runs_list: () => ({
+      success: true,
+      msg: "",
+      runs: m.runs.list().map((run) => ({
+        ...m.runs.counts(run),
+        name: run.name,
+        user: run.user,
+        user_group: run.userGroup,
+        concurrency: Number.isFinite(run.concurrency) ? run.concurrency : null,
+        created_at: new Date(run.createdAt).toISOString(),
+      })),
+    }),
+  };
+}

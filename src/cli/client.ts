@@ -442,6 +442,12 @@ function defineCommands(program: Command): void {
     .argument("[args...]", "positional arguments")
     .option("--kwargs <json>", "keyword arguments as a JSON map")
     .option("--background", "run beside plans and other tasks")
+    .option("--task-timeout <seconds>", "end the task as timed_out after this long running (zqs)")
+    .option("--max-retries <n>", "run it again this many times at most if it fails (zqs)")
+    .option("--retry-backoff <seconds>", "first wait before a retry, doubled each time (zqs)")
+    .option("--expires <seconds>", "end it as expired if it has not started by then (zqs)")
+    .option("--after <uids...>", "start only when these tasks have completed (zqs)")
+    .option("--priority <n>", "among waiting tasks, higher runs first (zqs)")
     .option("--wait", "wait for the result and print it (exit 1 if the function failed)")
     .option("--wait-timeout <seconds>", "give up waiting after this long")
     .action(
@@ -449,8 +455,29 @@ function defineCommands(program: Command): void {
         const opts = o as {
           kwargs?: string;
           background?: boolean;
+          taskTimeout?: string;
+          maxRetries?: string;
+          retryBackoff?: string;
+          expires?: string;
+          after?: string[];
+          priority?: string;
           wait?: boolean;
           waitTimeout?: string;
+        };
+        const integer = (flag: string, v: string | undefined): number | undefined => {
+          if (v === undefined) return undefined;
+          const n = Number(v);
+          if (!Number.isInteger(n))
+            throw new UsageError(`${flag}: expected an integer, got '${v}'`);
+          return n;
+        };
+        const lifecycle = {
+          timeout: positiveSeconds("--task-timeout", opts.taskTimeout),
+          max_retries: integer("--max-retries", opts.maxRetries),
+          retry_backoff: positiveSeconds("--retry-backoff", opts.retryBackoff),
+          expires: positiveSeconds("--expires", opts.expires),
+          after: opts.after,
+          priority: integer("--priority", opts.priority),
         };
         const item = {
           item_type: "function",
@@ -458,7 +485,10 @@ function defineCommands(program: Command): void {
           args: (args as string[]).map(parseValue),
           kwargs: parseKwargs(opts.kwargs),
         };
-        const r = await api.functionExecute(item, { run_in_background: opts.background === true });
+        const r = await api.functionExecute(item, {
+          run_in_background: opts.background === true,
+          ...Object.fromEntries(Object.entries(lifecycle).filter(([, v]) => v !== undefined)),
+        });
         const uid = r.task_uid as string;
         if (!opts.wait) {
           show(g, r, () => `task_uid: ${uid}`);

@@ -110,6 +110,12 @@ export class WaitMonitor {
 export interface WaitOptions {
   /** Seconds (default 600; Infinity: no limit). */
   timeout?: number;
+  /**
+   * Seconds the manager may leave every request of the wait unanswered before
+   * the wait gives up with the last RequestTimeoutError (default 30): a wait
+   * never hangs on a manager that is gone.
+   */
+  unansweredTimeout?: number;
   monitor?: WaitMonitor;
   signal?: AbortSignal;
 }
@@ -122,6 +128,7 @@ export interface TaskWaitOptions extends WaitOptions {
 }
 
 export const DEFAULT_WAIT_TIMEOUT = 600;
+export const DEFAULT_UNANSWERED_TIMEOUT = 30;
 
 /** What wakes a wait early: the info socket, seen through a filter. */
 export interface WakeSource {
@@ -154,6 +161,8 @@ async function waitLoop<T>(spec: LoopSpec<T>): Promise<T> {
   const signal = spec.opts.signal;
   const start = Date.now();
   const deadline = start + timeout * 1000;
+  const unanswered = (spec.opts.unansweredTimeout ?? DEFAULT_UNANSWERED_TIMEOUT) * 1000;
+  let lastAnswer = start;
   monitor?.begin(timeout);
 
   let woken = false;
@@ -186,9 +195,12 @@ async function waitLoop<T>(spec: LoopSpec<T>): Promise<T> {
       let look: Awaited<ReturnType<LoopSpec<T>["check"]>> | undefined;
       try {
         look = await spec.check();
+        lastAnswer = Date.now();
       } catch (err) {
-        // The manager not answering for a moment is not the end of the wait.
-        if (!(err instanceof RequestTimeoutError)) throw err;
+        // The manager not answering for a moment is not the end of the wait; for long, it is.
+        if (!(err instanceof RequestTimeoutError) || Date.now() - lastAnswer >= unanswered) {
+          throw err;
+        }
       }
       const now = Date.now();
       if (monitor && look?.progress) {

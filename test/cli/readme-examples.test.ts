@@ -142,4 +142,13 @@ describe("README.md", () => {
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toBe("{ success: true, time: 0.5 }\ncompleted\n");
   });
+
+  it("README's lifecycle.sh shows a dependency, a timeout and a run", async () => {
+    const r = await runExample("lifecycle.sh", fresh);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/succeeded/);
+    expect(r.stdout).toContain("exit 1");
+    expect(r.stdout).toMatch(/^timed_out$/m);
+    expect(r.stdout).toMatch(/6 tasks: 6 done, 0 failed/);
+  });
 });

@@ -17,7 +17,11 @@ export interface RequestRates {
 }
 
 export async function benchRequests(n = 5000, inFlight = 16): Promise<RequestRates> {
-  const m = await startManager({ examples: false, publishConsole: false });
+  const m = await startManager({
+    checkReplies: false,
+    examples: false,
+    publishConsole: false,
+  });
   const rep = await startEchoServer("rep");
   const router = await startEchoServer("router");
   try {

@@ -38,6 +38,7 @@ export async function benchStartup(rounds = 5): Promise<StartupTimes> {
 
     t0 = nowMs();
     const m = await startManager({
+      checkReplies: false,
       examples: false,
       publishConsole: false,
       args: ["--startup-dir", path.join(ROOT, "bench/startup")],

@@ -18,6 +18,7 @@ export interface TasksResult {
 
 export async function benchTasks(n = 500): Promise<TasksResult> {
   const m = await startManager({
+    checkReplies: false,
     examples: false,
     publishConsole: false,
     args: ["--startup-dir", path.join(ROOT, "bench/startup")],

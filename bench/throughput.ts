@@ -23,6 +23,7 @@ export async function benchThroughput(
   extraArgs: string[] = [],
 ): Promise<Throughput> {
   const m = await startManager({
+    checkReplies: false,
     examples: false,
     publishConsole: false,
     args: [

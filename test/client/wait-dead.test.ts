@@ -24,7 +24,10 @@ it("waitForCompletedTask gives up once the manager has not answered for unanswer
     run_in_background: true,
   });
   const t0 = Date.now();
-  const wait = api.waitForCompletedTask(task_uid, { timeout: 60, unansweredTimeout: 1.5 });
+  const wait = api.waitForCompletedTask(task_uid as string, {
+    timeout: 60,
+    unansweredTimeout: 1.5,
+  });
   await new Promise((r) => setTimeout(r, 300));
   m.proc.kill("SIGKILL");
   await expect(wait).rejects.toBeInstanceOf(RequestTimeoutError);

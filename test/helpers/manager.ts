@@ -36,6 +36,8 @@ export interface StartOptions {
   /** Open the example startup code and permissions (default true). */
   examples?: boolean;
   env?: Record<string, string>;
+  /** Validate every reply against its schema (ZQS_CHECK_REPLIES; default true; benchmarks turn it off). */
+  checkReplies?: boolean;
   /** CURVE keys of the readiness probe (a manager with --zmq-private-key answers no one else). */
   probeCurve?: CurveClientKeys;
 }
@@ -90,7 +92,11 @@ export async function startManager(opts: StartOptions = {}): Promise<RunningMana
   args.push(...(opts.args ?? []));
   const proc = spawn(process.execPath, args, {
     cwd: tmpDir,
-    env: { ...process.env, ZQS_CHECK_REPLIES: "1", ...opts.env },
+    env: {
+      ...process.env,
+      ZQS_CHECK_REPLIES: opts.checkReplies === false ? "0" : "1",
+      ...opts.env,
+    },
     stdio: ["ignore", "pipe", "pipe"],
   });
   let out = "";

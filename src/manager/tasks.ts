@@ -100,6 +100,17 @@ export interface TaskRecord {
  * the store stays as small as the Python-compatible result (after a restart
  * its record is rebuilt from the result, without its name and worker).
  */
+/** How long an "accepted" mark may stay in the store (it is replaced when the task ends). */
+const ACCEPTED_KEPT_SEC = 10 * 365 * 24 * 3600;
+
+/** The stored mark of a task accepted and not ended yet. */
+interface AcceptedMark {
+  name: string;
+  kind: TaskRecord["kind"];
+  background: boolean;
+  createdAt: number;
+}
+
 type StoredInfo = Partial<
   Pick<
     TaskRecord,
@@ -210,6 +221,18 @@ export class TaskRegistry {
     this.records.set(rec.uid, rec);
     this.activeCount++;
     this.waiting++;
+    // Written with the turn's other changes; its result replaces it. After a crash it
+    // becomes a failed result (see restore), so an accepted task is never silently lost.
+    this.store?.([
+      {
+        op: "result_put",
+        uid: rec.uid,
+        result: {
+          accepted: { name: rec.name, kind: rec.kind, background: rec.background, createdAt: now },
+        },
+        expiresAt: now / 1000 + ACCEPTED_KEPT_SEC,
+      },
+    ]);
     this.emit(rec, "task-sent", {
       background: rec.background,
       after: rec.after,
@@ -382,11 +405,46 @@ export class TaskRegistry {
 
   // ---- restart --------------------------------------------------------------------
 
-  /** Take the stored results at start: those still within their retention. */
+  /**
+   * Take the stored results at start: those still within their retention. A
+   * task accepted but not ended when the manager stopped becomes a failed
+   * result saying so, kept for the retention time from now.
+   */
   restore(stored: readonly StoredResult[]): void {
     const now = Date.now();
     const gone: StoreOp[] = [];
+    const cut: StoreOp[] = [];
     for (const s of [...stored].sort((a, b) => a.expiresAt - b.expiresAt)) {
+      const accepted = (s.result as { accepted?: AcceptedMark }).accepted;
+      if (accepted) {
+        const result: CompletedResult = {
+          task_uid: s.uid,
+          success: false,
+          msg: "The manager stopped before the task ended: its outcome is unknown",
+          traceback: "",
+          return_value: null,
+          time_start: accepted.createdAt / 1000,
+          time_stop: now / 1000,
+        };
+        const info: StoredInfo = {
+          name: accepted.name,
+          kind: accepted.kind,
+          background: accepted.background,
+          createdAt: accepted.createdAt,
+          state: "failed",
+        };
+        const at = now + this.retentionSec * 1000;
+        this.records.set(s.uid, restoredRecord(s.uid, result, info));
+        this.finalCount++;
+        this.keep(s.uid, at);
+        cut.push({
+          op: "result_put",
+          uid: s.uid,
+          result: { ...result, info },
+          expiresAt: at / 1000,
+        });
+        continue;
+      }
       const at = s.expiresAt * 1000;
       if (at <= now) {
         gone.push({ op: "result_delete", uid: s.uid });
@@ -398,7 +456,7 @@ export class TaskRegistry {
       this.finalCount++;
       this.keep(s.uid, at);
     }
-    if (gone.length > 0) this.store?.(gone);
+    if (gone.length + cut.length > 0) this.store?.([...gone, ...cut]);
     if (stored.length > 0) this.state.bump("task_results_uid");
   }
 

@@ -2,7 +2,8 @@
  * Restart recovery: after `kill -9` of a manager in the middle of the queue, a
  * new manager on the same store finds the queue, history, lock, queue mode
  * and completed task results as they were, and the plan that was running is
- * in the history with exit_status "unknown" and back at the front of the queue.
+ * in the history with exit_status "unknown" and back at the front of the queue;
+ * a task that was running is a failed result saying the manager stopped.
  * Run against both stores (LMDB in a temp dir; a real redis-server).
  */
 import { mkdtempSync, rmSync } from "node:fs";
@@ -55,12 +56,15 @@ describe.each(stores)("restart after kill -9 (%s store)", (_label, makeStore) =>
     const m1 = await startManager({ args: store.args });
     const c1 = new RawClient(m1.controlAddr);
     let taskUid: string;
+    let cutTaskUid: string;
     let longUid: string;
     try {
       await openEnvironment(c1);
       taskUid = await execute(c1, fn("function_sleep", [0.05]));
       const done = await waitCompleted(c1, taskUid);
       expect(done.success).toBe(true);
+      // A background task still running when the manager dies.
+      cutTaskUid = await execute(c1, fn("function_sleep", [60]), { run_in_background: true });
 
       // One plan completes (history), a long one runs, one waits.
       const add = async (item: Record<string, unknown>) => {
@@ -126,6 +130,16 @@ describe.each(stores)("restart after kill -9 (%s store)", (_label, makeStore) =>
       const r = await c2.request("task_result", { task_uid: taskUid });
       expect(r.status).toBe("completed");
       expect(r.result).toMatchObject({ task_uid: taskUid, success: true });
+      // The task the crash cut off is not lost: it ended, failed, saying why.
+      const cutResult = await c2.request("task_result", { task_uid: cutTaskUid });
+      expect(cutResult.status).toBe("completed");
+      expect(cutResult.result).toMatchObject({
+        task_uid: cutTaskUid,
+        success: false,
+        msg: "The manager stopped before the task ended: its outcome is unknown",
+      });
+      const cutInfo = await c2.request("task_info", { task_uid: cutTaskUid });
+      expect(cutInfo.task_info).toMatchObject({ state: "failed", name: "function_sleep" });
 
       // The restored queue runs.
       expect((await c2.request("unlock", { lock_key: "secret-key" })).success).toBe(true);

@@ -2,9 +2,8 @@
  * Load: 1,000 concurrent client sockets (zeromq REQ sockets in this process,
  * each its own TCP connection) send `status` and `task_status` (one UID, a
  * list of UIDs) to one manager without pause, each waiting for its reply
- * before the next request, for ZQS_LOAD_SECONDS seconds (default 10 to keep
- * the suite short; the issue asks for 30: `ZQS_LOAD_SECONDS=30 npx vitest run
- * test/load`). Every request must be answered; throughput and p50/p99/max
+ * before the next request, for ZQS_LOAD_SECONDS seconds (default 30; the
+ * file runs alone, after the rest of the suite). Every request must be answered; throughput and p50/p99/max
  * latency are printed (the first request of each socket, which also waits for
  * its connection, apart).
  *
@@ -21,7 +20,7 @@ import { RawClient, rssMb, startManager, type RunningManager } from "../helpers/
 import { execute, fn, openEnvironment, waitCompleted } from "../tasks/helpers.js";
 
 const SOCKETS = 1000;
-const SECONDS = Number(process.env.ZQS_LOAD_SECONDS ?? 10);
+const SECONDS = Number(process.env.ZQS_LOAD_SECONDS ?? 30);
 /** A request not answered within this long counts as unanswered. */
 const REPLY_TIMEOUT_MS = 15_000;
 

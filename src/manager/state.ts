@@ -31,6 +31,9 @@ export type Marker =
 
 type Mutable = Omit<Status, "msg" | "time" | "status_uid" | Marker>;
 
+/** How long a status snapshot (and its `time`) is reused when nothing changes, in ms. */
+const SNAPSHOT_MS = 100;
+
 export class StatusState extends EventEmitter<{ change: [Status] }> {
   private fields: Mutable = {
     items_in_queue: 0,
@@ -61,8 +64,9 @@ export class StatusState extends EventEmitter<{ change: [Status] }> {
     lock_info_uid: randomUUID(),
   };
   private statusUid = randomUUID();
-  private time = localIsoTime();
   private snapshot: Status | undefined;
+  /** When the snapshot was made: its `time` is renewed after SNAPSHOT_MS even with no change. */
+  private snapshotAt = 0;
   private readonly bytes = new Map<WireEncoding, Buffer>();
   private pending = false;
 
@@ -96,7 +100,6 @@ export class StatusState extends EventEmitter<{ change: [Status] }> {
 
   private changed(): void {
     this.statusUid = randomUUID();
-    this.time = localIsoTime();
     this.snapshot = undefined;
     this.bytes.clear();
     // Several changes in one turn of the event loop publish one status.
@@ -111,12 +114,15 @@ export class StatusState extends EventEmitter<{ change: [Status] }> {
 
   /** The status map, keys in the Python server's order. */
   status(): Status {
-    if (this.snapshot) return this.snapshot;
+    const now = Date.now();
+    if (this.snapshot && now - this.snapshotAt < SNAPSHOT_MS) return this.snapshot;
+    this.snapshotAt = now;
+    this.bytes.clear();
     const f = this.fields;
     const m = this.markers;
     this.snapshot = {
       msg: `RE Manager v${VERSION} (zqs)`,
-      time: this.time,
+      time: localIsoTime(new Date(now)),
       items_in_queue: f.items_in_queue,
       items_in_history: f.items_in_history,
       running_item_uid: f.running_item_uid,
@@ -146,8 +152,9 @@ export class StatusState extends EventEmitter<{ change: [Status] }> {
     return this.snapshot;
   }
 
-  /** The encoded status reply, cached until the next change. */
+  /** The encoded status reply, cached until the next change (or the time is renewed). */
   statusBytes(enc: WireEncoding): Buffer {
+    this.status(); // renews the snapshot (and drops stale bytes) when it is old
     let b = this.bytes.get(enc);
     if (!b) {
       b = encode(this.status(), enc);

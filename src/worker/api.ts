@@ -12,17 +12,10 @@
  * worker reads parameter names from the function's source.
  */
 import { AsyncLocalStorage } from "node:async_hooks";
+import type { ParameterKindName } from "../protocol/plan-params.js";
 
-export type ParameterKind =
-  "POSITIONAL_ONLY" | "POSITIONAL_OR_KEYWORD" | "VAR_POSITIONAL" | "KEYWORD_ONLY" | "VAR_KEYWORD";
-
-export const PARAMETER_KIND_VALUES: Record<ParameterKind, number> = {
-  POSITIONAL_ONLY: 0,
-  POSITIONAL_OR_KEYWORD: 1,
-  VAR_POSITIONAL: 2,
-  KEYWORD_ONLY: 3,
-  VAR_KEYWORD: 4,
-};
+/** Python's parameter kinds (the protocol's names). */
+export type ParameterKind = ParameterKindName;
 
 export interface ParameterMeta {
   name: string;

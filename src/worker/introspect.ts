@@ -21,7 +21,6 @@
 import {
   DEVICE_META,
   FUNC_META,
-  PARAMETER_KIND_VALUES,
   PLAN_META,
   type CallableMeta,
   type DeviceMeta,
@@ -29,10 +28,11 @@ import {
 } from "./api.js";
 import { bindArguments, hasDefault, kindOf } from "./bind.js";
 import type { EnvironmentContent } from "../protocol/ipc.js";
-import type {
-  DeviceDescription,
-  ParameterDescription,
-  PlanDescription,
+import {
+  KIND_VALUES,
+  type DeviceDescription,
+  type ParameterDescription,
+  type PlanDescription,
 } from "../protocol/plan-params.js";
 import { pyRepr } from "../protocol/pyrepr.js";
 
@@ -536,7 +536,7 @@ export class Environment {
     const kind = kindOf(p);
     const d: ParameterDescription = {
       name: p.name,
-      kind: { name: kind, value: PARAMETER_KIND_VALUES[kind] },
+      kind: { name: kind, value: KIND_VALUES[kind] },
     };
     if (p.description !== undefined) d.description = p.description;
     const a = annotationText(p);

@@ -112,14 +112,19 @@ export class Dispatcher {
       return this.hooks.statusBytes(enc);
     }
 
-    const checked = checkParams(name, env.params);
+    const checkLock = this.hooks.checkLock;
+    const checked = checkParams(
+      name,
+      env.params,
+      methods[name].lock === "none" || !checkLock
+        ? undefined
+        : (raw) => {
+            const refused = checkLock(name, raw);
+            return refused === undefined ? undefined : lockFailure(name, refused);
+          },
+    );
     if (!checked.ok) return this.encodeReply(name, checked.reply, enc);
     const params = checked.params as Record<string, unknown>;
-
-    if (methods[name].lock !== "none" && this.hooks.checkLock) {
-      const refused = this.hooks.checkLock(name, params);
-      if (refused !== undefined) return encode(lockFailure(name, refused), enc);
-    }
 
     const handler = this.hooks.handlers[name] as Handler<MethodName> | undefined;
     if (!handler) {

@@ -100,8 +100,16 @@ export function paramIssueMessage(iss: z.core.$ZodRawIssue): string | undefined 
 export type ParamsResult<M extends MethodName> =
   { ok: true; params: ParamsOut<M> } | { ok: false; reply: Reply };
 
-/** Unsupported names first (as the server does), then types and required params. */
-export function checkParams<M extends MethodName>(name: M, raw: unknown): ParamsResult<M> {
+/**
+ * Unsupported names first (as the server does), then `between` (the lock
+ * check: the Python server checks the lock before the parameters' types),
+ * then types and required params.
+ */
+export function checkParams<M extends MethodName>(
+  name: M,
+  raw: unknown,
+  between?: (params: Record<string, unknown>) => Reply | undefined,
+): ParamsResult<M> {
   const def = methods[name];
   if (def.ignoreParams) return { ok: true, params: {} as ParamsOut<M> };
   if (!isPlainObject(raw)) {
@@ -122,6 +130,8 @@ export function checkParams<M extends MethodName>(name: M, raw: unknown): Params
       ),
     };
   }
+  const refused = between?.(params);
+  if (refused) return { ok: false, reply: refused };
   const parsed = paramsSchema(name).safeParse(params, { error: paramIssueMessage });
   if (!parsed.success) {
     const first = parsed.error.issues[0];

@@ -338,6 +338,26 @@ describe("lock rules", () => {
     await unlock();
   });
 
+  it("checks the lock before the parameters' types, after unsupported names (as Python)", async () => {
+    const r = await lock({ environment: true });
+    expect(r.success).toBe(true);
+    const i = r.lock_info as Reply;
+    const bad = { item: { item_type: "function", name: "f" }, user: "u", user_group: "primary" };
+    const refused = await c.request("function_execute", { ...bad, run_in_background: "yes" });
+    expect(refused.msg).toBe(invalidKey("Error: ", i));
+    const unsupported = await c.request("function_execute", { ...bad, foo: 1 });
+    expect(String(unsupported.msg)).toMatch(
+      /^Error: API request contains unsupported parameters: 'foo'/,
+    );
+    const typed = await c.request("function_execute", {
+      ...bad,
+      run_in_background: "yes",
+      lock_key: KEY,
+    });
+    expect(String(typed.msg)).toMatch(/run_in_background/);
+    await unlock();
+  });
+
   it("locks both when asked; each kind then needs the key", async () => {
     const r = await lock({ environment: true, queue: true });
     const i = r.lock_info as Reply;

@@ -57,7 +57,8 @@ export class Manager {
     string,
     { plans: Record<string, unknown>; devices: Record<string, unknown> }
   >();
-  private quietOps: StoreOp[] = [];
+  /** The writes gathered for the current turn of the event loop. */
+  private batch: { ops: StoreOp[]; done: Promise<void> } | undefined;
   /** Where changes are made durable (set in start()). */
   store: Store | undefined;
   private control: ControlServer | undefined;
@@ -193,19 +194,32 @@ export class Manager {
     return this.opts.zmqEncoding === "msgpack" ? "msgpack" : "json";
   }
 
+  /**
+   * Write changes with the others of this turn of the event loop (a burst of
+   * task results is one transaction); resolves once they are durable. Batches
+   * are written in order, so a change saved after another lands after it. A
+   * failure is logged (once per batch) and rejects.
+   */
+  saveBatched(ops: readonly StoreOp[]): Promise<void> {
+    let b = this.batch;
+    if (!b) {
+      const batch: StoreOp[] = [];
+      const done = new Promise<void>((resolve) => setImmediate(resolve)).then(() => {
+        this.batch = undefined;
+        return this.persist(batch);
+      });
+      done.catch((err: unknown) =>
+        this.log.error({ err }, "A change could not be written to the store"),
+      );
+      b = this.batch = { ops: batch, done };
+    }
+    b.ops.push(...ops);
+    return b.done;
+  }
+
   /** Write changes no reply waits for (results, lists); a failure is logged. */
   private saveQuietly(ops: StoreOp[]): void {
-    // Gathered for one turn of the event loop: a burst of task results is one transaction.
-    if (this.quietOps.length === 0) {
-      setImmediate(() => {
-        const batch = this.quietOps;
-        this.quietOps = [];
-        this.persist(batch).catch((err: unknown) =>
-          this.log.error({ err }, "A change could not be written to the store"),
-        );
-      });
-    }
-    this.quietOps.push(...ops);
+    this.saveBatched(ops).catch(() => undefined);
   }
 
   /** Open the store and take back what it holds; a plan cut off by a crash goes to history. */
@@ -216,6 +230,10 @@ export class Manager {
     const d = snap.docs;
     this.tasks.store = (ops) => this.saveQuietly(ops);
     this.tasks.restore(snap.results);
+    this.runs.store = (ops) => this.saveQuietly(ops);
+    for (const { uid, reason } of this.runs.restore(snap.runs)) {
+      this.log.error(`The stored run ${uid} cannot be read (${reason}): it is left out`);
+    }
     if (d.lock) this.locks.restore(d.lock);
     if (d.permissions) {
       try {
@@ -254,7 +272,7 @@ export class Manager {
       );
     }
     this.log.info(
-      `Store: ${store.kind} at ${store.location} (${this.queue.items.length} queued, ${this.queue.history.length} in history)`,
+      `Store: ${store.kind} at ${store.location} (${this.queue.items.length} queued, ${this.queue.history.length} in history, ${this.runs.list().length} run(s))`,
     );
   }
 
@@ -335,7 +353,10 @@ export class Manager {
         this.env.shutdown();
         this.scheduler.close();
         this.tasks.close();
+        this.runs.close();
         this.info?.close();
+        // The last quiet writes (results, run outcomes) before the store closes.
+        await this.batch?.done.catch(() => undefined);
         await this.store
           ?.close()
           .catch((err: unknown) => this.log.error({ err }, "Closing the store failed"));

@@ -15,9 +15,22 @@
  *
  * `restart` gives the failed indexes (or, once nothing runs, all of them) new
  * tasks with new UIDs; `delete` cancels what has not ended and forgets the run.
+ *
+ * Persistence (store ops run_put, run_outcomes, run_delete): the definition of
+ * a run (name, user, calls, the task UID of each index) is written whole at
+ * create and restart only, never at a task's end. A task's own final result is
+ * already stored under its UID, so at start each index takes its outcome from
+ * its restored task record (completed → done; any other final state → failed,
+ * including a task the restart cut off). Task results are purged after their
+ * retention, so a compact outcome string (one character per index) is also
+ * written, at most once per second per run whose tasks ended meanwhile, with
+ * the other quiet writes; it answers for indexes whose task result is gone. An
+ * index with neither (its task never reached the store) counts as failed, so
+ * `run_restart` runs it again.
  */
 import { randomUUID } from "node:crypto";
 import type { FunctionCall, TaskScheduler } from "./scheduler.js";
+import type { StoreOp, StoredRun } from "./store/types.js";
 import type { TaskRecord, TaskRegistry } from "./tasks.js";
 
 type Outcome = "done" | "failed" | undefined;
@@ -54,16 +67,41 @@ export interface RunCounts {
   percent_done: number;
 }
 
+/** The stored definition of a run (store op run_put). */
+interface RunDefinition {
+  name: string;
+  user: string;
+  userGroup: string;
+  createdAt: number;
+  /** null: no limit. */
+  concurrency: number | null;
+  /** The call of every index, when they are all the same (a `count` run)... */
+  call?: FunctionCall;
+  /** ...or the call of each index. */
+  calls?: FunctionCall[];
+  uids: string[];
+}
+
+/** How often at most the outcome string of a run is written (ms). */
+const OUTCOMES_EVERY_MS = 1000;
+
 export class RunRegistry {
   private readonly runs = new Map<string, Run>();
   /** Task uid → its run and index (the current task of each index only). */
   private readonly byTask = new Map<string, { run: Run; index: number }>();
+  /** Runs with tasks ended since their outcome string was last written. */
+  private readonly dirty = new Set<Run>();
+  private readonly timer: NodeJS.Timeout;
+  /** Where the outcome strings go (writes no reply waits for); set by the manager. */
+  store: ((ops: StoreOp[]) => void) | undefined;
 
   constructor(
     private readonly tasks: TaskRegistry,
     private readonly scheduler: TaskScheduler,
   ) {
     tasks.onFinal((r) => this.onTaskFinal(r));
+    this.timer = setInterval(() => this.flush(), OUTCOMES_EVERY_MS);
+    this.timer.unref();
   }
 
   get(uid: string): Run | undefined {
@@ -132,6 +170,7 @@ export class RunRegistry {
   delete(run: Run): void {
     run.deleted = true;
     this.runs.delete(run.uid);
+    this.dirty.delete(run);
     for (const [i, uid] of run.uids.entries()) {
       this.byTask.delete(uid);
       if (run.outcome[i] === undefined) this.scheduler.cancel(uid);
@@ -170,6 +209,97 @@ export class RunRegistry {
     };
   }
 
+  // ---- persistence ----------------------------------------------------------------
+
+  /** The store op writing the run's definition (at create and restart). */
+  putOp(run: Run): StoreOp {
+    const first = run.calls[0];
+    const same = first !== undefined && run.calls.every((c) => c === first);
+    const def: RunDefinition = {
+      name: run.name,
+      user: run.user,
+      userGroup: run.userGroup,
+      createdAt: run.createdAt,
+      concurrency: Number.isFinite(run.concurrency) ? run.concurrency : null,
+      ...(same ? { call: first } : { calls: run.calls }),
+      uids: run.uids,
+    };
+    return { op: "run_put", uid: run.uid, run: def };
+  }
+
+  /** Write the outcome strings of the runs whose tasks ended since the last time. */
+  flush(): void {
+    if (this.dirty.size === 0 || !this.store) return;
+    const ops: StoreOp[] = [];
+    for (const run of this.dirty) {
+      if (!run.deleted) ops.push({ op: "run_outcomes", uid: run.uid, outcomes: outcomes(run) });
+    }
+    this.dirty.clear();
+    if (ops.length > 0) this.store(ops);
+  }
+
+  /**
+   * Take back the stored runs at start (after the task results): each index
+   * takes its outcome from its task's restored record, else from the stored
+   * outcome string, else it is failed. Nothing of a restored run is waiting.
+   * Returns the runs that could not be read (malformed), by uid and reason.
+   */
+  restore(stored: readonly StoredRun[]): { uid: string; reason: string }[] {
+    const bad: { uid: string; reason: string }[] = [];
+    const runs: Run[] = [];
+    for (const s of stored) {
+      const def = checkDefinition(s.run);
+      if (typeof def === "string") {
+        bad.push({ uid: s.uid, reason: def });
+        continue;
+      }
+      const n = def.uids.length;
+      const calls = def.calls ?? new Array<FunctionCall>(n).fill(def.call as FunctionCall);
+      const run: Run = {
+        uid: s.uid,
+        name: def.name,
+        user: def.user,
+        userGroup: def.userGroup,
+        createdAt: def.createdAt,
+        concurrency: def.concurrency ?? Infinity,
+        calls,
+        uids: def.uids,
+        outcome: new Array<Outcome>(n).fill(undefined),
+        inFlight: new Array<boolean>(n).fill(false),
+        inFlightCount: 0,
+        queue: [],
+        head: 0,
+        deleted: false,
+      };
+      for (const [i, uid] of def.uids.entries()) {
+        const rec = this.tasks.get(uid);
+        const o = s.outcomes?.[i];
+        run.outcome[i] =
+          rec !== undefined
+            ? rec.state === "completed"
+              ? "done"
+              : "failed"
+            : o === "d"
+              ? "done"
+              : "failed";
+        this.byTask.set(uid, { run, index: i });
+      }
+      runs.push(run);
+    }
+    for (const run of runs.sort((a, b) => a.createdAt - b.createdAt)) {
+      this.runs.set(run.uid, run);
+      // The outcomes as restored (tasks cut off by the stop are failed now).
+      this.dirty.add(run);
+    }
+    return bad;
+  }
+
+  /** Stop the timer and write the outcomes not written yet. */
+  close(): void {
+    clearInterval(this.timer);
+    this.flush();
+  }
+
   private submit(run: Run, index: number): string {
     const uid = randomUUID();
     const call = run.calls[index] as FunctionCall;
@@ -202,10 +332,52 @@ export class RunRegistry {
     if (!entry || entry.run.deleted) return;
     const { run, index } = entry;
     run.outcome[index] = rec.state === "completed" ? "done" : "failed";
+    this.dirty.add(run);
     if (run.inFlight[index]) {
       run.inFlight[index] = false;
       run.inFlightCount--;
     }
     this.fill(run);
   }
+}
+
+/** The outcome string of a run: "d" done, "f" failed, "-" not ended, by index. */
+function outcomes(run: Run): string {
+  let s = "";
+  for (const o of run.outcome) s += o === "done" ? "d" : o === "failed" ? "f" : "-";
+  return s;
+}
+
+function isCall(v: unknown): v is FunctionCall {
+  if (typeof v !== "object" || v === null) return false;
+  const c = v as Partial<FunctionCall>;
+  return (
+    typeof c.name === "string" &&
+    Array.isArray(c.args) &&
+    typeof c.kwargs === "object" &&
+    c.kwargs !== null &&
+    !Array.isArray(c.kwargs)
+  );
+}
+
+/** The stored definition, checked; or what is wrong with it. */
+function checkDefinition(v: unknown): RunDefinition | string {
+  if (typeof v !== "object" || v === null || Array.isArray(v)) return "not an object";
+  const d = v as Partial<RunDefinition>;
+  for (const k of ["name", "user", "userGroup"] as const) {
+    if (typeof d[k] !== "string") return `'${k}' is not a string`;
+  }
+  if (typeof d.createdAt !== "number") return "'createdAt' is not a number";
+  if (d.concurrency !== null && (typeof d.concurrency !== "number" || !(d.concurrency > 0))) {
+    return "'concurrency' is not a positive number or null";
+  }
+  if (!Array.isArray(d.uids) || !d.uids.every((u) => typeof u === "string" && u !== "")) {
+    return "'uids' is not a list of task uids";
+  }
+  if (d.calls !== undefined) {
+    if (!Array.isArray(d.calls) || d.calls.length !== d.uids.length || !d.calls.every(isCall)) {
+      return "'calls' is not one call per task";
+    }
+  } else if (!isCall(d.call)) return "neither 'call' nor 'calls' is given";
+  return d as RunDefinition;
 }

@@ -445,7 +445,9 @@ export class TaskRegistry {
         });
         continue;
       }
-      const at = s.expiresAt * 1000;
+      // The retention in force now bounds restored results too: the purge FIFO stays in order
+      // (a longer retention of the manager before would put late expiries ahead of new ones).
+      const at = Math.min(s.expiresAt * 1000, now + this.retentionSec * 1000);
       if (at <= now) {
         gone.push({ op: "result_delete", uid: s.uid });
         this.remember(s.uid);

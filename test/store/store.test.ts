@@ -132,9 +132,9 @@ for (const kind of kinds) {
       await withStore(place, async (s) => {
         expect(s.kind).toBe(kind.name);
         expect(s.location).toContain(kind.name === "lmdb" ? place.storePath : redis.addr);
-        expect(await s.load()).toEqual({ docs: {}, history: [], results: [] });
+        expect(await s.load()).toEqual({ docs: {}, history: [], results: [], runs: [] });
         await s.apply([]); // nothing to do is fine
-        expect(await s.load()).toEqual({ docs: {}, history: [], results: [] });
+        expect(await s.load()).toEqual({ docs: {}, history: [], results: [], runs: [] });
       });
     });
 
@@ -193,11 +193,16 @@ for (const kind of kinds) {
           { op: "result_put", uid: "u", result: 1, expiresAt: 5 },
           { op: "result_delete", uid: "u" },
           { op: "result_put", uid: "v", result: 2, expiresAt: 6 },
+          { op: "run_outcomes", uid: "w", outcomes: "f" },
+          { op: "run_put", uid: "w", run: { n: 1 } },
+          { op: "run_delete", uid: "w" },
+          { op: "run_put", uid: "w", run: { n: 2 } },
         ]);
         expect(await s.load()).toEqual({
           docs: { queue: [1, 2], queue_mode: { loop: true } },
           history: ["b", "c"],
           results: [{ uid: "v", result: 2, expiresAt: 6 }],
+          runs: [{ uid: "w", run: { n: 2 } }],
         });
       });
     });
@@ -251,6 +256,46 @@ for (const kind of kinds) {
       });
     });
 
+    it("puts, replaces and deletes runs, with their outcomes", async () => {
+      await withStore(kind.freshPlace(), async (s) => {
+        const def = (uids: string[]) => ({ name: "f", calls: [{ name: "f", args: [1] }], uids });
+        await s.apply([
+          { op: "run_put", uid: "ra", run: def(["a1", "a2"]) },
+          { op: "run_put", uid: "rb", run: def(["b1"]) },
+          { op: "run_outcomes", uid: "rb", outcomes: "-" },
+          // Outcomes of a run with no definition are left out of the snapshot.
+          { op: "run_outcomes", uid: "orphan", outcomes: "df" },
+        ]);
+        const byUid = (r: { uid: string }[]) => [...r].sort((a, b) => a.uid.localeCompare(b.uid));
+        expect(byUid((await s.load()).runs)).toEqual([
+          { uid: "ra", run: def(["a1", "a2"]) },
+          { uid: "rb", run: def(["b1"]), outcomes: "-" },
+        ]);
+        // A restart writes the definition again; outcomes are replaced whole.
+        await s.apply([
+          { op: "run_put", uid: "ra", run: def(["a1", "a3"]) },
+          { op: "run_outcomes", uid: "ra", outcomes: "df" },
+          { op: "run_outcomes", uid: "ra", outcomes: "dd" },
+          { op: "run_outcomes", uid: "rb", outcomes: "f" },
+        ]);
+        expect(byUid((await s.load()).runs)).toEqual([
+          { uid: "ra", run: def(["a1", "a3"]), outcomes: "dd" },
+          { uid: "rb", run: def(["b1"]), outcomes: "f" },
+        ]);
+        // run_delete removes the definition and the outcomes (a run put again starts bare).
+        await s.apply([
+          { op: "run_delete", uid: "ra" },
+          { op: "run_delete", uid: "nope" },
+          { op: "run_delete", uid: "rb" },
+          { op: "run_put", uid: "rb", run: def(["b2"]) },
+        ]);
+        const snap = await s.load();
+        expect(snap.runs).toEqual([{ uid: "rb", run: def(["b2"]) }]);
+        expect(snap.results).toEqual([]);
+        expect(snap.docs).toEqual({});
+      });
+    });
+
     it("writes all or none: an invalid operation anywhere leaves nothing of the others", async () => {
       await withStore(kind.freshPlace(), async (s) => {
         await s.apply([{ op: "set", key: "queue", value: ["before"] }, push("before")]);
@@ -261,10 +306,12 @@ for (const kind of kinds) {
           push("after"),
           { op: "history_trim", keep: 0 },
           { op: "result_put", uid: "r", result: 1, expiresAt: 1 },
+          { op: "run_put", uid: "run", run: { uids: ["a"] } },
+          { op: "run_outcomes", uid: "run", outcomes: "d" },
         ];
         const bad: [StoreOp, RegExp][] = [
-          [{ op: "set", key: "lock", value: { big: 10n } }, /operation 5 \(set lock\).*bigint/],
-          [push({ f: () => 1 }), /operation 5 \(history_push\).*function/],
+          [{ op: "set", key: "lock", value: { big: 10n } }, /operation 7 \(set lock\).*bigint/],
+          [push({ f: () => 1 }), /operation 7 \(history_push\).*function/],
           [push([Symbol("s")]), /symbol/],
           [{ op: "result_put", uid: "r2", result: 2n, expiresAt: 1 }, /bigint/],
           [{ op: "set", key: "queue", value: undefined }, /undefined/],
@@ -275,6 +322,13 @@ for (const kind of kinds) {
           [{ op: "result_put", uid: "x", result: 1, expiresAt: NaN }, /expiresAt/],
           [{ op: "result_delete", uid: "x".repeat(600) }, /uid is longer/],
           [{ op: "oops" } as unknown as StoreOp, /unknown operation/],
+          [{ op: "run_put", uid: "r3", run: [1] }, /operation 7 \(run_put r3\).*object/],
+          [{ op: "run_put", uid: "r3", run: null }, /the run must be an object/],
+          [{ op: "run_put", uid: "r3", run: { n: 1n } }, /bigint/],
+          [{ op: "run_put", uid: "", run: {} }, /uid/],
+          [{ op: "run_outcomes", uid: "r3", outcomes: "dfx" }, /outcomes must be/],
+          [{ op: "run_outcomes", uid: "r3", outcomes: 3 } as unknown as StoreOp, /outcomes/],
+          [{ op: "run_delete", uid: "x\0y" }, /NUL/],
         ];
         const cyclic: Record<string, unknown> = {};
         cyclic.self = cyclic;
@@ -290,6 +344,7 @@ for (const kind of kinds) {
           docs: {},
           history: [],
           results: [{ uid: "r", result: 1, expiresAt: 1 }],
+          runs: [{ uid: "run", run: { uids: ["a"] }, outcomes: "d" }],
         });
       });
     });
@@ -337,6 +392,8 @@ for (const kind of kinds) {
           push("h1"),
           push("h2"),
           { op: "result_put", uid: "u1", result: { ok: 1 }, expiresAt: 123 },
+          { op: "run_put", uid: "run1", run: { uids: ["u1"], concurrency: null } },
+          { op: "run_outcomes", uid: "run1", outcomes: "d" },
         ]),
       );
       const again = await withStore(place, (s) => s.load());
@@ -344,6 +401,7 @@ for (const kind of kinds) {
         docs: { queue: [{ item_uid: "q" }], permissions: { user_groups: {} } },
         history: ["h1", "h2"],
         results: [{ uid: "u1", result: { ok: 1 }, expiresAt: 123 }],
+        runs: [{ uid: "run1", run: { uids: ["u1"], concurrency: null }, outcomes: "d" }],
       });
       // And it goes on from there: the next push comes after the old ones.
       await withStore(place, (s) => s.apply([push("h3"), { op: "history_trim", keep: 2 }]));
@@ -446,7 +504,7 @@ describe("redis store errors", () => {
     const b = await RedisStore.open({ addr: redis.addr, prefix: "pb_" });
     try {
       await a.apply([push("a"), { op: "set", key: "queue", value: ["a"] }]);
-      expect(await b.load()).toEqual({ docs: {}, history: [], results: [] });
+      expect(await b.load()).toEqual({ docs: {}, history: [], results: [], runs: [] });
     } finally {
       await a.close();
       await b.close();
@@ -482,6 +540,7 @@ describe("redis store errors", () => {
         docs: { queue: ["kept"] },
         history: ["kept", "again"],
         results: [],
+        runs: [],
       });
     } finally {
       await s.close();

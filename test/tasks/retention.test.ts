@@ -1,4 +1,7 @@
 /** Completed results are kept for the retention time, then purged by a timer. */
+import { mkdtempSync, rmSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { RawClient, startManager, type RunningManager } from "../helpers/manager.js";
 import { execute, fn, openEnvironment, waitCompleted } from "./helpers.js";
@@ -27,4 +30,36 @@ it("finds a result before the retention ends and not_found after, with no other 
     status: "not_found",
     result: {},
   });
+});
+
+it("after a restart with a shorter retention, old and new results are purged on the new time", async () => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), "zqs-retention-"));
+  const store = ["--store-path", path.join(dir, "store")];
+  try {
+    const m1 = await startManager({ args: [...store, "--task-results-retention", "120"] });
+    const c1 = new RawClient(m1.controlAddr);
+    await openEnvironment(c1);
+    const old = await execute(c1, fn("function_sleep", [0]));
+    await waitCompleted(c1, old);
+    c1.close();
+    m1.proc.kill("SIGKILL");
+    await m1.exited;
+
+    const m2 = await startManager({ args: [...store, "--task-results-retention", "1"] });
+    const c2 = new RawClient(m2.controlAddr);
+    try {
+      expect((await c2.request("task_status", { task_uid: old })).status).toBe("completed");
+      await openEnvironment(c2);
+      const fresh = await execute(c2, fn("function_sleep", [0]));
+      await waitCompleted(c2, fresh);
+      await new Promise((res) => setTimeout(res, 2500));
+      const status = await c2.request("task_status", { task_uid: [old, fresh] });
+      expect(status.status).toEqual({ [old]: "not_found", [fresh]: "not_found" });
+    } finally {
+      c2.close();
+      await m2.stop();
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });

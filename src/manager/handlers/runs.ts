@@ -27,7 +27,7 @@ export function runHandlers(m: Manager): Handlers {
   };
 
   return {
-    run_create: (p) => {
+    run_create: async (p) => {
       if (p.user_group === undefined)
         throw new RequestError(`${FORMAT}user group is not specified`);
       if (p.user === undefined) throw new RequestError(`${FORMAT}user name is not specified`);
@@ -100,6 +100,13 @@ export function runHandlers(m: Manager): Handlers {
         user: p.user,
         userGroup: p.user_group,
       });
+      // Durable with the tasks' accepted marks (the same batch) before the reply.
+      try {
+        await m.saveBatched([m.runs.putOp(run)]);
+      } catch (err) {
+        m.runs.delete(run);
+        throw err;
+      }
       return { success: true, msg: "", run_uid: run.uid, task_uids: [...run.uids] };
     },
 
@@ -108,7 +115,7 @@ export function runHandlers(m: Manager): Handlers {
       return { success: true, msg: "", ...m.runs.counts(run), task_uids: [...run.uids] };
     },
 
-    run_restart: ({ run_uid, everything }) => {
+    run_restart: async ({ run_uid, everything }) => {
       const run = find(run_uid);
       requireOpen();
       if (everything) {
@@ -120,6 +127,8 @@ export function runHandlers(m: Manager): Handlers {
         }
       }
       const fresh = m.runs.restart(run, everything);
+      // The new task UIDs: the tasks run already, the reply waits until the store has them.
+      if (fresh.length > 0) await m.saveBatched([m.runs.putOp(run)]);
       return {
         success: true,
         msg: fresh.length === 0 ? "The run has no failed tasks: nothing was restarted" : "",
@@ -128,8 +137,10 @@ export function runHandlers(m: Manager): Handlers {
       };
     },
 
-    run_delete: ({ run_uid }) => {
+    run_delete: async ({ run_uid }) => {
       m.runs.delete(find(run_uid));
+      // After any outcomes of the run written before (batches are written in order).
+      await m.saveBatched([{ op: "run_delete", uid: run_uid }]);
       return { success: true, msg: "" };
     },
 

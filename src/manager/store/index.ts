@@ -5,10 +5,10 @@
  * list with nothing written (both stores then write the prepared text in one
  * transaction, where nothing can fail for a reason of the data).
  */
-import { StoreError, type DocKey, type Store, type StoreOp } from "./types.js";
+import { StoreError, type DocKey, type Store, type StoreOp, type StoredRun } from "./types.js";
 
 export { StoreError } from "./types.js";
-export type { DocKey, Store, StoreOp, StoreSnapshot, StoredResult } from "./types.js";
+export type { DocKey, Store, StoreOp, StoreSnapshot, StoredResult, StoredRun } from "./types.js";
 
 export interface OpenStoreOptions {
   /** Directory of the embedded (LMDB) store; used when `redisAddr` is not set. */
@@ -51,9 +51,13 @@ export type EncodedOp =
   | { op: "history_trim"; keep: number }
   /** `json` holds `{ "expiresAt": ..., "result": ... }`. */
   | { op: "result_put"; uid: string; json: string }
-  | { op: "result_delete"; uid: string };
+  | { op: "result_delete"; uid: string }
+  /** `json` holds the run's definition (an object). */
+  | { op: "run_put"; uid: string; json: string }
+  | { op: "run_outcomes"; uid: string; outcomes: string }
+  | { op: "run_delete"; uid: string };
 
-/** Longest result uid accepted, in UTF-8 bytes (LMDB keys are limited to 1978 bytes). */
+/** Longest result or run uid accepted, in UTF-8 bytes (LMDB keys are limited to 1978 bytes). */
 export const MAX_UID_BYTES = 512;
 
 function replacer(this: unknown, key: string, value: unknown): unknown {
@@ -122,6 +126,24 @@ function encodeOne(op: StoreOp): EncodedOp {
       if (o.result === undefined) throw new TypeError("the result is undefined, not JSON");
       return { op: "result_put", uid, json: toJson({ expiresAt, result: o.result }) };
     }
+    case "run_put": {
+      const uid = checkUid(o.uid);
+      const run = o.run;
+      if (typeof run !== "object" || run === null || Array.isArray(run)) {
+        throw new TypeError("the run must be an object");
+      }
+      return { op: "run_put", uid, json: toJson(run) };
+    }
+    case "run_outcomes": {
+      const uid = checkUid(o.uid);
+      const outcomes = o.outcomes;
+      if (typeof outcomes !== "string" || !/^[df-]*$/.test(outcomes)) {
+        throw new TypeError('outcomes must be a string of "d", "f" and "-"');
+      }
+      return { op: "run_outcomes", uid, outcomes };
+    }
+    case "run_delete":
+      return { op: "run_delete", uid: checkUid(o.uid) };
     default:
       throw new TypeError("unknown operation");
   }
@@ -172,6 +194,24 @@ export function decodeResult(
     throw new StoreError(`The store at ${where} holds a malformed result record`);
   }
   return { uid, result: rec.result, expiresAt: rec.expiresAt };
+}
+
+/**
+ * The stored runs from their definitions (JSON text by uid) and outcomes (by
+ * uid): outcomes without a definition are left out.
+ */
+export function decodeRuns(
+  defs: Iterable<[string, string]>,
+  outcomes: ReadonlyMap<string, string>,
+  where: (uid: string) => string,
+): StoredRun[] {
+  const runs: StoredRun[] = [];
+  for (const [uid, json] of defs) {
+    const run = parseJson(json, where(uid));
+    const o = outcomes.get(uid);
+    runs.push(o === undefined ? { uid, run } : { uid, run, outcomes: o });
+  }
+  return runs;
 }
 
 export function parseJson(json: string, where: string): unknown {

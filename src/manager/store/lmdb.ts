@@ -1,8 +1,9 @@
 /**
- * The embedded store: one LMDB environment in a directory, with three named
+ * The embedded store: one LMDB environment in a directory, with five named
  * databases in it: "docs" (document name -> JSON text), "history" (sequence
- * number -> JSON text, increasing, so the oldest item has the smallest key)
- * and "results" (uid -> JSON text of `{ expiresAt, result }`).
+ * number -> JSON text, increasing, so the oldest item has the smallest key),
+ * "results" (uid -> JSON text of `{ expiresAt, result }`), "runs" (run uid ->
+ * JSON text of its definition) and "run_outcomes" (run uid -> outcome string).
  *
  * `apply` runs all its operations in one LMDB (child) transaction and
  * resolves once that transaction is committed and flushed to disk.
@@ -10,7 +11,14 @@
 import fs from "node:fs";
 import path from "node:path";
 import { open, type Database, type RootDatabase } from "lmdb";
-import { causeOf, decodeResult, encodeOps, parseJson, type EncodedOp } from "./index.js";
+import {
+  causeOf,
+  decodeResult,
+  decodeRuns,
+  encodeOps,
+  parseJson,
+  type EncodedOp,
+} from "./index.js";
 import {
   StoreError,
   type DocKey,
@@ -36,6 +44,8 @@ export class LmdbStore implements Store {
     private readonly docs: Database<string, string>,
     private readonly history: Database<string, number>,
     private readonly results: Database<string, string>,
+    private readonly runs: Database<string, string>,
+    private readonly runOutcomes: Database<string, string>,
   ) {
     this.location = location;
   }
@@ -50,12 +60,14 @@ export class LmdbStore implements Store {
       fs.accessSync(dir, fs.constants.R_OK | fs.constants.W_OK | fs.constants.X_OK);
       root = open(dir, {
         noSubdir: false, // a directory even when its name has a dot
-        maxDbs: 4,
+        maxDbs: 8,
       });
       const docs = root.openDB<string, string>("docs", { encoding: "string" });
       const history = root.openDB<string, number>("history", { encoding: "string" });
       const results = root.openDB<string, string>("results", { encoding: "string" });
-      return new LmdbStore(dir, root, docs, history, results);
+      const runs = root.openDB<string, string>("runs", { encoding: "string" });
+      const runOutcomes = root.openDB<string, string>("run_outcomes", { encoding: "string" });
+      return new LmdbStore(dir, root, docs, history, results, runs, runOutcomes);
     } catch (err) {
       if (root) await root.close().catch(() => undefined);
       throw new StoreError(`Cannot open the store at ${dir}: ${causeOf(err)}`, { cause: err });
@@ -79,7 +91,15 @@ export class LmdbStore implements Store {
       for (const { key, value } of this.results.getRange({ transaction: txn })) {
         results.push(decodeResult(key, value, `${where} (result ${key})`));
       }
-      return { docs, history, results };
+      const outcomes = new Map<string, string>();
+      for (const { key, value } of this.runOutcomes.getRange({ transaction: txn })) {
+        outcomes.set(key, value);
+      }
+      const defs: [string, string][] = [];
+      for (const { key, value } of this.runs.getRange({ transaction: txn }))
+        defs.push([key, value]);
+      const runs = decodeRuns(defs, outcomes, (uid) => `${where} (run ${uid})`);
+      return { docs, history, results, runs };
     } catch (err) {
       if (err instanceof StoreError) throw err;
       throw new StoreError(`Cannot read the store at ${where}: ${causeOf(err)}`, { cause: err });
@@ -139,6 +159,16 @@ export class LmdbStore implements Store {
           break;
         case "result_delete":
           void this.results.remove(op.uid);
+          break;
+        case "run_put":
+          void this.runs.put(op.uid, op.json);
+          break;
+        case "run_outcomes":
+          void this.runOutcomes.put(op.uid, op.outcomes);
+          break;
+        case "run_delete":
+          void this.runs.remove(op.uid);
+          void this.runOutcomes.remove(op.uid);
           break;
       }
     }

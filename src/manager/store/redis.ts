@@ -3,6 +3,8 @@
  *   P + "zqs:" + document name  a string, the JSON text of the document
  *   P + "zqs:history"           a list of JSON texts, oldest first (RPUSH, LTRIM)
  *   P + "zqs:results"           a hash uid -> JSON text of `{ expiresAt, result }`
+ *   P + "zqs:runs"              a hash run uid -> JSON text of its definition
+ *   P + "zqs:run_outcomes"      a hash run uid -> its outcome string
  *
  * `apply` sends all its operations in one MULTI/EXEC, so other clients see
  * all or none of them. Durability is the server's: an apply resolves when
@@ -15,7 +17,15 @@
  * the client reconnects in the background.
  */
 import { Redis } from "ioredis";
-import { DOC_KEYS, causeOf, decodeResult, encodeOps, parseJson, type EncodedOp } from "./index.js";
+import {
+  DOC_KEYS,
+  causeOf,
+  decodeResult,
+  decodeRuns,
+  encodeOps,
+  parseJson,
+  type EncodedOp,
+} from "./index.js";
 import {
   StoreError,
   type Store,
@@ -65,6 +75,8 @@ export class RedisStore implements Store {
     doc: (name: string) => string;
     history: string;
     results: string;
+    runs: string;
+    runOutcomes: string;
   };
 
   private constructor(
@@ -78,6 +90,8 @@ export class RedisStore implements Store {
       doc: (name) => `${prefix}zqs:${name}`,
       history: `${prefix}zqs:history`,
       results: `${prefix}zqs:results`,
+      runs: `${prefix}zqs:runs`,
+      runOutcomes: `${prefix}zqs:run_outcomes`,
     };
   }
 
@@ -136,6 +150,8 @@ export class RedisStore implements Store {
     for (const name of DOC_KEYS) m.get(this.keys.doc(name));
     m.lrange(this.keys.history, 0, -1);
     m.hgetall(this.keys.results);
+    m.hgetall(this.keys.runs);
+    m.hgetall(this.keys.runOutcomes);
     const replies = await this.exec(m, "read");
     const docs: StoreSnapshot["docs"] = {};
     DOC_KEYS.forEach((name, i) => {
@@ -152,7 +168,14 @@ export class RedisStore implements Store {
     const results: StoredResult[] = Object.entries(hash).map(([uid, json]) =>
       decodeResult(uid, json, `${this.location} (key ${this.keys.results}, field ${uid})`),
     );
-    return { docs, history, results };
+    const defs = replies[DOC_KEYS.length + 2] as Record<string, string>;
+    const outcomes = replies[DOC_KEYS.length + 3] as Record<string, string>;
+    const runs = decodeRuns(
+      Object.entries(defs),
+      new Map(Object.entries(outcomes)),
+      (uid) => `${this.location} (key ${this.keys.runs}, field ${uid})`,
+    );
+    return { docs, history, results, runs };
   }
 
   async apply(ops: readonly StoreOp[]): Promise<void> {
@@ -184,6 +207,16 @@ export class RedisStore implements Store {
         break;
       case "result_delete":
         m.hdel(this.keys.results, op.uid);
+        break;
+      case "run_put":
+        m.hset(this.keys.runs, op.uid, op.json);
+        break;
+      case "run_outcomes":
+        m.hset(this.keys.runOutcomes, op.uid, op.outcomes);
+        break;
+      case "run_delete":
+        m.hdel(this.keys.runs, op.uid);
+        m.hdel(this.keys.runOutcomes, op.uid);
         break;
     }
   }

@@ -1,6 +1,6 @@
 /**
  * The store: what survives a restart of the manager (queue, history, running
- * item, queue mode, permissions, lock, completed task results). One
+ * item, queue mode, permissions, lock, completed task results, runs). One
  * interface, two implementations (embedded LMDB, Redis). The manager keeps
  * the live copy in memory and sends every change here as a list of
  * operations, applied atomically and durably before the reply says success.
@@ -26,12 +26,31 @@ export type StoreOp =
   | { op: "history_trim"; keep: number }
   /** A completed task result, kept until `expiresAt` (epoch seconds). */
   | { op: "result_put"; uid: string; result: unknown; expiresAt: number }
-  | { op: "result_delete"; uid: string };
+  | { op: "result_delete"; uid: string }
+  /**
+   * The definition of a run (name, user, calls, the task uid of each index...),
+   * written whole at run_create and run_restart; a JSON object.
+   */
+  | { op: "run_put"; uid: string; run: unknown }
+  /**
+   * The outcome of each index of a run, one character per index ("d" done,
+   * "f" failed, "-" not ended): a compact record that outlives the task results.
+   */
+  | { op: "run_outcomes"; uid: string; outcomes: string }
+  /** Forget a run: its definition and its outcomes. */
+  | { op: "run_delete"; uid: string };
 
 export interface StoredResult {
   uid: string;
   result: unknown;
   expiresAt: number;
+}
+
+/** A stored run: its definition, and its outcomes when they were written. */
+export interface StoredRun {
+  uid: string;
+  run: unknown;
+  outcomes?: string;
 }
 
 /** Everything the store holds, read once at start. */
@@ -40,6 +59,8 @@ export interface StoreSnapshot {
   /** Oldest first. */
   history: unknown[];
   results: StoredResult[];
+  /** Runs with a definition (outcomes without one are left out). */
+  runs: StoredRun[];
 }
 
 export interface Store {

@@ -263,6 +263,29 @@ export class QueueExecutor {
     );
   }
 
+  /**
+   * At start: the plan the store says was running when the manager stopped
+   * goes to the history as "unknown" and back to the front of the queue.
+   */
+  async recoverInterrupted(): Promise<void> {
+    const running = this.m.queue.running;
+    if (!running) return;
+    this.m.log.warn(
+      `Plan '${String(running.name)}' was running when the manager stopped: it is in the history as 'unknown' and back at the front of the queue`,
+    );
+    await this.planDone(
+      running.item_uid,
+      {
+        exit_status: "unknown",
+        run_uids: [],
+        scan_ids: [],
+        msg: "The manager stopped while the plan was running: its outcome is unknown",
+        traceback: "",
+      },
+      Date.now() / 1000,
+    );
+  }
+
   private async planDone(id: string, r: PlanResultFields, timeStop: number): Promise<void> {
     const running = this.m.queue.running;
     if (!running || running.item_uid !== id) return;
@@ -279,10 +302,15 @@ export class QueueExecutor {
       traceback: r.traceback,
     };
     const exit = r.exit_status;
-    const failed = exit === "failed" || exit === "unknown";
+    const failed = exit === "failed";
     const mode = this.m.queue.mode;
+    // "unknown" (cut off by a crash) goes back to the queue whatever the mode: it may not have run.
     const requeue =
-      !immediate && (exit === "aborted" || exit === "halted" || (failed && !mode.ignore_failures));
+      !immediate &&
+      (exit === "aborted" ||
+        exit === "halted" ||
+        exit === "unknown" ||
+        (failed && !mode.ignore_failures));
     const goOn = !immediate && (exit === "completed" || (failed && mode.ignore_failures));
     try {
       await this.m.queue.change((d, history) => {

@@ -21,7 +21,7 @@ import { queueHandlers } from "./handlers/queue.js";
 import { runHandlers } from "./handlers/runs.js";
 import { RunRegistry } from "./runs.js";
 import { QueueExecutor } from "./executor.js";
-import { newUid, PlanQueue } from "./queue.js";
+import { PlanQueue } from "./queue.js";
 import { openStore } from "./store/index.js";
 import type { EnvironmentContent } from "../protocol/ipc.js";
 import {
@@ -39,6 +39,16 @@ import { AllowList, ControlServer, InfoPublisher } from "./server.js";
 import { StatusState } from "./state.js";
 import type { Store, StoreOp } from "./store/types.js";
 
+/** What a user group may use, from the lists the worker found and the permissions. */
+export interface AllowedLists {
+  plans: Record<string, unknown>;
+  devices: Record<string, unknown>;
+  /** Device names (dotted for sub-devices) the group may name in a plan. */
+  deviceNames: Set<string>;
+  /** Device names that exist at all (those root allows). */
+  existingDeviceNames: Set<string>;
+}
+
 export class Manager {
   readonly state = new StatusState();
   readonly log: Logger;
@@ -53,10 +63,7 @@ export class Manager {
   /** The lock; the stored record is given to `locks.restore()` at start. */
   readonly locks: LockManager;
   permissions: Permissions;
-  private allowedCache = new Map<
-    string,
-    { plans: Record<string, unknown>; devices: Record<string, unknown> }
-  >();
+  private allowedCache = new Map<string, AllowedLists>();
   /** The writes gathered for the current turn of the event loop. */
   private batch: { ops: StoreOp[]; done: Promise<void> } | undefined;
   /** Where changes are made durable (set in start()). */
@@ -174,16 +181,19 @@ export class Manager {
     this.state.bump("plans_allowed_uid", "devices_allowed_uid");
   }
 
-  /** plans_allowed / devices_allowed of a group, cached until lists or permissions change. */
-  allowedLists(group: string): {
-    plans: Record<string, unknown>;
-    devices: Record<string, unknown>;
-  } {
+  /**
+   * plans_allowed / devices_allowed of a group, and the device names plan
+   * validation checks against, cached until lists or permissions change.
+   */
+  allowedLists(group: string): AllowedLists {
     let c = this.allowedCache.get(group);
     if (!c) {
+      const { plans_existing, devices_existing } = this.env.content;
       c = {
-        plans: this.permissions.allowedPlans(group, this.env.content.plans_existing),
-        devices: this.permissions.allowedDevices(group, this.env.content.devices_existing),
+        plans: this.permissions.allowedPlans(group, plans_existing),
+        devices: this.permissions.allowedDevices(group, devices_existing),
+        deviceNames: this.permissions.allowedDeviceNames(group, devices_existing),
+        existingDeviceNames: this.permissions.allowedDeviceNames("root", devices_existing),
       };
       this.allowedCache.set(group, c);
     }
@@ -246,31 +256,7 @@ export class Manager {
       this.env.content = d.environment_content as EnvironmentContent;
     }
     this.queue.restore(snap);
-    const running = this.queue.running;
-    if (running) {
-      const props = (running.properties ?? {}) as { time_start?: number };
-      const { properties: _p, ...item } = running;
-      const now = Date.now() / 1000;
-      await this.queue.change((q, history) => {
-        history.push({
-          ...item,
-          result: {
-            exit_status: "unknown",
-            run_uids: [],
-            scan_ids: [],
-            time_start: props.time_start ?? now,
-            time_stop: now,
-            msg: "The manager stopped while the plan was running: its outcome is unknown",
-            traceback: "",
-          },
-        });
-        q.running = undefined;
-        q.items.unshift({ ...item, item_uid: newUid() });
-      });
-      this.log.warn(
-        `Plan '${String(item.name)}' was running when the manager stopped: it is in the history as 'unknown' and back at the front of the queue`,
-      );
-    }
+    await this.executor.recoverInterrupted();
     this.log.info(
       `Store: ${store.kind} at ${store.location} (${this.queue.items.length} queued, ${this.queue.history.length} in history, ${this.runs.list().length} run(s))`,
     );

@@ -218,7 +218,11 @@ function executeFunction(m: ExecuteFunctionMsg): Promise<void> {
 }
 
 /** Plans run one at a time in the run engine; its state and runs are reported as they change. */
-let engine = makeEngine();
+let engine: RunEngine | undefined;
+/** The run engine, made once the startup code has set its metadata (plans come after `ready`). */
+function theEngine(): RunEngine {
+  return (engine ??= makeEngine());
+}
 function makeEngine(): RunEngine {
   return new RunEngine({
     metadata: {
@@ -236,7 +240,7 @@ async function runPlan(m: PlanRunMsg): Promise<void> {
   let result: PlanResult;
   try {
     const { plan, args } = env.bindPlan(m.name, m.args, m.kwargs);
-    result = await engine.run(plan, args);
+    result = await theEngine().run(plan, args);
   } catch (err) {
     result = failedResult(err);
   }
@@ -246,7 +250,7 @@ async function runPlan(m: PlanRunMsg): Promise<void> {
     result,
     time_start,
     time_stop: now(),
-    metadata: engine.metadata,
+    metadata: theEngine().metadata,
   });
 }
 
@@ -254,19 +258,19 @@ function controlPlan(m: PlanControlMsg): void {
   try {
     switch (m.action) {
       case "pause":
-        engine.requestPause(m.option as "deferred" | "immediate");
+        theEngine().requestPause(m.option as "deferred" | "immediate");
         break;
       case "resume":
-        engine.resume();
+        theEngine().resume();
         break;
       case "stop":
-        engine.stop();
+        theEngine().stop();
         break;
       case "abort":
-        engine.abort();
+        theEngine().abort();
         break;
       case "halt":
-        engine.halt();
+        theEngine().halt();
         break;
     }
     send({ type: "control_reply", reqId: m.reqId, success: true, msg: "" });
@@ -353,8 +357,7 @@ async function main(): Promise<void> {
     send({ type: "load_failed", msg: `Failed to load the startup code: ${msg}`, traceback });
     return;
   }
-  engine = makeEngine(); // with the metadata the startup code set
-  send({ type: "ready", content: describe(), metadata: engine.metadata });
+  send({ type: "ready", content: describe(), metadata: theEngine().metadata });
 }
 
 void main();

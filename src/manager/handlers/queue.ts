@@ -71,12 +71,10 @@ export function prepareItem(
 function planProblem(m: Manager, item: Item, group: string): string | undefined {
   const name = item.name;
   if (typeof name !== "string" || name === "") return "Plan name is not specified";
-  const allowed = m.allowedLists(group).plans;
-  const desc = allowed[name] as PlanDescription | undefined;
-  const existing = m.env.content.devices_existing;
-  return validatePlanItem(item, desc, {
-    allowedDevices: m.permissions.allowedDeviceNames(group, existing),
-    existingDevices: m.permissions.allowedDeviceNames("root", existing),
+  const allowed = m.allowedLists(group);
+  return validatePlanItem(item, allowed.plans[name] as PlanDescription | undefined, {
+    allowedDevices: allowed.deviceNames,
+    existingDevices: allowed.existingDeviceNames,
   });
 }
 

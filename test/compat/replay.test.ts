@@ -11,7 +11,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { RawClient, startManager, type RunningManager } from "../helpers/manager.js";
-import { startRedis } from "../helpers/redis.js";
+import { STORES, type StoreSetup } from "../helpers/stores.js";
 import { replaySession, type CaseOutcome, type ReplayClient } from "../helpers/replay.js";
 import { vector } from "../helpers/vectors.js";
 
@@ -61,20 +61,10 @@ function deferred(): Deferred {
 }
 
 /**
- * The replay against a manager started with `managerArgs` added (for
- * example `["--redis-addr", addr]` to run it against a Redis store). The
- * session runs once, in order; each case's test waits for its outcome.
+ * The replay against a manager on the store `prepare` makes (test/helpers/stores.ts).
+ * The session runs once, in order; each case's test waits for its outcome.
  */
-/** The store a replay runs on: manager arguments, and what removes it afterwards. */
-interface StoreSetup {
-  args: string[];
-  cleanup?: () => Promise<void>;
-}
-
-export function replaySuite(
-  label: string,
-  prepare: () => Promise<StoreSetup> = async () => ({ args: [] }),
-): void {
+export function replaySuite(label: string, prepare: () => Promise<StoreSetup>): void {
   describe.sequential(label, () => {
     let m: RunningManager | undefined;
     let client: ReconnectingClient | undefined;
@@ -98,7 +88,7 @@ export function replaySuite(
     afterAll(async () => {
       client?.close();
       await m?.stop();
-      await store?.cleanup?.();
+      await store?.cleanup();
     });
 
     for (let i = FROM; i <= TO; i++) {
@@ -122,8 +112,4 @@ export function replaySuite(
   });
 }
 
-replaySuite("recorded session, LMDB store");
-replaySuite("recorded session, Redis store", async () => {
-  const redis = await startRedis();
-  return { args: ["--redis-addr", redis.addr], cleanup: () => redis.stop() };
-});
+for (const [label, make] of STORES) replaySuite(`recorded session, ${label} store`, make);

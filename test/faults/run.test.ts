@@ -7,6 +7,7 @@ import { afterEach, expect, it } from "vitest";
 import { RawClient, waitUntil } from "../helpers/manager.js";
 import type { PoolManager } from "../pool/helpers.js";
 import { startPool } from "../pool/helpers.js";
+import { runInfo, type RunInfo } from "../runs/helpers.js";
 import { childPids, fn, openEnvironment, USER } from "../tasks/helpers.js";
 
 let pool: PoolManager | undefined;
@@ -15,23 +16,6 @@ afterEach(async () => {
   c?.close();
   await pool?.stop();
 });
-
-interface RunInfo {
-  num_tasks: number;
-  num_waiting: number;
-  num_computing: number;
-  num_done: number;
-  num_failed: number;
-  task_uids: string[];
-}
-
-async function runInfo(c: RawClient, run_uid: string): Promise<RunInfo> {
-  const r = await c.request("run_info", { run_uid });
-  expect(r.success, String(r.msg)).toBe(true);
-  const i = r as unknown as RunInfo;
-  expect(i.num_waiting + i.num_computing + i.num_done + i.num_failed).toBe(i.num_tasks);
-  return i;
-}
 
 it("a pool worker killed mid-run fails its tasks with a clear message; restart completes the run", async () => {
   pool = await startPool(2);

@@ -6,35 +6,10 @@
  * a task that was running is a failed result saying the manager stopped.
  * Run against both stores (LMDB in a temp dir; a real redis-server).
  */
-import { mkdtempSync, rmSync } from "node:fs";
-import os from "node:os";
-import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { RawClient, startManager, waitUntil } from "../helpers/manager.js";
-import { startRedis } from "../helpers/redis.js";
+import { STORES, type StoreSetup } from "../helpers/stores.js";
 import { execute, fn, openEnvironment, USER, waitCompleted } from "../tasks/helpers.js";
-
-type Store = { args: string[]; cleanup: () => Promise<void> };
-
-const stores: [string, () => Promise<Store>][] = [
-  [
-    "LMDB",
-    async () => {
-      const dir = mkdtempSync(path.join(os.tmpdir(), "zqs-recovery-"));
-      return {
-        args: ["--store-path", path.join(dir, "store")],
-        cleanup: async () => rmSync(dir, { recursive: true, force: true }),
-      };
-    },
-  ],
-  [
-    "Redis",
-    async () => {
-      const r = await startRedis();
-      return { args: ["--redis-addr", r.addr], cleanup: () => r.stop() };
-    },
-  ],
-];
 
 const plan = (name: string, args: unknown[], kwargs: Record<string, unknown>) => ({
   item_type: "plan",
@@ -43,8 +18,8 @@ const plan = (name: string, args: unknown[], kwargs: Record<string, unknown>) =>
   kwargs,
 });
 
-describe.each(stores)("restart after kill -9 (%s store)", (_label, makeStore) => {
-  let store: Store;
+describe.each(STORES)("restart after kill -9 (%s store)", (_label, makeStore) => {
+  let store: StoreSetup;
   beforeAll(async () => {
     store = await makeStore();
   });

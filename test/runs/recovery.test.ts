@@ -5,50 +5,13 @@
  * outcomes outlive the task results' retention; run_delete forgets the run
  * for good. Run against both stores (LMDB in a temp dir; a real redis-server).
  */
-import { mkdtempSync, rmSync } from "node:fs";
-import os from "node:os";
-import path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { RawClient, waitUntil } from "../helpers/manager.js";
-import { startRedis } from "../helpers/redis.js";
+import { STORES, type StoreSetup } from "../helpers/stores.js";
+import { runInfo, type RunInfo } from "./helpers.js";
 import { fn, openEnvironment, USER } from "../tasks/helpers.js";
 import type { PoolManager } from "../pool/helpers.js";
 import { startPool } from "../pool/helpers.js";
-
-interface RunInfo {
-  success: boolean;
-  msg: string;
-  run_uid: string;
-  num_tasks: number;
-  num_waiting: number;
-  num_computing: number;
-  num_done: number;
-  num_failed: number;
-  percent_done: number;
-  task_uids: string[];
-}
-
-type Store = { args: string[]; cleanup: () => Promise<void> };
-
-const stores: [string, () => Promise<Store>][] = [
-  [
-    "LMDB",
-    async () => {
-      const dir = mkdtempSync(path.join(os.tmpdir(), "zqs-run-recovery-"));
-      return {
-        args: ["--store-path", path.join(dir, "store")],
-        cleanup: async () => rmSync(dir, { recursive: true, force: true }),
-      };
-    },
-  ],
-  [
-    "Redis",
-    async () => {
-      const r = await startRedis();
-      return { args: ["--redis-addr", r.addr], cleanup: () => r.stop() };
-    },
-  ],
-];
 
 const pools: PoolManager[] = [];
 const clients: RawClient[] = [];
@@ -68,22 +31,15 @@ async function kill9(): Promise<void> {
   await pool.m.exited;
 }
 
-async function runInfo(c: RawClient, run_uid: string): Promise<RunInfo> {
-  const r = (await c.request("run_info", { run_uid })) as unknown as RunInfo;
-  expect(r.success, r.msg).toBe(true);
-  expect(r.num_waiting + r.num_computing + r.num_done + r.num_failed).toBe(r.num_tasks);
-  return r;
-}
-
 async function runsList(c: RawClient): Promise<Record<string, unknown>[]> {
   const r = await c.request("runs_list");
   expect(r.success, String(r.msg)).toBe(true);
   return r.runs as Record<string, unknown>[];
 }
 
-describe.each(stores)("runs after kill -9 (%s store)", (_label, makeStore) => {
+describe.each(STORES)("runs after kill -9 (%s store)", (_label, makeStore) => {
   // A fresh store for each test.
-  let store: Store;
+  let store: StoreSetup;
   beforeEach(async () => {
     store = await makeStore();
   });

@@ -10,6 +10,7 @@ import { RawClient, waitUntil } from "../helpers/manager.js";
 import { fn, openEnvironment, USER } from "../tasks/helpers.js";
 import type { PoolManager } from "../pool/helpers.js";
 import { startPool } from "../pool/helpers.js";
+import { runInfo, waitRunEnded, type RunInfo } from "./helpers.js";
 
 let pool: PoolManager | undefined;
 let c: RawClient | undefined;
@@ -23,19 +24,6 @@ afterEach(async () => {
   for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
 });
 
-interface RunInfo {
-  success: boolean;
-  msg: string;
-  run_uid: string;
-  num_tasks: number;
-  num_waiting: number;
-  num_computing: number;
-  num_done: number;
-  num_failed: number;
-  percent_done: number;
-  task_uids: string[];
-}
-
 async function setup(workers = 2): Promise<RawClient> {
   pool = await startPool(workers);
   c = new RawClient(pool.m.controlAddr, { timeoutMs: 10_000 });
@@ -47,21 +35,6 @@ async function create(c: RawClient, params: Record<string, unknown>) {
   const r = await c.request("run_create", { ...USER, ...params });
   expect(r.success, String(r.msg)).toBe(true);
   return r as { run_uid: string; task_uids: string[] };
-}
-
-async function runInfo(c: RawClient, run_uid: string): Promise<RunInfo> {
-  const r = (await c.request("run_info", { run_uid })) as unknown as RunInfo;
-  expect(r.success, r.msg).toBe(true);
-  expect(r.num_waiting + r.num_computing + r.num_done + r.num_failed).toBe(r.num_tasks);
-  return r;
-}
-
-async function waitRunEnded(c: RawClient, run_uid: string, timeoutMs = 20_000): Promise<RunInfo> {
-  const r = await waitUntil(async () => {
-    const i = await runInfo(c, run_uid);
-    return i.num_done + i.num_failed === i.num_tasks ? i : undefined;
-  }, timeoutMs);
-  return r as RunInfo;
 }
 
 interface Result {

@@ -85,6 +85,25 @@ interface RunDefinition {
 /** How often at most the outcome string of a run is written (ms). */
 const OUTCOMES_EVERY_MS = 1000;
 
+/** A run with nothing ended, released or queued yet (one state per call). */
+function newRun(
+  d: Pick<
+    Run,
+    "uid" | "name" | "user" | "userGroup" | "createdAt" | "concurrency" | "calls" | "uids"
+  >,
+): Run {
+  const n = d.calls.length;
+  return {
+    ...d,
+    outcome: new Array<Outcome>(n).fill(undefined),
+    inFlight: new Array<boolean>(n).fill(false),
+    inFlightCount: 0,
+    queue: [],
+    head: 0,
+    deleted: false,
+  };
+}
+
 export class RunRegistry {
   private readonly runs = new Map<string, Run>();
   /** Task uid → its run and index (the current task of each index only). */
@@ -120,7 +139,7 @@ export class RunRegistry {
     userGroup: string;
   }): Run {
     const n = o.calls.length;
-    const run: Run = {
+    const run = newRun({
       uid: randomUUID(),
       name: o.name,
       user: o.user,
@@ -129,13 +148,7 @@ export class RunRegistry {
       concurrency: o.concurrency ?? Infinity,
       calls: o.calls,
       uids: [],
-      outcome: new Array<Outcome>(n).fill(undefined),
-      inFlight: new Array<boolean>(n).fill(false),
-      inFlightCount: 0,
-      queue: [],
-      head: 0,
-      deleted: false,
-    };
+    });
     this.runs.set(run.uid, run);
     for (let i = 0; i < n; i++) run.uids.push(this.submit(run, i));
     this.fill(run);
@@ -255,7 +268,7 @@ export class RunRegistry {
       }
       const n = def.uids.length;
       const calls = def.calls ?? new Array<FunctionCall>(n).fill(def.call as FunctionCall);
-      const run: Run = {
+      const run = newRun({
         uid: s.uid,
         name: def.name,
         user: def.user,
@@ -264,13 +277,7 @@ export class RunRegistry {
         concurrency: def.concurrency ?? Infinity,
         calls,
         uids: def.uids,
-        outcome: new Array<Outcome>(n).fill(undefined),
-        inFlight: new Array<boolean>(n).fill(false),
-        inFlightCount: 0,
-        queue: [],
-        head: 0,
-        deleted: false,
-      };
+      });
       for (const [i, uid] of def.uids.entries()) {
         const rec = this.tasks.get(uid);
         const o = s.outcomes?.[i];

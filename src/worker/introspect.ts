@@ -126,10 +126,8 @@ function stripComments(src: string): string {
   return out;
 }
 
-/** Split at top-level occurrences of `sep` (outside brackets and strings). */
-function splitTopLevel(src: string, sep: string): string[] {
-  const parts: string[] = [];
-  let start = 0;
+/** The indexes of the characters of `src` outside brackets and strings (those are skipped whole). */
+function* topLevel(src: string): Generator<number> {
   let i = 0;
   while (i < src.length) {
     const c = src[i] ?? "";
@@ -141,11 +139,20 @@ function splitTopLevel(src: string, sep: string): string[] {
       i = findClose(src, i) + 1;
       continue;
     }
-    if (c === sep) {
+    yield i;
+    i++;
+  }
+}
+
+/** Split at top-level occurrences of `sep` (outside brackets and strings). */
+function splitTopLevel(src: string, sep: string): string[] {
+  const parts: string[] = [];
+  let start = 0;
+  for (const i of topLevel(src)) {
+    if (src[i] === sep) {
       parts.push(src.slice(start, i));
       start = i + 1;
     }
-    i++;
   }
   parts.push(src.slice(start));
   return parts.map((p) => p.trim()).filter((p) => p !== "");
@@ -153,46 +160,24 @@ function splitTopLevel(src: string, sep: string): string[] {
 
 /** Index of the top-level `=` of a default (not `==`, `=>`, `<=`...), or -1. */
 function topLevelAssign(src: string): number {
-  let i = 0;
-  while (i < src.length) {
-    const c = src[i] ?? "";
-    if (c === '"' || c === "'" || c === "`") {
-      i = skipQuoted(src, i);
-      continue;
-    }
-    if (OPEN_TO_CLOSE[c]) {
-      i = findClose(src, i) + 1;
-      continue;
-    }
+  for (const i of topLevel(src)) {
     if (
-      c === "=" &&
+      src[i] === "=" &&
       src[i + 1] !== "=" &&
       src[i + 1] !== ">" &&
       !"=!<>".includes(src[i - 1] ?? "")
     ) {
       return i;
     }
-    i++;
   }
   return -1;
 }
 
 /** Index of the top-level `:` of a property pattern (`key: target`), or -1. */
 function topLevelColon(src: string): number {
-  let i = 0;
-  while (i < src.length) {
-    const c = src[i] ?? "";
-    if (c === '"' || c === "'" || c === "`") {
-      i = skipQuoted(src, i);
-      continue;
-    }
-    if (OPEN_TO_CLOSE[c]) {
-      i = findClose(src, i) + 1;
-      continue;
-    }
-    if (c === ":") return i;
-    if (c === "=") return -1;
-    i++;
+  for (const i of topLevel(src)) {
+    if (src[i] === ":") return i;
+    if (src[i] === "=") return -1;
   }
   return -1;
 }

@@ -41,6 +41,6 @@ export function runManager(program: Command): void {
       process.exit(1);
     }
     await manager.stopped;
-    process.exit(0);
+    process.exit(manager.exitCode);
   });
 }

@@ -207,7 +207,7 @@ export class RedisLease {
         owner !== undefined
           ? `it is now in use by ${describeOwner(owner)}`
           : held === ""
-            ? "its lease expired and another manager has owned the store since"
+            ? "its lease lapsed and another manager has taken the store since, or the store was reset"
             : `its lease key now holds a record zqs did not write`;
       this.lostWhy = `the manager lost ownership of the store (${now}): it stops writing and exits`;
       this.stopRenewing();

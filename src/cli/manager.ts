@@ -5,6 +5,7 @@ import { createLogger } from "../manager/log.js";
 import { Manager } from "../manager/manager.js";
 import type { ManagerOptions } from "../manager/options.js";
 import { OPTION_SPECS, resolveOptions } from "../manager/options.js";
+import { StoreInUseError } from "../manager/store/owner.js";
 
 export function runManager(program: Command): void {
   const cmd = program.command("manager").description("start the manager daemon");
@@ -34,13 +35,17 @@ export function runManager(program: Command): void {
     try {
       await manager.start();
     } catch (err) {
-      logger.log.error({ err }, `The manager failed to start: ${(err as Error).message}`);
+      // A store in use is the user's situation, not a bug: no stack trace.
+      logger.log.error(
+        err instanceof StoreInUseError ? {} : { err },
+        `The manager failed to start: ${(err as Error).message}`,
+      );
       // Also on stderr, where scripts and service managers look for why a start failed.
       process.stderr.write(`zqs manager: failed to start: ${(err as Error).message}\n`);
       await manager.stop("start-up failure").catch(() => undefined);
       process.exit(1);
     }
     await manager.stopped;
-    process.exit(0);
+    process.exit(manager.exitCode);
   });
 }

@@ -73,6 +73,8 @@ export class Manager {
   private stopping: Promise<void> | undefined;
   /** Resolves when the manager has shut down. */
   readonly stopped: Promise<void>;
+  /** The process's exit code once stopped: 1 when it stopped because it lost its store. */
+  exitCode = 0;
   private resolveStopped!: () => void;
 
   constructor(
@@ -234,8 +236,17 @@ export class Manager {
 
   /** Open the store and take back what it holds; a plan cut off by a crash goes to history. */
   private async restore(): Promise<void> {
-    const store = await openStore(this.opts);
+    const store = await openStore({
+      ...this.opts,
+      log: { info: (msg) => this.log.info(msg), warn: (msg) => this.log.warn(msg) },
+    });
     this.store = store;
+    // Another manager took the store (Redis: the lease): write nothing more, and stop.
+    store.onOwnershipLost = (why) => {
+      this.log.error(`${store.kind} store at ${store.location}: ${why}`);
+      this.exitCode = 1;
+      this.requestStop("lost ownership of the store");
+    };
     const snap = await store.load();
     const d = snap.docs;
     this.tasks.store = (ops) => this.saveQuietly(ops);

@@ -21,6 +21,7 @@ export interface ManagerOptions {
   storePath: string;
   redisAddr: string | undefined;
   redisNamePrefix: string;
+  redisLease: number;
   workers: number;
   workerSlots: number;
   cancelGrace: number;
@@ -51,6 +52,13 @@ function onOff(raw: string): boolean {
 function positiveNumber(raw: string): number {
   const n = Number(raw);
   if (!Number.isFinite(n) || n < 0) throw new Error(`expected a non-negative number, got '${raw}'`);
+  return n;
+}
+
+function leaseSeconds(raw: string): number {
+  const n = Number(raw);
+  if (!Number.isFinite(n) || n < 0.1)
+    throw new Error(`expected seconds, at least 0.1, got '${raw}'`);
   return n;
 }
 
@@ -178,6 +186,15 @@ export const OPTION_SPECS: OptionSpec[] = [
     arg: "<prefix>",
     description: "prefix of the Redis keys",
     default: "qserver",
+  },
+  {
+    key: "redisLease",
+    flag: "--redis-lease",
+    arg: "<seconds>",
+    description:
+      "lifetime of the manager's lease on a Redis store, renewed every third of it (see Stores and recovery)",
+    default: 5,
+    parse: leaseSeconds,
   },
   {
     key: "workers",

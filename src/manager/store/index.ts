@@ -5,9 +5,11 @@
  * list with nothing written (both stores then write the prepared text in one
  * transaction, where nothing can fail for a reason of the data).
  */
+import type { StoreLog } from "./owner.js";
 import { StoreError, type DocKey, type Store, type StoreOp, type StoredRun } from "./types.js";
 
 export { StoreError } from "./types.js";
+export { StoreInUseError, type StoreLog } from "./owner.js";
 export type { DocKey, Store, StoreOp, StoreSnapshot, StoredResult, StoredRun } from "./types.js";
 
 export interface OpenStoreOptions {
@@ -17,17 +19,29 @@ export interface OpenStoreOptions {
   redisAddr?: string | undefined;
   /** Prefix of the Redis key names. */
   redisNamePrefix: string;
+  /** Lifetime of a manager's lease on a Redis store without renewal, in seconds (default 5). */
+  redisLease?: number | undefined;
+  /** Where to say that a store left by a manager that is gone is taken over, or waited for. */
+  log?: StoreLog | undefined;
 }
 
-/** Open the store the options name: Redis when `redisAddr` is set, else LMDB. */
+/**
+ * Open the store the options name (Redis when `redisAddr` is set, else LMDB)
+ * and take it for this process: a StoreInUseError when another manager owns it.
+ */
 export async function openStore(opts: OpenStoreOptions): Promise<Store> {
   // Imported on demand: a manager on LMDB never loads ioredis, and the other way round.
   if (opts.redisAddr !== undefined && opts.redisAddr !== "") {
     const { RedisStore } = await import("./redis.js");
-    return RedisStore.open({ addr: opts.redisAddr, prefix: opts.redisNamePrefix });
+    return RedisStore.open({
+      addr: opts.redisAddr,
+      prefix: opts.redisNamePrefix,
+      leaseMs: opts.redisLease === undefined ? undefined : Math.round(opts.redisLease * 1000),
+      log: opts.log,
+    });
   }
   const { LmdbStore } = await import("./lmdb.js");
-  return LmdbStore.open({ storePath: opts.storePath });
+  return LmdbStore.open({ storePath: opts.storePath, log: opts.log });
 }
 
 // A record, so that a document key added to DocKey fails to compile until it is listed here.

@@ -7,6 +7,9 @@
  *
  * `apply` runs all its operations in one LMDB (child) transaction and
  * resolves once that transaction is committed and flushed to disk.
+ *
+ * One manager at a time: `open` takes the directory (lmdb-owner.ts) before it
+ * opens the environment, and `close` gives it back.
  */
 import fs from "node:fs";
 import path from "node:path";
@@ -19,6 +22,8 @@ import {
   parseJson,
   type EncodedOp,
 } from "./index.js";
+import { takeDirectory, type DirectoryOwnership } from "./lmdb-owner.js";
+import type { StoreLog } from "./owner.js";
 import {
   StoreError,
   type DocKey,
@@ -31,6 +36,8 @@ import {
 export interface LmdbStoreOptions {
   /** The directory of the store; created (with its parents) when missing. */
   storePath: string;
+  /** Where to say that a store left by a manager that is gone is taken over. */
+  log?: StoreLog | undefined;
 }
 
 export class LmdbStore implements Store {
@@ -40,6 +47,7 @@ export class LmdbStore implements Store {
 
   private constructor(
     location: string,
+    private readonly ownership: DirectoryOwnership,
     private readonly root: RootDatabase,
     private readonly docs: Database<string, string>,
     private readonly history: Database<string, number>,
@@ -50,14 +58,19 @@ export class LmdbStore implements Store {
     this.location = location;
   }
 
-  /** Open (creating when needed) the store in `storePath`; a StoreError names the path and the cause. */
+  /**
+   * Open (creating when needed) the store in `storePath`; a StoreError names
+   * the path and the cause, a StoreInUseError the manager that owns it.
+   */
   static async open(opts: LmdbStoreOptions): Promise<LmdbStore> {
     const dir = path.resolve(opts.storePath);
     let root: RootDatabase | undefined;
+    let ownership: DirectoryOwnership | undefined;
     try {
       fs.mkdirSync(dir, { recursive: true });
       // Fail early and clearly on a directory we may not write to.
       fs.accessSync(dir, fs.constants.R_OK | fs.constants.W_OK | fs.constants.X_OK);
+      ownership = await takeDirectory(dir, opts.log);
       root = open(dir, {
         noSubdir: false, // a directory even when its name has a dot
         maxDbs: 8,
@@ -67,9 +80,11 @@ export class LmdbStore implements Store {
       const results = root.openDB<string, string>("results", { encoding: "string" });
       const runs = root.openDB<string, string>("runs", { encoding: "string" });
       const runOutcomes = root.openDB<string, string>("run_outcomes", { encoding: "string" });
-      return new LmdbStore(dir, root, docs, history, results, runs, runOutcomes);
+      return new LmdbStore(dir, ownership, root, docs, history, results, runs, runOutcomes);
     } catch (err) {
       if (root) await root.close().catch(() => undefined);
+      await ownership?.release().catch(() => undefined);
+      if (err instanceof StoreError) throw err;
       throw new StoreError(`Cannot open the store at ${dir}: ${causeOf(err)}`, { cause: err });
     }
   }
@@ -177,7 +192,11 @@ export class LmdbStore implements Store {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    await this.root.close();
+    try {
+      await this.root.close();
+    } finally {
+      await this.ownership.release();
+    }
   }
 
   private checkOpen(what: string): void {

@@ -5,11 +5,14 @@
  *   P + "zqs:results"           a hash uid -> JSON text of `{ expiresAt, result }`
  *   P + "zqs:runs"              a hash run uid -> JSON text of its definition
  *   P + "zqs:run_outcomes"      a hash run uid -> its outcome string
+ *   P + "zqs:owner", P + "zqs:owner_epoch"  the lease of the manager that owns the store
  *
- * `apply` sends all its operations in one MULTI/EXEC, so other clients see
- * all or none of them. Durability is the server's: an apply resolves when
- * Redis has replied to EXEC, which is on disk only when the server runs with
- * `appendonly yes` and `appendfsync always`.
+ * One manager at a time (redis-lease.ts): `open` takes the lease, and `apply`
+ * sends all its operations in one Lua script that first checks the lease, so
+ * other clients see all or none of them and a manager that lost the store
+ * writes nothing. Durability is the server's: an apply resolves when Redis has
+ * replied, which is on disk only when the server runs with `appendonly yes`
+ * and `appendfsync always`.
  *
  * No request waits for a connection: at start the server must answer within
  * the connect timeout, and afterwards a lost connection (or a server that
@@ -26,6 +29,8 @@ import {
   parseJson,
   type EncodedOp,
 } from "./index.js";
+import type { StoreLog } from "./owner.js";
+import { LostOwnershipError, RedisLease } from "./redis-lease.js";
 import {
   StoreError,
   type Store,
@@ -43,6 +48,10 @@ export interface RedisStoreOptions {
   connectTimeoutMs?: number;
   /** How long any later request may wait for its reply (ms, default 10000). */
   commandTimeoutMs?: number;
+  /** Lifetime of the owner's lease without renewal (ms, default 5000), renewed every third of it. */
+  leaseMs?: number | undefined;
+  /** Where to say that the store is taken over, or waited for. */
+  log?: StoreLog | undefined;
 }
 
 export function parseRedisAddr(addr: string): { host: string; port: number } {
@@ -70,13 +79,17 @@ function delay(ms: number): { promise: Promise<void>; cancel(): void } {
 export class RedisStore implements Store {
   readonly kind = "redis";
   readonly location: string;
+  /** Called once if another manager takes the store: every write fails from then on. */
+  onOwnershipLost: ((why: string) => void) | undefined;
   private closed = false;
+  private lease: RedisLease | undefined;
   private readonly keys: {
     doc: (name: string) => string;
     history: string;
     results: string;
     runs: string;
     runOutcomes: string;
+    owner: string;
   };
 
   private constructor(
@@ -92,10 +105,14 @@ export class RedisStore implements Store {
       results: `${prefix}zqs:results`,
       runs: `${prefix}zqs:runs`,
       runOutcomes: `${prefix}zqs:run_outcomes`,
+      owner: `${prefix}zqs:owner`,
     };
   }
 
-  /** Connect; a StoreError naming the address when the server does not answer in time. */
+  /**
+   * Connect and take the store; a StoreError naming the address when the
+   * server does not answer in time, a StoreInUseError naming the manager that owns it.
+   */
   static async open(opts: RedisStoreOptions): Promise<RedisStore> {
     const { host, port } = parseRedisAddr(opts.addr);
     const addr = host.includes(":") ? `[${host}]:${port}` : `${host}:${port}`;
@@ -141,7 +158,23 @@ export class RedisStore implements Store {
       timeout.cancel();
     }
     started = true;
-    return new RedisStore(client, addr, opts.prefix, () => lastError);
+    const store = new RedisStore(client, addr, opts.prefix, () => lastError);
+    try {
+      store.lease = await RedisLease.take(client, {
+        key: store.keys.owner,
+        where: store.location,
+        leaseMs: opts.leaseMs ?? 5000,
+        log: opts.log,
+      });
+    } catch (err) {
+      client.disconnect();
+      if (err instanceof StoreError) throw err;
+      throw new StoreError(`Cannot take the Redis store at ${store.location}: ${causeOf(err)}`, {
+        cause: err,
+      });
+    }
+    store.lease.onLost = (why) => store.onOwnershipLost?.(why);
+    return store;
   }
 
   async load(): Promise<StoreSnapshot> {
@@ -182,43 +215,56 @@ export class RedisStore implements Store {
     this.checkOpen("write to");
     const encoded = encodeOps(ops, this.location);
     if (encoded.length === 0) return;
-    const m = this.client.multi();
-    for (const op of encoded) this.queue(m, op);
-    await this.exec(m, "write to");
+    const lease = this.lease as RedisLease;
+    try {
+      await lease.fenced(encoded.flatMap((op) => this.commands(op)));
+    } catch (err) {
+      throw this.failure("write to", err);
+    }
   }
 
-  private queue(m: ReturnType<Redis["multi"]>, op: EncodedOp): void {
+  /** The Redis commands of one operation. */
+  private commands(op: EncodedOp): string[][] {
     switch (op.op) {
       case "set":
-        m.set(this.keys.doc(op.key), op.json);
-        break;
+        return [["SET", this.keys.doc(op.key), op.json]];
       case "delete":
-        m.del(this.keys.doc(op.key));
-        break;
+        return [["DEL", this.keys.doc(op.key)]];
       case "history_push":
-        m.rpush(this.keys.history, op.json);
-        break;
+        return [["RPUSH", this.keys.history, op.json]];
       case "history_trim":
-        if (op.keep === 0) m.del(this.keys.history);
-        else m.ltrim(this.keys.history, -op.keep, -1);
-        break;
+        return op.keep === 0
+          ? [["DEL", this.keys.history]]
+          : [["LTRIM", this.keys.history, String(-op.keep), "-1"]];
       case "result_put":
-        m.hset(this.keys.results, op.uid, op.json);
-        break;
+        return [["HSET", this.keys.results, op.uid, op.json]];
       case "result_delete":
-        m.hdel(this.keys.results, op.uid);
-        break;
+        return [["HDEL", this.keys.results, op.uid]];
       case "run_put":
-        m.hset(this.keys.runs, op.uid, op.json);
-        break;
+        return [["HSET", this.keys.runs, op.uid, op.json]];
       case "run_outcomes":
-        m.hset(this.keys.runOutcomes, op.uid, op.outcomes);
-        break;
+        return [["HSET", this.keys.runOutcomes, op.uid, op.outcomes]];
       case "run_delete":
-        m.hdel(this.keys.runs, op.uid);
-        m.hdel(this.keys.runOutcomes, op.uid);
-        break;
+        return [
+          ["HDEL", this.keys.runs, op.uid],
+          ["HDEL", this.keys.runOutcomes, op.uid],
+        ];
     }
+  }
+
+  /** A StoreError naming the server and the cause of a failed request. */
+  private failure(what: string, err: unknown): StoreError {
+    if (err instanceof LostOwnershipError) {
+      return new StoreError(`Cannot ${what} the Redis store at ${this.location}: ${err.message}`, {
+        cause: err,
+      });
+    }
+    // ioredis says "Stream isn't writeable and enableOfflineQueue options is false".
+    const msg = /isn't writeable/.test(causeOf(err)) ? "not connected" : causeOf(err);
+    const cause = this.client.status === "ready" ? msg : `${msg} (${this.connectionState()})`;
+    return new StoreError(`Cannot ${what} the Redis store at ${this.location}: ${cause}`, {
+      cause: err,
+    });
   }
 
   /** EXEC a MULTI; the replies, or a StoreError naming the server and the cause. */
@@ -227,12 +273,7 @@ export class RedisStore implements Store {
     try {
       replies = await m.exec();
     } catch (err) {
-      // ioredis says "Stream isn't writeable and enableOfflineQueue options is false".
-      const msg = /isn't writeable/.test(causeOf(err)) ? "not connected" : causeOf(err);
-      const cause = this.client.status === "ready" ? msg : `${msg} (${this.connectionState()})`;
-      throw new StoreError(`Cannot ${what} the Redis store at ${this.location}: ${cause}`, {
-        cause: err,
-      });
+      throw this.failure(what, err);
     }
     if (replies === null) {
       throw new StoreError(
@@ -259,12 +300,17 @@ export class RedisStore implements Store {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    // Stops the renewals at once; deletes the lease (when still ours) so the
+    // next manager need not wait for its expiry.
+    const released = this.lease?.release().catch(() => undefined);
     if (this.client.status === "ready") {
       const t = delay(2000);
-      const quit = this.client.quit().then(
-        () => true,
-        () => false,
-      );
+      const quit = Promise.resolve(released)
+        .then(() => this.client.quit())
+        .then(
+          () => true,
+          () => false,
+        );
       const done = await Promise.race([quit, t.promise.then(() => false)]);
       t.cancel();
       if (done) return;

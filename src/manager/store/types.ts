@@ -4,7 +4,8 @@
  * interface, two implementations (embedded LMDB, Redis). The manager keeps
  * the live copy in memory and sends every change here as a list of
  * operations, applied atomically and durably before the reply says success.
- * Values are plain JSON-compatible data.
+ * Values are plain JSON-compatible data. A store has one owner: opening it
+ * takes it (see owner.ts) or fails with a StoreInUseError naming its owner.
  */
 
 /** Single documents, each written whole. */
@@ -72,6 +73,12 @@ export interface Store {
   load(): Promise<StoreSnapshot>;
   /** Apply the operations in order, all or none, durably. */
   apply(ops: readonly StoreOp[]): Promise<void>;
+  /**
+   * Set by the manager: called once when another manager has taken the store
+   * (Redis: the lease was lost), with why; every write fails from then on.
+   */
+  onOwnershipLost?: ((why: string) => void) | undefined;
+  /** Release the store (its owner record or lease) and close it. */
   close(): Promise<void>;
 }
 

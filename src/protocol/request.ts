@@ -4,7 +4,14 @@
  */
 import type { z } from "zod";
 import type { MethodName, ParamsOut } from "./methods.js";
-import { failureExtras, isMethodName, methods, paramsSchema, supportedParams } from "./methods.js";
+import {
+  failureExtras,
+  isMethodName,
+  methods,
+  nullMeansAbsent,
+  paramsSchema,
+  supportedParams,
+} from "./methods.js";
 import { isPlainObject, pyClass, pyNameOrList, pyRepr, pyTuple, pyTypeName } from "./pyrepr.js";
 
 export const ALLOWED_TOP_LEVEL_KEYS = ["method", "params"] as const;
@@ -97,13 +104,29 @@ export function paramIssueMessage(iss: z.core.$ZodRawIssue): string | undefined 
   return undefined;
 }
 
+/** The params without the `null`s that mean "not given" (the same object when there are none). */
+function withoutAbsentNulls(
+  name: MethodName,
+  raw: Record<string, unknown>,
+): Record<string, unknown> {
+  const absent = nullMeansAbsent(name);
+  let out = raw;
+  for (const k of absent) {
+    if (raw[k] !== null) continue;
+    if (out === raw) out = { ...raw };
+    delete out[k];
+  }
+  return out;
+}
+
 export type ParamsResult<M extends MethodName> =
   { ok: true; params: ParamsOut<M> } | { ok: false; reply: Reply };
 
 /**
  * Unsupported names first (as the server does), then `between` (the lock
  * check: the Python server checks the lock before the parameters' types),
- * then types and required params.
+ * then types and required params. An optional parameter sent as `null` is
+ * dropped before `between` and the types (`nullMeansAbsent`).
  */
 export function checkParams<M extends MethodName>(
   name: M,
@@ -118,9 +141,8 @@ export function checkParams<M extends MethodName>(
       reply: methodFailure(name, `Parameters must be a map (dictionary), got ${pyClass(raw)}`),
     };
   }
-  const params = raw;
   const supported = supportedParams(name);
-  const unsupported = Object.keys(params).filter((k) => !supported.includes(k));
+  const unsupported = Object.keys(raw).filter((k) => !supported.includes(k));
   if (unsupported.length > 0) {
     return {
       ok: false,
@@ -130,6 +152,7 @@ export function checkParams<M extends MethodName>(
       ),
     };
   }
+  const params = withoutAbsentNulls(name, raw);
   const refused = between?.(params);
   if (refused) return { ok: false, reply: refused };
   const parsed = paramsSchema(name).safeParse(params, { error: paramIssueMessage });

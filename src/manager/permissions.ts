@@ -10,6 +10,7 @@
  */
 import { readFileSync } from "node:fs";
 import YAML from "yaml";
+import { setOwn } from "../protocol/own.js";
 
 export const PERMISSION_LISTS = [
   "allowed_plans",
@@ -61,7 +62,7 @@ export function validatePermissions(doc: unknown): PermissionsDoc {
   if (groups === null || typeof groups !== "object" || Array.isArray(groups)) {
     throw new PermissionsError("User group permissions: missing 'user_groups' map");
   }
-  if (!("root" in groups)) {
+  if (!Object.hasOwn(groups, "root")) {
     throw new PermissionsError("User group permissions: Missing required user group: 'root'");
   }
   const out: PermissionsDoc = { user_groups: {} };
@@ -88,7 +89,8 @@ export function validatePermissions(doc: unknown): PermissionsDoc {
       }
       clean[k as ListName] = [...(v as (string | null)[])];
     }
-    out.user_groups[g] = clean;
+    // A group may have any name, `__proto__` too.
+    setOwn(out.user_groups, g, clean);
   }
   return out;
 }
@@ -206,12 +208,12 @@ export class Permissions {
   constructor(public doc: PermissionsDoc) {}
 
   hasGroup(group: string): boolean {
-    return Object.prototype.hasOwnProperty.call(this.doc.user_groups, group) && group !== "root";
+    return Object.hasOwn(this.doc.user_groups, group) && group !== "root";
   }
 
   private check(group: string, kind: Kind, test: (entry: string) => boolean): boolean {
     for (const g of ["root", group]) {
-      const rules = this.doc.user_groups[g];
+      const rules = Object.hasOwn(this.doc.user_groups, g) ? this.doc.user_groups[g] : undefined;
       if (!rules) return false;
       if (!passes(rules[`allowed_${kind}`], rules[`forbidden_${kind}`], test)) return false;
     }
@@ -234,7 +236,7 @@ export class Permissions {
   allowedPlans(group: string, existing: Record<string, unknown>): Record<string, unknown> {
     const out: Record<string, unknown> = {};
     for (const name of Object.keys(existing).sort()) {
-      if (this.planAllowed(group, name)) out[name] = sortKeysDeep(existing[name]);
+      if (this.planAllowed(group, name)) setOwn(out, name, sortKeysDeep(existing[name]));
     }
     return out;
   }
@@ -247,7 +249,7 @@ export class Permissions {
       if (comps) {
         const kept: Record<string, unknown> = {};
         for (const [k, v] of Object.entries(comps)) {
-          if (this.deviceAllowed(group, [...path, k])) kept[k] = prune(v, [...path, k]);
+          if (this.deviceAllowed(group, [...path, k])) setOwn(kept, k, prune(v, [...path, k]));
         }
         if (Object.keys(kept).length > 0) copy.components = kept;
         else delete copy.components;
@@ -257,7 +259,7 @@ export class Permissions {
     const out: Record<string, unknown> = {};
     for (const name of Object.keys(existing).sort()) {
       if (this.deviceAllowed(group, [name])) {
-        out[name] = sortKeysDeep(prune(existing[name] as Record<string, unknown>, [name]));
+        setOwn(out, name, sortKeysDeep(prune(existing[name] as Record<string, unknown>, [name])));
       }
     }
     return out;

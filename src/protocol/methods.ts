@@ -15,6 +15,7 @@ import { z } from "zod";
 import {
   itemSchema,
   lockInfoSchema,
+  mapSchema,
   statusSchema,
   taskInfoSchema,
   taskResultSchema,
@@ -186,7 +187,7 @@ export const methods = {
   permissions_set: method({
     summary: "Replace the user group permissions.",
     area: "permissions",
-    params: { user_group_permissions: z.record(z.string(), z.unknown()), lock_key: lockKey },
+    params: { user_group_permissions: mapSchema, lock_key: lockKey },
     reply: ok,
     lock: "queue",
   }),
@@ -207,7 +208,7 @@ export const methods = {
     summary: "Set queue mode options (loop, ignore_failures) or 'default'.",
     area: "queue",
     params: {
-      mode: z.union([z.record(z.string(), z.unknown()), z.literal("default")]).optional(),
+      mode: z.union([mapSchema, z.literal("default")]).optional(),
       lock_key: lockKey,
     },
     reply: ok,

@@ -83,9 +83,16 @@ export function lockFailure(name: MethodName, refused: string): Reply {
 /** Error map for parameter schemas: the server's message forms, path named. */
 export function paramIssueMessage(iss: z.core.$ZodRawIssue): string | undefined {
   const name = iss.path && iss.path.length > 0 ? iss.path.join(".") : "params";
-  if (iss.code === "invalid_type") {
+  // A custom check that names the type it expects (mapSchema) reads as a type error.
+  const expected =
+    iss.code === "invalid_type"
+      ? iss.expected
+      : iss.code === "custom" && typeof iss.params?.expected === "string"
+        ? iss.params.expected
+        : undefined;
+  if (expected !== undefined) {
     if (iss.input === undefined) return `Required '${name}' parameter is missing in the API call.`;
-    return `Parameter '${name}' must be of type ${iss.expected}, got ${pyClass(iss.input)}: ${pyRepr(iss.input)}`;
+    return `Parameter '${name}' must be of type ${expected}, got ${pyClass(iss.input)}: ${pyRepr(iss.input)}`;
   }
   if (iss.code === "invalid_value") {
     return `Parameter '${name}' has an unsupported value ${pyRepr(iss.input)}. Supported values: ${pyTuple(iss.values)}`;

@@ -1,7 +1,8 @@
 /**
  * User group permissions in the Python server's YAML format: `user_groups` →
  * group → allowed/forbidden plans, devices and functions. A name must pass the
- * `root` group and then the user's group. Entries are exact names or regular
+ * `root` group and then the user's group (a request may name `root` itself:
+ * its lists alone apply, as in the Python server). Entries are exact names or regular
  * expressions written with a leading `:`; `null` first in an allowed list means
  * everything, in a forbidden list nothing. Device entries may walk the device
  * tree: `:^det:?.*` (top-level regex, then `?regex` for the full dotted names
@@ -207,12 +208,13 @@ function sortKeysDeep(v: unknown): unknown {
 export class Permissions {
   constructor(public doc: PermissionsDoc) {}
 
+  /** A group requests may name: any group of the document, `root` included. */
   hasGroup(group: string): boolean {
-    return Object.hasOwn(this.doc.user_groups, group) && group !== "root";
+    return Object.hasOwn(this.doc.user_groups, group);
   }
 
   private check(group: string, kind: Kind, test: (entry: string) => boolean): boolean {
-    for (const g of ["root", group]) {
+    for (const g of group === "root" ? ["root"] : ["root", group]) {
       const rules = Object.hasOwn(this.doc.user_groups, g) ? this.doc.user_groups[g] : undefined;
       if (!rules) return false;
       if (!passes(rules[`allowed_${kind}`], rules[`forbidden_${kind}`], test)) return false;

@@ -141,7 +141,7 @@ async function settle(): Promise<void> {
 }
 
 async function compare(name: MethodName, param: string): Promise<void> {
-  const base = CASES[name]?.base ?? (async () => ({}));
+  const base = CASES[name]?.base ?? (async (): Promise<Params> => ({}));
   const { [param]: _left, ...without } = await base(c);
   const absent = await c.request(name, without);
   await settle();

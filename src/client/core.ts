@@ -63,7 +63,7 @@ export function splitArgs(
 
 /**
  * Build the wire request of a method from explicit params: fill in `user`,
- * `user_group` and `lock_key`, turn item builders into maps, drop undefined
+ * `user_group` and `lock_key` (left out or `null`), turn item builders into maps, drop undefined
  * values, and check the params exactly as the server will (unsupported names,
  * types, required parameters), throwing `RequestParameterError` with the
  * server's message.
@@ -75,10 +75,10 @@ export function buildRequest<M extends MethodName>(
 ): WireRequest {
   const supported = supportedParams(method);
   const p = toWireValue(params) as Record<string, unknown>;
-  if (supported.includes("user") && p.user === undefined) p.user = defaults.user;
-  if (supported.includes("user_group") && p.user_group === undefined)
-    p.user_group = defaults.userGroup;
-  if (supported.includes("lock_key") && p.lock_key === undefined && defaults.lockKey !== null) {
+  // `null` is "not given" (as on the server): the client's default fills it in.
+  if (supported.includes("user") && p.user == null) p.user = defaults.user;
+  if (supported.includes("user_group") && p.user_group == null) p.user_group = defaults.userGroup;
+  if (supported.includes("lock_key") && p.lock_key == null && defaults.lockKey !== null) {
     p.lock_key = defaults.lockKey;
   }
   const wire: WireRequest = { method, params: p };

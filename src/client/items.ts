@@ -6,6 +6,8 @@
  * can be passed wherever an item map is expected.
  */
 
+import { setOwn } from "../protocol/own.js";
+
 export const ITEM_TYPES = ["plan", "instruction", "function"] as const;
 export type ItemType = (typeof ITEM_TYPES)[number];
 
@@ -114,7 +116,7 @@ export function toWireValue(v: unknown): unknown {
   if (isPlainMap(v) && Object.getPrototypeOf(v) === Object.prototype) {
     const out: Record<string, unknown> = {};
     for (const [k, x] of Object.entries(v)) {
-      if (x !== undefined) out[k] = toWireValue(x);
+      if (x !== undefined) setOwn(out, k, toWireValue(x));
     }
     return out;
   }

@@ -5,6 +5,7 @@
  * the truth), polling briskly when it is not, and cancellable.
  */
 import type { Status, TaskStatus } from "../protocol/index.js";
+import { ownValue, setOwn } from "../protocol/index.js";
 import { RequestTimeoutError, WaitCancelError, WaitTimeoutError } from "./errors.js";
 
 export interface WaitProgress {
@@ -277,8 +278,8 @@ export function waitForTasks(
       const statuses = await getStatuses(uids);
       const done: Record<string, TaskStatus> = {};
       for (const uid of uids) {
-        const st = statuses[uid];
-        if (st === "completed" || (st === "not_found" && notFoundDone)) done[uid] = st;
+        const st = ownValue(statuses, uid);
+        if (st === "completed" || (st === "not_found" && notFoundDone)) setOwn(done, uid, st);
       }
       const n = Object.keys(done).length;
       const finished = opts.all ? n === uids.length : n > 0;

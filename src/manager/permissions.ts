@@ -1,7 +1,8 @@
 /**
  * User group permissions in the Python server's YAML format: `user_groups` →
  * group → allowed/forbidden plans, devices and functions. A name must pass the
- * `root` group and then the user's group. Entries are exact names or regular
+ * `root` group and then the user's group (a request may name `root` itself:
+ * its lists alone apply, as in the Python server). Entries are exact names or regular
  * expressions written with a leading `:`; `null` first in an allowed list means
  * everything, in a forbidden list nothing. Device entries may walk the device
  * tree: `:^det:?.*` (top-level regex, then `?regex` for the full dotted names
@@ -10,6 +11,7 @@
  */
 import { readFileSync } from "node:fs";
 import YAML from "yaml";
+import { setOwn } from "../protocol/own.js";
 
 export const PERMISSION_LISTS = [
   "allowed_plans",
@@ -61,7 +63,7 @@ export function validatePermissions(doc: unknown): PermissionsDoc {
   if (groups === null || typeof groups !== "object" || Array.isArray(groups)) {
     throw new PermissionsError("User group permissions: missing 'user_groups' map");
   }
-  if (!("root" in groups)) {
+  if (!Object.hasOwn(groups, "root")) {
     throw new PermissionsError("User group permissions: Missing required user group: 'root'");
   }
   const out: PermissionsDoc = { user_groups: {} };
@@ -88,7 +90,8 @@ export function validatePermissions(doc: unknown): PermissionsDoc {
       }
       clean[k as ListName] = [...(v as (string | null)[])];
     }
-    out.user_groups[g] = clean;
+    // A group may have any name, `__proto__` too.
+    setOwn(out.user_groups, g, clean);
   }
   return out;
 }
@@ -205,13 +208,14 @@ function sortKeysDeep(v: unknown): unknown {
 export class Permissions {
   constructor(public doc: PermissionsDoc) {}
 
+  /** A group requests may name: any group of the document, `root` included. */
   hasGroup(group: string): boolean {
-    return Object.prototype.hasOwnProperty.call(this.doc.user_groups, group) && group !== "root";
+    return Object.hasOwn(this.doc.user_groups, group);
   }
 
   private check(group: string, kind: Kind, test: (entry: string) => boolean): boolean {
-    for (const g of ["root", group]) {
-      const rules = this.doc.user_groups[g];
+    for (const g of group === "root" ? ["root"] : ["root", group]) {
+      const rules = Object.hasOwn(this.doc.user_groups, g) ? this.doc.user_groups[g] : undefined;
       if (!rules) return false;
       if (!passes(rules[`allowed_${kind}`], rules[`forbidden_${kind}`], test)) return false;
     }
@@ -234,7 +238,7 @@ export class Permissions {
   allowedPlans(group: string, existing: Record<string, unknown>): Record<string, unknown> {
     const out: Record<string, unknown> = {};
     for (const name of Object.keys(existing).sort()) {
-      if (this.planAllowed(group, name)) out[name] = sortKeysDeep(existing[name]);
+      if (this.planAllowed(group, name)) setOwn(out, name, sortKeysDeep(existing[name]));
     }
     return out;
   }
@@ -247,7 +251,7 @@ export class Permissions {
       if (comps) {
         const kept: Record<string, unknown> = {};
         for (const [k, v] of Object.entries(comps)) {
-          if (this.deviceAllowed(group, [...path, k])) kept[k] = prune(v, [...path, k]);
+          if (this.deviceAllowed(group, [...path, k])) setOwn(kept, k, prune(v, [...path, k]));
         }
         if (Object.keys(kept).length > 0) copy.components = kept;
         else delete copy.components;
@@ -257,7 +261,7 @@ export class Permissions {
     const out: Record<string, unknown> = {};
     for (const name of Object.keys(existing).sort()) {
       if (this.deviceAllowed(group, [name])) {
-        out[name] = sortKeysDeep(prune(existing[name] as Record<string, unknown>, [name]));
+        setOwn(out, name, sortKeysDeep(prune(existing[name] as Record<string, unknown>, [name])));
       }
     }
     return out;

@@ -3,6 +3,7 @@ export * from "./methods.js";
 export * from "./request.js";
 export * from "./schemas.js";
 export * from "./pyrepr.js";
+export * from "./own.js";
 export * from "./info.js";
 
 export * from "./ipc.js";

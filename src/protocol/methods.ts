@@ -7,11 +7,15 @@
  *    "empty" data keys its failure replies carry (the vectors show them).
  * The manager validates and dispatches with it, the client builds requests
  * and types replies with it, and the docs list methods from it.
+ *
+ * One rule holds for every method: an optional parameter sent as `null` is
+ * the same as leaving it out (see `nullMeansAbsent`).
  */
 import { z } from "zod";
 import {
   itemSchema,
   lockInfoSchema,
+  mapSchema,
   statusSchema,
   taskInfoSchema,
   taskResultSchema,
@@ -183,7 +187,7 @@ export const methods = {
   permissions_set: method({
     summary: "Replace the user group permissions.",
     area: "permissions",
-    params: { user_group_permissions: z.record(z.string(), z.unknown()), lock_key: lockKey },
+    params: { user_group_permissions: mapSchema, lock_key: lockKey },
     reply: ok,
     lock: "queue",
   }),
@@ -204,7 +208,7 @@ export const methods = {
     summary: "Set queue mode options (loop, ignore_failures) or 'default'.",
     area: "queue",
     params: {
-      mode: z.union([z.record(z.string(), z.unknown()), z.literal("default")]).optional(),
+      mode: z.union([mapSchema, z.literal("default")]).optional(),
       lock_key: lockKey,
     },
     reply: ok,
@@ -767,6 +771,30 @@ export function paramsSchema(name: MethodName): z.ZodObject {
   if (!s) {
     s = z.object(methods[name].params);
     compiled.set(name, s);
+  }
+  return s;
+}
+
+const nullAsAbsent = new Map<MethodName, ReadonlySet<string>>();
+/**
+ * The parameters of a method for which `null` means "not given": those whose
+ * schema takes absence (optional, or with a default) but not `null` itself.
+ * The Python server reads every optional parameter with
+ * `request.get(name, default)`, so its clients send `null` for "not given"
+ * (`lock_info` with `{"lock_key": null}`); checkParams drops such a `null`
+ * before the lock check and validation, in every method alike.
+ */
+export function nullMeansAbsent(name: MethodName): ReadonlySet<string> {
+  let s = nullAsAbsent.get(name);
+  if (!s) {
+    s = new Set(
+      Object.entries(methods[name].params as Record<string, z.ZodType>)
+        .filter(
+          ([, schema]) => schema.safeParse(undefined).success && !schema.safeParse(null).success,
+        )
+        .map(([param]) => param),
+    );
+    nullAsAbsent.set(name, s);
   }
   return s;
 }

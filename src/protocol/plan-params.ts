@@ -12,6 +12,7 @@
  *
  * Pure: no Node imports, nothing of the manager or the worker.
  */
+import { ownValue, setOwn } from "./own.js";
 import { pyRepr } from "./pyrepr.js";
 
 export type ParameterKindName =
@@ -139,7 +140,7 @@ export function matchArguments(
       }
       values.set(key, value);
     } else if (hasVarKwargs) {
-      varKwargs[key] = value;
+      setOwn(varKwargs, key, value);
     } else if (p) {
       positionalOnlyAsKeyword.push(key);
     } else {
@@ -338,7 +339,11 @@ function describeType(t: TypeNode, ctx: ValidationContext): string {
 
 function customList(name: string, ctx: ValidationContext): string[] | undefined {
   const a = ctx.annotation;
-  return a.devices?.[name] ?? a.plans?.[name] ?? (a.enums?.[name] as string[] | undefined);
+  return (
+    ownValue(a.devices, name) ??
+    ownValue(a.plans, name) ??
+    (ownValue(a.enums, name) as string[] | undefined)
+  );
 }
 
 function checkValue(
@@ -439,7 +444,7 @@ function checkValue(
   }
   const custom = customList(name, ctx);
   if (custom) {
-    const isDeviceList = ctx.annotation.devices?.[name] !== undefined;
+    const isDeviceList = ownValue(ctx.annotation.devices, name) !== undefined;
     const ok =
       typeof v === "string"
         ? custom.some((entry) => matchesListEntry(entry, v))

@@ -4,7 +4,14 @@
  */
 import type { z } from "zod";
 import type { MethodName, ParamsOut } from "./methods.js";
-import { failureExtras, isMethodName, methods, paramsSchema, supportedParams } from "./methods.js";
+import {
+  failureExtras,
+  isMethodName,
+  methods,
+  nullMeansAbsent,
+  paramsSchema,
+  supportedParams,
+} from "./methods.js";
 import { isPlainObject, pyClass, pyNameOrList, pyRepr, pyTuple, pyTypeName } from "./pyrepr.js";
 
 export const ALLOWED_TOP_LEVEL_KEYS = ["method", "params"] as const;
@@ -76,9 +83,16 @@ export function lockFailure(name: MethodName, refused: string): Reply {
 /** Error map for parameter schemas: the server's message forms, path named. */
 export function paramIssueMessage(iss: z.core.$ZodRawIssue): string | undefined {
   const name = iss.path && iss.path.length > 0 ? iss.path.join(".") : "params";
-  if (iss.code === "invalid_type") {
+  // A custom check that names the type it expects (mapSchema) reads as a type error.
+  const expected =
+    iss.code === "invalid_type"
+      ? iss.expected
+      : iss.code === "custom" && typeof iss.params?.expected === "string"
+        ? iss.params.expected
+        : undefined;
+  if (expected !== undefined) {
     if (iss.input === undefined) return `Required '${name}' parameter is missing in the API call.`;
-    return `Parameter '${name}' must be of type ${iss.expected}, got ${pyClass(iss.input)}: ${pyRepr(iss.input)}`;
+    return `Parameter '${name}' must be of type ${expected}, got ${pyClass(iss.input)}: ${pyRepr(iss.input)}`;
   }
   if (iss.code === "invalid_value") {
     return `Parameter '${name}' has an unsupported value ${pyRepr(iss.input)}. Supported values: ${pyTuple(iss.values)}`;
@@ -97,13 +111,29 @@ export function paramIssueMessage(iss: z.core.$ZodRawIssue): string | undefined 
   return undefined;
 }
 
+/** The params without the `null`s that mean "not given" (the same object when there are none). */
+function withoutAbsentNulls(
+  name: MethodName,
+  raw: Record<string, unknown>,
+): Record<string, unknown> {
+  const absent = nullMeansAbsent(name);
+  let out = raw;
+  for (const k of absent) {
+    if (raw[k] !== null) continue;
+    if (out === raw) out = { ...raw };
+    delete out[k];
+  }
+  return out;
+}
+
 export type ParamsResult<M extends MethodName> =
   { ok: true; params: ParamsOut<M> } | { ok: false; reply: Reply };
 
 /**
  * Unsupported names first (as the server does), then `between` (the lock
  * check: the Python server checks the lock before the parameters' types),
- * then types and required params.
+ * then types and required params. An optional parameter sent as `null` is
+ * dropped before `between` and the types (`nullMeansAbsent`).
  */
 export function checkParams<M extends MethodName>(
   name: M,
@@ -118,9 +148,8 @@ export function checkParams<M extends MethodName>(
       reply: methodFailure(name, `Parameters must be a map (dictionary), got ${pyClass(raw)}`),
     };
   }
-  const params = raw;
   const supported = supportedParams(name);
-  const unsupported = Object.keys(params).filter((k) => !supported.includes(k));
+  const unsupported = Object.keys(raw).filter((k) => !supported.includes(k));
   if (unsupported.length > 0) {
     return {
       ok: false,
@@ -130,6 +159,7 @@ export function checkParams<M extends MethodName>(
       ),
     };
   }
+  const params = withoutAbsentNulls(name, raw);
   const refused = between?.(params);
   if (refused) return { ok: false, reply: refused };
   const parsed = paramsSchema(name).safeParse(params, { error: paramIssueMessage });

@@ -3,6 +3,7 @@
  * records. Types are inferred from these schemas, never written by hand.
  */
 import { z } from "zod";
+import { isPlainObject } from "./pyrepr.js";
 
 export const MANAGER_STATES = [
   "initializing",
@@ -74,8 +75,17 @@ export const statusSchema = z.object({
 export type Status = z.infer<typeof statusSchema>;
 export const STATUS_KEYS = Object.keys(statusSchema.shape) as (keyof Status)[];
 
+/**
+ * A map (a JSON object) taken as it was sent, every key kept: zod's record
+ * drops a `__proto__` key, so a name a client sends would vanish from an item
+ * or a mode without a word. Anything else is refused as a record is.
+ */
+export const mapSchema = z.custom<Record<string, unknown>>(isPlainObject, {
+  params: { expected: "record" },
+});
+
 /** A queue or function item as it travels on the wire: open-ended map. */
-export const itemSchema = z.record(z.string(), z.unknown());
+export const itemSchema = mapSchema;
 export type Item = z.infer<typeof itemSchema>;
 
 export const lockInfoSchema = z.object({

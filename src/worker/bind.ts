@@ -24,6 +24,7 @@
  * and `f(*values)` is `function f(...values)`.
  */
 import type { ParameterKind, ParameterMeta } from "./api.js";
+import { setOwn } from "../protocol/own.js";
 import { ArgumentError, matchArguments } from "../protocol/plan-params.js";
 
 export { ArgumentError };
@@ -88,7 +89,8 @@ export function bindArguments(
         break;
       case "VAR_KEYWORD":
         options ??= {};
-        for (const [k, v] of Object.entries(matched.varKwargs)) options[k] = convert(p, v);
+        // Keywords are the caller's names (`__proto__` too): own keys of the options.
+        for (const [k, v] of Object.entries(matched.varKwargs)) setOwn(options, k, convert(p, v));
         break;
     }
   }

@@ -34,6 +34,7 @@ import {
   type ParameterDescription,
   type PlanDescription,
 } from "../protocol/plan-params.js";
+import { setOwn } from "../protocol/own.js";
 import { pyRepr } from "../protocol/pyrepr.js";
 
 export type AnyFunction = (...args: unknown[]) => unknown;
@@ -591,7 +592,7 @@ export class Environment {
       Object.getPrototypeOf(value) === Object.prototype
     ) {
       const out: Record<string, unknown> = {};
-      for (const [k, v] of Object.entries(value)) out[k] = this.convertDeviceNames(v);
+      for (const [k, v] of Object.entries(value)) setOwn(out, k, this.convertDeviceNames(v));
       return out;
     }
     return value;

@@ -1,6 +1,6 @@
 /** The queue_* item methods and history_get/history_clear. */
 import type { Item } from "../../protocol/index.js";
-import { pyRepr, pyTuple } from "../../protocol/index.js";
+import { ownValue, pyRepr, pyTuple } from "../../protocol/index.js";
 import { validatePlanItem, type PlanDescription } from "../../protocol/plan-params.js";
 import type { Handlers } from "../dispatch.js";
 import { RequestError } from "../dispatch.js";
@@ -72,7 +72,7 @@ function planProblem(m: Manager, item: Item, group: string): string | undefined 
   const name = item.name;
   if (typeof name !== "string" || name === "") return "Plan name is not specified";
   const allowed = m.allowedLists(group);
-  return validatePlanItem(item, allowed.plans[name] as PlanDescription | undefined, {
+  return validatePlanItem(item, ownValue(allowed.plans, name) as PlanDescription | undefined, {
     allowedDevices: allowed.deviceNames,
     existingDevices: allowed.existingDeviceNames,
   });

@@ -106,8 +106,8 @@ export function taskHandlers(m: Manager): Handlers {
       if (typeof task_uid === "string") {
         return { success: true, msg: "", task_uid, status: m.tasks.status(task_uid) };
       }
-      const status: Record<string, "running" | "completed" | "not_found"> = {};
-      for (const uid of task_uid) status[uid] = m.tasks.status(uid);
+      // Keyed by the uids as sent: Object.fromEntries keeps `__proto__` an own key.
+      const status = Object.fromEntries(task_uid.map((uid) => [uid, m.tasks.status(uid)]));
       return { success: true, msg: "", task_uid, status };
     },
 
@@ -121,25 +121,24 @@ export function taskHandlers(m: Manager): Handlers {
       if (typeof task_uid === "string") {
         return { success: true, msg: "", task_uid, task_info: m.tasks.info(task_uid, stats) };
       }
-      const info: Record<string, ReturnType<typeof m.tasks.info>> = {};
-      for (const uid of task_uid) info[uid] = m.tasks.info(uid, stats);
+      const info = Object.fromEntries(task_uid.map((uid) => [uid, m.tasks.info(uid, stats)]));
       return { success: true, msg: "", task_uid, task_info: info };
     },
 
     task_cancel: ({ task_uid }) => {
       const uids = typeof task_uid === "string" ? [task_uid] : task_uid;
-      const result: Record<string, CancelOutcome> = {};
+      const result = new Map<string, CancelOutcome>();
       const notes: string[] = [];
       for (const uid of uids) {
         const r = m.scheduler.cancel(uid);
-        result[uid] = r.outcome;
+        result.set(uid, r.outcome);
         if (r.note) notes.push(r.note);
       }
       const msg = notes.length > 0 ? `${notes.join(". ")}.` : "";
       if (typeof task_uid === "string") {
-        return { success: true, msg, task_uid, result: result[task_uid] ?? "not_found" };
+        return { success: true, msg, task_uid, result: result.get(task_uid) ?? "not_found" };
       }
-      return { success: true, msg, task_uid, result };
+      return { success: true, msg, task_uid, result: Object.fromEntries(result) };
     },
   };
 }

@@ -42,10 +42,20 @@ function isContainer(v: unknown): v is object {
   return proto === Object.prototype || proto === null;
 }
 
-function label(parent: string, key: string, inArray: boolean): string {
-  if (inArray) return `${parent}[${key}]`;
-  const name = /^[A-Za-z_$][\w$]*$/.test(key) ? key : JSON.stringify(key);
-  return parent === "" ? name : `${parent}.${name}`;
+type Key = string | number | undefined;
+
+/** `params.item`, `[3].kwargs`, `"a b"[0]`: a place from up to two keys (numbers index lists). */
+function placeName(k1: Key, k2: Key): string {
+  let out = "";
+  for (const k of [k1, k2]) {
+    if (k === undefined) break;
+    if (typeof k === "number") out += `[${k}]`;
+    else {
+      const name = /^[A-Za-z_$][\w$]*$/.test(k) ? k : JSON.stringify(k);
+      out += out === "" ? name : `.${name}`;
+    }
+  }
+  return out;
 }
 
 /**
@@ -57,31 +67,28 @@ function label(parent: string, key: string, inArray: boolean): string {
  */
 export function nestingPast(value: unknown, limit: number): string | undefined {
   if (!isContainer(value)) return undefined;
+  // A stack of containers to visit, with their depth and the first two keys of their path.
   const values: object[] = [value];
   const depths: number[] = [1];
-  const labels: string[] = [""];
+  const firstKeys: Key[] = [undefined];
+  const secondKeys: Key[] = [undefined];
   while (values.length > 0) {
     const v = values.pop() as object;
     const depth = depths.pop() as number;
-    const where = labels.pop() as string;
-    if (depth > limit) return where;
-    const named = depth <= 2;
-    if (Array.isArray(v)) {
-      for (let i = 0; i < v.length; i++) {
-        const child: unknown = v[i];
-        if (!isContainer(child)) continue;
-        values.push(child);
-        depths.push(depth + 1);
-        labels.push(named ? label(where, String(i), true) : where);
-      }
-      continue;
-    }
-    for (const key of Object.keys(v)) {
-      const child = (v as Record<string, unknown>)[key];
+    const k1 = firstKeys.pop();
+    const k2 = secondKeys.pop();
+    if (depth > limit) return placeName(k1, k2);
+    const isArray = Array.isArray(v);
+    const keys = isArray ? undefined : Object.keys(v);
+    const n = isArray ? v.length : (keys as string[]).length;
+    for (let i = 0; i < n; i++) {
+      const key = isArray ? i : ((keys as string[])[i] as string);
+      const child = (v as Record<string | number, unknown>)[key];
       if (!isContainer(child)) continue;
       values.push(child);
       depths.push(depth + 1);
-      labels.push(named ? label(where, key, false) : where);
+      firstKeys.push(depth === 1 ? key : k1);
+      secondKeys.push(depth === 2 ? key : k2);
     }
   }
   return undefined;

@@ -10,7 +10,7 @@
  *    outputs to the same limit (src/worker/wire-value.ts);
  *  - a reply wraps the values it carries (which came from such requests or
  *    from the worker) in at most NESTING_ALLOWANCE levels of its own, and the
- *    codecs encode anything that deep (test/protocol/codec.test.ts);
+ *    codecs encode anything that deep (test/protocol/limits.test.ts);
  *  - the commit itself refuses what a reply could not carry: the store
  *    encodes every value it is given as JSON text before anything is written
  *    (a value too large for a JSON string fails there), and refuses one nested

@@ -1,6 +1,22 @@
 /**
  * One request, one way: bytes → codec → envelope → method table → handler →
  * codec → bytes. Nothing here knows about sockets; every path ends in a reply.
+ *
+ * A reply that says a request failed means nothing changed. Handlers commit a
+ * change (to the store, then live) before they build their reply, so the
+ * reply must not be able to fail after the commit. What makes it so:
+ *  - a request nested deeper than MAX_NESTING_DEPTH is refused by the decoder,
+ *    before any handler runs; the worker holds a function's return value and
+ *    outputs to the same limit (src/worker/wire-value.ts);
+ *  - a reply wraps the values it carries (which came from such requests or
+ *    from the worker) in at most NESTING_ALLOWANCE levels of its own, and the
+ *    codecs encode anything that deep (test/protocol/limits.test.ts);
+ *  - the commit itself refuses what a reply could not carry: the store
+ *    encodes every value it is given as JSON text before anything is written
+ *    (a value too large for a JSON string fails there), and refuses one nested
+ *    deeper than MAX_CARRIED_NESTING_DEPTH, so such a change fails unmade.
+ * Should a success reply still fail to encode (a bug), the failure reply says
+ * that the request was carried out, and the error is logged.
  */
 import type { Encoding, MethodName, ParamsOut, ReplyOf, WireEncoding } from "../protocol/index.js";
 import {
@@ -13,6 +29,7 @@ import {
   failureExtras,
   isMethodName,
   lockFailure,
+  MAX_NESTING_DEPTH,
   methodFailure,
   methods,
   unknownMethodReply,
@@ -95,7 +112,7 @@ export class Dispatcher {
     }
     let decoded: unknown;
     try {
-      decoded = decode(body, enc);
+      decoded = decode(body, enc, { maxDepth: MAX_NESTING_DEPTH });
     } catch (err) {
       const detail = err instanceof DecodeError ? err.message : String(err);
       return encode({ success: false, msg: `Failed to decode the request: ${detail}` }, enc);
@@ -163,9 +180,9 @@ export class Dispatcher {
 
   /**
    * Encode a method's reply. A failure that echoes a request value the codec
-   * cannot write (nested too deep for JSON.stringify or msgpack) is sent
-   * without the echo, with the method's "empty" keys instead; a success reply
-   * that cannot be encoded is a handler bug, reported as an internal error.
+   * cannot write is sent without the echo, with the method's "empty" keys
+   * instead; a success reply that cannot be encoded is a handler bug, reported
+   * as an internal error that does not claim nothing changed.
    */
   private encodeReply(name: MethodName, reply: Reply, enc: WireEncoding): Buffer {
     try {
@@ -180,7 +197,10 @@ export class Dispatcher {
       this.hooks.onInternalError(name, err);
       const msg = err instanceof Error ? err.message : String(err);
       return encode(
-        methodFailure(name, `Internal error: the reply cannot be encoded: ${msg}`),
+        methodFailure(
+          name,
+          `Internal error: the request was carried out, but its reply cannot be encoded: ${msg}`,
+        ),
         enc,
       );
     }

@@ -35,7 +35,7 @@ import { TaskScheduler } from "./scheduler.js";
 import { LockManager } from "./locks.js";
 import type { ManagerLogger } from "./log.js";
 import type { ManagerOptions } from "./options.js";
-import { AllowList, ControlServer, InfoPublisher } from "./server.js";
+import { AllowList, ControlServer, InfoPublisher, socketMessageLimit } from "./server.js";
 import { StatusState } from "./state.js";
 import type { Store, StoreOp } from "./store/types.js";
 
@@ -291,7 +291,7 @@ export class Manager {
     this.control = new ControlServer(
       {
         address: this.opts.zmqControlAddr,
-        socketMaxMessageSize: Math.max(this.opts.maxMessageSize * 4, 64 * 1024 * 1024),
+        socketMaxMessageSize: socketMessageLimit(this.opts.maxMessageSize),
         ...(this.opts.zmqPrivateKey ? { curveSecretKey: this.opts.zmqPrivateKey } : {}),
         ...(allowedClients ? { allowedClients } : {}),
         replyEncodingForErrors: this.infoEncoding,

@@ -3,6 +3,7 @@
  * The receive loop never waits for a handler: each request is answered when
  * its handler is done, so a slow request never holds up `status`.
  */
+import { constants as bufferConstants } from "node:buffer";
 import { readFileSync, statSync } from "node:fs";
 import { Publisher, Reply, Router } from "zeromq";
 import type { Logger } from "pino";
@@ -23,9 +24,28 @@ export function splitEnvelope(frames: Buffer[]): { envelope: Buffer[]; body: Buf
   return { envelope: frames.slice(0, 1), body: frames.slice(1) };
 }
 
+/** The least the control socket reads before it drops a connection: 1 GiB. */
+export const MIN_SOCKET_MESSAGE_SIZE = 1024 ** 3;
+
+/**
+ * The control socket's own limit on a message (ZeroMQ's ZMQ_MAXMSGSIZE): 1 GiB,
+ * or 4 × --max-message-size when that is more (within what a Node Buffer can
+ * hold). A request up to it is read whole and, when over --max-message-size,
+ * answered with a `success: false` reply. Past it, ZeroMQ closes the client's
+ * connection as soon as the message's header announces the size, without
+ * reading the rest: no reply can be sent (the client sees its timeout), but
+ * no client can make the manager hold more than this in memory per message.
+ */
+export function socketMessageLimit(maxMessageSize: number): number {
+  return Math.min(
+    Math.max(MIN_SOCKET_MESSAGE_SIZE, maxMessageSize * 4),
+    bufferConstants.MAX_LENGTH,
+  );
+}
+
 export interface ControlServerOptions {
   address: string;
-  /** Hard limit at the socket: larger messages drop the connection. */
+  /** Hard limit at the socket (socketMessageLimit): larger messages drop the connection. */
   socketMaxMessageSize: number;
   curveSecretKey?: string;
   /** With CURVE: only clients whose public key is on this list get in (a ZAP handler). */

@@ -4,6 +4,7 @@
  * encoding it arrived in.
  */
 import { C1, Packr, Unpackr } from "msgpackr";
+import { isStackOverflow, nestingMessage, nestingPast } from "./limits.js";
 
 export const ENCODINGS = ["json", "msgpack", "auto"] as const;
 export type Encoding = (typeof ENCODINGS)[number];
@@ -31,7 +32,26 @@ export function detectEncoding(buf: Uint8Array): WireEncoding {
 
 const utf8 = new TextDecoder("utf-8", { fatal: true });
 
-export function decode(buf: Uint8Array, enc: WireEncoding): unknown {
+export interface DecodeOptions {
+  /**
+   * Refuse (a DecodeError naming the limit) a message that nests lists and
+   * maps deeper than this, the message's own map being level 1.
+   */
+  maxDepth?: number;
+}
+
+export function decode(buf: Uint8Array, enc: WireEncoding, opts: DecodeOptions = {}): unknown {
+  const value = decodeValue(buf, enc, opts.maxDepth);
+  if (opts.maxDepth !== undefined) {
+    const where = nestingPast(value, opts.maxDepth);
+    if (where !== undefined) {
+      throw new DecodeError(nestingMessage("the message", where, opts.maxDepth));
+    }
+  }
+  return value;
+}
+
+function decodeValue(buf: Uint8Array, enc: WireEncoding, maxDepth: number | undefined): unknown {
   if (enc === "json") {
     let text: string;
     try {
@@ -49,6 +69,10 @@ export function decode(buf: Uint8Array, enc: WireEncoding): unknown {
   try {
     value = unpackr.unpack(buf) as unknown;
   } catch (err) {
+    // msgpackr reads nested values recursively: far past any limit, the stack ends first.
+    if (maxDepth !== undefined && isStackOverflow(err)) {
+      throw new DecodeError(nestingMessage("the message", undefined, maxDepth));
+    }
     throw new DecodeError(`msgpack decode error: ${(err as Error).message}`);
   }
   // msgpackr turns the reserved byte 0xc1 into a marker object instead of failing.

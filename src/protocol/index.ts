@@ -1,4 +1,5 @@
 export * from "./codec.js";
+export * from "./limits.js";
 export * from "./methods.js";
 export * from "./request.js";
 export * from "./schemas.js";

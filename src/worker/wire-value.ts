@@ -1,8 +1,10 @@
 /**
  * Return values cross IPC and then the wire as JSON or msgpack: turn them
  * into plain data here, and fail clearly on what cannot be carried (naming
- * where in the value it is: `NaN at results[3].x`).
+ * where in the value it is: `NaN at results[3].x`), including a value nested
+ * deeper than MAX_NESTING_DEPTH (src/protocol/limits.ts).
  */
+import { isStackOverflow, MAX_NESTING_DEPTH, nestingMessage } from "../protocol/limits.js";
 
 export class WireValueError extends Error {
   override name = "WireValueError";
@@ -21,14 +23,21 @@ function childPath(parent: string, key: string, inArray: boolean): string {
   return parent === "" ? name : `${parent}.${name}`;
 }
 
+/** A path cut to its first steps: a nesting path is as long as the nesting. */
+function shortPath(p: string): string {
+  const cut = /^(?:[^.[]+)?(?:(?:\.[^.[]+|\[[^\]]*\])){0,3}/.exec(p)?.[0] ?? "";
+  return cut.length < p.length ? `${cut}...` : p;
+}
+
 /**
  * Plain data for a reply. `what` names the value in messages (default "the
  * return value"; e.g. "output 'x'").
  */
 export function toWireValue(value: unknown, what = "the return value"): unknown {
   if (value === undefined) return null;
-  // Where each object sits in the value, for messages.
+  // Where each object sits in the value, for messages, and how deep (the value itself: 1).
   const paths = new WeakMap<object, string>();
+  const depths = new WeakMap<object, number>();
   const at = (p: string) => (p === "" ? "" : ` at ${p}`);
   let text: string | undefined;
   try {
@@ -52,11 +61,19 @@ export function toWireValue(value: unknown, what = "the return value"): unknown 
       let out: unknown = v;
       if (v instanceof Map) out = Object.fromEntries(v as Map<unknown, unknown>);
       else if (v instanceof Set) out = [...(v as Set<unknown>)];
-      if (out !== null && typeof out === "object") paths.set(out, here);
+      if (out !== null && typeof out === "object") {
+        const depth = (depths.get(holder) ?? 0) + 1;
+        if (depth > MAX_NESTING_DEPTH) {
+          throw new WireValueError(nestingMessage(what, shortPath(here), MAX_NESTING_DEPTH));
+        }
+        paths.set(out, here);
+        depths.set(out, depth);
+      }
       return out;
     });
   } catch (err) {
     if (err instanceof WireValueError) throw err;
+    if (isStackOverflow(err)) throw new WireValueError(nestingMessage(what, "", MAX_NESTING_DEPTH));
     throw new WireValueError(`${what} cannot be encoded: ${(err as Error).message}`, {
       cause: err,
     });

@@ -6,6 +6,12 @@
  * transaction, where nothing can fail for a reason of the data).
  */
 import type { StoreLog } from "./owner.js";
+import {
+  isStackOverflow,
+  MAX_CARRIED_NESTING_DEPTH,
+  nestingMessage,
+  nestingPast,
+} from "../../protocol/limits.js";
 import { StoreError, type DocKey, type Store, type StoreOp, type StoredRun } from "./types.js";
 
 export { StoreError } from "./types.js";
@@ -84,14 +90,27 @@ function replacer(this: unknown, key: string, value: unknown): unknown {
 
 /**
  * The JSON text of a value, or a TypeError: functions, symbols and BigInts
- * anywhere are refused (rather than silently dropped), as are cycles and an
- * undefined value. As in JSON, properties whose value is undefined are left
- * out and non-finite numbers become null.
+ * anywhere are refused (rather than silently dropped), as are cycles, an
+ * undefined value and a value nested deeper than a reply may carry
+ * (MAX_CARRIED_NESTING_DEPTH: what is stored is what replies are built from).
+ * As in JSON, properties whose value is undefined are left out and non-finite
+ * numbers become null.
  */
 export function toJson(value: unknown): string {
   if (value === undefined) throw new TypeError("the value is undefined, not JSON");
-  const json = JSON.stringify(value, replacer) as string | undefined;
+  let json: string | undefined;
+  try {
+    json = JSON.stringify(value, replacer);
+  } catch (err) {
+    if (!isStackOverflow(err)) throw err;
+    throw new TypeError(nestingMessage("the value", undefined, MAX_CARRIED_NESTING_DEPTH));
+  }
   if (json === undefined) throw new TypeError("the value has no JSON form");
+  // After the JSON text: a cycle is reported as such, not as nesting.
+  const deep = nestingPast(value, MAX_CARRIED_NESTING_DEPTH);
+  if (deep !== undefined) {
+    throw new TypeError(nestingMessage("the value", deep, MAX_CARRIED_NESTING_DEPTH));
+  }
   return json;
 }
 

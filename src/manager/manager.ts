@@ -88,7 +88,7 @@ export class Manager {
       {
         startupDir: opts.startupDir,
         startupModule: opts.startupModule,
-        heartbeatTimeoutMs: 1000,
+        heartbeatTimeoutMs: opts.workerTimeout * 1000,
         closeTimeoutMs: 5000,
         workers: opts.workers,
       },

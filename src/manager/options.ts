@@ -25,6 +25,7 @@ export interface ManagerOptions {
   workers: number;
   workerSlots: number;
   cancelGrace: number;
+  workerTimeout: number;
   maxMessageSize: number;
   emergencyLockKey: string | undefined;
   verbose: boolean;
@@ -220,6 +221,15 @@ export const OPTION_SPECS: OptionSpec[] = [
     arg: "<seconds>",
     description: "how long a cancelled task may take to stop before its worker is replaced",
     default: 5,
+    parse: positiveNumber,
+  },
+  {
+    key: "workerTimeout",
+    flag: "--worker-timeout",
+    arg: "<seconds>",
+    description:
+      "a worker process silent this long (no heartbeat) is lost and replaced; its running tasks fail or are retried",
+    default: 3,
     parse: positiveNumber,
   },
   {

@@ -146,12 +146,20 @@ export class WorkerProcess extends EventEmitter<WorkerProcessEvents> {
       this.emit("exit", { code, signal, reason: this.killReason });
     });
     const check = Math.max(50, Math.floor(this.opts.heartbeatTimeoutMs / 4));
+    const silent = () => Date.now() - this.lastBeat > this.opts.heartbeatTimeoutMs;
     this.watchdog = setInterval(() => {
-      if (Date.now() - this.lastBeat > this.opts.heartbeatTimeoutMs) {
-        this.kill(
-          "SIGKILL",
-          `the worker stopped answering heartbeats for ${this.opts.heartbeatTimeoutMs} ms`,
-        );
+      // Timers run before the loop reads its pipes: when the manager itself was
+      // busy, beats may be waiting unread. Decide after this turn's reads
+      // (setImmediate runs after the poll phase), so only the worker's silence counts.
+      if (silent()) {
+        setImmediate(() => {
+          if (silent()) {
+            this.kill(
+              "SIGKILL",
+              `the worker stopped answering heartbeats for ${this.opts.heartbeatTimeoutMs} ms`,
+            );
+          }
+        });
       }
     }, check);
     this.watchdog.unref();

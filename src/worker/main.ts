@@ -29,7 +29,8 @@ import {
 import { runEngineMetadata, taskStorage, type TaskContext } from "./api.js";
 import { VERSION } from "../version.js";
 import { Environment } from "./introspect.js";
-import { describeError, failedResult, RunEngine, type PlanResult } from "./run-engine.js";
+import { describeThrown } from "./describe.js";
+import { failedResult, RunEngine, type PlanResult } from "./run-engine.js";
 import { toWireValue } from "./wire-value.js";
 
 const STARTUP_EXTENSIONS = [".js", ".mjs", ".cjs", ".ts", ".mts"];
@@ -153,7 +154,7 @@ function now(): number {
 
 /** An error's message and traceback, as task results carry them. */
 function errorText(err: unknown): { msg: string; traceback: string } {
-  const { message, stack } = describeError(err);
+  const { message, stack } = describeThrown(err);
   return { msg: message, traceback: stack };
 }
 
@@ -307,7 +308,9 @@ function uploadScript(m: ScriptMsg): Promise<void> {
         exports = await importFile(file);
       } catch (err) {
         // (sic) "stript": the Python server's words, kept for clients that match them.
-        throw new Error(`Failed to execute stript: ${(err as Error).message}`, { cause: err });
+        throw new Error(`Failed to execute stript: ${describeThrown(err).message}`, {
+          cause: err,
+        });
       }
       env.addModule(exports, `script_${m.id.slice(0, 8)}`);
       return null;

@@ -3,6 +3,7 @@
  * into plain data here, and fail clearly on what cannot be carried (naming
  * where in the value it is: `NaN at results[3].x`).
  */
+import { describeThrown } from "./describe.js";
 
 export class WireValueError extends Error {
   override name = "WireValueError";
@@ -57,7 +58,7 @@ export function toWireValue(value: unknown, what = "the return value"): unknown 
     });
   } catch (err) {
     if (err instanceof WireValueError) throw err;
-    throw new WireValueError(`${what} cannot be encoded: ${(err as Error).message}`, {
+    throw new WireValueError(`${what} cannot be encoded: ${describeThrown(err).message}`, {
       cause: err,
     });
   }

@@ -5,9 +5,18 @@
  * metadata work — from `.mjs`, `.js` (ES module or CommonJS), `.cjs` and `.ts`
  * files, and a copy of zqs in the folder's own node_modules does not win.
  */
-import { cpSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import {
+  cpSync,
+  mkdirSync,
+  mkdtempSync,
+  realpathSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from "node:fs";
 import os from "node:os";
 import path from "node:path";
+import { pathToFileURL } from "node:url";
 import { afterEach, describe, expect, it } from "vitest";
 import {
   EXAMPLES,
@@ -44,8 +53,12 @@ function outsideDir(files: Record<string, string> = {}): string {
   return dir;
 }
 
-async function open(dir: string, extra: string[] = []): Promise<RawClient> {
-  m = await startManager({ examples: false, args: ["--startup-dir", dir, ...extra] });
+async function open(dir: string, extra: string[] = [], cli?: string): Promise<RawClient> {
+  m = await startManager({
+    examples: false,
+    args: ["--startup-dir", dir, ...extra],
+    ...(cli ? { cli } : {}),
+  });
   c = new RawClient(m.controlAddr, { timeoutMs: 10_000 });
   await openOrExplain(m, c);
   return c;
@@ -151,6 +164,29 @@ describe("startup code outside the zqs package", () => {
       const { uid, value } = await call(c, name);
       expect(value, name).toBe(uid);
     }
+  });
+
+  it("zqs installed in a node_modules folder (as npm installs it, globally or in a project)", async () => {
+    // <prefix>/lib/node_modules/zqs: the package's files, its dependencies beside them.
+    const prefix = outsideDir();
+    const pkg = path.join(prefix, "lib", "node_modules", "zqs");
+    mkdirSync(pkg, { recursive: true });
+    cpSync(path.join(ROOT, "package.json"), path.join(pkg, "package.json"));
+    cpSync(path.join(ROOT, "dist"), path.join(pkg, "dist"), { recursive: true });
+    symlinkSync(realpathSync(path.join(ROOT, "node_modules")), path.join(pkg, "node_modules"));
+    const dir = outsideDir({
+      "10-plain.mjs":
+        'import { context } from "zqs/worker";\n' +
+        CONTEXT_TASK("installed_task") +
+        'export function worker_api_file() { return import.meta.resolve("zqs/worker"); }\n',
+    });
+    const c = await open(dir, [], path.join(pkg, "dist", "cli", "main.js"));
+    const { uid, value } = await call(c, "installed_task");
+    expect(value).toBe(uid);
+    // The installed copy answered, not the checkout the test runs from.
+    expect((await call(c, "worker_api_file")).value).toBe(
+      pathToFileURL(path.join(realpathSync(pkg), "dist", "worker", "index.js")).href,
+    );
   });
 
   it("an uploaded script imports zqs/worker", async () => {

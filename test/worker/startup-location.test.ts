@@ -115,7 +115,7 @@ describe("startup code outside the zqs package", () => {
     expect(md.re_metadata).toMatchObject({ metadata_key: "metadata_value" });
   });
 
-  it("in an ES module package: .ts, .js and .cjs files import zqs", async () => {
+  it("in an ES module package: .ts, .mts, .js and .cjs files import zqs", async () => {
     const dir = outsideDir({
       "package.json": JSON.stringify({ type: "module" }),
       "10-typed.ts": [
@@ -131,12 +131,15 @@ describe("startup code outside the zqs package", () => {
         "",
       ].join("\n"),
       "20-module.js": 'import { context } from "zqs/worker";\n' + CONTEXT_TASK("esm_js_task"),
+      "25-module.mts":
+        'import { context } from "zqs/worker";\n' +
+        "export function mts_task(): string { return context().taskUid; }\n",
       "30-common.cjs":
         'const { context } = require("zqs/worker");\n' +
         "exports.cjs_task = function cjs_task() { return context().taskUid; };\n",
     });
     const c = await open(dir);
-    for (const name of ["ts_task", "esm_js_task", "cjs_task"]) {
+    for (const name of ["ts_task", "esm_js_task", "mts_task", "cjs_task"]) {
       const { uid, value } = await call(c, name);
       expect(value, name).toBe(uid);
     }

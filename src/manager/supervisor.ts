@@ -31,6 +31,13 @@ const BLOCKING_STDIO = `data:text/javascript,${encodeURIComponent(
   "for (const s of [process.stdout, process.stderr]) s._handle?.setBlocking?.(true);",
 )}`;
 
+/**
+ * How long a new worker may take to send its first heartbeat. A process (and its
+ * heartbeat thread) can take over a second to boot on a busy machine; the
+ * heartbeat timeout counts from the first beat.
+ */
+const FIRST_HEARTBEAT_MS = 15_000;
+
 /** Worker output (stdout and stderr together) the manager takes per second, at most. */
 export const OUTPUT_BYTES_PER_SECOND = 8 * 1024 * 1024;
 const OUTPUT_WINDOW_MS = 100;
@@ -92,6 +99,8 @@ export class WorkerProcess extends EventEmitter<WorkerProcessEvents> {
   private child: ChildProcess | undefined;
   private outbox: IpcBatcher<ManagerToWorker> | undefined;
   private lastBeat = Date.now();
+  /** A first heartbeat came (the heartbeat thread runs; before it, the start-up allowance applies). */
+  private beating = false;
   private watchdog: NodeJS.Timeout | undefined;
   private killReason: string | undefined;
   private exited = false;
@@ -136,7 +145,10 @@ export class WorkerProcess extends EventEmitter<WorkerProcessEvents> {
       });
     }
     const beats = child.stdio[HEARTBEAT_FD] as Readable | null;
-    beats?.on("data", () => (this.lastBeat = Date.now()));
+    beats?.on("data", () => {
+      this.lastBeat = Date.now();
+      this.beating = true;
+    });
     beats?.on("error", () => undefined);
     child.on("error", (err) => this.emit("output", `Worker process error: ${err.message}\n`));
     child.on("exit", (code, signal) => {
@@ -146,21 +158,27 @@ export class WorkerProcess extends EventEmitter<WorkerProcessEvents> {
       this.emit("exit", { code, signal, reason: this.killReason });
     });
     const check = Math.max(50, Math.floor(this.opts.heartbeatTimeoutMs / 4));
-    const silent = () => Date.now() - this.lastBeat > this.opts.heartbeatTimeoutMs;
+    /** Why the worker counts as lost now, or undefined while it beats in time. */
+    const lost = (): string | undefined => {
+      const since = Date.now() - this.lastBeat;
+      if (this.beating) {
+        return since > this.opts.heartbeatTimeoutMs
+          ? `the worker stopped answering heartbeats for ${this.opts.heartbeatTimeoutMs} ms`
+          : undefined;
+      }
+      return since > FIRST_HEARTBEAT_MS
+        ? `the worker sent no heartbeat within ${FIRST_HEARTBEAT_MS} ms of its start`
+        : undefined;
+    };
     this.watchdog = setInterval(() => {
       // Timers run before the loop reads its pipes: when the manager itself was
       // busy, beats may be waiting unread. Decide after this turn's reads
       // (setImmediate runs after the poll phase), so only the worker's silence counts.
-      if (silent()) {
-        setImmediate(() => {
-          if (silent()) {
-            this.kill(
-              "SIGKILL",
-              `the worker stopped answering heartbeats for ${this.opts.heartbeatTimeoutMs} ms`,
-            );
-          }
-        });
-      }
+      if (lost() === undefined) return;
+      setImmediate(() => {
+        const reason = lost();
+        if (reason !== undefined) this.kill("SIGKILL", reason);
+      });
     }, check);
     this.watchdog.unref();
   }

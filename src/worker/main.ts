@@ -7,7 +7,7 @@
 import { readdirSync, statSync, writeFileSync, mkdtempSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { fileURLToPath, pathToFileURL } from "node:url";
+import { pathToFileURL } from "node:url";
 import { Worker } from "node:worker_threads";
 import type {
   EnvironmentContent,
@@ -29,7 +29,9 @@ import {
 import { runEngineMetadata, taskStorage, type TaskContext } from "./api.js";
 import { VERSION } from "../version.js";
 import { Environment } from "./introspect.js";
-import { describeError, failedResult, RunEngine, type PlanResult } from "./run-engine.js";
+import { describeThrown } from "./describe.js";
+import { failedResult, RunEngine, type PlanResult } from "./run-engine.js";
+import { installModuleHooks } from "./module-hooks.js";
 import { toWireValue } from "./wire-value.js";
 
 const STARTUP_EXTENSIONS = [".js", ".mjs", ".cjs", ".ts", ".mts"];
@@ -52,40 +54,31 @@ function startHeartbeat(): void {
 }
 
 type Exports = Record<string, unknown>;
-let tsImport: ((specifier: string, parentURL: string) => Promise<unknown>) | undefined;
+let typeScript: Promise<void> | undefined;
 
-/** User TypeScript goes through tsx's loader, scoped to that import (zqs's own code is compiled JS). */
-async function importTypeScript(file: string): Promise<Exports> {
-  if (!tsImport) {
+/**
+ * TypeScript goes through tsx's loader, registered in this process the first time
+ * a TypeScript file is met (zqs's own code is compiled JS and needs no loader).
+ * Registered after the module hooks, so that `.ts` files are ES modules and their
+ * imports of zqs reach the worker's own modules.
+ */
+function enableTypeScript(): Promise<void> {
+  typeScript ??= (async () => {
     try {
-      ({ tsImport } = await import("tsx/esm/api"));
+      const tsx = await import("tsx/esm/api");
+      tsx.register();
     } catch (err) {
       throw new Error(
-        `Loading TypeScript startup code needs the 'tsx' package: ${(err as Error).message}`,
-        {
-          cause: err,
-        },
+        `Loading TypeScript startup code needs the 'tsx' package: ${describeThrown(err).message}`,
+        { cause: err },
       );
     }
-  }
-  const ns = (await tsImport(pathToFileURL(file).href, import.meta.url)) as Exports;
-  // A file outside an ESM package is compiled as CommonJS: its namespace then mirrors the
-  // named exports under `default`, which is not an export of the user's.
-  const named = Object.keys(ns).filter((k) => k !== "default");
-  const dflt = ns.default;
-  if (
-    named.length > 0 &&
-    dflt !== null &&
-    typeof dflt === "object" &&
-    named.every((k) => k in dflt)
-  ) {
-    return Object.fromEntries(named.map((k) => [k, ns[k]]));
-  }
-  return ns;
+  })();
+  return typeScript;
 }
 
 async function importFile(file: string): Promise<Exports> {
-  if (/\.(ts|mts|cts)$/.test(file)) return importTypeScript(file);
+  if (/\.(ts|mts|cts)$/.test(file)) await enableTypeScript();
   return (await import(pathToFileURL(file).href)) as Exports;
 }
 
@@ -153,7 +146,7 @@ function now(): number {
 
 /** An error's message and traceback, as task results carry them. */
 function errorText(err: unknown): { msg: string; traceback: string } {
-  const { message, stack } = describeError(err);
+  const { message, stack } = describeThrown(err);
   return { msg: message, traceback: stack };
 }
 
@@ -279,11 +272,8 @@ function controlPlan(m: PlanControlMsg): void {
   }
 }
 
-/** Where uploaded scripts are written; `zqs/worker` imports are pointed at this package. */
+/** Where uploaded scripts are written (their imports of zqs resolve as startup code's do). */
 let uploadDir: string | undefined;
-const WORKER_API_URL = pathToFileURL(
-  path.join(path.dirname(fileURLToPath(import.meta.url)), "index.js"),
-).href;
 
 function uploadScript(m: ScriptMsg): Promise<void> {
   return runTask(
@@ -293,21 +283,19 @@ function uploadScript(m: ScriptMsg): Promise<void> {
     async () => {
       if (m.script.trim() === "") return null;
       uploadDir ??= mkdtempSync(path.join(os.tmpdir(), "zqs-scripts-"));
-      const source = m.script.replace(
-        /(from\s*|import\s*\(?\s*)(["'])zqs\/worker\2/g,
-        `$1"${WORKER_API_URL}"`,
-      );
       const looksTs = /^\s*(interface|type)\s+\w+|:\s*(string|number|boolean|unknown|any)\b/m.test(
-        source,
+        m.script,
       );
       const file = path.join(uploadDir, `${m.id}${looksTs ? ".ts" : ".mjs"}`);
-      writeFileSync(file, source);
+      writeFileSync(file, m.script);
       let exports: Record<string, unknown>;
       try {
         exports = await importFile(file);
       } catch (err) {
         // (sic) "stript": the Python server's words, kept for clients that match them.
-        throw new Error(`Failed to execute stript: ${(err as Error).message}`, { cause: err });
+        throw new Error(`Failed to execute stript: ${describeThrown(err).message}`, {
+          cause: err,
+        });
       }
       env.addModule(exports, `script_${m.id.slice(0, 8)}`);
       return null;
@@ -351,6 +339,7 @@ async function main(): Promise<void> {
     process.stderr.write(`Unhandled rejection in user code: ${errorText(err).traceback}\n`);
   });
   try {
+    installModuleHooks();
     await loadStartup();
   } catch (err) {
     const { msg, traceback } = errorText(err);

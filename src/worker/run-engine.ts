@@ -19,6 +19,7 @@
 import { randomUUID } from "node:crypto";
 import { performance } from "node:perf_hooks";
 import type { RunListEntry } from "../protocol/ipc.js";
+import { describeThrown, describeValue } from "./describe.js";
 import type { PlanMessage } from "./plan-stubs.js";
 
 export type ReState = "idle" | "running" | "paused";
@@ -99,20 +100,13 @@ type PlanIterator = {
 
 const HARD = Symbol("hard end");
 
-/** An error's message and stack (any thrown value). */
-export function describeError(err: unknown): { message: string; stack: string } {
-  if (err instanceof Error)
-    return { message: err.message, stack: err.stack ?? `${err.name}: ${err.message}` };
-  return { message: String(err), stack: String(err) };
-}
-
 /** The result of a plan that failed before or while running ("Plan failed: <message>"). */
 export function failedResult(
   err: unknown,
   runUids: string[] = [],
   scanIds: number[] = [],
 ): PlanResult {
-  const { message, stack } = describeError(err);
+  const { message, stack } = describeThrown(err);
   return {
     exit_status: "failed",
     run_uids: runUids,
@@ -145,7 +139,7 @@ function toIterator(made: unknown): PlanIterator | undefined {
 function nameOf(device: unknown): string {
   if (typeof device === "string") return device;
   const n = (device as { name?: unknown } | null)?.name;
-  return typeof n === "string" ? n : String(device);
+  return typeof n === "string" ? n : describeValue(device);
 }
 
 function requireMethod(
@@ -322,16 +316,7 @@ export class RunEngine {
     const signal = opts.signal;
     const onCancel = () => {
       const r: unknown = signal?.reason;
-      this.requestEnd(
-        "cancel",
-        r instanceof Error
-          ? r.message
-          : typeof r === "string"
-            ? r
-            : r === undefined
-              ? ""
-              : JSON.stringify(r),
-      );
+      this.requestEnd("cancel", r === undefined ? "" : describeThrown(r).message);
     };
     if (signal?.aborted) onCancel();
     else signal?.addEventListener("abort", onCancel, { once: true });
@@ -416,7 +401,7 @@ export class RunEngine {
       }
     } catch (err) {
       if (this.endRequest) return iter ? await this.finish(iter, true) : this.endOutcome();
-      const { message, stack } = describeError(err);
+      const { message, stack } = describeThrown(err);
       return { exit: "failed", msg: `Plan failed: ${message}`, traceback: stack };
     }
   }
@@ -449,7 +434,7 @@ export class RunEngine {
     }
     const out = this.endOutcome();
     if (cleanupError !== undefined) {
-      const { message, stack } = describeError(cleanupError);
+      const { message, stack } = describeThrown(cleanupError);
       out.msg = `Plan cleanup failed: ${message}`;
       out.traceback = stack;
     }
@@ -666,7 +651,8 @@ function throwInto(
   iter: PlanIterator,
   err: unknown,
 ): IteratorResult<unknown> | Promise<IteratorResult<unknown>> {
-  if (typeof iter.throw !== "function")
-    return Promise.reject(err instanceof Error ? err : new Error(String(err)));
+  // The value goes on as thrown (describeThrown reports any value).
+  // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors
+  if (typeof iter.throw !== "function") return Promise.reject(err);
   return iter.throw(err);
 }

@@ -5,6 +5,7 @@
  * deeper than MAX_NESTING_DEPTH (src/protocol/limits.ts).
  */
 import { isStackOverflow, MAX_NESTING_DEPTH, nestingMessage } from "../protocol/limits.js";
+import { describeThrown } from "./describe.js";
 
 export class WireValueError extends Error {
   override name = "WireValueError";
@@ -74,7 +75,7 @@ export function toWireValue(value: unknown, what = "the return value"): unknown 
   } catch (err) {
     if (err instanceof WireValueError) throw err;
     if (isStackOverflow(err)) throw new WireValueError(nestingMessage(what, "", MAX_NESTING_DEPTH));
-    throw new WireValueError(`${what} cannot be encoded: ${(err as Error).message}`, {
+    throw new WireValueError(`${what} cannot be encoded: ${describeThrown(err).message}`, {
       cause: err,
     });
   }

@@ -38,6 +38,8 @@ export interface StartOptions {
   env?: Record<string, string>;
   /** Validate every reply against its schema (ZQS_CHECK_REPLIES; default true; benchmarks turn it off). */
   checkReplies?: boolean;
+  /** The zqs command to run (default: this checkout's dist/cli/main.js). */
+  cli?: string;
   /** CURVE keys of the readiness probe (a manager with --zmq-private-key answers no one else). */
   probeCurve?: CurveClientKeys;
 }
@@ -68,7 +70,7 @@ export async function startManager(opts: StartOptions = {}): Promise<RunningMana
   const infoAddr = `tcp://127.0.0.1:${iport}`;
   const tmpDir = mkdtempSync(path.join(os.tmpdir(), "zqs-test-"));
   const args = [
-    CLI,
+    opts.cli ?? CLI,
     "manager",
     "--zmq-control-addr",
     controlAddr,

@@ -211,7 +211,7 @@ export class Environment {
     const d: PlanDescription = {
       name,
       properties: { is_generator: true },
-      parameters: parameterList(fn).map((p) => this.describeParameter(p)),
+      parameters: this.signature(fn).map((p) => this.describeParameter(p)),
       module: meta.module ?? this.origins.get(name) ?? "",
     };
     if (meta.description !== undefined) d.description = meta.description;
@@ -327,7 +327,7 @@ export class Environment {
     return { fn, args: bindArguments(name, this.signature(fn), args, kwargs) };
   }
 
-  /** A callable's parameter list, read from its source once (every call binds with it). */
+  /** A callable's parameter list, read from its source once (every call and description uses it). */
   private signature(fn: AnyFunction): ParameterInfo[] {
     let sig = this.signatures.get(fn);
     if (!sig) {

@@ -8,7 +8,8 @@
  * `["computed"](a) {}`, `#private(a) {}`), which is parsed inside a class body
  * (or an object literal, for the `async constructor() {}` an object may hold).
  * Bound and native functions (`function () { [native code] }`) and classes
- * have no readable parameters: `undefined`.
+ * have no readable parameters: `undefined`. Only the head, up to the end of
+ * the parameter list, is parsed (given an empty body): see `cutHead`.
  *
  * How JavaScript parameters map to Python's kinds (see `bind.ts` for calls):
  *  - `a`, `a = 1`: POSITIONAL_OR_KEYWORD; a destructuring pattern in that place
@@ -199,13 +200,61 @@ function parameterOf(param: Pattern, index: number, source: string): ParameterIn
   return p;
 }
 
+const OPENERS = new Set([
+  tokTypes.parenL,
+  tokTypes.bracketL,
+  tokTypes.braceL,
+  tokTypes.dollarBraceL,
+]);
+const CLOSERS = new Set([tokTypes.parenR, tokTypes.bracketR, tokTypes.braceR]);
+
+/**
+ * A function's text cut after its parameter list (and the `=>` of an arrow):
+ * the first parenthesis outside brackets opens the list, found with acorn's
+ * tokenizer (which knows strings, templates, regular expressions and
+ * comments). `undefined` when a brace comes first (a class) or the text does
+ * not tokenize. Only the head is parsed: the worker reads every plan when its
+ * environment opens, and a long body must not cost parsing time there.
+ */
+function cutHead(source: string): { head: string; body: string } | undefined {
+  let depth = 0;
+  let listEnd = -1;
+  try {
+    const tokens = tokenizer(source, OPTIONS);
+    for (let tok = tokens.getToken(); tok.type !== tokTypes.eof; tok = tokens.getToken()) {
+      if (listEnd >= 0) {
+        const end = tok.type === tokTypes.arrow ? tok.end : listEnd;
+        return { head: source.slice(0, end), body: source.slice(end) };
+      }
+      if (depth === 0 && tok.type === tokTypes.arrow) {
+        return { head: source.slice(0, tok.end), body: source.slice(tok.end) }; // `x =>`
+      }
+      if (OPENERS.has(tok.type)) {
+        if (depth === 0 && tok.type === tokTypes.braceL) return undefined;
+        depth++;
+      } else if (CLOSERS.has(tok.type)) {
+        depth--;
+        if (depth === 0 && tok.type === tokTypes.parenR) listEnd = tok.end;
+      }
+    }
+  } catch {
+    return undefined;
+  }
+  return undefined;
+}
+
+/** The body `toString()` gives bound and native functions. */
+const NATIVE_BODY = /^\s*\{\s*\[native code\]\s*\}\s*$/;
+
 /**
  * Parameters read from a function's source text (as `toString()` gives it), or
  * `undefined` when the text holds no readable function (native and bound
  * functions, classes, anything that does not parse).
  */
 export function parseParameters(text: string): ParameterInfo[] | undefined {
-  const found = functionOf(text);
+  const cut = cutHead(text);
+  if (!cut || NATIVE_BODY.test(cut.body)) return undefined;
+  const found = functionOf(`${cut.head} {}`);
   if (!found) return undefined;
   const { fn, source } = found;
   return fn.params.flatMap((param, index) => {

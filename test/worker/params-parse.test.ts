@@ -66,8 +66,20 @@ describe("the forms toString gives", () => {
     expect(parseParameters(String(function f(_a: unknown) {}.bind(null)))).toBeUndefined();
     expect(parseParameters("function () { [native code] }")).toBeUndefined();
     expect(parseParameters("class { m(a) {} }")).toBeUndefined();
+    expect(parseParameters("class A extends mix(B) { m(a) {} }")).toBeUndefined();
     expect(parseParameters("function (")).toBeUndefined();
     expect(parseParameters("1 + 2")).toBeUndefined();
+  });
+});
+
+describe("only the parameter list is parsed", () => {
+  it("a body the parser would reject does not matter (syntax newer than the parser)", () => {
+    expect(brief("function f(a, b = 2) { this is not @ javascript }")).toEqual([
+      ["a", P, "-"],
+      ["b", P, "2"],
+    ]);
+    expect(brief("(a) => a ?? @@@")).toEqual([["a", P, "-"]]);
+    expect(brief("x => @@@")).toEqual([["x", P, "-"]]);
   });
 });
 

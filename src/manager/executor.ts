@@ -13,7 +13,7 @@ import type {
   ReRunsMsg,
   ReStateMsg,
   RunListEntry,
-} from "../protocol/index.js";
+} from "../protocol/ipc.js";
 import { RequestError } from "./dispatch.js";
 import type { Manager } from "./manager.js";
 import { newUid, type QueueItem } from "./queue.js";

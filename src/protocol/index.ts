@@ -4,5 +4,3 @@ export * from "./request.js";
 export * from "./schemas.js";
 export * from "./pyrepr.js";
 export * from "./info.js";
-
-export * from "./ipc.js";

@@ -41,7 +41,8 @@ export {
 export type { ClientOptions, ResolvedOptions } from "./options.js";
 export { API_NAMES, POSITIONAL, CHANGE_MARKERS } from "./surface.js";
 export type { ApiArgs, CallOptions, ProtocolMethods, ProtocolMethodsSync } from "./surface.js";
-export { generateKeyPair, publicKeyFromPrivate, z85Decode, z85Encode } from "./keys.js";
+export { generateKeyPair, publicKeyFromPrivate } from "./keys.js";
+export { z85Decode, z85Encode } from "../protocol/z85.js";
 export type {
   MethodName,
   ParamsIn,

@@ -1,51 +1,11 @@
 /**
  * CurveZMQ keys: new key pairs (zeromq's `curveKeyPair()`), and the public key
  * of a private one (Curve25519 is X25519: Node's crypto derives it). Keys are
- * Z85 text (ZeroMQ RFC 32), 40 characters for 32 bytes.
+ * Z85 text (`src/protocol/z85.ts`), 40 characters for 32 bytes.
  */
 import { createPrivateKey, createPublicKey } from "node:crypto";
 import { curveKeyPair } from "zeromq";
-
-const ALPHABET =
-  "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ.-:+=^!/*?&<>()[]{}@%$#";
-const DECODE = new Map<string, number>([...ALPHABET].map((c, i) => [c, i]));
-
-export function z85Encode(data: Uint8Array): string {
-  if (data.length % 4 !== 0) throw new RangeError("Z85: the length must be a multiple of 4 bytes");
-  let out = "";
-  for (let i = 0; i < data.length; i += 4) {
-    let v =
-      (((data[i] ?? 0) << 24) >>> 0) +
-      ((data[i + 1] ?? 0) << 16) +
-      ((data[i + 2] ?? 0) << 8) +
-      (data[i + 3] ?? 0);
-    const chunk: string[] = [];
-    for (let k = 0; k < 5; k++) {
-      chunk.unshift(ALPHABET[v % 85] as string);
-      v = Math.floor(v / 85);
-    }
-    out += chunk.join("");
-  }
-  return out;
-}
-
-export function z85Decode(text: string): Buffer {
-  if (text.length % 5 !== 0)
-    throw new RangeError("Z85: the length must be a multiple of 5 characters");
-  const out = Buffer.alloc((text.length / 5) * 4);
-  for (let i = 0; i < text.length; i += 5) {
-    let v = 0;
-    for (let k = 0; k < 5; k++) {
-      const d = DECODE.get(text[i + k] as string);
-      if (d === undefined)
-        throw new RangeError(`Z85: invalid character ${JSON.stringify(text[i + k])}`);
-      v = v * 85 + d;
-    }
-    if (v > 0xffffffff) throw new RangeError("Z85: a block is out of range");
-    out.writeUInt32BE(v, (i / 5) * 4);
-  }
-  return out;
-}
+import { z85Decode, z85Encode } from "../protocol/z85.js";
 
 /** A new CURVE key pair, z85-encoded. */
 export function generateKeyPair(): { publicKey: string; secretKey: string } {

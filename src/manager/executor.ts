@@ -13,7 +13,7 @@ import type {
   ReRunsMsg,
   ReStateMsg,
   RunListEntry,
-} from "../protocol/index.js";
+} from "../protocol/ipc.js";
 import { RequestError } from "./dispatch.js";
 import type { Manager } from "./manager.js";
 import { newUid, type QueueItem } from "./queue.js";
@@ -32,7 +32,8 @@ interface Properties {
 export class QueueExecutor {
   /** queue_stop was asked for: stop after the running plan. */
   stopPending = false;
-  runs: RunListEntry[] = [];
+  /** The Bluesky runs the running plan opened (`re_runs`); not the task runs of `m.runs`. */
+  planRuns: RunListEntry[] = [];
   metadata: Record<string, unknown> = {};
   private reqId = 0;
   private readonly pending = new Map<
@@ -218,7 +219,7 @@ export class QueueExecutor {
         break;
       }
       case "re_runs":
-        this.runs = msg.runs;
+        this.planRuns = msg.runs;
         this.m.state.bump("run_list_uid");
         break;
       case "control_reply": {
@@ -244,8 +245,8 @@ export class QueueExecutor {
       p.resolve({ success: false, msg: "RE Worker environment does not exist." });
       this.pending.delete(id);
     }
-    if (this.runs.length > 0) {
-      this.runs = [];
+    if (this.planRuns.length > 0) {
+      this.planRuns = [];
       this.m.state.bump("run_list_uid");
     }
     const running = this.m.queue.running;

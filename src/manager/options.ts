@@ -6,6 +6,7 @@
 import path from "node:path";
 import type { Encoding } from "../protocol/index.js";
 import { ENCODINGS } from "../protocol/index.js";
+import { isCurveKey } from "../protocol/z85.js";
 
 export interface ManagerOptions {
   zmqControlAddr: string;
@@ -79,10 +80,9 @@ function encoding(raw: string): Encoding {
 
 function curveKey(raw: string): string {
   const v = raw.trim();
-  if (!/^[0-9a-zA-Z.\-:+=^!/*?&<>()[\]{}@%$#]{40}$/.test(v)) {
-    throw new Error(
-      `expected a CURVE key of 40 z85 characters (see 'zqs keys'), got ${v.length} characters`,
-    );
+  if (!isCurveKey(v)) {
+    const got = v.length === 40 ? "40 characters that are not z85" : `${v.length} characters`;
+    throw new Error(`expected a CURVE key of 40 z85 characters (see 'zqs keys'), got ${got}`);
   }
   return v;
 }

@@ -7,9 +7,9 @@ import { constants as bufferConstants } from "node:buffer";
 import { readFileSync, statSync } from "node:fs";
 import { Publisher, Reply, Router } from "zeromq";
 import type { Logger } from "pino";
-import { z85Decode, z85Encode } from "../client/keys.js";
 import type { WireEncoding } from "../protocol/index.js";
 import { encode, TOPIC_CONSOLE, TOPIC_INFO, TOPIC_TASK } from "../protocol/index.js";
+import { isCurveKey, z85Encode } from "../protocol/z85.js";
 import type { Dispatcher } from "./dispatch.js";
 import { SendQueue } from "./sendqueue.js";
 
@@ -177,17 +177,6 @@ export class ControlServer {
 export const ZAP_DOMAIN = "zqs.control";
 /** Where libzmq sends its authentication requests: a fixed inproc address of the context. */
 const ZAP_ENDPOINT = "inproc://zeromq.zap.01";
-const Z85_KEY = /^[0-9a-zA-Z.\-:+=^!/*?&<>()[\]{}@%$#]{40}$/;
-
-function isCurveKey(text: string): boolean {
-  if (!Z85_KEY.test(text)) return false;
-  try {
-    return z85Decode(text).length === 32;
-  } catch {
-    return false; // a 5-character block out of range
-  }
-}
-
 /**
  * Parse an allow-list: one z85 public key per line, blank lines skipped. `#`
  * starts a comment at the beginning of a line or after whitespace (`#` is a

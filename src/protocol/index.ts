@@ -6,5 +6,3 @@ export * from "./schemas.js";
 export * from "./pyrepr.js";
 export * from "./own.js";
 export * from "./info.js";
-
-export * from "./ipc.js";

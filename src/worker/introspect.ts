@@ -14,7 +14,7 @@
  *  - anything else (classes, constants, the `default` export) is ignored.
  *
  * Parameters come from `plan()`/`func()` metadata; otherwise they are read from
- * the function's source text (names, kinds and whether a default exists; a
+ * the function's source text by `params-parse.ts` (names, kinds, defaults; a
  * trailing object pattern `{ a = 1, ...rest } = {}` is the keyword options
  * object: its keys are KEYWORD_ONLY parameters and `...rest` is VAR_KEYWORD).
  */
@@ -36,309 +36,11 @@ import {
 } from "../protocol/plan-params.js";
 import { setOwn } from "../protocol/own.js";
 import { pyRepr } from "../protocol/pyrepr.js";
+import { parseParameters, type ParameterInfo } from "./params-parse.js";
 
 export type AnyFunction = (...args: unknown[]) => unknown;
 
-/** A parameter as the worker knows it: metadata plus the default's source text when read from source. */
-export interface ParameterInfo extends ParameterMeta {
-  /** Python-style text of a default read from the source (`"1"`, `"None"`, `"['det1']"`). */
-  defaultRepr?: string;
-}
-
-// ---- reading parameters from source text -----------------------------------------
-
-const OPEN_TO_CLOSE: Record<string, string> = { "(": ")", "[": "]", "{": "}" };
-
-/** Index just past a string literal starting at `i` (quote at `i`). */
-function skipQuoted(src: string, i: number): number {
-  const q = src[i];
-  let j = i + 1;
-  while (j < src.length) {
-    const c = src[j];
-    if (c === "\\") j += 2;
-    else if (c === q) return j + 1;
-    else if (q === "`" && c === "$" && src[j + 1] === "{") j = findClose(src, j + 1) + 1;
-    else j++;
-  }
-  return j;
-}
-
-/** Index just past a comment starting at `i`, or `i` when none starts there. */
-function skipComment(src: string, i: number): number {
-  if (src[i] !== "/") return i;
-  if (src[i + 1] === "/") {
-    const nl = src.indexOf("\n", i);
-    return nl < 0 ? src.length : nl + 1;
-  }
-  if (src[i + 1] === "*") {
-    const end = src.indexOf("*/", i + 2);
-    return end < 0 ? src.length : end + 2;
-  }
-  return i;
-}
-
-/** Index of the bracket closing the one at `open` (strings, templates and comments skipped). */
-function findClose(src: string, open: number): number {
-  const stack: string[] = [];
-  let i = open;
-  while (i < src.length) {
-    const c = src[i] ?? "";
-    if (c === '"' || c === "'" || c === "`") {
-      i = skipQuoted(src, i);
-      continue;
-    }
-    const afterComment = skipComment(src, i);
-    if (afterComment !== i) {
-      i = afterComment;
-      continue;
-    }
-    const close = OPEN_TO_CLOSE[c];
-    if (close) stack.push(close);
-    else if (c === stack[stack.length - 1]) {
-      stack.pop();
-      if (stack.length === 0) return i;
-    }
-    i++;
-  }
-  return src.length;
-}
-
-/** Remove comments (outside strings). */
-function stripComments(src: string): string {
-  let out = "";
-  let i = 0;
-  while (i < src.length) {
-    const c = src[i] ?? "";
-    if (c === '"' || c === "'" || c === "`") {
-      const j = skipQuoted(src, i);
-      out += src.slice(i, j);
-      i = j;
-      continue;
-    }
-    const j = skipComment(src, i);
-    if (j !== i) {
-      out += " ";
-      i = j;
-      continue;
-    }
-    out += c;
-    i++;
-  }
-  return out;
-}
-
-/** The indexes of the characters of `src` outside brackets and strings (those are skipped whole). */
-function* topLevel(src: string): Generator<number> {
-  let i = 0;
-  while (i < src.length) {
-    const c = src[i] ?? "";
-    if (c === '"' || c === "'" || c === "`") {
-      i = skipQuoted(src, i);
-      continue;
-    }
-    if (OPEN_TO_CLOSE[c]) {
-      i = findClose(src, i) + 1;
-      continue;
-    }
-    yield i;
-    i++;
-  }
-}
-
-/** Split at top-level occurrences of `sep` (outside brackets and strings). */
-function splitTopLevel(src: string, sep: string): string[] {
-  const parts: string[] = [];
-  let start = 0;
-  for (const i of topLevel(src)) {
-    if (src[i] === sep) {
-      parts.push(src.slice(start, i));
-      start = i + 1;
-    }
-  }
-  parts.push(src.slice(start));
-  return parts.map((p) => p.trim()).filter((p) => p !== "");
-}
-
-/** Index of the top-level `=` of a default (not `==`, `=>`, `<=`...), or -1. */
-function topLevelAssign(src: string): number {
-  for (const i of topLevel(src)) {
-    if (
-      src[i] === "=" &&
-      src[i + 1] !== "=" &&
-      src[i + 1] !== ">" &&
-      !"=!<>".includes(src[i - 1] ?? "")
-    ) {
-      return i;
-    }
-  }
-  return -1;
-}
-
-/** Index of the top-level `:` of a property pattern (`key: target`), or -1. */
-function topLevelColon(src: string): number {
-  for (const i of topLevel(src)) {
-    if (src[i] === ":") return i;
-    if (src[i] === "=") return -1;
-  }
-  return -1;
-}
-
-/**
- * Python repr of a JavaScript literal written in source (`null` → `None`,
- * `['det1', "det2"]` → `['det1', 'det2']`, `0.0` stays `0.0`); the text
- * itself when it is not a plain literal.
- */
-export function literalRepr(text: string): string {
-  const src = text.trim();
-  let i = 0;
-  const ws = () => {
-    while (i < src.length && /\s/.test(src[i] ?? "")) i++;
-  };
-  function value(): string {
-    ws();
-    const c = src[i] ?? "";
-    if (c === "[") {
-      i++;
-      const items: string[] = [];
-      ws();
-      while (src[i] !== "]") {
-        items.push(value());
-        ws();
-        if (src[i] === ",") {
-          i++;
-          ws();
-        } else if (src[i] !== "]") throw new Error("bad array");
-      }
-      i++;
-      return `[${items.join(", ")}]`;
-    }
-    if (c === "{") {
-      i++;
-      const items: string[] = [];
-      ws();
-      while (src[i] !== "}") {
-        let key: string;
-        if (src[i] === '"' || src[i] === "'") key = value();
-        else {
-          const m = /^[A-Za-z_$][\w$]*/.exec(src.slice(i));
-          if (!m) throw new Error("bad key");
-          key = pyRepr(m[0]);
-          i += m[0].length;
-        }
-        ws();
-        if (src[i] !== ":") throw new Error("bad object");
-        i++;
-        items.push(`${key}: ${value()}`);
-        ws();
-        if (src[i] === ",") {
-          i++;
-          ws();
-        } else if (src[i] !== "}") throw new Error("bad object");
-      }
-      i++;
-      return `{${items.join(", ")}}`;
-    }
-    if (c === '"' || c === "'") {
-      const end = skipQuoted(src, i);
-      const body = src.slice(i + 1, end - 1);
-      i = end;
-      if (body.includes("\\"))
-        return pyRepr(JSON.parse(`"${body.replace(/\\'/g, "'")}"`) as string);
-      return pyRepr(body);
-    }
-    const m = /^(-?(?:\d+\.?\d*(?:e[+-]?\d+)?|\.\d+)|null|undefined|true|false)/i.exec(
-      src.slice(i),
-    );
-    if (!m) throw new Error("not a literal");
-    i += m[0].length;
-    const word = m[0];
-    if (word === "null" || word === "undefined") return "None";
-    if (word === "true") return "True";
-    if (word === "false") return "False";
-    return word;
-  }
-  try {
-    const out = value();
-    ws();
-    return i === src.length ? out : src;
-  } catch {
-    return src;
-  }
-}
-
-function isIdentifier(s: string): boolean {
-  return /^[A-Za-z_$][\w$]*$/.test(s);
-}
-
-function keywordParams(pattern: string): ParameterInfo[] {
-  const out: ParameterInfo[] = [];
-  for (const entry of splitTopLevel(pattern.slice(1, -1), ",")) {
-    if (entry.startsWith("...")) {
-      const name = entry.slice(3).trim();
-      out.push({ name: isIdentifier(name) ? name : "kwargs", kind: "VAR_KEYWORD" });
-      continue;
-    }
-    const colon = topLevelColon(entry);
-    let key = (colon >= 0 ? entry.slice(0, colon) : entry).trim();
-    const rest = colon >= 0 ? entry.slice(colon + 1) : entry;
-    const eq = topLevelAssign(rest);
-    if (colon < 0 && eq >= 0) key = entry.slice(0, eq).trim();
-    if (key.startsWith('"') || key.startsWith("'")) key = key.slice(1, -1);
-    if (!isIdentifier(key) && !/^[\w$-]+$/.test(key)) continue; // computed keys
-    const p: ParameterInfo = { name: key, kind: "KEYWORD_ONLY" };
-    if (eq >= 0) {
-      p.default = undefined;
-      p.defaultRepr = literalRepr(rest.slice(eq + 1));
-    }
-    out.push(p);
-  }
-  return out;
-}
-
-/**
- * Parameters read from a function's source text, or `undefined` when the text
- * cannot be read (native and bound functions, classes).
- */
-export function parseParameters(source: string): ParameterInfo[] | undefined {
-  const src = stripComments(source).trim();
-  if (/^class\b/.test(src) || /\{\s*\[native code\]\s*\}\s*$/.test(src)) return undefined;
-  let listText: string;
-  const arrow = /^(?:async\s+)?([A-Za-z_$][\w$]*)\s*=>/.exec(src);
-  if (arrow) listText = arrow[1] ?? "";
-  else {
-    const open = src.indexOf("(");
-    if (open < 0) return undefined;
-    const close = findClose(src, open);
-    if (close >= src.length) return undefined;
-    listText = src.slice(open + 1, close);
-  }
-  const parts = splitTopLevel(listText, ",");
-  const out: ParameterInfo[] = [];
-  parts.forEach((part, index) => {
-    const isLast = index === parts.length - 1;
-    if (part.startsWith("...")) {
-      const name = part.slice(3).trim();
-      out.push({ name: isIdentifier(name) ? name : "args", kind: "VAR_POSITIONAL" });
-      return;
-    }
-    const eq = topLevelAssign(part);
-    const target = (eq >= 0 ? part.slice(0, eq) : part).trim();
-    if (target.startsWith("{") && isLast) {
-      out.push(...keywordParams(target));
-      return;
-    }
-    const p: ParameterInfo = {
-      name: isIdentifier(target) ? target : `arg${index}`,
-      kind: "POSITIONAL_OR_KEYWORD",
-    };
-    if (eq >= 0) {
-      p.default = undefined;
-      p.defaultRepr = literalRepr(part.slice(eq + 1));
-    }
-    out.push(p);
-  });
-  return out;
-}
+// ---- parameters -------------------------------------------------------------------
 
 function sourceOf(fn: unknown): string | undefined {
   try {
@@ -510,7 +212,7 @@ export class Environment {
     const d: PlanDescription = {
       name,
       properties: { is_generator: true },
-      parameters: parameterList(fn).map((p) => this.describeParameter(p)),
+      parameters: this.signature(fn).map((p) => this.describeParameter(p)),
       module: meta.module ?? this.origins.get(name) ?? "",
     };
     if (meta.description !== undefined) d.description = meta.description;
@@ -626,7 +328,7 @@ export class Environment {
     return { fn, args: bindArguments(name, this.signature(fn), args, kwargs) };
   }
 
-  /** A callable's parameter list, read from its source once (every call binds with it). */
+  /** A callable's parameter list, read from its source once (every call and description uses it). */
   private signature(fn: AnyFunction): ParameterInfo[] {
     let sig = this.signatures.get(fn);
     if (!sig) {

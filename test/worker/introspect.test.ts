@@ -1,12 +1,8 @@
 /** Reading parameters from source, classifying exports, describing them, resolving devices. */
 import { describe, expect, it } from "vitest";
 import { device, func, plan } from "../../src/worker/api.js";
-import {
-  Environment,
-  literalRepr,
-  parameterList,
-  parseParameters,
-} from "../../src/worker/introspect.js";
+import { Environment, parameterList } from "../../src/worker/introspect.js";
+import { literalRepr, parseParameters } from "../../src/worker/params-parse.js";
 
 const brief = (src: string) =>
   parseParameters(src)?.map((p) => [p.name, p.kind, "default" in p ? (p.defaultRepr ?? "?") : "-"]);

@@ -47,7 +47,7 @@ export function controlHandlers(m: Manager): Handlers {
       return OK;
     },
     re_runs: (p) => {
-      const runs = x.runs;
+      const runs = x.planRuns;
       const list =
         p.option === "open"
           ? runs.filter((r) => r.is_open)

@@ -13,8 +13,10 @@ export function registerHistory(program: Command): void {
       const r = await call({}, { reload: true });
       show(r, () => {
         const lines = r.items.map((it, i) => {
-          const res = (it.result ?? {}) as Record<string, unknown>;
-          return `${i}  ${itemLine(it)}  ${inline(res.exit_status ?? "")}`;
+          const res = it.result;
+          const status =
+            res && typeof res === "object" && "exit_status" in res ? res.exit_status : "";
+          return `${i}  ${itemLine(it)}  ${inline(status ?? "")}`;
         });
         return `${lines.length} item(s) in the history${lines.length ? `\n${lines.join("\n")}` : ""}`;
       });

@@ -69,7 +69,7 @@ export function registerRuns(program: Command): void {
         kwargs: opts.kwargs ?? {},
       };
       const r = await call({ function: fn });
-      const uid = r.run_uid as string;
+      const uid = String(r.run_uid);
       if (!opts.wait) {
         show(r, () => `run_uid: ${uid} (${r.task_uids.length} tasks)`);
         return;

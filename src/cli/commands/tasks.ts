@@ -10,7 +10,7 @@ import { waitTasks, waitTimeoutOption } from "../waits.js";
 
 /** One UID as itself, several as a list (the methods take either). */
 const oneOrMany = (uids: string[]): string | string[] =>
-  uids.length === 1 ? (uids[0] as string) : uids;
+  uids.length === 1 && uids[0] !== undefined ? uids[0] : uids;
 
 const uids = { uid: { description: "task UIDs", variadic: true } } as const;
 
@@ -76,7 +76,7 @@ export function registerTasks(program: Command): void {
         kwargs: opts.kwargs ?? {},
       };
       const r = await call({ item });
-      const uid = r.task_uid as string;
+      const uid = String(r.task_uid);
       if (!opts.wait) {
         show(r, () => `task_uid: ${uid}`);
         return;

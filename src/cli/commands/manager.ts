@@ -1,11 +1,11 @@
-/** `zqs manager [options]`: options come from the one table in manager/options.ts. */
+/** `zqs manager [options]` (area: manager): options come from the one table in manager/options.ts. */
 import type { Command } from "commander";
 import { Option } from "commander";
-import { createLogger } from "../manager/log.js";
-import { Manager } from "../manager/manager.js";
-import type { ManagerOptions } from "../manager/options.js";
-import { OPTION_SPECS, resolveOptions } from "../manager/options.js";
-import { StoreInUseError } from "../manager/store/owner.js";
+import { createLogger } from "../../manager/log.js";
+import { Manager } from "../../manager/manager.js";
+import type { ManagerOptions } from "../../manager/options.js";
+import { OPTION_SPECS, resolveOptions } from "../../manager/options.js";
+import { StoreInUseError } from "../../manager/store/owner.js";
 
 export function runManager(program: Command): void {
   const cmd = program.command("manager").description("start the manager daemon");

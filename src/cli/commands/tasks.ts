@@ -1,0 +1,203 @@
+/** `zqs function execute`, `zqs task status|result|wait|info|cancel` (area: tasks). */
+import type { Command } from "commander";
+import type { REManagerAPI } from "../../client/index.js";
+import type { ReplyOf } from "../../protocol/index.js";
+import { command, group } from "../command.js";
+import { OutcomeError } from "../errors.js";
+import { inline, keyValues, out, printJson } from "../output.js";
+import { integer, jsonMap, parseValue, positiveSeconds } from "../parse.js";
+import { waitTasks, waitTimeoutOption } from "../waits.js";
+
+/** One UID as itself, several as a list (the methods take either). */
+const oneOrMany = (uids: string[]): string | string[] =>
+  uids.length === 1 && uids[0] !== undefined ? uids[0] : uids;
+
+const uids = { uid: { description: "task UIDs", variadic: true } } as const;
+
+export function registerTasks(program: Command): void {
+  command(
+    group(program, "function", "run functions of the environment"),
+    {
+      name: "execute",
+      method: "function_execute",
+      description:
+        "run a function: zqs function execute NAME [args...] (each arg is JSON, or text)",
+      arguments: {
+        name: { description: "function name" },
+        args: { description: "positional arguments", optional: true, variadic: true },
+      },
+      options: {
+        kwargs: { value: "<json>", description: "keyword arguments as a JSON map", parse: jsonMap },
+        background: { description: "run beside plans and other tasks", param: "run_in_background" },
+        taskTimeout: {
+          value: "<seconds>",
+          description: "end the task as timed_out after this long running (zqs)",
+          parse: positiveSeconds,
+          param: "timeout",
+        },
+        maxRetries: {
+          value: "<n>",
+          description: "run it again this many times at most if it fails (zqs)",
+          parse: integer,
+          param: true,
+        },
+        retryBackoff: {
+          value: "<seconds>",
+          description: "first wait before a retry, doubled each time (zqs)",
+          parse: positiveSeconds,
+          param: true,
+        },
+        expires: {
+          value: "<seconds>",
+          description: "end it as expired if it has not started by then (zqs)",
+          parse: positiveSeconds,
+          param: true,
+        },
+        after: {
+          value: "<uids...>",
+          description: "start only when these tasks have completed (zqs)",
+          param: true,
+        },
+        priority: {
+          value: "<n>",
+          description: "among waiting tasks, higher runs first (zqs)",
+          parse: integer,
+          param: true,
+        },
+        wait: { description: "wait for the result and print it (exit 1 if the function failed)" },
+        waitTimeout: waitTimeoutOption("give up waiting after this long"),
+      },
+    },
+    async ({ api, call, show, g, args, opts }) => {
+      const item = {
+        item_type: "function",
+        name: args.name,
+        args: args.args.map(parseValue),
+        kwargs: opts.kwargs ?? {},
+      };
+      const r = await call({ item });
+      const uid = String(r.task_uid);
+      if (!opts.wait) {
+        show(r, () => `task_uid: ${uid}`);
+        return;
+      }
+      await waitTasks(api, [uid], opts.waitTimeout);
+      await printResults(api, g.json, [uid]);
+    },
+  );
+
+  const task = group(program, "task", "task status, results, waits and cancellation");
+  command(
+    task,
+    {
+      name: "status",
+      method: "task_status",
+      description: "running / completed / not_found",
+      arguments: uids,
+    },
+    async ({ call, show, args }) => {
+      const r = await call({ task_uid: oneOrMany(args.uid) });
+      show(r, () =>
+        typeof r.status === "string" ? `${args.uid[0]}  ${r.status}` : keyValues(r.status ?? {}),
+      );
+    },
+  );
+  command(
+    task,
+    {
+      name: "result",
+      method: "task_result",
+      description: "the result of a task",
+      arguments: { uid: { description: "task UID", param: "task_uid" } },
+    },
+    async ({ call, show }) => {
+      const r = await call();
+      show(r, () => keyValues({ status: r.status, ...(r.result ?? {}) }));
+    },
+  );
+  command(
+    task,
+    {
+      name: "wait",
+      description: "wait until the tasks complete, then print their results (exit 1 if one failed)",
+      arguments: uids,
+      options: { waitTimeout: waitTimeoutOption("give up waiting after this long (exit 3)") },
+    },
+    async ({ api, g, args, opts }) => {
+      await waitTasks(api, args.uid, opts.waitTimeout);
+      await printResults(api, g.json, args.uid);
+    },
+  );
+  command(
+    task,
+    {
+      name: "info",
+      method: "task_info",
+      description: "the full lifecycle record of tasks (zqs)",
+      arguments: uids,
+    },
+    async ({ call, show, args }) => {
+      const r = await call({ task_uid: oneOrMany(args.uid) });
+      show(r, () => JSON.stringify(r.task_info, null, 2));
+    },
+  );
+  command(
+    task,
+    {
+      name: "cancel",
+      method: "task_cancel",
+      description: "cancel pending or running tasks (zqs)",
+      arguments: uids,
+    },
+    async ({ call, show, args }) => {
+      const r = await call({ task_uid: oneOrMany(args.uid) });
+      show(r, () =>
+        typeof r.result === "string" ? `${args.uid[0]}  ${r.result}` : keyValues(r.result ?? {}),
+      );
+    },
+  );
+}
+
+type TaskResult = ReplyOf<"task_result">;
+
+/** The outcome of a task that has ended (its result has `success`). */
+function outcome(r: TaskResult) {
+  return r.result && "success" in r.result ? r.result : undefined;
+}
+
+/** Print task results; exit code 1 when one of them failed. */
+async function printResults(api: REManagerAPI, json: boolean, uids: string[]): Promise<void> {
+  const results: TaskResult[] = [];
+  for (const uid of uids) results.push(await api.taskResult(uid));
+  const failed = results.filter((r) => outcome(r)?.success === false);
+  const missing = results.filter((r) => r.status === "not_found");
+  if (json) printJson(uids.length === 1 ? results[0] : results);
+  else {
+    for (const r of results) {
+      if (r.status === "not_found") {
+        out(`${inline(r.task_uid)}  not_found`);
+        continue;
+      }
+      const o = outcome(r);
+      const head = `${inline(r.task_uid)}  ${o?.success === false ? "failed" : r.status === "completed" ? "succeeded" : inline(r.status)}`;
+      const body =
+        o?.success === false
+          ? `  ${inline(o.msg)}`
+          : `  return_value: ${JSON.stringify(o?.return_value ?? null)}`;
+      out(`${head}\n${body}`);
+    }
+  }
+  if (missing.length > 0 && failed.length === 0) {
+    throw new OutcomeError(
+      `${missing.length === 1 ? `task ${inline(missing[0]?.task_uid)} was` : `${missing.length} tasks were`} not found (unknown, or its result expired)`,
+    );
+  }
+  const first = failed[0];
+  if (first) {
+    throw new OutcomeError(
+      failed.length === 1
+        ? `task ${inline(first.task_uid)} failed: ${inline(outcome(first)?.msg)}`
+        : `${failed.length} tasks failed`,
+    );
+  }
+}

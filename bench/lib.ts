@@ -51,25 +51,13 @@ export function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
-let epochOffset: number | undefined;
-
 /**
  * Milliseconds since the epoch with sub-millisecond resolution, on the clock
- * of `Date.now()` (the monotonic clock, aligned once at a tick of the wall
- * clock), to compare with the manager's and the worker's `Date.now()` times.
+ * of `Date.now()` (Node takes `performance.timeOrigin` from the wall clock at
+ * start), to compare with the manager's and the worker's `Date.now()` times.
  */
 export function epochMs(): number {
-  if (epochOffset === undefined) {
-    const d0 = Date.now();
-    let d = d0;
-    let p = 0;
-    while (d === d0) {
-      p = performance.now();
-      d = Date.now();
-    }
-    epochOffset = d - p;
-  }
-  return epochOffset + performance.now();
+  return performance.timeOrigin + performance.now();
 }
 
 export function fmt(n: number, digits = 3): string {

@@ -233,6 +233,7 @@ export async function benchPeers(): Promise<PeersResult> {
     {
       label: "one no-op at a time, median (ms); zqs client wait",
       key: "noop_client_wait_ms",
+      ratioKey: "noop_client_wait_vs_bullmq_ratio",
       value: wait.median,
       digits: 3,
       base: keepBase(bull.keep.median, "bullmq_latency_ms"),
@@ -241,6 +242,7 @@ export async function benchPeers(): Promise<PeersResult> {
     {
       label: "one no-op at a time, p99 (ms); zqs client wait",
       key: "noop_client_wait_p99_ms",
+      ratioKey: "noop_client_wait_p99_vs_bullmq_ratio",
       value: wait.p99,
       digits: 3,
       base: keepBase(bull.keep.p99, "bullmq_latency_p99_ms"),
@@ -248,7 +250,7 @@ export async function benchPeers(): Promise<PeersResult> {
     {
       label: "one no-op at a time, median (ms); zqs client wait",
       key: "noop_client_wait_ms",
-      ratioKey: "noop_client_wait_vs_remove_on_complete_ratio",
+      ratioKey: "noop_client_wait_vs_bullmq_remove_on_complete_ratio",
       value: wait.median,
       digits: 3,
       base: removeBase(bull.remove.median, "bullmq_latency_remove_on_complete_ms"),
@@ -257,7 +259,7 @@ export async function benchPeers(): Promise<PeersResult> {
     {
       label: "one no-op at a time, p99 (ms); zqs client wait",
       key: "noop_client_wait_p99_ms",
-      ratioKey: "noop_client_wait_p99_vs_remove_on_complete_ratio",
+      ratioKey: "noop_client_wait_p99_vs_bullmq_remove_on_complete_ratio",
       value: wait.p99,
       digits: 3,
       base: removeBase(bull.remove.p99, "bullmq_latency_remove_on_complete_p99_ms"),
@@ -265,6 +267,7 @@ export async function benchPeers(): Promise<PeersResult> {
     {
       label: "one no-op at a time, median (ms); zqs raw task_result polling",
       key: "noop_latency_ms",
+      ratioKey: "noop_latency_vs_bullmq_ratio",
       value: poll.taskMedianMs,
       digits: 3,
       base: keepBase(bull.keep.median, "bullmq_latency_ms"),
@@ -286,6 +289,7 @@ export async function benchPeers(): Promise<PeersResult> {
     {
       label: "20,000 no-ops, zqs run_create --workers 1 (tasks/s)",
       key: "run_tasks_per_s",
+      ratioKey: "run_tasks_vs_bullmq_best_ratio",
       value: run1.tasksPerSec,
       digits: 0,
       base: bestBase,
@@ -294,6 +298,7 @@ export async function benchPeers(): Promise<PeersResult> {
     {
       label: "20,000 no-ops, zqs run_create --workers 2 (tasks/s)",
       key: "run_tasks_per_s_workers2",
+      ratioKey: "run_tasks_workers2_vs_bullmq_best_ratio",
       value: run2.tasksPerSec,
       digits: 0,
       base: bestBase,
@@ -302,6 +307,7 @@ export async function benchPeers(): Promise<PeersResult> {
     {
       label: "zqs background no-ops, one request each, 16 in flight, --workers 1 (tasks/s)",
       key: "bg_tasks_per_s",
+      ratioKey: "bg_tasks_vs_bullmq_best_ratio",
       value: bg1.tasksPerSec,
       digits: 0,
       base: bestBase,
@@ -309,6 +315,7 @@ export async function benchPeers(): Promise<PeersResult> {
     {
       label: "zqs background no-ops, one request each, 16 in flight, --workers 2 (tasks/s)",
       key: "bg_tasks_per_s_workers2",
+      ratioKey: "bg_tasks_workers2_vs_bullmq_best_ratio",
       value: bg2.tasksPerSec,
       digits: 0,
       base: bestBase,

@@ -105,15 +105,17 @@ async function bullLatency(port: number, n: number, removeOnComplete: boolean): 
   // The queue is new: reading its events from the start misses none (from "$", the default,
   // the first job's completion can pass before the first read of the stream).
   const events = new QueueEvents(name, { connection, lastEventId: "0-0" });
-  const completed = new Set<string>();
-  let waiting: { id: string; resolve: () => void } | undefined;
-  events.on("completed", ({ jobId }) => {
-    if (waiting?.id === jobId) waiting.resolve();
-    else completed.add(jobId);
-  });
-  events.on("failed", ({ jobId, failedReason }) => {
-    throw new Error(`BullMQ job ${jobId} failed: ${failedReason}`);
-  });
+  /** Jobs that ended before their wait began: id → undefined (completed) or the failure. */
+  const ended = new Map<string, Error | undefined>();
+  let waiting: { id: string; settle: (err?: Error) => void } | undefined;
+  const end = (id: string, err?: Error) => {
+    if (waiting?.id === id) waiting.settle(err);
+    else ended.set(id, err);
+  };
+  events.on("completed", ({ jobId }) => end(jobId));
+  events.on("failed", ({ jobId, failedReason }) =>
+    end(jobId, new Error(`BullMQ job ${jobId} failed: ${failedReason}`)),
+  );
   try {
     await Promise.all([queue.waitUntilReady(), events.waitUntilReady()]);
     const opts = removeOnComplete ? { removeOnComplete: true } : {};
@@ -122,18 +124,20 @@ async function bullLatency(port: number, n: number, removeOnComplete: boolean): 
       const t0 = nowMs();
       const job = await queue.add("noop", {}, opts);
       const id = job.id as string;
-      if (!completed.delete(id)) {
+      if (ended.has(id)) {
+        const err = ended.get(id);
+        ended.delete(id);
+        if (err) throw err;
+      } else {
         await new Promise<void>((resolve, reject) => {
-          const timer = setTimeout(
-            () => reject(new Error(`BullMQ job ${id}: no completion`)),
-            30_000,
-          );
+          const timer = setTimeout(() => end(id, new Error(`BullMQ job ${id}: no end`)), 30_000);
           waiting = {
             id,
-            resolve: () => {
+            settle: (err) => {
               clearTimeout(timer);
               waiting = undefined;
-              resolve();
+              if (err) reject(err);
+              else resolve();
             },
           };
         });

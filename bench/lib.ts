@@ -5,9 +5,18 @@
  * exactly as the manager is driven.
  */
 import { fork, type ChildProcess } from "node:child_process";
+import fs from "node:fs";
+import os from "node:os";
 import path from "node:path";
 import { Dealer, Request } from "zeromq";
-import { freePort, ROOT } from "../test/helpers/manager.js";
+import {
+  freePort,
+  RawClient,
+  ROOT,
+  startManager,
+  waitUntil,
+  type RunningManager,
+} from "../test/helpers/manager.js";
 
 export function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
@@ -22,6 +31,33 @@ export function percentile(xs: number[], p: number): number {
 
 export function nowMs(): number {
   return Number(process.hrtime.bigint()) / 1e6;
+}
+
+export interface Spread {
+  median: number;
+  p99: number;
+  mean: number;
+}
+
+export function spread(xs: number[]): Spread {
+  return {
+    median: median(xs),
+    p99: percentile(xs, 99),
+    mean: xs.reduce((a, b) => a + b, 0) / xs.length,
+  };
+}
+
+export function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/**
+ * Milliseconds since the epoch with sub-millisecond resolution, on the clock
+ * of `Date.now()` (Node takes `performance.timeOrigin` from the wall clock at
+ * start), to compare with the manager's and the worker's `Date.now()` times.
+ */
+export function epochMs(): number {
+  return performance.timeOrigin + performance.now();
 }
 
 export function fmt(n: number, digits = 3): string {
@@ -93,4 +129,131 @@ export async function pipelinedRate(
   } finally {
     d.close();
   }
+}
+
+export interface NoopManager {
+  m: RunningManager;
+  /** A REQ client of its control socket (already used to open the environment). */
+  c: RawClient;
+  stop(): Promise<void>;
+}
+
+/**
+ * A manager on free loopback ports with its defaults (embedded LMDB store in a
+ * temp dir), the benchmarks' startup code (`noop`) and the environment open.
+ */
+export async function startNoopManager(
+  opts: { workers?: number; args?: string[]; info?: boolean; timeoutMs?: number } = {},
+): Promise<NoopManager> {
+  const m = await startManager({
+    checkReplies: false,
+    examples: false,
+    publishConsole: opts.info ?? false,
+    args: [
+      "--startup-dir",
+      path.join(ROOT, "bench/startup"),
+      ...(opts.workers === undefined ? [] : ["--workers", String(opts.workers)]),
+      ...(opts.args ?? []),
+    ],
+  });
+  const c = new RawClient(m.controlAddr, { timeoutMs: opts.timeoutMs ?? 30_000 });
+  const stop = async () => {
+    c.close();
+    await m.stop();
+  };
+  try {
+    await c.request("environment_open");
+    await waitUntil(async () => (await c.request("status")).worker_environment_exists, 20_000, 2);
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+  return { m, c, stop };
+}
+
+/** The function item of the no-op (bench/startup/noop.mjs). */
+export const NOOP = { item_type: "function", name: "noop" } as const;
+
+/** `function_execute` of the no-op, as the benchmarks send it. */
+export function noopExecute(background: boolean): Record<string, unknown> {
+  return { item: NOOP, user: "bench", user_group: "primary", run_in_background: background };
+}
+
+// ---- tables and JSON ------------------------------------------------------------------
+
+/** A figure and what it is compared with, measured in the same run. */
+export interface Row {
+  label: string;
+  /** Its key in the JSON results. */
+  key: string;
+  value: number;
+  digits: number;
+  base?: { key: string; value: number; digits: number; label: string };
+  /** Default: value / base.value. */
+  ratio?: number;
+  /** Its key in the JSON results (default `<key>_ratio`). */
+  ratioKey?: string;
+  target?: string;
+}
+
+export function ratioOf(r: Row): number | undefined {
+  return r.ratio ?? (r.base ? r.value / r.base.value : undefined);
+}
+
+/** The machine, as the tables begin. */
+export function machine(): string {
+  return `${os.cpus().length} × ${os.cpus()[0]?.model ?? "cpu"}, ${Math.round(os.totalmem() / 2 ** 30)} GiB, Node ${process.version}, ${new Date().toISOString().slice(0, 10)}`;
+}
+
+/** A Markdown table: label, figure, baseline, ratio, target. */
+export function printTable(rows: Row[], head: [string, string, string, string, string]): void {
+  const cells = rows.map((r) => {
+    const ratio = ratioOf(r);
+    return [
+      r.label,
+      fmt(r.value, r.digits),
+      r.base ? `${fmt(r.base.value, r.base.digits)} ${r.base.label}` : "",
+      ratio === undefined ? "" : fmt(ratio, 2),
+      r.target ?? "",
+    ];
+  });
+  const widths = head.map((h, i) => Math.max(h.length, ...cells.map((x) => x[i]?.length ?? 0)));
+  const line = (x: string[]) => `| ${x.map((c, i) => c.padEnd(widths[i] ?? 0)).join(" | ")} |`;
+  console.log(line(head));
+  console.log(`|${widths.map((w) => "-".repeat(w + 2)).join("|")}|`);
+  for (const x of cells) console.log(line(x));
+}
+
+/** Every figure of the rows by its key: the value, its baseline, and `<key>_ratio`. */
+export function rowsJson(rows: Row[]): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const r of rows) {
+    out[r.key] ??= r.value;
+    if (r.base) out[r.base.key] ??= r.base.value;
+    const ratio = ratioOf(r);
+    if (ratio !== undefined) out[r.ratioKey ?? `${r.key}_ratio`] = ratio;
+  }
+  return out;
+}
+
+/** With `BENCH_JSON=FILE`, write the results there as one JSON object (6 significant digits). */
+export function writeBenchJson(results: Record<string, unknown>): void {
+  const file = process.env.BENCH_JSON;
+  if (!file) return;
+  const cpus = os.cpus();
+  const doc = {
+    machine: {
+      cpus: cpus.length,
+      cpu_model: cpus[0]?.model ?? null,
+      mem_gib: Math.round(os.totalmem() / 2 ** 30),
+      node: process.version,
+      loadavg_1m: os.loadavg()[0],
+    },
+    date: new Date().toISOString(),
+    ...results,
+  };
+  const round = (_k: string, v: unknown) =>
+    typeof v === "number" && !Number.isInteger(v) ? Number(v.toPrecision(6)) : v;
+  fs.writeFileSync(file, `${JSON.stringify(doc, round, 2)}\n`);
+  console.log(`results written to ${file}`);
 }

@@ -1,7 +1,7 @@
 /**
  * Request rates: sequential `status` and `task_status` through one REQ socket
- * beside a bare REP echo; pipelined `task_status` (16 in flight on a DEALER)
- * beside a bare ROUTER echo with the same number in flight.
+ * beside a bare REP echo; pipelined `status` and `task_status` (16 in flight
+ * on a DEALER) beside a bare ROUTER echo with the same number in flight.
  */
 import { encode } from "../src/protocol/index.js";
 import { RawClient, startManager } from "../test/helpers/manager.js";
@@ -11,7 +11,9 @@ export interface RequestRates {
   status: number;
   taskStatus: number;
   echoSeq: number;
+  /** Pipelined `task_status`. */
   pipelined: number;
+  statusPipelined: number;
   echoPipelined: number;
   inFlight: number;
 }
@@ -37,7 +39,14 @@ export async function benchRequests(n = 5000, inFlight = 16): Promise<RequestRat
     // Rounds that interleave the subject and its baseline, so that both see the same machine.
     const rounds = 5;
     const per = Math.ceil(n / rounds);
-    const sum = { echoSeq: 0, status: 0, taskStatus: 0, echoPipelined: 0, pipelined: 0 };
+    const sum = {
+      echoSeq: 0,
+      status: 0,
+      taskStatus: 0,
+      echoPipelined: 0,
+      pipelined: 0,
+      statusPipelined: 0,
+    };
     for (let i = 0; i < rounds; i++) {
       sum.echoSeq += per / (await sequentialRate(rep.address, taskStatus, per));
       sum.status += per / (await sequentialRate(m.controlAddr, status, per));
@@ -45,6 +54,8 @@ export async function benchRequests(n = 5000, inFlight = 16): Promise<RequestRat
       sum.echoPipelined +=
         per / (await pipelinedRate(router.address, () => taskStatus, per, inFlight));
       sum.pipelined += per / (await pipelinedRate(m.controlAddr, () => taskStatus, per, inFlight));
+      sum.statusPipelined +=
+        per / (await pipelinedRate(m.controlAddr, () => status, per, inFlight));
     }
     // Each sum is seconds in all; the rate is requests over it.
     const rate = (seconds: number) => (per * rounds) / seconds;
@@ -58,6 +69,7 @@ export async function benchRequests(n = 5000, inFlight = 16): Promise<RequestRat
       taskStatus: taskStatusRate,
       echoSeq,
       pipelined,
+      statusPipelined: rate(sum.statusPipelined),
       echoPipelined,
       inFlight,
     };

@@ -1,80 +1,141 @@
 /**
  * `npm run bench`: every benchmark, one table. Each figure stands beside a raw
  * baseline measured in the same run and their ratio (for rates: zqs/raw, higher
- * is better; for times: zqs/raw, lower is better).
+ * is better; for times: zqs/raw, lower is better). `BENCH_JSON=FILE` also
+ * writes the figures as one JSON object; `--profile` adds where the time of a
+ * no-op task goes (bench/trace.ts).
  */
-import os from "node:os";
-import { fmt } from "./lib.js";
+import { fmt, machine, printTable, rowsJson, writeBenchJson, type Row } from "./lib.js";
 import { benchRequests } from "./requests.js";
 import { benchStartup } from "./startup-times.js";
 import { benchTasks } from "./tasks.js";
-import { benchThroughput } from "./throughput.js";
+import { benchRun, benchThroughput } from "./throughput.js";
+import { benchTrace, printTrace, type TraceResult } from "./trace.js";
 
-type Row = [string, string, string, string, string];
+const profile = process.argv.includes("--profile");
 const rows: Row[] = [];
 
 const r = await benchRequests();
-rows.push([
-  "sequential `status` (req/s)",
-  fmt(r.status, 0),
-  `${fmt(r.echoSeq, 0)} REQ/REP echo`,
-  fmt(r.status / r.echoSeq, 2),
-  "≥ 0.9",
-]);
-rows.push([
-  "sequential `task_status` (req/s)",
-  fmt(r.taskStatus, 0),
-  `${fmt(r.echoSeq, 0)} REQ/REP echo`,
-  fmt(r.taskStatus / r.echoSeq, 2),
-  "≥ 0.9",
-]);
-rows.push([
-  `pipelined \`task_status\`, ${r.inFlight} in flight (req/s)`,
-  fmt(r.pipelined, 0),
-  `${fmt(r.echoPipelined, 0)} DEALER/ROUTER echo`,
-  fmt(r.pipelined / r.echoPipelined, 2),
-  "≥ 0.7",
-]);
+const echoSeq = { key: "echo_seq_per_s", value: r.echoSeq, digits: 0, label: "REQ/REP echo" };
+const echoPipelined = {
+  key: "dealer_echo_task_status_per_s",
+  value: r.echoPipelined,
+  digits: 0,
+  label: "DEALER/ROUTER echo",
+};
+rows.push(
+  {
+    label: "sequential `status` (req/s)",
+    key: "status_seq_per_s",
+    value: r.status,
+    digits: 0,
+    base: echoSeq,
+    target: "≥ 0.9",
+  },
+  {
+    label: "sequential `task_status` (req/s)",
+    key: "task_status_seq_per_s",
+    value: r.taskStatus,
+    digits: 0,
+    base: echoSeq,
+    target: "≥ 0.9",
+  },
+  {
+    label: `pipelined \`task_status\`, ${r.inFlight} in flight (req/s)`,
+    key: "task_status_pipelined_per_s",
+    value: r.pipelined,
+    digits: 0,
+    base: echoPipelined,
+    target: "≥ 0.7",
+  },
+  {
+    label: `pipelined \`status\`, ${r.inFlight} in flight (req/s)`,
+    key: "status_pipelined_per_s",
+    value: r.statusPipelined,
+    digits: 0,
+    base: echoPipelined,
+    target: "≥ 0.8 × task_status",
+  },
+);
 const t = await benchTasks();
-rows.push([
-  "no-op task, execute → completed, median (ms)",
-  fmt(t.taskMedianMs),
-  `${fmt(t.echoMedianMs)} REQ/REP echo round trip`,
-  fmt(t.ratio, 2),
-  "< 1 ms",
-]);
+rows.push({
+  label: "no-op task, execute → completed, median (ms)",
+  key: "noop_latency_ms",
+  value: t.taskMedianMs,
+  digits: 3,
+  base: { key: "echo_rtt_ms", value: t.echoMedianMs, digits: 3, label: "REQ/REP echo round trip" },
+  target: "≤ 5",
+});
+const bg: number[] = [];
 for (const workers of [1, 2]) {
   const th = await benchThroughput(5000, workers);
-  rows.push([
-    `background no-op tasks, --workers ${workers} (tasks/s)`,
-    fmt(th.tasksPerSec, 0),
-    `${fmt(th.echoPerSec, 0)} DEALER/ROUTER echo, 16 in flight`,
-    fmt(th.ratio, 2),
-    "≥ 0.4",
-  ]);
+  const suffix = workers === 1 ? "" : `_workers${workers}`;
+  bg.push(th.tasksPerSec);
+  rows.push({
+    label: `background no-op tasks, one request each, --workers ${workers} (tasks/s)`,
+    key: `bg_tasks_per_s${suffix}`,
+    value: th.tasksPerSec,
+    digits: 0,
+    base: {
+      key: `dealer_echo_per_s${suffix}`,
+      value: th.echoPerSec,
+      digits: 0,
+      label: "DEALER/ROUTER echo, 16 in flight",
+    },
+    target: "≥ 0.4",
+  });
 }
+const run = await benchRun(20_000, 1);
+rows.push({
+  label: "a run of 20,000 no-op tasks, created → all completed (tasks/s)",
+  key: "run_tasks_per_s",
+  value: run.tasksPerSec,
+  digits: 0,
+  base: {
+    key: "dealer_echo_per_s",
+    value: rows.find((x) => x.key === "bg_tasks_per_s")?.base?.value ?? NaN,
+    digits: 0,
+    label: "DEALER/ROUTER echo, 16 in flight",
+  },
+});
 const s = await benchStartup();
-rows.push([
-  "`environment_open` until ready (ms)",
-  fmt(s.envOpenMs, 1),
-  `${fmt(s.bareForkMs, 1)} bare \`fork\` of Node`,
-  fmt(s.envOpenMs / s.bareForkMs, 2),
-  "",
-]);
-rows.push([
-  "manager start until it answers (ms)",
-  fmt(s.managerMs, 1),
-  `${fmt(s.echoServerMs, 1)} bare echo server start`,
-  fmt(s.managerMs / s.echoServerMs, 2),
-  "",
-]);
-
-const head: Row = ["benchmark", "zqs", "raw baseline (same run)", "ratio", "target"];
-const widths = head.map((h, i) => Math.max(h.length, ...rows.map((x) => x[i]?.length ?? 0)));
-const line = (x: string[]) => `| ${x.map((c, i) => c.padEnd(widths[i] ?? 0)).join(" | ")} |`;
-console.log(
-  `${os.cpus().length} × ${os.cpus()[0]?.model ?? "cpu"}, ${Math.round(os.totalmem() / 2 ** 30)} GiB, Node ${process.version}, ${new Date().toISOString().slice(0, 10)}`,
+rows.push(
+  {
+    label: "`environment_open` until ready (ms)",
+    key: "env_open_ms",
+    value: s.envOpenMs,
+    digits: 1,
+    base: { key: "bare_fork_ms", value: s.bareForkMs, digits: 1, label: "bare `fork` of Node" },
+  },
+  {
+    label: "manager start until it answers (ms)",
+    key: "manager_start_ms",
+    value: s.managerMs,
+    digits: 1,
+    base: {
+      key: "echo_server_start_ms",
+      value: s.echoServerMs,
+      digits: 1,
+      label: "bare echo server start",
+    },
+  },
 );
-console.log(line(head));
-console.log(`|${widths.map((w) => "-".repeat(w + 2)).join("|")}|`);
-for (const x of rows) console.log(line(x));
+let trace: TraceResult | undefined;
+if (profile) trace = await benchTrace();
+
+console.log(machine());
+printTable(rows, ["benchmark", "zqs", "raw baseline (same run)", "ratio", "target"]);
+const statusVsTaskStatus = r.statusPipelined / r.pipelined;
+const poolVsOne = (bg[1] ?? NaN) / (bg[0] ?? NaN);
+console.log(
+  `pipelined status / pipelined task_status: ${fmt(statusVsTaskStatus, 2)} (target ≥ 0.8); ` +
+    `background tasks, --workers 2 / --workers 1: ${fmt(poolVsOne, 2)} (target ≥ 1)`,
+);
+if (trace) printTrace(trace);
+writeBenchJson({
+  ...rowsJson(rows),
+  noop_latency_p99_ms: t.taskP99Ms,
+  status_vs_task_status_pipelined: statusVsTaskStatus,
+  bg_workers2_vs_workers1: poolVsOne,
+  ...(trace ? { trace } : {}),
+});

@@ -1,12 +1,23 @@
 /**
- * Background task throughput: no-op functions submitted pipelined (16 in
- * flight) with run_in_background, counted until the last one has completed,
- * beside a bare ROUTER echo with the same number of requests in flight.
+ * Task throughput, counted from the first request until the last task has
+ * completed:
+ *   - `benchThroughput`: no-op functions submitted one request each, pipelined
+ *     (16 in flight) with run_in_background, beside a bare ROUTER echo with the
+ *     same number of requests in flight;
+ *   - `benchRun`: one `run_create` of `count` no-op tasks.
  */
-import path from "node:path";
 import { encode } from "../src/protocol/index.js";
-import { RawClient, ROOT, startManager, waitUntil } from "../test/helpers/manager.js";
-import { fmt, nowMs, pipelinedRate, startEchoServer } from "./lib.js";
+import type { RawClient } from "../test/helpers/manager.js";
+import {
+  fmt,
+  NOOP,
+  noopExecute,
+  nowMs,
+  pipelinedRate,
+  sleep,
+  startEchoServer,
+  startNoopManager,
+} from "./lib.js";
 
 export interface Throughput {
   workers: number;
@@ -22,40 +33,15 @@ export async function benchThroughput(
   inFlight = 16,
   extraArgs: string[] = [],
 ): Promise<Throughput> {
-  const m = await startManager({
-    checkReplies: false,
-    examples: false,
-    publishConsole: false,
-    args: [
-      "--startup-dir",
-      path.join(ROOT, "bench/startup"),
-      "--workers",
-      String(workers),
-      ...extraArgs,
-    ],
-  });
+  const z = await startNoopManager({ workers, args: extraArgs });
   const router = await startEchoServer("router");
-  const c = new RawClient(m.controlAddr, { timeoutMs: 30_000 });
   try {
-    await c.request("environment_open");
-    await waitUntil(async () => (await c.request("status")).worker_environment_exists, 20_000);
-    const body = encode(
-      {
-        method: "function_execute",
-        params: {
-          item: { item_type: "function", name: "noop" },
-          user: "bench",
-          user_group: "primary",
-          run_in_background: true,
-        },
-      },
-      "json",
-    );
+    const body = encode({ method: "function_execute", params: noopExecute(true) }, "json");
     const echoPerSec = await pipelinedRate(router.address, () => body, n, inFlight);
     let last = "";
     const t0 = nowMs();
     await pipelinedRate(
-      m.controlAddr,
+      z.m.controlAddr,
       () => body,
       n,
       inFlight,
@@ -70,16 +56,63 @@ export async function benchThroughput(
       },
     );
     for (;;) {
-      const s = await c.request("task_status", { task_uid: last });
-      if (s.status === "completed" && (await c.request("status")).worker_background_tasks === 0)
+      const s = await z.c.request("task_status", { task_uid: last });
+      if (s.status === "completed" && (await z.c.request("status")).worker_background_tasks === 0)
         break;
     }
     const tasksPerSec = n / ((nowMs() - t0) / 1000);
     return { workers, tasksPerSec, echoPerSec, ratio: tasksPerSec / echoPerSec, n };
   } finally {
-    c.close();
     router.stop();
-    await m.stop();
+    await z.stop();
+  }
+}
+
+/** Run info counts (the reply also lists every task UID: asked rarely). */
+async function runCounts(c: RawClient, runUid: string): Promise<{ done: number; failed: number }> {
+  const r = await c.request("run_info", { run_uid: runUid });
+  if (r.success !== true) throw new Error(`run_info refused: ${String(r.msg)}`);
+  return { done: r.num_done as number, failed: r.num_failed as number };
+}
+
+export interface RunThroughput {
+  workers: number;
+  count: number;
+  tasksPerSec: number;
+}
+
+/**
+ * One run of `count` no-op tasks, from sending `run_create` until all have
+ * completed: the last task's status is polled every 2 ms (a small request),
+ * then `run_info` confirms that every task is done and none failed.
+ */
+export async function benchRun(count = 20_000, workers = 1): Promise<RunThroughput> {
+  const z = await startNoopManager({ workers });
+  try {
+    const t0 = nowMs();
+    const r = await z.c.request("run_create", {
+      function: NOOP,
+      count,
+      user: "bench",
+      user_group: "primary",
+    });
+    if (r.success !== true) throw new Error(`run_create refused: ${String(r.msg)}`);
+    const uids = r.task_uids as string[];
+    const runUid = r.run_uid as string;
+    const last = uids[uids.length - 1] as string;
+    while ((await z.c.request("task_status", { task_uid: last })).status !== "completed") {
+      await sleep(2);
+    }
+    let counts = await runCounts(z.c, runUid);
+    while (counts.done + counts.failed < count) {
+      await sleep(2);
+      counts = await runCounts(z.c, runUid);
+    }
+    const tasksPerSec = count / ((nowMs() - t0) / 1000);
+    if (counts.failed > 0) throw new Error(`${counts.failed} of the run's no-op tasks failed`);
+    return { workers, count, tasksPerSec };
+  } finally {
+    await z.stop();
   }
 }
 
@@ -94,6 +127,12 @@ if (import.meta.url === `file://${process.argv[1]}`) {
     const r = await benchThroughput(Number(process.env.BENCH_N ?? 5000), w, 16, [...extra]);
     console.log(
       `--workers ${w}${extra.length ? ` ${extra.join(" ")}` : ""}: ${fmt(r.tasksPerSec, 0)} tasks/s; raw DEALER/ROUTER echo ${fmt(r.echoPerSec, 0)} req/s (16 in flight); ratio ${fmt(r.ratio, 2)}`,
+    );
+  }
+  for (const w of [1, 2]) {
+    const r = await benchRun(20_000, w);
+    console.log(
+      `run_create of ${r.count} no-op tasks, --workers ${w}: ${fmt(r.tasksPerSec, 0)} tasks/s`,
     );
   }
 }

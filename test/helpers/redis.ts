@@ -1,6 +1,6 @@
 /**
  * Start a real redis-server for a test: a free port, a fresh temp dir, the
- * append-only file synced on every write. Not skipped when missing: the
+ * append-only file synced on every write (or no persistence, for benchmarks). Not skipped when missing: the
  * tests need it (CI installs the redis-server package).
  */
 import { spawn, type ChildProcess } from "node:child_process";
@@ -29,6 +29,11 @@ export interface StartRedisOptions {
   dir?: string;
   /** Listen on this port (default: a free one). */
   port?: number;
+  /**
+   * "always" (default): the append-only file, synced on every write (what the tests need);
+   * "none": no persistence at all (`--appendonly no`), as the peer benchmark runs BullMQ's server.
+   */
+  persistence?: "always" | "none";
 }
 
 function findRedisServer(): string {
@@ -93,10 +98,9 @@ export async function startRedis(opts: StartRedisOptions = {}): Promise<RunningR
         dir,
         "--save",
         "",
-        "--appendonly",
-        "yes",
-        "--appendfsync",
-        "always",
+        ...(opts.persistence === "none"
+          ? ["--appendonly", "no"]
+          : ["--appendonly", "yes", "--appendfsync", "always"]),
         "--daemonize",
         "no",
         "--protected-mode",

@@ -1,5 +1,5 @@
 /** Run a program to its end and collect what it printed (async: the test's sockets keep working). */
-import { spawn } from "node:child_process";
+import { execFileSync, spawn } from "node:child_process";
 
 export interface RunResult {
   code: number | null;
@@ -12,7 +12,7 @@ export interface RunResult {
 export interface RunOptions {
   env?: NodeJS.ProcessEnv;
   cwd?: string;
-  /** Killed (and the promise rejected) after this long; default 30 s. */
+  /** Killed (and the promise rejected) after this long, a failure guard; default 120 s. */
   timeoutMs?: number;
 }
 
@@ -21,7 +21,7 @@ export function runProcess(
   args: string[],
   opts: RunOptions = {},
 ): Promise<RunResult> {
-  const timeoutMs = opts.timeoutMs ?? 30_000;
+  const timeoutMs = opts.timeoutMs ?? 120_000;
   return new Promise((resolve, reject) => {
     const t0 = Date.now();
     const p = spawn(command, args, {
@@ -47,4 +47,26 @@ export function runProcess(
       resolve({ code, stdout, stderr, ms: Date.now() - t0 });
     });
   });
+}
+
+/** Pids of the child processes of a process (a manager's workers). */
+export function childPids(pid: number): number[] {
+  try {
+    return execFileSync("pgrep", ["-P", String(pid)], { encoding: "utf8" })
+      .split("\n")
+      .filter(Boolean)
+      .map(Number);
+  } catch {
+    return [];
+  }
+}
+
+/** Whether a process is alive (signal 0). */
+export function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
 }

@@ -34,6 +34,12 @@ const BLOCKING_STDIO = `data:text/javascript,${encodeURIComponent(
 /** Worker output (stdout and stderr together) the manager takes per second, at most. */
 export const OUTPUT_BYTES_PER_SECOND = 8 * 1024 * 1024;
 const OUTPUT_WINDOW_MS = 100;
+/**
+ * How long a new worker process may take to send its first heartbeat: Node's
+ * start and the worker's imports, which a busy machine can stretch to seconds
+ * (the heartbeat timeout counts from the first beat).
+ */
+const BOOT_TIMEOUT_MS = 60_000;
 
 /**
  * Reads a worker's output at a bounded rate: past the budget of a window the
@@ -91,7 +97,8 @@ export interface WorkerProcessEvents {
 export class WorkerProcess extends EventEmitter<WorkerProcessEvents> {
   private child: ChildProcess | undefined;
   private outbox: IpcBatcher<ManagerToWorker> | undefined;
-  private lastBeat = Date.now();
+  /** When the last heartbeat came; undefined until the first (the process is booting). */
+  private lastBeat: number | undefined;
   private watchdog: NodeJS.Timeout | undefined;
   private killReason: string | undefined;
   private exited = false;
@@ -119,7 +126,8 @@ export class WorkerProcess extends EventEmitter<WorkerProcessEvents> {
       serialization: "advanced",
     });
     this.child = child;
-    this.lastBeat = Date.now();
+    const forkedAt = Date.now();
+    this.lastBeat = undefined;
     child.on("message", (m) => unbatch<WorkerToManager>(m, (msg) => this.emit("message", msg)));
     this.outbox = new IpcBatcher<ManagerToWorker>((batch) => {
       if (child.connected)
@@ -146,8 +154,24 @@ export class WorkerProcess extends EventEmitter<WorkerProcessEvents> {
       this.emit("exit", { code, signal, reason: this.killReason });
     });
     const check = Math.max(50, Math.floor(this.opts.heartbeatTimeoutMs / 4));
+    let lastCheck = forkedAt;
     this.watchdog = setInterval(() => {
-      if (Date.now() - this.lastBeat > this.opts.heartbeatTimeoutMs) {
+      const now = Date.now();
+      // A late check means this process was not running (a busy machine, a
+      // long turn of the loop): the beats sent meanwhile may still be unread.
+      // Judge at the next check, after they are read.
+      const late = now - lastCheck > 2 * check;
+      lastCheck = now;
+      if (late) return;
+      if (this.lastBeat === undefined) {
+        // Booting (Node, then the worker's modules) comes before the first beat.
+        if (now - forkedAt > BOOT_TIMEOUT_MS) {
+          this.kill(
+            "SIGKILL",
+            `the worker sent no heartbeat within ${BOOT_TIMEOUT_MS} ms of its start`,
+          );
+        }
+      } else if (now - this.lastBeat > this.opts.heartbeatTimeoutMs) {
         this.kill(
           "SIGKILL",
           `the worker stopped answering heartbeats for ${this.opts.heartbeatTimeoutMs} ms`,

@@ -83,8 +83,13 @@ function clientOptions(g: GlobalOptions): ClientOptions {
     }
     o.zmqClientKeyPair = { publicKey, secretKey: g.clientPrivateKey.trim() };
   }
+  // One budget for a one-shot command: reaching the manager (a new process
+  // connects first) and each reply.
   const t = positiveSeconds("--timeout", g.timeout);
-  if (t !== undefined) o.timeoutRecv = t;
+  if (t !== undefined) {
+    o.timeoutSend = t;
+    o.timeoutRecv = t;
+  }
   if (g.user !== undefined) o.user = g.user;
   if (g.userGroup !== undefined) o.userGroup = g.userGroup;
   if (g.lockKey !== undefined) o.lockKey = g.lockKey;
@@ -345,7 +350,10 @@ export function addGlobalOptions(program: Command): void {
       "--client-private-key <z85>",
       "this client's own CURVE private key, for a manager with an allow-list of clients (write --client-private-key=KEY: a key may begin with '-')",
     )
-    .option("--timeout <seconds>", "seconds to wait for each reply (default 2)")
+    .option(
+      "--timeout <seconds>",
+      "seconds to wait to reach the manager and for each reply (default 0.5 and 2)",
+    )
     .option("--user <name>", "user name sent with requests (default 'Queue Server API User')")
     .option("--user-group <group>", "user group sent with requests (default 'primary')")
     .option("--lock-key <key>", "lock key sent with requests that take one")

@@ -10,9 +10,10 @@ import path from "node:path";
 import { WORKER_API } from "./paths.js";
 
 /**
- * A module exporting `name(marker = null, fail = null)`: returns `marker` once
- * the file `marker` exists (at once for null), or throws `fail` if given. It
- * waits with the worker's sleep, so cancelling the task ends it.
+ * A module exporting `name(marker = null, fail = null)`: once the file
+ * `marker` exists (at once for null) it returns the pid of the process that
+ * ran it, or throws `fail` if given. It waits with the worker's sleep, so
+ * cancelling the task ends it.
  */
 export function gateModule(name = "gate"): string {
   return `
@@ -22,7 +23,7 @@ import { sleep } from ${JSON.stringify(WORKER_API)};
 export async function ${name}(marker = null, fail = null) {
   if (marker !== null) while (!existsSync(marker)) await sleep(0.01);
   if (fail !== null) throw new Error(fail);
-  return marker;
+  return process.pid;
 }
 `;
 }

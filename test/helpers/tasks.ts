@@ -149,3 +149,21 @@ export function eventIndex(listener: InfoListener, uid: string, event: string): 
         (m.payload.msg as TaskEvent).event === event,
     );
 }
+
+/**
+ * Returns once everything the manager saved before this call is durable (the
+ * step before a kill -9 whose restart must find it). Task results are written
+ * just after the task ends, with the other quiet writes; run_create and
+ * run_delete reply only after their own write, which the store makes after
+ * the earlier ones. The throwaway run of `item` (a function the manager has;
+ * the environment must be open) leaves no run behind.
+ */
+export async function durable(
+  c: RawClient,
+  item: Record<string, unknown> = fn("function_sleep", [0]),
+): Promise<void> {
+  const r = await c.request("run_create", { ...USER, function: item, count: 1 });
+  expect(r.success, String(r.msg)).toBe(true);
+  const d = await c.request("run_delete", { run_uid: r.run_uid });
+  expect(d.success, String(d.msg)).toBe(true);
+}

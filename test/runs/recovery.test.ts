@@ -16,7 +16,7 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { RawClient, sleep, waitUntil, type RunningManager } from "../helpers/manager.js";
 import { newGate } from "../helpers/startup.js";
 import { STORES, type StoreSetup } from "../helpers/stores.js";
-import { fn, openEnvironment, USER } from "../helpers/tasks.js";
+import { durable, fn, openEnvironment, USER } from "../helpers/tasks.js";
 import { startPool } from "../pool/helpers.js";
 import { runInfo, waitRun } from "./helpers.js";
 
@@ -31,21 +31,9 @@ async function start(args: string[]): Promise<RawClient> {
   return c;
 }
 
-/**
- * Everything the manager saved before this call is durable once it returns:
- * run_create and run_delete reply after their own write, which the store
- * makes after the earlier ones. (The throwaway run leaves no trace in a list.)
- */
-async function durable(c: RawClient): Promise<void> {
-  const r = await c.request("run_create", { ...USER, function: fn("noop"), count: 1 });
-  expect(r.success, String(r.msg)).toBe(true);
-  const d = await c.request("run_delete", { run_uid: r.run_uid });
-  expect(d.success, String(d.msg)).toBe(true);
-}
-
 /** Make what was saved durable, then kill -9 the newest manager. */
 async function crash(c: RawClient): Promise<void> {
-  await durable(c);
+  await durable(c, fn("noop"));
   await (pools[pools.length - 1] as RunningManager).kill9();
 }
 

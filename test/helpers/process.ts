@@ -5,8 +5,6 @@ export interface RunResult {
   code: number | null;
   stdout: string;
   stderr: string;
-  /** Wall time from spawn to exit. */
-  ms: number;
 }
 
 export interface RunOptions {
@@ -23,7 +21,6 @@ export function runProcess(
 ): Promise<RunResult> {
   const timeoutMs = opts.timeoutMs ?? 120_000;
   return new Promise((resolve, reject) => {
-    const t0 = Date.now();
     const p = spawn(command, args, {
       env: opts.env ?? process.env,
       cwd: opts.cwd,
@@ -44,7 +41,7 @@ export function runProcess(
     p.on("error", reject);
     p.on("close", (code) => {
       clearTimeout(t);
-      resolve({ code, stdout, stderr, ms: Date.now() - t0 });
+      resolve({ code, stdout, stderr });
     });
   });
 }
@@ -61,12 +58,3 @@ export function childPids(pid: number): number[] {
   }
 }
 
-/** Whether a process is alive (signal 0). */
-export function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}

@@ -57,4 +57,3 @@ export function childPids(pid: number): number[] {
     return [];
   }
 }
-

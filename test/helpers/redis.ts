@@ -132,7 +132,7 @@ async function waitForPong(
   spawnError: Promise<Error>,
   output: () => string,
 ): Promise<void> {
-  const deadline = Date.now() + 10_000;
+  const deadline = Date.now() + 60_000;
   let dead = false;
   void exited.then(() => (dead = true));
   let failure: Error | undefined;
@@ -149,7 +149,7 @@ async function waitForPong(
       return;
     } catch {
       if (Date.now() > deadline) {
-        throw new Error(`redis-server on port ${port} did not answer PING in 10 s: ${output()}`);
+        throw new Error(`redis-server on port ${port} did not answer PING in 60 s: ${output()}`);
       }
       await new Promise((r) => setTimeout(r, 25));
     }

@@ -9,6 +9,7 @@ import net from "node:net";
 import os from "node:os";
 import path from "node:path";
 import { freePort } from "./manager.js";
+import { sleep } from "./wait.js";
 
 export interface RunningRedis {
   /** `127.0.0.1:port` */
@@ -151,7 +152,7 @@ async function waitForPong(
       if (Date.now() > deadline) {
         throw new Error(`redis-server on port ${port} did not answer PING in 60 s: ${output()}`);
       }
-      await new Promise((r) => setTimeout(r, 25));
+      await sleep(25);
     }
   }
 }

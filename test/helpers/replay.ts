@@ -49,6 +49,7 @@
  */
 import { expect } from "vitest";
 import { VERSION } from "../../src/version.js";
+import { sleep } from "./wait.js";
 import {
   baseRules,
   compare,
@@ -266,10 +267,6 @@ const REQUEST_OVERRIDES: Record<number, { path: string; value: unknown; why: str
     },
   ],
 };
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
-}
 
 function clone<T>(v: T): T {
   return structuredClone(v);

@@ -30,7 +30,10 @@ export const GLOBAL_OPTIONS = {
     description:
       "this client's own CURVE private key, for a manager with an allow-list of clients (write --client-private-key=KEY: a key may begin with '-')",
   },
-  timeout: { value: "<seconds>", description: "seconds to wait for each reply (default 2)" },
+  timeout: {
+    value: "<seconds>",
+    description: "seconds to wait to reach the manager and for each reply (default 0.5 and 2)",
+  },
   user: {
     value: "<name>",
     description: "user name sent with requests (default 'Queue Server API User')",
@@ -58,7 +61,13 @@ export function clientOptions(g: GlobalOptions): ClientOptions {
     }
     o.zmqClientKeyPair = { publicKey, secretKey: g.clientPrivateKey.trim() };
   }
-  if (g.timeout !== undefined) o.timeoutRecv = positiveSeconds(g.timeout, "--timeout");
+  if (g.timeout !== undefined) {
+    // One budget for a one-shot command: reaching the manager (a new process
+    // connects first) and each reply.
+    const t = positiveSeconds(g.timeout, "--timeout");
+    o.timeoutSend = t;
+    o.timeoutRecv = t;
+  }
   if (g.user !== undefined) o.user = g.user;
   if (g.userGroup !== undefined) o.userGroup = g.userGroup;
   if (g.lockKey !== undefined) o.lockKey = g.lockKey;

@@ -6,7 +6,10 @@
 import { execFile } from "node:child_process";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { STATUS_KEYS } from "../../src/protocol/index.js";
-import { CLI, freePort, startManager, type RunningManager } from "../helpers/manager.js";
+import { CLI, freePort, RawClient, startManager, type RunningManager } from "../helpers/manager.js";
+import { gateModule, newGate } from "../helpers/startup.js";
+import { waitCompleted } from "../helpers/tasks.js";
+import { waitUntil } from "../helpers/wait.js";
 import { json, zqs } from "./helpers.js";
 
 let m: RunningManager;
@@ -14,13 +17,28 @@ let at: string[];
 
 beforeAll(async () => {
   m = await startManager();
-  at = ["-a", m.controlAddr, "--info-address", m.infoAddr];
+  // --timeout: a failure guard for reaching the manager and each reply (the
+  // defaults, 0.5 s and 2 s, are short for a busy machine).
+  at = ["-a", m.controlAddr, "--info-address", m.infoAddr, "--timeout", "60"];
 });
 afterAll(async () => {
   await m.stop();
 });
 
 const run = (...args: string[]) => zqs([...at, ...args]);
+
+/** Add `func_for_test_gate(marker)` to the open environment: a task that runs until released. */
+async function uploadGate(): Promise<void> {
+  const c = new RawClient(m.controlAddr);
+  try {
+    const up = await c.request("script_upload", { script: gateModule("func_for_test_gate") });
+    expect(up.success, String(up.msg)).toBe(true);
+    expect((await waitCompleted(c, up.task_uid as string)).success).toBe(true);
+    await waitUntil(async () => (await c.request("status")).manager_state === "idle");
+  } finally {
+    c.close();
+  }
+}
 
 describe("status and environment", () => {
   it("status prints the status map; --json prints it as JSON (before or after the command)", async () => {
@@ -36,7 +54,7 @@ describe("status and environment", () => {
   });
 
   it("reads the address from QSERVER_ZMQ_CONTROL_ADDRESS", async () => {
-    const r = await zqs(["--json", "status"], {
+    const r = await zqs(["--timeout", "60", "--json", "status"], {
       env: { QSERVER_ZMQ_CONTROL_ADDRESS: m.controlAddr },
     });
     expect(r.code).toBe(0);
@@ -122,14 +140,21 @@ describe("functions and tasks", () => {
   });
 
   it("task wait shows progress lines while it waits, and exits 3 when its wait times out", async () => {
+    await uploadGate();
+    // The task runs until the gate opens: the wait times out whatever the machine's speed.
+    const gate = newGate();
     const uid = json<{ task_uid: string }>(
-      await run("--json", "function", "execute", "function_sleep", "2", "--background"),
+      await run("--json", "function", "execute", "func_for_test_gate", gate.path, "--background"),
     ).task_uid;
-    const t = await run("task", "wait", uid, "--wait-timeout", "1.2");
-    expect(t.code).toBe(3);
-    expect(t.stderr).toMatch(/task: 0\/1, 0\.\d s \(waiting\)/);
-    expect(t.stderr).toMatch(/task: 0\/1, 1\.\d s \(waiting\)/);
-    expect(t.stderr).toMatch(/zqs: Timed out after 1.2 s waiting for task/);
+    const t = await run("task", "wait", uid, "--wait-timeout", "2.5");
+    expect(t.code, t.stderr).toBe(3);
+    // A line a second while waiting (the 1 s and 2 s lines come before the 2.5 s timeout).
+    const lines = t.stderr.match(/^task: 0\/1, [\d.]+ s.*$/gm) ?? [];
+    expect(lines.length, t.stderr).toBeGreaterThanOrEqual(3);
+    expect(t.stderr).toMatch(/^task: 0\/1, [\d.]+ s \(waiting\)$/m);
+    expect(lines[lines.length - 1]).toMatch(/\(timed out\)$/);
+    expect(t.stderr).toMatch(/zqs: Timed out after 2.5 s waiting for task/);
+    gate.open();
     const w = await run("task", "wait", uid);
     expect(w.code, w.stderr).toBe(0);
     expect(w.stderr).toMatch(/task: 1\/1, [\d.]+ s \(completed\)/);
@@ -145,7 +170,7 @@ describe("functions and tasks", () => {
       execFile(
         "script",
         ["-q", "-e", "-c", cmd, "/dev/null"],
-        { timeout: 20_000 },
+        { timeout: 120_000 },
         (err, stdout) => {
           if (err) reject(new Error(`script failed: ${err.message}\n${stdout}`));
           else resolve(stdout);
@@ -167,15 +192,23 @@ describe("functions and tasks", () => {
 
   describe("task info and cancel", () => {
     it("task info prints the lifecycle record; task cancel cancels a running task", async () => {
+      // A task that runs until cancelled (its gate never opens).
       const uid = json<{ task_uid: string }>(
-        await run("--json", "function", "execute", "function_sleep", "5", "--background"),
+        await run(
+          "--json",
+          "function",
+          "execute",
+          "func_for_test_gate",
+          newGate().path,
+          "--background",
+        ),
       ).task_uid;
       const info = json<{ task_info: { state: string } }>(await run("--json", "task", "info", uid));
       expect(info.task_info.state).toBe("running");
       const c = json<{ result: string }>(await run("--json", "task", "cancel", uid));
-      expect(["cancelled", "cancelling"]).toContain(c.result);
-      const w = await run("task", "wait", uid, "--wait-timeout", "10");
-      expect(w.code).toBe(1);
+      expect(c.result).toBe("cancelling");
+      const w = await run("task", "wait", uid, "--wait-timeout", "120");
+      expect(w.code, w.stderr).toBe(1);
     });
   });
 });
@@ -266,7 +299,7 @@ describe("queue, history, locks", () => {
     const q = await run("queue", "get");
     expect(q.stdout).toMatch(/2 item\(s\) in the queue/);
     expect(q.stdout).toMatch(/^0 {2}plan count \[\["det1"\]\]/m);
-    const s = await run("queue", "start", "--wait", "--wait-timeout", "60");
+    const s = await run("queue", "start", "--wait", "--wait-timeout", "120");
     expect(s.code, s.stderr).toBe(0);
     expect(s.stderr).toMatch(/queue: 2\/2/);
     expect(s.stdout).toMatch(/queue stopped: 0 item\(s\) left, 2 in the history/);
@@ -298,7 +331,7 @@ describe("queue, history, locks", () => {
 
 describe("closing", () => {
   it("environment close --wait, then destroy is refused", async () => {
-    const c = await run("environment", "close", "--wait", "--wait-timeout", "30");
+    const c = await run("environment", "close", "--wait", "--wait-timeout", "120");
     expect(c.code, c.stderr).toBe(0);
     expect(c.stdout.trim()).toBe("environment closed");
     const d = await run("environment", "destroy");

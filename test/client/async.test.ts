@@ -16,7 +16,17 @@ import {
 import type { WaitProgress } from "../../src/client/index.js";
 import { STATUS_KEYS } from "../../src/protocol/index.js";
 import { startManager, type RunningManager } from "../helpers/manager.js";
-import { clientOf, nowSec, openEnvironment, RecordingProxy } from "./helpers.js";
+import { newGate } from "../helpers/startup.js";
+import { sleep, waitUntil } from "../helpers/wait.js";
+import {
+  clientOf,
+  GUARDS,
+  nowSec,
+  openEnvironment,
+  RecordingProxy,
+  uploadGate,
+  WAIT_S,
+} from "./helpers.js";
 
 let m: RunningManager;
 let proxy: RecordingProxy;
@@ -37,22 +47,35 @@ afterAll(async () => {
 const sent = (method: string) => proxy.requests(method).length;
 
 describe("status and list caching", () => {
-  it("reuses a status reply for 0.5 s, unless reload", async () => {
-    const n0 = sent("status");
-    const a = await api.status({ reload: true });
-    const b = await api.status();
-    expect(sent("status")).toBe(n0 + 1);
-    expect(b).toEqual(a);
-    expect(Object.keys(b)).toEqual(STATUS_KEYS);
-    await api.status({ reload: true });
-    expect(sent("status")).toBe(n0 + 2);
-    await new Promise((r) => setTimeout(r, 550));
-    await api.status();
-    expect(sent("status")).toBe(n0 + 3);
-    // Concurrent callers share one request.
-    await new Promise((r) => setTimeout(r, 550));
-    await Promise.all([api.status(), api.status(), api.status()]);
-    expect(sent("status")).toBe(n0 + 4);
+  it("reuses a status reply for statusExpiration, unless reload", async () => {
+    const at = { controlAddr: proxy.address, infoAddr: m.infoAddr };
+    // Within the expiration (a long one, so that nothing here outlives it).
+    const keeps = clientOf(at, { statusExpiration: 3600 });
+    // Past the expiration (a short one, let pass on purpose).
+    const drops = clientOf(at, { statusExpiration: 0.05 });
+    try {
+      const n0 = sent("status");
+      const a = await keeps.status({ reload: true });
+      const b = await keeps.status();
+      expect(sent("status")).toBe(n0 + 1);
+      expect(b).toEqual(a);
+      expect(Object.keys(b)).toEqual(STATUS_KEYS);
+      await keeps.status({ reload: true });
+      expect(sent("status")).toBe(n0 + 2);
+
+      await drops.status();
+      expect(sent("status")).toBe(n0 + 3);
+      await sleep(100);
+      await drops.status();
+      expect(sent("status")).toBe(n0 + 4);
+      // Concurrent callers share one request.
+      await sleep(100);
+      await Promise.all([drops.status(), drops.status(), drops.status()]);
+      expect(sent("status")).toBe(n0 + 5);
+    } finally {
+      await keeps.close();
+      await drops.close();
+    }
   });
 
   it("downloads a list again only when its change marker moved", async () => {
@@ -91,71 +114,97 @@ describe("status and list caching", () => {
 });
 
 describe("tasks and waits", () => {
-  it("waitForCompletedTask returns within 50 ms of completion (info socket)", async () => {
+  beforeAll(async () => {
     await openEnvironment(api);
+    await uploadGate(api);
+  });
+
+  it("waitForCompletedTask returns once the task has completed (info socket)", async () => {
     for (const t of [0.2, 0.05, 0.3]) {
       const r = await api.functionExecute(new BFunc("function_sleep", [t]));
       const uid = r.task_uid as string;
-      expect(await api.waitForCompletedTask(uid, { timeout: 10 })).toEqual({ [uid]: "completed" });
+      expect(await api.waitForCompletedTask(uid, { timeout: WAIT_S })).toEqual({
+        [uid]: "completed",
+      });
       const back = nowSec();
       const res = await api.taskResult(uid);
       const result = res.result as { success: boolean; time_stop: number; return_value: unknown };
       expect(result.success).toBe(true);
       expect(result.return_value).toEqual({ success: true, time: t });
-      expect(back - result.time_stop).toBeLessThan(0.05);
-      await api.waitForIdle({ timeout: 5 });
+      // After the end, by the worker's own time_stop (how soon after: a benchmark's matter).
+      expect(back).toBeGreaterThanOrEqual(result.time_stop);
+      await api.waitForIdle({ timeout: WAIT_S });
     }
   });
 
-  it("polls task_status briskly with the info socket off", async () => {
-    const polling = clientOf(m, { zmqInfoAddr: null });
+  it("polls task_status with the info socket off", async () => {
+    const polling = clientOf({ controlAddr: proxy.address }, { zmqInfoAddr: null });
     try {
-      const r = await polling.functionExecute(new BFunc("function_sleep", [0.2]));
+      const gate = newGate();
+      const r = await polling.functionExecute(new BFunc("func_for_test_gate", [gate.path]));
       const uid = r.task_uid as string;
-      await polling.waitForCompletedTask(uid, { timeout: 10 });
+      const asked = () =>
+        proxy.requests("task_status").filter((q) => JSON.stringify(q).includes(uid)).length;
+      const wait = polling.waitForCompletedTask(uid, { timeout: WAIT_S });
+      // Nothing else tells it: it asks again and again while the task runs.
+      await waitUntil(() => asked() >= 3);
+      gate.open();
+      expect(await wait).toEqual({ [uid]: "completed" });
       const back = nowSec();
       const res = (await polling.taskResult(uid)).result as { time_stop: number };
-      expect(back - res.time_stop).toBeLessThan(0.1);
+      expect(back).toBeGreaterThanOrEqual(res.time_stop);
     } finally {
       await polling.close();
     }
-    await api.waitForIdle({ timeout: 5 });
+    await api.waitForIdle({ timeout: WAIT_S });
   });
 
   it("a failing function is a completed task with success: false", async () => {
     const r = await api.functionExecute(new BFunc("function_sleep", ["not a number"]));
     const uid = r.task_uid as string;
-    await api.waitForCompletedTask(uid, { timeout: 10 });
+    await api.waitForCompletedTask(uid, { timeout: WAIT_S });
     const res = await api.taskResult(uid);
     expect(res.status).toBe("completed");
     expect(res.result).toMatchObject({ success: false, return_value: null });
     expect((res.result as { msg: string }).msg).toContain("cannot be interpreted as a number");
-    await api.waitForIdle({ timeout: 5 });
+    await api.waitForIdle({ timeout: WAIT_S });
   });
 
   it("waits for one of several tasks, or all of them, and reports progress", async () => {
-    const quick = (
-      await api.functionExecute(new BFunc("function_sleep", [0.1]), { run_in_background: true })
-    ).task_uid as string;
-    const slow = (
-      await api.functionExecute(new BFunc("function_sleep", [0.6]), { run_in_background: true })
-    ).task_uid as string;
-    const any = await api.waitForCompletedTask([quick, slow], { timeout: 10 });
+    const [quickGate, slowGate] = [newGate(), newGate()];
+    const gated = async (g: { path: string }) =>
+      (
+        await api.functionExecute(new BFunc("func_for_test_gate", [g.path]), {
+          run_in_background: true,
+        })
+      ).task_uid as string;
+    const quick = await gated(quickGate);
+    const slow = await gated(slowGate);
+    quickGate.open();
+    const any = await api.waitForCompletedTask([quick, slow], { timeout: WAIT_S });
     expect(any).toEqual({ [quick]: "completed" });
     const monitor = new WaitMonitor();
     const reports: WaitProgress[] = [];
-    monitor.onProgress((p) => reports.push(p));
-    const all = await api.waitForCompletedTask([quick, slow], { timeout: 10, all: true, monitor });
+    // The slow one ends once the wait has reported the quick one alone.
+    monitor.onProgress((p) => {
+      reports.push(p);
+      slowGate.open();
+    });
+    const all = await api.waitForCompletedTask([quick, slow], {
+      timeout: WAIT_S,
+      all: true,
+      monitor,
+    });
     expect(all).toEqual({ [quick]: "completed", [slow]: "completed" });
-    expect(reports.length).toBeGreaterThan(0);
+    expect(reports.length).toBeGreaterThan(1);
     expect(reports[0]).toMatchObject({ done: 1, total: 2 });
     expect(reports[reports.length - 1]).toMatchObject({ done: 2, total: 2 });
     expect(monitor.timeElapsed).toBeGreaterThan(0);
-    expect(monitor.timeout).toBe(10);
+    expect(monitor.timeout).toBe(WAIT_S);
   });
 
   it("treats unknown tasks as completed unless told not to", async () => {
-    expect(await api.waitForCompletedTask("no-such-task", { timeout: 1 })).toEqual({
+    expect(await api.waitForCompletedTask("no-such-task", { timeout: WAIT_S })).toEqual({
       "no-such-task": "not_found",
     });
     const t0 = Date.now();
@@ -163,45 +212,53 @@ describe("tasks and waits", () => {
       api.waitForCompletedTask("no-such-task", { timeout: 0.3, treatNotFoundAsCompleted: false }),
     ).rejects.toBeInstanceOf(WaitTimeoutError);
     expect(Date.now() - t0).toBeGreaterThanOrEqual(290);
-    expect(Date.now() - t0).toBeLessThan(2000);
   });
 
-  it("a WaitMonitor or an AbortSignal cancels a wait at once", async () => {
+  it("a WaitMonitor or an AbortSignal cancels a wait (an hour long: only the cancel ends it)", async () => {
     const monitor = new WaitMonitor();
     let called = false;
     monitor.addCancelCallback(() => (called = true));
-    const p = api.waitForCondition(() => false, { timeout: 30, monitor });
-    setTimeout(() => monitor.cancel("enough"), 100);
-    const t0 = Date.now();
+    const p = api.waitForCondition(() => false, { timeout: 3600, monitor });
+    // Cancelled while it waits (it has looked at the status once).
+    await waitUntil(() => monitor.progress !== undefined);
+    monitor.cancel("enough");
     const err = await p.catch((e: unknown) => e);
     expect(err).toBeInstanceOf(WaitCancelError);
     expect((err as WaitCancelError).code).toBe("ERR_WAIT_CANCELLED");
     expect((err as Error).message).toContain("enough");
-    expect(Date.now() - t0).toBeLessThan(500);
     expect(called).toBe(true);
     expect(monitor.isCancelled).toBe(true);
 
     const ac = new AbortController();
-    const p2 = api.waitForCondition(() => false, { timeout: 30, signal: ac.signal });
-    setTimeout(() => ac.abort(), 50);
+    const watching = new WaitMonitor();
+    const p2 = api.waitForCondition(() => false, {
+      timeout: 3600,
+      signal: ac.signal,
+      monitor: watching,
+    });
+    await waitUntil(() => watching.progress !== undefined);
+    ac.abort();
     await expect(p2).rejects.toBeInstanceOf(WaitCancelError);
   });
 
   it("status waits resolve with the status that met the condition, or time out", async () => {
-    const s = await api.waitForIdle({ timeout: 5 });
+    const s = await api.waitForIdle({ timeout: WAIT_S });
     expect(s.manager_state).toBe("idle");
-    expect((await api.waitForIdleOrRunning({ timeout: 5 })).manager_state).toBe("idle");
+    expect((await api.waitForIdleOrRunning({ timeout: WAIT_S })).manager_state).toBe("idle");
     const t0 = Date.now();
     const err = await api.waitForCondition(() => false, { timeout: 0.3 }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(WaitTimeoutError);
     expect((err as WaitTimeoutError).code).toBe("ERR_WAIT_TIMEOUT");
-    expect(Date.now() - t0).toBeLessThan(2000);
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(290);
   });
 
   it("waitForIdle follows a foreground task to its end", async () => {
-    const r = await api.functionExecute(new BFunc("function_sleep", [0.3]));
+    const gate = newGate();
+    const r = await api.functionExecute(new BFunc("func_for_test_gate", [gate.path]));
     expect((await api.status()).manager_state).toBe("executing_task");
-    const s = await api.waitForIdle({ timeout: 10 });
+    const idle = api.waitForIdle({ timeout: WAIT_S });
+    gate.open();
+    const s = await idle;
     expect(s.manager_state).toBe("idle");
     expect((await api.taskStatus(r.task_uid as string)).status).toBe("completed");
   });
@@ -210,10 +267,9 @@ describe("tasks and waits", () => {
 describe("monitors of the info socket", () => {
   it("consoleMonitor yields what the worker prints", async () => {
     const mon = api.consoleMonitor();
-    await mon.ready;
-    await new Promise((r) => setTimeout(r, 50));
+    await mon.ready; // the first message came: nothing published from now on is missed
     const r = await api.functionExecute(new BFunc("function_sleep", [0.05]));
-    await api.waitForCompletedTask(r.task_uid as string, { timeout: 10 });
+    await api.waitForCompletedTask(r.task_uid as string, { timeout: WAIT_S });
     const texts: string[] = [];
     for await (const msg of mon) {
       expect(typeof msg.time).toBe("number");
@@ -226,7 +282,7 @@ describe("monitors of the info socket", () => {
 
   it("systemInfoMonitor yields status messages; nextMessage times out", async () => {
     const mon = api.systemInfoMonitor();
-    const first = await mon.nextMessage(3);
+    const first = await mon.nextMessage(WAIT_S);
     expect(first).toBeDefined();
     expect(Object.keys(first?.msg.status ?? {})).toEqual(STATUS_KEYS);
     mon.close();
@@ -238,23 +294,22 @@ describe("monitors of the info socket", () => {
 
   describe("task events", () => {
     it("taskEvents yields the events of a task, filtered by UID", async () => {
-      await api.waitForIdle({ timeout: 5 });
+      await api.waitForIdle({ timeout: WAIT_S });
       const all = api.taskEvents();
-      await all.ready;
-      await new Promise((r) => setTimeout(r, 50));
+      await all.ready; // the first message came: nothing published from now on is missed
       const r = await api.functionExecute(new BFunc("function_sleep", [0.05]));
       const uid = r.task_uid as string;
       const mine = api.taskEvents({ filter: { taskUid: uid, events: ["task-succeeded"] } });
       const events: string[] = [];
-      const deadline = Date.now() + 5000;
-      while (!events.includes("task-succeeded") && Date.now() < deadline) {
-        const e = await all.nextMessage(0.5);
-        if (e && e.msg.task_uid === uid) events.push(e.msg.event);
+      while (!events.includes("task-succeeded")) {
+        const e = await all.nextMessage(WAIT_S);
+        if (e === undefined) throw new Error(`no task-succeeded event; saw ${events.join(", ")}`);
+        if (e.msg.task_uid === uid) events.push(e.msg.event);
       }
       all.close();
       expect(events).toContain("task-started");
       expect(events).toContain("task-succeeded");
-      const only = await mine.nextMessage(1);
+      const only = await mine.nextMessage(WAIT_S);
       expect(only?.msg).toMatchObject({ event: "task-succeeded", task_uid: uid });
       mine.close();
     });
@@ -315,6 +370,7 @@ describe("msgpack", () => {
       zmqInfoAddr: mm.infoAddr,
       zmqEncoding: "msgpack",
       checkReplies: true,
+      ...GUARDS,
     });
     try {
       expect((await c.status()).manager_state).toBe("idle");
@@ -325,7 +381,7 @@ describe("msgpack", () => {
         user: "Queue Server API User",
         user_group: "primary",
       });
-      await c.waitForCompletedTask(r.task_uid as string, { timeout: 10 });
+      await c.waitForCompletedTask(r.task_uid as string, { timeout: WAIT_S });
       const back = nowSec();
       expect(c.lateReplies).toBe(0);
       const res = (await c.taskResult(r.task_uid as string)).result as {
@@ -333,9 +389,9 @@ describe("msgpack", () => {
         return_value: unknown;
       };
       expect(res.return_value).toEqual({ success: true, time: 0.1 });
-      expect(back - res.time_stop).toBeLessThan(0.05);
+      expect(back).toBeGreaterThanOrEqual(res.time_stop);
       const info = c.systemInfoMonitor();
-      expect((await info.nextMessage(3))?.msg.status.worker_environment_exists).toBe(true);
+      expect((await info.nextMessage(WAIT_S))?.msg.status.worker_environment_exists).toBe(true);
       info.close();
     } finally {
       await c.close();

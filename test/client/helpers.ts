@@ -7,12 +7,19 @@ import { Dealer, Router } from "zeromq";
 import type { ClientOptions } from "../../src/client/index.js";
 import { REManagerAPI } from "../../src/client/index.js";
 import { decode, encode, type WireEncoding } from "../../src/protocol/index.js";
-import { freePort, waitUntil, type RunningManager } from "../helpers/manager.js";
+import { freePort, type RunningManager } from "../helpers/manager.js";
+import { gateModule } from "../helpers/startup.js";
+import { ENV_OPEN_MS, GUARD_MS, waitUntil } from "../helpers/wait.js";
 
 export const USER = "Test User";
 export const GROUP = "primary";
 
-/** A client of a test manager: schema-checked replies, a test user. */
+/** The client's timeouts as failure guards (the defaults, 0.5 s and 2 s, are short for a busy machine), in s. */
+export const GUARDS = { timeoutSend: GUARD_MS / 1000, timeoutRecv: GUARD_MS / 1000 } as const;
+/** A wait's failure guard, in s. */
+export const WAIT_S = GUARD_MS / 1000;
+
+/** A client of a test manager: schema-checked replies, a test user, generous timeouts. */
 export function clientOf(
   m: RunningManager | { controlAddr: string; infoAddr?: string },
   opts: ClientOptions = {},
@@ -23,6 +30,7 @@ export function clientOf(
     user: USER,
     userGroup: GROUP,
     checkReplies: true,
+    ...GUARDS,
     ...opts,
   });
 }
@@ -31,8 +39,17 @@ export async function openEnvironment(api: REManagerAPI): Promise<void> {
   const s = await api.status({ reload: true });
   if (s.worker_environment_exists) return;
   await api.environmentOpen();
-  const after = await api.waitForCondition((st) => st.manager_state === "idle", { timeout: 30 });
+  const after = await api.waitForCondition((st) => st.manager_state === "idle", {
+    timeout: ENV_OPEN_MS / 1000,
+  });
   if (!after.worker_environment_exists) throw new Error("the environment did not open");
+}
+
+/** Add `func_for_test_gate(marker)` (a task that runs until released) to the open environment. */
+export async function uploadGate(api: REManagerAPI): Promise<void> {
+  const up = await api.scriptUpload(gateModule("func_for_test_gate"));
+  await api.waitForCompletedTask(up.task_uid as string, { timeout: WAIT_S });
+  await api.waitForIdle({ timeout: WAIT_S });
 }
 
 export interface Exchange {
@@ -109,14 +126,14 @@ export class RecordingProxy {
 
   /** The last exchange, once its reply has passed. */
   async lastAnswered(): Promise<Exchange> {
-    return (await waitUntil(
+    return waitUntil(
       () => {
         const l = this.last();
         return l?.reply ? l : undefined;
       },
-      5000,
+      GUARD_MS,
       2,
-    )) as Exchange;
+    );
   }
 
   close(): void {

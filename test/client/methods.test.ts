@@ -10,7 +10,8 @@ import type { REManagerAPI } from "../../src/client/index.js";
 import { API_NAMES, BFunc, BPlan, RequestFailedError } from "../../src/client/index.js";
 import type { MethodName } from "../../src/protocol/index.js";
 import { startManager, type RunningManager } from "../helpers/manager.js";
-import { clientOf, GROUP, RecordingProxy, USER } from "./helpers.js";
+import { ENV_OPEN_MS } from "../helpers/wait.js";
+import { clientOf, GROUP, RecordingProxy, USER, WAIT_S } from "./helpers.js";
 
 let m: RunningManager;
 let proxy: RecordingProxy;
@@ -20,7 +21,7 @@ const outcomes = new Map<MethodName, string>();
 beforeAll(async () => {
   m = await startManager();
   proxy = await RecordingProxy.start(m.controlAddr);
-  api = clientOf({ controlAddr: proxy.address, infoAddr: m.infoAddr }, { timeoutRecv: 10 });
+  api = clientOf({ controlAddr: proxy.address, infoAddr: m.infoAddr });
 });
 
 afterAll(async () => {
@@ -121,7 +122,9 @@ describe("every method of the table, through REManagerAPI", () => {
 
   it("environment, functions and tasks", async () => {
     await exercise({ method: "environment_open", params: {} }, () => api.environmentOpen(), true);
-    const s = await api.waitForCondition((st) => st.manager_state === "idle", { timeout: 30 });
+    const s = await api.waitForCondition((st) => st.manager_state === "idle", {
+      timeout: ENV_OPEN_MS / 1000,
+    });
     expect(s.worker_environment_exists).toBe(true);
 
     const r = await exercise(
@@ -142,7 +145,7 @@ describe("every method of the table, through REManagerAPI", () => {
     );
     await exercise({ method: "task_info", params: { task_uid: [uid] } }, () => api.taskInfo([uid]));
     await exercise({ method: "task_cancel", params: { task_uid: uid } }, () => api.taskCancel(uid));
-    await api.waitForCompletedTask(uid, { timeout: 10 });
+    await api.waitForCompletedTask(uid, { timeout: WAIT_S });
 
     const up = await exercise(
       {
@@ -152,17 +155,17 @@ describe("every method of the table, through REManagerAPI", () => {
       () => api.scriptUpload("export const uploaded = 1;\n", { run_in_background: true }),
     );
     if (typeof up.task_uid === "string")
-      await api.waitForCompletedTask(up.task_uid, { timeout: 20 });
+      await api.waitForCompletedTask(up.task_uid, { timeout: WAIT_S });
     const upd = await exercise(
       { method: "environment_update", params: { run_in_background: true } },
       () => api.environmentUpdate({ run_in_background: true }),
     );
     if (typeof upd.task_uid === "string")
-      await api.waitForCompletedTask(upd.task_uid, { timeout: 20 });
+      await api.waitForCompletedTask(upd.task_uid, { timeout: WAIT_S });
     await exercise({ method: "kernel_interrupt", params: { interrupt_task: true } }, () =>
       api.kernelInterrupt({ interrupt_task: true }),
     );
-    await api.waitForIdle({ timeout: 20 });
+    await api.waitForIdle({ timeout: WAIT_S });
   });
 
   it("queue and history", async () => {
@@ -210,11 +213,11 @@ describe("every method of the table, through REManagerAPI", () => {
     await exercise({ method: "queue_start", params: {} }, () => api.queueStart());
     await exercise({ method: "queue_stop", params: {} }, () => api.queueStop());
     await exercise({ method: "queue_stop_cancel", params: {} }, () => api.queueStopCancel());
-    await api.waitForIdle({ timeout: 30 });
+    await api.waitForIdle({ timeout: WAIT_S });
     await exercise({ method: "queue_item_execute", params: { item: count, ...who } }, () =>
       api.itemExecute(new BPlan("count", [["det1"]], { num: 1 })),
     );
-    await api.waitForIdle({ timeout: 30 });
+    await api.waitForIdle({ timeout: WAIT_S });
     await exercise({ method: "history_get", params: {} }, () => api.historyGet({ reload: true }));
     await exercise({ method: "history_clear", params: { size: 0 } }, () =>
       api.historyClear({ size: 0 }),
@@ -256,7 +259,8 @@ describe("every method of the table, through REManagerAPI", () => {
       () => api.runCreate(new BFunc("function_sleep", [0]), { count: 2 }),
     );
     const runTasks = (run.task_uids ?? []) as string[];
-    if (runTasks.length > 0) await api.waitForCompletedTask(runTasks, { all: true, timeout: 30 });
+    if (runTasks.length > 0)
+      await api.waitForCompletedTask(runTasks, { all: true, timeout: WAIT_S });
     await exercise({ method: "run_info", params: { run_uid: "no-such-run" } }, () =>
       api.runInfo("no-such-run"),
     );
@@ -271,12 +275,12 @@ describe("every method of the table, through REManagerAPI", () => {
   });
 
   it("closing the environment, and the manager methods", async () => {
-    await api.waitForIdle({ timeout: 30 });
+    await api.waitForIdle({ timeout: WAIT_S });
     await exercise({ method: "environment_close", params: {} }, () => api.environmentClose(), true);
     const s = await api.waitForCondition(
       (st) => st.manager_state === "idle" && !st.worker_environment_exists,
       {
-        timeout: 30,
+        timeout: WAIT_S,
       },
     );
     expect(s.worker_environment_exists).toBe(false);

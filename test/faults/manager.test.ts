@@ -2,7 +2,7 @@
  * Faults of the manager itself:
  *  - a store path that cannot be written (under a regular file) or a control
  *    address already taken: a clear error on stderr and a non-zero exit code,
- *    at once;
+ *    the process ending by itself;
  *  - `kill -9` of the manager during queue execution leaves no orphan: its
  *    worker (running the plan) exits by itself. The restart on the same store
  *    is covered by test/queue/recovery.test.ts.
@@ -12,8 +12,8 @@ import os from "node:os";
 import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { CLI, freePort, RawClient, startManager, waitUntil } from "../helpers/manager.js";
-import { runProcess, type RunResult } from "../helpers/process.js";
-import { childPids, openEnvironment, USER } from "../tasks/helpers.js";
+import { childPids, runProcess, type RunResult } from "../helpers/process.js";
+import { openEnvironment, USER } from "../helpers/tasks.js";
 
 const cleanup: (() => unknown)[] = [];
 afterEach(async () => {
@@ -26,9 +26,9 @@ function tempDir(): string {
   return dir;
 }
 
-/** Run `zqs manager ...args` to its end (it must end by itself). */
+/** Run `zqs manager ...args` to its end (it must end by itself: runProcess's guard). */
 function runManager(args: string[]): Promise<RunResult> {
-  return runProcess(process.execPath, [CLI, "manager", ...args], { timeoutMs: 15_000 });
+  return runProcess(process.execPath, [CLI, "manager", ...args]);
 }
 
 /** Running (a zombie waiting to be reaped by its new parent counts as gone). */
@@ -57,7 +57,6 @@ describe("start-up failures", () => {
     expect(r.stderr).toContain(
       `zqs manager: failed to start: Cannot open the store at ${storePath}: ENOTDIR`,
     );
-    expect(r.ms).toBeLessThan(10_000);
   });
 
   it("a control address already taken: a clear error on stderr, exit code 1", async () => {
@@ -90,7 +89,7 @@ describe("kill -9 of the manager during queue execution", () => {
         item_type: "plan",
         name: "count",
         args: [["det1"]],
-        kwargs: { num: 100, delay: 0.1 },
+        kwargs: { num: 10_000, delay: 0.1 },
       },
       ...USER,
     });
@@ -104,10 +103,8 @@ describe("kill -9 of the manager during queue execution", () => {
       if (isAlive(worker as number)) process.kill(worker as number, "SIGKILL");
     });
 
-    m.proc.kill("SIGKILL");
-    await m.exited;
-    const t0 = Date.now();
-    await waitUntil(() => !isAlive(worker as number), 3000, 20);
-    console.log(`worker gone ${Date.now() - t0} ms after the manager's kill -9`);
+    await m.kill9();
+    // Gone long before its plan (1,000 s) could end.
+    await waitUntil(() => !isAlive(worker as number));
   });
 });

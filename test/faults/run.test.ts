@@ -4,13 +4,14 @@
  * the pool is whole again, and run_restart finishes the run.
  */
 import { afterEach, expect, it } from "vitest";
-import { RawClient, waitUntil } from "../helpers/manager.js";
-import type { PoolManager } from "../pool/helpers.js";
+import { RawClient, waitUntil, type RunningManager } from "../helpers/manager.js";
+import { childPids } from "../helpers/process.js";
+import { newGate } from "../helpers/startup.js";
+import { fn, openEnvironment, USER } from "../helpers/tasks.js";
 import { startPool } from "../pool/helpers.js";
-import { runInfo, type RunInfo } from "../runs/helpers.js";
-import { childPids, fn, openEnvironment, USER } from "../tasks/helpers.js";
+import { waitRun, waitRunEnded } from "../runs/helpers.js";
 
-let pool: PoolManager | undefined;
+let pool: RunningManager | undefined;
 let c: RawClient | undefined;
 afterEach(async () => {
   c?.close();
@@ -19,29 +20,31 @@ afterEach(async () => {
 
 it("a pool worker killed mid-run fails its tasks with a clear message; restart completes the run", async () => {
   pool = await startPool(2);
-  c = new RawClient(pool.m.controlAddr, { timeoutMs: 10_000 });
+  c = new RawClient(pool.controlAddr);
   await openEnvironment(c);
-  const managerPid = pool.m.proc.pid as number;
+  const managerPid = pool.proc.pid as number;
   const before = childPids(managerPid);
   expect(before).toHaveLength(2);
 
+  // Tasks that run until the gate opens: each worker holds one when the kill lands.
+  const gate = newGate();
   const created = await c.request("run_create", {
     ...USER,
-    function: fn("hold", [0.4]),
+    function: fn("gate", [gate.path]),
     count: 8,
   });
   expect(created.success, String(created.msg)).toBe(true);
   const run_uid = created.run_uid as string;
-  await waitUntil(async () => (await runInfo(c as RawClient, run_uid)).num_computing === 2);
+  await waitRun(c, run_uid, (i) => i.num_computing === 2);
   // The pool worker (not the main one, which holds the environment).
   const victim = before[1] as number;
   process.kill(victim, "SIGKILL");
+  // Its task fails; the others wait for the gate.
+  await waitRun(c, run_uid, (i) => i.num_failed === 1);
+  gate.open();
 
-  const ended = (await waitUntil(async () => {
-    const i = await runInfo(c as RawClient, run_uid);
-    return i.num_done + i.num_failed === i.num_tasks ? i : undefined;
-  }, 20_000)) as RunInfo;
-  expect(ended.num_failed).toBeGreaterThanOrEqual(1);
+  const ended = await waitRunEnded(c, run_uid);
+  expect(ended.num_failed).toBe(1);
   const failed: string[] = [];
   for (const task_uid of ended.task_uids) {
     const r = await c.request("task_result", { task_uid });
@@ -58,14 +61,11 @@ it("a pool worker killed mid-run fails its tasks with a clear message; restart c
   await waitUntil(async () => {
     const now = childPids(managerPid);
     return now.length === 2 && !now.includes(victim);
-  }, 10_000);
+  });
   expect((await c.request("status")).worker_environment_exists).toBe(true);
 
   const again = await c.request("run_restart", { run_uid });
   expect(again.success, String(again.msg)).toBe(true);
-  const done = (await waitUntil(async () => {
-    const i = await runInfo(c as RawClient, run_uid);
-    return i.num_done === i.num_tasks ? i : undefined;
-  }, 20_000)) as RunInfo;
-  expect(done.num_failed).toBe(0);
+  const done = await waitRunEnded(c, run_uid);
+  expect(done).toMatchObject({ num_done: 8, num_failed: 0 });
 });

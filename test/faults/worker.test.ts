@@ -13,7 +13,8 @@ import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { EXAMPLES, RawClient, startManager, waitUntil } from "../helpers/manager.js";
 import type { RunningManager } from "../helpers/manager.js";
-import { childPids, execute, fn, openEnvironment, USER, waitCompleted } from "../tasks/helpers.js";
+import { childPids } from "../helpers/process.js";
+import { execute, fn, openEnvironment, USER, waitCompleted } from "../helpers/tasks.js";
 
 const SCRIPT = `
 export function value_of_size(mib) { return "v".repeat(Math.round(mib * 1024 * 1024)); }
@@ -64,14 +65,16 @@ function workerPid(): number {
 describe("kill -9 of the worker", () => {
   it("during a foreground task: the task fails clearly, the environment is gone, the manager serves on", async () => {
     await openEnvironment(c);
-    const uid = await execute(c, fn("function_sleep", [30]));
+    const uid = await execute(c, fn("function_sleep", [3600]));
     expect((await c.request("status")).manager_state).toBe("executing_task");
-    const t0 = Date.now();
+    const killedAt = Date.now();
     process.kill(workerPid(), "SIGKILL");
-    const r = await waitCompleted(c, uid, 5000);
-    const noticedMs = Date.now() - t0;
-    console.log(`worker kill -9 during a task: noticed in ${noticedMs} ms`);
-    expect(noticedMs).toBeLessThan(1500);
+    const r = await waitCompleted(c, uid);
+    // Noticed from the exit and its signal (not from missing heartbeats); how
+    // soon, by the manager's own time_stop, is printed for the record.
+    console.log(
+      `worker kill -9 during a task: failed by the manager ${Math.round((r.time_stop as number) * 1000 - killedAt)} ms after the kill`,
+    );
     expect(r.success).toBe(false);
     expect(String(r.msg)).toMatch(
       /^The worker process was lost \(signal SIGKILL\) while the task was running$/,
@@ -100,7 +103,7 @@ describe("kill -9 of the worker", () => {
       item_type: "plan",
       name: "count",
       args: [["det1"]],
-      kwargs: { num: 50, delay: 0.1 },
+      kwargs: { num: 10_000, delay: 0.1 },
     };
     const add = await c.request("queue_item_add", { item, ...USER });
     expect(add.success, String(add.msg)).toBe(true);
@@ -111,13 +114,14 @@ describe("kill -9 of the worker", () => {
     });
     expect(short.success).toBe(true);
     expect((await c.request("queue_start")).success).toBe(true);
-    await waitUntil(async () => (await c.request("status")).running_item_uid === uid);
-    await new Promise((r) => setTimeout(r, 300)); // well into the plan
+    // Running in the worker: its run engine reports the plan's state.
+    await waitUntil(async () => {
+      const s = await c.request("status");
+      return s.running_item_uid === uid && s.re_state === "running";
+    });
 
-    const t0 = Date.now();
     process.kill(workerPid(), "SIGKILL");
-    await waitUntil(async () => (await c.request("status")).running_item_uid === null, 5000, 10);
-    console.log(`worker kill -9 during a plan: noticed in ${Date.now() - t0} ms`);
+    await waitUntil(async () => (await c.request("status")).running_item_uid === null);
 
     const s = await c.request("status");
     expect(s).toMatchObject({
@@ -137,7 +141,7 @@ describe("kill -9 of the worker", () => {
       /The worker process was lost \(signal SIGKILL\) while the plan was running/,
     );
     const queue = (await c.request("queue_get")).items as Record<string, unknown>[];
-    expect(queue[0]).toMatchObject({ name: "count", kwargs: { num: 50, delay: 0.1 } });
+    expect(queue[0]).toMatchObject({ name: "count", kwargs: { num: 10_000, delay: 0.1 } });
     expect(queue[0]?.item_uid).not.toBe(uid);
     expect(queue[1]?.kwargs).toEqual({ num: 1 });
 
@@ -148,7 +152,7 @@ describe("kill -9 of the worker", () => {
     await waitUntil(async () => {
       const st = await c.request("status");
       return st.manager_state === "idle" && st.items_in_queue === 0;
-    }, 10_000);
+    });
     const h2 = (await c.request("history_get")).items as { result: { exit_status: string } }[];
     expect(h2[h2.length - 1]?.result.exit_status).toBe("completed");
   });
@@ -162,7 +166,7 @@ describe("return values a reply cannot carry", () => {
 
   async function run(name: string, args: unknown[] = []) {
     const uid = await execute(c, fn(name, args));
-    const r = await waitCompleted(c, uid, 20_000);
+    const r = await waitCompleted(c, uid);
     // The manager answered throughout and the environment is still there.
     expect(await c.request("status")).toMatchObject({
       worker_environment_exists: true,
@@ -172,12 +176,10 @@ describe("return values a reply cannot carry", () => {
   }
 
   it("a value up to the limit is returned whole; a larger one is a clear failure", async () => {
-    const t0 = Date.now();
     const ok = await run("value_of_size", [7.5]);
     expect(ok.success, String(ok.msg)).toBe(true);
     expect((ok.return_value as string).length).toBe(7.5 * 1024 * 1024);
     const big = await run("value_of_size", [9]);
-    console.log(`7.5 MiB and 9 MiB return values: ${Date.now() - t0} ms`);
     expect(big.success).toBe(false);
     expect(big.return_value).toBeNull();
     expect(String(big.msg)).toMatch(

@@ -26,7 +26,7 @@ let c: RawClient;
 
 beforeAll(async () => {
   m = await startManager({ examples: false });
-  c = new RawClient(m.controlAddr, { timeoutMs: 5000 });
+  c = new RawClient(m.controlAddr);
 });
 afterAll(async () => {
   c?.close();
@@ -294,7 +294,7 @@ describe("oversized messages", () => {
 
   it("honours --max-message-size (4096: 5000 bytes refused, 4000 answered)", async () => {
     const small = await startManager({ examples: false, args: ["--max-message-size", "4096"] });
-    const sc = new RawClient(small.controlAddr, { timeoutMs: 5000 });
+    const sc = new RawClient(small.controlAddr);
     try {
       const pad = (n: number) =>
         encode({ method: "status", params: { pad: "x".repeat(n) } }, "json");
@@ -320,7 +320,7 @@ describe("oversized messages", () => {
 describe("raw DEALER clients", () => {
   let d: Dealer;
   beforeAll(() => {
-    d = new Dealer({ receiveTimeout: 5000, linger: 0 });
+    d = new Dealer({ receiveTimeout: 30_000, linger: 0 });
     d.connect(m.controlAddr);
   });
   afterAll(() => d?.close());
@@ -390,7 +390,7 @@ describe("msgpack oddities (msgpack manager)", () => {
   let mc: RawClient;
   beforeAll(async () => {
     mm = await startManager({ examples: false, encoding: "msgpack" });
-    mc = new RawClient(mm.controlAddr, { encoding: "msgpack", timeoutMs: 5000 });
+    mc = new RawClient(mm.controlAddr, { encoding: "msgpack" });
   });
   afterAll(async () => {
     mc?.close();

@@ -18,7 +18,7 @@ afterAll(async () => {
 it(`answers ${CLIENTS} concurrent REQ clients × ${REQUESTS} status requests`, async () => {
   const request = encode({ method: "status", params: {} }, "json");
   const socks = Array.from({ length: CLIENTS }, () => {
-    const s = new Request({ receiveTimeout: 10_000, linger: 0 });
+    const s = new Request({ receiveTimeout: 60_000, linger: 0 });
     s.connect(m.controlAddr);
     return s;
   });
@@ -51,7 +51,7 @@ it(`answers ${CLIENTS} concurrent REQ clients × ${REQUESTS} status requests`, a
 
 it("interleaves a mix of good and bad requests from many clients, each answered in order", async () => {
   const socks = Array.from({ length: 20 }, () => {
-    const s = new Request({ receiveTimeout: 10_000, linger: 0 });
+    const s = new Request({ receiveTimeout: 60_000, linger: 0 });
     s.connect(m.controlAddr);
     return s;
   });

@@ -109,8 +109,7 @@ function replaySuite(
     const cs = new Map<WireEncoding, RawClient>();
     beforeAll(async () => {
       m = await startManager({ examples: false, encoding: managerEncoding });
-      for (const e of clients)
-        cs.set(e, new RawClient(m.controlAddr, { encoding: e, timeoutMs: 3000 }));
+      for (const e of clients) cs.set(e, new RawClient(m.controlAddr, { encoding: e }));
     });
     afterAll(async () => {
       for (const c of cs.values()) c.close();
@@ -149,7 +148,7 @@ describe("auto manager: the encoding of each request decides its reply's", () =>
   let c: RawClient | undefined;
   beforeAll(async () => {
     m = await startManager({ examples: false, encoding: "auto" });
-    c = new RawClient(m.controlAddr, { encoding: "json", timeoutMs: 3000 });
+    c = new RawClient(m.controlAddr, { encoding: "json" });
   });
   afterAll(async () => {
     c?.close();
@@ -182,7 +181,7 @@ describe("auto manager: the encoding of each request decides its reply's", () =>
   });
 
   it("answers multipart garbage in the encoding of its first frame", async () => {
-    const d = new Dealer({ receiveTimeout: 3000, linger: 0 });
+    const d = new Dealer({ receiveTimeout: 30_000, linger: 0 });
     d.connect(m?.controlAddr ?? "");
     try {
       await d.send(["", encode({ method: "status" }, "msgpack"), "x"]);

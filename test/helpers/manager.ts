@@ -1,19 +1,26 @@
 /**
  * Start a real manager process (the built JS, as users run it) on free ports,
- * and talk to it with raw REQ sockets. Every integration test uses these.
+ * and talk to it with raw REQ sockets and SUB sockets. Every integration test
+ * uses these.
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import net from "node:net";
 import os from "node:os";
 import path from "node:path";
-import { fileURLToPath } from "node:url";
 import { Request, Subscriber } from "zeromq";
 import { decode, encode, type WireEncoding } from "../../src/protocol/index.js";
+import { CLI, EXAMPLES } from "./paths.js";
+import { writeStartup } from "./startup.js";
+import { GUARD_MS, sleep, waitUntil } from "./wait.js";
 
-export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
-export const CLI = path.join(ROOT, "dist/cli/main.js");
-export const EXAMPLES = path.join(ROOT, "examples");
+export { CLI, EXAMPLES, ROOT } from "./paths.js";
+export { sleep, waitUntil } from "./wait.js";
+
+/** Failure guard of a manager's start (until it answers `status`), in ms. */
+const START_MS = 120_000;
+/** Failure guard of one reply to a RawClient, in ms. */
+const REPLY_MS = 30_000;
 
 /** A TCP port nobody listens on right now. */
 export async function freePort(): Promise<number> {
@@ -33,8 +40,16 @@ export interface StartOptions {
   args?: string[];
   encoding?: "json" | "msgpack" | "auto";
   publishConsole?: boolean;
-  /** Open the example startup code and permissions (default true). */
+  /**
+   * Open the example startup code and permissions (default: true unless
+   * `startup` is given).
+   */
   examples?: boolean;
+  /**
+   * Startup files (name → source) written to a directory in the manager's
+   * temp dir and given as --startup-dir; removed with it.
+   */
+  startup?: Record<string, string>;
   env?: Record<string, string>;
   /** Validate every reply against its schema (ZQS_CHECK_REPLIES; default true; benchmarks turn it off). */
   checkReplies?: boolean;
@@ -62,6 +77,8 @@ export interface RunningManager {
   exited: Promise<number | null>;
   /** SIGTERM, wait for exit (SIGKILL after a timeout), remove the temp dir. */
   stop(): Promise<number | null>;
+  /** kill -9 and wait for the exit; the temp dir stays (stop() removes it). */
+  kill9(): Promise<void>;
 }
 
 export async function startManager(opts: StartOptions = {}): Promise<RunningManager> {
@@ -83,7 +100,12 @@ export async function startManager(opts: StartOptions = {}): Promise<RunningMana
     "--store-path",
     path.join(tmpDir, "store"),
   ];
-  if (opts.examples !== false) {
+  const examples = opts.examples ?? opts.startup === undefined;
+  if (examples && opts.startup) throw new Error("startManager: either examples or startup");
+  if (opts.startup) {
+    args.push("--startup-dir", writeStartup(path.join(tmpDir, "startup"), opts.startup));
+  }
+  if (examples) {
     args.push(
       "--startup-dir",
       path.join(EXAMPLES, "startup"),
@@ -122,10 +144,14 @@ export async function startManager(opts: StartOptions = {}): Promise<RunningMana
       rmSync(tmpDir, { recursive: true, force: true });
       return exited;
     },
+    async kill9() {
+      if (proc.exitCode === null && proc.signalCode === null) proc.kill("SIGKILL");
+      await exited;
+    },
   };
   // Ready when it answers status (asked in its own encoding: a msgpack manager
   // cannot read a JSON probe).
-  const deadline = Date.now() + 15_000;
+  const deadline = Date.now() + START_MS;
   const probeEncoding: WireEncoding = opts.encoding === "msgpack" ? "msgpack" : "json";
   for (;;) {
     if (proc.exitCode !== null) {
@@ -147,7 +173,7 @@ export async function startManager(opts: StartOptions = {}): Promise<RunningMana
         await m.stop();
         throw new Error(`manager did not start:\n${out}`);
       }
-      await new Promise((r) => setTimeout(r, 100));
+      await sleep(100);
     }
   }
   return m;
@@ -163,7 +189,7 @@ export class RawClient {
   ) {
     this.enc = opts.encoding ?? "json";
     this.sock = new Request({
-      receiveTimeout: opts.timeoutMs ?? 5000,
+      receiveTimeout: opts.timeoutMs ?? REPLY_MS,
       linger: 0,
       ...(opts.curve
         ? {
@@ -206,7 +232,12 @@ export class InfoListener {
   readonly sock: Subscriber;
   readonly messages: { topic: string; payload: Record<string, unknown> }[] = [];
   private done = false;
-  constructor(addr: string, topics: string[] = [""], enc: WireEncoding = "json") {
+  private probed = false;
+  constructor(
+    addr: string,
+    private readonly topics: string[] = [""],
+    enc: WireEncoding = "json",
+  ) {
     const sock = new Subscriber({ linger: 0 });
     this.sock = sock;
     sock.connect(addr);
@@ -214,8 +245,11 @@ export class InfoListener {
     void (async () => {
       try {
         for await (const [topic, payload] of sock) {
+          const name = (topic as Buffer).toString();
+          if (name === "QS_Info") this.probed = true;
+          if (!this.wants(name)) continue; // the probe of ready()
           this.messages.push({
-            topic: (topic as Buffer).toString(),
+            topic: name,
             payload: decode(payload as Buffer, enc) as Record<string, unknown>,
           });
         }
@@ -224,36 +258,37 @@ export class InfoListener {
       }
     })();
   }
+
+  private wants(topic: string): boolean {
+    return this.topics.some((t) => topic.startsWith(t));
+  }
+
+  /**
+   * Resolves once the subscriptions are in place (a SUB socket misses what is
+   * published before them): once a QS_Info message, published at least once a
+   * second, has come through a subscription made after the others.
+   */
+  async ready(): Promise<this> {
+    const probe = !this.wants("QS_Info");
+    if (probe) this.sock.subscribe("QS_Info");
+    await waitUntil(() => this.probed);
+    if (probe) this.sock.unsubscribe("QS_Info");
+    return this;
+  }
+
   async waitFor(
     pred: (m: { topic: string; payload: Record<string, unknown> }) => boolean,
-    timeoutMs = 5000,
+    timeoutMs = GUARD_MS,
   ): Promise<{ topic: string; payload: Record<string, unknown> }> {
-    const end = Date.now() + timeoutMs;
-    for (;;) {
-      const hit = this.messages.find(pred);
-      if (hit) return hit;
-      if (Date.now() > end) throw new Error("timed out waiting for an info message");
-      await new Promise((r) => setTimeout(r, 20));
-    }
+    const hit = await waitUntil(() => this.messages.find(pred), timeoutMs).catch(() => {
+      throw new Error(`timed out after ${timeoutMs} ms waiting for an info message`);
+    });
+    return hit;
   }
+
   close(): void {
     this.done = true;
     this.sock.close();
-  }
-}
-
-/** Poll until `fn` returns a truthy value. */
-export async function waitUntil<T>(
-  fn: () => Promise<T> | T,
-  timeoutMs = 10_000,
-  stepMs = 20,
-): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > end) throw new Error("timed out waiting for a condition");
-    await new Promise((r) => setTimeout(r, stepMs));
   }
 }
 

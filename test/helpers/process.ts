@@ -1,18 +1,16 @@
 /** Run a program to its end and collect what it printed (async: the test's sockets keep working). */
-import { spawn } from "node:child_process";
+import { execFileSync, spawn } from "node:child_process";
 
 export interface RunResult {
   code: number | null;
   stdout: string;
   stderr: string;
-  /** Wall time from spawn to exit. */
-  ms: number;
 }
 
 export interface RunOptions {
   env?: NodeJS.ProcessEnv;
   cwd?: string;
-  /** Killed (and the promise rejected) after this long; default 30 s. */
+  /** Killed (and the promise rejected) after this long, a failure guard; default 120 s. */
   timeoutMs?: number;
 }
 
@@ -21,9 +19,8 @@ export function runProcess(
   args: string[],
   opts: RunOptions = {},
 ): Promise<RunResult> {
-  const timeoutMs = opts.timeoutMs ?? 30_000;
+  const timeoutMs = opts.timeoutMs ?? 120_000;
   return new Promise((resolve, reject) => {
-    const t0 = Date.now();
     const p = spawn(command, args, {
       env: opts.env ?? process.env,
       cwd: opts.cwd,
@@ -44,7 +41,19 @@ export function runProcess(
     p.on("error", reject);
     p.on("close", (code) => {
       clearTimeout(t);
-      resolve({ code, stdout, stderr, ms: Date.now() - t0 });
+      resolve({ code, stdout, stderr });
     });
   });
+}
+
+/** Pids of the child processes of a process (a manager's workers). */
+export function childPids(pid: number): number[] {
+  try {
+    return execFileSync("pgrep", ["-P", String(pid)], { encoding: "utf8" })
+      .split("\n")
+      .filter(Boolean)
+      .map(Number);
+  } catch {
+    return [];
+  }
 }

@@ -9,6 +9,7 @@ import net from "node:net";
 import os from "node:os";
 import path from "node:path";
 import { freePort } from "./manager.js";
+import { sleep } from "./wait.js";
 
 export interface RunningRedis {
   /** `127.0.0.1:port` */
@@ -136,7 +137,7 @@ async function waitForPong(
   spawnError: Promise<Error>,
   output: () => string,
 ): Promise<void> {
-  const deadline = Date.now() + 10_000;
+  const deadline = Date.now() + 60_000;
   let dead = false;
   void exited.then(() => (dead = true));
   let failure: Error | undefined;
@@ -153,9 +154,9 @@ async function waitForPong(
       return;
     } catch {
       if (Date.now() > deadline) {
-        throw new Error(`redis-server on port ${port} did not answer PING in 10 s: ${output()}`);
+        throw new Error(`redis-server on port ${port} did not answer PING in 60 s: ${output()}`);
       }
-      await new Promise((r) => setTimeout(r, 25));
+      await sleep(25);
     }
   }
 }

@@ -13,7 +13,7 @@
  * - `before`: `sleep` as recorded; `wait_status` polls `status` until every
  *   condition holds (a literal: equality, `{gte: n}`: `>=`);
  *   `wait_task_completed` polls `task_status`. Waits are capped at
- *   WAIT_CAP_S (the recording allows up to 60 s; zqs needs far less) so that
+ *   WAIT_CAP_S, a failure guard (the recording allows up to 60 s) so that
  *   a stuck manager fails the case instead of the whole run's time budget.
  *   A step that times out fails its case (the request is not sent).
  * - `setup` cases are sent and compared like the others: their replies are
@@ -49,6 +49,7 @@
  */
 import { expect } from "vitest";
 import { VERSION } from "../../src/version.js";
+import { sleep } from "./wait.js";
 import {
   baseRules,
   compare,
@@ -86,10 +87,10 @@ export interface ReplayOptions {
 }
 
 export const NOT_IMPLEMENTED = /is not implemented yet in this version of zqs/;
-/** Longest wait of a `before` step (the recording says 30–60 s; see the header). */
-export const WAIT_CAP_S = 10;
-/** How long a timing-dependent read is re-sent until it matches the recording. */
-export const TIMING_POLL_MS = 3000;
+/** Longest wait of a `before` step (the recording says 30–60 s; see the header): a failure guard. */
+export const WAIT_CAP_S = 60;
+/** How long a timing-dependent read is re-sent until it matches the recording: a failure guard. */
+export const TIMING_POLL_MS = 30_000;
 /**
  * How long a reply showing the settled state (SETTLED_STATE) is re-sent
  * before the transient state is given up: a state does not come back.
@@ -266,10 +267,6 @@ const REQUEST_OVERRIDES: Record<number, { path: string; value: unknown; why: str
     },
   ],
 };
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
-}
 
 function clone<T>(v: T): T {
   return structuredClone(v);

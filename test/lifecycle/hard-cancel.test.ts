@@ -3,16 +3,22 @@
  * process is replaced, the task sharing it fails saying why, and the
  * environment is opened again by itself.
  */
+import { existsSync } from "node:fs";
+import path from "node:path";
 import { afterEach, expect, it } from "vitest";
+import { InfoListener, RawClient, startManager, type RunningManager } from "../helpers/manager.js";
+import { childPids } from "../helpers/process.js";
 import {
-  InfoListener,
-  RawClient,
-  startManager,
-  waitUntil,
-  type RunningManager,
-} from "../helpers/manager.js";
-import { childPids, execute, fn, openEnvironment, waitCompleted } from "../tasks/helpers.js";
-import { eventNames, info, startupDir, waitFinal } from "./helpers.js";
+  eventNames,
+  execute,
+  fn,
+  info,
+  openEnvironment,
+  waitCompleted,
+  waitFinal,
+} from "../helpers/tasks.js";
+import { ENV_OPEN_MS, waitUntil } from "../helpers/wait.js";
+import { STARTUP } from "./helpers.js";
 
 let m: RunningManager | undefined;
 let c: RawClient | undefined;
@@ -24,24 +30,20 @@ afterEach(async () => {
 });
 
 it("cancel of a CPU-bound task replaces its worker; the other running task fails; the environment is open again", async () => {
-  m = await startManager({
-    examples: false,
-    args: ["--startup-dir", startupDir(), "--cancel-grace", "0.5"],
-  });
+  m = await startManager({ startup: STARTUP, args: ["--cancel-grace", "0.5"] });
   c = new RawClient(m.controlAddr);
-  events = new InfoListener(m.infoAddr, ["QS_Task", "QS_Info"]);
+  events = await new InfoListener(m.infoAddr, ["QS_Task"]).ready();
   await openEnvironment(c);
-  await events.waitFor((msg) => msg.topic === "QS_Info");
   const managerPid = m.proc.pid as number;
   const [workerPid] = childPids(managerPid);
   expect(workerPid).toBeDefined();
 
   const other = await execute(c, fn("wait", [30]), { run_in_background: true });
-  const spin = await execute(c, fn("spin"), { run_in_background: true });
+  const looping = path.join(m.tmpDir, "looping");
+  const spin = await execute(c, fn("spin", [looping]), { run_in_background: true });
   const client = c;
-  const worker = await waitUntil(async () => (await info(client, spin)).started_at !== null);
-  expect(worker).toBe(true);
-  await new Promise((r) => setTimeout(r, 100)); // now in its endless loop
+  // The file is written right before the endless loop.
+  await waitUntil(() => existsSync(looping));
 
   const t0 = Date.now();
   const r = await c.request("task_cancel", { task_uid: spin });
@@ -49,11 +51,11 @@ it("cancel of a CPU-bound task replaces its worker; the other running task fails
   expect(r.msg).toContain("within 0.5 s");
   expect(r.msg).toContain("the environment is re-opened automatically");
 
-  const si = await waitFinal(c, spin, 5000);
+  const si = await waitFinal(c, spin);
   expect(Date.now() - t0).toBeGreaterThanOrEqual(450);
   expect(si.state).toBe("cancelled");
   expect(si.message).toContain("did not stop within 0.5 s, so its worker process was replaced");
-  const oi = await waitFinal(c, other, 5000);
+  const oi = await waitFinal(c, other);
   expect(oi.state).toBe("failed");
   expect(oi.message).toContain(`replaced to end task '${spin}'`);
   expect(oi.message).toContain("re-opened automatically");
@@ -64,7 +66,7 @@ it("cancel of a CPU-bound task replaces its worker; the other running task fails
   await waitUntil(async () => {
     const s = await client.request("status");
     return s.worker_environment_exists === true && s.manager_state === "idle";
-  }, 20_000);
+  }, ENV_OPEN_MS);
   const pids = childPids(managerPid);
   expect(pids).toHaveLength(1);
   expect(pids[0]).not.toBe(workerPid);

@@ -10,7 +10,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import vectors from "../fixtures/vectors.json" with { type: "json" };
 import { RawClient, startManager, waitUntil, type RunningManager } from "../helpers/manager.js";
-import { fn, openEnvironment, USER, waitCompleted } from "../tasks/helpers.js";
+import { fn, openEnvironment, USER, waitCompleted } from "../helpers/tasks.js";
 
 interface Case {
   name: string;

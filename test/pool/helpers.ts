@@ -1,16 +1,11 @@
-/** Shared steps of the pool and run tests: startup functions in a temp dir, a manager with a pool. */
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import os from "node:os";
-import path from "node:path";
-import { pathToFileURL } from "node:url";
+/** Startup functions of the pool and run tests, and a manager with a pool of workers. */
 import type { RunningManager } from "../helpers/manager.js";
-import { ROOT, startManager } from "../helpers/manager.js";
+import { startManager } from "../helpers/manager.js";
+import { WORKER_API } from "../helpers/paths.js";
+import { gateModule } from "../helpers/startup.js";
 
-/** The worker API as the worker itself loads it (the same module instance: context() works). */
-const WORKER_API = pathToFileURL(path.join(ROOT, "dist/worker/index.js")).href;
-
-export const STARTUP = `
-import { existsSync } from "node:fs";
+const POOL = `
+import { existsSync, writeFileSync } from "node:fs";
 import { context, sleep } from ${JSON.stringify(WORKER_API)};
 
 /** CPU-bound: a busy loop of \`seconds\`, then the pid of the process that ran it. */
@@ -18,6 +13,20 @@ export function busy(seconds) {
   const end = Date.now() + seconds * 1000;
   while (Date.now() < end) {
     // busy
+  }
+  return process.pid;
+}
+
+/**
+ * CPU-bound and never yielding: writes the file \`mine\`, then spins until the
+ * file \`theirs\` exists. Two of them end only if they run at the same time, in
+ * two processes; alone, one gives up after \`seconds\`.
+ */
+export function rendezvous(mine, theirs, seconds = 60) {
+  writeFileSync(mine, "");
+  const end = Date.now() + seconds * 1000;
+  while (!existsSync(theirs)) {
+    if (Date.now() > end) throw new Error("the other task never ran beside this one");
   }
   return process.pid;
 }
@@ -54,34 +63,24 @@ export function picky(bad, marker) {
   return ctx.run.index;
 }
 
-/** Reports progress 50, waits, returns. */
+/** Reports progress 50, waits \`seconds\`, returns. */
 export async function halfway(seconds) {
   context().progress(50);
   await sleep(seconds);
   return "ok";
 }
+
+/** Reports progress 50, waits until the file \`marker\` exists (at once for null), returns. */
+export async function halfway_gate(marker = null) {
+  context().progress(50);
+  if (marker !== null) while (!existsSync(marker)) await sleep(0.01);
+  return "ok";
+}
 `;
 
-export interface PoolManager {
-  m: RunningManager;
-  dir: string;
-  stop(): Promise<void>;
-}
+export const STARTUP = { "pool.mjs": POOL, "gate.mjs": gateModule() };
 
 /** A manager with \`--workers n\` and the functions above. */
-export async function startPool(workers: number, extra: string[] = []): Promise<PoolManager> {
-  const dir = mkdtempSync(path.join(os.tmpdir(), "zqs-pool-"));
-  writeFileSync(path.join(dir, "pool.mjs"), STARTUP);
-  const m = await startManager({
-    examples: false,
-    args: ["--startup-dir", dir, "--workers", String(workers), ...extra],
-  });
-  return {
-    m,
-    dir,
-    async stop() {
-      await m.stop();
-      rmSync(dir, { recursive: true, force: true });
-    },
-  };
+export function startPool(workers: number, extra: string[] = []): Promise<RunningManager> {
+  return startManager({ startup: STARTUP, args: ["--workers", String(workers), ...extra] });
 }

@@ -4,13 +4,15 @@
  * is replaced while the environment stays open, and close/destroy end every
  * worker process.
  */
+import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { RawClient, waitUntil } from "../helpers/manager.js";
-import { childPids, execute, fn, openEnvironment, USER, waitCompleted } from "../tasks/helpers.js";
-import type { PoolManager } from "./helpers.js";
+import { RawClient, waitUntil, type RunningManager } from "../helpers/manager.js";
+import { childPids } from "../helpers/process.js";
+import { newGate } from "../helpers/startup.js";
+import { execute, fn, openEnvironment, waitCompleted } from "../helpers/tasks.js";
 import { startPool } from "./helpers.js";
 
-let pool: PoolManager | undefined;
+let pool: RunningManager | undefined;
 let c: RawClient | undefined;
 
 afterEach(async () => {
@@ -20,11 +22,11 @@ afterEach(async () => {
   pool = undefined;
 });
 
-async function setup(workers = 2): Promise<{ c: RawClient; pid: number }> {
+async function setup(workers = 2): Promise<{ c: RawClient; pid: number; dir: string }> {
   pool = await startPool(workers);
-  c = new RawClient(pool.m.controlAddr);
+  c = new RawClient(pool.controlAddr);
   await openEnvironment(c);
-  return { c, pid: pool.m.proc.pid as number };
+  return { c, pid: pool.proc.pid as number, dir: pool.tmpDir };
 }
 
 async function stats(c: RawClient): Promise<{ queue_depth: number; active_workers: number }> {
@@ -34,18 +36,18 @@ async function stats(c: RawClient): Promise<{ queue_depth: number; active_worker
 
 describe("--workers 2", () => {
   it("opens with two worker processes and runs two CPU-bound tasks side by side", async () => {
-    const { c, pid } = await setup();
+    const { c, pid, dir } = await setup();
     expect(childPids(pid)).toHaveLength(2);
     expect((await stats(c)).active_workers).toBe(2);
-    const t0 = Date.now();
-    const a = await execute(c, fn("busy", [1]), { run_in_background: true });
-    const b = await execute(c, fn("busy", [1]), { run_in_background: true });
-    await waitUntil(async () => (await c.request("status")).worker_background_tasks === 2, 2000, 5);
-    const ra = await waitCompleted(c, a, 5000);
-    const rb = await waitCompleted(c, b, 5000);
-    const wall = (Date.now() - t0) / 1000;
-    expect(ra.success && rb.success).toBe(true);
-    expect(wall).toBeLessThan(1.8);
+    // Each spins (never yielding) until the other has started: both end only
+    // if they run at the same time, in two processes.
+    const [fa, fb] = [path.join(dir, "a"), path.join(dir, "b")];
+    const a = await execute(c, fn("rendezvous", [fa, fb]), { run_in_background: true });
+    const b = await execute(c, fn("rendezvous", [fb, fa]), { run_in_background: true });
+    const ra = await waitCompleted(c, a);
+    const rb = await waitCompleted(c, b);
+    expect(ra.success, String(ra.msg)).toBe(true);
+    expect(rb.success, String(rb.msg)).toBe(true);
     expect(ra.return_value).not.toBe(rb.return_value);
     expect(childPids(pid)).toEqual(expect.arrayContaining([ra.return_value, rb.return_value]));
     const info = (await c.request("task_info", { task_uid: [a, b] })).task_info as Record<
@@ -58,14 +60,16 @@ describe("--workers 2", () => {
 
   it("holds tasks beyond the free slots and starts them as slots free up, highest priority first", async () => {
     const { c } = await setup();
-    const first = await execute(c, fn("busy", [0.4]), { run_in_background: true });
-    const second = await execute(c, fn("busy", [0.4]), { run_in_background: true });
+    const gate = newGate();
+    const first = await execute(c, fn("gate", [gate.path]), { run_in_background: true });
+    const second = await execute(c, fn("gate", [gate.path]), { run_in_background: true });
     const low = await execute(c, fn("noop"), { run_in_background: true, priority: 0 });
     const high = await execute(c, fn("noop"), { run_in_background: true, priority: 5 });
     expect((await stats(c)).queue_depth).toBe(2);
     expect((await c.request("status")).worker_background_tasks).toBe(2);
-    const rl = await waitCompleted(c, low, 5000);
-    const rh = await waitCompleted(c, high, 5000);
+    gate.open();
+    const rl = await waitCompleted(c, low);
+    const rh = await waitCompleted(c, high);
     expect(rh.time_start as number).toBeLessThanOrEqual(rl.time_start as number);
     await waitCompleted(c, first);
     await waitCompleted(c, second);
@@ -80,13 +84,13 @@ describe("--workers 2", () => {
       return (r.task_info as { outputs: { pid?: number } }).outputs.pid;
     });
     expect(before).toContain(victim);
-    process.kill(victim as number, "SIGKILL");
-    const r = await waitCompleted(c, uid, 5000);
+    process.kill(victim, "SIGKILL");
+    const r = await waitCompleted(c, uid);
     expect(r.success).toBe(false);
     expect(r.msg).toMatch(/^The worker process was lost \(.*\) while the task was running$/);
     const s = await c.request("status");
     expect(s.worker_environment_exists).toBe(true);
-    await waitUntil(async () => (await stats(c)).active_workers === 2, 10_000);
+    await waitUntil(async () => (await stats(c)).active_workers === 2);
     const now = childPids(pid);
     expect(now).toHaveLength(2);
     expect(now).not.toContain(victim);
@@ -112,8 +116,8 @@ describe("--workers 2", () => {
       const r = await c.request("task_info", { task_uid: uid });
       return (r.task_info as { outputs: { pid?: number } }).outputs.pid;
     });
-    process.kill(victim as number, "SIGKILL");
-    const r = await waitCompleted(c, uid, 10_000);
+    process.kill(victim, "SIGKILL");
+    const r = await waitCompleted(c, uid);
     expect(r.success, String(r.msg)).toBe(true);
     const info = (await c.request("task_info", { task_uid: uid })).task_info as {
       attempts: number;
@@ -124,9 +128,11 @@ describe("--workers 2", () => {
 
   it("a foreground task runs in the main worker beside background tasks in the pool", async () => {
     const { c } = await setup();
-    const bg = await execute(c, fn("busy", [0.5]), { run_in_background: true });
-    const fg = await execute(c, fn("busy", [0.5]));
+    const gate = newGate();
+    const bg = await execute(c, fn("gate", [gate.path]), { run_in_background: true });
+    const fg = await execute(c, fn("gate", [gate.path]));
     expect((await c.request("status")).manager_state).toBe("executing_task");
+    gate.open();
     const rf = await waitCompleted(c, fg);
     const rb = await waitCompleted(c, bg);
     expect(rf.success && rb.success).toBe(true);
@@ -141,10 +147,7 @@ describe("--workers 2", () => {
       const uid = await execute(c, fn("hold", [30]), { run_in_background: true });
       await waitUntil(async () => (await c.request("status")).worker_background_tasks === 1);
       expect(await c.request(how)).toEqual({ success: true, msg: "" });
-      await waitUntil(
-        async () => (await c.request("status")).worker_environment_exists === false,
-        10_000,
-      );
+      await waitUntil(async () => (await c.request("status")).worker_environment_exists === false);
       expect(childPids(pid)).toEqual([]);
       const r = await waitCompleted(c, uid);
       expect(r.success).toBe(false);
@@ -163,8 +166,8 @@ describe("--workers 2", () => {
       const r = await c.request("task_info", { task_uid: fg });
       return (r.task_info as { outputs: { pid?: number } }).outputs.pid;
     });
-    process.kill(main as number, "SIGKILL");
-    const r = await waitCompleted(c, fg, 5000);
+    process.kill(main, "SIGKILL");
+    const r = await waitCompleted(c, fg);
     expect(r.msg).toMatch(/^The worker process was lost/);
     await waitUntil(async () => (await c.request("status")).worker_environment_exists === false);
     expect(childPids(pid)).toEqual([]);
@@ -176,16 +179,17 @@ describe("--workers 1", () => {
     const { c, pid } = await setup(1);
     expect(childPids(pid)).toHaveLength(1);
     expect((await stats(c)).active_workers).toBe(1);
+    const gate = newGate();
     const uids = [];
     for (let i = 0; i < 5; i++) {
-      uids.push(await execute(c, fn("hold", [0.3]), { run_in_background: true }));
+      uids.push(await execute(c, fn("gate", [gate.path]), { run_in_background: true }));
     }
     expect((await c.request("status")).worker_background_tasks).toBe(5);
+    gate.open();
     for (const u of uids) expect((await waitCompleted(c, u)).success).toBe(true);
   });
 });
 
 it("refuses a bad --workers value", async () => {
   await expect(startPool(0)).rejects.toThrow(/--workers: expected a positive integer/);
-  void USER;
 });

@@ -9,7 +9,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { RawClient, startManager, waitUntil } from "../helpers/manager.js";
 import { STORES, type StoreSetup } from "../helpers/stores.js";
-import { execute, fn, openEnvironment, USER, waitCompleted } from "../tasks/helpers.js";
+import { durable, execute, fn, openEnvironment, USER, waitCompleted } from "../helpers/tasks.js";
 
 const plan = (name: string, args: unknown[], kwargs: Record<string, unknown>) => ({
   item_type: "plan",
@@ -48,13 +48,15 @@ describe.each(STORES)("restart after kill -9 (%s store)", (_label, makeStore) =>
         return (r.item as { item_uid: string }).item_uid;
       };
       await add(plan("count", [["det1"]], { num: 1 }));
-      longUid = await add(plan("count", [["det1"]], { num: 100, delay: 0.1 }));
+      longUid = await add(plan("count", [["det1"]], { num: 10_000, delay: 0.1 }));
       await add(plan("count", [["det2"]], { num: 2 }));
       expect(
         (await c1.request("queue_mode_set", { mode: { ignore_failures: true } })).success,
       ).toBe(true);
       expect((await c1.request("queue_start")).success).toBe(true);
       await waitUntil(async () => (await c1.request("status")).running_item_uid === longUid);
+      // The completed task's result, written just after it ended, is durable.
+      await durable(c1);
       const lock = await c1.request("lock", {
         lock_key: "secret-key",
         queue: true,
@@ -65,8 +67,8 @@ describe.each(STORES)("restart after kill -9 (%s store)", (_label, makeStore) =>
     } finally {
       c1.close();
     }
-    m1.proc.kill("SIGKILL");
-    await m1.exited;
+    await m1.kill9();
+    await m1.stop();
 
     const m2 = await startManager({ args: store.args });
     const c2 = new RawClient(m2.controlAddr);
@@ -89,11 +91,11 @@ describe.each(STORES)("restart after kill -9 (%s store)", (_label, makeStore) =>
       ]);
       const cut = history[1] as { item_uid: string; kwargs: unknown; result: { msg: string } };
       expect(cut.item_uid).toBe(longUid);
-      expect(cut.kwargs).toEqual({ num: 100, delay: 0.1 });
+      expect(cut.kwargs).toEqual({ num: 10_000, delay: 0.1 });
       expect(cut.result.msg).toMatch(/manager stopped while the plan was running/);
 
       const queue = (await c2.request("queue_get")).items as Record<string, unknown>[];
-      expect(queue.map((q) => q.kwargs)).toEqual([{ num: 100, delay: 0.1 }, { num: 2 }]);
+      expect(queue.map((q) => q.kwargs)).toEqual([{ num: 10_000, delay: 0.1 }, { num: 2 }]);
       expect(queue[0]?.item_uid).not.toBe(longUid);
 
       const info = await c2.request("lock_info");

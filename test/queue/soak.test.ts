@@ -15,7 +15,8 @@ import {
   waitUntil,
   type RunningManager,
 } from "../helpers/manager.js";
-import { childPids, openEnvironment, USER } from "../tasks/helpers.js";
+import { childPids } from "../helpers/process.js";
+import { openEnvironment, USER } from "../helpers/tasks.js";
 
 const TOTAL = 12_000;
 const CLEAR_EVERY = 2_000;
@@ -29,7 +30,7 @@ beforeAll(async () => {
   dir = mkdtempSync(path.join(os.tmpdir(), "zqs-loop-"));
   writeFileSync(path.join(dir, "plans.mjs"), "export async function* noop() {}\n");
   m = await startManager({ examples: false, publishConsole: false, args: ["--startup-dir", dir] });
-  c = new RawClient(m.controlAddr, { timeoutMs: 10_000 });
+  c = new RawClient(m.controlAddr);
   await openEnvironment(c);
 });
 afterAll(async () => {
@@ -38,7 +39,7 @@ afterAll(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-it(`runs ${TOTAL} plans in loop mode with flat memory`, { timeout: 180_000 }, async () => {
+it(`runs ${TOTAL} plans in loop mode with flat memory`, { timeout: 600_000 }, async () => {
   const add = await c.request("queue_item_add", {
     item: { item_type: "plan", name: "noop" },
     ...USER,
@@ -71,7 +72,7 @@ it(`runs ${TOTAL} plans in loop mode with flat memory`, { timeout: 180_000 }, as
     }
   }
   expect((await c.request("queue_stop")).success).toBe(true);
-  await waitUntil(async () => (await c.request("status")).manager_state === "idle", 10_000);
+  await waitUntil(async () => (await c.request("status")).manager_state === "idle");
   const end = { manager: rssMb(managerPid), worker: rssMb(workerPid) };
   console.log(
     `loop soak: ${done} plans; RSS manager ${warm?.manager.toFixed(1)} → ${end.manager.toFixed(1)} MB, ` +

@@ -4,19 +4,19 @@ import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { json, zqs } from "../cli/helpers.js";
-import { RawClient } from "../helpers/manager.js";
-import type { PoolManager } from "../pool/helpers.js";
+import { RawClient, type RunningManager } from "../helpers/manager.js";
+import { openEnvironment } from "../helpers/tasks.js";
 import { startPool } from "../pool/helpers.js";
-import { openEnvironment } from "../tasks/helpers.js";
 
-let pool: PoolManager;
+let pool: RunningManager;
 let at: string[];
 let dir: string;
 
 beforeAll(async () => {
   pool = await startPool(2);
-  at = ["-a", pool.m.controlAddr, "--info-address", pool.m.infoAddr];
-  const c = new RawClient(pool.m.controlAddr);
+  // --timeout: a failure guard for each reply (the default, 2 s, is short for a busy machine).
+  at = ["-a", pool.controlAddr, "--info-address", pool.infoAddr, "--timeout", "60"];
+  const c = new RawClient(pool.controlAddr);
   await openEnvironment(c);
   c.close();
   dir = mkdtempSync(path.join(os.tmpdir(), "zqs-run-cli-"));

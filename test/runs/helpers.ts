@@ -1,7 +1,8 @@
 /** Shared steps of the run tests: read a run, its counts checked at every read. */
 import { expect } from "vitest";
 import type { ReplyOf } from "../../src/protocol/index.js";
-import { waitUntil, type RawClient } from "../helpers/manager.js";
+import type { RawClient } from "../helpers/manager.js";
+import { GUARD_MS, waitUntil } from "../helpers/wait.js";
 
 export type RunInfo = ReplyOf<"run_info">;
 
@@ -13,15 +14,24 @@ export async function runInfo(c: RawClient, run_uid: string): Promise<RunInfo> {
   return r;
 }
 
-/** Polls run_info until every task of the run has ended. */
-export async function waitRunEnded(
+/** Polls run_info until `pred` holds; returns that read. */
+export function waitRun(
   c: RawClient,
   run_uid: string,
-  timeoutMs = 20_000,
+  pred: (i: RunInfo) => boolean,
+  timeoutMs = GUARD_MS,
 ): Promise<RunInfo> {
-  const r = await waitUntil(async () => {
+  return waitUntil(async () => {
     const i = await runInfo(c, run_uid);
-    return i.num_done + i.num_failed === i.num_tasks ? i : undefined;
+    return pred(i) ? i : undefined;
   }, timeoutMs);
-  return r as RunInfo;
+}
+
+/** Polls run_info until every task of the run has ended. */
+export function waitRunEnded(
+  c: RawClient,
+  run_uid: string,
+  timeoutMs = GUARD_MS,
+): Promise<RunInfo> {
+  return waitRun(c, run_uid, (i) => i.num_done + i.num_failed === i.num_tasks, timeoutMs);
 }

@@ -6,13 +6,13 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { RawClient, waitUntil } from "../helpers/manager.js";
-import { fn, openEnvironment, USER } from "../tasks/helpers.js";
-import type { PoolManager } from "../pool/helpers.js";
+import { RawClient, waitUntil, type RunningManager } from "../helpers/manager.js";
+import { newGate } from "../helpers/startup.js";
+import { fn, openEnvironment, USER } from "../helpers/tasks.js";
 import { startPool } from "../pool/helpers.js";
-import { runInfo, waitRunEnded, type RunInfo } from "./helpers.js";
+import { runInfo, waitRun, waitRunEnded, type RunInfo } from "./helpers.js";
 
-let pool: PoolManager | undefined;
+let pool: RunningManager | undefined;
 let c: RawClient | undefined;
 const dirs: string[] = [];
 
@@ -26,7 +26,7 @@ afterEach(async () => {
 
 async function setup(workers = 2): Promise<RawClient> {
   pool = await startPool(workers);
-  c = new RawClient(pool.m.controlAddr, { timeoutMs: 10_000 });
+  c = new RawClient(pool.controlAddr);
   await openEnvironment(c);
   return c;
 }
@@ -55,7 +55,10 @@ async function results(c: RawClient, uids: string[]): Promise<Result[]> {
 describe("runs over --workers 2", () => {
   it("1,000 no-op tasks: counts add up at every read and the run ends with 1,000 done", async () => {
     const c = await setup();
-    const { run_uid, task_uids } = await create(c, { function: fn("noop"), count: 1000 });
+    // 999 return at once; the last one waits for the gate, so the run is seen part done.
+    const gate = newGate();
+    const items = Array.from({ length: 1000 }, (_, i) => ({ args: i === 999 ? [gate.path] : [] }));
+    const { run_uid, task_uids } = await create(c, { function: fn("gate"), items });
     expect(task_uids).toHaveLength(1000);
     expect(new Set(task_uids).size).toBe(1000);
     let reads = 0;
@@ -67,6 +70,7 @@ describe("runs over --workers 2", () => {
       expect(last.num_tasks).toBe(1000);
       expect(last.task_uids).toEqual(task_uids);
       if (last.num_done > 0 && last.num_done < 1000) sawProgress = true;
+      if (last.num_done === 999) gate.open();
       if (last.num_done + last.num_failed === 1000) break;
     }
     expect(last.num_done).toBe(1000);
@@ -86,7 +90,7 @@ describe("runs over --workers 2", () => {
     );
     const list = (await c.request("runs_list")).runs as Record<string, unknown>[];
     expect(list).toEqual([
-      expect.objectContaining({ run_uid, name: "noop", num_tasks: 1000, num_done: 1000 }),
+      expect.objectContaining({ run_uid, name: "gate", num_tasks: 1000, num_done: 1000 }),
     ]);
   });
 
@@ -108,23 +112,26 @@ describe("runs over --workers 2", () => {
       { run: { uid: run_uid, index: 3 }, x: "base", a: 9, b: null },
     ]);
 
-    // concurrency 1: one task computing at a time, the rest waiting.
-    const slow = await create(c, { function: fn("halfway", [0.3]), count: 3, concurrency: 1 });
-    const mid = (await waitUntil(async () => {
-      const i = await runInfo(c, slow.run_uid);
-      return i.num_computing === 1 && i.percent_done > 0 ? i : undefined;
-    })) as RunInfo;
-    expect(mid.num_waiting + mid.num_done).toBe(2);
-    // The computing task reported 50 %: a third of it is in the run's percent.
-    expect(mid.percent_done).toBeGreaterThanOrEqual(16.67);
-    let maxComputing = 0;
-    for (;;) {
-      const i = await runInfo(c, slow.run_uid);
-      maxComputing = Math.max(maxComputing, i.num_computing);
-      if (i.num_done === 3) break;
-      await new Promise((res) => setTimeout(res, 20));
+    // concurrency 1: one task computing at a time, the rest waiting. Each
+    // task waits for its own gate, so every step of the run can be seen.
+    const gates = [newGate(), newGate(), newGate()];
+    const slow = await create(c, {
+      function: fn("halfway_gate"),
+      items: gates.map((g) => ({ args: [g.path] })),
+      concurrency: 1,
+    });
+    for (const [k, gate] of gates.entries()) {
+      const mid = await waitRun(
+        c,
+        slow.run_uid,
+        (i) => i.num_done === k && i.percent_done > (k * 100) / 3 + 1,
+      );
+      expect(mid).toMatchObject({ num_computing: 1, num_waiting: 2 - k });
+      // The computing task reported 50 %: a sixth of the run on top of what is done.
+      expect(mid.percent_done).toBeCloseTo((k * 100 + 50) / 3, 1);
+      gate.open();
     }
-    expect(maxComputing).toBe(1);
+    expect(await waitRunEnded(c, slow.run_uid)).toMatchObject({ num_done: 3, num_failed: 0 });
   });
 
   it("a failing subset, then run_restart re-runs only the failed tasks", async () => {
@@ -172,7 +179,7 @@ describe("runs over --workers 2", () => {
 
   it("run_restart everything is refused while tasks still run", async () => {
     const c = await setup();
-    const { run_uid } = await create(c, { function: fn("halfway", [0.5]), count: 4 });
+    const { run_uid } = await create(c, { function: fn("gate", [newGate().path]), count: 4 });
     const r = await c.request("run_restart", { run_uid, everything: true });
     expect(r.success).toBe(false);
     expect(r.msg).toMatch(/have not ended/);
@@ -181,26 +188,31 @@ describe("runs over --workers 2", () => {
 
   it("run_delete mid-run cancels what is left and forgets the run", async () => {
     const c = await setup();
+    // Two return at once; the other 18 wait for a gate that never opens.
+    const gate = newGate();
+    const items = Array.from({ length: 20 }, (_, i) => ({ args: i < 2 ? [] : [gate.path] }));
     const { run_uid, task_uids } = await create(c, {
-      function: fn("halfway", [0.3]),
-      count: 20,
+      function: fn("gate"),
+      items,
       concurrency: 2,
     });
-    await waitUntil(async () => (await runInfo(c, run_uid)).num_done >= 2, 10_000);
+    await waitRun(c, run_uid, (i) => i.num_done === 2 && i.num_computing === 2);
     expect(await c.request("run_delete", { run_uid })).toEqual({ success: true, msg: "" });
     const gone = await c.request("run_info", { run_uid });
     expect(gone.success).toBe(false);
     expect(gone.msg).toMatch(/not found/);
     expect((await c.request("runs_list")).runs).toEqual([]);
-    // The tasks that had not started never run; nothing is left running.
-    await waitUntil(async () => (await c.request("status")).worker_background_tasks === 0, 10_000);
+    // The tasks that had not started never run; those running are cancelled.
+    await waitUntil(async () => (await c.request("status")).worker_background_tasks === 0);
     const info = (await c.request("task_info", { task_uid: task_uids })).task_info as Record<
       string,
-      { state: string }
+      { state: string; started_at: string | null }
     >;
-    const states = Object.values(info).map((i) => i.state);
-    expect(states.filter((s) => s === "cancelled").length).toBeGreaterThanOrEqual(14);
-    expect(states.every((s) => s === "completed" || s === "cancelled")).toBe(true);
+    const states = task_uids.map((u) => info[u]?.state);
+    expect(states.slice(0, 2)).toEqual(["completed", "completed"]);
+    expect(states.slice(2)).toEqual(Array<string>(18).fill("cancelled"));
+    const started = task_uids.filter((u) => info[u]?.started_at !== null);
+    expect(started).toHaveLength(4);
   });
 
   it("refuses bad requests with a message", async () => {

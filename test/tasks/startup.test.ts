@@ -1,5 +1,5 @@
 /** Startup code: TypeScript through the loader, one --startup-module, a broken file, console output. */
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { afterEach, expect, it } from "vitest";
@@ -10,30 +10,28 @@ import {
   waitUntil,
   type RunningManager,
 } from "../helpers/manager.js";
-import { execute, fn, openEnvironment, waitCompleted } from "./helpers.js";
+import { writeStartup } from "../helpers/startup.js";
+import { execute, fn, openEnvironment, waitCompleted } from "../helpers/tasks.js";
 
 let m: RunningManager | undefined;
 let c: RawClient | undefined;
+const dirs: string[] = [];
 afterEach(async () => {
   c?.close();
   await m?.stop();
   m = undefined;
   c = undefined;
+  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
 });
 
-function tempDir(files: Record<string, string>): string {
-  const dir = mkdtempSync(path.join(os.tmpdir(), "zqs-startup-"));
-  for (const [name, text] of Object.entries(files)) writeFileSync(path.join(dir, name), text);
-  return dir;
-}
-
 it("loads TypeScript startup files through the loader, in name order", async () => {
-  const dir = tempDir({
-    "10-typed.ts":
-      "export function add(a: number, b: number): number { return a + b; }\nexport const which: string = 'first';\n",
-    "20-later.mjs": "export function which_file() { return 'second'; }\n",
+  m = await startManager({
+    startup: {
+      "10-typed.ts":
+        "export function add(a: number, b: number): number { return a + b; }\nexport const which: string = 'first';\n",
+      "20-later.mjs": "export function which_file() { return 'second'; }\n",
+    },
   });
-  m = await startManager({ examples: false, args: ["--startup-dir", dir] });
   c = new RawClient(m.controlAddr);
   await openEnvironment(c);
   const r = await waitCompleted(c, await execute(c, fn("add", [2, 3])));
@@ -43,11 +41,11 @@ it("loads TypeScript startup files through the loader, in name order", async () 
 });
 
 it("loads one --startup-module", async () => {
-  const dir = tempDir({ "mod.mjs": "export function hello(name) { return `hello ${name}`; }\n" });
-  m = await startManager({
-    examples: false,
-    args: ["--startup-module", path.join(dir, "mod.mjs")],
-  });
+  const dir = mkdtempSync(path.join(os.tmpdir(), "zqs-startup-"));
+  dirs.push(dir);
+  writeStartup(dir, { "mod.mjs": "export function hello(name) { return `hello ${name}`; }\n" });
+  const mod = path.join(dir, "mod.mjs");
+  m = await startManager({ examples: false, args: ["--startup-module", mod] });
   c = new RawClient(m.controlAddr);
   await openEnvironment(c);
   const r = await waitCompleted(c, await execute(c, fn("hello", ["zqs"])));
@@ -55,11 +53,9 @@ it("loads one --startup-module", async () => {
 });
 
 it("startup code that throws leaves the environment closed and says why on QS_Console", async () => {
-  const dir = tempDir({ "bad.mjs": "throw new Error('broken startup file');\n" });
-  m = await startManager({ examples: false, args: ["--startup-dir", dir] });
+  m = await startManager({ startup: { "bad.mjs": "throw new Error('broken startup file');\n" } });
   c = new RawClient(m.controlAddr);
-  const info = new InfoListener(m.infoAddr, ["QS_Console"]);
-  await new Promise((r) => setTimeout(r, 200));
+  const info = await new InfoListener(m.infoAddr, ["QS_Console"]).ready();
   expect((await c.request("environment_open")).success).toBe(true);
   await waitUntil(async () => {
     const s = await c?.request("status");
@@ -74,8 +70,7 @@ it("the worker's printed lines and status changes reach the info socket", async 
   m = await startManager();
   c = new RawClient(m.controlAddr);
   await openEnvironment(c);
-  const info = new InfoListener(m.infoAddr);
-  await new Promise((r) => setTimeout(r, 300));
+  const info = await new InfoListener(m.infoAddr).ready();
   const uid = await execute(c, fn("function_sleep", [0.1]));
   await info.waitFor(
     (msg) =>

@@ -8,6 +8,9 @@ import { UsageError } from "./errors.js";
 import { positiveSeconds } from "./parse.js";
 import type { OptionsSpec, OptionValues } from "./spec.js";
 
+/** Seconds a CLI command waits to reach the manager unless --timeout says otherwise. */
+export const CLI_CONNECT_SECONDS = 5;
+
 export const GLOBAL_OPTIONS = {
   address: {
     short: "-a",
@@ -32,7 +35,7 @@ export const GLOBAL_OPTIONS = {
   },
   timeout: {
     value: "<seconds>",
-    description: "seconds to wait to reach the manager and for each reply (default 0.5 and 2)",
+    description: `seconds to wait to reach the manager and for each reply (default ${CLI_CONNECT_SECONDS} and 2)`,
   },
   user: {
     value: "<name>",
@@ -61,9 +64,11 @@ export function clientOptions(g: GlobalOptions): ClientOptions {
     }
     o.zmqClientKeyPair = { publicKey, secretKey: g.clientPrivateKey.trim() };
   }
+  // A one-shot command is a new process that connects first: reaching the
+  // manager gets a budget of its own (the library's 0.5 s is too short on a
+  // busy machine); --timeout sets it and each reply's.
+  o.timeoutSend = CLI_CONNECT_SECONDS;
   if (g.timeout !== undefined) {
-    // One budget for a one-shot command: reaching the manager (a new process
-    // connects first) and each reply.
     const t = positiveSeconds(g.timeout, "--timeout");
     o.timeoutSend = t;
     o.timeoutRecv = t;

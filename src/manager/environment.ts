@@ -21,6 +21,7 @@
  *    so that every worker has the same functions.
  */
 import { randomUUID } from "node:crypto";
+import { EventEmitter } from "node:events";
 import type { Logger } from "pino";
 import type { EnvironmentContent, ManagerToWorker, WorkerToManager } from "../protocol/ipc.js";
 
@@ -63,9 +64,32 @@ export interface TaskWorker {
   main: boolean;
 }
 
+/**
+ * What the environment tells its subscribers (any number; none replaces another).
+ *  - content: the lists of plans/devices changed;
+ *  - ready: the environment is open and ready (the main worker's run engine metadata);
+ *  - plan-message: messages about plans (run engine state, runs, plan ends, control replies);
+ *  - lost: the main worker is gone, with the reason running work failed;
+ *  - task-message: messages about tasks (started, progress, done), with the id of the worker;
+ *  - worker-gone: the main worker is gone, after its running tasks were ended
+ *    (`reopening` when it was replaced and a new one is being opened);
+ *  - pool-worker-lost: a pool worker (not the main one) is gone while the environment stays;
+ *  - pool-worker-joined: a pool worker (a replacement) joined the open environment.
+ */
+export interface EnvironmentEvents {
+  content: [EnvironmentContent];
+  ready: [Record<string, unknown>];
+  "plan-message": [PlanMessage];
+  lost: [string];
+  "task-message": [string, TaskMessage];
+  "worker-gone": [boolean, string];
+  "pool-worker-lost": [string, string];
+  "pool-worker-joined": [];
+}
+
 type ExitInfo = { code: number | null; signal: string | null; reason: string | undefined };
 
-export class EnvironmentController {
+export class EnvironmentController extends EventEmitter<EnvironmentEvents> {
   phase: EnvPhase = "closed";
   private worker: WorkerProcess | undefined;
   private mainReady: { content: EnvironmentContent; metadata: Record<string, unknown> } | undefined;
@@ -76,25 +100,6 @@ export class EnvironmentController {
   private afterPool: (() => void) | undefined;
   private closeTimer: NodeJS.Timeout | undefined;
   content: EnvironmentContent = { plans_existing: {}, devices_existing: {}, functions: [] };
-  /** Called when the lists of plans/devices change. */
-  onContent: ((c: EnvironmentContent) => void) | undefined;
-  /** Called when the environment is open and ready. */
-  onReady: ((metadata: Record<string, unknown>) => void) | undefined;
-  /** Messages about plans (run engine state, runs, plan ends, control replies). */
-  onPlanMessage: ((m: PlanMessage) => void) | undefined;
-  /** Called when the worker is gone, with the reason running work failed. */
-  onLost: ((reason: string) => void) | undefined;
-  /** Messages about tasks (started, progress, done), with the id of the worker that sent them. */
-  onTaskMessage: ((workerId: string, m: TaskMessage) => void) | undefined;
-  /**
-   * Called when the worker is gone, after its running tasks were ended:
-   * `reopening` when it was replaced and a new one is being opened.
-   */
-  onWorkerGone: ((reopening: boolean, reason: string) => void) | undefined;
-  /** A pool worker (not the main one) is gone while the environment stays: end its tasks. */
-  onPoolWorkerLost: ((workerId: string, msg: string) => void) | undefined;
-  /** A pool worker (a replacement) joined the open environment. */
-  onPoolWorkerJoined: (() => void) | undefined;
   /** Set while the worker is being replaced: why (completes "replaced ..."). */
   private replacing: string | undefined;
 
@@ -104,7 +109,9 @@ export class EnvironmentController {
     private readonly tasks: TaskRegistry,
     private readonly log: Logger,
     private readonly console: (text: string) => void,
-  ) {}
+  ) {
+    super();
+  }
 
   get exists(): boolean {
     return this.phase === "open" || this.phase === "closing" || this.phase === "destroying";
@@ -265,7 +272,7 @@ export class EnvironmentController {
       case "re_runs":
       case "plan_done":
       case "control_reply":
-        this.onPlanMessage?.(m);
+        this.emit("plan-message", m);
         break;
       case "load_failed":
         this.log.error(`${m.msg}\n${m.traceback}`);
@@ -273,11 +280,11 @@ export class EnvironmentController {
         break;
       case "task_started":
       case "task_progress":
-        this.onTaskMessage?.(w.opts.id, m);
+        this.emit("task-message", w.opts.id, m);
         break;
       case "task_done":
         if (m.content) this.setContent(m.content);
-        this.onTaskMessage?.(w.opts.id, m);
+        this.emit("task-message", w.opts.id, m);
         break;
     }
   }
@@ -301,7 +308,7 @@ export class EnvironmentController {
         if (this.phase === "opening") this.maybeOpen();
         else if (this.phase === "open") {
           this.log.info(`Worker process ${member.proc.pid ?? "?"} joined the pool`);
-          this.onPoolWorkerJoined?.();
+          this.emit("pool-worker-joined");
         }
         break;
       case "load_failed":
@@ -311,7 +318,7 @@ export class EnvironmentController {
       case "task_started":
       case "task_progress":
       case "task_done":
-        this.onTaskMessage?.(id, m);
+        this.emit("task-message", id, m);
         break;
       default:
         break;
@@ -336,12 +343,12 @@ export class EnvironmentController {
     this.log.info(
       `The worker environment is open${this.opts.workers > 1 ? ` (${this.opts.workers} worker processes)` : ""}`,
     );
-    this.onReady?.(metadata);
+    this.emit("ready", metadata);
   }
 
   private setContent(c: EnvironmentContent): void {
     this.content = c;
-    this.onContent?.(c);
+    this.emit("content", c);
   }
 
   private onPoolExit(member: PoolMember, e: ExitInfo): void {
@@ -372,7 +379,7 @@ export class EnvironmentController {
           : phase === "closing"
             ? "The task was stopped: the RE Worker environment was closed"
             : `The worker process was lost (${e.reason ?? how}) while the task was running`;
-    this.onPoolWorkerLost?.(id, msg);
+    this.emit("pool-worker-lost", id, msg);
     if (phase === "open") {
       if (member.replacing !== undefined) {
         this.log.warn(
@@ -415,8 +422,9 @@ export class EnvironmentController {
       );
     }
     this.tasks.failRunning(ended("task"));
-    this.onLost?.(ended("plan"));
-    this.onWorkerGone?.(
+    this.emit("lost", ended("plan"));
+    this.emit(
+      "worker-gone",
       replaced !== undefined,
       phase === "destroying"
         ? "the RE Worker environment was destroyed"

@@ -37,7 +37,8 @@ import type { ManagerLogger } from "./log.js";
 import type { ManagerOptions } from "./options.js";
 import { AllowList, ControlServer, InfoPublisher, socketMessageLimit } from "./server.js";
 import { StatusState } from "./state.js";
-import type { Store, StoreOp } from "./store/types.js";
+import type { StoreOp } from "./store/types.js";
+import { StoreWriter } from "./store/writer.js";
 
 /** What a user group may use, from the lists the worker found and the permissions. */
 export interface AllowedLists {
@@ -64,10 +65,8 @@ export class Manager {
   readonly locks: LockManager;
   permissions: Permissions;
   private allowedCache = new Map<string, AllowedLists>();
-  /** The writes gathered for the current turn of the event loop. */
-  private batch: { ops: StoreOp[]; done: Promise<void> } | undefined;
-  /** Where changes are made durable (set in start()). */
-  store: Store | undefined;
+  /** The one path of writes to the store (set open in start()). */
+  readonly writer: StoreWriter;
   private control: ControlServer | undefined;
   private info: InfoPublisher | undefined;
   private stopping: Promise<void> | undefined;
@@ -82,6 +81,7 @@ export class Manager {
     private readonly logger: ManagerLogger,
   ) {
     this.log = logger.log;
+    this.writer = new StoreWriter(this.log);
     this.stopped = new Promise((r) => (this.resolveStopped = r));
     this.tasks = new TaskRegistry(opts.taskResultsRetention, this.state);
     this.env = new EnvironmentController(
@@ -97,16 +97,16 @@ export class Manager {
       this.log,
       (text) => this.console(text),
     );
-    this.env.onContent = (content) => {
+    this.env.on("content", (content) => {
       this.allowedCache.clear();
-      this.saveQuietly([{ op: "set", key: "environment_content", value: content }]);
+      this.background([{ op: "set", key: "environment_content", value: content }]);
       this.state.bump(
         "plans_existing_uid",
         "devices_existing_uid",
         "plans_allowed_uid",
         "devices_allowed_uid",
       );
-    };
+    });
     this.scheduler = new TaskScheduler(this.tasks, this.env, this.log, {
       cancelGraceSec: opts.cancelGrace,
       // One worker takes every task at once, as the Python server's; a pool deals out slots.
@@ -117,21 +117,22 @@ export class Manager {
     this.locks = new LockManager(
       undefined,
       (rec) =>
-        this.persist(
+        this.writer.write(
           rec ? [{ op: "set", key: "lock", value: rec }] : [{ op: "delete", key: "lock" }],
+          { mode: "durable" },
         ),
       this.state,
       opts.emergencyLockKey,
     );
-    this.queue = new PlanQueue(this.state, (ops) => this.persist(ops));
+    this.queue = new PlanQueue(this.state, (ops) => this.writer.write(ops, { mode: "durable" }));
     this.executor = new QueueExecutor(this);
-    this.env.onPlanMessage = (msg) => this.executor.onWorkerMessage(msg);
-    this.env.onLost = (reason) => this.executor.onWorkerLost(reason);
-    this.env.onReady = (metadata) => {
+    this.env.on("plan-message", (msg) => this.executor.onWorkerMessage(msg));
+    this.env.on("lost", (reason) => this.executor.onWorkerLost(reason));
+    this.env.on("ready", (metadata) => {
       this.executor.metadata = metadata;
       this.scheduler.workerReady();
       this.executor.maybeAutostart();
-    };
+    });
   }
 
   /** The methods this manager serves (the others answer "not implemented yet"). */
@@ -178,7 +179,7 @@ export class Manager {
 
   private applyPermissions(doc: ReturnType<typeof validatePermissions>): void {
     this.permissions = new Permissions(doc);
-    this.saveQuietly([{ op: "set", key: "permissions", value: doc }]);
+    this.background([{ op: "set", key: "permissions", value: doc }]);
     this.allowedCache.clear();
     this.state.bump("plans_allowed_uid", "devices_allowed_uid");
   }
@@ -206,41 +207,13 @@ export class Manager {
     return this.opts.zmqEncoding === "msgpack" ? "msgpack" : "json";
   }
 
-  /**
-   * Write changes with the others of this turn of the event loop (a burst of
-   * task results is one transaction); resolves once they are durable. Batches
-   * are written in order, so a change saved after another lands after it. A
-   * failure is logged (once per batch) and rejects.
-   */
-  saveBatched(ops: readonly StoreOp[]): Promise<void> {
-    let b = this.batch;
-    if (!b) {
-      const batch: StoreOp[] = [];
-      const done = new Promise<void>((resolve) => setImmediate(resolve)).then(() => {
-        this.batch = undefined;
-        return this.persist(batch);
-      });
-      done.catch((err: unknown) =>
-        this.log.error({ err }, "A change could not be written to the store"),
-      );
-      b = this.batch = { ops: batch, done };
-    }
-    b.ops.push(...ops);
-    return b.done;
-  }
-
-  /** Write changes no reply waits for (results, lists); a failure is logged. */
-  private saveQuietly(ops: StoreOp[]): void {
-    this.saveBatched(ops).catch(() => undefined);
-  }
-
   /** Open the store and take back what it holds; a plan cut off by a crash goes to history. */
   private async restore(): Promise<void> {
     const store = await openStore({
       ...this.opts,
       log: { info: (msg) => this.log.info(msg), warn: (msg) => this.log.warn(msg) },
     });
-    this.store = store;
+    this.writer.store = store;
     // Another manager took the store (Redis: the lease): write nothing more, and stop.
     store.onOwnershipLost = (why) => {
       this.log.error(`${store.kind} store at ${store.location}: ${why}`);
@@ -249,9 +222,9 @@ export class Manager {
     };
     const snap = await store.load();
     const d = snap.docs;
-    this.tasks.store = (ops) => this.saveQuietly(ops);
+    this.tasks.store = (ops) => this.background(ops);
     this.tasks.restore(snap.results);
-    this.runs.store = (ops) => this.saveQuietly(ops);
+    this.runs.store = (ops) => this.background(ops);
     for (const { uid, reason } of this.runs.restore(snap.runs)) {
       this.log.error(`The stored run ${uid} cannot be read (${reason}): it is left out`);
     }
@@ -304,7 +277,7 @@ export class Manager {
       await this.info.bind();
       const info = this.info;
       this.state.on("change", (s) => info.status(s));
-      this.tasks.onEvent = (e) => info.task(e);
+      this.tasks.events.on("task", (e) => info.task(e));
       info.status(this.state.status());
       this.logger.setConsoleSink((text) => info.console(text));
     }
@@ -320,9 +293,9 @@ export class Manager {
     );
   }
 
-  /** Make changes durable before a reply says success. */
-  async persist(ops: readonly StoreOp[]): Promise<void> {
-    if (ops.length > 0) await this.store?.apply(ops);
+  /** Write changes no reply waits for (results, lists); a failure is logged. */
+  private background(ops: StoreOp[]): void {
+    void this.writer.write(ops, { mode: "background" });
   }
 
   /** Publish text on QS_Console (worker output, manager messages). */
@@ -353,8 +326,8 @@ export class Manager {
         this.runs.close();
         this.info?.close();
         // The last quiet writes (results, run outcomes) before the store closes.
-        await this.batch?.done.catch(() => undefined);
-        await this.store
+        await this.writer.flush();
+        await this.writer.store
           ?.close()
           .catch((err: unknown) => this.log.error({ err }, "Closing the store failed"));
         this.resolveStopped();

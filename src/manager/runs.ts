@@ -118,7 +118,7 @@ export class RunRegistry {
     private readonly tasks: TaskRegistry,
     private readonly scheduler: TaskScheduler,
   ) {
-    tasks.onFinal((r) => this.onTaskFinal(r));
+    tasks.events.on("final", (r) => this.onTaskFinal(r));
     this.timer = setInterval(() => this.flush(), OUTCOMES_EVERY_MS);
     this.timer.unref();
   }

@@ -137,11 +137,11 @@ export class TaskScheduler {
     private readonly log: Logger,
     private readonly opts: { cancelGraceSec: number; slotsPerWorker: number },
   ) {
-    tasks.onFinal((r) => this.onFinal(r));
-    env.onTaskMessage = (worker, m) => this.onTaskMessage(worker, m);
-    env.onWorkerGone = (reopening, why) => this.onWorkerGone(reopening, why);
-    env.onPoolWorkerLost = (worker, msg) => this.workerLost(worker, msg);
-    env.onPoolWorkerJoined = () => this.pump();
+    tasks.events.on("final", (r) => this.onFinal(r));
+    env.on("task-message", (worker, m) => this.onTaskMessage(worker, m));
+    env.on("worker-gone", (reopening, why) => this.onWorkerGone(reopening, why));
+    env.on("pool-worker-lost", (worker, msg) => this.workerLost(worker, msg));
+    env.on("pool-worker-joined", () => this.pump());
   }
 
   /**

@@ -15,6 +15,7 @@
  * remembered (a bounded memory) so that `task_info` can answer `expired`
  * rather than `not_found`.
  */
+import { EventEmitter } from "node:events";
 import type { TaskInfo, TaskState, TaskStatus } from "../protocol/index.js";
 import type { StatusState } from "./state.js";
 import type { StoreOp, StoredResult } from "./store/types.js";
@@ -158,6 +159,11 @@ const EVENT_OF_FINAL: Record<FinalState, string> = {
   expired: "task-expired",
 };
 
+export interface TaskRegistryEvents {
+  task: [Record<string, unknown>];
+  final: [TaskRecord];
+}
+
 export class TaskRegistry {
   /** Every task known: active ones and final ones within their retention. */
   private readonly records = new Map<string, TaskRecord>();
@@ -167,15 +173,18 @@ export class TaskRegistry {
   /** UIDs whose records were purged (insertion order: the oldest are forgotten first). */
   private readonly purged = new Set<string>();
   private readonly timer: NodeJS.Timeout;
-  private finalListeners: ((r: TaskRecord) => void)[] = [];
   private background = 0;
   private waiting = 0;
   private activeCount = 0;
   private finalCount = 0;
   /** Where completed results are written (and their removal), so they survive a restart. */
   store: ((ops: StoreOp[]) => void) | undefined;
-  /** Where task events go (QS_Task): `{event, task_uid, ...}`. */
-  onEvent: ((e: Record<string, unknown>) => void) | undefined;
+  /**
+   * What the registry tells its subscribers: `task`, every task event (QS_Task:
+   * `{event, task_uid, ...}`); `final`, every record that reaches a final state
+   * (after it is recorded).
+   */
+  readonly events = new EventEmitter<TaskRegistryEvents>();
 
   constructor(
     private readonly retentionSec: number,
@@ -184,11 +193,6 @@ export class TaskRegistry {
     const period = Math.min(1000, Math.max(50, (retentionSec * 1000) / 4));
     this.timer = setInterval(() => this.purge(), period);
     this.timer.unref();
-  }
-
-  /** Called with every record that reaches a final state (after it is recorded). */
-  onFinal(fn: (r: TaskRecord) => void): void {
-    this.finalListeners.push(fn);
   }
 
   // ---- transitions ---------------------------------------------------------------
@@ -346,7 +350,7 @@ export class TaskRegistry {
     if (!rec.background && this.state.get("manager_state") === "executing_task") {
       this.state.set({ manager_state: "idle", worker_environment_state: "idle" });
     }
-    for (const fn of this.finalListeners) fn(rec);
+    this.events.emit("final", rec);
   }
 
   /** The worker's report of a finished task (success or a thrown error). */
@@ -389,7 +393,7 @@ export class TaskRegistry {
   }
 
   private emit(rec: TaskRecord, event: string, extra: Record<string, unknown> = {}): void {
-    this.onEvent?.({
+    this.events.emit("task", {
       event,
       task_uid: rec.uid,
       name: rec.name,

@@ -102,7 +102,7 @@ export function runHandlers(m: Manager): Handlers {
       });
       // Durable with the tasks' accepted marks (the same batch) before the reply.
       try {
-        await m.saveBatched([m.runs.putOp(run)]);
+        await m.writer.write([m.runs.putOp(run)], { mode: "batched" });
       } catch (err) {
         m.runs.delete(run);
         throw err;
@@ -128,7 +128,7 @@ export function runHandlers(m: Manager): Handlers {
       }
       const fresh = m.runs.restart(run, everything);
       // The new task UIDs: the tasks run already, the reply waits until the store has them.
-      if (fresh.length > 0) await m.saveBatched([m.runs.putOp(run)]);
+      if (fresh.length > 0) await m.writer.write([m.runs.putOp(run)], { mode: "batched" });
       return {
         success: true,
         msg: fresh.length === 0 ? "The run has no failed tasks: nothing was restarted" : "",
@@ -140,7 +140,7 @@ export function runHandlers(m: Manager): Handlers {
     run_delete: async ({ run_uid }) => {
       m.runs.delete(find(run_uid));
       // After any outcomes of the run written before (batches are written in order).
-      await m.saveBatched([{ op: "run_delete", uid: run_uid }]);
+      await m.writer.write([{ op: "run_delete", uid: run_uid }], { mode: "batched" });
       return { success: true, msg: "" };
     },
 

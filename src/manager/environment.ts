@@ -33,7 +33,7 @@ export type TaskMessage = Extract<
   WorkerToManager,
   { type: "task_started" | "task_progress" | "task_done" }
 >;
-import type { StatusState } from "./state.js";
+import type { Activity } from "./activity.js";
 import { WorkerProcess } from "./supervisor.js";
 import type { TaskRegistry } from "./tasks.js";
 
@@ -105,7 +105,7 @@ export class EnvironmentController extends EventEmitter<EnvironmentEvents> {
 
   constructor(
     private readonly opts: EnvironmentOptions,
-    private readonly state: StatusState,
+    private readonly activity: Activity,
     private readonly tasks: TaskRegistry,
     private readonly log: Logger,
     private readonly console: (text: string) => void,
@@ -195,7 +195,7 @@ export class EnvironmentController extends EventEmitter<EnvironmentEvents> {
 
   open(): void {
     this.phase = "opening";
-    this.state.set({ manager_state: "creating_environment" });
+    this.activity.begin("creating_environment");
     this.mainReady = undefined;
     this.scripts = [];
     const w = this.fork();
@@ -234,7 +234,7 @@ export class EnvironmentController extends EventEmitter<EnvironmentEvents> {
   close(): void {
     if (!this.worker) return;
     this.phase = "closing";
-    this.state.set({ manager_state: "closing_environment", worker_environment_state: "closing" });
+    this.activity.begin("closing_environment", { worker_environment_state: "closing" });
     const all = [this.worker, ...[...this.pool.values()].map((p) => p.proc)];
     for (const w of all) w.send({ type: "close" });
     this.closeTimer = setTimeout(() => {
@@ -246,7 +246,7 @@ export class EnvironmentController extends EventEmitter<EnvironmentEvents> {
   destroy(): void {
     if (!this.worker) return;
     this.phase = "destroying";
-    this.state.set({ manager_state: "destroying_environment" });
+    this.activity.begin("destroying_environment");
     this.killPool("the environment was destroyed");
     this.worker.kill("SIGKILL", "the environment was destroyed");
   }
@@ -332,8 +332,7 @@ export class EnvironmentController extends EventEmitter<EnvironmentEvents> {
     const { content, metadata } = this.mainReady;
     this.phase = "open";
     this.setContent(content);
-    this.state.set({
-      manager_state: "idle",
+    this.activity.end({
       worker_environment_exists: true,
       worker_environment_state: "idle",
       re_state: "idle",
@@ -444,8 +443,7 @@ export class EnvironmentController extends EventEmitter<EnvironmentEvents> {
       } else {
         this.log.info(`The worker environment is closed (${how})`);
       }
-      this.state.set({
-        manager_state: "idle",
+      this.activity.end({
         worker_environment_exists: false,
         worker_environment_state: "closed",
         re_state: null,

@@ -14,6 +14,7 @@ import type {
   ReStateMsg,
   RunListEntry,
 } from "../protocol/index.js";
+import { BUSY, DOES_NOT_EXIST } from "./activity.js";
 import { RequestError } from "./dispatch.js";
 import type { Manager } from "./manager.js";
 import { newUid, type QueueItem } from "./queue.js";
@@ -42,47 +43,38 @@ export class QueueExecutor {
 
   constructor(private readonly m: Manager) {}
 
-  private get envOpen(): boolean {
-    return this.m.env.exists && this.m.env.phase === "open";
-  }
-
   /** queue_start */
   async start(): Promise<void> {
-    if (!this.envOpen) throw new RequestError("RE Worker environment does not exist.");
-    const state = this.m.state.get("manager_state");
-    if (state !== "idle") {
-      throw new RequestError(`RE Manager is busy: current state is '${state}'`);
-    }
-    this.m.state.set({ manager_state: "starting_queue" });
+    this.m.activity.requireEnvironmentOpen(DOES_NOT_EXIST);
+    this.m.activity.requireIdle(BUSY.startQueue);
+    this.m.activity.begin("starting_queue");
     await this.next();
   }
 
   /** Start the queue if autostart is on and it can run. */
   maybeAutostart(): void {
     const q = this.m.queue;
-    if (!q.autostart || !this.envOpen || q.items.length === 0 || q.running) return;
-    if (this.m.state.get("manager_state") !== "idle") return;
+    if (!q.autostart || !this.m.activity.environmentIsOpen || q.items.length === 0 || q.running)
+      return;
+    if (!this.m.activity.idle) return;
     this.start().catch((err: unknown) => this.m.log.error({ err }, "Autostart failed"));
   }
 
   /** queue_item_execute: run one item now, outside the queue. */
   async executeNow(item: QueueItem): Promise<void> {
-    if (!this.envOpen) throw new RequestError("RE Worker environment does not exist.");
-    const state = this.m.state.get("manager_state");
-    if (state !== "idle") {
-      throw new RequestError(`RE Manager must be in idle state. Current state: '${state}'`);
-    }
+    this.m.activity.requireEnvironmentOpen(DOES_NOT_EXIST);
+    this.m.activity.requireIdle(BUSY.executeNow);
     const running: QueueItem = {
       ...item,
       properties: { immediate_execution: true, time_start: now() },
     };
-    this.m.state.set({ manager_state: "executing_queue" });
+    this.m.activity.begin("executing_queue");
     try {
       await this.m.queue.change((d) => {
         d.running = running;
       });
     } catch (err) {
-      this.m.state.set({ manager_state: "idle" });
+      this.m.activity.end();
       throw err;
     }
     this.run(running);
@@ -90,7 +82,7 @@ export class QueueExecutor {
 
   /** Take the next item from the front and run it; idle when there is none or a stop is pending. */
   private async next(): Promise<void> {
-    if (!this.envOpen || this.stopPending) {
+    if (!this.m.activity.environmentIsOpen || this.stopPending) {
       this.finish();
       return;
     }
@@ -120,10 +112,7 @@ export class QueueExecutor {
   }
 
   private run(item: QueueItem): void {
-    this.m.state.set({
-      manager_state: "executing_queue",
-      worker_environment_state: "executing_plan",
-    });
+    this.m.activity.begin("executing_queue", { worker_environment_state: "executing_plan" });
     this.m.env.send({
       type: "plan_run",
       id: item.item_uid,
@@ -139,8 +128,8 @@ export class QueueExecutor {
   private finish(): void {
     this.stopPending = false;
     const patch = { queue_stop_pending: false, pause_pending: false } as const;
-    if (this.envOpen) {
-      this.m.state.set({ ...patch, manager_state: "idle", worker_environment_state: "idle" });
+    if (this.m.activity.environmentIsOpen) {
+      this.m.activity.end({ ...patch, worker_environment_state: "idle" });
     } else {
       this.m.state.set(patch);
     }
@@ -148,7 +137,7 @@ export class QueueExecutor {
 
   /** queue_stop */
   requestStop(): void {
-    const state = this.m.state.get("manager_state");
+    const state = this.m.activity.current;
     if (state !== "executing_queue" && state !== "paused" && state !== "starting_queue") {
       throw new RequestError(
         `Failed to pause the queue. Queue is not running. Manager state: MState.${state.toUpperCase()}`,
@@ -168,7 +157,7 @@ export class QueueExecutor {
 
   /** re_pause / re_resume / re_stop / re_abort / re_halt */
   async control(action: PlanAction, option?: string): Promise<void> {
-    const state = this.m.state.get("manager_state");
+    const state = this.m.activity.current;
     if (action === "pause") {
       if (!this.m.queue.running || state !== "executing_queue") {
         const re = this.m.state.get("re_state") ?? "idle";
@@ -201,20 +190,18 @@ export class QueueExecutor {
   onWorkerMessage(msg: ReStateMsg | ReRunsMsg | PlanDoneMsg | ControlReplyMsg): void {
     switch (msg.type) {
       case "re_state": {
-        const patch: Parameters<Manager["state"]["set"]>[0] = {
-          re_state: msg.state,
-          pause_pending: msg.pausePending,
-        };
-        if (this.m.queue.running) {
-          if (msg.state === "paused") {
-            patch.manager_state = "paused";
-            patch.worker_environment_state = "idle";
-          } else if (msg.state === "running") {
-            patch.manager_state = "executing_queue";
-            patch.worker_environment_state = "executing_plan";
-          }
+        const patch = { re_state: msg.state, pause_pending: msg.pausePending };
+        const running = this.m.queue.running !== undefined;
+        if (running && msg.state === "paused") {
+          this.m.activity.begin("paused", { ...patch, worker_environment_state: "idle" });
+        } else if (running && msg.state === "running") {
+          this.m.activity.begin("executing_queue", {
+            ...patch,
+            worker_environment_state: "executing_plan",
+          });
+        } else {
+          this.m.state.set(patch);
         }
-        this.m.state.set(patch);
         break;
       }
       case "re_runs":
@@ -327,7 +314,7 @@ export class QueueExecutor {
       this.m.log.error({ err }, "The end of a plan could not be saved");
     }
     this.m.log.info(`Plan '${String(base.name)}' ended: ${exit}${r.msg ? ` (${r.msg})` : ""}`);
-    if (goOn && this.envOpen) await this.next();
+    if (goOn && this.m.activity.environmentIsOpen) await this.next();
     else this.finish();
   }
 }

@@ -37,6 +37,7 @@ import type { ManagerLogger } from "./log.js";
 import type { ManagerOptions } from "./options.js";
 import { AllowList, ControlServer, InfoPublisher, socketMessageLimit } from "./server.js";
 import { StatusState } from "./state.js";
+import { Activity } from "./activity.js";
 import type { StoreOp } from "./store/types.js";
 import { StoreWriter } from "./store/writer.js";
 
@@ -52,6 +53,8 @@ export interface AllowedLists {
 
 export class Manager {
   readonly state = new StatusState();
+  /** The one owner of manager_state. */
+  readonly activity = new Activity(this.state, () => this.env.phase === "open");
   readonly log: Logger;
   readonly tasks: TaskRegistry;
   /** When and where function tasks run (dependencies, retries, timeouts, cancel). */
@@ -83,7 +86,7 @@ export class Manager {
     this.log = logger.log;
     this.writer = new StoreWriter(this.log);
     this.stopped = new Promise((r) => (this.resolveStopped = r));
-    this.tasks = new TaskRegistry(opts.taskResultsRetention, this.state);
+    this.tasks = new TaskRegistry(opts.taskResultsRetention, this.state, this.activity);
     this.env = new EnvironmentController(
       {
         startupDir: opts.startupDir,
@@ -92,7 +95,7 @@ export class Manager {
         closeTimeoutMs: 5000,
         workers: opts.workers,
       },
-      this.state,
+      this.activity,
       this.tasks,
       this.log,
       (text) => this.console(text),

@@ -17,6 +17,7 @@
  */
 import { EventEmitter } from "node:events";
 import type { TaskInfo, TaskState, TaskStatus } from "../protocol/index.js";
+import type { Activity } from "./activity.js";
 import type { StatusState } from "./state.js";
 import type { StoreOp, StoredResult } from "./store/types.js";
 
@@ -189,6 +190,7 @@ export class TaskRegistry {
   constructor(
     private readonly retentionSec: number,
     private readonly state: StatusState,
+    private readonly activity: Activity,
   ) {
     const period = Math.min(1000, Math.max(50, (retentionSec * 1000) / 4));
     this.timer = setInterval(() => this.purge(), period);
@@ -347,9 +349,8 @@ export class TaskRegistry {
     };
     if (state !== "completed") extra.msg = f.msg;
     this.emit(rec, EVENT_OF_FINAL[state], extra);
-    if (!rec.background && this.state.get("manager_state") === "executing_task") {
-      this.state.set({ manager_state: "idle", worker_environment_state: "idle" });
-    }
+    if (!rec.background)
+      this.activity.endIf("executing_task", { worker_environment_state: "idle" });
     this.events.emit("final", rec);
   }
 

@@ -1,6 +1,7 @@
 /** environment_open/close/destroy/update, script_upload, kernel_interrupt. */
 import { randomUUID } from "node:crypto";
 import type { Handlers } from "../dispatch.js";
+import { BUSY, NOT_OPEN } from "../activity.js";
 import { RequestError } from "../dispatch.js";
 import type { Manager } from "../manager.js";
 
@@ -14,19 +15,12 @@ export function environmentHandlers(m: Manager): Handlers {
     background: boolean,
     label: string,
   ): string => {
-    if (!env.exists || env.phase !== "open") {
-      throw new RequestError("RE Worker environment is not open", undefined, false);
-    }
-    const state = m.state.get("manager_state");
-    if (!background && state !== "idle") {
-      throw new RequestError(
-        `Failed to start the task: RE Manager must be in idle state. Current state: '${state}'`,
-      );
-    }
+    m.activity.requireEnvironmentOpen(NOT_OPEN, undefined, false);
+    if (!background) m.activity.requireIdle(BUSY.startTask);
     const uid = randomUUID();
     m.tasks.add({ uid, name: label, kind: "script", background, time_start: Date.now() / 1000 });
     if (!background)
-      m.state.set({ manager_state: "executing_task", worker_environment_state: "executing_task" });
+      m.activity.begin("executing_task", { worker_environment_state: "executing_task" });
     env.sendScript(uid, script, updateLists, background);
     return uid;
   };
@@ -39,23 +33,13 @@ export function environmentHandlers(m: Manager): Handlers {
         );
       }
       if (env.exists) throw new RequestError("RE Worker environment already exists.");
-      const state = m.state.get("manager_state");
-      if (state !== "idle") {
-        throw new RequestError(
-          `RE Manager is busy: the environment cannot be opened in state '${state}'`,
-        );
-      }
+      m.activity.requireIdle(BUSY.openEnvironment);
       env.open();
       return { success: true, msg: "" };
     },
     environment_close: () => {
       if (!env.exists) throw new RequestError("RE Worker environment does not exist.");
-      const state = m.state.get("manager_state");
-      if (state !== "idle") {
-        throw new RequestError(
-          `RE Manager must be in idle state to close the environment. Current state: '${state}'`,
-        );
-      }
+      m.activity.requireIdle(BUSY.closeEnvironment);
       env.close();
       return { success: true, msg: "" };
     },

@@ -1,6 +1,7 @@
 /** manager_stop, manager_kill, manager_test. */
 import { pyTuple } from "../../protocol/index.js";
 import type { Handlers } from "../dispatch.js";
+import { BUSY } from "../activity.js";
 import { RequestError } from "../dispatch.js";
 import type { Manager } from "../manager.js";
 
@@ -14,12 +15,7 @@ export function managerHandlers(m: Manager): Handlers {
           `Option '${option}' is not allowed. Allowed options: ${pyTuple(STOP_OPTIONS)}`,
         );
       }
-      const state = m.state.get("manager_state");
-      if (option === "safe_on" && state !== "idle") {
-        throw new RequestError(
-          `Closing RE Manager with 'safe_on' option is not allowed while it is busy (manager state: '${state}'). Use 'safe_off' to stop it anyway.`,
-        );
-      }
+      if (option === "safe_on") m.activity.requireIdle(BUSY.stopSafely);
       m.requestStop("manager_stop request");
       return { success: true, msg: "" };
     },

@@ -1,6 +1,7 @@
 /** Runs of many tasks (zqs): run_create, run_info, run_restart, run_delete, runs_list. */
 import { pyRepr } from "../../protocol/index.js";
 import type { Handlers } from "../dispatch.js";
+import { NOT_OPEN } from "../activity.js";
 import { RequestError } from "../dispatch.js";
 import type { Manager } from "../manager.js";
 import type { Run } from "../runs.js";
@@ -20,11 +21,7 @@ export function runHandlers(m: Manager): Handlers {
     if (!run) throw new RequestError(`Run ${pyRepr(uid)} is not found`);
     return run;
   };
-  const requireOpen = (): void => {
-    if (!m.env.exists || m.env.phase !== "open") {
-      throw new RequestError("RE Worker environment is not open");
-    }
-  };
+  const requireOpen = (): void => m.activity.requireEnvironmentOpen(NOT_OPEN);
 
   return {
     run_create: async (p) => {

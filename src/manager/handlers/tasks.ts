@@ -7,6 +7,7 @@
 import { randomUUID } from "node:crypto";
 import { pyRepr, pyTuple } from "../../protocol/index.js";
 import type { Handlers } from "../dispatch.js";
+import { BUSY, NOT_OPEN } from "../activity.js";
 import { RequestError } from "../dispatch.js";
 import type { Manager } from "../manager.js";
 import type { CancelOutcome } from "../scheduler.js";
@@ -53,16 +54,8 @@ export function taskHandlers(m: Manager): Handlers {
       }
       const uid = randomUUID();
       const prepared = { ...item, user: p.user, user_group: p.user_group, item_uid: uid };
-      if (!m.env.exists || m.env.phase !== "open") {
-        throw new RequestError("RE Worker environment is not open", { item: prepared });
-      }
-      const state = m.state.get("manager_state");
-      if (!p.run_in_background && state !== "idle") {
-        throw new RequestError(
-          `Failed to start the task: RE Manager must be in idle state. Current state: '${state}'`,
-          { item: prepared },
-        );
-      }
+      m.activity.requireEnvironmentOpen(NOT_OPEN, { item: prepared });
+      if (!p.run_in_background) m.activity.requireIdle(BUSY.startTask, { item: prepared });
       const after = p.after ?? [];
       const unknown = m.scheduler.unknownDependencies(after);
       if (unknown.length > 0) {
@@ -86,10 +79,7 @@ export function taskHandlers(m: Manager): Handlers {
       // A foreground task holds the manager (executing_task) from now until it ends,
       // also while it waits for its dependencies or a retry.
       if (!p.run_in_background) {
-        m.state.set({
-          manager_state: "executing_task",
-          worker_environment_state: "executing_task",
-        });
+        m.activity.begin("executing_task", { worker_environment_state: "executing_task" });
       }
       m.scheduler.submit(uid, { name, args, kwargs }, p.run_in_background, {
         timeout: p.timeout,

@@ -15,7 +15,7 @@ import type {
   RunListEntry,
 } from "../protocol/index.js";
 import { BUSY, DOES_NOT_EXIST } from "./activity.js";
-import { RequestError } from "./dispatch.js";
+import { RequestError } from "./rpc/dispatch.js";
 import type { Manager } from "./manager.js";
 import { newUid, type QueueItem } from "./queue.js";
 

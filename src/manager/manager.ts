@@ -5,16 +5,17 @@
 import type { Logger } from "pino";
 import type { WireEncoding } from "../protocol/index.js";
 import { methods, TOPIC_CONSOLE } from "../protocol/index.js";
-import { Dispatcher } from "./dispatch.js";
-import type { Handlers } from "./dispatch.js";
+import { Dispatcher } from "./rpc/dispatch.js";
+import type { Handlers } from "./rpc/dispatch.js";
+import type { RpcContext } from "./rpc/context.js";
 import { existsSync } from "node:fs";
 import path from "node:path";
 import { EnvironmentController } from "./environment.js";
 import { environmentHandlers } from "./handlers/environment.js";
 import { lockHandlers } from "./handlers/locks.js";
-import { managerHandlers } from "./handlers/manager.js";
+import { managerHandlers } from "./rpc/manager-handlers.js";
 import { permissionHandlers } from "./handlers/permissions.js";
-import { statusHandlers } from "./handlers/status.js";
+import { statusHandlers } from "./rpc/status-handlers.js";
 import { taskHandlers } from "./handlers/tasks.js";
 import { controlHandlers } from "./handlers/control.js";
 import { queueHandlers } from "./handlers/queue.js";
@@ -35,7 +36,7 @@ import { TaskScheduler } from "./scheduler.js";
 import { LockManager } from "./locks.js";
 import type { ManagerLogger } from "./log.js";
 import type { ManagerOptions } from "./options.js";
-import { AllowList, ControlServer, InfoPublisher, socketMessageLimit } from "./server.js";
+import { AllowList, ControlServer, InfoPublisher, socketMessageLimit } from "./rpc/server.js";
 import { StatusState } from "./state.js";
 import { Activity } from "./activity.js";
 import type { StoreOp } from "./store/types.js";
@@ -144,9 +145,14 @@ export class Manager {
   }
 
   private handlers(): Handlers {
+    const rpc: RpcContext = {
+      status: () => this.state.status(),
+      activity: this.activity,
+      requestStop: (reason) => this.requestStop(reason),
+    };
     return {
-      ...statusHandlers(this),
-      ...managerHandlers(this),
+      ...statusHandlers(rpc),
+      ...managerHandlers(rpc),
       ...environmentHandlers(this),
       ...taskHandlers(this),
       ...permissionHandlers(this),

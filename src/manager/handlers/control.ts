@@ -1,5 +1,5 @@
 /** queue_start/stop/stop_cancel/autostart and the run engine controls re_*. */
-import type { Handlers } from "../dispatch.js";
+import type { Handlers } from "../rpc/dispatch.js";
 import type { Manager } from "../manager.js";
 
 const OK = { success: true, msg: "" } as const;

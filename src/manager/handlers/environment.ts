@@ -1,8 +1,8 @@
 /** environment_open/close/destroy/update, script_upload, kernel_interrupt. */
 import { randomUUID } from "node:crypto";
-import type { Handlers } from "../dispatch.js";
+import type { Handlers } from "../rpc/dispatch.js";
 import { BUSY, NOT_OPEN } from "../activity.js";
-import { RequestError } from "../dispatch.js";
+import { RequestError } from "../rpc/dispatch.js";
 import type { Manager } from "../manager.js";
 
 export function environmentHandlers(m: Manager): Handlers {

@@ -2,8 +2,8 @@
 import type { Item } from "../../protocol/index.js";
 import { ownValue, pyRepr, pyTuple } from "../../protocol/index.js";
 import { validatePlanItem, type PlanDescription } from "../../protocol/plan-params.js";
-import type { Handlers } from "../dispatch.js";
-import { RequestError } from "../dispatch.js";
+import type { Handlers } from "../rpc/dispatch.js";
+import { RequestError } from "../rpc/dispatch.js";
 import type { Manager } from "../manager.js";
 import {
   DEFAULT_MODE,

@@ -1,8 +1,8 @@
 /** Runs of many tasks (zqs): run_create, run_info, run_restart, run_delete, runs_list. */
 import { pyRepr } from "../../protocol/index.js";
-import type { Handlers } from "../dispatch.js";
+import type { Handlers } from "../rpc/dispatch.js";
 import { NOT_OPEN } from "../activity.js";
-import { RequestError } from "../dispatch.js";
+import { RequestError } from "../rpc/dispatch.js";
 import type { Manager } from "../manager.js";
 import type { Run } from "../runs.js";
 import type { FunctionCall } from "../scheduler.js";

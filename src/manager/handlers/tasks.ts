@@ -6,9 +6,9 @@
  */
 import { randomUUID } from "node:crypto";
 import { pyRepr, pyTuple } from "../../protocol/index.js";
-import type { Handlers } from "../dispatch.js";
+import type { Handlers } from "../rpc/dispatch.js";
 import { BUSY, NOT_OPEN } from "../activity.js";
-import { RequestError } from "../dispatch.js";
+import { RequestError } from "../rpc/dispatch.js";
 import type { Manager } from "../manager.js";
 import type { CancelOutcome } from "../scheduler.js";
 

@@ -1,13 +1,13 @@
 /** manager_stop, manager_kill, manager_test. */
 import { pyTuple } from "../../protocol/index.js";
-import type { Handlers } from "../dispatch.js";
+import type { Handlers } from "./dispatch.js";
 import { BUSY } from "../activity.js";
-import { RequestError } from "../dispatch.js";
-import type { Manager } from "../manager.js";
+import { RequestError } from "./dispatch.js";
+import type { RpcContext } from "./context.js";
 
 const STOP_OPTIONS = ["safe_off", "safe_on"] as const;
 
-export function managerHandlers(m: Manager): Handlers {
+export function managerHandlers(m: RpcContext): Handlers {
   return {
     manager_stop: ({ option }) => {
       if (!(STOP_OPTIONS as readonly string[]).includes(option)) {

@@ -7,9 +7,9 @@ import { constants as bufferConstants } from "node:buffer";
 import { readFileSync, statSync } from "node:fs";
 import { Publisher, Reply, Router } from "zeromq";
 import type { Logger } from "pino";
-import { z85Decode, z85Encode } from "../client/keys.js";
-import type { WireEncoding } from "../protocol/index.js";
-import { encode, TOPIC_CONSOLE, TOPIC_INFO, TOPIC_TASK } from "../protocol/index.js";
+import { z85Decode, z85Encode } from "../../client/keys.js";
+import type { WireEncoding } from "../../protocol/index.js";
+import { encode, TOPIC_CONSOLE, TOPIC_INFO, TOPIC_TASK } from "../../protocol/index.js";
 import type { Dispatcher } from "./dispatch.js";
 import { SendQueue } from "./sendqueue.js";
 

@@ -18,7 +18,13 @@
  * Should a success reply still fail to encode (a bug), the failure reply says
  * that the request was carried out, and the error is logged.
  */
-import type { Encoding, MethodName, ParamsOut, ReplyOf, WireEncoding } from "../protocol/index.js";
+import type {
+  Encoding,
+  MethodName,
+  ParamsOut,
+  ReplyOf,
+  WireEncoding,
+} from "../../protocol/index.js";
 import {
   checkEnvelope,
   checkParams,
@@ -33,8 +39,8 @@ import {
   methodFailure,
   methods,
   unknownMethodReply,
-} from "../protocol/index.js";
-import type { Reply } from "../protocol/index.js";
+} from "../../protocol/index.js";
+import type { Reply } from "../../protocol/index.js";
 
 /** Thrown by handlers: becomes a failure reply with the method's prefix and empty keys. */
 export class RequestError extends Error {

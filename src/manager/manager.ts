@@ -8,13 +8,11 @@ import { methods, TOPIC_CONSOLE } from "../protocol/index.js";
 import { Dispatcher } from "./rpc/dispatch.js";
 import type { Handlers } from "./rpc/dispatch.js";
 import type { RpcContext } from "./rpc/context.js";
-import { existsSync } from "node:fs";
-import path from "node:path";
 import { EnvironmentController } from "./environment.js";
 import { environmentHandlers } from "./handlers/environment.js";
-import { lockHandlers } from "./handlers/locks.js";
+import { lockHandlers } from "./access/lock-handlers.js";
 import { managerHandlers } from "./rpc/manager-handlers.js";
-import { permissionHandlers } from "./handlers/permissions.js";
+import { permissionHandlers } from "./access/permission-handlers.js";
 import { statusHandlers } from "./rpc/status-handlers.js";
 import { taskHandlers } from "./handlers/tasks.js";
 import { controlHandlers } from "./handlers/control.js";
@@ -25,15 +23,10 @@ import { QueueExecutor } from "./executor.js";
 import { PlanQueue } from "./queue.js";
 import { openStore } from "./store/index.js";
 import type { EnvironmentContent } from "../protocol/ipc.js";
-import {
-  DEFAULT_PERMISSIONS,
-  loadPermissionsFile,
-  Permissions,
-  validatePermissions,
-} from "./permissions.js";
+import { AccessControl, permissionsFile } from "./access/access.js";
 import { TaskRegistry } from "./tasks.js";
 import { TaskScheduler } from "./scheduler.js";
-import { LockManager } from "./locks.js";
+import { LockManager } from "./access/locks.js";
 import type { ManagerLogger } from "./log.js";
 import type { ManagerOptions } from "./options.js";
 import { AllowList, ControlServer, InfoPublisher, socketMessageLimit } from "./rpc/server.js";
@@ -41,16 +34,6 @@ import { StatusState } from "./state.js";
 import { Activity } from "./activity.js";
 import type { StoreOp } from "./store/types.js";
 import { StoreWriter } from "./store/writer.js";
-
-/** What a user group may use, from the lists the worker found and the permissions. */
-export interface AllowedLists {
-  plans: Record<string, unknown>;
-  devices: Record<string, unknown>;
-  /** Device names (dotted for sub-devices) the group may name in a plan. */
-  deviceNames: Set<string>;
-  /** Device names that exist at all (those root allows). */
-  existingDeviceNames: Set<string>;
-}
 
 export class Manager {
   readonly state = new StatusState();
@@ -67,8 +50,8 @@ export class Manager {
   readonly executor: QueueExecutor;
   /** The lock; the stored record is given to `locks.restore()` at start. */
   readonly locks: LockManager;
-  permissions: Permissions;
-  private allowedCache = new Map<string, AllowedLists>();
+  /** Permissions and the allowed lists of each group. */
+  readonly access: AccessControl;
   /** The one path of writes to the store (set open in start()). */
   readonly writer: StoreWriter;
   private control: ControlServer | undefined;
@@ -102,7 +85,7 @@ export class Manager {
       (text) => this.console(text),
     );
     this.env.on("content", (content) => {
-      this.allowedCache.clear();
+      this.access.contentChanged();
       this.background([{ op: "set", key: "environment_content", value: content }]);
       this.state.bump(
         "plans_existing_uid",
@@ -117,7 +100,13 @@ export class Manager {
       slotsPerWorker: opts.workers > 1 ? opts.workerSlots : Infinity,
     });
     this.runs = new RunRegistry(this.tasks, this.scheduler);
-    this.permissions = new Permissions(this.loadPermissions());
+    this.access = new AccessControl({
+      permissionsFile: permissionsFile(opts),
+      content: () => this.env.content,
+      state: this.state,
+      writeInBackground: (ops) => this.background(ops),
+      log: this.log,
+    });
     this.locks = new LockManager(
       undefined,
       (rec) =>
@@ -155,61 +144,16 @@ export class Manager {
       ...managerHandlers(rpc),
       ...environmentHandlers(this),
       ...taskHandlers(this),
-      ...permissionHandlers(this),
-      ...lockHandlers(this),
+      ...permissionHandlers({
+        access: this.access,
+        content: () => this.env.content,
+        state: this.state,
+      }),
+      ...lockHandlers({ locks: this.locks, log: this.log }),
       ...queueHandlers(this),
       ...controlHandlers(this),
       ...runHandlers(this),
     };
-  }
-
-  /** The permissions file: the option, else user_group_permissions.yaml of the startup dir. */
-  get permissionsFile(): string | undefined {
-    if (this.opts.userGroupPermissions) return this.opts.userGroupPermissions;
-    if (this.opts.startupDir) {
-      const f = path.join(this.opts.startupDir, "user_group_permissions.yaml");
-      if (existsSync(f)) return f;
-    }
-    return undefined;
-  }
-
-  private loadPermissions() {
-    const file = this.permissionsFile;
-    return file ? loadPermissionsFile(file) : structuredClone(DEFAULT_PERMISSIONS);
-  }
-
-  reloadPermissions(): void {
-    this.applyPermissions(this.loadPermissions());
-  }
-
-  setPermissions(doc: unknown): void {
-    this.applyPermissions(validatePermissions(doc));
-  }
-
-  private applyPermissions(doc: ReturnType<typeof validatePermissions>): void {
-    this.permissions = new Permissions(doc);
-    this.background([{ op: "set", key: "permissions", value: doc }]);
-    this.allowedCache.clear();
-    this.state.bump("plans_allowed_uid", "devices_allowed_uid");
-  }
-
-  /**
-   * plans_allowed / devices_allowed of a group, and the device names plan
-   * validation checks against, cached until lists or permissions change.
-   */
-  allowedLists(group: string): AllowedLists {
-    let c = this.allowedCache.get(group);
-    if (!c) {
-      const { plans_existing, devices_existing } = this.env.content;
-      c = {
-        plans: this.permissions.allowedPlans(group, plans_existing),
-        devices: this.permissions.allowedDevices(group, devices_existing),
-        deviceNames: this.permissions.allowedDeviceNames(group, devices_existing),
-        existingDeviceNames: this.permissions.allowedDeviceNames("root", devices_existing),
-      };
-      this.allowedCache.set(group, c);
-    }
-    return c;
   }
 
   get infoEncoding(): WireEncoding {
@@ -238,13 +182,7 @@ export class Manager {
       this.log.error(`The stored run ${uid} cannot be read (${reason}): it is left out`);
     }
     if (d.lock) this.locks.restore(d.lock);
-    if (d.permissions) {
-      try {
-        this.permissions = new Permissions(validatePermissions(d.permissions));
-      } catch (err) {
-        this.log.error({ err }, "The stored permissions are invalid: the file is used instead");
-      }
-    }
+    if (d.permissions) this.access.restore(d.permissions);
     if (d.environment_content && typeof d.environment_content === "object") {
       this.env.content = d.environment_content as EnvironmentContent;
     }

@@ -4,6 +4,7 @@ import { ownValue, pyRepr, pyTuple } from "../../protocol/index.js";
 import { validatePlanItem, type PlanDescription } from "../../protocol/plan-params.js";
 import type { Handlers } from "../rpc/dispatch.js";
 import { RequestError } from "../rpc/dispatch.js";
+import { FORMAT, requireItem, requireItemType, requireRequester } from "../access/requester.js";
 import type { Manager } from "../manager.js";
 import {
   DEFAULT_MODE,
@@ -16,7 +17,6 @@ import {
   type Where,
 } from "../queue.js";
 
-const FORMAT = "Incorrect request format: ";
 const ITEM_TYPES = ["plan", "instruction"];
 const INSTRUCTIONS = ["queue_stop"];
 
@@ -34,23 +34,14 @@ function planRepr(item: Item): string {
  */
 export function prepareItem(
   m: Manager,
-  item: Item | undefined,
-  user: string | undefined,
-  group: string | undefined,
+  given: Item | undefined,
+  who: string | undefined,
+  userGroup: string | undefined,
   keepUid = false,
 ): QueueItem {
-  if (item === undefined) throw new RequestError(`${FORMAT}request contains no item info`);
-  if (group === undefined) throw new RequestError(`${FORMAT}user group is not specified`);
-  if (user === undefined) throw new RequestError(`${FORMAT}user name is not specified`);
-  if (!m.permissions.hasGroup(group)) {
-    throw new RequestError(`Unknown user group: ${pyRepr(group)}`);
-  }
-  if (!("item_type" in item)) throw new RequestError(`${FORMAT}'item_type' key is not found`);
-  if (!ITEM_TYPES.includes(item.item_type as string)) {
-    throw new RequestError(
-      `${FORMAT}unsupported 'item_type' value: ${pyRepr(item.item_type)}, supported item types ${pyTuple(ITEM_TYPES)}`,
-    );
-  }
+  const item = requireItem(given);
+  const { user, group } = requireRequester(m.access, who, userGroup);
+  requireItemType(item, ITEM_TYPES);
   if (item.item_type === "instruction") {
     if (!INSTRUCTIONS.includes(item.name as string)) {
       throw new RequestError(
@@ -71,7 +62,7 @@ export function prepareItem(
 function planProblem(m: Manager, item: Item, group: string): string | undefined {
   const name = item.name;
   if (typeof name !== "string" || name === "") return "Plan name is not specified";
-  const allowed = m.allowedLists(group);
+  const allowed = m.access.allowedLists(group);
   return validatePlanItem(item, ownValue(allowed.plans, name) as PlanDescription | undefined, {
     allowedDevices: allowed.deviceNames,
     existingDevices: allowed.existingDeviceNames,

@@ -3,11 +3,16 @@ import { pyRepr } from "../../protocol/index.js";
 import type { Handlers } from "../rpc/dispatch.js";
 import { NOT_OPEN } from "../activity.js";
 import { RequestError } from "../rpc/dispatch.js";
+import {
+  checkCall,
+  FORMAT,
+  requireFunctionAllowed,
+  requireRequester,
+} from "../access/requester.js";
 import type { Manager } from "../manager.js";
 import type { Run } from "../runs.js";
 import type { FunctionCall } from "../scheduler.js";
 
-const FORMAT = "Incorrect request format: ";
 /** Tasks one run may have, at most. */
 export const MAX_RUN_TASKS = 100_000;
 
@@ -25,28 +30,14 @@ export function runHandlers(m: Manager): Handlers {
 
   return {
     run_create: async (p) => {
-      if (p.user_group === undefined)
-        throw new RequestError(`${FORMAT}user group is not specified`);
-      if (p.user === undefined) throw new RequestError(`${FORMAT}user name is not specified`);
-      if (!m.permissions.hasGroup(p.user_group)) {
-        throw new RequestError(`Unknown user group: ${pyRepr(p.user_group)}`);
-      }
+      const { user, group } = requireRequester(m.access, p.user, p.user_group);
       const f = p.function;
       if (f.item_type !== undefined && f.item_type !== "function") {
         throw new RequestError(
           `${FORMAT}'function' must be a function item, got item_type ${pyRepr(f.item_type)}`,
         );
       }
-      const name = f.name;
-      if (typeof name !== "string" || name === "") {
-        throw new RequestError(`${FORMAT}function name is not specified or is not a string`);
-      }
-      if (f.args !== undefined && !Array.isArray(f.args)) {
-        throw new RequestError(`${FORMAT}'args' must be a list, got ${pyRepr(f.args)}`);
-      }
-      if (f.kwargs !== undefined && !isMap(f.kwargs)) {
-        throw new RequestError(`${FORMAT}'kwargs' must be a dictionary, got ${pyRepr(f.kwargs)}`);
-      }
+      const { name, args, kwargs } = checkCall(f);
       if ((p.count === undefined) === (p.items === undefined)) {
         throw new RequestError(`${FORMAT}give either 'count' or 'items' (one of them)`);
       }
@@ -56,13 +47,9 @@ export function runHandlers(m: Manager): Handlers {
       if (n > MAX_RUN_TASKS) {
         throw new RequestError(`${FORMAT}a run has at most ${MAX_RUN_TASKS} tasks, got ${n}`);
       }
-      if (!m.permissions.functionAllowed(p.user_group, name)) {
-        throw new RequestError(
-          `Function ${pyRepr(name)} is not allowed for users from ${pyRepr(p.user_group)} group.`,
-        );
-      }
-      const baseArgs = (f.args as unknown[] | undefined) ?? [];
-      const baseKwargs = f.kwargs ?? {};
+      requireFunctionAllowed(m.access, group, name);
+      const baseArgs = args ?? [];
+      const baseKwargs = kwargs ?? {};
       const base: FunctionCall = { name, args: baseArgs, kwargs: baseKwargs };
       let calls: FunctionCall[];
       if (p.items === undefined) {
@@ -94,8 +81,8 @@ export function runHandlers(m: Manager): Handlers {
         name,
         calls,
         concurrency: p.concurrency,
-        user: p.user,
-        userGroup: p.user_group,
+        user,
+        userGroup: group,
       });
       // Durable with the tasks' accepted marks (the same batch) before the reply.
       try {

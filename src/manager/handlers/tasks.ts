@@ -5,55 +5,32 @@
  * the scheduler.
  */
 import { randomUUID } from "node:crypto";
-import { pyRepr, pyTuple } from "../../protocol/index.js";
+import { pyRepr } from "../../protocol/index.js";
 import type { Handlers } from "../rpc/dispatch.js";
 import { BUSY, NOT_OPEN } from "../activity.js";
 import { RequestError } from "../rpc/dispatch.js";
+import {
+  checkCall,
+  requireFunctionAllowed,
+  requireItem,
+  requireItemType,
+  requireRequester,
+} from "../access/requester.js";
 import type { Manager } from "../manager.js";
 import type { CancelOutcome } from "../scheduler.js";
 
-const FORMAT = "Incorrect request format: ";
+const FUNCTION_ITEM = ["function"];
 
 export function taskHandlers(m: Manager): Handlers {
   return {
     function_execute: (p) => {
-      const item = p.item;
-      if (item === undefined)
-        throw new RequestError(`${FORMAT}request contains no item info`, { item: null });
-      if (p.user_group === undefined)
-        throw new RequestError(`${FORMAT}user group is not specified`);
-      if (p.user === undefined) throw new RequestError(`${FORMAT}user name is not specified`);
-      if (!m.permissions.hasGroup(p.user_group)) {
-        throw new RequestError(`Unknown user group: ${pyRepr(p.user_group)}`);
-      }
-      if (!("item_type" in item)) throw new RequestError(`${FORMAT}'item_type' key is not found`);
-      if (item.item_type !== "function") {
-        throw new RequestError(
-          `${FORMAT}unsupported 'item_type' value: ${pyRepr(item.item_type)}, supported item types ${pyTuple(["function"])}`,
-        );
-      }
-      const name = item.name;
-      if (typeof name !== "string" || name === "") {
-        throw new RequestError(`${FORMAT}function name is not specified or is not a string`);
-      }
-      if (item.args !== undefined && !Array.isArray(item.args)) {
-        throw new RequestError(`${FORMAT}'args' must be a list, got ${pyRepr(item.args)}`);
-      }
-      if (
-        item.kwargs !== undefined &&
-        (item.kwargs === null || typeof item.kwargs !== "object" || Array.isArray(item.kwargs))
-      ) {
-        throw new RequestError(
-          `${FORMAT}'kwargs' must be a dictionary, got ${pyRepr(item.kwargs)}`,
-        );
-      }
-      if (!m.permissions.functionAllowed(p.user_group, name)) {
-        throw new RequestError(
-          `Function ${pyRepr(name)} is not allowed for users from ${pyRepr(p.user_group)} group.`,
-        );
-      }
+      const item = requireItem(p.item, { item: null });
+      const { user, group } = requireRequester(m.access, p.user, p.user_group);
+      requireItemType(item, FUNCTION_ITEM);
+      const { name, args, kwargs } = checkCall(item);
+      requireFunctionAllowed(m.access, group, name);
       const uid = randomUUID();
-      const prepared = { ...item, user: p.user, user_group: p.user_group, item_uid: uid };
+      const prepared = { ...item, user, user_group: group, item_uid: uid };
       m.activity.requireEnvironmentOpen(NOT_OPEN, { item: prepared });
       if (!p.run_in_background) m.activity.requireIdle(BUSY.startTask, { item: prepared });
       const after = p.after ?? [];
@@ -64,24 +41,15 @@ export function taskHandlers(m: Manager): Handlers {
           { item: prepared },
         );
       }
-      const args = (item.args as unknown[] | undefined) ?? [];
-      const kwargs = (item.kwargs as Record<string, unknown> | undefined) ?? {};
+      const call = { name, args: args ?? [], kwargs: kwargs ?? {} };
       const { item_type: _t, ...rest } = item;
-      const replyItem = {
-        ...rest,
-        name,
-        args,
-        kwargs,
-        user: p.user,
-        user_group: p.user_group,
-        item_uid: uid,
-      };
+      const replyItem = { ...rest, ...call, user, user_group: group, item_uid: uid };
       // A foreground task holds the manager (executing_task) from now until it ends,
       // also while it waits for its dependencies or a retry.
       if (!p.run_in_background) {
         m.activity.begin("executing_task", { worker_environment_state: "executing_task" });
       }
-      m.scheduler.submit(uid, { name, args, kwargs }, p.run_in_background, {
+      m.scheduler.submit(uid, call, p.run_in_background, {
         timeout: p.timeout,
         max_retries: p.max_retries,
         retry_backoff: p.retry_backoff,

@@ -1,11 +1,11 @@
 /** lock, unlock, lock_info (the lock check of other methods is the dispatcher's checkLock). */
 import type { Handlers } from "../rpc/dispatch.js";
 import { RequestError } from "../rpc/dispatch.js";
-import { LockError } from "../locks.js";
-import type { LockReply } from "../locks.js";
-import type { Manager } from "../manager.js";
+import { LockError } from "./locks.js";
+import type { LockReply } from "./locks.js";
+import type { LockHandlersContext } from "./context.js";
 
-export function lockHandlers(m: Manager): Handlers {
+export function lockHandlers(m: LockHandlersContext): Handlers {
   const locks = m.locks;
 
   /** A refusal: `Error: ` + message; lock_info/lock_info_uid filled where Python fills them. */

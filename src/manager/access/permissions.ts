@@ -11,7 +11,7 @@
  */
 import { readFileSync } from "node:fs";
 import YAML from "yaml";
-import { setOwn } from "../protocol/own.js";
+import { setOwn } from "../../protocol/own.js";
 
 export const PERMISSION_LISTS = [
   "allowed_plans",

@@ -13,9 +13,9 @@
  */
 import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
 import { z } from "zod";
-import type { LockInfo, LockKind } from "../protocol/index.js";
-import { pyRepr } from "../protocol/index.js";
-import type { StatusState } from "./state.js";
+import type { LockInfo, LockKind } from "../../protocol/index.js";
+import { pyRepr } from "../../protocol/index.js";
+import type { StatusState } from "../state.js";
 
 /** The lock as the store keeps it (DocKey "lock"): never the key, only its salted hash. */
 export const storedLockSchema = z.object({

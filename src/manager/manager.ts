@@ -8,8 +8,8 @@ import { methods, TOPIC_CONSOLE } from "../protocol/index.js";
 import { Dispatcher } from "./rpc/dispatch.js";
 import type { Handlers } from "./rpc/dispatch.js";
 import type { RpcContext } from "./rpc/context.js";
-import { EnvironmentController } from "./environment.js";
-import { environmentHandlers } from "./handlers/environment.js";
+import { EnvironmentController } from "./environment/controller.js";
+import { environmentHandlers } from "./environment/handlers.js";
 import { lockHandlers } from "./access/lock-handlers.js";
 import { managerHandlers } from "./rpc/manager-handlers.js";
 import { permissionHandlers } from "./access/permission-handlers.js";
@@ -79,10 +79,12 @@ export class Manager {
         closeTimeoutMs: 5000,
         workers: opts.workers,
       },
-      this.activity,
-      this.tasks,
-      this.log,
-      (text) => this.console(text),
+      {
+        activity: this.activity,
+        tasks: this.tasks,
+        log: this.log,
+        console: (text) => this.console(text),
+      },
     );
     this.env.on("content", (content) => {
       this.access.contentChanged();
@@ -142,7 +144,7 @@ export class Manager {
     return {
       ...statusHandlers(rpc),
       ...managerHandlers(rpc),
-      ...environmentHandlers(this),
+      ...environmentHandlers({ env: this.env, activity: this.activity, tasks: this.tasks }),
       ...taskHandlers(this),
       ...permissionHandlers({
         access: this.access,

@@ -40,7 +40,7 @@
  * time, as the run's concurrency allows.
  */
 import type { Logger } from "pino";
-import type { EnvironmentController, TaskMessage, TaskWorker } from "./environment.js";
+import type { EnvironmentController, TaskMessage, TaskWorker } from "./environment/controller.js";
 import type { FinalState, TaskRecord, TaskRegistry, TaskStats } from "./tasks.js";
 
 export interface TaskOptions {

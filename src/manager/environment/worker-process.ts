@@ -8,11 +8,12 @@ import { EventEmitter } from "node:events";
 import path from "node:path";
 import type { Readable } from "node:stream";
 import { fileURLToPath } from "node:url";
-import type { ManagerToWorker, WorkerToManager } from "../protocol/ipc.js";
-import { HEARTBEAT_FD, IpcBatcher, unbatch, WORKER_ENV } from "../protocol/ipc.js";
+import type { ManagerToWorker, WorkerToManager } from "../../protocol/ipc.js";
+import { HEARTBEAT_FD, IpcBatcher, unbatch, WORKER_ENV } from "../../protocol/ipc.js";
 
 const WORKER_MAIN = path.join(
   path.dirname(fileURLToPath(import.meta.url)),
+  "..",
   "..",
   "worker",
   "main.js",

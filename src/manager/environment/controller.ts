@@ -23,7 +23,7 @@
 import { randomUUID } from "node:crypto";
 import { EventEmitter } from "node:events";
 import type { Logger } from "pino";
-import type { EnvironmentContent, ManagerToWorker, WorkerToManager } from "../protocol/ipc.js";
+import type { EnvironmentContent, ManagerToWorker, WorkerToManager } from "../../protocol/ipc.js";
 
 type PlanMessage = Extract<
   WorkerToManager,
@@ -33,9 +33,8 @@ export type TaskMessage = Extract<
   WorkerToManager,
   { type: "task_started" | "task_progress" | "task_done" }
 >;
-import type { Activity } from "./activity.js";
-import { WorkerProcess } from "./supervisor.js";
-import type { TaskRegistry } from "./tasks.js";
+import type { EnvironmentContext } from "./context.js";
+import { WorkerProcess } from "./worker-process.js";
 
 export type EnvPhase = "closed" | "opening" | "open" | "closing" | "destroying";
 
@@ -90,6 +89,10 @@ export interface EnvironmentEvents {
 type ExitInfo = { code: number | null; signal: string | null; reason: string | undefined };
 
 export class EnvironmentController extends EventEmitter<EnvironmentEvents> {
+  private readonly activity: EnvironmentContext["activity"];
+  private readonly tasks: EnvironmentContext["tasks"];
+  private readonly log: Logger;
+  private readonly console: (text: string) => void;
   phase: EnvPhase = "closed";
   private worker: WorkerProcess | undefined;
   private mainReady: { content: EnvironmentContent; metadata: Record<string, unknown> } | undefined;
@@ -105,12 +108,13 @@ export class EnvironmentController extends EventEmitter<EnvironmentEvents> {
 
   constructor(
     private readonly opts: EnvironmentOptions,
-    private readonly activity: Activity,
-    private readonly tasks: TaskRegistry,
-    private readonly log: Logger,
-    private readonly console: (text: string) => void,
+    ctx: EnvironmentContext,
   ) {
     super();
+    this.activity = ctx.activity;
+    this.tasks = ctx.tasks;
+    this.log = ctx.log;
+    this.console = (text) => ctx.console(text);
   }
 
   get exists(): boolean {

@@ -3,9 +3,9 @@ import { randomUUID } from "node:crypto";
 import type { Handlers } from "../rpc/dispatch.js";
 import { BUSY, NOT_OPEN } from "../activity.js";
 import { RequestError } from "../rpc/dispatch.js";
-import type { Manager } from "../manager.js";
+import type { EnvironmentHandlersContext } from "./context.js";
 
-export function environmentHandlers(m: Manager): Handlers {
+export function environmentHandlers(m: EnvironmentHandlersContext): Handlers {
   const env = m.env;
 
   /** Start a script task (script_upload, environment_update). */

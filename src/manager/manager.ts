@@ -34,6 +34,7 @@ import { StatusState } from "./state.js";
 import { Activity } from "./activity.js";
 import type { StoreOp } from "./store/types.js";
 import { StoreWriter } from "./store/writer.js";
+import { LocalWorkerPool } from "./workers/local-pool.js";
 
 export class Manager {
   readonly state = new StatusState();
@@ -96,10 +97,10 @@ export class Manager {
         "devices_allowed_uid",
       );
     });
-    this.scheduler = new TaskScheduler(this.tasks, this.env, this.log, {
+    // One worker takes every task at once, as the Python server's; a pool deals out slots.
+    const pool = new LocalWorkerPool(this.env, opts.workers > 1 ? opts.workerSlots : Infinity);
+    this.scheduler = new TaskScheduler(this.tasks, pool, this.log, {
       cancelGraceSec: opts.cancelGrace,
-      // One worker takes every task at once, as the Python server's; a pool deals out slots.
-      slotsPerWorker: opts.workers > 1 ? opts.workerSlots : Infinity,
     });
     this.runs = new RunRegistry(this.tasks, this.scheduler);
     this.access = new AccessControl({

@@ -40,7 +40,8 @@
  * time, as the run's concurrency allows.
  */
 import type { Logger } from "pino";
-import type { EnvironmentController, TaskMessage, TaskWorker } from "./environment/controller.js";
+import type { ExecuteFunctionMsg } from "../protocol/ipc.js";
+import type { TaskMessage, TaskWorker, TaskWorkerPool } from "./workers/pool.js";
 import type { FinalState, TaskRecord, TaskRegistry, TaskStats } from "./tasks.js";
 
 export interface TaskOptions {
@@ -133,15 +134,15 @@ export class TaskScheduler {
 
   constructor(
     private readonly tasks: TaskRegistry,
-    private readonly env: EnvironmentController,
+    private readonly pool: TaskWorkerPool,
     private readonly log: Logger,
-    private readonly opts: { cancelGraceSec: number; slotsPerWorker: number },
+    private readonly opts: { cancelGraceSec: number },
   ) {
     tasks.events.on("final", (r) => this.onFinal(r));
-    env.on("task-message", (worker, m) => this.onTaskMessage(worker, m));
-    env.on("worker-gone", (reopening, why) => this.onWorkerGone(reopening, why));
-    env.on("pool-worker-lost", (worker, msg) => this.workerLost(worker, msg));
-    env.on("pool-worker-joined", () => this.pump());
+    pool.on("task-message", (worker, m) => this.onTaskMessage(worker, m));
+    pool.on("all-gone", (reopening, why) => this.onWorkerGone(reopening, why));
+    pool.on("worker-lost", (worker, msg) => this.workerLost(worker, msg));
+    pool.on("worker-joined", () => this.pump());
   }
 
   /**
@@ -263,7 +264,7 @@ export class TaskScheduler {
   stats(): TaskStats {
     return {
       queue_depth: this.tasks.waitingCount,
-      active_workers: this.env.taskWorkers().length,
+      active_workers: this.pool.workers().length,
     };
   }
 
@@ -291,18 +292,24 @@ export class TaskScheduler {
     if (!job.background) this.readyForeground++;
   }
 
-  /** Hand the ready tasks to workers with free slots, highest priority first. */
+  /** Hand the ready tasks to workers with free slots, highest priority first, a batch per worker. */
   private pump(): void {
     if (this.ready.length === 0) return;
-    const workers = this.env.taskWorkers();
+    const out = new Map<string, ExecuteFunctionMsg[]>();
+    this.deal(out);
+    for (const [worker, tasks] of out) this.pool.sendTasks(worker, tasks);
+  }
+
+  private deal(out: Map<string, ExecuteFunctionMsg[]>): void {
+    const workers = this.pool.workers();
     const main = workers.find((w) => w.main);
     if (!main) return;
-    const slots = this.opts.slotsPerWorker;
+    const slots = this.pool.slotsPerWorker;
     if (slots === Infinity && workers.length === 1) {
       const batch = this.sortedReady();
       this.ready = [];
       this.readyForeground = 0;
-      for (const job of batch) this.dispatch(job, main);
+      for (const job of batch) this.dispatch(job, main, out);
       return;
     }
     // Least loaded first; on a tie the other workers before the main one.
@@ -317,7 +324,7 @@ export class TaskScheduler {
       const job = batch[i] as Job;
       if (!job.background) {
         this.readyForeground--;
-        this.dispatch(job, main);
+        this.dispatch(job, main, out);
         continue;
       }
       if (free === 0) {
@@ -335,7 +342,7 @@ export class TaskScheduler {
         }
       }
       free--;
-      this.dispatch(job, best);
+      this.dispatch(job, best, out);
     }
     // What is left keeps its order (sorted): the jobs not reached, after those passed over.
     this.ready = i === 0 && left.length === 0 ? batch : left.concat(batch.slice(i));
@@ -349,14 +356,16 @@ export class TaskScheduler {
     return this.ready;
   }
 
-  private dispatch(job: Job, worker: TaskWorker): void {
+  private dispatch(job: Job, worker: TaskWorker, out: Map<string, ExecuteFunctionMsg[]>): void {
     const rec = this.tasks.active(job.uid);
     if (!rec) return;
     job.expiryTimer = clear(job.expiryTimer);
     job.worker = worker.id;
     this.load.set(worker.id, (this.load.get(worker.id) ?? 0) + 1);
     this.tasks.dispatched(job.uid, worker.id);
-    this.env.sendTo(worker.id, {
+    let batch = out.get(worker.id);
+    if (!batch) out.set(worker.id, (batch = []));
+    batch.push({
       type: "execute",
       id: job.uid,
       name: job.call.name,
@@ -474,7 +483,7 @@ export class TaskScheduler {
   /** Abort a running task's signal; replace its worker if it has not stopped after the grace period. */
   private stop(rec: TaskRecord, state: "cancelled" | "timed_out", msg: string): void {
     if (!this.tasks.requestStop(rec.uid, state, msg)) return;
-    this.env.sendTo(rec.worker, { type: "cancel", id: rec.uid, reason: msg });
+    this.pool.cancel(rec.worker, rec.uid, msg);
     if (this.graceTimers.has(rec.uid)) return;
     const g = this.opts.cancelGraceSec;
     const timer = setTimeout(() => {
@@ -486,7 +495,7 @@ export class TaskScheduler {
         `; it did not stop within ${g} s, so its worker process was replaced` +
         " (the environment is re-opened automatically)";
       // Replacing the main worker re-opens the whole environment; another worker goes alone.
-      const alone = r.worker !== null && r.worker !== this.env.workerId;
+      const alone = r.worker !== null && r.worker !== this.pool.mainWorkerId;
       for (const other of this.tasks.activeRecords()) {
         if (alone && other.worker !== r.worker) continue;
         if (other !== r && other.state === "running" && other.stopping) {
@@ -494,7 +503,7 @@ export class TaskScheduler {
         }
       }
       this.log.warn(`Task '${r.uid}' did not stop within ${g} s after ${what}`);
-      this.env.replace(
+      this.pool.replace(
         `to end task '${r.uid}', which did not stop within ${g} s after ${what}`,
         r.worker,
       );

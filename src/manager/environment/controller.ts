@@ -29,10 +29,7 @@ type PlanMessage = Extract<
   WorkerToManager,
   { type: "re_state" | "re_runs" | "plan_done" | "control_reply" }
 >;
-export type TaskMessage = Extract<
-  WorkerToManager,
-  { type: "task_started" | "task_progress" | "task_done" }
->;
+import type { TaskMessage, TaskWorker } from "../workers/pool.js";
 import type { EnvironmentContext } from "./context.js";
 import { WorkerProcess } from "./worker-process.js";
 
@@ -55,12 +52,6 @@ interface PoolMember {
   ready: boolean;
   /** Set while it is being replaced: why (completes "replaced ..."). */
   replacing: string | undefined;
-}
-
-/** A worker that may take tasks now (main first). */
-export interface TaskWorker {
-  id: string;
-  main: boolean;
 }
 
 /**

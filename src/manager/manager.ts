@@ -14,18 +14,18 @@ import { lockHandlers } from "./access/lock-handlers.js";
 import { managerHandlers } from "./rpc/manager-handlers.js";
 import { permissionHandlers } from "./access/permission-handlers.js";
 import { statusHandlers } from "./rpc/status-handlers.js";
-import { taskHandlers } from "./handlers/tasks.js";
+import { taskHandlers } from "./tasks/handlers.js";
 import { controlHandlers } from "./handlers/control.js";
 import { queueHandlers } from "./handlers/queue.js";
-import { runHandlers } from "./handlers/runs.js";
-import { RunRegistry } from "./runs.js";
+import { runHandlers } from "./tasks/run-handlers.js";
+import { RunRegistry } from "./tasks/runs.js";
 import { QueueExecutor } from "./executor.js";
 import { PlanQueue } from "./queue.js";
 import { openStore } from "./store/index.js";
 import type { EnvironmentContent } from "../protocol/ipc.js";
 import { AccessControl, permissionsFile } from "./access/access.js";
-import { TaskRegistry } from "./tasks.js";
-import { TaskScheduler } from "./scheduler.js";
+import { TaskRegistry } from "./tasks/registry.js";
+import { TaskScheduler } from "./tasks/scheduler.js";
 import { LockManager } from "./access/locks.js";
 import type { ManagerLogger } from "./log.js";
 import type { ManagerOptions } from "./options.js";
@@ -71,7 +71,10 @@ export class Manager {
     this.log = logger.log;
     this.writer = new StoreWriter(this.log);
     this.stopped = new Promise((r) => (this.resolveStopped = r));
-    this.tasks = new TaskRegistry(opts.taskResultsRetention, this.state, this.activity);
+    this.tasks = new TaskRegistry(opts.taskResultsRetention, {
+      state: this.state,
+      activity: this.activity,
+    });
     this.env = new EnvironmentController(
       {
         startupDir: opts.startupDir,
@@ -146,7 +149,12 @@ export class Manager {
       ...statusHandlers(rpc),
       ...managerHandlers(rpc),
       ...environmentHandlers({ env: this.env, activity: this.activity, tasks: this.tasks }),
-      ...taskHandlers(this),
+      ...taskHandlers({
+        tasks: this.tasks,
+        scheduler: this.scheduler,
+        activity: this.activity,
+        access: this.access,
+      }),
       ...permissionHandlers({
         access: this.access,
         content: () => this.env.content,
@@ -155,7 +163,12 @@ export class Manager {
       ...lockHandlers({ locks: this.locks, log: this.log }),
       ...queueHandlers(this),
       ...controlHandlers(this),
-      ...runHandlers(this),
+      ...runHandlers({
+        runs: this.runs,
+        activity: this.activity,
+        access: this.access,
+        writer: this.writer,
+      }),
     };
   }
 

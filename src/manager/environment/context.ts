@@ -1,7 +1,7 @@
 /** What the environment area uses: nothing else of the manager. */
 import type { Logger } from "pino";
 import type { Activity } from "../activity.js";
-import type { TaskRegistry } from "../tasks.js";
+import type { TaskRegistry } from "../tasks/registry.js";
 import type { EnvironmentController } from "./controller.js";
 
 /** What the controller needs besides its options. */

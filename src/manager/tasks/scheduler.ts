@@ -40,9 +40,9 @@
  * time, as the run's concurrency allows.
  */
 import type { Logger } from "pino";
-import type { ExecuteFunctionMsg } from "../protocol/ipc.js";
-import type { TaskMessage, TaskWorker, TaskWorkerPool } from "./workers/pool.js";
-import type { FinalState, TaskRecord, TaskRegistry, TaskStats } from "./tasks.js";
+import type { ExecuteFunctionMsg } from "../../protocol/ipc.js";
+import type { TaskMessage, TaskWorker, TaskWorkerPool } from "../workers/pool.js";
+import type { FinalState, TaskRecord, TaskRegistry, TaskStats } from "./registry.js";
 
 export interface TaskOptions {
   /** Seconds of run time before the task is stopped as timed_out. */

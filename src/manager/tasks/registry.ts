@@ -16,10 +16,9 @@
  * rather than `not_found`.
  */
 import { EventEmitter } from "node:events";
-import type { TaskInfo, TaskState, TaskStatus } from "../protocol/index.js";
-import type { Activity } from "./activity.js";
-import type { StatusState } from "./state.js";
-import type { StoreOp, StoredResult } from "./store/types.js";
+import type { TaskInfo, TaskState, TaskStatus } from "../../protocol/index.js";
+import type { TaskRegistryContext } from "./context.js";
+import type { StoreOp, StoredResult } from "../store/types.js";
 
 /** What `add()` takes: a task handed to the worker at once (script uploads, environment updates). */
 export interface RunningTask {
@@ -187,11 +186,15 @@ export class TaskRegistry {
    */
   readonly events = new EventEmitter<TaskRegistryEvents>();
 
+  private readonly state: TaskRegistryContext["state"];
+  private readonly activity: TaskRegistryContext["activity"];
+
   constructor(
     private readonly retentionSec: number,
-    private readonly state: StatusState,
-    private readonly activity: Activity,
+    ctx: TaskRegistryContext,
   ) {
+    this.state = ctx.state;
+    this.activity = ctx.activity;
     const period = Math.min(1000, Math.max(50, (retentionSec * 1000) / 4));
     this.timer = setInterval(() => this.purge(), period);
     this.timer.unref();

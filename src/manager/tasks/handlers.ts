@@ -16,12 +16,12 @@ import {
   requireItemType,
   requireRequester,
 } from "../access/requester.js";
-import type { Manager } from "../manager.js";
-import type { CancelOutcome } from "../scheduler.js";
+import type { TaskHandlersContext } from "./context.js";
+import type { CancelOutcome } from "./scheduler.js";
 
 const FUNCTION_ITEM = ["function"];
 
-export function taskHandlers(m: Manager): Handlers {
+export function taskHandlers(m: TaskHandlersContext): Handlers {
   return {
     function_execute: (p) => {
       const item = requireItem(p.item, { item: null });

@@ -30,8 +30,8 @@
  */
 import { randomUUID } from "node:crypto";
 import type { FunctionCall, TaskScheduler } from "./scheduler.js";
-import type { StoreOp, StoredRun } from "./store/types.js";
-import type { TaskRecord, TaskRegistry } from "./tasks.js";
+import type { StoreOp, StoredRun } from "../store/types.js";
+import type { TaskRecord, TaskRegistry } from "./registry.js";
 
 type Outcome = "done" | "failed" | undefined;
 

@@ -9,9 +9,9 @@ import {
   requireFunctionAllowed,
   requireRequester,
 } from "../access/requester.js";
-import type { Manager } from "../manager.js";
-import type { Run } from "../runs.js";
-import type { FunctionCall } from "../scheduler.js";
+import type { RunHandlersContext } from "./context.js";
+import type { Run } from "./runs.js";
+import type { FunctionCall } from "./scheduler.js";
 
 /** Tasks one run may have, at most. */
 export const MAX_RUN_TASKS = 100_000;
@@ -20,7 +20,7 @@ function isMap(v: unknown): v is Record<string, unknown> {
   return v !== null && typeof v === "object" && !Array.isArray(v);
 }
 
-export function runHandlers(m: Manager): Handlers {
+export function runHandlers(m: RunHandlersContext): Handlers {
   const find = (uid: string): Run => {
     const run = m.runs.get(uid);
     if (!run) throw new RequestError(`Run ${pyRepr(uid)} is not found`);

@@ -15,12 +15,12 @@ import { managerHandlers } from "./rpc/manager-handlers.js";
 import { permissionHandlers } from "./access/permission-handlers.js";
 import { statusHandlers } from "./rpc/status-handlers.js";
 import { taskHandlers } from "./tasks/handlers.js";
-import { controlHandlers } from "./handlers/control.js";
-import { queueHandlers } from "./handlers/queue.js";
+import { controlHandlers } from "./queue/control-handlers.js";
+import { queueHandlers } from "./queue/handlers.js";
 import { runHandlers } from "./tasks/run-handlers.js";
 import { RunRegistry } from "./tasks/runs.js";
-import { QueueExecutor } from "./executor.js";
-import { PlanQueue } from "./queue.js";
+import { QueueExecutor } from "./queue/executor.js";
+import { PlanQueue } from "./queue/plan-queue.js";
 import { openStore } from "./store/index.js";
 import type { EnvironmentContent } from "../protocol/ipc.js";
 import { AccessControl, permissionsFile } from "./access/access.js";
@@ -124,7 +124,13 @@ export class Manager {
       opts.emergencyLockKey,
     );
     this.queue = new PlanQueue(this.state, (ops) => this.writer.write(ops, { mode: "durable" }));
-    this.executor = new QueueExecutor(this);
+    this.executor = new QueueExecutor({
+      queue: this.queue,
+      activity: this.activity,
+      state: this.state,
+      env: this.env,
+      log: this.log,
+    });
     this.env.on("plan-message", (msg) => this.executor.onWorkerMessage(msg));
     this.env.on("lost", (reason) => this.executor.onWorkerLost(reason));
     this.env.on("ready", (metadata) => {
@@ -161,8 +167,13 @@ export class Manager {
         state: this.state,
       }),
       ...lockHandlers({ locks: this.locks, log: this.log }),
-      ...queueHandlers(this),
-      ...controlHandlers(this),
+      ...queueHandlers({
+        queue: this.queue,
+        executor: this.executor,
+        access: this.access,
+        state: this.state,
+      }),
+      ...controlHandlers({ queue: this.queue, executor: this.executor, state: this.state }),
       ...runHandlers({
         runs: this.runs,
         activity: this.activity,

@@ -1,10 +1,10 @@
 /** queue_start/stop/stop_cancel/autostart and the run engine controls re_*. */
 import type { Handlers } from "../rpc/dispatch.js";
-import type { Manager } from "../manager.js";
+import type { ControlHandlersContext } from "./context.js";
 
 const OK = { success: true, msg: "" } as const;
 
-export function controlHandlers(m: Manager): Handlers {
+export function controlHandlers(m: ControlHandlersContext): Handlers {
   const x = m.executor;
   return {
     queue_start: async () => {

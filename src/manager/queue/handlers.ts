@@ -5,7 +5,7 @@ import { validatePlanItem, type PlanDescription } from "../../protocol/plan-para
 import type { Handlers } from "../rpc/dispatch.js";
 import { RequestError } from "../rpc/dispatch.js";
 import { FORMAT, requireItem, requireItemType, requireRequester } from "../access/requester.js";
-import type { Manager } from "../manager.js";
+import type { QueueHandlersContext } from "./context.js";
 import {
   DEFAULT_MODE,
   existingIndex,
@@ -15,7 +15,7 @@ import {
   notInQueue,
   type QueueItem,
   type Where,
-} from "../queue.js";
+} from "./plan-queue.js";
 
 const ITEM_TYPES = ["plan", "instruction"];
 const INSTRUCTIONS = ["queue_stop"];
@@ -33,7 +33,7 @@ function planRepr(item: Item): string {
  * RequestError with the Python server's message when it is not acceptable.
  */
 export function prepareItem(
-  m: Manager,
+  m: Pick<QueueHandlersContext, "access">,
   given: Item | undefined,
   who: string | undefined,
   userGroup: string | undefined,
@@ -59,7 +59,11 @@ export function prepareItem(
   return { ...item, user, user_group: group, item_uid: uid };
 }
 
-function planProblem(m: Manager, item: Item, group: string): string | undefined {
+function planProblem(
+  m: Pick<QueueHandlersContext, "access">,
+  item: Item,
+  group: string,
+): string | undefined {
   const name = item.name;
   if (typeof name !== "string" || name === "") return "Plan name is not specified";
   const allowed = m.access.allowedLists(group);
@@ -74,7 +78,7 @@ function where(p: Where): Where {
   return { pos: p.pos, before_uid: p.before_uid, after_uid: p.after_uid };
 }
 
-export function queueHandlers(m: Manager): Handlers {
+export function queueHandlers(m: QueueHandlersContext): Handlers {
   const q = m.queue;
   const afterAdd = () => m.executor.maybeAutostart();
 

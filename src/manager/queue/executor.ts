@@ -13,11 +13,11 @@ import type {
   ReRunsMsg,
   ReStateMsg,
   RunListEntry,
-} from "../protocol/index.js";
-import { BUSY, DOES_NOT_EXIST } from "./activity.js";
-import { RequestError } from "./rpc/dispatch.js";
-import type { Manager } from "./manager.js";
-import { newUid, type QueueItem } from "./queue.js";
+} from "../../protocol/index.js";
+import { BUSY, DOES_NOT_EXIST } from "../activity.js";
+import { RequestError } from "../rpc/dispatch.js";
+import type { ExecutorContext } from "./context.js";
+import { newUid, type QueueItem } from "./plan-queue.js";
 
 const CONTROL_TIMEOUT_MS = 5000;
 
@@ -41,7 +41,7 @@ export class QueueExecutor {
     { resolve: (r: { success: boolean; msg: string }) => void; timer: NodeJS.Timeout }
   >();
 
-  constructor(private readonly m: Manager) {}
+  constructor(private readonly m: ExecutorContext) {}
 
   /** queue_start */
   async start(): Promise<void> {

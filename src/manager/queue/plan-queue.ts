@@ -5,10 +5,10 @@
  * never says success for something the store does not hold.
  */
 import { randomUUID } from "node:crypto";
-import type { Item } from "../protocol/index.js";
-import { RequestError } from "./rpc/dispatch.js";
-import type { StatusState } from "./state.js";
-import type { StoreOp, StoreSnapshot } from "./store/types.js";
+import type { Item } from "../../protocol/index.js";
+import { RequestError } from "../rpc/dispatch.js";
+import type { StatusState } from "../state.js";
+import type { StoreOp, StoreSnapshot } from "../store/types.js";
 
 export type QueueItem = Item & { item_uid: string };
 export type Pos = number | "front" | "back";

@@ -1,6 +1,9 @@
 /**
- * The manager daemon: binds the sockets, owns the status and the handlers of
- * each area, and shuts down cleanly on manager_stop, SIGTERM or SIGINT.
+ * The manager daemon, the composition root: builds the areas (activity, store
+ * writer, access, environment, workers, tasks, queue, rpc), gives each the
+ * narrow context it names, wires their events, starts (restoring the store,
+ * binding the sockets) and stops. The areas' own logic lives in their folders
+ * (docs/architecture.md); no area imports this class.
  */
 import type { Logger } from "pino";
 import type { WireEncoding } from "../protocol/index.js";

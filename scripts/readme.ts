@@ -9,7 +9,7 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { format, resolveConfig } from "prettier";
 import { createLogger } from "../src/manager/log.js";
-import { Manager } from "../src/manager/manager.js";
+import { Manager } from "../src/manager/daemon.js";
 import { defaultOptions, OPTION_SPECS } from "../src/manager/options.js";
 import { methods, type Area } from "../src/protocol/methods.js";
 

@@ -91,7 +91,7 @@ export {
 } from "./protocol/pyrepr.js";
 
 // The manager.
-export { Manager } from "./manager/manager.js";
+export { Manager } from "./manager/daemon.js";
 export { OPTION_SPECS, defaultOptions, resolveOptions } from "./manager/options.js";
 export type { ManagerOptions } from "./manager/options.js";
 export { createLogger } from "./manager/log.js";

@@ -31,6 +31,9 @@ export type Marker =
 
 type Mutable = Omit<Status, "msg" | "time" | "status_uid" | Marker>;
 
+/** The fields anyone may set; `manager_state` is the activity owner's (activity.ts). */
+export type StatusFields = Omit<Mutable, "manager_state">;
+
 /** How long a status snapshot (and its `time`) is reused when nothing changes, in ms. */
 const SNAPSHOT_MS = 100;
 
@@ -79,7 +82,16 @@ export class StatusState extends EventEmitter<{ change: [Status] }> {
   }
 
   /** Change fields; a real change makes a new status. */
-  set(patch: Partial<Mutable>): void {
+  set(patch: Partial<StatusFields>): void {
+    this.apply(patch);
+  }
+
+  /** Only for the activity owner (activity.ts): what the manager is doing, and what goes with it. */
+  setManagerState(state: Status["manager_state"], also: Partial<StatusFields>): void {
+    this.apply({ ...also, manager_state: state });
+  }
+
+  private apply(patch: Partial<Mutable>): void {
     let changed = false;
     for (const [k, v] of Object.entries(patch) as [keyof Mutable, unknown][]) {
       const cur = this.fields[k];

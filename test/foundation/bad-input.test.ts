@@ -2,7 +2,7 @@
  * Bad input against a real manager: every message gets a `success: false`
  * reply and the manager keeps serving (each test ends with a status check).
  */
-import { Manager } from "../../src/manager/manager.js";
+import { Manager } from "../../src/manager/daemon.js";
 import { createLogger } from "../../src/manager/log.js";
 import { defaultOptions } from "../../src/manager/options.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";

@@ -6,7 +6,7 @@
  */
 import { describe, expect, it } from "vitest";
 import { encodeOps, toJson } from "../../src/manager/store/index.js";
-import { MIN_SOCKET_MESSAGE_SIZE, socketMessageLimit } from "../../src/manager/server.js";
+import { MIN_SOCKET_MESSAGE_SIZE, socketMessageLimit } from "../../src/manager/rpc/server.js";
 import {
   decode,
   DecodeError,

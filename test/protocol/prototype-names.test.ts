@@ -8,7 +8,7 @@
 import { describe, expect, it } from "vitest";
 import { toWireValue } from "../../src/client/items.js";
 import { waitForTasks } from "../../src/client/wait.js";
-import { Permissions, validatePermissions } from "../../src/manager/permissions.js";
+import { Permissions, validatePermissions } from "../../src/manager/access/permissions.js";
 import { checkParams } from "../../src/protocol/index.js";
 import {
   matchArguments,

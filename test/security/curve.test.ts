@@ -22,7 +22,7 @@ import {
   RequestTimeoutError,
   type ClientOptions,
 } from "../../src/client/index.js";
-import { parseAllowedClients } from "../../src/manager/server.js";
+import { parseAllowedClients } from "../../src/manager/rpc/server.js";
 import { startManager, waitUntil, type RunningManager } from "../helpers/manager.js";
 import { json, zqs } from "../cli/helpers.js";
 

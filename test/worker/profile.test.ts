@@ -1,6 +1,6 @@
 /** The example profile (examples/startup): what it holds, how it is described, its functions. */
 import { afterEach, beforeAll, describe, expect, it, vi } from "vitest";
-import { Permissions, loadPermissionsFile } from "../../src/manager/permissions.js";
+import { Permissions, loadPermissionsFile } from "../../src/manager/access/permissions.js";
 import type { Environment } from "../../src/worker/introspect.js";
 import { RunEngine } from "../../src/worker/run-engine.js";
 import { PERMISSIONS_FILE, importStartup, loadProfile, vectorReply } from "./helpers.js";

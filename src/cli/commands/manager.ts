@@ -2,7 +2,7 @@
 import type { Command } from "commander";
 import { Option } from "commander";
 import { createLogger } from "../../manager/log.js";
-import { Manager } from "../../manager/manager.js";
+import { Manager } from "../../manager/daemon.js";
 import type { ManagerOptions } from "../../manager/options.js";
 import { OPTION_SPECS, resolveOptions } from "../../manager/options.js";
 import { StoreInUseError } from "../../manager/store/owner.js";

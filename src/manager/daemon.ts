@@ -1,0 +1,315 @@
+/**
+ * The manager daemon, the composition root: builds the areas (activity, store
+ * writer, access, environment, workers, tasks, queue, rpc), gives each the
+ * narrow context it names, wires their events, starts (restoring the store,
+ * binding the sockets) and stops. The areas' own logic lives in their folders
+ * (docs/architecture.md); no area imports this class.
+ */
+import type { Logger } from "pino";
+import type { WireEncoding } from "../protocol/index.js";
+import { methods, TOPIC_CONSOLE } from "../protocol/index.js";
+import { Dispatcher } from "./rpc/dispatch.js";
+import type { Handlers } from "./rpc/dispatch.js";
+import type { RpcContext } from "./rpc/context.js";
+import { EnvironmentController } from "./environment/controller.js";
+import { environmentHandlers } from "./environment/handlers.js";
+import { lockHandlers } from "./access/lock-handlers.js";
+import { managerHandlers } from "./rpc/manager-handlers.js";
+import { permissionHandlers } from "./access/permission-handlers.js";
+import { statusHandlers } from "./rpc/status-handlers.js";
+import { taskHandlers } from "./tasks/handlers.js";
+import { controlHandlers } from "./queue/control-handlers.js";
+import { queueHandlers } from "./queue/handlers.js";
+import { runHandlers } from "./tasks/run-handlers.js";
+import { RunRegistry } from "./tasks/runs.js";
+import { QueueExecutor } from "./queue/executor.js";
+import { PlanQueue } from "./queue/plan-queue.js";
+import { openStore } from "./store/index.js";
+import type { EnvironmentContent } from "../protocol/ipc.js";
+import { AccessControl, permissionsFile } from "./access/access.js";
+import { TaskRegistry } from "./tasks/registry.js";
+import { TaskScheduler } from "./tasks/scheduler.js";
+import { LockManager } from "./access/locks.js";
+import type { ManagerLogger } from "./log.js";
+import type { ManagerOptions } from "./options.js";
+import { AllowList, ControlServer, InfoPublisher, socketMessageLimit } from "./rpc/server.js";
+import { StatusState } from "./state.js";
+import { Activity } from "./activity.js";
+import type { StoreOp } from "./store/types.js";
+import { StoreWriter } from "./store/writer.js";
+import { LocalWorkerPool } from "./workers/local-pool.js";
+
+export class Manager {
+  readonly state = new StatusState();
+  /** The one owner of manager_state. */
+  readonly activity = new Activity(this.state, () => this.env.phase === "open");
+  readonly log: Logger;
+  readonly tasks: TaskRegistry;
+  /** When and where function tasks run (dependencies, retries, timeouts, cancel). */
+  readonly scheduler: TaskScheduler;
+  readonly env: EnvironmentController;
+  /** Runs of many tasks (run_create...). */
+  readonly runs: RunRegistry;
+  readonly queue: PlanQueue;
+  readonly executor: QueueExecutor;
+  /** The lock; the stored record is given to `locks.restore()` at start. */
+  readonly locks: LockManager;
+  /** Permissions and the allowed lists of each group. */
+  readonly access: AccessControl;
+  /** The one path of writes to the store (set open in start()). */
+  readonly writer: StoreWriter;
+  private control: ControlServer | undefined;
+  private info: InfoPublisher | undefined;
+  private stopping: Promise<void> | undefined;
+  /** Resolves when the manager has shut down. */
+  readonly stopped: Promise<void>;
+  /** The process's exit code once stopped: 1 when it stopped because it lost its store. */
+  exitCode = 0;
+  private resolveStopped!: () => void;
+
+  constructor(
+    readonly opts: ManagerOptions,
+    private readonly logger: ManagerLogger,
+  ) {
+    this.log = logger.log;
+    this.writer = new StoreWriter(this.log);
+    this.stopped = new Promise((r) => (this.resolveStopped = r));
+    this.tasks = new TaskRegistry(opts.taskResultsRetention, {
+      state: this.state,
+      activity: this.activity,
+    });
+    this.env = new EnvironmentController(
+      {
+        startupDir: opts.startupDir,
+        startupModule: opts.startupModule,
+        heartbeatTimeoutMs: opts.workerTimeout * 1000,
+        closeTimeoutMs: 5000,
+        workers: opts.workers,
+      },
+      {
+        activity: this.activity,
+        tasks: this.tasks,
+        log: this.log,
+        console: (text) => this.console(text),
+      },
+    );
+    this.env.on("content", (content) => {
+      this.access.contentChanged();
+      this.background([{ op: "set", key: "environment_content", value: content }]);
+      this.state.bump(
+        "plans_existing_uid",
+        "devices_existing_uid",
+        "plans_allowed_uid",
+        "devices_allowed_uid",
+      );
+    });
+    // One worker takes every task at once, as the Python server's; a pool deals out slots.
+    const pool = new LocalWorkerPool(this.env, opts.workers > 1 ? opts.workerSlots : Infinity);
+    this.scheduler = new TaskScheduler(this.tasks, pool, this.log, {
+      cancelGraceSec: opts.cancelGrace,
+    });
+    this.runs = new RunRegistry(this.tasks, this.scheduler);
+    this.access = new AccessControl({
+      permissionsFile: permissionsFile(opts),
+      content: () => this.env.content,
+      state: this.state,
+      writeInBackground: (ops) => this.background(ops),
+      log: this.log,
+    });
+    this.locks = new LockManager(
+      undefined,
+      (rec) =>
+        this.writer.write(
+          rec ? [{ op: "set", key: "lock", value: rec }] : [{ op: "delete", key: "lock" }],
+          { mode: "durable" },
+        ),
+      this.state,
+      opts.emergencyLockKey,
+    );
+    this.queue = new PlanQueue(this.state, (ops) => this.writer.write(ops, { mode: "durable" }));
+    this.executor = new QueueExecutor({
+      queue: this.queue,
+      activity: this.activity,
+      state: this.state,
+      env: this.env,
+      log: this.log,
+    });
+    this.env.on("plan-message", (msg) => this.executor.onWorkerMessage(msg));
+    this.env.on("lost", (reason) => this.executor.onWorkerLost(reason));
+    this.env.on("ready", (metadata) => {
+      this.executor.metadata = metadata;
+      this.scheduler.workerReady();
+      this.executor.maybeAutostart();
+    });
+  }
+
+  /** The methods this manager serves (the others answer "not implemented yet"). */
+  servedMethods(): string[] {
+    return Object.keys(this.handlers());
+  }
+
+  private handlers(): Handlers {
+    const rpc: RpcContext = {
+      status: () => this.state.status(),
+      activity: this.activity,
+      requestStop: (reason) => this.requestStop(reason),
+    };
+    return {
+      ...statusHandlers(rpc),
+      ...managerHandlers(rpc),
+      ...environmentHandlers({ env: this.env, activity: this.activity, tasks: this.tasks }),
+      ...taskHandlers({
+        tasks: this.tasks,
+        scheduler: this.scheduler,
+        activity: this.activity,
+        access: this.access,
+      }),
+      ...permissionHandlers({
+        access: this.access,
+        content: () => this.env.content,
+        state: this.state,
+      }),
+      ...lockHandlers({ locks: this.locks, log: this.log }),
+      ...queueHandlers({
+        queue: this.queue,
+        executor: this.executor,
+        access: this.access,
+        state: this.state,
+      }),
+      ...controlHandlers({ queue: this.queue, executor: this.executor, state: this.state }),
+      ...runHandlers({
+        runs: this.runs,
+        activity: this.activity,
+        access: this.access,
+        writer: this.writer,
+      }),
+    };
+  }
+
+  get infoEncoding(): WireEncoding {
+    return this.opts.zmqEncoding === "msgpack" ? "msgpack" : "json";
+  }
+
+  /** Open the store and take back what it holds; a plan cut off by a crash goes to history. */
+  private async restore(): Promise<void> {
+    const store = await openStore({
+      ...this.opts,
+      log: { info: (msg) => this.log.info(msg), warn: (msg) => this.log.warn(msg) },
+    });
+    this.writer.store = store;
+    // Another manager took the store (Redis: the lease): write nothing more, and stop.
+    store.onOwnershipLost = (why) => {
+      this.log.error(`${store.kind} store at ${store.location}: ${why}`);
+      this.exitCode = 1;
+      this.requestStop("lost ownership of the store");
+    };
+    const snap = await store.load();
+    const d = snap.docs;
+    this.tasks.store = (ops) => this.background(ops);
+    this.tasks.restore(snap.results);
+    this.runs.store = (ops) => this.background(ops);
+    for (const { uid, reason } of this.runs.restore(snap.runs)) {
+      this.log.error(`The stored run ${uid} cannot be read (${reason}): it is left out`);
+    }
+    if (d.lock) this.locks.restore(d.lock);
+    if (d.permissions) this.access.restore(d.permissions);
+    if (d.environment_content && typeof d.environment_content === "object") {
+      this.env.content = d.environment_content as EnvironmentContent;
+    }
+    this.queue.restore(snap);
+    await this.executor.recoverInterrupted();
+    this.log.info(
+      `Store: ${store.kind} at ${store.location} (${this.queue.items.length} queued, ${this.queue.history.length} in history, ${this.runs.list().length} run(s))`,
+    );
+  }
+
+  async start(): Promise<void> {
+    await this.restore();
+    const dispatcher = new Dispatcher(this.opts.zmqEncoding, this.opts.maxMessageSize, {
+      handlers: this.handlers(),
+      statusBytes: (enc) => this.state.statusBytes(enc),
+      checkLock: (method, params) => this.locks.check(methods[method].lock, params.lock_key),
+      onInternalError: (method, err) => this.log.error({ err }, `Internal error in '${method}'`),
+      checkReplies: process.env.ZQS_CHECK_REPLIES === "1",
+    });
+    const allowedClients = this.opts.zmqAllowedClients
+      ? new AllowList(this.opts.zmqAllowedClients)
+      : undefined;
+    if (allowedClients?.size === 0) {
+      this.log.warn(`The allow-list '${allowedClients.file}' is empty: no client can connect`);
+    }
+    this.control = new ControlServer(
+      {
+        address: this.opts.zmqControlAddr,
+        socketMaxMessageSize: socketMessageLimit(this.opts.maxMessageSize),
+        ...(this.opts.zmqPrivateKey ? { curveSecretKey: this.opts.zmqPrivateKey } : {}),
+        ...(allowedClients ? { allowedClients } : {}),
+        replyEncodingForErrors: this.infoEncoding,
+      },
+      dispatcher,
+      this.log,
+    );
+    if (this.opts.zmqPublishConsole) {
+      this.info = new InfoPublisher(this.opts.zmqInfoAddr, this.infoEncoding, this.log);
+      await this.info.bind();
+      const info = this.info;
+      this.state.on("change", (s) => info.status(s));
+      this.tasks.events.on("task", (e) => info.task(e));
+      info.status(this.state.status());
+      this.logger.setConsoleSink((text) => info.console(text));
+    }
+    await this.control.bind();
+    this.log.info(
+      `zqs manager is ready: control ${this.opts.zmqControlAddr}` +
+        (this.info
+          ? `, info ${this.opts.zmqInfoAddr} (${TOPIC_CONSOLE} on)`
+          : ", info socket off") +
+        `, encoding ${this.opts.zmqEncoding}` +
+        (this.opts.zmqPrivateKey ? ", CURVE on" : "") +
+        (allowedClients ? ` (${allowedClients.size} allowed client key(s))` : ""),
+    );
+  }
+
+  /** Write changes no reply waits for (results, lists); a failure is logged. */
+  private background(ops: StoreOp[]): void {
+    void this.writer.write(ops, { mode: "background" });
+  }
+
+  /** Publish text on QS_Console (worker output, manager messages). */
+  console(text: string): void {
+    this.info?.console(text);
+  }
+
+  /** Publish a QS_Task event. */
+  taskEvent(event: Record<string, unknown>): void {
+    this.info?.task(event);
+  }
+
+  /** Stop after the current replies are sent (manager_stop). */
+  requestStop(reason: string): void {
+    setImmediate(() => void this.stop(reason));
+  }
+
+  stop(reason: string): Promise<void> {
+    if (!this.stopping) {
+      this.stopping = (async () => {
+        this.log.info(`Stopping the manager (${reason})`);
+        await this.control?.flush();
+        this.logger.setConsoleSink(undefined);
+        await this.control?.close();
+        this.env.shutdown();
+        this.scheduler.close();
+        this.tasks.close();
+        this.runs.close();
+        this.info?.close();
+        // The last quiet writes (results, run outcomes) before the store closes.
+        await this.writer.flush();
+        await this.writer.store
+          ?.close()
+          .catch((err: unknown) => this.log.error({ err }, "Closing the store failed"));
+        this.resolveStopped();
+      })();
+    }
+    return this.stopping;
+  }
+}

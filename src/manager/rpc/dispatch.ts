@@ -1,0 +1,230 @@
+/**
+ * One request, one way: bytes → codec → envelope → method table → handler →
+ * codec → bytes. Nothing here knows about sockets; every path ends in a reply.
+ *
+ * A reply that says a request failed means nothing changed. Handlers commit a
+ * change (to the store, then live) before they build their reply, so the
+ * reply must not be able to fail after the commit. What makes it so:
+ *  - a request nested deeper than MAX_NESTING_DEPTH is refused by the decoder,
+ *    before any handler runs; the worker holds a function's return value and
+ *    outputs to the same limit (src/worker/wire-value.ts);
+ *  - a reply wraps the values it carries (which came from such requests or
+ *    from the worker) in at most NESTING_ALLOWANCE levels of its own, and the
+ *    codecs encode anything that deep (test/protocol/limits.test.ts);
+ *  - the commit itself refuses what a reply could not carry: the store
+ *    encodes every value it is given as JSON text before anything is written
+ *    (a value too large for a JSON string fails there), and refuses one nested
+ *    deeper than MAX_CARRIED_NESTING_DEPTH, so such a change fails unmade.
+ * Should a success reply still fail to encode (a bug), the failure reply says
+ * that the request was carried out, and the error is logged.
+ */
+import type {
+  Encoding,
+  MethodName,
+  ParamsOut,
+  ReplyOf,
+  WireEncoding,
+} from "../../protocol/index.js";
+import {
+  checkEnvelope,
+  checkParams,
+  decode,
+  DecodeError,
+  detectEncoding,
+  encode,
+  failureExtras,
+  isMethodName,
+  lockFailure,
+  MAX_NESTING_DEPTH,
+  methodFailure,
+  methods,
+  unknownMethodReply,
+} from "../../protocol/index.js";
+import type { Reply } from "../../protocol/index.js";
+
+/** Thrown by handlers: becomes a failure reply with the method's prefix and empty keys. */
+export class RequestError extends Error {
+  override name = "RequestError";
+  constructor(
+    message: string,
+    /** Data keys that override the method's "empty" failure values. */
+    readonly extras?: Record<string, unknown>,
+    /** false: the message is sent without the method's error prefix. */
+    readonly prefixed = true,
+  ) {
+    super(message);
+  }
+}
+
+export interface RequestContext {
+  /** The encoding the reply will be written in. */
+  encoding: WireEncoding;
+}
+
+export type Handler<M extends MethodName> = (
+  params: ParamsOut<M>,
+  ctx: RequestContext,
+) => ReplyOf<M> | Promise<ReplyOf<M>>;
+
+export type Handlers = { [M in MethodName]?: Handler<M> };
+
+export interface DispatchHooks {
+  handlers: Handlers;
+  /** Checks the lock for methods that need one; returns a message when refused. */
+  checkLock?: (method: MethodName, params: Record<string, unknown>) => string | undefined;
+  /** Fast path for status/ping: already encoded bytes. */
+  statusBytes: (enc: WireEncoding) => Buffer;
+  /** Called when a handler throws something that is not a RequestError. */
+  onInternalError: (method: string, err: unknown) => void;
+  /** Validate replies against their schema (tests turn this on). */
+  checkReplies?: boolean;
+}
+
+/** Distinct request bytes remembered as `status`/`ping` requests (clients repeat theirs). */
+const STATUS_MEMO_SIZE = 256;
+
+export class Dispatcher {
+  /** Bytes of requests that were `status` or `ping`: answered again without decoding. */
+  private readonly statusRequests = new Set<string>();
+
+  constructor(
+    private readonly encoding: Encoding,
+    private readonly maxMessageSize: number,
+    private readonly hooks: DispatchHooks,
+  ) {}
+
+  /** The encoding a request's reply is written in (`auto`: the request's own). */
+  replyEncoding(body: Uint8Array): WireEncoding {
+    return this.encoding === "auto" ? detectEncoding(body) : this.encoding;
+  }
+
+  /** Bytes in, reply bytes out (sync where the handler is sync). */
+  handle(body: Uint8Array): Buffer | Promise<Buffer> {
+    const enc = this.replyEncoding(body);
+    const memoKey =
+      body.length <= 128
+        ? Buffer.from(body.buffer, body.byteOffset, body.length).toString("latin1")
+        : undefined;
+    if (memoKey !== undefined && this.statusRequests.has(memoKey))
+      return this.hooks.statusBytes(enc);
+    if (body.length > this.maxMessageSize) {
+      return encode(
+        {
+          success: false,
+          msg: `Request is too large: ${body.length} bytes (the limit is ${this.maxMessageSize} bytes)`,
+        },
+        enc,
+      );
+    }
+    let decoded: unknown;
+    try {
+      decoded = decode(body, enc, { maxDepth: MAX_NESTING_DEPTH });
+    } catch (err) {
+      const detail = err instanceof DecodeError ? err.message : String(err);
+      return encode({ success: false, msg: `Failed to decode the request: ${detail}` }, enc);
+    }
+    const env = checkEnvelope(decoded);
+    if (!env.ok) return encode(env.reply, enc);
+    if (!isMethodName(env.method)) return encode(unknownMethodReply(env.method), enc);
+    const name = env.method;
+    if (name === "status" || name === "ping") {
+      // Their params are ignored, so the same bytes are always the same request.
+      if (memoKey !== undefined && this.statusRequests.size < STATUS_MEMO_SIZE) {
+        this.statusRequests.add(memoKey);
+      }
+      return this.hooks.statusBytes(enc);
+    }
+
+    const checkLock = this.hooks.checkLock;
+    const checked = checkParams(
+      name,
+      env.params,
+      methods[name].lock === "none" || !checkLock
+        ? undefined
+        : (raw) => {
+            const refused = checkLock(name, raw);
+            return refused === undefined ? undefined : lockFailure(name, refused);
+          },
+    );
+    if (!checked.ok) return this.encodeReply(name, checked.reply, enc);
+    const params = checked.params as Record<string, unknown>;
+
+    const handler = this.hooks.handlers[name] as Handler<MethodName> | undefined;
+    if (!handler) {
+      return encode(
+        methodFailure(name, `Method '${name}' is not implemented yet in this version of zqs`),
+        enc,
+      );
+    }
+    const ctx: RequestContext = { encoding: enc };
+    try {
+      const out = handler(checked.params, ctx);
+      if (out instanceof Promise) {
+        return out.then(
+          (reply) => this.finish(name, reply as Reply, enc),
+          (err: unknown) => this.failure(name, params, err, enc),
+        );
+      }
+      return this.finish(name, out, enc);
+    } catch (err) {
+      return this.failure(name, params, err, enc);
+    }
+  }
+
+  private finish(name: MethodName, reply: Reply, enc: WireEncoding): Buffer {
+    if (this.hooks.checkReplies) {
+      const r = methods[name].reply.safeParse(reply);
+      if (!r.success) {
+        this.hooks.onInternalError(
+          name,
+          new Error(`reply does not match its schema: ${r.error.message}`),
+        );
+      }
+    }
+    return this.encodeReply(name, reply, enc);
+  }
+
+  /**
+   * Encode a method's reply. A failure that echoes a request value the codec
+   * cannot write is sent without the echo, with the method's "empty" keys
+   * instead; a success reply that cannot be encoded is a handler bug, reported
+   * as an internal error that does not claim nothing changed.
+   */
+  private encodeReply(name: MethodName, reply: Reply, enc: WireEncoding): Buffer {
+    try {
+      return encode(reply, enc);
+    } catch (err) {
+      if (reply.success === false) {
+        return encode(
+          { success: false, msg: String(reply.msg), ...failureExtras(name, undefined) },
+          enc,
+        );
+      }
+      this.hooks.onInternalError(name, err);
+      const msg = err instanceof Error ? err.message : String(err);
+      return encode(
+        methodFailure(
+          name,
+          `Internal error: the request was carried out, but its reply cannot be encoded: ${msg}`,
+        ),
+        enc,
+      );
+    }
+  }
+
+  private failure(
+    name: MethodName,
+    params: Record<string, unknown>,
+    err: unknown,
+    enc: WireEncoding,
+  ): Buffer {
+    if (err instanceof RequestError) {
+      const reply = methodFailure(name, err.message, params, err.extras);
+      if (!err.prefixed) reply.msg = err.message;
+      return this.encodeReply(name, reply, enc);
+    }
+    this.hooks.onInternalError(name, err);
+    const msg = err instanceof Error ? err.message : String(err);
+    return this.encodeReply(name, methodFailure(name, `Internal error: ${msg}`, params), enc);
+  }
+}

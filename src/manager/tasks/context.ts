@@ -1,0 +1,36 @@
+/** What the tasks area (registry, scheduler, runs, their handlers) uses: nothing else of the manager. */
+import type { AccessControl } from "../access/access.js";
+import type { Activity } from "../activity.js";
+import type { StatusState } from "../state.js";
+import type { StoreWriter } from "../store/writer.js";
+import type { TaskRegistry } from "./registry.js";
+import type { RunRegistry } from "./runs.js";
+import type { TaskScheduler } from "./scheduler.js";
+
+/** What the registry needs: the status it keeps counts in, and the end of a foreground task. */
+export interface TaskRegistryContext {
+  state: Pick<StatusState, "bump" | "set">;
+  activity: Pick<Activity, "endIf">;
+}
+
+/** Who may call what (the requester checks). */
+type Access = Pick<AccessControl, "hasGroup" | "functionAllowed">;
+
+/** What the task handlers (function_execute, task_*) use. */
+export interface TaskHandlersContext {
+  tasks: Pick<TaskRegistry, "status" | "result" | "info">;
+  scheduler: Pick<TaskScheduler, "submit" | "cancel" | "stats" | "unknownDependencies">;
+  activity: Pick<Activity, "requireEnvironmentOpen" | "requireIdle" | "begin">;
+  access: Access;
+}
+
+/** What the run handlers (run_*, runs_list) use. */
+export interface RunHandlersContext {
+  runs: Pick<
+    RunRegistry,
+    "get" | "create" | "putOp" | "delete" | "counts" | "unfinished" | "restart" | "list"
+  >;
+  activity: Pick<Activity, "requireEnvironmentOpen">;
+  access: Access;
+  writer: Pick<StoreWriter, "write">;
+}

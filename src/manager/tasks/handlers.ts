@@ -1,0 +1,102 @@
+/**
+ * function_execute, task_status, task_result (the Python server's), and the
+ * zqs lifecycle: task_info, task_cancel, and the options of function_execute
+ * (timeout, max_retries, retry_backoff, expires, after, priority) handed to
+ * the scheduler.
+ */
+import { randomUUID } from "node:crypto";
+import { pyRepr } from "../../protocol/index.js";
+import type { Handlers } from "../rpc/dispatch.js";
+import { BUSY, NOT_OPEN } from "../activity.js";
+import { RequestError } from "../rpc/dispatch.js";
+import {
+  checkCall,
+  requireFunctionAllowed,
+  requireItem,
+  requireItemType,
+  requireRequester,
+} from "../access/requester.js";
+import type { TaskHandlersContext } from "./context.js";
+import type { CancelOutcome } from "./scheduler.js";
+
+const FUNCTION_ITEM = ["function"];
+
+export function taskHandlers(m: TaskHandlersContext): Handlers {
+  return {
+    function_execute: (p) => {
+      const item = requireItem(p.item, { item: null });
+      const { user, group } = requireRequester(m.access, p.user, p.user_group);
+      requireItemType(item, FUNCTION_ITEM);
+      const { name, args, kwargs } = checkCall(item);
+      requireFunctionAllowed(m.access, group, name);
+      const uid = randomUUID();
+      const prepared = { ...item, user, user_group: group, item_uid: uid };
+      m.activity.requireEnvironmentOpen(NOT_OPEN, { item: prepared });
+      if (!p.run_in_background) m.activity.requireIdle(BUSY.startTask, { item: prepared });
+      const after = p.after ?? [];
+      const unknown = m.scheduler.unknownDependencies(after);
+      if (unknown.length > 0) {
+        throw new RequestError(
+          `Unknown task in 'after': ${unknown.map((u) => pyRepr(u)).join(", ")} (never seen, or its result was purged)`,
+          { item: prepared },
+        );
+      }
+      const call = { name, args: args ?? [], kwargs: kwargs ?? {} };
+      const { item_type: _t, ...rest } = item;
+      const replyItem = { ...rest, ...call, user, user_group: group, item_uid: uid };
+      // A foreground task holds the manager (executing_task) from now until it ends,
+      // also while it waits for its dependencies or a retry.
+      if (!p.run_in_background) {
+        m.activity.begin("executing_task", { worker_environment_state: "executing_task" });
+      }
+      m.scheduler.submit(uid, call, p.run_in_background, {
+        timeout: p.timeout,
+        max_retries: p.max_retries,
+        retry_backoff: p.retry_backoff,
+        expires: p.expires,
+        after,
+        priority: p.priority,
+      });
+      return { success: true, msg: "", item: replyItem, task_uid: uid };
+    },
+
+    task_status: ({ task_uid }) => {
+      if (typeof task_uid === "string") {
+        return { success: true, msg: "", task_uid, status: m.tasks.status(task_uid) };
+      }
+      // Keyed by the uids as sent: Object.fromEntries keeps `__proto__` an own key.
+      const status = Object.fromEntries(task_uid.map((uid) => [uid, m.tasks.status(uid)]));
+      return { success: true, msg: "", task_uid, status };
+    },
+
+    task_result: ({ task_uid }) => {
+      const r = m.tasks.result(task_uid);
+      return { success: true, msg: "", task_uid, status: r.status, result: r.result };
+    },
+
+    task_info: ({ task_uid }) => {
+      const stats = m.scheduler.stats();
+      if (typeof task_uid === "string") {
+        return { success: true, msg: "", task_uid, task_info: m.tasks.info(task_uid, stats) };
+      }
+      const info = Object.fromEntries(task_uid.map((uid) => [uid, m.tasks.info(uid, stats)]));
+      return { success: true, msg: "", task_uid, task_info: info };
+    },
+
+    task_cancel: ({ task_uid }) => {
+      const uids = typeof task_uid === "string" ? [task_uid] : task_uid;
+      const result = new Map<string, CancelOutcome>();
+      const notes: string[] = [];
+      for (const uid of uids) {
+        const r = m.scheduler.cancel(uid);
+        result.set(uid, r.outcome);
+        if (r.note) notes.push(r.note);
+      }
+      const msg = notes.length > 0 ? `${notes.join(". ")}.` : "";
+      if (typeof task_uid === "string") {
+        return { success: true, msg, task_uid, result: result.get(task_uid) ?? "not_found" };
+      }
+      return { success: true, msg, task_uid, result: Object.fromEntries(result) };
+    },
+  };
+}

@@ -1,0 +1,674 @@
+/**
+ * The task registry: one lifecycle record per task (SPEC §7.1), from the
+ * moment the manager accepts it until its result is purged after the
+ * retention time (by a timer, whether or not other tasks complete).
+ *
+ * States: pending → running → (retrying → running)* → completed | failed |
+ * cancelled | timed_out | expired. Every transition goes through here, so
+ * this is where the task events (QS_Task, in order per task), the change
+ * marker `task_results_uid`, `worker_background_tasks` and the end of a
+ * foreground task (manager back to idle) are made. The scheduler
+ * (scheduler.ts) decides when a task moves; this file only records it.
+ *
+ * `task_status`/`task_result` keep the Python server's three values: every
+ * non-final state is `running`, every final one `completed`. A purged UID is
+ * remembered (a bounded memory) so that `task_info` can answer `expired`
+ * rather than `not_found`.
+ */
+import { EventEmitter } from "node:events";
+import type { TaskInfo, TaskState, TaskStatus } from "../../protocol/index.js";
+import type { TaskRegistryContext } from "./context.js";
+import type { StoreOp, StoredResult } from "../store/types.js";
+
+/** What `add()` takes: a task handed to the worker at once (script uploads, environment updates). */
+export interface RunningTask {
+  uid: string;
+  name: string;
+  kind: "function" | "script";
+  background: boolean;
+  /** Seconds since the epoch. */
+  time_start: number;
+}
+
+/** A new task as the scheduler creates it (pending until it is dispatched). */
+export interface NewTask {
+  uid: string;
+  name: string;
+  kind: "function" | "script";
+  background: boolean;
+  after?: string[];
+  priority?: number;
+  /** The run it belongs to. */
+  runUid?: string;
+}
+
+export interface CompletedResult {
+  task_uid: string;
+  success: boolean;
+  msg: string;
+  traceback: string;
+  return_value: unknown;
+  time_start: number;
+  time_stop: number;
+}
+
+export type FinalState = "completed" | "failed" | "cancelled" | "timed_out" | "expired";
+export const FINAL_STATES: readonly TaskState[] = [
+  "completed",
+  "failed",
+  "cancelled",
+  "timed_out",
+  "expired",
+];
+
+export function isFinal(state: TaskState): state is FinalState {
+  return FINAL_STATES.includes(state);
+}
+
+export interface TaskRecord {
+  uid: string;
+  name: string;
+  kind: "function" | "script";
+  background: boolean;
+  state: TaskState;
+  /** Epoch milliseconds. */
+  createdAt: number;
+  /** When it was first handed to a worker (the `time_start` of its result). */
+  dispatchedAt: number | undefined;
+  /** When the worker began its first attempt. */
+  startedAt: number | undefined;
+  endedAt: number | undefined;
+  updatedAt: number;
+  attempts: number;
+  progress: number;
+  message: string | null;
+  outputs: Record<string, unknown>;
+  after: string[];
+  priority: number;
+  /** The run it belongs to (run_create), or null. */
+  runUid: string | null;
+  /** The worker process that runs (ran) it. */
+  worker: string | null;
+  /** A stop was asked for (cancel, timeout): the state it ends in, and why. */
+  stopping: { state: "cancelled" | "timed_out"; msg: string } | undefined;
+  result: CompletedResult | undefined;
+}
+
+/**
+ * What a final record keeps in the store beside its result: the lifecycle
+ * fields its result cannot tell, defaults left out. A plain task (one attempt
+ * that completed or failed, no options, outputs or dependencies) stores none:
+ * the store stays as small as the Python-compatible result (after a restart
+ * its record is rebuilt from the result, without its name and worker).
+ */
+/** How long an "accepted" mark may stay in the store (it is replaced when the task ends). */
+const ACCEPTED_KEPT_SEC = 10 * 365 * 24 * 3600;
+
+/** The stored mark of a task accepted and not ended yet. */
+interface AcceptedMark {
+  name: string;
+  kind: TaskRecord["kind"];
+  background: boolean;
+  createdAt: number;
+}
+
+type StoredInfo = Partial<
+  Pick<
+    TaskRecord,
+    | "name"
+    | "kind"
+    | "background"
+    | "state"
+    | "createdAt"
+    | "attempts"
+    | "progress"
+    | "message"
+    | "outputs"
+    | "after"
+    | "priority"
+    | "runUid"
+    | "worker"
+  >
+>;
+
+export interface TaskStats {
+  queue_depth: number;
+  active_workers: number;
+}
+
+/** Outcome fields of a task that ends. */
+export interface EndFields {
+  msg: string;
+  traceback?: string;
+  return_value?: unknown;
+  /** Epoch seconds (default now). */
+  time_stop?: number;
+}
+
+const PURGED_MEMORY = 100_000;
+
+function iso(ms: number | undefined): string | null {
+  return ms === undefined ? null : new Date(ms).toISOString();
+}
+
+const EVENT_OF_FINAL: Record<FinalState, string> = {
+  completed: "task-succeeded",
+  failed: "task-failed",
+  cancelled: "task-revoked",
+  timed_out: "task-timeout",
+  expired: "task-expired",
+};
+
+export interface TaskRegistryEvents {
+  task: [Record<string, unknown>];
+  final: [TaskRecord];
+}
+
+export class TaskRegistry {
+  /** Every task known: active ones and final ones within their retention. */
+  private readonly records = new Map<string, TaskRecord>();
+  /** Completion order: uids with their expiry time (monotonic in time). */
+  private readonly expiry: { uid: string; at: number }[] = [];
+  private expiryHead = 0;
+  /** UIDs whose records were purged (insertion order: the oldest are forgotten first). */
+  private readonly purged = new Set<string>();
+  private readonly timer: NodeJS.Timeout;
+  private background = 0;
+  private waiting = 0;
+  private activeCount = 0;
+  private finalCount = 0;
+  /** Where completed results are written (and their removal), so they survive a restart. */
+  store: ((ops: StoreOp[]) => void) | undefined;
+  /**
+   * What the registry tells its subscribers: `task`, every task event (QS_Task:
+   * `{event, task_uid, ...}`); `final`, every record that reaches a final state
+   * (after it is recorded).
+   */
+  readonly events = new EventEmitter<TaskRegistryEvents>();
+
+  private readonly state: TaskRegistryContext["state"];
+  private readonly activity: TaskRegistryContext["activity"];
+
+  constructor(
+    private readonly retentionSec: number,
+    ctx: TaskRegistryContext,
+  ) {
+    this.state = ctx.state;
+    this.activity = ctx.activity;
+    const period = Math.min(1000, Math.max(50, (retentionSec * 1000) / 4));
+    this.timer = setInterval(() => this.purge(), period);
+    this.timer.unref();
+  }
+
+  // ---- transitions ---------------------------------------------------------------
+
+  /** A task accepted by the manager: `pending` (task-sent). */
+  create(t: NewTask): TaskRecord {
+    const now = Date.now();
+    const rec: TaskRecord = {
+      uid: t.uid,
+      name: t.name,
+      kind: t.kind,
+      background: t.background,
+      state: "pending",
+      createdAt: now,
+      dispatchedAt: undefined,
+      startedAt: undefined,
+      endedAt: undefined,
+      updatedAt: now,
+      attempts: 0,
+      progress: 0,
+      message: null,
+      outputs: {},
+      after: t.after ?? [],
+      priority: t.priority ?? 0,
+      runUid: t.runUid ?? null,
+      worker: null,
+      stopping: undefined,
+      result: undefined,
+    };
+    this.records.set(rec.uid, rec);
+    this.activeCount++;
+    this.waiting++;
+    // Written with the turn's other changes; its result replaces it. After a crash it
+    // becomes a failed result (see restore), so an accepted task is never silently lost.
+    this.store?.([
+      {
+        op: "result_put",
+        uid: rec.uid,
+        result: {
+          accepted: { name: rec.name, kind: rec.kind, background: rec.background, createdAt: now },
+        },
+        expiresAt: now / 1000 + ACCEPTED_KEPT_SEC,
+      },
+    ]);
+    this.emit(rec, "task-sent", {
+      background: rec.background,
+      after: rec.after,
+      priority: rec.priority,
+    });
+    return rec;
+  }
+
+  /** A task handed to the worker at once (script_upload, environment_update). */
+  add(task: RunningTask): void {
+    this.create(task);
+    this.dispatched(task.uid, null, task.time_start * 1000);
+  }
+
+  /** Handed to a worker: `running`, one more attempt (task-received). */
+  dispatched(uid: string, worker: string | null, at = Date.now()): void {
+    const rec = this.active(uid);
+    if (!rec) return;
+    rec.attempts++;
+    rec.progress = 0;
+    rec.dispatchedAt ??= at;
+    if (worker !== null) rec.worker = worker;
+    this.setState(rec, "running", at);
+    this.emit(rec, "task-received", { worker: rec.worker });
+  }
+
+  /** The worker began running it (task-started). */
+  started(uid: string, worker: string, timeSec: number): void {
+    const rec = this.active(uid);
+    if (!rec || rec.state !== "running") return;
+    const at = Math.round(timeSec * 1000);
+    rec.startedAt ??= at;
+    rec.worker = worker;
+    rec.updatedAt = Date.now();
+    this.emit(rec, "task-started", { worker });
+  }
+
+  /** User code reported progress, a message or outputs (task-progress). */
+  progress(
+    uid: string,
+    p: { progress?: number; message?: string; outputs?: Record<string, unknown> },
+  ): void {
+    const rec = this.active(uid);
+    if (!rec || rec.state !== "running") return;
+    const ev: Record<string, unknown> = {};
+    if (p.progress !== undefined && Number.isFinite(p.progress)) {
+      rec.progress = Math.max(0, Math.min(100, p.progress));
+      ev.progress = rec.progress;
+    }
+    if (p.message !== undefined) {
+      rec.message = p.message;
+      ev.message = p.message;
+    }
+    if (p.outputs) {
+      Object.assign(rec.outputs, p.outputs);
+      ev.outputs = p.outputs;
+    }
+    rec.updatedAt = Date.now();
+    this.emit(rec, "task-progress", ev);
+  }
+
+  /** An attempt failed and another follows after `delaySec` (task-retried). */
+  retrying(uid: string, reason: string, delaySec: number): void {
+    const rec = this.active(uid);
+    if (!rec) return;
+    this.setState(rec, "retrying");
+    rec.message = `Attempt ${rec.attempts} failed (${reason}); retrying in ${delaySec.toFixed(2)} s`;
+    this.emit(rec, "task-retried", { reason, retry_in: delaySec });
+  }
+
+  /** The task ends in a final state. */
+  finish(uid: string, state: FinalState, f: EndFields): void {
+    const rec = this.active(uid);
+    if (!rec) return;
+    const now = Date.now();
+    const time_stop = f.time_stop ?? now / 1000;
+    const result: CompletedResult = {
+      task_uid: uid,
+      success: state === "completed",
+      msg: f.msg,
+      traceback: f.traceback ?? "",
+      return_value: state === "completed" ? (f.return_value ?? null) : null,
+      time_start: (rec.dispatchedAt ?? rec.createdAt) / 1000,
+      time_stop,
+    };
+    rec.result = result;
+    rec.stopping = undefined;
+    rec.endedAt = now;
+    if (state === "completed") rec.progress = 100;
+    else rec.message = f.msg;
+    this.setState(rec, state, now);
+    this.activeCount--;
+    this.finalCount++;
+    const expiresAt = now + this.retentionSec * 1000;
+    this.keep(uid, expiresAt);
+    const info = storedInfo(rec, result);
+    this.store?.([
+      {
+        op: "result_put",
+        uid,
+        result: info === undefined ? result : { ...result, info },
+        expiresAt: expiresAt / 1000,
+      },
+    ]);
+    this.state.bump("task_results_uid");
+    const extra: Record<string, unknown> = {
+      runtime: rec.startedAt !== undefined ? Math.max(0, now - rec.startedAt) / 1000 : null,
+    };
+    if (state !== "completed") extra.msg = f.msg;
+    this.emit(rec, EVENT_OF_FINAL[state], extra);
+    if (!rec.background)
+      this.activity.endIf("executing_task", { worker_environment_state: "idle" });
+    this.events.emit("final", rec);
+  }
+
+  /** The worker's report of a finished task (success or a thrown error). */
+  complete(result: CompletedResult): void {
+    this.finish(result.task_uid, result.success ? "completed" : "failed", result);
+  }
+
+  /**
+   * End every running task that matches: its worker was lost, destroyed or
+   * replaced. A task whose stop was asked for ends as asked (cancelled,
+   * timed_out); the others fail with `msg`.
+   */
+  failRunning(msg: string, match: (t: TaskRecord) => boolean = () => true): void {
+    for (const t of [...this.records.values()]) {
+      if (t.state !== "running" || !match(t)) continue;
+      if (t.stopping) this.finish(t.uid, t.stopping.state, { msg: t.stopping.msg });
+      else this.finish(t.uid, "failed", { msg });
+    }
+  }
+
+  /** Mark a running task as being stopped; it ends in `state` whatever its code reports. */
+  requestStop(uid: string, state: "cancelled" | "timed_out", msg: string): boolean {
+    const rec = this.active(uid);
+    if (!rec || rec.state !== "running") return false;
+    rec.stopping ??= { state, msg };
+    rec.updatedAt = Date.now();
+    return true;
+  }
+
+  private setState(rec: TaskRecord, state: TaskState, at = Date.now()): void {
+    const prev = rec.state;
+    const wasWaiting = prev === "pending" || prev === "retrying";
+    const isWaiting = state === "pending" || state === "retrying";
+    if (wasWaiting !== isWaiting) this.waiting += isWaiting ? 1 : -1;
+    if (rec.background && (prev === "running") !== (state === "running")) {
+      this.setBackground(this.background + (state === "running" ? 1 : -1));
+    }
+    rec.state = state;
+    rec.updatedAt = at;
+  }
+
+  private emit(rec: TaskRecord, event: string, extra: Record<string, unknown> = {}): void {
+    this.events.emit("task", {
+      event,
+      task_uid: rec.uid,
+      name: rec.name,
+      state: rec.state,
+      attempt: rec.attempts,
+      ...extra,
+    });
+  }
+
+  private keep(uid: string, expiresAt: number): void {
+    this.expiry.push({ uid, at: expiresAt });
+  }
+
+  // ---- restart --------------------------------------------------------------------
+
+  /**
+   * Take the stored results at start: those still within their retention. A
+   * task accepted but not ended when the manager stopped becomes a failed
+   * result saying so, kept for the retention time from now.
+   */
+  restore(stored: readonly StoredResult[]): void {
+    const now = Date.now();
+    const gone: StoreOp[] = [];
+    const cut: StoreOp[] = [];
+    for (const s of [...stored].sort((a, b) => a.expiresAt - b.expiresAt)) {
+      const accepted = (s.result as { accepted?: AcceptedMark }).accepted;
+      if (accepted) {
+        const result: CompletedResult = {
+          task_uid: s.uid,
+          success: false,
+          msg: "The manager stopped before the task ended: its outcome is unknown",
+          traceback: "",
+          return_value: null,
+          time_start: accepted.createdAt / 1000,
+          time_stop: now / 1000,
+        };
+        const info: StoredInfo = {
+          name: accepted.name,
+          kind: accepted.kind,
+          background: accepted.background,
+          createdAt: accepted.createdAt,
+          state: "failed",
+        };
+        const at = now + this.retentionSec * 1000;
+        this.records.set(s.uid, restoredRecord(s.uid, result, info));
+        this.finalCount++;
+        this.keep(s.uid, at);
+        cut.push({
+          op: "result_put",
+          uid: s.uid,
+          result: { ...result, info },
+          expiresAt: at / 1000,
+        });
+        continue;
+      }
+      // The retention in force now bounds restored results too: the purge FIFO stays in order
+      // (a longer retention of the manager before would put late expiries ahead of new ones).
+      const at = Math.min(s.expiresAt * 1000, now + this.retentionSec * 1000);
+      if (at <= now) {
+        gone.push({ op: "result_delete", uid: s.uid });
+        this.remember(s.uid);
+        continue;
+      }
+      const { info = {}, ...result } = s.result as CompletedResult & { info?: StoredInfo };
+      this.records.set(s.uid, restoredRecord(s.uid, result, info));
+      this.finalCount++;
+      this.keep(s.uid, at);
+    }
+    if (gone.length + cut.length > 0) this.store?.([...gone, ...cut]);
+    if (stored.length > 0) this.state.bump("task_results_uid");
+  }
+
+  // ---- views ----------------------------------------------------------------------
+
+  get(uid: string): TaskRecord | undefined {
+    return this.records.get(uid);
+  }
+
+  /** The record of a task that has not ended yet. */
+  active(uid: string): TaskRecord | undefined {
+    const r = this.records.get(uid);
+    return r && !isFinal(r.state) ? r : undefined;
+  }
+
+  /** Records that have not ended (pending, running, retrying). */
+  activeRecords(): TaskRecord[] {
+    return [...this.records.values()].filter((r) => !isFinal(r.state));
+  }
+
+  /** The record's uid was known and its result has been purged. */
+  wasPurged(uid: string): boolean {
+    return this.purged.has(uid);
+  }
+
+  status(uid: string): TaskStatus {
+    const r = this.records.get(uid);
+    if (!r) return "not_found";
+    return isFinal(r.state) ? "completed" : "running";
+  }
+
+  result(uid: string):
+    | {
+        status: "running";
+        result: { task_uid: string; time_start: number; run_in_background: boolean };
+      }
+    | { status: "completed"; result: CompletedResult }
+    | { status: "not_found"; result: Record<string, never> } {
+    const r = this.records.get(uid);
+    if (!r) return { status: "not_found", result: {} };
+    if (r.result) return { status: "completed", result: r.result };
+    return {
+      status: "running",
+      result: {
+        task_uid: uid,
+        time_start: (r.dispatchedAt ?? r.createdAt) / 1000,
+        run_in_background: r.background,
+      },
+    };
+  }
+
+  /** The lifecycle record of `task_info` (expired for a purged UID, not_found if never seen). */
+  info(uid: string, stats: TaskStats): TaskInfo {
+    const r = this.records.get(uid);
+    if (!r) {
+      const purged = this.purged.has(uid);
+      return {
+        task_uid: uid,
+        state: purged ? "expired" : "not_found",
+        name: null,
+        created_at: null,
+        started_at: null,
+        ended_at: null,
+        updated_at: null,
+        attempts: 0,
+        progress: 0,
+        message: purged
+          ? "The task ended and its record was purged after the retention time"
+          : null,
+        outputs: {},
+        after: [],
+        run_uid: null,
+        worker: null,
+        stats,
+      };
+    }
+    return {
+      task_uid: uid,
+      state: r.state,
+      name: r.name === "" ? null : r.name,
+      created_at: iso(r.createdAt),
+      started_at: iso(r.startedAt),
+      ended_at: iso(r.endedAt),
+      updated_at: iso(r.updatedAt),
+      attempts: r.attempts,
+      progress: r.progress,
+      message: r.message,
+      outputs: r.outputs,
+      after: r.after,
+      run_uid: r.runUid,
+      worker: r.worker,
+      stats,
+    };
+  }
+
+  /** Tasks waiting to run (pending or retrying). */
+  get waitingCount(): number {
+    return this.waiting;
+  }
+
+  get runningCount(): number {
+    return this.activeCount;
+  }
+
+  get completedCount(): number {
+    return this.finalCount;
+  }
+
+  private setBackground(n: number): void {
+    this.background = n;
+    this.state.set({ worker_background_tasks: n });
+  }
+
+  private remember(uid: string): void {
+    this.purged.add(uid);
+    if (this.purged.size > PURGED_MEMORY) {
+      const oldest = this.purged.values().next().value;
+      if (oldest !== undefined) this.purged.delete(oldest);
+    }
+  }
+
+  /** Drop results whose retention ended. */
+  purge(now = Date.now()): void {
+    const gone: StoreOp[] = [];
+    while (this.expiryHead < this.expiry.length) {
+      const e = this.expiry[this.expiryHead];
+      if (!e || e.at > now) break;
+      const r = this.records.get(e.uid);
+      if (r && isFinal(r.state)) {
+        this.records.delete(e.uid);
+        this.finalCount--;
+        this.remember(e.uid);
+        gone.push({ op: "result_delete", uid: e.uid });
+      }
+      this.expiryHead++;
+    }
+    if (gone.length > 0) this.store?.(gone);
+    // Compact the FIFO now and then so it does not grow without bound.
+    if (this.expiryHead > 1024 && this.expiryHead * 2 > this.expiry.length) {
+      this.expiry.splice(0, this.expiryHead);
+      this.expiryHead = 0;
+    }
+  }
+
+  close(): void {
+    clearInterval(this.timer);
+  }
+}
+
+/** The record a stored result stands for, with its stored lifecycle fields. */
+function restoredRecord(uid: string, result: CompletedResult, info: StoredInfo): TaskRecord {
+  const start = Math.round(result.time_start * 1000);
+  const stop = Math.round(result.time_stop * 1000);
+  const attempts = info.attempts ?? 1;
+  return {
+    uid,
+    name: info.name ?? "",
+    kind: info.kind ?? "function",
+    background: info.background ?? true,
+    state: info.state ?? (result.success ? "completed" : "failed"),
+    createdAt: info.createdAt ?? start,
+    dispatchedAt: attempts > 0 ? start : undefined,
+    startedAt: attempts > 0 ? start : undefined,
+    endedAt: stop,
+    updatedAt: stop,
+    attempts,
+    progress: info.progress ?? (result.success ? 100 : 0),
+    message: info.message !== undefined ? info.message : result.success ? null : result.msg,
+    outputs: info.outputs ?? {},
+    after: info.after ?? [],
+    priority: info.priority ?? 0,
+    runUid: info.runUid ?? null,
+    worker: info.worker ?? null,
+    stopping: undefined,
+    result,
+  };
+}
+
+/** The fields of `r` that `restoredRecord` would not make from its result alone (none: undefined). */
+function storedInfo(r: TaskRecord, result: CompletedResult): StoredInfo | undefined {
+  const info: StoredInfo = {};
+  const ok = result.success;
+  if (r.kind !== "function") info.kind = r.kind;
+  if (!r.background) info.background = false;
+  if (r.state !== (ok ? "completed" : "failed")) info.state = r.state;
+  if (r.attempts !== 1) info.attempts = r.attempts;
+  if (r.dispatchedAt === undefined || r.createdAt < r.dispatchedAt - 1) {
+    info.createdAt = r.createdAt;
+  }
+  if (r.progress !== (ok ? 100 : 0)) info.progress = r.progress;
+  if (r.message !== (ok ? null : result.msg)) info.message = r.message;
+  for (const _k in r.outputs) {
+    info.outputs = r.outputs;
+    break;
+  }
+  if (r.after.length > 0) info.after = r.after;
+  if (r.priority !== 0) info.priority = r.priority;
+  if (r.runUid !== null) info.runUid = r.runUid;
+  for (const _k in info) {
+    info.name = r.name;
+    if (r.worker !== null) info.worker = r.worker;
+    return info;
+  }
+  return undefined;
+}

@@ -1,0 +1,390 @@
+/**
+ * Runs of many tasks (SPEC §7.3): `count` tasks of one function, or one per
+ * element of `items`, each told its index (`context().run`), at most
+ * `concurrency` at a time, spread over the worker pool by the scheduler.
+ *
+ * Every task of a run is a task of its own (task_info names its run_uid)
+ * submitted to the scheduler `held`; the run releases them in index order as
+ * its tasks end, so that no more than `concurrency` are handed out at once.
+ * A run keeps the outcome of each index itself, so its counts outlive the
+ * retention of the task results. Counts are made at each read from one pass
+ * over the indexes: each is exactly one of waiting (pending, retrying, not
+ * released yet), computing (running), done (completed) or failed (failed,
+ * cancelled, timed out, expired), so they always add up to the total.
+ * `percent_done` averages the tasks' progress, an ended task counting 100.
+ *
+ * `restart` gives the failed indexes (or, once nothing runs, all of them) new
+ * tasks with new UIDs; `delete` cancels what has not ended and forgets the run.
+ *
+ * Persistence (store ops run_put, run_outcomes, run_delete): the definition of
+ * a run (name, user, calls, the task UID of each index) is written whole at
+ * create and restart only, never at a task's end. A task's own final result is
+ * already stored under its UID, so at start each index takes its outcome from
+ * its restored task record (completed → done; any other final state → failed,
+ * including a task the restart cut off). Task results are purged after their
+ * retention, so a compact outcome string (one character per index) is also
+ * written, at most once per second per run whose tasks ended meanwhile, with
+ * the other quiet writes; it answers for indexes whose task result is gone. An
+ * index with neither (its task never reached the store) counts as failed, so
+ * `run_restart` runs it again.
+ */
+import { randomUUID } from "node:crypto";
+import type { FunctionCall, TaskScheduler } from "./scheduler.js";
+import type { StoreOp, StoredRun } from "../store/types.js";
+import type { TaskRecord, TaskRegistry } from "./registry.js";
+
+type Outcome = "done" | "failed" | undefined;
+
+export interface Run {
+  uid: string;
+  name: string;
+  user: string;
+  userGroup: string;
+  createdAt: number;
+  /** Tasks handed out at once, at most (Infinity: as many as the workers take). */
+  concurrency: number;
+  /** The call of each index. */
+  calls: FunctionCall[];
+  /** The current task of each index. */
+  uids: string[];
+  outcome: Outcome[];
+  /** Released and not ended, by index. */
+  inFlight: boolean[];
+  inFlightCount: number;
+  /** Indexes waiting to be released, in order (from `head`). */
+  queue: number[];
+  head: number;
+  deleted: boolean;
+}
+
+export interface RunCounts {
+  run_uid: string;
+  num_tasks: number;
+  num_waiting: number;
+  num_computing: number;
+  num_done: number;
+  num_failed: number;
+  percent_done: number;
+}
+
+/** The stored definition of a run (store op run_put). */
+interface RunDefinition {
+  name: string;
+  user: string;
+  userGroup: string;
+  createdAt: number;
+  /** null: no limit. */
+  concurrency: number | null;
+  /** The call of every index, when they are all the same (a `count` run)... */
+  call?: FunctionCall;
+  /** ...or the call of each index. */
+  calls?: FunctionCall[];
+  uids: string[];
+}
+
+/** How often at most the outcome string of a run is written (ms). */
+const OUTCOMES_EVERY_MS = 1000;
+
+/** A run with nothing ended, released or queued yet (one state per call). */
+function newRun(
+  d: Pick<
+    Run,
+    "uid" | "name" | "user" | "userGroup" | "createdAt" | "concurrency" | "calls" | "uids"
+  >,
+): Run {
+  const n = d.calls.length;
+  return {
+    ...d,
+    outcome: new Array<Outcome>(n).fill(undefined),
+    inFlight: new Array<boolean>(n).fill(false),
+    inFlightCount: 0,
+    queue: [],
+    head: 0,
+    deleted: false,
+  };
+}
+
+export class RunRegistry {
+  private readonly runs = new Map<string, Run>();
+  /** Task uid → its run and index (the current task of each index only). */
+  private readonly byTask = new Map<string, { run: Run; index: number }>();
+  /** Runs with tasks ended since their outcome string was last written. */
+  private readonly dirty = new Set<Run>();
+  private readonly timer: NodeJS.Timeout;
+  /** Where the outcome strings go (writes no reply waits for); set by the manager. */
+  store: ((ops: StoreOp[]) => void) | undefined;
+
+  constructor(
+    private readonly tasks: TaskRegistry,
+    private readonly scheduler: TaskScheduler,
+  ) {
+    tasks.events.on("final", (r) => this.onTaskFinal(r));
+    this.timer = setInterval(() => this.flush(), OUTCOMES_EVERY_MS);
+    this.timer.unref();
+  }
+
+  get(uid: string): Run | undefined {
+    return this.runs.get(uid);
+  }
+
+  list(): Run[] {
+    return [...this.runs.values()];
+  }
+
+  create(o: {
+    name: string;
+    calls: FunctionCall[];
+    concurrency: number | undefined;
+    user: string;
+    userGroup: string;
+  }): Run {
+    const n = o.calls.length;
+    const run = newRun({
+      uid: randomUUID(),
+      name: o.name,
+      user: o.user,
+      userGroup: o.userGroup,
+      createdAt: Date.now(),
+      concurrency: o.concurrency ?? Infinity,
+      calls: o.calls,
+      uids: [],
+    });
+    this.runs.set(run.uid, run);
+    for (let i = 0; i < n; i++) run.uids.push(this.submit(run, i));
+    this.fill(run);
+    return run;
+  }
+
+  /** Re-run the failed tasks (or all, when none is left to run); the new task UIDs. */
+  restart(run: Run, everything: boolean): string[] {
+    const indexes: number[] = [];
+    for (let i = 0; i < run.uids.length; i++) {
+      if (everything || run.outcome[i] === "failed") indexes.push(i);
+    }
+    const fresh: string[] = [];
+    for (const i of indexes) {
+      const old = run.uids[i];
+      if (old !== undefined) this.byTask.delete(old);
+      run.outcome[i] = undefined;
+      const uid = this.submit(run, i);
+      run.uids[i] = uid;
+      fresh.push(uid);
+    }
+    this.fill(run);
+    return fresh;
+  }
+
+  /** Tasks of the run that have not ended. */
+  unfinished(run: Run): number {
+    return run.outcome.reduce((n, o) => (o === undefined ? n + 1 : n), 0);
+  }
+
+  /** Cancel what has not ended and forget the run. */
+  delete(run: Run): void {
+    run.deleted = true;
+    this.runs.delete(run.uid);
+    this.dirty.delete(run);
+    for (const [i, uid] of run.uids.entries()) {
+      this.byTask.delete(uid);
+      if (run.outcome[i] === undefined) this.scheduler.cancel(uid);
+    }
+  }
+
+  counts(run: Run): RunCounts {
+    let waiting = 0;
+    let computing = 0;
+    let done = 0;
+    let failed = 0;
+    let progress = 0;
+    for (const [i, uid] of run.uids.entries()) {
+      const o = run.outcome[i];
+      if (o === "done") done++;
+      else if (o === "failed") failed++;
+      else {
+        const rec = this.tasks.active(uid);
+        if (rec?.state === "running") {
+          computing++;
+          progress += rec.progress;
+        } else waiting++;
+        continue;
+      }
+      progress += 100;
+    }
+    const total = run.uids.length;
+    return {
+      run_uid: run.uid,
+      num_tasks: total,
+      num_waiting: waiting,
+      num_computing: computing,
+      num_done: done,
+      num_failed: failed,
+      percent_done: total === 0 ? 100 : Math.round((progress / total) * 100) / 100,
+    };
+  }
+
+  // ---- persistence ----------------------------------------------------------------
+
+  /** The store op writing the run's definition (at create and restart). */
+  putOp(run: Run): StoreOp {
+    const first = run.calls[0];
+    const same = first !== undefined && run.calls.every((c) => c === first);
+    const def: RunDefinition = {
+      name: run.name,
+      user: run.user,
+      userGroup: run.userGroup,
+      createdAt: run.createdAt,
+      concurrency: Number.isFinite(run.concurrency) ? run.concurrency : null,
+      ...(same ? { call: first } : { calls: run.calls }),
+      uids: run.uids,
+    };
+    return { op: "run_put", uid: run.uid, run: def };
+  }
+
+  /** Write the outcome strings of the runs whose tasks ended since the last time. */
+  flush(): void {
+    if (this.dirty.size === 0 || !this.store) return;
+    const ops: StoreOp[] = [];
+    for (const run of this.dirty) {
+      if (!run.deleted) ops.push({ op: "run_outcomes", uid: run.uid, outcomes: outcomes(run) });
+    }
+    this.dirty.clear();
+    if (ops.length > 0) this.store(ops);
+  }
+
+  /**
+   * Take back the stored runs at start (after the task results): each index
+   * takes its outcome from its task's restored record, else from the stored
+   * outcome string, else it is failed. Nothing of a restored run is waiting.
+   * Returns the runs that could not be read (malformed), by uid and reason.
+   */
+  restore(stored: readonly StoredRun[]): { uid: string; reason: string }[] {
+    const bad: { uid: string; reason: string }[] = [];
+    const runs: Run[] = [];
+    for (const s of stored) {
+      const def = checkDefinition(s.run);
+      if (typeof def === "string") {
+        bad.push({ uid: s.uid, reason: def });
+        continue;
+      }
+      const n = def.uids.length;
+      const calls = def.calls ?? new Array<FunctionCall>(n).fill(def.call as FunctionCall);
+      const run = newRun({
+        uid: s.uid,
+        name: def.name,
+        user: def.user,
+        userGroup: def.userGroup,
+        createdAt: def.createdAt,
+        concurrency: def.concurrency ?? Infinity,
+        calls,
+        uids: def.uids,
+      });
+      for (const [i, uid] of def.uids.entries()) {
+        const rec = this.tasks.get(uid);
+        const o = s.outcomes?.[i];
+        run.outcome[i] =
+          rec !== undefined
+            ? rec.state === "completed"
+              ? "done"
+              : "failed"
+            : o === "d"
+              ? "done"
+              : "failed";
+        this.byTask.set(uid, { run, index: i });
+      }
+      runs.push(run);
+    }
+    for (const run of runs.sort((a, b) => a.createdAt - b.createdAt)) {
+      this.runs.set(run.uid, run);
+      // The outcomes as restored (tasks cut off by the stop are failed now).
+      this.dirty.add(run);
+    }
+    return bad;
+  }
+
+  /** Stop the timer and write the outcomes not written yet. */
+  close(): void {
+    clearInterval(this.timer);
+    this.flush();
+  }
+
+  private submit(run: Run, index: number): string {
+    const uid = randomUUID();
+    const call = run.calls[index] as FunctionCall;
+    this.byTask.set(uid, { run, index });
+    this.scheduler.submit(uid, call, true, {}, { place: { uid: run.uid, index }, held: true });
+    run.queue.push(index);
+    return uid;
+  }
+
+  /** Release queued tasks while the run has room. */
+  private fill(run: Run): void {
+    const release: string[] = [];
+    while (run.inFlightCount < run.concurrency && run.head < run.queue.length) {
+      const i = run.queue[run.head++] as number;
+      // Ended before its turn (cancelled, or the environment closed).
+      if (run.outcome[i] !== undefined || run.inFlight[i]) continue;
+      run.inFlight[i] = true;
+      run.inFlightCount++;
+      release.push(run.uids[i] as string);
+    }
+    if (run.head > 1024 && run.head * 2 > run.queue.length) {
+      run.queue.splice(0, run.head);
+      run.head = 0;
+    }
+    if (release.length > 0) this.scheduler.release(release);
+  }
+
+  private onTaskFinal(rec: TaskRecord): void {
+    const entry = this.byTask.get(rec.uid);
+    if (!entry || entry.run.deleted) return;
+    const { run, index } = entry;
+    run.outcome[index] = rec.state === "completed" ? "done" : "failed";
+    this.dirty.add(run);
+    if (run.inFlight[index]) {
+      run.inFlight[index] = false;
+      run.inFlightCount--;
+    }
+    this.fill(run);
+  }
+}
+
+/** The outcome string of a run: "d" done, "f" failed, "-" not ended, by index. */
+function outcomes(run: Run): string {
+  let s = "";
+  for (const o of run.outcome) s += o === "done" ? "d" : o === "failed" ? "f" : "-";
+  return s;
+}
+
+function isCall(v: unknown): v is FunctionCall {
+  if (typeof v !== "object" || v === null) return false;
+  const c = v as Partial<FunctionCall>;
+  return (
+    typeof c.name === "string" &&
+    Array.isArray(c.args) &&
+    typeof c.kwargs === "object" &&
+    c.kwargs !== null &&
+    !Array.isArray(c.kwargs)
+  );
+}
+
+/** The stored definition, checked; or what is wrong with it. */
+function checkDefinition(v: unknown): RunDefinition | string {
+  if (typeof v !== "object" || v === null || Array.isArray(v)) return "not an object";
+  const d = v as Partial<RunDefinition>;
+  for (const k of ["name", "user", "userGroup"] as const) {
+    if (typeof d[k] !== "string") return `'${k}' is not a string`;
+  }
+  if (typeof d.createdAt !== "number") return "'createdAt' is not a number";
+  if (d.concurrency !== null && (typeof d.concurrency !== "number" || !(d.concurrency > 0))) {
+    return "'concurrency' is not a positive number or null";
+  }
+  if (!Array.isArray(d.uids) || !d.uids.every((u) => typeof u === "string" && u !== "")) {
+    return "'uids' is not a list of task uids";
+  }
+  if (d.calls !== undefined) {
+    if (!Array.isArray(d.calls) || d.calls.length !== d.uids.length || !d.calls.every(isCall)) {
+      return "'calls' is not one call per task";
+    }
+  } else if (!isCall(d.call)) return "neither 'call' nor 'calls' is given";
+  return d as RunDefinition;
+}

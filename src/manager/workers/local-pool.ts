@@ -1,0 +1,44 @@
+/**
+ * The local pool: the worker processes the environment forked on this host
+ * (`--workers N`), as a TaskWorkerPool. The environment controller owns the
+ * processes (open, close, supervision); this is the face the scheduler sees.
+ */
+import { EventEmitter } from "node:events";
+import type { ExecuteFunctionMsg } from "../../protocol/ipc.js";
+import type { EnvironmentController } from "../environment/controller.js";
+import type { TaskWorker, TaskWorkerPool, TaskWorkerPoolEvents } from "./pool.js";
+
+type Env = Pick<EnvironmentController, "taskWorkers" | "workerId" | "sendTo" | "replace" | "on">;
+
+export class LocalWorkerPool extends EventEmitter<TaskWorkerPoolEvents> implements TaskWorkerPool {
+  constructor(
+    private readonly env: Env,
+    readonly slotsPerWorker: number,
+  ) {
+    super();
+    env.on("task-message", (id, m) => this.emit("task-message", id, m));
+    env.on("pool-worker-lost", (id, msg) => this.emit("worker-lost", id, msg));
+    env.on("pool-worker-joined", () => this.emit("worker-joined"));
+    env.on("worker-gone", (reopening, why) => this.emit("all-gone", reopening, why));
+  }
+
+  workers(): TaskWorker[] {
+    return this.env.taskWorkers();
+  }
+
+  get mainWorkerId(): string | undefined {
+    return this.env.workerId;
+  }
+
+  sendTasks(workerId: string, tasks: readonly ExecuteFunctionMsg[]): void {
+    for (const t of tasks) this.env.sendTo(workerId, t);
+  }
+
+  cancel(workerId: string | null, taskUid: string, reason: string): void {
+    this.env.sendTo(workerId, { type: "cancel", id: taskUid, reason });
+  }
+
+  replace(why: string, workerId: string | null): void {
+    this.env.replace(why, workerId);
+  }
+}

@@ -1,0 +1,53 @@
+/**
+ * The workers the scheduler deals function tasks to, behind one interface:
+ * the forked local pool (local-pool.ts) is one implementation; workers on
+ * other hosts can be another. The scheduler knows only this.
+ */
+import type { ExecuteFunctionMsg, WorkerToManager } from "../../protocol/ipc.js";
+
+/** A worker's reports about tasks (started, progress, done). */
+export type TaskMessage = Extract<
+  WorkerToManager,
+  { type: "task_started" | "task_progress" | "task_done" }
+>;
+
+/** A worker that may take tasks now. */
+export interface TaskWorker {
+  id: string;
+  /** The main worker: it runs foreground tasks (and plans). */
+  main: boolean;
+}
+
+/**
+ * What a pool tells the scheduler:
+ *  - task-message: a worker's report about a task;
+ *  - worker-lost: a worker (not the main one) is gone while the others stay: end its tasks;
+ *  - worker-joined: a worker (a replacement) may take tasks;
+ *  - all-gone: every worker is gone, after their running tasks were ended
+ *    (`reopening`: the pool is being started again), with why.
+ */
+export interface TaskWorkerPoolEvents {
+  "task-message": [workerId: string, message: TaskMessage];
+  "worker-lost": [workerId: string, msg: string];
+  "worker-joined": [];
+  "all-gone": [reopening: boolean, reason: string];
+}
+
+export interface TaskWorkerPool {
+  /** Tasks one worker takes at once (Infinity: every task it is given). */
+  readonly slotsPerWorker: number;
+  /** The workers that may take tasks now, main first: none while the pool is not open. */
+  workers(): TaskWorker[];
+  /** The main worker's id, while there is one. */
+  readonly mainWorkerId: string | undefined;
+  /** Hand tasks to a worker, as one batch. */
+  sendTasks(workerId: string, tasks: readonly ExecuteFunctionMsg[]): void;
+  /** Ask a worker to stop a task (its AbortSignal). */
+  cancel(workerId: string | null, taskUid: string, reason: string): void;
+  /** End a worker that does not stop its task and start a new one; `why` completes "replaced ...". */
+  replace(why: string, workerId: string | null): void;
+  on<E extends keyof TaskWorkerPoolEvents>(
+    event: E,
+    listener: (...args: TaskWorkerPoolEvents[E]) => void,
+  ): this;
+}

@@ -1,0 +1,72 @@
+/** The store writer's modes, against a fake store (only `apply` is used). */
+import { describe, expect, it } from "vitest";
+import type { Store, StoreOp } from "../../src/manager/store/types.js";
+import { StoreWriter } from "../../src/manager/store/writer.js";
+
+function fakeStore(fail = false) {
+  const calls: StoreOp[][] = [];
+  const store = {
+    apply: (ops: readonly StoreOp[]) => {
+      calls.push([...ops]);
+      return fail ? Promise.reject(new Error("disk full")) : Promise.resolve();
+    },
+  } as unknown as Store;
+  return { store, calls };
+}
+
+function writerWith(fail = false) {
+  const errors: string[] = [];
+  const w = new StoreWriter({ error: (_o, msg) => errors.push(msg) });
+  const f = fakeStore(fail);
+  w.store = f.store;
+  return { w, errors, calls: f.calls };
+}
+
+const op = (key: string): StoreOp => ({ op: "set", key, value: 1 }) as StoreOp;
+
+describe("StoreWriter", () => {
+  it("durable: each write is applied on its own, at once", async () => {
+    const { w, calls } = writerWith();
+    const a = w.write([op("a")], { mode: "durable" });
+    expect(calls).toEqual([[op("a")]]);
+    await a;
+    await w.write([op("b")], { mode: "durable" });
+    expect(calls).toEqual([[op("a")], [op("b")]]);
+  });
+
+  it("durable: an empty write touches nothing; a failure rejects", async () => {
+    const { w, calls } = writerWith(true);
+    await w.write([], { mode: "durable" });
+    expect(calls).toEqual([]);
+    await expect(w.write([op("a")], { mode: "durable" })).rejects.toThrow("disk full");
+  });
+
+  it("batched: the writes of one turn are one transaction, in order", async () => {
+    const { w, calls } = writerWith();
+    const a = w.write([op("a")], { mode: "batched" });
+    const b = w.write([op("b"), op("c")], { mode: "batched" });
+    expect(calls).toEqual([]);
+    await Promise.all([a, b]);
+    expect(calls).toEqual([[op("a"), op("b"), op("c")]]);
+    await w.write([op("d")], { mode: "batched" });
+    expect(calls).toEqual([[op("a"), op("b"), op("c")], [op("d")]]);
+  });
+
+  it("batched rejects on failure; background resolves; the failure is logged once", async () => {
+    const { w, errors } = writerWith(true);
+    const bg = w.write([op("a")], { mode: "background" });
+    const batched = w.write([op("b")], { mode: "batched" });
+    await expect(batched).rejects.toThrow("disk full");
+    await expect(bg).resolves.toBeUndefined();
+    expect(errors).toEqual(["A change could not be written to the store"]);
+  });
+
+  it("flush waits for the gathered batch; no store means no write", async () => {
+    const { w, calls } = writerWith();
+    void w.write([op("a")], { mode: "background" });
+    await w.flush();
+    expect(calls).toEqual([[op("a")]]);
+    const none = new StoreWriter({ error: () => undefined });
+    await expect(none.write([op("x")], { mode: "batched" })).resolves.toBeUndefined();
+  });
+});

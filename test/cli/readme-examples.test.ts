@@ -32,9 +32,11 @@ beforeAll(async () => {
   m = await startManager();
   dir = path.join(m.tmpDir, "examples");
   mkdirSync(path.join(dir, "bin"), { recursive: true });
-  // `zqs` on the PATH, as `npm install -g` would put it.
+  // `zqs` on the PATH, as `npm install -g` would put it; with a generous
+  // --timeout as a failure guard (the defaults, 0.5 s to reach the manager and
+  // 2 s per reply, are short for a busy machine; an example's own wins).
   const shim = path.join(dir, "bin", "zqs");
-  writeFileSync(shim, `#!/bin/sh\nexec "${process.execPath}" "${CLI}" "$@"\n`);
+  writeFileSync(shim, `#!/bin/sh\nexec "${process.execPath}" "${CLI}" --timeout 60 "$@"\n`);
   chmodSync(shim, 0o755);
   env = {
     ...(process.env as Record<string, string>),

@@ -49,7 +49,8 @@ afterAll(async () => {
 
 it(
   `runs ${TOTAL} no-op tasks with retention 1 s in bounded memory`,
-  { timeout: 900_000 },
+  // A failure guard: about 2 minutes on an idle machine, 15 beside two CPU hogs.
+  { timeout: 1_800_000 },
   async () => {
     const pid = m.proc.pid as number;
     const body = encode(

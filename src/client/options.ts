@@ -32,7 +32,11 @@ export interface ClientOptions {
   zmqClientKeyPair?: { publicKey: string; secretKey: string };
   /** Seconds to wait for a reply (default 2). */
   timeoutRecv?: number;
-  /** Seconds to wait until a request is handed to a connection (default 0.5). */
+  /**
+   * Seconds to wait until a request is handed to a connection (default 2, as
+   * long as a reply: a new client connects first, which a busy machine can
+   * make slow; with no manager there, a request fails after this long).
+   */
   timeoutSend?: number;
   /** Filled in as `user` for the methods that take it (default "Queue Server API User"). */
   user?: string;
@@ -103,7 +107,7 @@ export function resolveClientOptions(opts: ClientOptions = {}): ResolvedOptions 
     zmqPublicKey: publicKey,
     zmqClientKeyPair: opts.zmqClientKeyPair,
     timeoutRecv: seconds("timeoutRecv", opts.timeoutRecv, 2),
-    timeoutSend: seconds("timeoutSend", opts.timeoutSend, 0.5),
+    timeoutSend: seconds("timeoutSend", opts.timeoutSend, 2),
     user: opts.user ?? DEFAULT_USER,
     userGroup: opts.userGroup ?? DEFAULT_USER_GROUP,
     lockKey: opts.lockKey ?? null,

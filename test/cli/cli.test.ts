@@ -18,7 +18,7 @@ let at: string[];
 beforeAll(async () => {
   m = await startManager();
   // --timeout: a failure guard for reaching the manager and each reply (the
-  // defaults, 0.5 s and 2 s, are short for a busy machine).
+  // defaults, 5 s to reach the manager and 2 s per reply, are short for a busy machine).
   at = ["-a", m.controlAddr, "--info-address", m.infoAddr, "--timeout", "60"];
 });
 afterAll(async () => {

@@ -33,7 +33,7 @@ beforeAll(async () => {
   dir = path.join(m.tmpDir, "examples");
   mkdirSync(path.join(dir, "bin"), { recursive: true });
   // `zqs` on the PATH, as `npm install -g` would put it; with a generous
-  // --timeout as a failure guard (the defaults, 0.5 s to reach the manager and
+  // --timeout as a failure guard (the defaults, 5 s to reach the manager and
   // 2 s per reply, are short for a busy machine; an example's own wins).
   const shim = path.join(dir, "bin", "zqs");
   writeFileSync(shim, `#!/bin/sh\nexec "${process.execPath}" "${CLI}" --timeout 60 "$@"\n`);

@@ -339,7 +339,7 @@ describe("options and keys", () => {
         zmqEncoding: "json",
         zmqPublicKey: null,
         timeoutRecv: 2,
-        timeoutSend: 0.5,
+        timeoutSend: 2,
         user: "Queue Server API User",
         userGroup: "primary",
         requestFailExceptions: true,

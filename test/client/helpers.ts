@@ -14,7 +14,7 @@ import { ENV_OPEN_MS, GUARD_MS, waitUntil } from "../helpers/wait.js";
 export const USER = "Test User";
 export const GROUP = "primary";
 
-/** The client's timeouts as failure guards (the defaults, 0.5 s and 2 s, are short for a busy machine), in s. */
+/** The client's timeouts as failure guards (the defaults, 2 s, are short for a busy machine), in s. */
 export const GUARDS = { timeoutSend: GUARD_MS / 1000, timeoutRecv: GUARD_MS / 1000 } as const;
 /** A wait's failure guard, in s. */
 export const WAIT_S = GUARD_MS / 1000;

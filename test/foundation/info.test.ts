@@ -65,9 +65,10 @@ function checkMessage(r: Received, enc: WireEncoding): Record<string, unknown> {
   const body = decode(payload, enc) as Record<string, unknown>;
   expect(Object.keys(body)).toEqual(["time", "msg"]);
   expect(typeof body.time).toBe("number");
-  // Seconds since the epoch, stamped when published: after this file began,
-  // before the message arrived.
-  const ms = (body.time as number) * 1000;
+  // Seconds since the epoch, stamped when published: an ordering on one clock
+  // (after this file began, not after the message arrived), not a duration;
+  // compared in whole ms, as Date.now() reads them.
+  const ms = Math.floor((body.time as number) * 1000);
   expect(ms).toBeGreaterThanOrEqual(BEGAN);
   expect(ms).toBeLessThanOrEqual(r.at);
   const msg = body.msg as Record<string, unknown>;

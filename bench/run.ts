@@ -11,6 +11,7 @@ import { benchStartup } from "./startup-times.js";
 import { benchTasks } from "./tasks.js";
 import { benchRun, benchThroughput } from "./throughput.js";
 import { benchTrace, printTrace, type TraceResult } from "./trace.js";
+import { benchWaits } from "./waits.js";
 
 const profile = process.argv.includes("--profile");
 const rows: Row[] = [];
@@ -66,6 +67,31 @@ rows.push({
   base: { key: "echo_rtt_ms", value: t.echoMedianMs, digits: 3, label: "REQ/REP echo round trip" },
   target: "≤ 5",
 });
+const w = await benchWaits();
+const echoRtt = {
+  key: "waits_echo_rtt_ms",
+  value: w.echoMedianMs,
+  digits: 3,
+  label: "REQ/REP echo round trip",
+};
+rows.push(
+  {
+    label: "`waitForCompletedTask` return after the end, info socket, median (ms)",
+    key: "wait_info_after_end_ms",
+    value: w.infoMedianMs,
+    digits: 3,
+    base: echoRtt,
+    target: "< 50 ms",
+  },
+  {
+    label: "`waitForCompletedTask` return after the end, polling, median (ms)",
+    key: "wait_poll_after_end_ms",
+    value: w.pollMedianMs,
+    digits: 3,
+    base: echoRtt,
+    target: "< 100 ms",
+  },
+);
 const bg: number[] = [];
 for (const workers of [1, 2]) {
   const th = await benchThroughput(5000, workers);

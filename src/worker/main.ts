@@ -44,13 +44,26 @@ function send(msg: WorkerToManager): void {
   outbox.push(msg);
 }
 
-function startHeartbeat(): void {
+/**
+ * Starts the heartbeat thread; resolves once it has written its first beat, so
+ * that the manager has heard a beat before anything else this process says
+ * (it judges a worker that never beat by the longer start-up allowance).
+ */
+function startHeartbeat(): Promise<void> {
   const code = `
     const fs = require("node:fs");
-    setInterval(() => { try { fs.writeSync(${HEARTBEAT_FD}, "."); } catch { process.exit(0); } }, ${HEARTBEAT_INTERVAL_MS});
+    const { parentPort } = require("node:worker_threads");
+    const beat = () => { try { fs.writeSync(${HEARTBEAT_FD}, "."); } catch { process.exit(0); } };
+    beat();
+    parentPort.postMessage("beating");
+    setInterval(beat, ${HEARTBEAT_INTERVAL_MS});
   `;
   const w = new Worker(code, { eval: true });
   w.unref();
+  return new Promise((resolve) => {
+    w.once("message", () => resolve());
+    w.once("error", () => resolve());
+  });
 }
 
 type Exports = Record<string, unknown>;
@@ -332,7 +345,7 @@ function onMessage(m: ManagerToWorker): void {
 }
 
 async function main(): Promise<void> {
-  startHeartbeat();
+  await startHeartbeat();
   process.on("message", (m) => unbatch<ManagerToWorker>(m, onMessage));
   process.on("disconnect", () => process.exit(0));
   process.on("unhandledRejection", (err) => {

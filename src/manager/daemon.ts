@@ -60,6 +60,8 @@ export class Manager {
   readonly writer: StoreWriter;
   private control: ControlServer | undefined;
   private info: InfoPublisher | undefined;
+  /** The HTTP gateway started by --http-addr. */
+  private http: { close(): Promise<void>; url: string } | undefined;
   private stopping: Promise<void> | undefined;
   /** Resolves when the manager has shut down. */
   readonly stopped: Promise<void>;
@@ -249,7 +251,8 @@ export class Manager {
       dispatcher,
       this.log,
     );
-    if (this.opts.zmqPublishConsole) {
+    // The in-process HTTP gateway streams from the info socket: --http-addr turns it on.
+    if (this.opts.zmqPublishConsole || this.opts.httpAddr) {
       this.info = new InfoPublisher(this.opts.zmqInfoAddr, this.infoEncoding, this.log);
       await this.info.bind();
       const info = this.info;
@@ -268,6 +271,43 @@ export class Manager {
         (this.opts.zmqPrivateKey ? ", CURVE on" : "") +
         (allowedClients ? ` (${allowedClients.size} allowed client key(s))` : ""),
     );
+    if (this.opts.httpAddr) await this.startHttp(this.opts.httpAddr);
+  }
+
+  /**
+   * The HTTP gateway in this process (--http-addr): the same gateway as
+   * `zqs http`, a client of this manager's own sockets.
+   */
+  private async startHttp(listen: string): Promise<void> {
+    // Fastify is loaded only when the gateway is wanted.
+    const { startGateway, startedMessage } = await import("../http/start.js");
+    const { connectableAddress } = await import("../http/options.js");
+    const { publicKeyFromPrivate } = await import("../client/keys.js");
+    const zqsAddr = connectableAddress(this.opts.zmqControlAddr);
+    const started = await startGateway({
+      zqsAddr,
+      zqsInfoAddr: connectableAddress(this.opts.zmqInfoAddr),
+      listen,
+      zmqEncoding: this.infoEncoding,
+      zmqPublicKey: this.opts.zmqPrivateKey
+        ? publicKeyFromPrivate(this.opts.zmqPrivateKey)
+        : undefined,
+      zmqClientPrivateKey: undefined,
+      apiKeys: this.opts.httpApiKeys,
+      singleUserApiKey: this.opts.httpSingleUserApiKey,
+      allowAnonymous: this.opts.httpAllowAnonymous,
+      dashboardDir: undefined,
+      timeout: 10,
+    });
+    if (this.stopping) {
+      // Stopped while the gateway was starting.
+      await started.close();
+      return;
+    }
+    this.http = started;
+    this.log.info(`HTTP gateway at ${started.url}`);
+    // On stdout only, never on QS_Console: a generated key must not reach the info socket.
+    if (started.generatedKey) process.stdout.write(startedMessage(started, zqsAddr) + "\n");
   }
 
   /** Write changes no reply waits for (results, lists); a failure is logged. */
@@ -294,6 +334,9 @@ export class Manager {
     if (!this.stopping) {
       this.stopping = (async () => {
         this.log.info(`Stopping the manager (${reason})`);
+        await this.http
+          ?.close()
+          .catch((err: unknown) => this.log.error({ err }, "Closing the HTTP gateway failed"));
         await this.control?.flush();
         this.logger.setConsoleSink(undefined);
         await this.control?.close();

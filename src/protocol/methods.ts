@@ -39,12 +39,23 @@ export type Area =
 
 type FailureExtras = Record<string, unknown>;
 
+export type HttpVerb = "GET" | "POST" | "DELETE";
+/** `"GET /api/status"`: a verb, one space, a path under /api/. */
+export type HttpRoute = `${HttpVerb} /api/${string}`;
+
 export interface MethodDef<
   P extends z.ZodRawShape = z.ZodRawShape,
   R extends z.ZodType = z.ZodType,
 > {
   /** One line for docs and `--help`. */
   summary: string;
+  /**
+   * Its route on the HTTP gateway (`zqs http`), verb and path: the Python
+   * client's HTTP flavour uses these for the Python server's methods; the zqs
+   * extensions follow the same style. The parameters travel as a JSON body,
+   * on GET too.
+   */
+  http: HttpRoute;
   area: Area;
   params: P;
   reply: R;
@@ -101,6 +112,7 @@ export const methods = {
   // status & configuration
   ping: method({
     summary: "Same as status (kept for compatibility).",
+    http: "GET /api/ping",
     area: "status",
     params: {},
     reply: statusSchema,
@@ -108,6 +120,7 @@ export const methods = {
   }),
   status: method({
     summary: "The manager's status map (27 keys; *_uid keys change when what they name changes).",
+    http: "GET /api/status",
     area: "status",
     params: {},
     reply: statusSchema,
@@ -115,6 +128,7 @@ export const methods = {
   }),
   config_get: method({
     summary: "Manager configuration visible to clients.",
+    http: "GET /api/config/get",
     area: "status",
     params: {},
     reply: withKeys({ config: z.record(z.string(), z.unknown()) }),
@@ -124,6 +138,7 @@ export const methods = {
   // plans, devices, permissions
   plans_allowed: method({
     summary: "Plans the user group may run.",
+    http: "GET /api/plans/allowed",
     area: "permissions",
     params: { user_group: userGroup },
     reply: withKeys({
@@ -135,6 +150,7 @@ export const methods = {
   }),
   devices_allowed: method({
     summary: "Devices the user group may use.",
+    http: "GET /api/devices/allowed",
     area: "permissions",
     params: { user_group: userGroup },
     reply: withKeys({
@@ -146,6 +162,7 @@ export const methods = {
   }),
   plans_existing: method({
     summary: "Every plan found in the environment's startup code.",
+    http: "GET /api/plans/existing",
     area: "permissions",
     params: {},
     reply: withKeys({
@@ -157,6 +174,7 @@ export const methods = {
   }),
   devices_existing: method({
     summary: "Every device found in the environment's startup code.",
+    http: "GET /api/devices/existing",
     area: "permissions",
     params: {},
     reply: withKeys({
@@ -168,6 +186,7 @@ export const methods = {
   }),
   permissions_reload: method({
     summary: "Reload the permissions file (and optionally the plan/device lists).",
+    http: "POST /api/permissions/reload",
     area: "permissions",
     params: {
       restore_plans_devices: z.boolean().default(false),
@@ -179,6 +198,7 @@ export const methods = {
   }),
   permissions_get: method({
     summary: "The user group permissions in force.",
+    http: "GET /api/permissions/get",
     area: "permissions",
     params: {},
     reply: withKeys({ user_group_permissions: z.record(z.string(), z.unknown()) }),
@@ -186,6 +206,7 @@ export const methods = {
   }),
   permissions_set: method({
     summary: "Replace the user group permissions.",
+    http: "POST /api/permissions/set",
     area: "permissions",
     params: { user_group_permissions: mapSchema, lock_key: lockKey },
     reply: ok,
@@ -195,6 +216,7 @@ export const methods = {
   // queue
   queue_get: method({
     summary: "The plan queue and the running item.",
+    http: "GET /api/queue/get",
     area: "queue",
     params: {},
     reply: withKeys({
@@ -206,6 +228,7 @@ export const methods = {
   }),
   queue_mode_set: method({
     summary: "Set queue mode options (loop, ignore_failures) or 'default'.",
+    http: "POST /api/queue/mode/set",
     area: "queue",
     params: {
       mode: z.union([mapSchema, z.literal("default")]).optional(),
@@ -217,6 +240,7 @@ export const methods = {
   }),
   queue_item_add: method({
     summary: "Add an item (plan or instruction) to the queue.",
+    http: "POST /api/queue/item/add",
     area: "queue",
     params: {
       item: itemSchema.optional(),
@@ -234,6 +258,7 @@ export const methods = {
   }),
   queue_item_add_batch: method({
     summary: "Add several items at once: all or none, with a result per item.",
+    http: "POST /api/queue/item/add/batch",
     area: "queue",
     params: {
       items: z.array(itemSchema).optional(),
@@ -256,6 +281,7 @@ export const methods = {
   }),
   queue_item_update: method({
     summary: "Replace an item in the queue (replace=true gives it a new item_uid).",
+    http: "POST /api/queue/item/update",
     area: "queue",
     params: {
       item: itemSchema.optional(),
@@ -272,6 +298,7 @@ export const methods = {
   }),
   queue_item_get: method({
     summary: "One queue item, by position or uid (default: the last).",
+    http: "GET /api/queue/item/get",
     area: "queue",
     params: { pos: pos.optional(), uid: uid.optional() },
     reply: withKeys({ item: itemSchema }),
@@ -280,6 +307,7 @@ export const methods = {
   }),
   queue_item_remove: method({
     summary: "Remove one item, by position or uid (default: the last).",
+    http: "POST /api/queue/item/remove",
     area: "queue",
     params: { pos: pos.optional(), uid: uid.optional(), lock_key: lockKey },
     reply: withKeys({ item: itemSchema, qsize: z.number().int().nullable() }),
@@ -289,6 +317,7 @@ export const methods = {
   }),
   queue_item_remove_batch: method({
     summary: "Remove several items by uid.",
+    http: "POST /api/queue/item/remove/batch",
     area: "queue",
     params: {
       uids: z.array(z.string()).optional(),
@@ -302,6 +331,7 @@ export const methods = {
   }),
   queue_item_move: method({
     summary: "Move one item to a new position, or before/after another item.",
+    http: "POST /api/queue/item/move",
     area: "queue",
     params: {
       pos: pos.optional(),
@@ -318,6 +348,7 @@ export const methods = {
   }),
   queue_item_move_batch: method({
     summary: "Move several items (in the given order, or queue order with reorder=true).",
+    http: "POST /api/queue/item/move/batch",
     area: "queue",
     params: {
       uids: z.array(z.string()).optional(),
@@ -334,6 +365,7 @@ export const methods = {
   }),
   queue_item_execute: method({
     summary: "Run one item at once, outside the queue.",
+    http: "POST /api/queue/item/execute",
     area: "queue",
     params: { item: itemSchema.optional(), user_group: userGroup, user: user, lock_key: lockKey },
     reply: withKeys({ qsize: z.number().int().nullable(), item: itemSchema.nullable() }),
@@ -343,6 +375,7 @@ export const methods = {
   }),
   queue_clear: method({
     summary: "Remove every item from the queue.",
+    http: "POST /api/queue/clear",
     area: "queue",
     params: { lock_key: lockKey },
     reply: ok,
@@ -350,6 +383,7 @@ export const methods = {
   }),
   queue_start: method({
     summary: "Start executing the queue.",
+    http: "POST /api/queue/start",
     area: "control",
     params: { lock_key: lockKey },
     reply: ok,
@@ -357,6 +391,7 @@ export const methods = {
   }),
   queue_stop: method({
     summary: "Stop the queue after the running item.",
+    http: "POST /api/queue/stop",
     area: "control",
     params: { lock_key: lockKey },
     reply: ok,
@@ -364,6 +399,7 @@ export const methods = {
   }),
   queue_stop_cancel: method({
     summary: "Cancel a pending queue_stop.",
+    http: "POST /api/queue/stop/cancel",
     area: "control",
     params: { lock_key: lockKey },
     reply: ok,
@@ -371,6 +407,7 @@ export const methods = {
   }),
   queue_autostart: method({
     summary: "Start the queue whenever items wait (enable=true) or stop doing so.",
+    http: "POST /api/queue/autostart",
     area: "control",
     params: {
       enable: z.boolean({
@@ -388,6 +425,7 @@ export const methods = {
   // history
   history_get: method({
     summary: "The plan history.",
+    http: "GET /api/history/get",
     area: "history",
     params: {},
     reply: withKeys({ items: itemsList, plan_history_uid: z.string() }),
@@ -395,6 +433,7 @@ export const methods = {
   }),
   history_clear: method({
     summary: "Clear the history, keep its last `size` items, or remove one by item_uid.",
+    http: "POST /api/history/clear",
     area: "history",
     params: {
       size: z
@@ -413,6 +452,7 @@ export const methods = {
   // environment
   environment_open: method({
     summary: "Fork the worker and load the startup code (replies at once; watch status).",
+    http: "POST /api/environment/open",
     area: "environment",
     params: { lock_key: lockKey },
     reply: ok,
@@ -421,6 +461,7 @@ export const methods = {
   }),
   environment_close: method({
     summary: "Ask the worker to finish and exit (replies at once).",
+    http: "POST /api/environment/close",
     area: "environment",
     params: { lock_key: lockKey },
     reply: ok,
@@ -429,6 +470,7 @@ export const methods = {
   }),
   environment_destroy: method({
     summary: "Kill the worker, also when it hangs (replies at once).",
+    http: "POST /api/environment/destroy",
     area: "environment",
     params: { lock_key: lockKey },
     reply: ok,
@@ -437,6 +479,7 @@ export const methods = {
   }),
   environment_update: method({
     summary: "Re-read the environment's plans and devices (a task).",
+    http: "POST /api/environment/update",
     area: "environment",
     params: { run_in_background: z.boolean().default(false), lock_key: lockKey },
     reply: withKeys({ task_uid: nullableUid }),
@@ -445,6 +488,7 @@ export const methods = {
   }),
   script_upload: method({
     summary: "Load a JavaScript/TypeScript module into the environment (a task).",
+    http: "POST /api/script/upload",
     area: "environment",
     params: {
       script: z.string({
@@ -464,6 +508,7 @@ export const methods = {
   }),
   kernel_interrupt: method({
     summary: "Interrupt the IPython kernel (not used by zqs: always refused).",
+    http: "POST /api/kernel/interrupt",
     area: "environment",
     params: {
       interrupt_task: z.boolean().default(false),
@@ -479,6 +524,7 @@ export const methods = {
   // tasks
   function_execute: method({
     summary: "Run a function of the environment (foreground or background); returns task_uid.",
+    http: "POST /api/function/execute",
     area: "tasks",
     params: {
       item: itemSchema.optional(),
@@ -499,6 +545,7 @@ export const methods = {
   }),
   task_status: method({
     summary: "running / completed / not_found for one task_uid or a list.",
+    http: "GET /api/task/status",
     area: "tasks",
     params: { task_uid: taskUidOneOrMany },
     reply: withKeys({
@@ -511,6 +558,7 @@ export const methods = {
   }),
   task_result: method({
     summary: "Status and result of one task.",
+    http: "GET /api/task/result",
     area: "tasks",
     params: {
       task_uid: z.string({
@@ -529,6 +577,7 @@ export const methods = {
   }),
   task_info: method({
     summary: "Full lifecycle record(s): state, times, attempts, progress, outputs.",
+    http: "GET /api/task/info",
     area: "tasks",
     params: { task_uid: taskUidOneOrMany },
     reply: withKeys({
@@ -540,6 +589,7 @@ export const methods = {
   }),
   task_cancel: method({
     summary: "Cancel pending or running task(s).",
+    http: "POST /api/task/cancel",
     area: "tasks",
     params: { task_uid: taskUidOneOrMany, lock_key: lockKey },
     reply: withKeys({
@@ -556,6 +606,7 @@ export const methods = {
   // plan control
   re_pause: method({
     summary: "Pause the running plan (deferred: next checkpoint; immediate: now).",
+    http: "POST /api/re/pause",
     area: "control",
     params: {
       option: z
@@ -572,6 +623,7 @@ export const methods = {
   }),
   re_resume: method({
     summary: "Resume a paused plan.",
+    http: "POST /api/re/resume",
     area: "control",
     params: { lock_key: lockKey },
     reply: ok,
@@ -580,6 +632,7 @@ export const methods = {
   }),
   re_stop: method({
     summary: "End a paused plan as stopped (a success; not re-queued).",
+    http: "POST /api/re/stop",
     area: "control",
     params: { lock_key: lockKey },
     reply: ok,
@@ -588,6 +641,7 @@ export const methods = {
   }),
   re_abort: method({
     summary: "End a paused plan as aborted (back to the front of the queue).",
+    http: "POST /api/re/abort",
     area: "control",
     params: { lock_key: lockKey },
     reply: ok,
@@ -596,6 +650,7 @@ export const methods = {
   }),
   re_halt: method({
     summary: "End a paused plan as halted (back to the front of the queue).",
+    http: "POST /api/re/halt",
     area: "control",
     params: { lock_key: lockKey },
     reply: ok,
@@ -604,6 +659,7 @@ export const methods = {
   }),
   re_runs: method({
     summary: "Runs opened by the running plan (active, open or closed).",
+    http: "POST /api/re/runs",
     area: "control",
     params: { option: z.enum(["active", "open", "closed"]).default("active") },
     reply: withKeys({
@@ -614,6 +670,7 @@ export const methods = {
   }),
   re_metadata: method({
     summary: "Metadata of the environment's run engine.",
+    http: "GET /api/re/metadata",
     area: "control",
     params: {},
     reply: withKeys({ re_metadata: z.record(z.string(), z.unknown()) }),
@@ -623,6 +680,7 @@ export const methods = {
   // locks
   lock: method({
     summary: "Lock the environment and/or the queue with a key.",
+    http: "POST /api/lock",
     area: "locks",
     params: {
       lock_key: z.string().optional(),
@@ -639,6 +697,7 @@ export const methods = {
   }),
   lock_info: method({
     summary: "The lock state (and whether a given key is valid).",
+    http: "GET /api/lock/info",
     area: "locks",
     params: { lock_key: z.string().optional() },
     reply: withKeys({
@@ -649,6 +708,7 @@ export const methods = {
   }),
   unlock: method({
     summary: "Remove the lock (the lock key or the emergency key).",
+    http: "POST /api/unlock",
     area: "locks",
     params: { lock_key: z.string().optional() },
     reply: withKeys({
@@ -661,6 +721,7 @@ export const methods = {
   // runs of many tasks (zqs)
   run_create: method({
     summary: "Create a run of numbered tasks of one function over the worker pool.",
+    http: "POST /api/run/create",
     area: "runs",
     params: {
       function: itemSchema,
@@ -678,6 +739,7 @@ export const methods = {
   }),
   run_info: method({
     summary: "Counts and progress of a run.",
+    http: "GET /api/run/info",
     area: "runs",
     params: { run_uid: z.string() },
     reply: withKeys({
@@ -704,6 +766,7 @@ export const methods = {
   }),
   run_restart: method({
     summary: "Re-queue a run's failed tasks (or all with everything=true).",
+    http: "POST /api/run/restart",
     area: "runs",
     params: { run_uid: z.string(), everything: z.boolean().default(false), lock_key: lockKey },
     reply: withKeys({ run_uid: nullableUid, task_uids: z.array(z.string()) }),
@@ -713,6 +776,7 @@ export const methods = {
   }),
   run_delete: method({
     summary: "Delete a run (cancelling its unfinished tasks).",
+    http: "POST /api/run/delete",
     area: "runs",
     params: { run_uid: z.string(), lock_key: lockKey },
     reply: ok,
@@ -721,6 +785,7 @@ export const methods = {
   }),
   runs_list: method({
     summary: "All runs with their counts.",
+    http: "GET /api/runs/list",
     area: "runs",
     params: {},
     reply: withKeys({ runs: z.array(z.record(z.string(), z.unknown())) }),
@@ -731,18 +796,21 @@ export const methods = {
   // manager
   manager_stop: method({
     summary: "Stop the manager (safe_on: refuse while a plan runs; safe_off: stop anyway).",
+    http: "POST /api/manager/stop",
     area: "manager",
     params: { option: z.string().default("safe_on") },
     reply: ok,
   }),
   manager_kill: method({
     summary: "Test hook of the Python server: kill the manager process (not honoured by zqs).",
+    http: "POST /api/test/manager/kill",
     area: "manager",
     params: {},
     reply: ok,
   }),
   manager_test: method({
     summary: "Test hook of the Python server (not used by zqs: refused).",
+    http: "POST /api/test/manager/test",
     area: "manager",
     params: { test_name: z.string().optional() },
     reply: ok,

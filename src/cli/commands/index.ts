@@ -19,6 +19,7 @@ import { registerRuns } from "./runs.js";
 import { registerStatus } from "./status.js";
 import { registerTasks } from "./tasks.js";
 
+export { runHttp } from "./http.js";
 export { runManager } from "./manager.js";
 
 /** Commander's own usage errors (missing argument, unknown option) exit with 2 here too. */

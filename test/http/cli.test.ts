@@ -4,10 +4,11 @@
  * environment), and `zqs manager --http-addr` with the gateway inside.
  */
 import { spawn } from "node:child_process";
+import { curveKeyPair } from "zeromq";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { CLI, freePort, startManager, type RunningManager } from "../helpers/manager.js";
 import { waitUntil } from "../helpers/wait.js";
-import { call, readSse } from "./helpers.js";
+import { call, readSse, SINGLE_KEY, startTestGateway } from "./helpers.js";
 
 let m: RunningManager;
 beforeAll(async () => {
@@ -89,6 +90,42 @@ it("zqs manager --http-addr runs the gateway inside, with its info socket on", a
     );
     expect(evs.some((e) => e.event === "status")).toBe(true);
   } finally {
+    await mm.stop();
+  }
+});
+
+it("reaches a manager with CURVE: --zmq-public-key", async () => {
+  const server = curveKeyPair();
+  const mm = await startManager({
+    examples: false,
+    startup: {},
+    args: ["--zmq-private-key", server.secretKey],
+    probeCurve: { serverKey: server.publicKey, ...curveKeyPair() },
+  });
+  const port = await freePort();
+  const g = await zqsHttp([
+    "--zqs-addr",
+    mm.controlAddr,
+    "--zqs-info-addr",
+    mm.infoAddr,
+    "--listen",
+    `127.0.0.1:${port}`,
+    "--zmq-public-key",
+    server.publicKey,
+    "--single-user-api-key",
+    "curve",
+  ]);
+  // Without the key the gateway cannot talk to it: 503.
+  const plain = await startTestGateway(mm, { timeout: 1 });
+  try {
+    const st = await call(`http://127.0.0.1:${port}`, "GET", "/api/status", { key: "curve" });
+    expect(st.status).toBe(200);
+    expect(st.json.manager_state).toBe("idle");
+    expect((await call(plain.url, "GET", "/api/status", { key: SINGLE_KEY })).status).toBe(503);
+  } finally {
+    g.proc.kill("SIGTERM");
+    await g.exited;
+    await plain.close();
     await mm.stop();
   }
 });

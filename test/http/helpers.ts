@@ -29,6 +29,8 @@ export async function startTestGateway(
     allowAnonymous?: "read" | "write";
     timeout?: number;
     dashboardDir?: string;
+    /** The manager's CURVE public key (the gateway makes its own key pair). */
+    serverKey?: string;
   } = {},
 ): Promise<TestGateway> {
   const keys = new ApiKeyStore(opts.keysFile);
@@ -40,6 +42,7 @@ export async function startTestGateway(
     infoAddr: m.infoAddr,
     encoding: opts.encoding ?? "json",
     timeout: opts.timeout ?? 30,
+    ...(opts.serverKey ? { curve: { serverKey: opts.serverKey } } : {}),
   });
   const gateway = new Gateway({
     backend: link,

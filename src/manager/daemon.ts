@@ -62,6 +62,7 @@ export class Manager {
   /** How long the manager took to handle each request, by method. */
   readonly requestLatency = new LatencyHistograms();
   private control: ControlServer | undefined;
+  private allowedClients: AllowList | undefined;
   private info: InfoPublisher | undefined;
   /** The HTTP gateway started by --http-addr. */
   private http: { close(): Promise<void>; url: string } | undefined;
@@ -248,7 +249,8 @@ export class Manager {
     const allowedClients = this.opts.zmqAllowedClients
       ? new AllowList(this.opts.zmqAllowedClients)
       : undefined;
-    if (allowedClients?.size === 0) {
+    this.allowedClients = allowedClients;
+    if (allowedClients?.size === 0 && !this.opts.httpAddr) {
       this.log.warn(`The allow-list '${allowedClients.file}' is empty: no client can connect`);
     }
     this.control = new ControlServer(
@@ -295,6 +297,14 @@ export class Manager {
     const { connectableAddress } = await import("../http/options.js");
     const { publicKeyFromPrivate } = await import("../client/keys.js");
     const zqsAddr = connectableAddress(this.opts.zmqControlAddr);
+    // With an allow-list, the gateway's own key pair is allowed too.
+    let clientKey: string | undefined;
+    if (this.opts.zmqPrivateKey && this.allowedClients) {
+      const { curveKeyPair } = await import("zeromq");
+      const pair = curveKeyPair();
+      this.allowedClients.allowOwn(pair.publicKey);
+      clientKey = pair.secretKey;
+    }
     const started = await startGateway({
       zqsAddr,
       zqsInfoAddr: connectableAddress(this.opts.zmqInfoAddr),
@@ -303,7 +313,7 @@ export class Manager {
       zmqPublicKey: this.opts.zmqPrivateKey
         ? publicKeyFromPrivate(this.opts.zmqPrivateKey)
         : undefined,
-      zmqClientPrivateKey: undefined,
+      zmqClientPrivateKey: clientKey,
       apiKeys: this.opts.httpApiKeys,
       singleUserApiKey: this.opts.httpSingleUserApiKey,
       allowAnonymous: this.opts.httpAllowAnonymous,

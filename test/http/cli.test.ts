@@ -4,6 +4,9 @@
  * environment), and `zqs manager --http-addr` with the gateway inside.
  */
 import { spawn } from "node:child_process";
+import { rmSync, writeFileSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
 import { curveKeyPair } from "zeromq";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { CLI, freePort, startManager, type RunningManager } from "../helpers/manager.js";
@@ -127,5 +130,40 @@ it("reaches a manager with CURVE: --zmq-public-key", async () => {
     await g.exited;
     await plain.close();
     await mm.stop();
+  }
+});
+
+it("zqs manager --http-addr with CURVE and an allow-list: the gateway's own key is let in", async () => {
+  const server = curveKeyPair();
+  const probe = curveKeyPair();
+  const allowed = path.join(os.tmpdir(), `zqs-allowed-${process.pid}-${Date.now()}.txt`);
+  writeFileSync(allowed, `${probe.publicKey}\n`);
+  const port = await freePort();
+  const mm = await startManager({
+    examples: false,
+    startup: {},
+    args: [
+      "--zmq-private-key",
+      server.secretKey,
+      "--zmq-allowed-clients",
+      allowed,
+      "--http-addr",
+      `127.0.0.1:${port}`,
+      "--http-single-user-api-key",
+      "inside",
+    ],
+    probeCurve: { serverKey: server.publicKey, ...probe },
+  });
+  try {
+    const url = `http://127.0.0.1:${port}`;
+    const st = await waitUntil(async () => {
+      const r = await call(url, "GET", "/api/status", { key: "inside" }).catch(() => undefined);
+      return r && r.status !== 0 ? r : undefined;
+    });
+    expect(st.status).toBe(200);
+    expect(st.json.manager_state).toBe("idle");
+  } finally {
+    await mm.stop();
+    rmSync(allowed, { force: true });
   }
 });

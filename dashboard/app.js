@@ -278,7 +278,8 @@ function onStatus(s) {
       if (prev !== null || key !== "running_item_uid") load(fn);
     }
   }
-  if (prev && prev.worker_environment_exists !== s.worker_environment_exists) {
+  if (state.workers === null) renderWorkers();
+  else if (prev && prev.worker_environment_exists !== s.worker_environment_exists) {
     refreshWorkers();
   }
 }
@@ -607,7 +608,7 @@ function renderWorkers() {
         h("td", {}, "environment"),
         h("td", { class: "muted" }, "local"),
         h("td", {}, badge(s?.worker_environment_state ?? "unknown")),
-        h("td", { class: "num" }, `${s?.worker_background_tasks ?? 0} task(s)`),
+        h("td", { class: "num" }, `${s?.worker_background_tasks ?? 0} background task(s)`),
       ),
     );
     return;

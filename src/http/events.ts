@@ -63,6 +63,11 @@ export class EventHub {
     }
   }
 
+  /** Streams listening now. */
+  get subscribers(): number {
+    return this.listeners.size;
+  }
+
   subscribe(fn: EventListener): () => void {
     this.listeners.add(fn);
     return () => this.listeners.delete(fn);

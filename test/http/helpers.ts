@@ -54,8 +54,10 @@ export interface HttpReply {
   status: number;
   headers: http.IncomingHttpHeaders;
   text: string;
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any
-  json: any;
+  /** The JSON body (an empty map when the body is not a JSON map). */
+  json: Record<string, unknown>;
+  /** `detail` of a 4xx/5xx body. */
+  detail: string | undefined;
 }
 
 /** One HTTP request; `body` goes as JSON (on GET too), `key` as `Authorization: ApiKey`. */
@@ -80,13 +82,17 @@ export function call(
       res.on("data", (c: Buffer) => chunks.push(c));
       res.on("end", () => {
         const text = Buffer.concat(chunks).toString("utf8");
-        let json: unknown;
+        let json: Record<string, unknown> = {};
         try {
-          json = JSON.parse(text);
+          const v: unknown = JSON.parse(text);
+          if (v !== null && typeof v === "object" && !Array.isArray(v)) {
+            json = v as Record<string, unknown>;
+          }
         } catch {
-          json = undefined;
+          // Not JSON (a page, metrics text): `text` has it.
         }
-        resolve({ status: res.statusCode ?? 0, headers: res.headers, text, json });
+        const detail = typeof json.detail === "string" ? json.detail : undefined;
+        resolve({ status: res.statusCode ?? 0, headers: res.headers, text, json, detail });
       });
       res.on("error", reject);
     });
@@ -110,7 +116,7 @@ export async function waitStatus(
 ): Promise<Record<string, unknown>> {
   return waitUntil(async () => {
     const r = await api("GET", "/api/status");
-    return r.status === 200 && pred(r.json) ? (r.json as Record<string, unknown>) : undefined;
+    return r.status === 200 && pred(r.json) ? r.json : undefined;
   }, timeoutMs);
 }
 

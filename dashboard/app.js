@@ -208,12 +208,19 @@ async function loadTasks() {
   }
 }
 
+let runsFollowUp;
 async function loadRuns() {
   if (!state.features.runsList) return;
   try {
     const r = await api("GET", "/api/runs/list");
     state.runs = r.runs ?? [];
     renderRuns();
+    // Runs are counted from task events; while one is unfinished, look again
+    // now and then as well, so that a last change is never missed.
+    clearTimeout(runsFollowUp);
+    if (state.runs.some((run) => run.num_done + run.num_failed < run.num_tasks)) {
+      runsFollowUp = setTimeout(() => load(loadRuns), 2000);
+    }
   } catch (err) {
     if (!isUnknown(err)) throw err;
     state.features.runsList = false;

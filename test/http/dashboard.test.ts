@@ -17,7 +17,7 @@ import { ROOT, WORKER_API } from "../helpers/paths.js";
 import { newGate } from "../helpers/startup.js";
 import { ENV_OPEN_MS, GUARD_MS } from "../helpers/wait.js";
 import type { TestGateway } from "./helpers.js";
-import { client, SINGLE_KEY, startTestGateway } from "./helpers.js";
+import { client, SINGLE_KEY, startTestGateway, waitStatus } from "./helpers.js";
 
 const CHROMIUM = process.env.ZQS_CHROMIUM ?? "/usr/bin/chromium";
 
@@ -221,4 +221,71 @@ it("logs in, adds a plan through the page, runs it; a task's bar and a run's per
   expect(partial).toBeGreaterThan(0);
   expect(partial).toBeLessThan(100);
   expect(navigations).toBe(0);
+});
+
+it("moves and removes queue items from the page", async () => {
+  // On its own too: logged in, with the environment open.
+  if (!(await page.$('#live[data-live="yes"]'))) {
+    await page.goto(`${g.url}/?token=${SINGLE_KEY}`);
+    await page.waitForSelector('#live[data-live="yes"]');
+  }
+  const s = (await api("GET", "/api/status")).json as { worker_environment_exists: boolean };
+  if (!s.worker_environment_exists) {
+    expect((await api("POST", "/api/environment/open")).json).toMatchObject({ success: true });
+    await waitStatus(api, (st) => st.worker_environment_exists === true, ENV_OPEN_MS);
+  }
+  const before = (await api("GET", "/api/queue/get")).json as { items: { item_uid: string }[] };
+  const uids = before.items.map((i) => i.item_uid);
+  for (const steps of [6, 7]) {
+    const add = await api("POST", "/api/queue/item/add", {
+      item: { item_type: "plan", name: "count_steps", kwargs: { steps } },
+    });
+    expect(add.json).toMatchObject({ success: true });
+    uids.push((add.json as { item: { item_uid: string } }).item.item_uid);
+  }
+  const added = uids.at(-1) as string;
+  await waitPage(
+    (n) => document.querySelectorAll("#queue li.item").length === Number(n),
+    String(uids.length),
+  );
+  const order = async () =>
+    ((await api("GET", "/api/queue/get")).json as { items: { item_uid: string }[] }).items.map(
+      (i) => i.item_uid,
+    );
+
+  // The last item moves up one place.
+  await page.click(`#queue li[data-uid="${added}"] button[title="Move up"]`);
+  const moved = [...uids.slice(0, -2), added, uids.at(-2) as string];
+  await waitPage(
+    (want) =>
+      Array.from(document.querySelectorAll("#queue li.item"))
+        .map((li) => li.getAttribute("data-uid"))
+        .join() === want,
+    moved.join(),
+  );
+  expect(await order()).toEqual(moved);
+
+  // And is removed.
+  await page.click(`#queue li[data-uid="${added}"] button[title="Remove"]`);
+  await waitPage((uid) => !document.querySelector(`#queue li[data-uid="${uid}"]`), added);
+  expect(await order()).toEqual(uids.slice(0, -1));
+});
+
+it("asks for the key when there is no session, and logs in with it", async () => {
+  const ctx = await browser.createBrowserContext();
+  try {
+    const p = await ctx.newPage();
+    await p.goto(`${g.url}/`);
+    await p.waitForSelector("#login-form #token");
+    expect(await p.$("#live")).toBeNull();
+    await p.type("#token", SINGLE_KEY);
+    await Promise.all([p.waitForNavigation(), p.click("#login-form button[type=submit]")]);
+    await p.waitForSelector('#live[data-live="yes"]');
+    expect(new URL(p.url()).search).toBe("");
+    await p.waitForFunction(
+      () => document.getElementById("whoami")?.textContent?.includes("Single User") === true,
+    );
+  } finally {
+    await ctx.close();
+  }
 });

@@ -389,13 +389,17 @@ export class Gateway {
     const auth = this.opts.auth;
     const dir = this.opts.dashboardDir ?? DEFAULT_DASHBOARD_DIR;
     app.get("/metrics", { config: { scope: "read", name: "metrics" } }, async (_req, reply) => {
-      let status: Reply | undefined;
-      try {
-        status = await this.opts.backend.call("status", {}, { user: "", userGroup: "" });
-      } catch (err) {
-        if (!(err instanceof ManagerUnavailableError)) throw err;
-      }
+      const ask = async (method: "status" | "metrics"): Promise<Reply | undefined> => {
+        try {
+          return await this.opts.backend.call(method, {}, { user: "", userGroup: "" });
+        } catch (err) {
+          if (err instanceof ManagerUnavailableError) return undefined;
+          throw err;
+        }
+      };
+      const status = await ask("status");
       this.metrics.setStatus(status);
+      this.metrics.setManagerMetrics(status ? await ask("metrics") : undefined);
       return reply.type(this.metrics.contentType).send(await this.metrics.text());
     });
     // The dashboard: `/?token=KEY` logs in (HttpOnly cookie) and redirects to `/`.

@@ -9,6 +9,43 @@ import { Counter, Gauge, Histogram, Registry } from "prom-client";
 import { MANAGER_STATES, WORKER_ENVIRONMENT_STATES } from "../protocol/index.js";
 import type { Reply } from "./manager-link.js";
 
+interface KeptHistogram {
+  buckets: number[];
+  count: number;
+  sum: number;
+}
+
+interface ManagerMetrics {
+  tasks_by_state: Record<string, number>;
+  worker_slots: { workers: number; busy: number; free: number | null };
+  buckets: number[];
+  requests: Record<string, KeptHistogram>;
+  store_writes: Record<string, KeptHistogram>;
+}
+
+function labelValue(v: string): string {
+  return v.replace(/\\/g, "\\\\").replace(/"/g, '\\"').replace(/\n/g, "\\n");
+}
+
+/** Histograms kept by the manager, in the Prometheus exposition format. */
+export function histogramText(
+  name: string,
+  help: string,
+  label: string,
+  bounds: number[],
+  series: Record<string, KeptHistogram>,
+): string {
+  const lines = [`# HELP ${name} ${help}`, `# TYPE ${name} histogram`];
+  for (const [value, h] of Object.entries(series)) {
+    const l = `${label}="${labelValue(value)}"`;
+    bounds.forEach((b, i) => lines.push(`${name}_bucket{${l},le="${b}"} ${h.buckets[i] ?? 0}`));
+    lines.push(`${name}_bucket{${l},le="+Inf"} ${h.count}`);
+    lines.push(`${name}_sum{${l}} ${h.sum}`);
+    lines.push(`${name}_count{${l}} ${h.count}`);
+  }
+  return lines.join("\n") + "\n";
+}
+
 export class GatewayMetrics {
   readonly registry = new Registry();
   readonly requests: Counter<"method" | "code">;
@@ -19,6 +56,12 @@ export class GatewayMetrics {
   private readonly environmentState: Gauge<"state">;
   private readonly managerUp: Gauge;
   private readonly backgroundTasks: Gauge;
+  private readonly tasks: Gauge<"state">;
+  private readonly workers: Gauge;
+  private readonly slotsBusy: Gauge;
+  private readonly slotsFree: Gauge;
+  /** The manager's histograms, as text in the exposition format (from its `metrics` method). */
+  private managerHistograms = "";
 
   constructor() {
     const registers = [this.registry];
@@ -53,6 +96,27 @@ export class GatewayMetrics {
     this.backgroundTasks = new Gauge({
       name: "zqs_worker_background_tasks",
       help: "Background tasks running in the worker environment",
+      registers,
+    });
+    this.tasks = new Gauge({
+      name: "zqs_tasks",
+      help: "Function tasks the manager keeps (running and retained results), by state",
+      labelNames: ["state"],
+      registers,
+    });
+    this.workers = new Gauge({
+      name: "zqs_workers",
+      help: "Worker processes taking tasks",
+      registers,
+    });
+    this.slotsBusy = new Gauge({
+      name: "zqs_worker_slots_busy",
+      help: "Task slots of the workers in use",
+      registers,
+    });
+    this.slotsFree = new Gauge({
+      name: "zqs_worker_slots_free",
+      help: "Task slots of the workers free (+Inf: one worker takes every task, --workers 1)",
       registers,
     });
     this.managerState = new Gauge({
@@ -91,8 +155,40 @@ export class GatewayMetrics {
     }
   }
 
-  text(): Promise<string> {
-    return this.registry.metrics();
+  /** Set the task, slot and histogram metrics from the manager's `metrics` reply (undefined: none). */
+  setManagerMetrics(reply: Reply | undefined): void {
+    const m = reply?.success === true ? (reply.metrics as ManagerMetrics | undefined) : undefined;
+    if (!m) {
+      this.managerHistograms = "";
+      return;
+    }
+    this.tasks.reset();
+    for (const [state, n] of Object.entries(m.tasks_by_state)) this.tasks.set({ state }, n);
+    this.workers.set(m.worker_slots.workers);
+    this.slotsBusy.set(m.worker_slots.busy);
+    this.slotsFree.set(m.worker_slots.free ?? Infinity);
+    this.managerHistograms =
+      histogramText(
+        "zqs_manager_request_duration_seconds",
+        "Time the manager took to handle a request (any client), by method",
+        "method",
+        m.buckets,
+        m.requests,
+      ) +
+      histogramText(
+        "zqs_store_write_duration_seconds",
+        "Time the store took to write a change, by mode (durable: before the reply; batched)",
+        "mode",
+        m.buckets,
+        m.store_writes,
+      );
+  }
+
+  async text(): Promise<string> {
+    const own = await this.registry.metrics();
+    return own.endsWith("\n") || own === ""
+      ? own + this.managerHistograms
+      : `${own}\n${this.managerHistograms}`;
   }
 
   get contentType(): string {

@@ -38,6 +38,7 @@ import { Activity } from "./activity.js";
 import type { StoreOp } from "./store/types.js";
 import { StoreWriter } from "./store/writer.js";
 import { LocalWorkerPool } from "./workers/local-pool.js";
+import { LATENCY_BUCKETS, LatencyHistograms } from "./metrics.js";
 
 export class Manager {
   readonly state = new StatusState();
@@ -58,6 +59,8 @@ export class Manager {
   readonly access: AccessControl;
   /** The one path of writes to the store (set open in start()). */
   readonly writer: StoreWriter;
+  /** How long the manager took to handle each request, by method. */
+  readonly requestLatency = new LatencyHistograms();
   private control: ControlServer | undefined;
   private info: InfoPublisher | undefined;
   /** The HTTP gateway started by --http-addr. */
@@ -155,6 +158,13 @@ export class Manager {
       status: () => this.state.status(),
       activity: this.activity,
       requestStop: (reason) => this.requestStop(reason),
+      metrics: () => ({
+        tasks_by_state: this.tasks.countsByState(),
+        worker_slots: this.scheduler.slotUsage(),
+        buckets: [...LATENCY_BUCKETS],
+        requests: this.requestLatency.snapshot(),
+        store_writes: this.writer.latency.snapshot(),
+      }),
     };
     return {
       ...statusHandlers(rpc),
@@ -233,6 +243,7 @@ export class Manager {
       checkLock: (method, params) => this.locks.check(methods[method].lock, params.lock_key),
       onInternalError: (method, err) => this.log.error({ err }, `Internal error in '${method}'`),
       checkReplies: process.env.ZQS_CHECK_REPLIES === "1",
+      observe: (method, seconds) => this.requestLatency.observe(method, seconds),
     });
     const allowedClients = this.opts.zmqAllowedClients
       ? new AllowList(this.opts.zmqAllowedClients)

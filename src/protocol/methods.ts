@@ -105,6 +105,12 @@ const ok = z.object({ success: z.boolean(), msg: z.string() });
 const withKeys = <S extends z.ZodRawShape>(shape: S) => ok.extend(shape);
 const itemsList = z.array(itemSchema);
 const nullableUid = z.string().nullable();
+/** Cumulative counts per bucket bound, count and sum of seconds (the `metrics` method). */
+const histogramSchema = z.object({
+  buckets: z.array(z.number().int()),
+  count: z.number().int(),
+  sum: z.number(),
+});
 
 // ---- the table ---------------------------------------------------------------
 
@@ -125,6 +131,27 @@ export const methods = {
     params: {},
     reply: statusSchema,
     ignoreParams: true,
+  }),
+  metrics: method({
+    summary: "Numbers for monitoring (/metrics): tasks by state, worker slots, request and store-write time histograms.",
+    http: "GET /api/metrics",
+    area: "status",
+    params: {},
+    reply: withKeys({
+      metrics: z.object({
+        tasks_by_state: z.record(z.string(), z.number().int()),
+        worker_slots: z.object({
+          workers: z.number().int(),
+          busy: z.number().int(),
+          free: z.number().int().nullable(),
+        }),
+        buckets: z.array(z.number()),
+        requests: z.record(z.string(), histogramSchema),
+        store_writes: z.record(z.string(), histogramSchema),
+      }),
+    }),
+    failure: { metrics: {} },
+    extension: true,
   }),
   config_get: method({
     summary: "Manager configuration visible to clients.",

@@ -52,6 +52,8 @@ describe.each(["json", "msgpack"] as const)("every route, manager encoding %s", 
     expect(s.items_in_queue).toBe(0);
     expect(s.worker_environment_exists).toBe(false);
     expect((await ok("GET", "/api/config/get")).success).toBe(true);
+    const metrics = (await ok("GET", "/api/metrics")).metrics as { worker_slots: unknown };
+    expect(metrics.worker_slots).toEqual({ workers: 0, busy: 0, free: null });
     expect(await ok("POST", "/api/environment/open")).toEqual({ success: true, msg: "" });
     await waitStatus(
       api,

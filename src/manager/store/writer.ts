@@ -10,6 +10,7 @@
  *    permissions); a failure is logged, once per batch.
  * Before the store is opened, writes are no-ops (nothing to restore yet).
  */
+import { LatencyHistograms } from "../metrics.js";
 import type { Store, StoreOp } from "./types.js";
 
 export type WriteMode = "durable" | "batched" | "background";
@@ -24,11 +25,13 @@ export class StoreWriter {
   store: Store | undefined;
   /** The writes gathered for the current turn of the event loop. */
   private batch: { ops: StoreOp[]; done: Promise<void> } | undefined;
+  /** How long the store took to write, by mode ("durable", "batched"). */
+  readonly latency = new LatencyHistograms();
 
   constructor(private readonly log: WriterLog) {}
 
   write(ops: readonly StoreOp[], { mode }: { mode: WriteMode }): Promise<void> {
-    if (mode === "durable") return this.apply(ops);
+    if (mode === "durable") return this.apply(ops, "durable");
     const done = this.join(ops);
     if (mode === "background") return done.catch(() => undefined);
     return done;
@@ -39,8 +42,11 @@ export class StoreWriter {
     await this.batch?.done.catch(() => undefined);
   }
 
-  private async apply(ops: readonly StoreOp[]): Promise<void> {
-    if (ops.length > 0) await this.store?.apply(ops);
+  private async apply(ops: readonly StoreOp[], mode: "durable" | "batched"): Promise<void> {
+    if (ops.length === 0 || !this.store) return;
+    const t0 = performance.now();
+    await this.store.apply(ops);
+    this.latency.observe(mode, (performance.now() - t0) / 1000);
   }
 
   private join(ops: readonly StoreOp[]): Promise<void> {
@@ -49,7 +55,7 @@ export class StoreWriter {
       const batch: StoreOp[] = [];
       const done = new Promise<void>((resolve) => setImmediate(resolve)).then(() => {
         this.batch = undefined;
-        return this.apply(batch);
+        return this.apply(batch, "batched");
       });
       done.catch((err: unknown) =>
         this.log.error({ err }, "A change could not be written to the store"),

@@ -17,6 +17,7 @@
  */
 import { EventEmitter } from "node:events";
 import type { TaskInfo, TaskState, TaskStatus } from "../../protocol/index.js";
+import { TASK_STATES } from "../../protocol/index.js";
 import type { TaskRegistryContext } from "./context.js";
 import type { StoreOp, StoredResult } from "../store/types.js";
 
@@ -563,6 +564,13 @@ export class TaskRegistry {
   }
 
   /** Tasks waiting to run (pending or retrying). */
+  /** Tasks kept now (running and retained results), by lifecycle state. */
+  countsByState(): Record<TaskState, number> {
+    const out = Object.fromEntries(TASK_STATES.map((s) => [s, 0])) as Record<TaskState, number>;
+    for (const r of this.records.values()) out[r.state] += 1;
+    return out;
+  }
+
   get waitingCount(): number {
     return this.waiting;
   }

@@ -292,6 +292,16 @@ export class TaskScheduler {
     if (!job.background) this.readyForeground++;
   }
 
+  /** Worker processes taking tasks, slots taken, slots free (`null`: no limit per worker). */
+  slotUsage(): { workers: number; busy: number; free: number | null } {
+    const workers = this.pool.workers();
+    let busy = 0;
+    for (const w of workers) busy += this.load.get(w.id) ?? 0;
+    const slots = this.pool.slotsPerWorker;
+    const free = Number.isFinite(slots) ? Math.max(0, workers.length * slots - busy) : null;
+    return { workers: workers.length, busy, free };
+  }
+
   /** Hand the ready tasks to workers with free slots, highest priority first, a batch per worker. */
   private pump(): void {
     if (this.ready.length === 0) return;

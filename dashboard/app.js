@@ -656,8 +656,13 @@ function renderPlanSelect() {
   renderPlanForm();
 }
 
+let formOf = "";
+/** The form of the selected plan, rebuilt only when the plan or its description changed. */
 function renderPlanForm() {
   const plan = state.plans[$("plan-select").value];
+  const key = JSON.stringify(plan ?? null);
+  if (key === formOf) return;
+  formOf = key;
   $("plan-description").textContent = plan?.description
     ? String(plan.description).split("\n")[0]
     : "";

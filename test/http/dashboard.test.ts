@@ -128,7 +128,7 @@ it("logs in, adds a plan through the page, runs it; a task's bar and a run's per
     "demo",
   );
   await page.type("#param-steps", "3");
-  await page.type("#param-label", "from the browser");
+  await page.type("#param-label", "'from the browser'"); // a Python literal, as defaults are shown
   await page.click("#add-plan");
   await waitPage(() => document.querySelectorAll("#queue li.item").length === 1);
   const queued = await page.$eval("#queue li.item", (el) => el.textContent ?? "");

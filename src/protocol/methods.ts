@@ -133,7 +133,8 @@ export const methods = {
     ignoreParams: true,
   }),
   metrics: method({
-    summary: "Numbers for monitoring (/metrics): tasks by state, worker slots, request and store-write time histograms.",
+    summary:
+      "Numbers for monitoring (/metrics): tasks by state, worker slots, request and store-write time histograms.",
     http: "GET /api/metrics",
     area: "status",
     params: {},

@@ -85,6 +85,7 @@ export class Manager {
         heartbeatTimeoutMs: opts.workerTimeout * 1000,
         closeTimeoutMs: 5000,
         workers: opts.workers,
+        workerSlots: opts.workers > 1 ? opts.workerSlots : Infinity,
       },
       {
         activity: this.activity,
@@ -104,7 +105,10 @@ export class Manager {
       );
     });
     // One worker takes every task at once, as the Python server's; a pool deals out slots.
-    const pool = new LocalWorkerPool(this.env, opts.workers > 1 ? opts.workerSlots : Infinity);
+    const pool =
+      opts.workers > 1
+        ? new LocalWorkerPool(this.env, opts.workerSlots, opts.workerPrefetch)
+        : new LocalWorkerPool(this.env, Infinity);
     this.scheduler = new TaskScheduler(this.tasks, pool, this.log, {
       cancelGraceSec: opts.cancelGrace,
     });

@@ -30,11 +30,32 @@ export interface WriterLog {
   error(obj: { err: unknown }, msg: string): void;
 }
 
+interface Batch {
+  ops: StoreOp[];
+  done: Promise<void>;
+  resolve: () => void;
+  reject: (err: unknown) => void;
+}
+
+function newBatch(): Batch {
+  let resolve!: () => void;
+  let reject!: (err: unknown) => void;
+  const done = new Promise<void>((res, rej) => {
+    resolve = res;
+    reject = rej;
+  });
+  // A batch's failure is logged (once) by the writer; callers may ignore it.
+  done.catch(() => undefined);
+  return { ops: [], done, resolve, reject };
+}
+
 export class StoreWriter {
   /** Where changes are made durable (set once the store is open). */
   store: Store | undefined;
-  /** The writes gathered for the current turn of the event loop. */
-  private batch: { ops: StoreOp[]; done: Promise<void> } | undefined;
+  /** The writes gathered while the batch before them commits (or during this turn). */
+  private batch: Batch | undefined;
+  /** The batch being committed: one at a time, so the next one gathers meanwhile. */
+  private inFlight: Promise<void> | undefined;
 
   constructor(private readonly log: WriterLog) {}
 
@@ -45,9 +66,13 @@ export class StoreWriter {
     return done;
   }
 
-  /** Resolves once the batch gathered so far is written (or failed): before the store closes. */
+  /** Resolves once every batch gathered so far is written (or failed): before the store closes. */
   async flush(): Promise<void> {
-    await this.batch?.done.catch(() => undefined);
+    for (;;) {
+      const wait = this.batch?.done ?? this.inFlight;
+      if (!wait) return;
+      await wait.catch(() => undefined);
+    }
   }
 
   private async apply(ops: readonly StoreOp[]): Promise<void> {
@@ -56,20 +81,37 @@ export class StoreWriter {
     await this.store?.apply(ops);
   }
 
+  /**
+   * Group commit: a batch gathers every write of its turn of the event loop,
+   * and of the turns while the batch before it commits; one transaction each,
+   * in order. Under load the batches grow, so the commits (and their flushes
+   * to disk) stay few.
+   */
   private join(ops: readonly StoreOp[]): Promise<void> {
     let b = this.batch;
     if (!b) {
-      const batch: StoreOp[] = [];
-      const done = new Promise<void>((resolve) => setImmediate(resolve)).then(() => {
-        this.batch = undefined;
-        return this.apply(batch);
-      });
-      done.catch((err: unknown) =>
-        this.log.error({ err }, "A change could not be written to the store"),
-      );
-      b = this.batch = { ops: batch, done };
+      b = this.batch = newBatch();
+      if (!this.inFlight) setImmediate(() => this.commitNext());
     }
-    b.ops.push(...ops);
+    for (const op of ops) b.ops.push(op);
     return b.done;
+  }
+
+  private commitNext(): void {
+    const b = this.batch;
+    if (!b || this.inFlight) return;
+    this.batch = undefined;
+    const applied = this.apply(b.ops);
+    this.inFlight = applied.then(
+      () => b.resolve(),
+      (err: unknown) => {
+        this.log.error({ err }, "A change could not be written to the store");
+        b.reject(err);
+      },
+    );
+    void this.inFlight.then(() => {
+      this.inFlight = undefined;
+      if (this.batch) setImmediate(() => this.commitNext());
+    });
   }
 }

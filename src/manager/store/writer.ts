@@ -30,8 +30,17 @@ export interface WriterLog {
   error(obj: { err: unknown }, msg: string): void;
 }
 
+/**
+ * How long a batch of background writes only may wait for company (ms): a
+ * task's "accepted" mark then usually commits with its result, one flush to
+ * disk instead of two in a row on the path of a short task.
+ */
+const LAZY_MS = 10;
+
 interface Batch {
   ops: StoreOp[];
+  /** Someone waits for it (a `batched` write): it commits at the end of the turn. */
+  urgent: boolean;
   done: Promise<void>;
   resolve: () => void;
   reject: (err: unknown) => void;
@@ -46,7 +55,7 @@ function newBatch(): Batch {
   });
   // A batch's failure is logged (once) by the writer; callers may ignore it.
   done.catch(() => undefined);
-  return { ops: [], done, resolve, reject };
+  return { ops: [], urgent: false, done, resolve, reject };
 }
 
 export class StoreWriter {
@@ -61,7 +70,7 @@ export class StoreWriter {
 
   write(ops: readonly StoreOp[], { mode }: { mode: WriteMode }): Promise<void> {
     if (mode === "durable") return this.apply(ops);
-    const done = this.join(ops);
+    const done = this.join(ops, mode === "batched");
     if (mode === "background") return done.catch(() => undefined);
     return done;
   }
@@ -87,14 +96,24 @@ export class StoreWriter {
    * in order. Under load the batches grow, so the commits (and their flushes
    * to disk) stay few.
    */
-  private join(ops: readonly StoreOp[]): Promise<void> {
+  private join(ops: readonly StoreOp[], urgent: boolean): Promise<void> {
     let b = this.batch;
     if (!b) {
       b = this.batch = newBatch();
-      if (!this.inFlight) setImmediate(() => this.commitNext());
+      b.urgent = urgent;
+      if (!this.inFlight) this.schedule(b);
+    } else if (urgent && !b.urgent) {
+      b.urgent = true;
+      if (!this.inFlight) this.schedule(b);
     }
     for (const op of ops) b.ops.push(op);
     return b.done;
+  }
+
+  /** Commit `b` at the end of this turn (urgent) or after LAZY_MS (background writes only). */
+  private schedule(b: Batch): void {
+    if (b.urgent) setImmediate(() => this.commitNext());
+    else setTimeout(() => this.commitNext(), LAZY_MS);
   }
 
   private commitNext(): void {
@@ -111,7 +130,7 @@ export class StoreWriter {
     );
     void this.inFlight.then(() => {
       this.inFlight = undefined;
-      if (this.batch) setImmediate(() => this.commitNext());
+      if (this.batch) this.schedule(this.batch);
     });
   }
 }

@@ -91,6 +91,7 @@ export class Manager {
         heartbeatTimeoutMs: opts.workerTimeout * 1000,
         closeTimeoutMs: 5000,
         workers: opts.workers,
+        workerSlots: opts.workers > 1 ? opts.workerSlots : Infinity,
       },
       {
         activity: this.activity,
@@ -110,7 +111,10 @@ export class Manager {
       );
     });
     // One worker takes every task at once, as the Python server's; a pool deals out slots.
-    const pool = new LocalWorkerPool(this.env, opts.workers > 1 ? opts.workerSlots : Infinity);
+    const pool =
+      opts.workers > 1
+        ? new LocalWorkerPool(this.env, opts.workerSlots, opts.workerPrefetch)
+        : new LocalWorkerPool(this.env, Infinity);
     this.scheduler = new TaskScheduler(this.tasks, pool, this.log, {
       cancelGraceSec: opts.cancelGrace,
     });
@@ -219,6 +223,8 @@ export class Manager {
     const snap = await store.load();
     const d = snap.docs;
     this.tasks.store = (ops) => this.background(ops);
+    // A final result is reported once durable: it joins the turn's batch (a group commit).
+    this.tasks.commit = (ops) => this.writer.write(ops, { mode: "batched" });
     this.tasks.restore(snap.results);
     this.runs.store = (ops) => this.background(ops);
     for (const { uid, reason } of this.runs.restore(snap.runs)) {

@@ -26,6 +26,7 @@ export interface ManagerOptions {
   redisLease: number;
   workers: number;
   workerSlots: number;
+  workerPrefetch: number;
   cancelGrace: number;
   workerTimeout: number;
   maxMessageSize: number;
@@ -66,6 +67,13 @@ function leaseSeconds(raw: string): number {
   const n = Number(raw);
   if (!Number.isFinite(n) || n < 0.1)
     throw new Error(`expected seconds, at least 0.1, got '${raw}'`);
+  return n;
+}
+
+function nonNegativeInt(raw: string): number {
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 0)
+    throw new Error(`expected a non-negative integer, got '${raw}'`);
   return n;
 }
 
@@ -219,6 +227,15 @@ export const OPTION_SPECS: OptionSpec[] = [
       "with --workers above 1: background tasks one worker process runs at a time (1 suits CPU-bound code; raise it for code that mostly waits)",
     default: 1,
     parse: positiveInt,
+  },
+  {
+    key: "workerPrefetch",
+    flag: "--worker-prefetch",
+    arg: "<n>",
+    description:
+      "with --workers above 1: background tasks dealt ahead to a worker process whose slots are full, waiting there to start (fewer round trips for short tasks; 0: deal only to free slots)",
+    default: 4,
+    parse: nonNegativeInt,
   },
   {
     key: "cancelGrace",

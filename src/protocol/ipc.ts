@@ -12,6 +12,8 @@ export interface ExecuteFunctionMsg {
   kwargs: Record<string, unknown>;
   background: boolean;
   attempt: number;
+  /** Its priority: tasks waiting in a worker for a slot start highest first. */
+  priority?: number;
   /** A task of a run: the run and the task's index in it. */
   run?: { uid: string; index: number };
 }
@@ -104,6 +106,12 @@ export interface TaskDoneMsg {
   cancelled?: boolean;
   /** New lists after a script upload with update_lists. */
   content?: EnvironmentContent;
+  /**
+   * Bytes the worker had written to its stdout and stderr (together) when it
+   * sent this: the manager holds the message until it has read that much, so
+   * that a task's output is published before its end.
+   */
+  out?: number;
 }
 
 /** The run engine's state changed. */
@@ -137,6 +145,8 @@ export interface PlanResultFields {
 export interface PlanDoneMsg {
   type: "plan_done";
   id: string;
+  /** As TaskDoneMsg's `out`: the plan's output is published before its end. */
+  out?: number;
   result: PlanResultFields;
   time_start: number;
   time_stop: number;
@@ -175,6 +185,8 @@ export const WORKER_ENV = {
   startupDir: "ZQS_WORKER_STARTUP_DIR",
   startupModule: "ZQS_WORKER_STARTUP_MODULE",
   workerId: "ZQS_WORKER_ID",
+  /** Function tasks it runs at once (unset: no limit); more wait in it, highest priority first. */
+  slots: "ZQS_WORKER_SLOTS",
 } as const;
 
 /**

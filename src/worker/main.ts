@@ -45,6 +45,24 @@ function send(msg: WorkerToManager): void {
 }
 
 /**
+ * Bytes written to stdout and stderr so far (through their `write`, which
+ * console.log and the task logger use). A task's end carries the count, so the
+ * manager publishes its output before its end (the pipes and the IPC channel
+ * are read separately). The pipes block on write (the manager's --import), so
+ * a write has reached the pipe when it returns.
+ */
+let outputBytes = 0;
+for (const stream of [process.stdout, process.stderr]) {
+  const write = stream.write.bind(stream) as (...a: unknown[]) => boolean;
+  stream.write = (chunk: unknown, ...rest: unknown[]): boolean => {
+    const enc = typeof rest[0] === "string" ? (rest[0] as BufferEncoding) : "utf8";
+    if (typeof chunk === "string") outputBytes += Buffer.byteLength(chunk, enc);
+    else if (chunk instanceof Uint8Array) outputBytes += chunk.byteLength;
+    return write(chunk, ...rest);
+  };
+}
+
+/**
  * Starts the heartbeat thread; resolves once it has written its first beat, so
  * that the manager has heard a beat before anything else this process says
  * (it judges a worker that never beat by the longer start-up allowance).
@@ -206,6 +224,7 @@ async function runTask(
   } finally {
     running.delete(id);
   }
+  done.out = outputBytes;
   send(done);
 }
 
@@ -221,6 +240,53 @@ function executeFunction(m: ExecuteFunctionMsg): Promise<void> {
     undefined,
     m.run ?? null,
   );
+}
+
+/**
+ * Function tasks run at once up to the worker's slots (ZQS_WORKER_SLOTS, set
+ * in a pool); those dealt ahead beyond them wait here, highest priority
+ * first, and start the moment a slot frees. Foreground tasks never wait.
+ */
+const SLOTS = Number(process.env[WORKER_ENV.slots] ?? "") || Infinity;
+let runningFunctions = 0;
+const waiting: ExecuteFunctionMsg[] = [];
+
+function execute(m: ExecuteFunctionMsg): void {
+  if (m.background && runningFunctions >= SLOTS) {
+    // Highest priority first; dealing order among equals.
+    const p = m.priority ?? 0;
+    let i = waiting.length;
+    while (i > 0 && ((waiting[i - 1] as ExecuteFunctionMsg).priority ?? 0) < p) i--;
+    waiting.splice(i, 0, m);
+    return;
+  }
+  runningFunctions++;
+  void executeFunction(m).finally(() => {
+    runningFunctions--;
+    const next = runningFunctions < SLOTS ? waiting.shift() : undefined;
+    if (next) execute(next);
+  });
+}
+
+/** A cancel of a task still waiting for a slot: it ends unrun. */
+function cancelWaiting(id: string, reason: string): boolean {
+  const i = waiting.findIndex((w) => w.id === id);
+  if (i < 0) return false;
+  waiting.splice(i, 1);
+  const t = now();
+  send({
+    type: "task_done",
+    id,
+    success: false,
+    msg: `The task was cancelled before it started: ${reason}`,
+    traceback: "",
+    return_value: null,
+    time_start: t,
+    time_stop: t,
+    cancelled: true,
+    out: outputBytes,
+  });
+  return true;
 }
 
 /** Plans run one at a time in the run engine; its state and runs are reported as they change. */
@@ -253,6 +319,7 @@ async function runPlan(m: PlanRunMsg): Promise<void> {
   send({
     type: "plan_done",
     id: m.id,
+    out: outputBytes,
     result,
     time_start,
     time_stop: now(),
@@ -320,7 +387,7 @@ function uploadScript(m: ScriptMsg): Promise<void> {
 function onMessage(m: ManagerToWorker): void {
   switch (m.type) {
     case "execute":
-      void executeFunction(m);
+      execute(m);
       break;
     case "script":
       void uploadScript(m);
@@ -332,9 +399,10 @@ function onMessage(m: ManagerToWorker): void {
       controlPlan(m);
       break;
     case "cancel":
-      running.get(m.id)?.abort(new Error(m.reason));
+      if (!cancelWaiting(m.id, m.reason)) running.get(m.id)?.abort(new Error(m.reason));
       break;
     case "close":
+      waiting.length = 0;
       for (const ac of running.values()) ac.abort(new Error("The environment is closing"));
       if (uploadDir) rmSync(uploadDir, { recursive: true, force: true });
       outbox.flush();

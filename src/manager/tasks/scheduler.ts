@@ -11,7 +11,7 @@
  * were accepted. A task still pending `expires` seconds after it was accepted
  * ends `expired`, unrun.
  *
- * Running, a task has `timeout` seconds (counted from dispatch) before it is
+ * Running, a task has `timeout` seconds (counted from its start in the worker) before it is
  * stopped as `timed_out`; a failed attempt is retried up to `max_retries`
  * times after an exponential backoff with jitter (`retrying` in between; the
  * user code sees its attempt number in `ctx.attempt`). A timeout, a cancel or
@@ -32,7 +32,13 @@
  * slot (the other workers before the main one on a tie, so that the main one
  * stays free for plans); foreground tasks always run in the main worker and
  * take a slot there without waiting for one. Tasks beyond the free slots
- * wait here, where a later higher-priority task can still pass them.
+ * wait here, where a later higher-priority task can still pass them; except
+ * that once every slot is taken, each worker is dealt up to `aheadPerWorker`
+ * more (`--worker-prefetch`), which wait in the worker (highest priority
+ * first) and start there the moment a slot frees: short tasks then cost no
+ * round trip to the manager between them. A task dealt ahead is `running`
+ * (task-received) but not started; its timeout counts from its start, and a
+ * cancel takes it out of the worker unrun.
  * A task whose pool worker is lost is retried if it has retries left,
  * otherwise it fails saying so; a new process takes the lost one's place.
  *
@@ -97,6 +103,8 @@ interface Job {
   run: RunPlace | undefined;
   /** Submitted but not released yet (a run's task waiting for its turn). */
   held: boolean;
+  /** In `ready`, waiting for a worker. */
+  queued: boolean;
 }
 
 /** Longest wait between two tries. */
@@ -180,6 +188,7 @@ export class TaskScheduler {
       worker: undefined,
       run: run?.place,
       held: run?.held ?? false,
+      queued: false,
     };
     this.tasks.create({
       uid,
@@ -238,6 +247,12 @@ export class TaskScheduler {
         : { outcome: "not_found" };
     }
     if (rec.result) return { outcome: "already_completed" };
+    if (this.tasks.isEnding(uid)) {
+      return {
+        outcome: "cancelling",
+        note: `task '${uid}' has already ended: its outcome is being saved`,
+      };
+    }
     if (rec.state === "running") {
       this.stop(rec, "cancelled", "The task was cancelled");
       const g = this.opts.cancelGraceSec;
@@ -287,6 +302,7 @@ export class TaskScheduler {
   }
 
   private enqueue(job: Job): void {
+    job.queued = true;
     this.ready.push(job);
     this.readySorted = false;
     if (!job.background) this.readyForeground++;
@@ -314,7 +330,7 @@ export class TaskScheduler {
     const workers = this.pool.workers();
     const main = workers.find((w) => w.main);
     if (!main) return;
-    const slots = this.pool.slotsPerWorker;
+    const slots = this.pool.slotsPerWorker + (this.pool.aheadPerWorker ?? 0);
     if (slots === Infinity && workers.length === 1) {
       const batch = this.sortedReady();
       this.ready = [];
@@ -367,6 +383,7 @@ export class TaskScheduler {
   }
 
   private dispatch(job: Job, worker: TaskWorker, out: Map<string, ExecuteFunctionMsg[]>): void {
+    job.queued = false;
     const rec = this.tasks.active(job.uid);
     if (!rec) return;
     job.expiryTimer = clear(job.expiryTimer);
@@ -383,27 +400,34 @@ export class TaskScheduler {
       kwargs: job.call.kwargs,
       background: job.background,
       attempt: rec.attempts,
+      ...(job.priority !== 0 ? { priority: job.priority } : {}),
       ...(job.run ? { run: job.run } : {}),
     });
-    if (job.timeout !== undefined) {
-      const t = job.timeout;
-      job.timeoutTimer = setTimeout(() => {
-        job.timeoutTimer = undefined;
-        const r = this.tasks.active(job.uid);
-        if (r?.state === "running") {
-          this.stop(r, "timed_out", `The task timed out: it ran longer than ${t} s`);
-        }
-      }, t * 1000);
-    }
+  }
+
+  /** The task started in its worker: its timeout counts from now. */
+  private startTimeout(job: Job): void {
+    if (job.timeout === undefined || job.timeoutTimer) return;
+    const t = job.timeout;
+    job.timeoutTimer = setTimeout(() => {
+      job.timeoutTimer = undefined;
+      const r = this.tasks.active(job.uid);
+      if (r?.state === "running") {
+        this.stop(r, "timed_out", `The task timed out: it ran longer than ${t} s`);
+      }
+    }, t * 1000);
   }
 
   // ---- what the worker says -------------------------------------------------------
 
   private onTaskMessage(worker: string, m: TaskMessage): void {
     switch (m.type) {
-      case "task_started":
+      case "task_started": {
         this.tasks.started(m.id, worker, m.time);
+        const job = this.jobs.get(m.id);
+        if (job && this.tasks.active(m.id)?.state === "running") this.startTimeout(job);
         break;
+      }
       case "task_progress": {
         const p: { progress?: number; message?: string; outputs?: Record<string, unknown> } = {};
         if (m.progress !== undefined) p.progress = m.progress;
@@ -416,7 +440,11 @@ export class TaskScheduler {
         const rec = this.tasks.active(m.id);
         if (!rec) return;
         const job = this.jobs.get(m.id);
-        if (job) job.timeoutTimer = clear(job.timeoutTimer);
+        if (job) {
+          job.timeoutTimer = clear(job.timeoutTimer);
+          // Its worker's slot is free now, while its outcome is being made durable.
+          if (this.unload(job)) this.schedulePump();
+        }
         if (rec.stopping) {
           this.tasks.finish(m.id, rec.stopping.state, {
             msg: rec.stopping.msg,
@@ -552,13 +580,12 @@ export class TaskScheduler {
     const job = this.jobs.get(rec.uid);
     let released = false;
     if (job) {
-      // A job that ran holds no place in `ready`; one that did not may.
-      const ran = this.unload(job);
-      if (ran) released = true;
+      if (this.unload(job)) released = true;
       this.clearTimers(job);
-      const i = ran ? -1 : this.ready.indexOf(job);
-      if (i >= 0) {
-        this.ready.splice(i, 1);
+      if (job.queued) {
+        job.queued = false;
+        const i = this.ready.indexOf(job);
+        if (i >= 0) this.ready.splice(i, 1);
         if (!job.background) this.readyForeground--;
       }
     }

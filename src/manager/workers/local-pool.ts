@@ -14,6 +14,7 @@ export class LocalWorkerPool extends EventEmitter<TaskWorkerPoolEvents> implemen
   constructor(
     private readonly env: Env,
     readonly slotsPerWorker: number,
+    readonly aheadPerWorker = 0,
   ) {
     super();
     env.on("task-message", (id, m) => this.emit("task-message", id, m));

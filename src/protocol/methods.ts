@@ -66,6 +66,8 @@ export interface MethodDef<
   ignoreParams?: boolean;
   /** A zqs extension, not a method of the Python server. */
   extension?: boolean;
+  /** Its `user` parameter selects (a filter), not who asks: clients do not fill it in. */
+  userIsFilter?: boolean;
 }
 
 function method<P extends z.ZodRawShape, R extends z.ZodType>(
@@ -566,6 +568,7 @@ export const methods = {
     reply: withKeys({ tasks: z.array(taskListEntrySchema), cursor: z.string().nullable() }),
     failure: { tasks: [], cursor: null },
     extension: true,
+    userIsFilter: true,
   }),
   tasks_counts: method({
     summary: "How many tasks the manager knows in each state, overall and per function name.",

@@ -26,6 +26,7 @@ import {
   type Info,
 } from "../helpers/tasks.js";
 import { waitUntil } from "../helpers/wait.js";
+import { json, zqs } from "../cli/helpers.js";
 import { allPages, FAMILY, list, readmeStartup, type ListEntry } from "./subtasks-helpers.js";
 
 type Links = Info & {
@@ -203,6 +204,37 @@ describe("subtasks with one worker", () => {
     }
     expect((await links(c, parent)).children_counts).toEqual({ cancelled: 2 });
     gate.open();
+  });
+
+  it("the CLI lists failed tasks (--json), counts them, and shows a parent's tree", async () => {
+    const { parent, awaited, loose, failing } = await runFamily(c);
+    const at = ["-a", m.controlAddr, "--timeout", "60"];
+    const listed = json<{ tasks: { task_uid: string; state: string }[]; cursor: string | null }>(
+      await zqs([...at, "--json", "task", "list", "--state", "failed", "--parent", parent]),
+    );
+    expect(listed.tasks.map((t) => t.task_uid)).toEqual([failing]);
+    expect(listed.cursor).toBeNull();
+    const text = await zqs([...at, "task", "list", "--limit", "2"]);
+    expect(text.code, text.stderr).toBe(0);
+    expect(text.stdout).toMatch(/more: --cursor \S+/);
+    const counts = json<{ counts: Record<string, number> }>(
+      await zqs([...at, "--json", "task", "counts"]),
+    );
+    expect(counts.counts.failed).toBeGreaterThanOrEqual(1);
+    const tree = await zqs([...at, "task", "info", parent, "--tree"]);
+    expect(tree.code, tree.stderr).toBe(0);
+    const lines = tree.stdout.trimEnd().split("\n");
+    expect(lines[0]).toBe(`${parent}  completed  family`);
+    expect(lines.slice(1).sort()).toEqual(
+      [
+        `  ${awaited}  completed  double`,
+        `  ${loose}  completed  double`,
+        `  ${failing}  failed  boom`,
+      ].sort(),
+    );
+    const bad = await zqs([...at, "task", "list", "--state", "sleeping"]);
+    expect(bad.code).not.toBe(0);
+    expect(bad.stderr).toContain("state");
   });
 
   it("runs README's example", async () => {

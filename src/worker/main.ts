@@ -138,6 +138,8 @@ const running = new Map<string, AbortController>();
 
 /** A subtask request waiting for the manager: its reply, and (awaited) the child's outcome. */
 interface PendingSubtask {
+  /** The task or plan that asked. */
+  parent: string;
   wait: boolean;
   uid: string | null;
   resolve: (value: unknown) => void;
@@ -180,6 +182,7 @@ function requestSubtask(
     };
     signal.addEventListener("abort", onAbort, { once: true });
     subtasks.set(reqId, {
+      parent,
       wait,
       uid: null,
       resolve,
@@ -195,6 +198,18 @@ function requestSubtask(
       wait,
     });
   });
+}
+
+/**
+ * The task or plan `parent` ended: forget its requests still open (a promise it
+ * did not await; the manager sends nothing more about them).
+ */
+function dropSubtasksOf(parent: string): void {
+  for (const [reqId, p] of subtasks) {
+    if (p.parent !== parent) continue;
+    subtasks.delete(reqId);
+    p.done();
+  }
 }
 
 function stopReason(signal: AbortSignal): string {
@@ -316,6 +331,7 @@ async function runTask(
     };
   } finally {
     running.delete(id);
+    dropSubtasksOf(id);
   }
   send(done);
 }
@@ -363,6 +379,8 @@ async function runPlan(m: PlanRunMsg): Promise<void> {
   } catch (err) {
     result = failedResult(err);
   } finally {
+    // Its open requests are forgotten, not rejected (nothing awaits them now).
+    dropSubtasksOf(m.id);
     ac.abort(new Error("The plan ended"));
   }
   send({

@@ -206,6 +206,20 @@ describe("subtasks with one worker", () => {
     gate.open();
   });
 
+  it("a parent that times out cancels its unfinished children", async () => {
+    const gate = newGate();
+    const parent = await execute(c, fn("stuck_parent", [gate.path]), {
+      run_in_background: true,
+      timeout: 1,
+    });
+    const p = await waitFinal(c, parent);
+    expect(p.state).toBe("timed_out");
+    const children = (await links(c, parent)).children;
+    expect(children).toHaveLength(2);
+    for (const child of children) expect((await waitFinal(c, child)).state).toBe("cancelled");
+    gate.open();
+  });
+
   it("the CLI lists failed tasks (--json), counts them, and shows a parent's tree", async () => {
     const { parent, awaited, loose, failing } = await runFamily(c);
     const at = ["-a", m.controlAddr, "--timeout", "60"];

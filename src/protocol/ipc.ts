@@ -132,6 +132,12 @@ export interface TaskDoneMsg {
   cancelled?: boolean;
   /** New lists after a script upload with update_lists. */
   content?: EnvironmentContent;
+  /**
+   * Bytes the worker had written to its stdout and stderr (together) when it
+   * sent this: the manager holds the message until it has read that much, so
+   * that a task's output is published before its end.
+   */
+  out?: number;
 }
 
 /** The run engine's state changed. */
@@ -165,6 +171,8 @@ export interface PlanResultFields {
 export interface PlanDoneMsg {
   type: "plan_done";
   id: string;
+  /** As TaskDoneMsg's `out`: the plan's output is published before its end. */
+  out?: number;
   result: PlanResultFields;
   time_start: number;
   time_stop: number;

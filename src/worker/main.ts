@@ -54,6 +54,24 @@ function send(msg: WorkerToManager): void {
 }
 
 /**
+ * Bytes written to stdout and stderr so far (through their `write`, which
+ * console.log and the task logger use). A task's end carries the count, so the
+ * manager publishes its output before its end (the pipes and the IPC channel
+ * are read separately). The pipes block on write (the manager's --import), so
+ * a write has reached the pipe when it returns.
+ */
+let outputBytes = 0;
+for (const stream of [process.stdout, process.stderr]) {
+  const write = stream.write.bind(stream) as (...a: unknown[]) => boolean;
+  stream.write = ((chunk: unknown, ...rest: unknown[]): boolean => {
+    const enc = typeof rest[0] === "string" ? (rest[0] as BufferEncoding) : "utf8";
+    if (typeof chunk === "string") outputBytes += Buffer.byteLength(chunk, enc);
+    else if (chunk instanceof Uint8Array) outputBytes += chunk.byteLength;
+    return write(chunk, ...rest);
+  });
+}
+
+/**
  * Starts the heartbeat thread; resolves once it has written its first beat, so
  * that the manager has heard a beat before anything else this process says
  * (it judges a worker that never beat by the longer start-up allowance).
@@ -333,6 +351,7 @@ async function runTask(
     running.delete(id);
     dropSubtasksOf(id);
   }
+  done.out = outputBytes;
   send(done);
 }
 
@@ -386,6 +405,7 @@ async function runPlan(m: PlanRunMsg): Promise<void> {
   send({
     type: "plan_done",
     id: m.id,
+    out: outputBytes,
     result,
     time_start,
     time_stop: now(),

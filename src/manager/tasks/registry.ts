@@ -98,6 +98,8 @@ export interface TaskRecord {
   group: string | null;
   /** The task or plan item that submitted it (subtasks), or null. */
   parent: string | null;
+  /** It has ended and its result is being written: final once durable (see finish). */
+  ending: boolean;
   /** A stop was asked for (cancel, timeout): the state it ends in, and why. */
   stopping: { state: "cancelled" | "timed_out"; msg: string } | undefined;
   result: CompletedResult | undefined;
@@ -164,6 +166,8 @@ export interface EndFields {
 }
 
 const PURGED_MEMORY = 100_000;
+/** How soon a final result whose write failed is written again. */
+const COMMIT_RETRY_MS = 1000;
 
 function iso(ms: number | undefined): string | null {
   return ms === undefined ? null : new Date(ms).toISOString();
@@ -197,8 +201,15 @@ export class TaskRegistry {
   private waiting = 0;
   private activeCount = 0;
   private finalCount = 0;
-  /** Where completed results are written (and their removal), so they survive a restart. */
+  /** Where accepted marks and removals are written (no one waits for them). */
   store: ((ops: StoreOp[]) => void) | undefined;
+  /**
+   * Where final results are written: resolves once they are durable (a group
+   * commit with the turn's other writes). Unset (tests of the registry alone):
+   * a final state is visible at once.
+   */
+  commit: ((ops: StoreOp[]) => Promise<void>) | undefined;
+  private closed = false;
   /**
    * What the registry tells its subscribers: `task`, every task event (QS_Task:
    * `{event, task_uid, ...}`); `final`, every record that reaches a final state
@@ -247,6 +258,7 @@ export class TaskRegistry {
       user: t.user ?? null,
       group: t.group ?? null,
       parent: t.parent ?? null,
+      ending: false,
       stopping: undefined,
       result: undefined,
     };
@@ -343,7 +355,14 @@ export class TaskRegistry {
     this.emit(rec, "task-retried", { reason, retry_in: delaySec });
   }
 
-  /** The task ends in a final state. */
+  /**
+   * The task ends in a final state. Its result is written with the other
+   * writes of this turn (one store transaction: a group commit), and the
+   * final state becomes visible (replies, the QS_Task event, `final`, the
+   * counts, the end of a foreground task) only once that write is durable, so
+   * that no crash can take back an outcome already reported. Meanwhile the
+   * task is `ending`: still running to every view, closed to every transition.
+   */
   finish(uid: string, state: FinalState, f: EndFields): void {
     const rec = this.active(uid);
     if (!rec) return;
@@ -358,34 +377,82 @@ export class TaskRegistry {
       time_start: (rec.dispatchedAt ?? rec.createdAt) / 1000,
       time_stop,
     };
+    rec.ending = true;
+    const expiresAt = now + this.retentionSec * 1000;
+    const publish = (): void => this.publish(rec, state, result, now, expiresAt, f.msg);
+    if (!this.commit) return publish();
+    // The fields as they will be published (state, progress, message), for storedInfo.
+    const info = storedInfo(
+      {
+        ...rec,
+        state,
+        progress: state === "completed" ? 100 : rec.progress,
+        message: state === "completed" ? rec.message : f.msg,
+      },
+      result,
+    );
+    this.durably(
+      [
+        {
+          op: "result_put",
+          uid,
+          result: info === undefined ? result : { ...result, info },
+          expiresAt: expiresAt / 1000,
+        },
+      ],
+      publish,
+    );
+  }
+
+  /**
+   * Write `ops`, then call `then`. A failed write (logged by the writer) is
+   * tried again until it succeeds or the registry is closed: an outcome that
+   * could not be made durable is never reported.
+   */
+  private durably(ops: StoreOp[], then: () => void): void {
+    const commit = this.commit;
+    if (!commit) return then();
+    commit(ops).then(then, () => {
+      if (this.closed) return;
+      const t = setTimeout(() => this.durably(ops, then), COMMIT_RETRY_MS);
+      t.unref();
+    });
+  }
+
+  /** The final state becomes visible: the record, the counts, the events. */
+  private publish(
+    rec: TaskRecord,
+    state: FinalState,
+    result: CompletedResult,
+    now: number,
+    expiresAt: number,
+    msg: string,
+  ): void {
+    if (this.records.get(rec.uid) !== rec) return;
+    rec.ending = false;
     rec.result = result;
     rec.stopping = undefined;
     rec.endedAt = now;
     if (state === "completed") rec.progress = 100;
-    else rec.message = f.msg;
+    else rec.message = msg;
     this.setState(rec, state, now);
     this.activeCount--;
     this.finalCount++;
-    const expiresAt = now + this.retentionSec * 1000;
-    this.keep(uid, expiresAt);
-    const info = storedInfo(rec, result);
-    this.store?.([
-      {
-        op: "result_put",
-        uid,
-        result: info === undefined ? result : { ...result, info },
-        expiresAt: expiresAt / 1000,
-      },
-    ]);
+    this.keep(rec.uid, expiresAt);
     this.state.bump("task_results_uid");
     const extra: Record<string, unknown> = {
       runtime: rec.startedAt !== undefined ? Math.max(0, now - rec.startedAt) / 1000 : null,
     };
-    if (state !== "completed") extra.msg = f.msg;
+    if (state !== "completed") extra.msg = msg;
     this.emit(rec, EVENT_OF_FINAL[state], extra);
     if (!rec.background)
       this.activity.endIf("executing_task", { worker_environment_state: "idle" });
     this.events.emit("final", rec);
+  }
+
+  /** The task has ended and its outcome is being made durable (not visible yet). */
+  isEnding(uid: string): boolean {
+    return this.records.get(uid)?.ending === true;
   }
 
   /** The worker's report of a finished task (success or a thrown error). */
@@ -532,10 +599,10 @@ export class TaskRegistry {
     return this.records.get(uid);
   }
 
-  /** The record of a task that has not ended yet. */
+  /** The record of a task that has not ended yet (nor is ending: its outcome is decided). */
   active(uid: string): TaskRecord | undefined {
     const r = this.records.get(uid);
-    return r && !isFinal(r.state) ? r : undefined;
+    return r && !r.ending && !isFinal(r.state) ? r : undefined;
   }
 
   /** Every record known (active, and final within retention), in no order. */
@@ -548,9 +615,9 @@ export class TaskRegistry {
     return [...(this.childrenOf.get(parent) ?? [])];
   }
 
-  /** Records that have not ended (pending, running, retrying). */
+  /** Records that have not ended (pending, running, retrying), nor are ending. */
   activeRecords(): TaskRecord[] {
-    return [...this.records.values()].filter((r) => !isFinal(r.state));
+    return [...this.records.values()].filter((r) => !r.ending && !isFinal(r.state));
   }
 
   /** The record's uid was known and its result has been purged. */
@@ -693,6 +760,7 @@ export class TaskRegistry {
   }
 
   close(): void {
+    this.closed = true;
     clearInterval(this.timer);
   }
 }
@@ -724,6 +792,7 @@ function restoredRecord(uid: string, result: CompletedResult, info: StoredInfo):
     user: info.user ?? null,
     group: info.group ?? null,
     parent: info.parent ?? null,
+    ending: false,
     stopping: undefined,
     result,
   };

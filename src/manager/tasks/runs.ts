@@ -201,7 +201,8 @@ export class RunRegistry {
       if (o === "done") done++;
       else if (o === "failed") failed++;
       else {
-        const rec = this.tasks.active(uid);
+        // An ending task is still computing to every view until its outcome is durable.
+        const rec = this.tasks.get(uid);
         if (rec?.state === "running") {
           computing++;
           progress += rec.progress;

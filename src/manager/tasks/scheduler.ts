@@ -106,6 +106,8 @@ interface Job {
   run: RunPlace | undefined;
   /** Submitted but not released yet (a run's task waiting for its turn). */
   held: boolean;
+  /** In `ready`, waiting for a worker. */
+  queued: boolean;
 }
 
 /** Longest wait between two tries. */
@@ -191,6 +193,7 @@ export class TaskScheduler {
       lent: false,
       run: run?.place,
       held: run?.held ?? false,
+      queued: false,
     };
     this.tasks.create({
       uid,
@@ -250,6 +253,12 @@ export class TaskScheduler {
         : { outcome: "not_found" };
     }
     if (rec.result) return { outcome: "already_completed" };
+    if (this.tasks.isEnding(uid)) {
+      return {
+        outcome: "cancelling",
+        note: `task '${uid}' has already ended: its outcome is being saved`,
+      };
+    }
     if (rec.state === "running") {
       this.stop(rec, "cancelled", "The task was cancelled");
       const g = this.opts.cancelGraceSec;
@@ -324,6 +333,7 @@ export class TaskScheduler {
   }
 
   private enqueue(job: Job): void {
+    job.queued = true;
     this.ready.push(job);
     this.readySorted = false;
     if (!job.background) this.readyForeground++;
@@ -394,6 +404,7 @@ export class TaskScheduler {
   }
 
   private dispatch(job: Job, worker: TaskWorker, out: Map<string, ExecuteFunctionMsg[]>): void {
+    job.queued = false;
     const rec = this.tasks.active(job.uid);
     if (!rec) return;
     job.expiryTimer = clear(job.expiryTimer);
@@ -443,7 +454,11 @@ export class TaskScheduler {
         const rec = this.tasks.active(m.id);
         if (!rec) return;
         const job = this.jobs.get(m.id);
-        if (job) job.timeoutTimer = clear(job.timeoutTimer);
+        if (job) {
+          job.timeoutTimer = clear(job.timeoutTimer);
+          // Its worker's slot is free now, while its outcome is being made durable.
+          if (this.unload(job)) this.schedulePump();
+        }
         if (rec.stopping) {
           this.tasks.finish(m.id, rec.stopping.state, {
             msg: rec.stopping.msg,
@@ -584,13 +599,12 @@ export class TaskScheduler {
     const job = this.jobs.get(rec.uid);
     let released = false;
     if (job) {
-      // A job that ran holds no place in `ready`; one that did not may.
-      const ran = this.unload(job);
-      if (ran) released = true;
+      if (this.unload(job)) released = true;
       this.clearTimers(job);
-      const i = ran ? -1 : this.ready.indexOf(job);
-      if (i >= 0) {
-        this.ready.splice(i, 1);
+      if (job.queued) {
+        job.queued = false;
+        const i = this.ready.indexOf(job);
+        if (i >= 0) this.ready.splice(i, 1);
         if (!job.background) this.readyForeground--;
       }
     }

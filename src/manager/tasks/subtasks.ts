@@ -30,7 +30,7 @@ import type { TaskScheduler } from "./scheduler.js";
 
 /** What the subtasks area uses. */
 export interface SubtasksContext {
-  tasks: Pick<TaskRegistry, "get" | "events" | "childrenOfTask">;
+  tasks: Pick<TaskRegistry, "get" | "active" | "events" | "childrenOfTask">;
   scheduler: Pick<
     TaskScheduler,
     "submit" | "cancel" | "lendSlot" | "reclaimSlot" | "unknownDependencies"
@@ -142,7 +142,8 @@ export class Subtasks {
   private owner(parent: string): { user: string; group: string } {
     const rec = this.m.tasks.get(parent);
     if (rec) {
-      if (isFinal(rec.state)) throw new Refused(`The parent task '${parent}' has ended`);
+      // Ended, or ending (its outcome being saved).
+      if (!this.m.tasks.active(parent)) throw new Refused(`The parent task '${parent}' has ended`);
       if (rec.user === null || rec.group === null) {
         throw new Refused(`The parent task '${parent}' has no user and group to check`);
       }

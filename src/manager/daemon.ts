@@ -154,7 +154,16 @@ export class Manager {
       env: this.env,
       log: this.log,
     });
-    this.env.on("plan-message", (msg) => this.executor.onWorkerMessage(msg));
+    this.env.on("plan-message", (msg) => {
+      this.executor.onWorkerMessage(msg);
+      // A plan that was stopped stops its subtasks, as a cancelled task does.
+      if (
+        msg.type === "plan_done" &&
+        ["stopped", "aborted", "halted"].includes(msg.result.exit_status)
+      ) {
+        this.subtasks.cancelChildren(msg.id);
+      }
+    });
     this.env.on("lost", (reason) => this.executor.onWorkerLost(reason));
     this.env.on("ready", (metadata) => {
       this.executor.metadata = metadata;

@@ -7,7 +7,7 @@ import { ROOT, WORKER_API } from "../helpers/paths.js";
 
 export const FAMILY = `
 import { existsSync } from "node:fs";
-import { context, sleep } from ${JSON.stringify(WORKER_API)};
+import { context, sleep, stubs } from ${JSON.stringify(WORKER_API)};
 
 export function double(x) {
   return 2 * x;
@@ -69,6 +69,12 @@ export async function fan(n) {
 export async function* plan_with_child(x) {
   const v = await context().subtask("double", [x]);
   context().log.info("child returned " + v);
+}
+
+/** A plan with a gated subtask, waiting (at checkpoints) until \`marker\` exists. */
+export async function* plan_with_gated_child(marker) {
+  await context().subtaskNoWait("gated", [marker]);
+  while (!existsSync(marker)) yield stubs.sleep(0.05);
 }
 `;
 

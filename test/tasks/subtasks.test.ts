@@ -280,6 +280,30 @@ describe("subtasks with one worker", () => {
     });
   });
 
+  it("a plan aborted while its subtask runs cancels the subtask", async () => {
+    const gate = newGate();
+    const add = await c.request("queue_item_add", {
+      item: { item_type: "plan", name: "plan_with_gated_child", args: [gate.path] },
+      ...USER,
+    });
+    expect(add.success, String(add.msg)).toBe(true);
+    const itemUid = (add.item as { item_uid: string }).item_uid;
+    expect((await c.request("queue_start")).success).toBe(true);
+    const child = await waitUntil(async () => {
+      const t = (await list(c, { parent: itemUid, state: "running" })).tasks[0];
+      return t;
+    });
+    expect((await c.request("re_pause", { option: "immediate" })).success).toBe(true);
+    await waitUntil(async () => (await c.request("status")).manager_state === "paused");
+    const abort = await c.request("re_abort");
+    expect(abort.success, String(abort.msg)).toBe(true);
+    expect((await waitFinal(c, child.task_uid)).state).toBe("cancelled");
+    await waitUntil(async () => (await c.request("status")).manager_state === "idle");
+    // The aborted plan went back to the queue: take it out for the tests after this one.
+    expect((await c.request("queue_clear")).success).toBe(true);
+    gate.open();
+  });
+
   it("tasks_list filters by state, name, user, run and worker; tasks_counts adds up", async () => {
     // Strictly after: a millisecond before now.
     const before = (Date.now() - 1) / 1000;

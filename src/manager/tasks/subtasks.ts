@@ -13,8 +13,8 @@
  *  - Deadlock: while a task has awaited children that have not ended, its
  *    slot is lent (scheduler.lendSlot): parents that wait never hold the
  *    slots their children need. It takes the slot back when the last one ends.
- *  - A parent that ends cancelled or timed out cancels its unfinished
- *    children. A child's failure fails the parent only if the parent's code
+ *  - A parent that ends cancelled or timed out (a plan: stopped, aborted,
+ *    halted) cancels its unfinished children. A child's failure fails the parent only if the parent's code
  *    lets the rejection through.
  */
 import { randomUUID } from "node:crypto";
@@ -156,12 +156,7 @@ export class Subtasks {
 
   private onFinal(rec: TaskRecord): void {
     // A parent that was stopped stops its children.
-    if (rec.state === "cancelled" || rec.state === "timed_out") {
-      for (const child of this.m.tasks.childrenOfTask(rec.uid)) {
-        const c = this.m.tasks.get(child);
-        if (c && !isFinal(c.state)) this.m.scheduler.cancel(child);
-      }
-    }
+    if (rec.state === "cancelled" || rec.state === "timed_out") this.cancelChildren(rec.uid);
     // Nobody waits for a parent's children once it has ended.
     if (this.waitingFor.delete(rec.uid)) {
       for (const [child, a] of this.awaited) if (a.parent === rec.uid) this.awaited.delete(child);
@@ -177,6 +172,17 @@ export class Subtasks {
     }
     this.waitingFor.delete(a.parent);
     this.m.scheduler.reclaimSlot(a.parent);
+  }
+
+  /**
+   * The parent (a task cancelled or timed out, a plan stopped, aborted or
+   * halted) was stopped: cancel its children that have not ended.
+   */
+  cancelChildren(parent: string): void {
+    for (const child of this.m.tasks.childrenOfTask(parent)) {
+      const c = this.m.tasks.get(child);
+      if (c && !isFinal(c.state)) this.m.scheduler.cancel(child);
+    }
   }
 
   private notify(worker: string, msg: SubtaskNotice): void {

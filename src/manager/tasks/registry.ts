@@ -94,12 +94,12 @@ export interface TaskRecord {
   runUid: string | null;
   /** The worker process that runs (ran) it. */
   worker: string | null;
+  /** It has ended and its result is being written: final once durable (see finish). */
+  ending: boolean;
   user: string | null;
   group: string | null;
   /** The task or plan item that submitted it (subtasks), or null. */
   parent: string | null;
-  /** It has ended and its result is being written: final once durable (see finish). */
-  ending: boolean;
   /** A stop was asked for (cancel, timeout): the state it ends in, and why. */
   stopping: { state: "cancelled" | "timed_out"; msg: string } | undefined;
   result: CompletedResult | undefined;
@@ -255,10 +255,10 @@ export class TaskRegistry {
       priority: t.priority ?? 0,
       runUid: t.runUid ?? null,
       worker: null,
+      ending: false,
       user: t.user ?? null,
       group: t.group ?? null,
       parent: t.parent ?? null,
-      ending: false,
       stopping: undefined,
       result: undefined,
     };
@@ -789,10 +789,10 @@ function restoredRecord(uid: string, result: CompletedResult, info: StoredInfo):
     priority: info.priority ?? 0,
     runUid: info.runUid ?? null,
     worker: info.worker ?? null,
+    ending: false,
     user: info.user ?? null,
     group: info.group ?? null,
     parent: info.parent ?? null,
-    ending: false,
     stopping: undefined,
     result,
   };

@@ -41,6 +41,11 @@ export interface NewTask {
   priority?: number;
   /** The run it belongs to. */
   runUid?: string;
+  /** Who asked for it (function_execute's user and group; a subtask's are its parent's). */
+  user?: string | null;
+  group?: string | null;
+  /** The task (or plan item) that submitted it as a subtask. */
+  parent?: string | null;
 }
 
 export interface CompletedResult {
@@ -92,6 +97,10 @@ export interface TaskRecord {
   worker: string | null;
   /** It has ended and its result is being written: final once durable (see finish). */
   ending: boolean;
+  user: string | null;
+  group: string | null;
+  /** The task or plan item that submitted it (subtasks), or null. */
+  parent: string | null;
   /** A stop was asked for (cancel, timeout): the state it ends in, and why. */
   stopping: { state: "cancelled" | "timed_out"; msg: string } | undefined;
   result: CompletedResult | undefined;
@@ -99,10 +108,13 @@ export interface TaskRecord {
 
 /**
  * What a final record keeps in the store beside its result: the lifecycle
- * fields its result cannot tell, defaults left out. A plain task (one attempt
- * that completed or failed, no options, outputs or dependencies) stores none:
+ * fields its result cannot tell, defaults left out. A plain task with no
+ * requester (one attempt that completed or failed, no options, outputs,
+ * dependencies, parent or user: an environment update, a script) stores none:
  * the store stays as small as the Python-compatible result (after a restart
- * its record is rebuilt from the result, without its name and worker).
+ * its record is rebuilt from the result, without its name and worker). A
+ * task's user and group, and its parent, are kept: tasks_list filters by
+ * them and task_info links parents and children after a restart.
  */
 /** How long an "accepted" mark may stay in the store (it is replaced when the task ends). */
 const ACCEPTED_KEPT_SEC = 10 * 365 * 24 * 3600;
@@ -113,6 +125,9 @@ interface AcceptedMark {
   kind: TaskRecord["kind"];
   background: boolean;
   createdAt: number;
+  user?: string | null;
+  group?: string | null;
+  parent?: string | null;
 }
 
 type StoredInfo = Partial<
@@ -131,6 +146,9 @@ type StoredInfo = Partial<
     | "priority"
     | "runUid"
     | "worker"
+    | "user"
+    | "group"
+    | "parent"
   >
 >;
 
@@ -177,6 +195,8 @@ export class TaskRegistry {
   private expiryHead = 0;
   /** UIDs whose records were purged (insertion order: the oldest are forgotten first). */
   private readonly purged = new Set<string>();
+  /** Parent uid (a task or a plan item) → its subtasks' uids, in the order they were submitted. */
+  private readonly childrenOf = new Map<string, Set<string>>();
   private readonly timer: NodeJS.Timeout;
   private background = 0;
   private waiting = 0;
@@ -239,10 +259,14 @@ export class TaskRegistry {
       runUid: t.runUid ?? null,
       worker: null,
       ending: false,
+      user: t.user ?? null,
+      group: t.group ?? null,
+      parent: t.parent ?? null,
       stopping: undefined,
       result: undefined,
     };
     this.records.set(rec.uid, rec);
+    this.link(rec);
     this.activeCount++;
     this.waiting++;
     // Written with the turn's other changes; its result replaces it. After a crash it
@@ -252,7 +276,14 @@ export class TaskRegistry {
         op: "result_put",
         uid: rec.uid,
         result: {
-          accepted: { name: rec.name, kind: rec.kind, background: rec.background, createdAt: now },
+          accepted: {
+            name: rec.name,
+            kind: rec.kind,
+            background: rec.background,
+            createdAt: now,
+            ...(rec.user !== null ? { user: rec.user, group: rec.group } : {}),
+            ...(rec.parent !== null ? { parent: rec.parent } : {}),
+          },
         },
         expiresAt: now / 1000 + ACCEPTED_KEPT_SEC,
       },
@@ -489,8 +520,27 @@ export class TaskRegistry {
       name: rec.name,
       state: rec.state,
       attempt: rec.attempts,
+      // A subtask's events name its parent.
+      ...(rec.parent !== null ? { parent: rec.parent } : {}),
       ...extra,
     });
+  }
+
+  /** Enter a subtask in its parent's list of children. */
+  private link(rec: TaskRecord): void {
+    if (rec.parent === null) return;
+    let set = this.childrenOf.get(rec.parent);
+    if (!set) this.childrenOf.set(rec.parent, (set = new Set()));
+    set.add(rec.uid);
+  }
+
+  /** Take a purged subtask out of its parent's list (a parent's own list goes with it). */
+  private unlink(rec: TaskRecord): void {
+    if (rec.parent !== null) {
+      const set = this.childrenOf.get(rec.parent);
+      set?.delete(rec.uid);
+      if (set?.size === 0) this.childrenOf.delete(rec.parent);
+    }
   }
 
   private keep(uid: string, expiresAt: number): void {
@@ -526,9 +576,13 @@ export class TaskRegistry {
           background: accepted.background,
           createdAt: accepted.createdAt,
           state: "failed",
+          ...(accepted.user != null ? { user: accepted.user, group: accepted.group ?? null } : {}),
+          ...(accepted.parent != null ? { parent: accepted.parent } : {}),
         };
         const at = now + this.retentionSec * 1000;
-        this.records.set(s.uid, restoredRecord(s.uid, result, info));
+        const rec = restoredRecord(s.uid, result, info);
+        this.records.set(s.uid, rec);
+        this.link(rec);
         this.finalCount++;
         this.keep(s.uid, at);
         cut.push({
@@ -548,7 +602,9 @@ export class TaskRegistry {
         continue;
       }
       const { info = {}, ...result } = s.result as CompletedResult & { info?: StoredInfo };
-      this.records.set(s.uid, restoredRecord(s.uid, result, info));
+      const rec = restoredRecord(s.uid, result, info);
+      this.records.set(s.uid, rec);
+      this.link(rec);
       this.finalCount++;
       this.keep(s.uid, at);
     }
@@ -566,6 +622,16 @@ export class TaskRegistry {
   active(uid: string): TaskRecord | undefined {
     const r = this.records.get(uid);
     return r && !r.ending && !isFinal(r.state) ? r : undefined;
+  }
+
+  /** Every record known (active, and final within retention), in no order. */
+  all(): IterableIterator<TaskRecord> {
+    return this.records.values();
+  }
+
+  /** The uids of the subtasks of `parent` still known, in the order they were submitted. */
+  childrenOfTask(parent: string): string[] {
+    return [...(this.childrenOf.get(parent) ?? [])];
   }
 
   /** Records that have not ended (pending, running, retrying), nor are ending. */
@@ -626,8 +692,18 @@ export class TaskRegistry {
         after: [],
         run_uid: null,
         worker: null,
+        user: null,
+        parent: null,
+        children: [],
+        children_counts: {},
         stats,
       };
+    }
+    const children = this.childrenOfTask(uid);
+    const counts: Record<string, number> = {};
+    for (const c of children) {
+      const st = this.records.get(c)?.state;
+      if (st !== undefined) counts[st] = (counts[st] ?? 0) + 1;
     }
     return {
       task_uid: uid,
@@ -644,6 +720,10 @@ export class TaskRegistry {
       after: r.after,
       run_uid: r.runUid,
       worker: r.worker,
+      user: r.user,
+      parent: r.parent,
+      children,
+      children_counts: counts,
       stats,
     };
   }
@@ -690,6 +770,7 @@ export class TaskRegistry {
       const r = this.records.get(e.uid);
       if (r && isFinal(r.state)) {
         this.records.delete(e.uid);
+        this.unlink(r);
         this.finalCount--;
         this.remember(e.uid);
         gone.push({ op: "result_delete", uid: e.uid });
@@ -735,6 +816,9 @@ function restoredRecord(uid: string, result: CompletedResult, info: StoredInfo):
     runUid: info.runUid ?? null,
     worker: info.worker ?? null,
     ending: false,
+    user: info.user ?? null,
+    group: info.group ?? null,
+    parent: info.parent ?? null,
     stopping: undefined,
     result,
   };
@@ -760,6 +844,12 @@ function storedInfo(r: TaskRecord, result: CompletedResult): StoredInfo | undefi
   if (r.after.length > 0) info.after = r.after;
   if (r.priority !== 0) info.priority = r.priority;
   if (r.runUid !== null) info.runUid = r.runUid;
+  if (r.parent !== null) info.parent = r.parent;
+  // Who asked is kept so that tasks_list can filter by user after a restart.
+  if (r.user !== null) {
+    info.user = r.user;
+    info.group = r.group;
+  }
   for (const _k in info) {
     info.name = r.name;
     if (r.worker !== null) info.worker = r.worker;

@@ -312,7 +312,14 @@ export class RunRegistry {
     const uid = randomUUID();
     const call = run.calls[index] as FunctionCall;
     this.byTask.set(uid, { run, index });
-    this.scheduler.submit(uid, call, true, {}, { place: { uid: run.uid, index }, held: true });
+    this.scheduler.submit(
+      uid,
+      call,
+      true,
+      {},
+      { place: { uid: run.uid, index }, held: true },
+      { user: run.user, group: run.userGroup },
+    );
     run.queue.push(index);
     return uid;
   }

@@ -74,6 +74,13 @@ export interface FunctionCall {
 /** One outcome of task_cancel per UID (SPEC §7.1). */
 export type CancelOutcome = "cancelled" | "cancelling" | "already_completed" | "not_found";
 
+/** Who asked for a task, and the task (or plan item) that submitted it as a subtask. */
+export interface TaskLinks {
+  user?: string | null;
+  group?: string | null;
+  parent?: string | null;
+}
+
 /** Where a task of a run stands in it. */
 export interface RunPlace {
   uid: string;
@@ -99,6 +106,8 @@ interface Job {
   timeoutTimer: NodeJS.Timeout | undefined;
   /** The worker it was handed to (holding one of its slots), while it runs. */
   worker: string | undefined;
+  /** Its slot is lent to other tasks while it waits for its subtasks (see `lendSlot`). */
+  lent: boolean;
   /** The run it belongs to, and its index there. */
   run: RunPlace | undefined;
   /** Submitted but not released yet (a run's task waiting for its turn). */
@@ -168,6 +177,7 @@ export class TaskScheduler {
     background: boolean,
     o: TaskOptions,
     run?: { place: RunPlace; held: boolean },
+    links: TaskLinks = {},
   ): void {
     const after = [...new Set(o.after ?? [])];
     const job: Job = {
@@ -186,6 +196,7 @@ export class TaskScheduler {
       retryTimer: undefined,
       timeoutTimer: undefined,
       worker: undefined,
+      lent: false,
       run: run?.place,
       held: run?.held ?? false,
       queued: false,
@@ -198,6 +209,7 @@ export class TaskScheduler {
       after,
       priority: job.priority,
       ...(run ? { runUid: run.place.uid } : {}),
+      ...links,
     });
     this.jobs.set(uid, job);
     for (const dep of after) {
@@ -269,6 +281,31 @@ export class TaskScheduler {
         : "The task was cancelled before it ran";
     this.tasks.finish(uid, "cancelled", { msg });
     return { outcome: "cancelled" };
+  }
+
+  /**
+   * A running task waits for its subtasks: the slot it holds is lent to the
+   * other tasks (its children among them) until `reclaimSlot`, so that parents
+   * waiting for children never hold every slot of the pool. Its process still
+   * runs it (idle, awaiting): the slot count of that worker is exceeded for a
+   * while when it resumes beside the tasks that took the slot.
+   */
+  lendSlot(uid: string): void {
+    const job = this.jobs.get(uid);
+    if (!job || job.worker === undefined || job.lent) return;
+    job.lent = true;
+    const n = this.load.get(job.worker) ?? 0;
+    if (n <= 1) this.load.delete(job.worker);
+    else this.load.set(job.worker, n - 1);
+    this.schedulePump();
+  }
+
+  /** The task resumes (its awaited subtasks ended): it takes its slot back. */
+  reclaimSlot(uid: string): void {
+    const job = this.jobs.get(uid);
+    if (!job?.lent) return;
+    job.lent = false;
+    if (job.worker !== undefined) this.load.set(job.worker, (this.load.get(job.worker) ?? 0) + 1);
   }
 
   /** The environment's worker is open: run what waits for one. */
@@ -471,6 +508,11 @@ export class TaskScheduler {
     const w = job.worker;
     if (w === undefined) return false;
     job.worker = undefined;
+    if (job.lent) {
+      // Its slot was lent: nothing to give back.
+      job.lent = false;
+      return true;
+    }
     const n = this.load.get(w);
     if (n !== undefined) {
       if (n <= 1) this.load.delete(w);

@@ -192,6 +192,21 @@ function requestSubtask(
       options: (toWireValue(options, "subtask options") ?? {}) as Record<string, unknown>,
     };
     const reqId = randomUUID();
+    // An awaited subtask lends its parent's slot here too (the manager lends it
+    // in its count): a parent waiting for children never keeps them waiting.
+    let lent = wait && lendSlot(parent);
+    const settle = () => {
+      if (lent) reclaimSlot(parent);
+      lent = false;
+    };
+    resolve = ((r) => (v: unknown) => {
+      settle();
+      r(v);
+    })(resolve);
+    reject = ((r) => (e: Error) => {
+      settle();
+      r(e);
+    })(reject);
     const onAbort = () => {
       const p = subtasks.get(reqId);
       if (!p) return;
@@ -205,7 +220,10 @@ function requestSubtask(
       uid: null,
       resolve,
       reject,
-      done: () => signal.removeEventListener("abort", onAbort),
+      done: () => {
+        settle();
+        signal.removeEventListener("abort", onAbort);
+      },
     });
     send({
       type: "subtask",
@@ -377,6 +395,39 @@ function executeFunction(m: ExecuteFunctionMsg): Promise<void> {
 const SLOTS = Number(process.env[WORKER_ENV.slots] ?? "") || Infinity;
 let runningFunctions = 0;
 const waiting: ExecuteFunctionMsg[] = [];
+/** Tasks counted in runningFunctions. */
+const counted = new Set<string>();
+/** Counted tasks whose slot is lent while they await subtasks: how many they await. */
+const awaitingChildren = new Map<string, number>();
+
+/** `parent` awaits one more subtask: its slot is lent at the first. False if it holds none. */
+function lendSlot(parent: string): boolean {
+  if (!counted.has(parent)) return false;
+  const n = (awaitingChildren.get(parent) ?? 0) + 1;
+  awaitingChildren.set(parent, n);
+  if (n === 1) {
+    runningFunctions--;
+    startWaiting();
+  }
+  return true;
+}
+
+/** A subtask `parent` awaited settled: at the last, its slot is taken back (over the count a while). */
+function reclaimSlot(parent: string): void {
+  const n = awaitingChildren.get(parent);
+  if (n === undefined) return;
+  if (n > 1) {
+    awaitingChildren.set(parent, n - 1);
+    return;
+  }
+  awaitingChildren.delete(parent);
+  runningFunctions++;
+}
+
+function startWaiting(): void {
+  while (runningFunctions < SLOTS && waiting.length > 0)
+    execute(waiting.shift() as ExecuteFunctionMsg);
+}
 
 function execute(m: ExecuteFunctionMsg): void {
   if (m.background && runningFunctions >= SLOTS) {
@@ -388,10 +439,12 @@ function execute(m: ExecuteFunctionMsg): void {
     return;
   }
   runningFunctions++;
+  counted.add(m.id);
   void executeFunction(m).finally(() => {
-    runningFunctions--;
-    const next = runningFunctions < SLOTS ? waiting.shift() : undefined;
-    if (next) execute(next);
+    counted.delete(m.id);
+    // A task that ends while its slot is lent gave it up already.
+    if (!awaitingChildren.delete(m.id)) runningFunctions--;
+    startWaiting();
   });
 }
 

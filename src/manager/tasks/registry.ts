@@ -177,6 +177,9 @@ export class TaskRegistry {
   private waiting = 0;
   private activeCount = 0;
   private finalCount = 0;
+  /** The host and pid of a worker (QS_Task events name where a task runs). */
+  workerInfo:
+    ((worker: string) => { hostname: string; pid: number | null } | undefined) | undefined;
   /** Where completed results are written (and their removal), so they survive a restart. */
   store: ((ops: StoreOp[]) => void) | undefined;
   /**
@@ -303,6 +306,14 @@ export class TaskRegistry {
     this.emit(rec, "task-progress", ev);
   }
 
+  /** Set (or clear) the message of a waiting task (why it waits); no event. */
+  note(uid: string, message: string | null): void {
+    const rec = this.active(uid);
+    if (!rec) return;
+    rec.message = message;
+    rec.updatedAt = Date.now();
+  }
+
   /** An attempt failed and another follows after `delaySec` (task-retried). */
   retrying(uid: string, reason: string, delaySec: number): void {
     const rec = this.active(uid);
@@ -397,12 +408,14 @@ export class TaskRegistry {
   }
 
   private emit(rec: TaskRecord, event: string, extra: Record<string, unknown> = {}): void {
+    const where = rec.worker !== null ? this.workerInfo?.(rec.worker) : undefined;
     this.events.emit("task", {
       event,
       task_uid: rec.uid,
       name: rec.name,
       state: rec.state,
       attempt: rec.attempts,
+      ...(where ? { worker: rec.worker, hostname: where.hostname, pid: where.pid } : {}),
       ...extra,
     });
   }

@@ -41,6 +41,7 @@ const AREAS: Area[] = [
   "environment",
   "tasks",
   "runs",
+  "workers",
   "queue",
   "history",
   "control",

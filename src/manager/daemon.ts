@@ -38,6 +38,10 @@ import { Activity } from "./activity.js";
 import type { StoreOp } from "./store/types.js";
 import { StoreWriter } from "./store/writer.js";
 import { LocalWorkerPool } from "./workers/local-pool.js";
+import { CombinedWorkerPool } from "./workers/combined-pool.js";
+import { LOCAL_HOSTNAME, RemoteWorkerPool } from "./workers/remote-pool.js";
+import { workerHandlers } from "./workers/handlers.js";
+import { WORKER_ZAP_DOMAIN } from "./rpc/server.js";
 
 export class Manager {
   readonly state = new StatusState();
@@ -58,6 +62,9 @@ export class Manager {
   readonly access: AccessControl;
   /** The one path of writes to the store (set open in start()). */
   readonly writer: StoreWriter;
+  /** Workers on other hosts (--zmq-worker-addr), when the socket is on. */
+  readonly remote: RemoteWorkerPool | undefined;
+  private readonly localSlots: number;
   private control: ControlServer | undefined;
   private info: InfoPublisher | undefined;
   private stopping: Promise<void> | undefined;
@@ -84,7 +91,7 @@ export class Manager {
         startupModule: opts.startupModule,
         heartbeatTimeoutMs: opts.workerTimeout * 1000,
         closeTimeoutMs: 5000,
-        workers: opts.workers,
+        workers: Math.max(1, opts.workers),
       },
       {
         activity: this.activity,
@@ -104,7 +111,34 @@ export class Manager {
       );
     });
     // One worker takes every task at once, as the Python server's; a pool deals out slots.
-    const pool = new LocalWorkerPool(this.env, opts.workers > 1 ? opts.workerSlots : Infinity);
+    // With --workers 0 the main worker takes no background task (they wait for remote workers).
+    this.localSlots = opts.workers === 0 ? 0 : opts.workers > 1 ? opts.workerSlots : Infinity;
+    const local = new LocalWorkerPool(
+      this.env,
+      opts.workers > 1 ? opts.workerSlots : Infinity,
+      opts.workers > 0,
+    );
+    if (opts.zmqWorkerAddr) {
+      this.remote = new RemoteWorkerPool(
+        {
+          address: opts.zmqWorkerAddr,
+          timeoutMs: opts.workerTimeout * 1000,
+          curveSecretKey: opts.zmqPrivateKey,
+          zapDomain: opts.zmqAllowedWorkers ? WORKER_ZAP_DOMAIN : undefined,
+        },
+        this.log,
+      );
+      this.remote.notices.on("console", (text) => this.console(text));
+      this.remote.notices.on("worker-event", (e) => this.info?.task(e));
+    }
+    const remote = this.remote;
+    this.tasks.workerInfo = (id) => {
+      const r = remote?.info(id);
+      if (r) return r;
+      const pid = this.env.pidOf(id);
+      return { hostname: LOCAL_HOSTNAME, pid: pid ?? null };
+    };
+    const pool = remote ? new CombinedWorkerPool(local, remote) : local;
     this.scheduler = new TaskScheduler(this.tasks, pool, this.log, {
       cancelGraceSec: opts.cancelGrace,
     });
@@ -177,6 +211,12 @@ export class Manager {
         state: this.state,
       }),
       ...controlHandlers({ queue: this.queue, executor: this.executor, state: this.state }),
+      ...workerHandlers({
+        env: this.env,
+        tasks: this.tasks,
+        remote: this.remote,
+        localSlots: this.localSlots,
+      }),
       ...runHandlers({
         runs: this.runs,
         activity: this.activity,
@@ -244,6 +284,16 @@ export class Manager {
         socketMaxMessageSize: socketMessageLimit(this.opts.maxMessageSize),
         ...(this.opts.zmqPrivateKey ? { curveSecretKey: this.opts.zmqPrivateKey } : {}),
         ...(allowedClients ? { allowedClients } : {}),
+        ...(this.opts.zmqAllowedWorkers
+          ? {
+              otherZapDomains: new Map([
+                [
+                  WORKER_ZAP_DOMAIN,
+                  { list: new AllowList(this.opts.zmqAllowedWorkers), who: "worker" },
+                ],
+              ]),
+            }
+          : {}),
         replyEncodingForErrors: this.infoEncoding,
       },
       dispatcher,
@@ -259,6 +309,7 @@ export class Manager {
       this.logger.setConsoleSink((text) => info.console(text));
     }
     await this.control.bind();
+    await this.remote?.bind();
     this.log.info(
       `zqs manager is ready: control ${this.opts.zmqControlAddr}` +
         (this.info
@@ -266,7 +317,8 @@ export class Manager {
           : ", info socket off") +
         `, encoding ${this.opts.zmqEncoding}` +
         (this.opts.zmqPrivateKey ? ", CURVE on" : "") +
-        (allowedClients ? ` (${allowedClients.size} allowed client key(s))` : ""),
+        (allowedClients ? ` (${allowedClients.size} allowed client key(s))` : "") +
+        (this.opts.zmqWorkerAddr ? `, workers ${this.opts.zmqWorkerAddr}` : ""),
     );
   }
 
@@ -297,6 +349,7 @@ export class Manager {
         await this.control?.flush();
         this.logger.setConsoleSink(undefined);
         await this.control?.close();
+        await this.remote?.close();
         this.env.shutdown();
         this.scheduler.close();
         this.tasks.close();

@@ -56,6 +56,7 @@ export function taskHandlers(m: TaskHandlersContext): Handlers {
         expires: p.expires,
         after,
         priority: p.priority,
+        worker_tags: p.worker_tags,
       });
       return { success: true, msg: "", item: replyItem, task_uid: uid };
     },

@@ -24,7 +24,7 @@ async function setup(args: string[] = []): Promise<{
   events: InfoListener;
 }> {
   const { m, workerAddr } = await startRemoteManager({ args });
-  cleanup.push(() => m.stop());
+  cleanup.push(async () => void (await m.stop()));
   const c = new RawClient(m.controlAddr);
   cleanup.push(() => c.close());
   const events = await new InfoListener(m.infoAddr, ["QS_Task", "QS_Console"]).ready();

@@ -142,6 +142,8 @@ export class TaskScheduler {
   private pumpScheduled = false;
   /** `ready` is in dispatch order (no job was added since it was sorted). */
   private readySorted = true;
+  /** Jobs made ready since every slot was last seen taken (noteNewUnoffered looks at them). */
+  private fresh: Job[] = [];
   /** Foreground jobs in `ready` (they do not wait for a slot). */
   private readyForeground = 0;
 
@@ -302,6 +304,7 @@ export class TaskScheduler {
   }
 
   private enqueue(job: Job): void {
+    this.fresh.push(job);
     this.ready.push(job);
     this.readySorted = false;
     if (!job.background) this.readyForeground++;
@@ -323,6 +326,7 @@ export class TaskScheduler {
     if (slots === Infinity && workers.length === 1 && main.background !== false) {
       const batch = this.sortedReady();
       this.ready = [];
+      this.fresh = [];
       this.readyForeground = 0;
       for (const job of batch) this.dispatch(job, main, out);
       return;
@@ -331,7 +335,10 @@ export class TaskScheduler {
     const order = [...workers.filter((w) => !w.main), main].filter((w) => w.background !== false);
     let free = 0;
     for (const w of order) free += Math.max(0, (w.slots ?? slots) - (this.load.get(w.id) ?? 0));
-    if (free === 0 && this.readyForeground === 0) return;
+    if (free === 0 && this.readyForeground === 0) {
+      this.noteNewUnoffered(order);
+      return;
+    }
     const batch = this.sortedReady();
     const left: Job[] = [];
     let i = 0;
@@ -370,6 +377,7 @@ export class TaskScheduler {
     }
     // What is left keeps its order (sorted): the jobs not reached, after those passed over.
     this.ready = i === 0 && left.length === 0 ? batch : left.concat(batch.slice(i));
+    this.noteNewUnoffered(order);
   }
 
   private sortedReady(): Job[] {
@@ -378,6 +386,20 @@ export class TaskScheduler {
       this.readySorted = true;
     }
     return this.ready;
+  }
+
+  /**
+   * Every slot is taken: the jobs that became ready since the last look, which
+   * no worker could take even when free, say so (each job is looked at once).
+   */
+  private noteNewUnoffered(order: readonly TaskWorker[]): void {
+    const fresh = this.fresh;
+    if (fresh.length === 0) return;
+    this.fresh = [];
+    for (const job of fresh) {
+      if (!job.background || job.worker !== undefined || !this.tasks.active(job.uid)) continue;
+      if (!order.some((w) => fits(w, job))) this.noteUnoffered(job);
+    }
   }
 
   /** Say in the task's record why it waits (once, until it is dealt). */

@@ -66,7 +66,9 @@ export function runWorker(program: Command): void {
       "silence of the manager or of a worker process taken as loss (the manager's own value applies once joined)",
       "3",
     )
-    .action(async (raw: Record<string, string | undefined>) => {
+    .action(async (_opts: unknown, cmd: Command) => {
+      // With the global options: `--public-key` is also the clients' (the manager's key there too).
+      const raw = cmd.optsWithGlobals<Record<string, string | undefined>>();
       const slots = Number(raw.slots);
       if (!Number.isInteger(slots) || slots < 1)
         fail(`--slots: expected a positive integer, got '${raw.slots}'`);

@@ -227,7 +227,7 @@ export const OPTION_SPECS: OptionSpec[] = [
     flag: "--workers",
     arg: "<n>",
     description:
-      "worker processes: the first runs plans and foreground tasks, background tasks and runs are spread over all (0: the first takes no background task, which wait for workers on other hosts)",
+      "worker processes: the first runs plans and foreground tasks, background tasks and runs are spread over all (0: zqs worker hosts only)",
     default: 1,
     parse: nonNegativeInt,
   },

@@ -5,6 +5,7 @@
  * worker lacking a function never gets it.
  */
 import { afterEach, describe, expect, it } from "vitest";
+import { REManagerAPI } from "../../src/client/index.js";
 import { InfoListener, RawClient, waitUntil, type RunningManager } from "../helpers/manager.js";
 import { newGate } from "../helpers/startup.js";
 import { execute, fn, info, openEnvironment, USER, waitFinal, waitInfo } from "../helpers/tasks.js";
@@ -189,6 +190,32 @@ describe("zqs worker: end to end", () => {
     expect(w.message).toBe(
       "Waiting: no connected worker with the tags cpu, gpu offers the function 'agent_pid'",
     );
+  });
+
+  it("the client: workersList() and workerEvents()", async () => {
+    const { m, addr } = await setup();
+    const api = new REManagerAPI({ zmqControlAddr: m.controlAddr, zmqInfoAddr: m.infoAddr });
+    cleanup.push(() => api.close());
+    const events = api.workerEvents();
+    await events.ready;
+    const w = worker(addr, { name: "seen", slots: 2, tags: ["x"] });
+    const online = await events.nextMessage(60);
+    expect(online?.msg).toMatchObject({
+      event: "worker-online",
+      worker: "seen",
+      pid: w.proc.pid,
+      slots: 2,
+      tags: ["x"],
+    });
+    const r = await api.workersList();
+    const row = r.workers.find((x) => x.name === "seen");
+    expect(row).toMatchObject({ kind: "remote", state: "online", slots: 2, tags: ["x"] });
+    w.proc.kill("SIGTERM");
+    let off = await events.nextMessage(60);
+    // worker-heartbeat events (every 10 s) may come between.
+    while (off?.msg.event === "worker-heartbeat") off = await events.nextMessage(60);
+    expect(off?.msg).toMatchObject({ event: "worker-offline", worker: "seen", reason: "left" });
+    events.close();
   });
 
   it("a message that is not one is dropped and logged: the manager goes on", async () => {

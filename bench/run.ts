@@ -8,7 +8,7 @@
 import { fmt, machine, printTable, rowsJson, writeBenchJson, type Row } from "./lib.js";
 import { benchRequests } from "./requests.js";
 import { benchStartup } from "./startup-times.js";
-import { benchTasks } from "./tasks.js";
+import { benchPrinting, benchTasks } from "./tasks.js";
 import { benchRun, benchThroughput } from "./throughput.js";
 import { benchTrace, printTrace, type TraceResult } from "./trace.js";
 import { benchWaits } from "./waits.js";
@@ -67,6 +67,20 @@ rows.push({
   digits: 3,
   base: { key: "echo_rtt_ms", value: t.echoMedianMs, digits: 3, label: "REQ/REP echo round trip" },
   target: "≤ 5",
+});
+const pr = await benchPrinting();
+rows.push({
+  label: "no-op printing 3 lines (QS_Console on), execute → completed, median (ms)",
+  key: "print_latency_ms",
+  value: pr.printingMedianMs,
+  digits: 3,
+  base: {
+    key: "quiet_latency_ms",
+    value: pr.quietMedianMs,
+    digits: 3,
+    label: "the silent no-op, same manager",
+  },
+  target: "≤ 1.1",
 });
 const w = await benchWaits();
 const echoRtt = {

@@ -96,6 +96,45 @@ export async function benchClientWait(n = 500): Promise<Spread & { n: number }> 
   }
 }
 
+export interface PrintingResult {
+  quietMedianMs: number;
+  printingMedianMs: number;
+  ratio: number;
+  n: number;
+}
+
+/**
+ * A function that prints three lines (as the example profile's
+ * `function_sleep(0)`) beside the silent no-op, alternated in one manager with
+ * the info socket on (so the lines are published on QS_Console): execute →
+ * completed by raw `task_result` polling. Ratio printing/quiet (target ≤ 1.1).
+ */
+export async function benchPrinting(n = 400): Promise<PrintingResult> {
+  const z = await startNoopManager({ info: true, timeoutMs: 5000 });
+  try {
+    const times: Record<"noop" | "noop_print", number[]> = { noop: [], noop_print: [] };
+    for (let i = 0; i < 2 * (n + WARMUP); i++) {
+      const name = i % 2 === 0 ? "noop" : "noop_print";
+      const t0 = nowMs();
+      const r = await z.c.request("function_execute", {
+        ...noopExecute(false),
+        item: { item_type: "function", name },
+      });
+      const uid = r.task_uid as string;
+      for (;;) {
+        const res = await z.c.request("task_result", { task_uid: uid });
+        if (res.status === "completed") break;
+      }
+      if (i >= 2 * WARMUP) times[name].push(nowMs() - t0);
+    }
+    const quiet = spread(times.noop).median;
+    const printing = spread(times.noop_print).median;
+    return { quietMedianMs: quiet, printingMedianMs: printing, ratio: printing / quiet, n };
+  } finally {
+    await z.stop();
+  }
+}
+
 if (import.meta.url === `file://${process.argv[1]}`) {
   const n = Number(process.env.BENCH_N ?? 500);
   const r = await benchTasks(n);
@@ -105,6 +144,10 @@ if (import.meta.url === `file://${process.argv[1]}`) {
   );
   console.log(`  raw zeromq.js REQ/REP round trip median ${fmt(r.echoMedianMs)} ms`);
   console.log(`  ratio task/echo ${fmt(r.ratio, 2)} (target of issue 12: ≤ 5)`);
+  const p = await benchPrinting(n);
+  console.log(
+    `  printing 3 lines: median ${fmt(p.printingMedianMs)} ms vs ${fmt(p.quietMedianMs)} ms silent (ratio ${fmt(p.ratio, 2)})`,
+  );
   const w = await benchClientWait(n);
   console.log(
     `  through the zqs client (functionExecute + waitForCompletedTask): median ${fmt(w.median)} ms, p99 ${fmt(w.p99)} ms`,

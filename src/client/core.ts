@@ -4,7 +4,7 @@
  * with the server's own parameter checks), and from the wire reply to the
  * value returned or the error thrown.
  */
-import type { MethodName, ReplyOf } from "../protocol/index.js";
+import type { MethodDef, MethodName, ReplyOf } from "../protocol/index.js";
 import { checkParams, methods, supportedParams } from "../protocol/index.js";
 import type { WireReply, WireRequest } from "./errors.js";
 import { RequestError, RequestFailedError, RequestParameterError } from "./errors.js";
@@ -76,7 +76,10 @@ export function buildRequest<M extends MethodName>(
   const supported = supportedParams(method);
   const p = toWireValue(params) as Record<string, unknown>;
   // `null` is "not given" (as on the server): the client's default fills it in.
-  if (supported.includes("user") && p.user == null) p.user = defaults.user;
+  const def: MethodDef = methods[method];
+  if (supported.includes("user") && p.user == null && def.userIsFilter !== true) {
+    p.user = defaults.user;
+  }
   if (supported.includes("user_group") && p.user_group == null) p.user_group = defaults.userGroup;
   if (supported.includes("lock_key") && p.lock_key == null && defaults.lockKey !== null) {
     p.lock_key = defaults.lockKey;

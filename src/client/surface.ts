@@ -110,6 +110,8 @@ export const READ_ONLY: ReadonlySet<MethodName> = new Set<MethodName>([
   "task_status",
   "task_result",
   "task_info",
+  "tasks_list",
+  "tasks_counts",
   "re_runs",
   "re_metadata",
   "lock_info",

@@ -29,6 +29,7 @@ import type { EnvironmentContent } from "../protocol/ipc.js";
 import { AccessControl, permissionsFile } from "./access/access.js";
 import { TaskRegistry } from "./tasks/registry.js";
 import { TaskScheduler } from "./tasks/scheduler.js";
+import { Subtasks } from "./tasks/subtasks.js";
 import { LockManager } from "./access/locks.js";
 import type { ManagerLogger } from "./log.js";
 import type { ManagerOptions } from "./options.js";
@@ -54,6 +55,8 @@ export class Manager {
   readonly env: EnvironmentController;
   /** Runs of many tasks (run_create...). */
   readonly runs: RunRegistry;
+  /** Tasks that running functions and plans submit (context().subtask). */
+  readonly subtasks: Subtasks;
   readonly queue: PlanQueue;
   readonly executor: QueueExecutor;
   /** The lock; the stored record is given to `locks.restore()` at start. */
@@ -143,6 +146,23 @@ export class Manager {
       cancelGraceSec: opts.cancelGrace,
     });
     this.runs = new RunRegistry(this.tasks, this.scheduler);
+    this.subtasks = new Subtasks({
+      tasks: this.tasks,
+      scheduler: this.scheduler,
+      pool,
+      access: {
+        hasGroup: (g) => this.access.hasGroup(g),
+        functionAllowed: (g, n) => this.access.functionAllowed(g, n),
+      },
+      planOwner: (uid) => {
+        const r = this.queue.running;
+        if (r?.item_uid !== uid) return undefined;
+        const { user, user_group } = r as { user?: unknown; user_group?: unknown };
+        return typeof user === "string" && typeof user_group === "string"
+          ? { user, group: user_group }
+          : undefined;
+      },
+    });
     this.access = new AccessControl({
       permissionsFile: permissionsFile(opts),
       content: () => this.env.content,
@@ -246,6 +266,8 @@ export class Manager {
     const snap = await store.load();
     const d = snap.docs;
     this.tasks.store = (ops) => this.background(ops);
+    // A final result is reported once durable: it joins the turn's batch (a group commit).
+    this.tasks.commit = (ops) => this.writer.write(ops, { mode: "batched" });
     this.tasks.restore(snap.results);
     this.runs.store = (ops) => this.background(ops);
     for (const { uid, reason } of this.runs.restore(snap.runs)) {

@@ -54,8 +54,36 @@ export interface PlanControlMsg {
   option?: string;
 }
 
+/** The manager's answer to a `subtask` request: the child's uid, or why it was refused. */
+export interface SubtaskReplyMsg {
+  type: "subtask_reply";
+  reqId: string;
+  success: boolean;
+  msg: string;
+  uid: string | null;
+}
+
+/** An awaited subtask ended (sent after its `subtask_reply`, to the worker that asked). */
+export interface SubtaskDoneMsg {
+  type: "subtask_done";
+  reqId: string;
+  uid: string;
+  /** Its final state (completed, failed, cancelled, timed_out, expired). */
+  state: string;
+  msg: string;
+  traceback: string;
+  return_value: unknown;
+}
+
 export type ManagerToWorker =
-  ExecuteFunctionMsg | ScriptMsg | CancelMsg | CloseMsg | PlanRunMsg | PlanControlMsg;
+  | ExecuteFunctionMsg
+  | ScriptMsg
+  | CancelMsg
+  | CloseMsg
+  | PlanRunMsg
+  | PlanControlMsg
+  | SubtaskReplyMsg
+  | SubtaskDoneMsg;
 
 /** What the worker found in the startup code, in the Python server's shapes. */
 export interface EnvironmentContent {
@@ -106,6 +134,12 @@ export interface TaskDoneMsg {
   cancelled?: boolean;
   /** New lists after a script upload with update_lists. */
   content?: EnvironmentContent;
+  /**
+   * Bytes the worker had written to its stdout and stderr (together) when it
+   * sent this: the manager holds the message until it has read that much, so
+   * that a task's output is published before its end.
+   */
+  out?: number;
 }
 
 /** The run engine's state changed. */
@@ -139,11 +173,30 @@ export interface PlanResultFields {
 export interface PlanDoneMsg {
   type: "plan_done";
   id: string;
+  /** As TaskDoneMsg's `out`: the plan's output is published before its end. */
+  out?: number;
   result: PlanResultFields;
   time_start: number;
   time_stop: number;
   /** The engine's metadata after the plan (re_metadata). */
   metadata: Record<string, unknown>;
+}
+
+/**
+ * A running function or plan (`parent`: its task or item uid) submits a
+ * function as a subtask, with function_execute's lifecycle options; `wait`:
+ * the worker wants its outcome (`subtask_done`). `reqId` is unique to the
+ * request (a uuid made by the worker).
+ */
+export interface SubtaskMsg {
+  type: "subtask";
+  reqId: string;
+  parent: string;
+  name: string;
+  args: unknown[];
+  kwargs: Record<string, unknown>;
+  options: Record<string, unknown>;
+  wait: boolean;
 }
 
 export interface ControlReplyMsg {
@@ -162,7 +215,8 @@ export type WorkerToManager =
   | ReStateMsg
   | ReRunsMsg
   | PlanDoneMsg
-  | ControlReplyMsg;
+  | ControlReplyMsg
+  | SubtaskMsg;
 
 /**
  * Heartbeats do not use IPC: a thread of the worker writes one byte to file

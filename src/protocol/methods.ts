@@ -18,7 +18,9 @@ import {
   mapSchema,
   statusSchema,
   taskInfoSchema,
+  taskListEntrySchema,
   taskResultSchema,
+  TASK_STATES,
   TASK_STATUSES,
   CANCEL_OUTCOMES,
 } from "./schemas.js";
@@ -65,6 +67,8 @@ export interface MethodDef<
   ignoreParams?: boolean;
   /** A zqs extension, not a method of the Python server. */
   extension?: boolean;
+  /** Its `user` parameter selects (a filter), not who asks: clients do not fill it in. */
+  userIsFilter?: boolean;
 }
 
 function method<P extends z.ZodRawShape, R extends z.ZodType>(
@@ -111,6 +115,14 @@ const ok = z.object({ success: z.boolean(), msg: z.string() });
 const withKeys = <S extends z.ZodRawShape>(shape: S) => ok.extend(shape);
 const itemsList = z.array(itemSchema);
 const nullableUid = z.string().nullable();
+/** A time: seconds since the epoch, or an ISO 8601 text. */
+const timeParam = z.union([
+  z.number(),
+  z.string().refine((s) => !Number.isNaN(Date.parse(s)), {
+    message: "must be seconds since the epoch or an ISO 8601 time",
+  }),
+]);
+const stateCounts = z.record(z.string(), z.number().int());
 
 // ---- the table ---------------------------------------------------------------
 
@@ -554,6 +566,34 @@ export const methods = {
       task_info: z.union([taskInfoSchema, z.record(z.string(), taskInfoSchema)]).nullable(),
     }),
     failure: (p) => ({ task_uid: p?.task_uid ?? null, task_info: null }),
+    extension: true,
+  }),
+  tasks_list: method({
+    summary: "Tasks the manager knows (waiting, running, ended), newest first, filtered, paged.",
+    area: "tasks",
+    params: {
+      state: z.union([z.enum(TASK_STATES), z.array(z.enum(TASK_STATES))]).optional(),
+      name: z.string().optional(),
+      user: z.string().optional(),
+      run_uid: z.string().optional(),
+      parent: z.string().optional(),
+      worker: z.string().optional(),
+      created_after: timeParam.optional(),
+      created_before: timeParam.optional(),
+      limit: z.number().int().min(1).max(1000).default(100),
+      cursor: z.string().optional(),
+    },
+    reply: withKeys({ tasks: z.array(taskListEntrySchema), cursor: z.string().nullable() }),
+    failure: { tasks: [], cursor: null },
+    extension: true,
+    userIsFilter: true,
+  }),
+  tasks_counts: method({
+    summary: "How many tasks the manager knows in each state, overall and per function name.",
+    area: "tasks",
+    params: {},
+    reply: withKeys({ counts: stateCounts, by_name: z.record(z.string(), stateCounts) }),
+    failure: { counts: {}, by_name: {} },
     extension: true,
   }),
   task_cancel: method({

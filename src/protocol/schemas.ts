@@ -144,9 +144,21 @@ export const taskInfoSchema = z.object({
   after: z.array(z.string()),
   run_uid: z.string().nullable(),
   worker: z.string().nullable(),
+  /** Who asked for it (a subtask: its parent's user). */
+  user: z.string().nullable(),
+  /** The task or plan item that submitted it as a subtask. */
+  parent: z.string().nullable(),
+  /** Its subtasks still known (within retention): submission order, until a restart. */
+  children: z.array(z.string()),
+  /** Its children by state (states with none are left out). */
+  children_counts: z.record(z.string(), z.number().int()),
   stats: z.object({ queue_depth: z.number().int(), active_workers: z.number().int() }),
 });
 export type TaskInfo = z.infer<typeof taskInfoSchema>;
+
+/** An entry of tasks_list: a task_info record without its outputs and stats. */
+export const taskListEntrySchema = taskInfoSchema.omit({ outputs: true, stats: true });
+export type TaskListEntry = z.infer<typeof taskListEntrySchema>;
 
 export const CANCEL_OUTCOMES = [
   "cancelled",

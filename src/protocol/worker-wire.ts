@@ -53,6 +53,17 @@ export const agentMessageSchema = z.discriminatedUnion("type", [
     time_stop: num,
     cancelled: z.boolean().optional(),
   }),
+  /** A running task asks for a subtask (relayed from its worker process). */
+  z.object({
+    type: z.literal("subtask"),
+    reqId: z.string().min(1).max(200),
+    parent: uid,
+    name: z.string(),
+    args: z.array(z.unknown()),
+    kwargs: z.record(z.string(), z.unknown()),
+    options: z.record(z.string(), z.unknown()),
+    wait: z.boolean(),
+  }),
   /** Console output of its worker processes. */
   z.object({ type: z.literal("output"), text: z.string() }),
   /** SIGTERM: it takes no new task; running ones finish. */
@@ -86,6 +97,23 @@ export const managerMessageSchema = z.discriminatedUnion("type", [
     run: z.object({ uid: z.string(), index: z.number().int() }).optional(),
   }),
   z.object({ type: z.literal("cancel"), id: uid, reason: z.string() }),
+  /** The answers about subtasks (relayed to the worker process that asked). */
+  z.object({
+    type: z.literal("subtask_reply"),
+    reqId: z.string(),
+    success: z.boolean(),
+    msg: z.string(),
+    uid: z.string().nullable(),
+  }),
+  z.object({
+    type: z.literal("subtask_done"),
+    reqId: z.string(),
+    uid: z.string(),
+    state: z.string(),
+    msg: z.string(),
+    traceback: z.string(),
+    return_value: z.unknown(),
+  }),
   /** End the worker processes whose cancelled task has not stopped (after the grace). */
   z.object({ type: z.literal("replace"), why: z.string() }),
 ]);

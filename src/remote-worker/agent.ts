@@ -81,6 +81,8 @@ export class WorkerAgent {
   private readonly exited: Promise<void>;
   private resolveExited!: () => void;
   private drainTimer: NodeJS.Timeout | undefined;
+  /** Subtask requests relayed to the manager: the process that asked (its answers go back there). */
+  private readonly subtaskAsker = new Map<string, { child: Child; wait: boolean }>();
 
   constructor(private readonly opts: AgentOptions) {
     this.name = opts.name ?? `${os.hostname()}:${process.pid}`;
@@ -162,6 +164,9 @@ export class WorkerAgent {
       proc.on("exit", (e) => {
         const i = this.children.indexOf(child);
         if (i >= 0) this.children.splice(i, 1);
+        for (const [reqId, asker] of this.subtaskAsker) {
+          if (asker.child === child) this.subtaskAsker.delete(reqId);
+        }
         if (!child.ready) {
           reject(
             new Error(`a worker process exited while loading (${e.reason ?? e.signal ?? e.code})`),
@@ -194,6 +199,12 @@ export class WorkerAgent {
   }
 
   private fromChild(child: Child, m: WorkerToManager): void {
+    if (m.type === "subtask") {
+      if (child.orphan || m.parent !== child.task) return;
+      this.subtaskAsker.set(m.reqId, { child, wait: m.wait });
+      this.send(m);
+      return;
+    }
     if (m.type !== "task_started" && m.type !== "task_progress" && m.type !== "task_done") return;
     if (m.id !== child.task) return;
     if (m.type === "task_done") {
@@ -318,6 +329,16 @@ export class WorkerAgent {
           c.cancelled = true;
           c.proc.send({ type: "cancel", id: m.id, reason: m.reason });
         }
+        return;
+      }
+      case "subtask_reply":
+      case "subtask_done": {
+        const asker = this.subtaskAsker.get(m.reqId);
+        if (!asker) return;
+        if (m.type === "subtask_done" || !asker.wait || !m.success) {
+          this.subtaskAsker.delete(m.reqId);
+        }
+        if (asker.child.proc.alive) asker.child.proc.send(m);
         return;
       }
       case "replace":

@@ -96,6 +96,37 @@ export interface TaskLogger {
   error(msg: string): void;
 }
 
+/** The lifecycle options of a subtask (function_execute's). */
+export interface SubtaskOptions {
+  /** Seconds of run time before it is stopped as timed_out. */
+  timeout?: number;
+  max_retries?: number;
+  /** Seconds; the base of the exponential backoff between tries. */
+  retry_backoff?: number;
+  /** Seconds it may wait to start before it expires unrun. */
+  expires?: number;
+  /** Task UIDs that must complete first. */
+  after?: string[];
+  priority?: number;
+}
+
+/**
+ * Why an awaited subtask gave no value: it failed, was cancelled, timed out
+ * or expired (`state`), or the manager refused it (`state` null, `taskUid` null).
+ */
+export class SubtaskError extends Error {
+  override name = "SubtaskError";
+  constructor(
+    message: string,
+    readonly taskUid: string | null,
+    readonly state: string | null,
+    /** The child's traceback, if it failed with one. */
+    readonly traceback = "",
+  ) {
+    super(message);
+  }
+}
+
 /** What a running function or plan can use (from `context()`). */
 export interface TaskContext {
   /** The task (function) or item (plan) uid. */
@@ -114,6 +145,27 @@ export interface TaskContext {
   output(name: string, value: unknown): void;
   /** Lines reach QS_Console. */
   readonly log: TaskLogger;
+  /**
+   * Submit a function of the environment as a subtask of this one (checked
+   * with this task's user and group) and wait for it: resolves with its
+   * return value, rejects with a `SubtaskError` if it fails, is cancelled,
+   * times out or expires (or if the manager refuses it), or when this task is
+   * stopped. While a task waits for its subtasks, its worker slot is lent to
+   * other tasks.
+   */
+  subtask<T = unknown>(
+    name: string,
+    args?: unknown[],
+    kwargs?: Record<string, unknown>,
+    options?: SubtaskOptions,
+  ): Promise<T>;
+  /** Submit a subtask without waiting for it: resolves with its task uid once the manager accepted it. */
+  subtaskNoWait(
+    name: string,
+    args?: unknown[],
+    kwargs?: Record<string, unknown>,
+    options?: SubtaskOptions,
+  ): Promise<string>;
 }
 
 /** The worker sets this around each call; user code reads it with `context()`. */

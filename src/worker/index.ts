@@ -6,10 +6,12 @@ export {
   plan,
   setRunEngineMetadata,
   sleep,
+  SubtaskError,
   type CallableMeta,
   type DeviceMeta,
   type ParameterKind,
   type ParameterMeta,
+  type SubtaskOptions,
   type TaskContext,
   type TaskLogger,
 } from "./api.js";

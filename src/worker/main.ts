@@ -4,7 +4,7 @@
  * and scripts. It tells the manager the moment a task ends. A thread writes
  * heartbeats to fd 3 so that the manager can tell a hung process from a busy one.
  */
-import { createHash } from "node:crypto";
+import { createHash, randomUUID } from "node:crypto";
 import { readdirSync, statSync, writeFileSync, mkdtempSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -17,6 +17,8 @@ import type {
   PlanControlMsg,
   PlanRunMsg,
   ScriptMsg,
+  SubtaskDoneMsg,
+  SubtaskReplyMsg,
   TaskDoneMsg,
   WorkerToManager,
 } from "../protocol/ipc.js";
@@ -27,7 +29,13 @@ import {
   unbatch,
   WORKER_ENV,
 } from "../protocol/ipc.js";
-import { runEngineMetadata, taskStorage, type TaskContext } from "./api.js";
+import {
+  runEngineMetadata,
+  SubtaskError,
+  taskStorage,
+  type SubtaskOptions,
+  type TaskContext,
+} from "./api.js";
 import { VERSION } from "../version.js";
 import { Environment } from "./introspect.js";
 import { describeThrown } from "./describe.js";
@@ -43,6 +51,24 @@ const outbox = new IpcBatcher<WorkerToManager>((batch) => {
 
 function send(msg: WorkerToManager): void {
   outbox.push(msg);
+}
+
+/**
+ * Bytes written to stdout and stderr so far (through their `write`, which
+ * console.log and the task logger use). A task's end carries the count, so the
+ * manager publishes its output before its end (the pipes and the IPC channel
+ * are read separately). The pipes block on write (the manager's --import), so
+ * a write has reached the pipe when it returns.
+ */
+let outputBytes = 0;
+for (const stream of [process.stdout, process.stderr]) {
+  const write = stream.write.bind(stream) as (...a: unknown[]) => boolean;
+  stream.write = (chunk: unknown, ...rest: unknown[]): boolean => {
+    const enc = typeof rest[0] === "string" ? (rest[0] as BufferEncoding) : "utf8";
+    if (typeof chunk === "string") outputBytes += Buffer.byteLength(chunk, enc);
+    else if (chunk instanceof Uint8Array) outputBytes += chunk.byteLength;
+    return write(chunk, ...rest);
+  };
 }
 
 /**
@@ -137,6 +163,100 @@ function describe(): EnvironmentContent {
 
 const running = new Map<string, AbortController>();
 
+/** A subtask request waiting for the manager: its reply, and (awaited) the child's outcome. */
+interface PendingSubtask {
+  wait: boolean;
+  uid: string | null;
+  resolve: (value: unknown) => void;
+  reject: (err: Error) => void;
+  /** Stop listening to the parent's signal. */
+  done: () => void;
+}
+
+const subtasks = new Map<string, PendingSubtask>();
+
+/** Ask the manager for a subtask of `parent`; settles as `wait` says (see TaskContext.subtask). */
+function requestSubtask(
+  parent: string,
+  signal: AbortSignal,
+  wait: boolean,
+  name: string,
+  args: unknown[] = [],
+  kwargs: Record<string, unknown> = {},
+  options: SubtaskOptions = {},
+): Promise<unknown> {
+  return new Promise((resolve, reject) => {
+    if (signal.aborted) {
+      reject(new SubtaskError(`The task was stopped: ${stopReason(signal)}`, null, null));
+      return;
+    }
+    // Plain data, as a client would send it (a value that cannot be carried rejects here).
+    const wire = {
+      args: Array.isArray(args)
+        ? args.map((a, i) => toWireValue(a, `subtask argument ${i}`))
+        : (args as unknown[]),
+      kwargs: (toWireValue(kwargs, "subtask kwargs") ?? {}) as Record<string, unknown>,
+      options: (toWireValue(options, "subtask options") ?? {}) as Record<string, unknown>,
+    };
+    const reqId = randomUUID();
+    const onAbort = () => {
+      const p = subtasks.get(reqId);
+      if (!p) return;
+      subtasks.delete(reqId);
+      p.reject(new SubtaskError(`The task was stopped: ${stopReason(signal)}`, p.uid, null));
+    };
+    signal.addEventListener("abort", onAbort, { once: true });
+    subtasks.set(reqId, {
+      wait,
+      uid: null,
+      resolve,
+      reject,
+      done: () => signal.removeEventListener("abort", onAbort),
+    });
+    send({
+      type: "subtask",
+      reqId,
+      parent,
+      name,
+      ...wire,
+      wait,
+    });
+  });
+}
+
+function stopReason(signal: AbortSignal): string {
+  const r: unknown = signal.reason;
+  return r instanceof Error ? r.message : String(r);
+}
+
+function onSubtaskReply(m: SubtaskReplyMsg): void {
+  const p = subtasks.get(m.reqId);
+  if (!p) return;
+  if (!m.success || m.uid === null) {
+    subtasks.delete(m.reqId);
+    p.done();
+    p.reject(new SubtaskError(`The subtask was refused: ${m.msg}`, null, null));
+    return;
+  }
+  p.uid = m.uid;
+  if (p.wait) return;
+  subtasks.delete(m.reqId);
+  p.done();
+  p.resolve(m.uid);
+}
+
+function onSubtaskDone(m: SubtaskDoneMsg): void {
+  const p = subtasks.get(m.reqId);
+  if (!p || p.uid !== m.uid) return;
+  subtasks.delete(m.reqId);
+  p.done();
+  if (m.state === "completed") p.resolve(m.return_value);
+  else {
+    const how = m.state === "failed" ? "failed" : `ended ${m.state}`;
+    p.reject(new SubtaskError(`Subtask '${m.uid}' ${how}: ${m.msg}`, m.uid, m.state, m.traceback));
+  }
+}
+
 function makeContext(
   id: string,
   attempt: number,
@@ -154,6 +274,14 @@ function makeContext(
     message: (text) => send({ type: "task_progress", id, message: String(text) }),
     output: (name, value) =>
       send({ type: "task_progress", id, outputs: { [name]: toWireValue(value) } }),
+    subtask: <T>(
+      name: string,
+      args?: unknown[],
+      kwargs?: Record<string, unknown>,
+      options?: SubtaskOptions,
+    ) => requestSubtask(id, ac.signal, true, name, args, kwargs, options) as Promise<T>,
+    subtaskNoWait: (name, args, kwargs, options) =>
+      requestSubtask(id, ac.signal, false, name, args, kwargs, options) as Promise<string>,
     log: {
       debug: (m) => process.stdout.write(`${prefix} DEBUG ${m}\n`),
       info: (m) => process.stdout.write(`${prefix} ${m}\n`),
@@ -216,6 +344,7 @@ async function runTask(
   } finally {
     running.delete(id);
   }
+  done.out = outputBytes;
   send(done);
 }
 
@@ -254,15 +383,20 @@ function makeEngine(): RunEngine {
 async function runPlan(m: PlanRunMsg): Promise<void> {
   const time_start = now();
   let result: PlanResult;
+  // A plan's context (subtasks, logs); its signal aborts when the plan ends.
+  const ac = new AbortController();
   try {
     const { plan, args } = env.bindPlan(m.name, m.args, m.kwargs);
-    result = await theEngine().run(plan, args);
+    result = await taskStorage.run(makeContext(m.id, 1, ac), () => theEngine().run(plan, args));
   } catch (err) {
     result = failedResult(err);
+  } finally {
+    ac.abort(new Error("The plan ended"));
   }
   send({
     type: "plan_done",
     id: m.id,
+    out: outputBytes,
     result,
     time_start,
     time_stop: now(),
@@ -343,6 +477,12 @@ function onMessage(m: ManagerToWorker): void {
       break;
     case "cancel":
       running.get(m.id)?.abort(new Error(m.reason));
+      break;
+    case "subtask_reply":
+      onSubtaskReply(m);
+      break;
+    case "subtask_done":
+      onSubtaskDone(m);
       break;
     case "close":
       for (const ac of running.values()) ac.abort(new Error("The environment is closing"));

@@ -146,6 +146,14 @@ describe("every method of the table, through REManagerAPI", () => {
     await exercise({ method: "task_info", params: { task_uid: [uid] } }, () => api.taskInfo([uid]));
     await exercise({ method: "task_cancel", params: { task_uid: uid } }, () => api.taskCancel(uid));
     await api.waitForCompletedTask(uid, { timeout: WAIT_S });
+    // The client does not fill in tasks_list's `user`: there it selects, it does not ask.
+    const listed = await exercise(
+      { method: "tasks_list", params: { parent: "nobody", limit: 5 } },
+      () => api.tasksList({ parent: "nobody", limit: 5 }),
+      true,
+    );
+    expect(listed).toMatchObject({ tasks: [], cursor: null });
+    await exercise({ method: "tasks_counts", params: {} }, () => api.tasksCounts(), true);
 
     const up = await exercise(
       {

@@ -167,13 +167,23 @@ const CLIENT_ENTRY: Surface = {
 };
 
 const WORKER_ENTRY: Surface = {
-  values: ["context", "device", "func", "plan", "setRunEngineMetadata", "sleep", "stubs"],
+  values: [
+    "context",
+    "device",
+    "func",
+    "plan",
+    "setRunEngineMetadata",
+    "sleep",
+    "stubs",
+    "SubtaskError",
+  ],
   types: [
     "CallableMeta",
     "DeviceMeta",
     "ParameterKind",
     "ParameterMeta",
     "PlanMessage",
+    "SubtaskOptions",
     "TaskContext",
     "TaskLogger",
   ],

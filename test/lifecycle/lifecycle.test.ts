@@ -298,10 +298,12 @@ describe("dependencies", () => {
       expect(await eventNames(events, uid, "task-revoked")).toEqual(["task-sent", "task-revoked"]);
     }
 
+    // Cancelled at once, never run (visible once its outcome is durable, as every final state).
     const late = await execute(c, fn("wait", [0]), { run_in_background: true, after: [p] });
-    const li = await info(c, late);
-    expect(li.state).toBe("cancelled");
+    const li = await waitFinal(c, late);
+    expect(li).toMatchObject({ state: "cancelled", attempts: 0 });
     expect(li.message).toContain(p);
+    expect(await eventNames(events, late, "task-revoked")).toEqual(["task-sent", "task-revoked"]);
   });
 
   it("tasks released together run highest priority first", async () => {

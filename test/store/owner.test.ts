@@ -144,18 +144,22 @@ describe.each(STORES)("one owner per store (%s)", (label, makeStore) => {
   });
 
   it("after kill -9 of the owner a new manager starts at once, has every item, and owns the store", async () => {
-    const { m: m1, c: c1 } = await start(store.args);
+    // A Redis lease far longer than the test: the new manager must take over
+    // because the owner's process is gone, not because its lease ran out
+    // meanwhile (which it may on a busy machine with the default 5 s).
+    const args = label === "Redis" ? [...store.args, "--redis-lease", "600"] : store.args;
+    const { m: m1, c: c1 } = await start(args);
     // A worker of the killed manager may outlive it: it must not hold the store.
     await openEnvironment(c1);
     const items = [await addItem(c1), await addItem(c1)];
     m1.proc.kill("SIGKILL");
     await m1.exited;
-    const { m: m2, c: c2 } = await start(store.args);
+    const { m: m2, c: c2 } = await start(args);
     expect(m2.output()).toMatch(
       new RegExp(`pid ${String(m1.proc.pid)} on host ${HOST} .*no longer running`),
     );
     expect(await queueUids(c2)).toEqual(items);
-    expect(await refused(store.args)).toMatch(ownedBy(m2.proc.pid));
+    expect(await refused(args)).toMatch(ownedBy(m2.proc.pid));
   });
 
   it("of two managers started at once on a fresh store, exactly one starts", async () => {

@@ -34,6 +34,7 @@ class FakePool extends EventEmitter<TaskWorkerPoolEvents> implements TaskWorkerP
     this.cancels.push(uid);
   }
   replace(): void {}
+  notify(): void {}
 }
 
 const closers: (() => void)[] = [];

@@ -1,11 +1,11 @@
-/** `zqs function execute`, `zqs task status|result|wait|info|cancel` (area: tasks). */
+/** `zqs function execute`, `zqs task status|result|wait|info|list|counts|cancel` (area: tasks). */
 import type { Command } from "commander";
 import type { REManagerAPI } from "../../client/index.js";
-import type { ReplyOf } from "../../protocol/index.js";
+import type { ReplyOf, TaskInfo } from "../../protocol/index.js";
 import { command, group } from "../command.js";
 import { OutcomeError } from "../errors.js";
 import { inline, keyValues, out, printJson } from "../output.js";
-import { integer, jsonMap, parseValue, positiveSeconds } from "../parse.js";
+import { integer, jsonMap, parseValue, positiveInt, positiveSeconds } from "../parse.js";
 import { waitTasks, waitTimeoutOption } from "../waits.js";
 
 /** One UID as itself, several as a list (the methods take either). */
@@ -135,10 +135,100 @@ export function registerTasks(program: Command): void {
       method: "task_info",
       description: "the full lifecycle record of tasks (zqs)",
       arguments: uids,
+      options: {
+        tree: { description: "with its subtasks, and theirs, as a tree (zqs)" },
+      },
     },
-    async ({ call, show, args }) => {
+    async ({ api, call, show, g, args, opts }) => {
+      if (opts.tree) {
+        const trees: TaskTree[] = [];
+        for (const uid of args.uid) trees.push(await taskTree(api, uid, new Set()));
+        if (g.json) printJson(trees.length === 1 ? trees[0] : trees);
+        else out(trees.map((t) => treeLines(t, "").join("\n")).join("\n"));
+        return;
+      }
       const r = await call({ task_uid: oneOrMany(args.uid) });
       show(r, () => JSON.stringify(r.task_info, null, 2));
+    },
+  );
+  command(
+    task,
+    {
+      name: "list",
+      method: "tasks_list",
+      description: "tasks the manager knows, newest first: zqs task list [--state failed] (zqs)",
+      options: {
+        state: { value: "<states...>", description: "only tasks in these states", param: true },
+        name: { value: "<name>", description: "only tasks of this function", param: true },
+        user: { value: "<user>", description: "only tasks of this user", param: true },
+        runUid: { value: "<uid>", description: "only tasks of this run", param: true },
+        parent: { value: "<uid>", description: "only subtasks of this task or plan", param: true },
+        worker: { value: "<id>", description: "only tasks of this worker", param: true },
+        createdAfter: {
+          value: "<time>",
+          description: "created after this time (seconds since the epoch, or ISO 8601)",
+          parse: timeValue,
+          param: true,
+        },
+        createdBefore: {
+          value: "<time>",
+          description: "created before this time (seconds since the epoch, or ISO 8601)",
+          parse: timeValue,
+          param: true,
+        },
+        limit: {
+          value: "<n>",
+          description: "tasks per page (default 100, at most 1000)",
+          parse: positiveInt,
+          param: true,
+        },
+        cursor: { value: "<cursor>", description: "the page after this cursor", param: true },
+        all: { description: "every page, not only the first" },
+      },
+    },
+    async ({ call, show, g, opts }) => {
+      let r = await call();
+      if (opts.all) {
+        const tasks = [...r.tasks];
+        while (r.cursor !== null) {
+          r = await call({ cursor: r.cursor });
+          tasks.push(...r.tasks);
+        }
+        r = { ...r, tasks };
+      }
+      if (g.json) {
+        printJson(r);
+        return;
+      }
+      show(r, () =>
+        [
+          ...r.tasks.map(
+            (t) =>
+              `${t.task_uid}  ${t.state.padEnd(9)}  ${t.created_at ?? ""}  ${t.name ?? ""}` +
+              (t.parent !== null ? `  (parent ${t.parent})` : ""),
+          ),
+          ...(r.cursor !== null ? [`more: --cursor ${r.cursor}`] : []),
+        ].join("\n"),
+      );
+    },
+  );
+  command(
+    task,
+    {
+      name: "counts",
+      method: "tasks_counts",
+      description: "tasks by state, overall and per name (zqs)",
+    },
+    async ({ call, show }) => {
+      const r = await call();
+      show(r, () => {
+        const lines = [keyValues(r.counts)];
+        for (const [name, counts] of Object.entries(r.by_name)) {
+          const parts = Object.entries(counts).map(([s, n]) => `${s} ${n}`);
+          lines.push(`${name || "(no name)"}: ${parts.join(", ")}`);
+        }
+        return lines.join("\n");
+      });
     },
   );
   command(
@@ -159,6 +249,35 @@ export function registerTasks(program: Command): void {
 }
 
 type TaskResult = ReplyOf<"task_result">;
+
+/** A task with its subtasks, and theirs. */
+interface TaskTree {
+  task_uid: string;
+  state: string;
+  name: string | null;
+  subtasks: TaskTree[];
+}
+
+/** Seconds since the epoch (a number), or the text as given (ISO 8601). */
+function timeValue(text: string): number | string {
+  const n = Number(text);
+  return text.trim() !== "" && Number.isFinite(n) ? n : text;
+}
+
+async function taskTree(api: REManagerAPI, uid: string, seen: Set<string>): Promise<TaskTree> {
+  seen.add(uid);
+  // One uid asked: the record itself.
+  const i = (await api.taskInfo(uid)).task_info as TaskInfo | null;
+  const subtasks: TaskTree[] = [];
+  for (const c of i?.children ?? []) if (!seen.has(c)) subtasks.push(await taskTree(api, c, seen));
+  return { task_uid: uid, state: i?.state ?? "not_found", name: i?.name ?? null, subtasks };
+}
+
+function treeLines(t: TaskTree, indent: string): string[] {
+  const lines = [`${indent}${t.task_uid}  ${t.state}  ${t.name ?? ""}`.trimEnd()];
+  for (const s of t.subtasks) lines.push(...treeLines(s, `${indent}  `));
+  return lines;
+}
 
 /** The outcome of a task that has ended (its result has `success`). */
 function outcome(r: TaskResult) {

@@ -187,6 +187,13 @@ export class EnvironmentController extends EventEmitter<EnvironmentEvents> {
     return member ? member.proc.send(msg) : this.send(msg);
   }
 
+  /** Send to the worker with this id only (false when it is gone). */
+  sendToOnly(workerId: string, msg: ManagerToWorker): boolean {
+    if (this.worker?.opts.id === workerId) return this.worker.send(msg);
+    const member = this.pool.get(workerId);
+    return member ? member.proc.send(msg) : false;
+  }
+
   /** Load a script into the main worker (the task `id`) and into every other worker. */
   sendScript(id: string, script: string, updateLists: boolean, background: boolean): boolean {
     this.scripts.push({ script, updateLists });
@@ -290,6 +297,7 @@ export class EnvironmentController extends EventEmitter<EnvironmentEvents> {
         break;
       case "task_started":
       case "task_progress":
+      case "subtask":
         this.emit("task-message", w.opts.id, m);
         break;
       case "task_done":
@@ -328,6 +336,7 @@ export class EnvironmentController extends EventEmitter<EnvironmentEvents> {
       case "task_started":
       case "task_progress":
       case "task_done":
+      case "subtask":
         this.emit("task-message", id, m);
         break;
       default:

@@ -7,6 +7,7 @@ import { fork, type ChildProcess } from "node:child_process";
 import { EventEmitter } from "node:events";
 import path from "node:path";
 import type { Readable } from "node:stream";
+import { StringDecoder } from "node:string_decoder";
 import { fileURLToPath } from "node:url";
 import type { ManagerToWorker, WorkerToManager } from "../../protocol/ipc.js";
 import { HEARTBEAT_FD, IpcBatcher, unbatch, WORKER_ENV } from "../../protocol/ipc.js";
@@ -105,6 +106,10 @@ export class WorkerProcess extends EventEmitter<WorkerProcessEvents> {
   private watchdog: NodeJS.Timeout | undefined;
   private killReason: string | undefined;
   private exited = false;
+  /** Bytes read from the worker's stdout and stderr together. */
+  private outputRead = 0;
+  /** Messages waiting for the output written before them (see receive). */
+  private held: WorkerToManager[] = [];
 
   constructor(readonly opts: WorkerProcessOptions) {
     super();
@@ -130,19 +135,22 @@ export class WorkerProcess extends EventEmitter<WorkerProcessEvents> {
     });
     this.child = child;
     this.lastBeat = Date.now();
-    child.on("message", (m) => unbatch<WorkerToManager>(m, (msg) => this.emit("message", msg)));
+    child.on("message", (m) => unbatch<WorkerToManager>(m, (msg) => this.receive(msg)));
     this.outbox = new IpcBatcher<ManagerToWorker>((batch) => {
       if (child.connected)
         child.send(batch, (err) => err && this.emit("output", `IPC: ${err.message}\n`));
     });
-    child.stdout?.setEncoding("utf8");
-    child.stderr?.setEncoding("utf8");
     const outputs = [child.stdout, child.stderr].filter((x): x is Readable => x !== null);
     const throttle = new OutputThrottle(outputs, OUTPUT_BYTES_PER_SECOND);
     for (const stream of outputs) {
-      stream.on("data", (t: string) => {
-        throttle.take(t.length);
-        this.emit("output", t);
+      // Bytes are counted as read (messages wait for them); text is decoded per stream.
+      const decoder = new StringDecoder("utf8");
+      stream.on("data", (b: Buffer) => {
+        throttle.take(b.length);
+        this.outputRead += b.length;
+        const t = decoder.write(b);
+        if (t !== "") this.emit("output", t);
+        this.release();
       });
     }
     const beats = child.stdio[HEARTBEAT_FD] as Readable | null;
@@ -154,6 +162,8 @@ export class WorkerProcess extends EventEmitter<WorkerProcessEvents> {
     child.on("error", (err) => this.emit("output", `Worker process error: ${err.message}\n`));
     child.on("exit", (code, signal) => {
       this.exited = true;
+      // What it said last goes out before its exit, output read or not.
+      this.release(true);
       if (this.watchdog) clearInterval(this.watchdog);
       throttle.resume();
       this.emit("exit", { code, signal, reason: this.killReason });
@@ -182,6 +192,33 @@ export class WorkerProcess extends EventEmitter<WorkerProcessEvents> {
       });
     }, check);
     this.watchdog.unref();
+  }
+
+  /**
+   * A message from the worker. One that says how much output came before it
+   * (`out`) waits until that much has been read from the pipes, and the
+   * messages after it wait behind it: a task's lines are published before its end.
+   */
+  private receive(msg: WorkerToManager): void {
+    if (this.held.length === 0 && !this.mustWait(msg)) {
+      this.emit("message", msg);
+      return;
+    }
+    this.held.push(msg);
+  }
+
+  private mustWait(msg: WorkerToManager): boolean {
+    return "out" in msg && msg.out !== undefined && msg.out > this.outputRead;
+  }
+
+  /** Send on the held messages whose output has been read (all of them: `all`). */
+  private release(all = false): void {
+    while (this.held.length > 0) {
+      const msg = this.held[0] as WorkerToManager;
+      if (!all && this.mustWait(msg)) return;
+      this.held.shift();
+      this.emit("message", msg);
+    }
   }
 
   send(msg: ManagerToWorker): boolean {

@@ -6,11 +6,22 @@
  *    of task results is one transaction); awaited by a caller whose reply
  *    depends on it (run_create). Batches are written in order, so a change
  *    written after another lands after it.
- *  - `background`: a batched write no one waits for (results, lists,
- *    permissions); a failure is logged, once per batch.
+ *  - `background`: a batched write no one waits for (accepted marks, lists,
+ *    permissions, purges); a failure is logged, once per batch.
  * Before the store is opened, writes are no-ops (nothing to restore yet).
+ *
+ * A task's final result is written `batched` and reported only once its batch
+ * is durable (registry.ts, `finish`): a group commit, one transaction for all
+ * the results of a turn.
+ *
+ * Fault injection for tests: ZQS_TEST_STORE_DELAY_MS (read here only) delays
+ * every store commit by that many milliseconds, widening the moment between a
+ * change and its durability so that a test can crash the manager inside it.
  */
 import type { Store, StoreOp } from "./types.js";
+
+/** The injected delay of every commit, in ms (0: none); see above. */
+const COMMIT_DELAY_MS = Math.max(0, Number(process.env.ZQS_TEST_STORE_DELAY_MS ?? 0) || 0);
 
 export type WriteMode = "durable" | "batched" | "background";
 
@@ -40,7 +51,9 @@ export class StoreWriter {
   }
 
   private async apply(ops: readonly StoreOp[]): Promise<void> {
-    if (ops.length > 0) await this.store?.apply(ops);
+    if (ops.length === 0) return;
+    if (COMMIT_DELAY_MS > 0) await new Promise((r) => setTimeout(r, COMMIT_DELAY_MS));
+    await this.store?.apply(ops);
   }
 
   private join(ops: readonly StoreOp[]): Promise<void> {

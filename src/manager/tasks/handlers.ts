@@ -2,7 +2,7 @@
  * function_execute, task_status, task_result (the Python server's), and the
  * zqs lifecycle: task_info, task_cancel, and the options of function_execute
  * (timeout, max_retries, retry_backoff, expires, after, priority) handed to
- * the scheduler.
+ * the scheduler; tasks_list and tasks_counts (query.ts).
  */
 import { randomUUID } from "node:crypto";
 import { pyRepr } from "../../protocol/index.js";
@@ -18,6 +18,7 @@ import {
 } from "../access/requester.js";
 import type { TaskHandlersContext } from "./context.js";
 import type { CancelOutcome } from "./scheduler.js";
+import { countTasks, listTasks } from "./query.js";
 
 const FUNCTION_ITEM = ["function"];
 
@@ -49,15 +50,22 @@ export function taskHandlers(m: TaskHandlersContext): Handlers {
       if (!p.run_in_background) {
         m.activity.begin("executing_task", { worker_environment_state: "executing_task" });
       }
-      m.scheduler.submit(uid, call, p.run_in_background, {
-        timeout: p.timeout,
-        max_retries: p.max_retries,
-        retry_backoff: p.retry_backoff,
-        expires: p.expires,
-        after,
-        priority: p.priority,
-        worker_tags: p.worker_tags,
-      });
+      m.scheduler.submit(
+        uid,
+        call,
+        p.run_in_background,
+        {
+          timeout: p.timeout,
+          max_retries: p.max_retries,
+          retry_backoff: p.retry_backoff,
+          expires: p.expires,
+          after,
+          priority: p.priority,
+          worker_tags: p.worker_tags,
+        },
+        undefined,
+        { user, group },
+      );
       return { success: true, msg: "", item: replyItem, task_uid: uid };
     },
 
@@ -83,6 +91,10 @@ export function taskHandlers(m: TaskHandlersContext): Handlers {
       const info = Object.fromEntries(task_uid.map((uid) => [uid, m.tasks.info(uid, stats)]));
       return { success: true, msg: "", task_uid, task_info: info };
     },
+
+    tasks_list: (p) => ({ success: true, msg: "", ...listTasks(m.tasks, p) }),
+
+    tasks_counts: () => ({ success: true, msg: "", ...countTasks(m.tasks) }),
 
     task_cancel: ({ task_uid }) => {
       const uids = typeof task_uid === "string" ? [task_uid] : task_uid;

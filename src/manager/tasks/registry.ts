@@ -40,6 +40,11 @@ export interface NewTask {
   priority?: number;
   /** The run it belongs to. */
   runUid?: string;
+  /** Who asked for it (function_execute's user and group; a subtask's are its parent's). */
+  user?: string | null;
+  group?: string | null;
+  /** The task (or plan item) that submitted it as a subtask. */
+  parent?: string | null;
 }
 
 export interface CompletedResult {
@@ -89,6 +94,12 @@ export interface TaskRecord {
   runUid: string | null;
   /** The worker process that runs (ran) it. */
   worker: string | null;
+  /** It has ended and its result is being written: final once durable (see finish). */
+  ending: boolean;
+  user: string | null;
+  group: string | null;
+  /** The task or plan item that submitted it (subtasks), or null. */
+  parent: string | null;
   /** A stop was asked for (cancel, timeout): the state it ends in, and why. */
   stopping: { state: "cancelled" | "timed_out"; msg: string } | undefined;
   result: CompletedResult | undefined;
@@ -96,10 +107,13 @@ export interface TaskRecord {
 
 /**
  * What a final record keeps in the store beside its result: the lifecycle
- * fields its result cannot tell, defaults left out. A plain task (one attempt
- * that completed or failed, no options, outputs or dependencies) stores none:
+ * fields its result cannot tell, defaults left out. A plain task with no
+ * requester (one attempt that completed or failed, no options, outputs,
+ * dependencies, parent or user: an environment update, a script) stores none:
  * the store stays as small as the Python-compatible result (after a restart
- * its record is rebuilt from the result, without its name and worker).
+ * its record is rebuilt from the result, without its name and worker). A
+ * task's user and group, and its parent, are kept: tasks_list filters by
+ * them and task_info links parents and children after a restart.
  */
 /** How long an "accepted" mark may stay in the store (it is replaced when the task ends). */
 const ACCEPTED_KEPT_SEC = 10 * 365 * 24 * 3600;
@@ -110,6 +124,9 @@ interface AcceptedMark {
   kind: TaskRecord["kind"];
   background: boolean;
   createdAt: number;
+  user?: string | null;
+  group?: string | null;
+  parent?: string | null;
 }
 
 type StoredInfo = Partial<
@@ -128,6 +145,9 @@ type StoredInfo = Partial<
     | "priority"
     | "runUid"
     | "worker"
+    | "user"
+    | "group"
+    | "parent"
   >
 >;
 
@@ -146,6 +166,8 @@ export interface EndFields {
 }
 
 const PURGED_MEMORY = 100_000;
+/** How soon a final result whose write failed is written again. */
+const COMMIT_RETRY_MS = 1000;
 
 function iso(ms: number | undefined): string | null {
   return ms === undefined ? null : new Date(ms).toISOString();
@@ -172,6 +194,8 @@ export class TaskRegistry {
   private expiryHead = 0;
   /** UIDs whose records were purged (insertion order: the oldest are forgotten first). */
   private readonly purged = new Set<string>();
+  /** Parent uid (a task or a plan item) → its subtasks' uids, in the order they were submitted. */
+  private readonly childrenOf = new Map<string, Set<string>>();
   private readonly timer: NodeJS.Timeout;
   private background = 0;
   private waiting = 0;
@@ -180,8 +204,15 @@ export class TaskRegistry {
   /** The host and pid of a worker (QS_Task events name where a task runs). */
   workerInfo:
     ((worker: string) => { hostname: string; pid: number | null } | undefined) | undefined;
-  /** Where completed results are written (and their removal), so they survive a restart. */
+  /** Where accepted marks and removals are written (no one waits for them). */
   store: ((ops: StoreOp[]) => void) | undefined;
+  /**
+   * Where final results are written: resolves once they are durable (a group
+   * commit with the turn's other writes). Unset (tests of the registry alone):
+   * a final state is visible at once.
+   */
+  commit: ((ops: StoreOp[]) => Promise<void>) | undefined;
+  private closed = false;
   /**
    * What the registry tells its subscribers: `task`, every task event (QS_Task:
    * `{event, task_uid, ...}`); `final`, every record that reaches a final state
@@ -227,10 +258,15 @@ export class TaskRegistry {
       priority: t.priority ?? 0,
       runUid: t.runUid ?? null,
       worker: null,
+      ending: false,
+      user: t.user ?? null,
+      group: t.group ?? null,
+      parent: t.parent ?? null,
       stopping: undefined,
       result: undefined,
     };
     this.records.set(rec.uid, rec);
+    this.link(rec);
     this.activeCount++;
     this.waiting++;
     // Written with the turn's other changes; its result replaces it. After a crash it
@@ -240,7 +276,14 @@ export class TaskRegistry {
         op: "result_put",
         uid: rec.uid,
         result: {
-          accepted: { name: rec.name, kind: rec.kind, background: rec.background, createdAt: now },
+          accepted: {
+            name: rec.name,
+            kind: rec.kind,
+            background: rec.background,
+            createdAt: now,
+            ...(rec.user !== null ? { user: rec.user, group: rec.group } : {}),
+            ...(rec.parent !== null ? { parent: rec.parent } : {}),
+          },
         },
         expiresAt: now / 1000 + ACCEPTED_KEPT_SEC,
       },
@@ -323,7 +366,14 @@ export class TaskRegistry {
     this.emit(rec, "task-retried", { reason, retry_in: delaySec });
   }
 
-  /** The task ends in a final state. */
+  /**
+   * The task ends in a final state. Its result is written with the other
+   * writes of this turn (one store transaction: a group commit), and the
+   * final state becomes visible (replies, the QS_Task event, `final`, the
+   * counts, the end of a foreground task) only once that write is durable, so
+   * that no crash can take back an outcome already reported. Meanwhile the
+   * task is `ending`: still running to every view, closed to every transition.
+   */
   finish(uid: string, state: FinalState, f: EndFields): void {
     const rec = this.active(uid);
     if (!rec) return;
@@ -338,34 +388,82 @@ export class TaskRegistry {
       time_start: (rec.dispatchedAt ?? rec.createdAt) / 1000,
       time_stop,
     };
+    rec.ending = true;
+    const expiresAt = now + this.retentionSec * 1000;
+    const publish = (): void => this.publish(rec, state, result, now, expiresAt, f.msg);
+    if (!this.commit) return publish();
+    // The fields as they will be published (state, progress, message), for storedInfo.
+    const info = storedInfo(
+      {
+        ...rec,
+        state,
+        progress: state === "completed" ? 100 : rec.progress,
+        message: state === "completed" ? rec.message : f.msg,
+      },
+      result,
+    );
+    this.durably(
+      [
+        {
+          op: "result_put",
+          uid,
+          result: info === undefined ? result : { ...result, info },
+          expiresAt: expiresAt / 1000,
+        },
+      ],
+      publish,
+    );
+  }
+
+  /**
+   * Write `ops`, then call `then`. A failed write (logged by the writer) is
+   * tried again until it succeeds or the registry is closed: an outcome that
+   * could not be made durable is never reported.
+   */
+  private durably(ops: StoreOp[], then: () => void): void {
+    const commit = this.commit;
+    if (!commit) return then();
+    commit(ops).then(then, () => {
+      if (this.closed) return;
+      const t = setTimeout(() => this.durably(ops, then), COMMIT_RETRY_MS);
+      t.unref();
+    });
+  }
+
+  /** The final state becomes visible: the record, the counts, the events. */
+  private publish(
+    rec: TaskRecord,
+    state: FinalState,
+    result: CompletedResult,
+    now: number,
+    expiresAt: number,
+    msg: string,
+  ): void {
+    if (this.records.get(rec.uid) !== rec) return;
+    rec.ending = false;
     rec.result = result;
     rec.stopping = undefined;
     rec.endedAt = now;
     if (state === "completed") rec.progress = 100;
-    else rec.message = f.msg;
+    else rec.message = msg;
     this.setState(rec, state, now);
     this.activeCount--;
     this.finalCount++;
-    const expiresAt = now + this.retentionSec * 1000;
-    this.keep(uid, expiresAt);
-    const info = storedInfo(rec, result);
-    this.store?.([
-      {
-        op: "result_put",
-        uid,
-        result: info === undefined ? result : { ...result, info },
-        expiresAt: expiresAt / 1000,
-      },
-    ]);
+    this.keep(rec.uid, expiresAt);
     this.state.bump("task_results_uid");
     const extra: Record<string, unknown> = {
       runtime: rec.startedAt !== undefined ? Math.max(0, now - rec.startedAt) / 1000 : null,
     };
-    if (state !== "completed") extra.msg = f.msg;
+    if (state !== "completed") extra.msg = msg;
     this.emit(rec, EVENT_OF_FINAL[state], extra);
     if (!rec.background)
       this.activity.endIf("executing_task", { worker_environment_state: "idle" });
     this.events.emit("final", rec);
+  }
+
+  /** The task has ended and its outcome is being made durable (not visible yet). */
+  isEnding(uid: string): boolean {
+    return this.records.get(uid)?.ending === true;
   }
 
   /** The worker's report of a finished task (success or a thrown error). */
@@ -416,8 +514,27 @@ export class TaskRegistry {
       state: rec.state,
       attempt: rec.attempts,
       ...(where ? { worker: rec.worker, hostname: where.hostname, pid: where.pid } : {}),
+      // A subtask's events name its parent.
+      ...(rec.parent !== null ? { parent: rec.parent } : {}),
       ...extra,
     });
+  }
+
+  /** Enter a subtask in its parent's list of children. */
+  private link(rec: TaskRecord): void {
+    if (rec.parent === null) return;
+    let set = this.childrenOf.get(rec.parent);
+    if (!set) this.childrenOf.set(rec.parent, (set = new Set()));
+    set.add(rec.uid);
+  }
+
+  /** Take a purged subtask out of its parent's list (a parent's own list goes with it). */
+  private unlink(rec: TaskRecord): void {
+    if (rec.parent !== null) {
+      const set = this.childrenOf.get(rec.parent);
+      set?.delete(rec.uid);
+      if (set?.size === 0) this.childrenOf.delete(rec.parent);
+    }
   }
 
   private keep(uid: string, expiresAt: number): void {
@@ -453,9 +570,13 @@ export class TaskRegistry {
           background: accepted.background,
           createdAt: accepted.createdAt,
           state: "failed",
+          ...(accepted.user != null ? { user: accepted.user, group: accepted.group ?? null } : {}),
+          ...(accepted.parent != null ? { parent: accepted.parent } : {}),
         };
         const at = now + this.retentionSec * 1000;
-        this.records.set(s.uid, restoredRecord(s.uid, result, info));
+        const rec = restoredRecord(s.uid, result, info);
+        this.records.set(s.uid, rec);
+        this.link(rec);
         this.finalCount++;
         this.keep(s.uid, at);
         cut.push({
@@ -475,7 +596,9 @@ export class TaskRegistry {
         continue;
       }
       const { info = {}, ...result } = s.result as CompletedResult & { info?: StoredInfo };
-      this.records.set(s.uid, restoredRecord(s.uid, result, info));
+      const rec = restoredRecord(s.uid, result, info);
+      this.records.set(s.uid, rec);
+      this.link(rec);
       this.finalCount++;
       this.keep(s.uid, at);
     }
@@ -489,15 +612,25 @@ export class TaskRegistry {
     return this.records.get(uid);
   }
 
-  /** The record of a task that has not ended yet. */
+  /** The record of a task that has not ended yet (nor is ending: its outcome is decided). */
   active(uid: string): TaskRecord | undefined {
     const r = this.records.get(uid);
-    return r && !isFinal(r.state) ? r : undefined;
+    return r && !r.ending && !isFinal(r.state) ? r : undefined;
   }
 
-  /** Records that have not ended (pending, running, retrying). */
+  /** Every record known (active, and final within retention), in no order. */
+  all(): IterableIterator<TaskRecord> {
+    return this.records.values();
+  }
+
+  /** The uids of the subtasks of `parent` still known, in the order they were submitted. */
+  childrenOfTask(parent: string): string[] {
+    return [...(this.childrenOf.get(parent) ?? [])];
+  }
+
+  /** Records that have not ended (pending, running, retrying), nor are ending. */
   activeRecords(): TaskRecord[] {
-    return [...this.records.values()].filter((r) => !isFinal(r.state));
+    return [...this.records.values()].filter((r) => !r.ending && !isFinal(r.state));
   }
 
   /** The record's uid was known and its result has been purged. */
@@ -553,8 +686,18 @@ export class TaskRegistry {
         after: [],
         run_uid: null,
         worker: null,
+        user: null,
+        parent: null,
+        children: [],
+        children_counts: {},
         stats,
       };
+    }
+    const children = this.childrenOfTask(uid);
+    const counts: Record<string, number> = {};
+    for (const c of children) {
+      const st = this.records.get(c)?.state;
+      if (st !== undefined) counts[st] = (counts[st] ?? 0) + 1;
     }
     return {
       task_uid: uid,
@@ -571,6 +714,10 @@ export class TaskRegistry {
       after: r.after,
       run_uid: r.runUid,
       worker: r.worker,
+      user: r.user,
+      parent: r.parent,
+      children,
+      children_counts: counts,
       stats,
     };
   }
@@ -610,6 +757,7 @@ export class TaskRegistry {
       const r = this.records.get(e.uid);
       if (r && isFinal(r.state)) {
         this.records.delete(e.uid);
+        this.unlink(r);
         this.finalCount--;
         this.remember(e.uid);
         gone.push({ op: "result_delete", uid: e.uid });
@@ -625,6 +773,7 @@ export class TaskRegistry {
   }
 
   close(): void {
+    this.closed = true;
     clearInterval(this.timer);
   }
 }
@@ -653,6 +802,10 @@ function restoredRecord(uid: string, result: CompletedResult, info: StoredInfo):
     priority: info.priority ?? 0,
     runUid: info.runUid ?? null,
     worker: info.worker ?? null,
+    ending: false,
+    user: info.user ?? null,
+    group: info.group ?? null,
+    parent: info.parent ?? null,
     stopping: undefined,
     result,
   };
@@ -678,6 +831,12 @@ function storedInfo(r: TaskRecord, result: CompletedResult): StoredInfo | undefi
   if (r.after.length > 0) info.after = r.after;
   if (r.priority !== 0) info.priority = r.priority;
   if (r.runUid !== null) info.runUid = r.runUid;
+  if (r.parent !== null) info.parent = r.parent;
+  // Who asked is kept so that tasks_list can filter by user after a restart.
+  if (r.user !== null) {
+    info.user = r.user;
+    info.group = r.group;
+  }
   for (const _k in info) {
     info.name = r.name;
     if (r.worker !== null) info.worker = r.worker;

@@ -209,7 +209,8 @@ export class RunRegistry {
       if (o === "done") done++;
       else if (o === "failed") failed++;
       else {
-        const rec = this.tasks.active(uid);
+        // An ending task is still computing to every view until its outcome is durable.
+        const rec = this.tasks.get(uid);
         if (rec?.state === "running") {
           computing++;
           progress += rec.progress;
@@ -321,8 +322,14 @@ export class RunRegistry {
     const uid = randomUUID();
     const call = run.calls[index] as FunctionCall;
     this.byTask.set(uid, { run, index });
-    const o = run.tags.length > 0 ? { worker_tags: run.tags } : {};
-    this.scheduler.submit(uid, call, true, o, { place: { uid: run.uid, index }, held: true });
+    this.scheduler.submit(
+      uid,
+      call,
+      true,
+      run.tags.length > 0 ? { worker_tags: run.tags } : {},
+      { place: { uid: run.uid, index }, held: true },
+      { user: run.user, group: run.userGroup },
+    );
     run.queue.push(index);
     return uid;
   }

@@ -70,6 +70,13 @@ export interface FunctionCall {
 /** One outcome of task_cancel per UID (SPEC §7.1). */
 export type CancelOutcome = "cancelled" | "cancelling" | "already_completed" | "not_found";
 
+/** Who asked for a task, and the task (or plan item) that submitted it as a subtask. */
+export interface TaskLinks {
+  user?: string | null;
+  group?: string | null;
+  parent?: string | null;
+}
+
 /** Where a task of a run stands in it. */
 export interface RunPlace {
   uid: string;
@@ -95,6 +102,8 @@ interface Job {
   timeoutTimer: NodeJS.Timeout | undefined;
   /** The worker it was handed to (holding one of its slots), while it runs. */
   worker: string | undefined;
+  /** Its slot is lent to other tasks while it waits for its subtasks (see `lendSlot`). */
+  lent: boolean;
   /** The run it belongs to, and its index there. */
   run: RunPlace | undefined;
   /** Submitted but not released yet (a run's task waiting for its turn). */
@@ -103,6 +112,8 @@ interface Job {
   tags: string[];
   /** Its record says that no connected worker offers it. */
   noted: boolean;
+  /** In `ready`, waiting for a worker. */
+  queued: boolean;
 }
 
 /** Longest wait between two tries. */
@@ -175,6 +186,7 @@ export class TaskScheduler {
     background: boolean,
     o: TaskOptions,
     run?: { place: RunPlace; held: boolean },
+    links: TaskLinks = {},
   ): void {
     const after = [...new Set(o.after ?? [])];
     const job: Job = {
@@ -193,10 +205,12 @@ export class TaskScheduler {
       retryTimer: undefined,
       timeoutTimer: undefined,
       worker: undefined,
+      lent: false,
       run: run?.place,
       held: run?.held ?? false,
       tags: o.worker_tags ?? [],
       noted: false,
+      queued: false,
     };
     this.tasks.create({
       uid,
@@ -206,6 +220,7 @@ export class TaskScheduler {
       after,
       priority: job.priority,
       ...(run ? { runUid: run.place.uid } : {}),
+      ...links,
     });
     this.jobs.set(uid, job);
     for (const dep of after) {
@@ -255,6 +270,12 @@ export class TaskScheduler {
         : { outcome: "not_found" };
     }
     if (rec.result) return { outcome: "already_completed" };
+    if (this.tasks.isEnding(uid)) {
+      return {
+        outcome: "cancelling",
+        note: `task '${uid}' has already ended: its outcome is being saved`,
+      };
+    }
     if (rec.state === "running") {
       this.stop(rec, "cancelled", "The task was cancelled");
       const g = this.opts.cancelGraceSec;
@@ -271,6 +292,31 @@ export class TaskScheduler {
         : "The task was cancelled before it ran";
     this.tasks.finish(uid, "cancelled", { msg });
     return { outcome: "cancelled" };
+  }
+
+  /**
+   * A running task waits for its subtasks: the slot it holds is lent to the
+   * other tasks (its children among them) until `reclaimSlot`, so that parents
+   * waiting for children never hold every slot of the pool. Its process still
+   * runs it (idle, awaiting): the slot count of that worker is exceeded for a
+   * while when it resumes beside the tasks that took the slot.
+   */
+  lendSlot(uid: string): void {
+    const job = this.jobs.get(uid);
+    if (!job || job.worker === undefined || job.lent) return;
+    job.lent = true;
+    const n = this.load.get(job.worker) ?? 0;
+    if (n <= 1) this.load.delete(job.worker);
+    else this.load.set(job.worker, n - 1);
+    this.schedulePump();
+  }
+
+  /** The task resumes (its awaited subtasks ended): it takes its slot back. */
+  reclaimSlot(uid: string): void {
+    const job = this.jobs.get(uid);
+    if (!job?.lent) return;
+    job.lent = false;
+    if (job.worker !== undefined) this.load.set(job.worker, (this.load.get(job.worker) ?? 0) + 1);
   }
 
   /** The environment's worker is open: run what waits for one. */
@@ -305,6 +351,7 @@ export class TaskScheduler {
 
   private enqueue(job: Job): void {
     this.fresh.push(job);
+    job.queued = true;
     this.ready.push(job);
     this.readySorted = false;
     if (!job.background) this.readyForeground++;
@@ -414,6 +461,7 @@ export class TaskScheduler {
   }
 
   private dispatch(job: Job, worker: TaskWorker, out: Map<string, ExecuteFunctionMsg[]>): void {
+    job.queued = false;
     const rec = this.tasks.active(job.uid);
     if (!rec) return;
     if (job.noted) {
@@ -467,7 +515,11 @@ export class TaskScheduler {
         const rec = this.tasks.active(m.id);
         if (!rec) return;
         const job = this.jobs.get(m.id);
-        if (job) job.timeoutTimer = clear(job.timeoutTimer);
+        if (job) {
+          job.timeoutTimer = clear(job.timeoutTimer);
+          // Its worker's slot is free now, while its outcome is being made durable.
+          if (this.unload(job)) this.schedulePump();
+        }
         if (rec.stopping) {
           this.tasks.finish(m.id, rec.stopping.state, {
             msg: rec.stopping.msg,
@@ -494,6 +546,11 @@ export class TaskScheduler {
     const w = job.worker;
     if (w === undefined) return false;
     job.worker = undefined;
+    if (job.lent) {
+      // Its slot was lent: nothing to give back.
+      job.lent = false;
+      return true;
+    }
     const n = this.load.get(w);
     if (n !== undefined) {
       if (n <= 1) this.load.delete(w);
@@ -603,13 +660,12 @@ export class TaskScheduler {
     const job = this.jobs.get(rec.uid);
     let released = false;
     if (job) {
-      // A job that ran holds no place in `ready`; one that did not may.
-      const ran = this.unload(job);
-      if (ran) released = true;
+      if (this.unload(job)) released = true;
       this.clearTimers(job);
-      const i = ran ? -1 : this.ready.indexOf(job);
-      if (i >= 0) {
-        this.ready.splice(i, 1);
+      if (job.queued) {
+        job.queued = false;
+        const i = this.ready.indexOf(job);
+        if (i >= 0) this.ready.splice(i, 1);
         if (!job.background) this.readyForeground--;
       }
     }

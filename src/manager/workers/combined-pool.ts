@@ -5,7 +5,7 @@
  */
 import { EventEmitter } from "node:events";
 import type { ExecuteFunctionMsg } from "../../protocol/ipc.js";
-import type { TaskWorker, TaskWorkerPool, TaskWorkerPoolEvents } from "./pool.js";
+import type { SubtaskNotice, TaskWorker, TaskWorkerPool, TaskWorkerPoolEvents } from "./pool.js";
 import type { RemoteWorkerPool } from "./remote-pool.js";
 
 export class CombinedWorkerPool
@@ -45,6 +45,10 @@ export class CombinedWorkerPool
 
   sendTasks(workerId: string, tasks: readonly ExecuteFunctionMsg[]): void {
     this.side(workerId).sendTasks(workerId, tasks);
+  }
+
+  notify(workerId: string, msg: SubtaskNotice): void {
+    this.side(workerId).notify(workerId, msg);
   }
 
   cancel(workerId: string | null, taskUid: string, reason: string): void {

@@ -6,9 +6,12 @@
 import { EventEmitter } from "node:events";
 import type { ExecuteFunctionMsg } from "../../protocol/ipc.js";
 import type { EnvironmentController } from "../environment/controller.js";
-import type { TaskWorker, TaskWorkerPool, TaskWorkerPoolEvents } from "./pool.js";
+import type { SubtaskNotice, TaskWorker, TaskWorkerPool, TaskWorkerPoolEvents } from "./pool.js";
 
-type Env = Pick<EnvironmentController, "taskWorkers" | "workerId" | "sendTo" | "replace" | "on">;
+type Env = Pick<
+  EnvironmentController,
+  "taskWorkers" | "workerId" | "sendTo" | "sendToOnly" | "replace" | "on"
+>;
 
 export class LocalWorkerPool extends EventEmitter<TaskWorkerPoolEvents> implements TaskWorkerPool {
   constructor(
@@ -36,6 +39,10 @@ export class LocalWorkerPool extends EventEmitter<TaskWorkerPoolEvents> implemen
 
   sendTasks(workerId: string, tasks: readonly ExecuteFunctionMsg[]): void {
     for (const t of tasks) this.env.sendTo(workerId, t);
+  }
+
+  notify(workerId: string, msg: SubtaskNotice): void {
+    this.env.sendToOnly(workerId, msg);
   }
 
   cancel(workerId: string | null, taskUid: string, reason: string): void {

@@ -3,13 +3,21 @@
  * the forked local pool (local-pool.ts) is one implementation; workers on
  * other hosts can be another. The scheduler knows only this.
  */
-import type { ExecuteFunctionMsg, WorkerToManager } from "../../protocol/ipc.js";
+import type {
+  ExecuteFunctionMsg,
+  SubtaskDoneMsg,
+  SubtaskReplyMsg,
+  WorkerToManager,
+} from "../../protocol/ipc.js";
 
-/** A worker's reports about tasks (started, progress, done). */
+/** A worker's reports about tasks (started, progress, done) and its requests of subtasks. */
 export type TaskMessage = Extract<
   WorkerToManager,
-  { type: "task_started" | "task_progress" | "task_done" }
+  { type: "task_started" | "task_progress" | "task_done" | "subtask" }
 >;
+
+/** What the manager tells a worker about the subtasks its tasks asked for. */
+export type SubtaskNotice = SubtaskReplyMsg | SubtaskDoneMsg;
 
 /** A worker that may take tasks now. */
 export interface TaskWorker {
@@ -52,6 +60,8 @@ export interface TaskWorkerPool {
   readonly mainWorkerId: string | undefined;
   /** Hand tasks to a worker, as one batch. */
   sendTasks(workerId: string, tasks: readonly ExecuteFunctionMsg[]): void;
+  /** Answer a worker about the subtasks it asked for (dropped if the worker is gone). */
+  notify(workerId: string, msg: SubtaskNotice): void;
   /** Ask a worker to stop a task (its AbortSignal). */
   cancel(workerId: string | null, taskUid: string, reason: string): void;
   /** End a worker that does not stop its task and start a new one; `why` completes "replaced ...". */

@@ -30,7 +30,13 @@ import {
   WORKER_WIRE_MAX_BYTES,
 } from "../../protocol/worker-wire.js";
 import { SendQueue } from "../rpc/sendqueue.js";
-import type { TaskMessage, TaskWorker, TaskWorkerPool, TaskWorkerPoolEvents } from "./pool.js";
+import type {
+  SubtaskNotice,
+  TaskMessage,
+  TaskWorker,
+  TaskWorkerPool,
+  TaskWorkerPoolEvents,
+} from "./pool.js";
 
 export type WorkerState = "online" | "draining" | "lost" | "offline";
 
@@ -167,6 +173,11 @@ export class RemoteWorkerPool extends EventEmitter<TaskWorkerPoolEvents> impleme
     }
   }
 
+  notify(workerId: string, msg: SubtaskNotice): void {
+    const w = this.byName.get(workerId);
+    if (w && (w.state === "online" || w.state === "draining")) this.send(w, msg);
+  }
+
   cancel(workerId: string | null, taskUid: string, reason: string): void {
     const w = workerId ? this.byName.get(workerId) : undefined;
     if (w) this.send(w, { type: "cancel", id: taskUid, reason });
@@ -204,7 +215,7 @@ export class RemoteWorkerPool extends EventEmitter<TaskWorkerPoolEvents> impleme
 
   // ---- the socket -----------------------------------------------------------------
 
-  private send(w: RemoteWorker, msg: ManagerMessage | ExecuteFunctionMsg): void {
+  private send(w: RemoteWorker, msg: ManagerMessage | ExecuteFunctionMsg | SubtaskNotice): void {
     this.sendTo(w.routeBuf, msg);
   }
 
@@ -374,13 +385,15 @@ export class RemoteWorkerPool extends EventEmitter<TaskWorkerPoolEvents> impleme
       case "task_started":
       case "task_progress":
       case "task_done":
+      case "subtask":
         this.onTaskMessage(w, m);
         return;
     }
   }
 
   private onTaskMessage(w: RemoteWorker, m: TaskMessage): void {
-    if (!w.assigned.has(m.id)) {
+    // A subtask is asked for by a task that runs there now.
+    if (!w.assigned.has(m.type === "subtask" ? m.parent : m.id)) {
       if (m.type === "task_done") {
         this.log.warn(
           `Dropped the result of task '${m.id}' from worker '${w.name}': the task is not assigned to it (it was given up)`,

@@ -1,0 +1,100 @@
+/**
+ * A reported outcome survives a crash: once a client has seen a task
+ * `completed` (by task_status, or by its QS_Task final event), a kill -9 of
+ * the manager at once — nothing made durable on purpose before it — and a
+ * restart on the same store give the same result. Both stores (LMDB in a
+ * temp dir; a real redis-server).
+ *
+ * The moment between a task's end and the durability of its result is short;
+ * ZQS_TEST_STORE_DELAY_MS (the writer's fault injection) stretches every
+ * store commit to DELAY_MS, so a manager that reported a result before it
+ * was durable would lose it here every time, not by chance.
+ */
+import { mkdtempSync, rmSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { InfoListener, RawClient, startManager, type RunningManager } from "../helpers/manager.js";
+import { STORES, type StoreSetup } from "../helpers/stores.js";
+import { execute, fn, openEnvironment, waitCompleted, waitEvent } from "../helpers/tasks.js";
+
+const DELAY_MS = 1500;
+
+const STARTUP = {
+  "echo.mjs": `export function echo(x) { return { echoed: x, pid: process.pid }; }`,
+};
+
+const managers: RunningManager[] = [];
+const closers: { close(): void }[] = [];
+const dirs: string[] = [];
+
+async function start(storeArgs: string[]): Promise<{ m: RunningManager; c: RawClient }> {
+  const m = await startManager({
+    startup: STARTUP,
+    args: storeArgs,
+    env: { ZQS_TEST_STORE_DELAY_MS: String(DELAY_MS) },
+  });
+  managers.push(m);
+  const c = new RawClient(m.controlAddr);
+  closers.push(c);
+  return { m, c };
+}
+
+describe.each(STORES)("a reported result survives kill -9 (%s store)", (label, makeStore) => {
+  let store: StoreSetup;
+  beforeEach(async () => {
+    store = await makeStore();
+    if (label === "LMDB") {
+      // One store path for both managers (startManager's own default is per manager).
+      const dir = mkdtempSync(path.join(os.tmpdir(), "zqs-durable-"));
+      dirs.push(dir);
+      store.args = ["--store-path", path.join(dir, "store")];
+    }
+  });
+  afterEach(async () => {
+    for (const c of closers.splice(0)) c.close();
+    for (const m of managers.splice(0)) await m.stop();
+    for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+    await store.cleanup();
+  });
+
+  async function restartAndRead(uid: string): Promise<Record<string, unknown>> {
+    const { c } = await start(store.args);
+    const r = await c.request("task_result", { task_uid: uid });
+    expect(r.success, String(r.msg)).toBe(true);
+    return r;
+  }
+
+  it("seen completed by task_status", async () => {
+    const { m, c } = await start(store.args);
+    await openEnvironment(c);
+    const uid = await execute(c, fn("echo", ["by-status"]));
+    const result = await waitCompleted(c, uid);
+    await m.kill9();
+    expect(result).toMatchObject({ success: true, return_value: { echoed: "by-status" } });
+
+    const after = await restartAndRead(uid);
+    expect(after.status).toBe("completed");
+    expect(after.result).toEqual(result);
+  });
+
+  it("seen completed by its QS_Task event", async () => {
+    const { m, c } = await start(store.args);
+    const listener = new InfoListener(m.infoAddr, ["QS_Task"]);
+    closers.push(listener);
+    await listener.ready();
+    await openEnvironment(c);
+    const uid = await execute(c, fn("echo", ["by-event"]));
+    const ev = await waitEvent(listener, uid, "task-succeeded");
+    await m.kill9();
+    expect(ev.state).toBe("completed");
+
+    const after = await restartAndRead(uid);
+    expect(after.status).toBe("completed");
+    expect(after.result).toMatchObject({
+      task_uid: uid,
+      success: true,
+      return_value: { echoed: "by-event" },
+    });
+  });
+});

@@ -18,7 +18,7 @@ import {
   type RunningManager,
 } from "../helpers/manager.js";
 import { gateModule, newGate } from "../helpers/startup.js";
-import { execute, fn, info, openEnvironment, waitFinal, waitInfo } from "../helpers/tasks.js";
+import { execute, fn, info, openEnvironment, USER, waitFinal, waitInfo } from "../helpers/tasks.js";
 import type { RunningWorker } from "./helpers.js";
 import {
   REMOTE_STARTUP,
@@ -120,8 +120,11 @@ describe("liveness of workers on other hosts", () => {
   });
 
   it("SIGSTOP then SIGCONT of a worker: lost, then known again by name; no task completed twice", async () => {
-    const { m, c, addr, events } = await setup();
-    const workers = [worker(addr, { name: "one" }), worker(addr, { name: "two" })];
+    const { c, addr, events } = await setup();
+    const workers = [
+      worker(addr, { name: "one", tags: ["one"] }),
+      worker(addr, { name: "two", tags: ["two"] }),
+    ];
     await waitWorker(c, "one");
     await waitWorker(c, "two");
     const gate = newGate();
@@ -143,19 +146,22 @@ describe("liveness of workers on other hosts", () => {
     gate.open();
     expect(await waitFinal(c, x)).toMatchObject({ state: "completed", worker: other.name });
 
-    // The stalled worker comes back: its late result is dropped, and it is known again by name.
+    // The stalled worker comes back and is known again by name. Its late result is dropped
+    // (by the worker, which learns that the manager gave the task up, or by the manager).
     stalled.proc.kill("SIGCONT");
-    await waitUntil(() => m.output().includes(`Dropped the result of task '${x}'`));
     const again = await workerEvent(events, "worker-online", stalled.name, 2);
     expect(again.msg.pid).toBe(stalled.proc.pid);
+    await waitWorker(c, stalled.name);
+    // A task only it may take ends after its one process has finished the old one.
+    const next = await execute(c, fn("agent_pid"), {
+      run_in_background: true,
+      worker_tags: [stalled.name],
+    });
+    expect(await waitFinal(c, next)).toMatchObject({ state: "completed", worker: stalled.name });
     const row = await waitWorker(c, stalled.name);
-    expect(row.tasks_done).toBe(0);
+    expect(row.tasks_done).toBe(1);
     expect(taskEvents(events, x, "task-succeeded")).toHaveLength(1);
-    const result = (await c.request("task_result", { task_uid: x })).result as Payload;
-    expect(result.success).toBe(true);
-    // It takes tasks again.
-    const next = await execute(c, fn("agent_pid"), { run_in_background: true, worker_tags: [] });
-    expect((await waitFinal(c, next)).state).toBe("completed");
+    expect(await info(c, x)).toMatchObject({ state: "completed", worker: other.name, attempts: 2 });
   });
 
   it("manager kill -9 and restart with workers attached: they reconnect, nothing acknowledged is lost", async () => {
@@ -169,7 +175,15 @@ describe("liveness of workers on other hosts", () => {
     const done = await execute(first.c, fn("agent_pid"), { run_in_background: true });
     expect((await waitFinal(first.c, done)).state).toBe("completed");
     const gate = newGate();
-    const cut = await execute(first.c, fn("gate", [gate.path]), { run_in_background: true });
+    // A run's reply waits until its tasks' accepted marks are in the store (function_execute's
+    // reply does not: a kill -9 right after it may find the mark not written yet).
+    const created = await first.c.request("run_create", {
+      ...USER,
+      function: fn("gate", [gate.path]),
+      count: 1,
+    });
+    expect(created.success, String(created.msg)).toBe(true);
+    const cut = (created.task_uids as string[])[0] as string;
     await waitInfo(first.c, cut, (i) => i.state === "running");
     await first.m.kill9();
 

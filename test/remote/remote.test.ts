@@ -9,6 +9,7 @@ import { REManagerAPI } from "../../src/client/index.js";
 import { InfoListener, RawClient, waitUntil, type RunningManager } from "../helpers/manager.js";
 import { newGate } from "../helpers/startup.js";
 import { execute, fn, info, openEnvironment, USER, waitFinal, waitInfo } from "../helpers/tasks.js";
+import { json, zqs } from "../cli/helpers.js";
 import type { RunningWorker } from "./helpers.js";
 import { startRemoteManager, startWorker, waitWorker, workersList } from "./helpers.js";
 
@@ -160,7 +161,7 @@ describe("zqs worker: end to end", () => {
   });
 
   it("worker_tags: only a worker with every tag takes the task", async () => {
-    const { c, addr } = await setup();
+    const { m, c, addr } = await setup();
     worker(addr, { name: "cpu", tags: ["cpu"] });
     worker(addr, { name: "gpu", tags: ["gpu", "big"] });
     await waitWorker(c, "cpu");
@@ -182,6 +183,26 @@ describe("zqs worker: end to end", () => {
     for (const uid of created.task_uids as string[]) {
       expect((await waitFinal(c, uid)).worker).toBe("cpu");
     }
+    // The CLI: --worker-tags, and `zqs workers`.
+    const cli = await zqs([
+      "-a",
+      m.controlAddr,
+      "--info-address",
+      "off",
+      "--json",
+      "function",
+      "execute",
+      "agent_pid",
+      "--background",
+      "--worker-tags",
+      "gpu,big",
+    ]);
+    const cliUid = json<{ task_uid: string }>(cli).task_uid;
+    expect((await waitFinal(c, cliUid)).worker).toBe("gpu");
+    const listed = await zqs(["-a", m.controlAddr, "--info-address", "off", "workers"]);
+    expect(listed.code).toBe(0);
+    expect(listed.stdout).toMatch(/^NAME\s+KIND\s+HOST/);
+    expect(listed.stdout).toMatch(/\ngpu\s+remote\s/);
     const odd = await execute(c, fn("agent_pid"), {
       run_in_background: true,
       worker_tags: ["cpu", "gpu"],

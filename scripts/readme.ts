@@ -12,6 +12,8 @@ import { createLogger } from "../src/manager/log.js";
 import { Manager } from "../src/manager/daemon.js";
 import { defaultOptions, OPTION_SPECS } from "../src/manager/options.js";
 import { methods, type Area } from "../src/protocol/methods.js";
+import { HTTP_OPTION_SPECS } from "../src/http/options.js";
+import { METHOD_ROUTES, OWN_ROUTES } from "../src/http/routes.js";
 
 export const README = path.join(path.dirname(fileURLToPath(import.meta.url)), "..", "README.md");
 
@@ -30,6 +32,33 @@ export function optionsTable(): string {
       `\`${s.flag}${s.arg ? ` ${s.arg}` : ""}\``,
       s.env ? `\`${s.env}\`` : "",
       s.default === undefined || s.default === false ? "" : `\`${String(s.default)}\``,
+      s.description,
+    ]),
+  );
+}
+
+/** The gateway's routes: one per method of the table, then its own. */
+export function routesTable(): string {
+  return table(
+    ["route", "method, or what the route does", "scope"],
+    [
+      ...METHOD_ROUTES.map((r) => [`\`${r.verb} ${r.path}\``, `\`${r.method}\``, r.scope]),
+      ...OWN_ROUTES.map((r) => [
+        `\`${r.verb} ${r.path}\``,
+        r.summary,
+        r.scope === "key" ? "any key" : r.scope === "none" ? "open" : r.scope,
+      ]),
+    ],
+  );
+}
+
+export function httpOptionsTable(): string {
+  return table(
+    ["option", "environment variable", "default", "meaning"],
+    HTTP_OPTION_SPECS.map((s) => [
+      `\`${s.flag} ${s.arg}\``,
+      s.env ? `\`${s.env}\`` : "",
+      s.default === undefined || s.default === null ? "" : `\`${String(s.default)}\``,
       s.description,
     ]),
   );
@@ -83,6 +112,8 @@ export async function render(readme: string, served = servedMethods()): Promise<
   const sections: Record<string, string> = {
     options: optionsTable(),
     methods: methodsTable(served),
+    routes: routesTable(),
+    "http-options": httpOptionsTable(),
   };
   let out = readme;
   for (const [name, body] of Object.entries(sections)) {

@@ -1,7 +1,7 @@
 /** The `zqs` program: `zqs manager` starts the daemon; client commands follow. */
 import { Command } from "commander";
 import { VERSION } from "../version.js";
-import { registerClientCommands, runManager, runWorker } from "./commands/index.js";
+import { registerClientCommands, runHttp, runManager, runWorker } from "./commands/index.js";
 
 export function buildProgram(): Command {
   const program = new Command("zqs")
@@ -9,6 +9,7 @@ export function buildProgram(): Command {
     .version(VERSION);
   runManager(program);
   runWorker(program);
+  runHttp(program);
   registerClientCommands(program);
   return program;
 }

@@ -45,6 +45,9 @@ type ListMethod = keyof typeof CHANGE_MARKERS;
 // eslint-disable-next-line @typescript-eslint/no-unsafe-declaration-merging, @typescript-eslint/no-empty-object-type
 export interface REManagerAPI extends ProtocolMethods {}
 
+/** The final states of a QS_Task event (task_status says `completed` for each). */
+const FINAL_TASK_STATES = new Set(["completed", "failed", "cancelled", "timed_out", "expired"]);
+
 // eslint-disable-next-line @typescript-eslint/no-unsafe-declaration-merging
 export class REManagerAPI {
   /** The options in force (defaults and environment variables applied). */
@@ -300,22 +303,58 @@ export class REManagerAPI {
 
   /**
    * Wait for tasks to complete: resolves with UID → status of the completed
-   * ones (one or more; all with `all: true`). Returns within milliseconds of
-   * the completion when the info socket is on (every completion changes
-   * `task_results_uid` in QS_Info); polls `task_status` briskly otherwise.
+   * ones (one or more; all with `all: true`). With the info socket on, a
+   * task's QS_Task final event ends its wait at once, with no further request
+   * (the manager publishes it only once the outcome is durable, when
+   * `task_status` says completed too), and every change of `task_results_uid`
+   * in QS_Info wakes a look; otherwise it polls `task_status` briskly.
    */
   waitForCompletedTask(
     taskUid: string | string[],
     opts: TaskWaitOptions = {},
   ): Promise<Record<string, TaskStatus>> {
     const uids = typeof taskUid === "string" ? [taskUid] : [...taskUid];
+    const wanted = new Set(uids);
+    /** Tasks whose final event was seen. */
+    const ended = new Set<string>();
     let resultsUid: string | undefined;
-    const wake = this.wakeSource((s) => {
+    const info = this.wakeSource((s) => {
       const moved = s.task_results_uid !== resultsUid;
       resultsUid = s.task_results_uid;
       return moved;
     });
-    return waitForTasks(uids, (list) => this.taskStatuses(list), wake, opts);
+    const hub = info ? this.infoHub() : undefined;
+    const wake: WakeSource | undefined =
+      info && hub
+        ? {
+            get live() {
+              return info.live;
+            },
+            subscribe: (fn) => {
+              const offInfo = info.subscribe(fn);
+              const offTask = hub.on(TOPIC_TASK, (p) => {
+                const e = (p as { msg?: { task_uid?: unknown; state?: unknown } } | undefined)?.msg;
+                const uid = e?.task_uid;
+                if (typeof uid !== "string" || !wanted.has(uid)) return;
+                if (!FINAL_TASK_STATES.has(String(e?.state))) return;
+                ended.add(uid);
+                fn();
+              });
+              return () => {
+                offInfo();
+                offTask();
+              };
+            },
+          }
+        : info;
+    const statuses = async (list: string[]): Promise<Record<string, TaskStatus>> => {
+      const rest = list.filter((u) => !ended.has(u));
+      const known = ended.size > 0 && (rest.length === 0 || !opts.all);
+      const st: Record<string, TaskStatus> = known ? {} : await this.taskStatuses(rest);
+      for (const u of ended) st[u] = "completed";
+      return st;
+    };
+    return waitForTasks(uids, statuses, wake, opts);
   }
 
   private async taskStatuses(list: string[]): Promise<Record<string, TaskStatus>> {

@@ -43,6 +43,7 @@ import { CombinedWorkerPool } from "./workers/combined-pool.js";
 import { LOCAL_HOSTNAME, RemoteWorkerPool } from "./workers/remote-pool.js";
 import { workerHandlers } from "./workers/handlers.js";
 import { WORKER_ZAP_DOMAIN } from "./rpc/server.js";
+import { LATENCY_BUCKETS, LatencyHistograms } from "./metrics.js";
 
 export class Manager {
   readonly state = new StatusState();
@@ -68,8 +69,13 @@ export class Manager {
   /** Workers on other hosts (--zmq-worker-addr), when the socket is on. */
   readonly remote: RemoteWorkerPool | undefined;
   private readonly localSlots: number;
+  /** How long the manager took to handle each request, by method. */
+  readonly requestLatency = new LatencyHistograms();
   private control: ControlServer | undefined;
+  private allowedClients: AllowList | undefined;
   private info: InfoPublisher | undefined;
+  /** The HTTP gateway started by --http-addr. */
+  private http: { close(): Promise<void>; url: string } | undefined;
   private stopping: Promise<void> | undefined;
   /** Resolves when the manager has shut down. */
   readonly stopped: Promise<void>;
@@ -95,6 +101,7 @@ export class Manager {
         heartbeatTimeoutMs: opts.workerTimeout * 1000,
         closeTimeoutMs: 5000,
         workers: Math.max(1, opts.workers),
+        workerSlots: opts.workers > 1 ? opts.workerSlots : Infinity,
       },
       {
         activity: this.activity,
@@ -116,11 +123,10 @@ export class Manager {
     // One worker takes every task at once, as the Python server's; a pool deals out slots.
     // With --workers 0 the main worker takes no background task (they wait for remote workers).
     this.localSlots = opts.workers === 0 ? 0 : opts.workers > 1 ? opts.workerSlots : Infinity;
-    const local = new LocalWorkerPool(
-      this.env,
-      opts.workers > 1 ? opts.workerSlots : Infinity,
-      opts.workers > 0,
-    );
+    const local =
+      opts.workers > 1
+        ? new LocalWorkerPool(this.env, opts.workerSlots, opts.workerPrefetch)
+        : new LocalWorkerPool(this.env, Infinity, 0, opts.workers > 0);
     if (opts.zmqWorkerAddr) {
       this.remote = new RemoteWorkerPool(
         {
@@ -207,6 +213,13 @@ export class Manager {
       status: () => this.state.status(),
       activity: this.activity,
       requestStop: (reason) => this.requestStop(reason),
+      metrics: () => ({
+        tasks_by_state: this.tasks.countsByState(),
+        worker_slots: this.scheduler.slotUsage(),
+        buckets: [...LATENCY_BUCKETS],
+        requests: this.requestLatency.snapshot(),
+        store_writes: this.writer.latency.snapshot(),
+      }),
     };
     return {
       ...statusHandlers(rpc),
@@ -293,11 +306,13 @@ export class Manager {
       checkLock: (method, params) => this.locks.check(methods[method].lock, params.lock_key),
       onInternalError: (method, err) => this.log.error({ err }, `Internal error in '${method}'`),
       checkReplies: process.env.ZQS_CHECK_REPLIES === "1",
+      observe: (method, seconds) => this.requestLatency.observe(method, seconds),
     });
     const allowedClients = this.opts.zmqAllowedClients
       ? new AllowList(this.opts.zmqAllowedClients)
       : undefined;
-    if (allowedClients?.size === 0) {
+    this.allowedClients = allowedClients;
+    if (allowedClients?.size === 0 && !this.opts.httpAddr) {
       this.log.warn(`The allow-list '${allowedClients.file}' is empty: no client can connect`);
     }
     this.control = new ControlServer(
@@ -321,7 +336,8 @@ export class Manager {
       dispatcher,
       this.log,
     );
-    if (this.opts.zmqPublishConsole) {
+    // The in-process HTTP gateway streams from the info socket: --http-addr turns it on.
+    if (this.opts.zmqPublishConsole || this.opts.httpAddr) {
       this.info = new InfoPublisher(this.opts.zmqInfoAddr, this.infoEncoding, this.log);
       await this.info.bind();
       const info = this.info;
@@ -342,6 +358,51 @@ export class Manager {
         (allowedClients ? ` (${allowedClients.size} allowed client key(s))` : "") +
         (this.opts.zmqWorkerAddr ? `, workers ${this.opts.zmqWorkerAddr}` : ""),
     );
+    if (this.opts.httpAddr) await this.startHttp(this.opts.httpAddr);
+  }
+
+  /**
+   * The HTTP gateway in this process (--http-addr): the same gateway as
+   * `zqs http`, a client of this manager's own sockets.
+   */
+  private async startHttp(listen: string): Promise<void> {
+    // Fastify is loaded only when the gateway is wanted.
+    const { startGateway, startedMessage } = await import("../http/start.js");
+    const { connectableAddress } = await import("../http/options.js");
+    const { publicKeyFromPrivate } = await import("../client/keys.js");
+    const zqsAddr = connectableAddress(this.opts.zmqControlAddr);
+    // With an allow-list, the gateway's own key pair is allowed too.
+    let clientKey: string | undefined;
+    if (this.opts.zmqPrivateKey && this.allowedClients) {
+      const { curveKeyPair } = await import("zeromq");
+      const pair = curveKeyPair();
+      this.allowedClients.allowOwn(pair.publicKey);
+      clientKey = pair.secretKey;
+    }
+    const started = await startGateway({
+      zqsAddr,
+      zqsInfoAddr: connectableAddress(this.opts.zmqInfoAddr),
+      listen,
+      zmqEncoding: this.infoEncoding,
+      zmqPublicKey: this.opts.zmqPrivateKey
+        ? publicKeyFromPrivate(this.opts.zmqPrivateKey)
+        : undefined,
+      zmqClientPrivateKey: clientKey,
+      apiKeys: this.opts.httpApiKeys,
+      singleUserApiKey: this.opts.httpSingleUserApiKey,
+      allowAnonymous: this.opts.httpAllowAnonymous,
+      dashboardDir: undefined,
+      timeout: 10,
+    });
+    if (this.stopping) {
+      // Stopped while the gateway was starting.
+      await started.close();
+      return;
+    }
+    this.http = started;
+    this.log.info(`HTTP gateway at ${started.url}`);
+    // On stdout only, never on QS_Console: a generated key must not reach the info socket.
+    if (started.generatedKey) process.stdout.write(startedMessage(started, zqsAddr) + "\n");
   }
 
   /** Write changes no reply waits for (results, lists); a failure is logged. */
@@ -368,6 +429,9 @@ export class Manager {
     if (!this.stopping) {
       this.stopping = (async () => {
         this.log.info(`Stopping the manager (${reason})`);
+        await this.http
+          ?.close()
+          .catch((err: unknown) => this.log.error({ err }, "Closing the HTTP gateway failed"));
         await this.control?.flush();
         this.logger.setConsoleSink(undefined);
         await this.control?.close();

@@ -7,6 +7,7 @@ import path from "node:path";
 import type { Encoding } from "../protocol/index.js";
 import { ENCODINGS } from "../protocol/index.js";
 import { isCurveKey } from "../protocol/z85.js";
+import { anonymousScope, ENV_SINGLE_USER_KEY, parseHostPort } from "../http/options.js";
 
 export interface ManagerOptions {
   zmqControlAddr: string;
@@ -27,10 +28,15 @@ export interface ManagerOptions {
   redisLease: number;
   workers: number;
   workerSlots: number;
+  workerPrefetch: number;
   cancelGrace: number;
   workerTimeout: number;
   maxMessageSize: number;
   emergencyLockKey: string | undefined;
+  httpAddr: string | undefined;
+  httpApiKeys: string | undefined;
+  httpSingleUserApiKey: string | undefined;
+  httpAllowAnonymous: "read" | "write" | undefined;
   verbose: boolean;
   quiet: boolean;
 }
@@ -66,16 +72,16 @@ function leaseSeconds(raw: string): number {
   return n;
 }
 
-function positiveInt(raw: string): number {
-  const n = Number(raw);
-  if (!Number.isInteger(n) || n < 1) throw new Error(`expected a positive integer, got '${raw}'`);
-  return n;
-}
-
 function nonNegativeInt(raw: string): number {
   const n = Number(raw);
   if (!Number.isInteger(n) || n < 0)
     throw new Error(`expected a non-negative integer, got '${raw}'`);
+  return n;
+}
+
+function positiveInt(raw: string): number {
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 1) throw new Error(`expected a positive integer, got '${raw}'`);
   return n;
 }
 
@@ -241,6 +247,15 @@ export const OPTION_SPECS: OptionSpec[] = [
     parse: positiveInt,
   },
   {
+    key: "workerPrefetch",
+    flag: "--worker-prefetch",
+    arg: "<n>",
+    description:
+      "with --workers above 1: background tasks dealt ahead to a worker process whose slots are full, waiting there to start (fewer round trips for short tasks; 0: deal only to free slots)",
+    default: 4,
+    parse: nonNegativeInt,
+  },
+  {
     key: "cancelGrace",
     flag: "--cancel-grace",
     arg: "<seconds>",
@@ -272,6 +287,39 @@ export const OPTION_SPECS: OptionSpec[] = [
     env: "QSERVER_EMERGENCY_LOCK_KEY_FOR_SERVER",
     description: "a key that always unlocks the manager",
     default: undefined,
+  },
+  {
+    key: "httpAddr",
+    flag: "--http-addr",
+    arg: "<host:port>",
+    description:
+      "also start the HTTP gateway (as `zqs http`) in this process, listening there; turns the info socket on (the gateway's streams read it)",
+    default: undefined,
+    parse: (raw) => (parseHostPort(raw), raw.trim()),
+  },
+  {
+    key: "httpApiKeys",
+    flag: "--http-api-keys",
+    arg: "<file>",
+    description: "with --http-addr: the gateway's API keys file (as `zqs http --api-keys`)",
+    default: undefined,
+  },
+  {
+    key: "httpSingleUserApiKey",
+    flag: "--http-single-user-api-key",
+    arg: "<key>",
+    env: ENV_SINGLE_USER_KEY,
+    description:
+      "with --http-addr: one key with every scope (with no key at all, the gateway makes one and prints its login URL)",
+    default: undefined,
+  },
+  {
+    key: "httpAllowAnonymous",
+    flag: "--http-allow-anonymous",
+    arg: "<read|write>",
+    description: "with --http-addr: let callers without a key read (or also write)",
+    default: undefined,
+    parse: anonymousScope,
   },
   {
     key: "verbose",

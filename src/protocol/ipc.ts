@@ -12,6 +12,8 @@ export interface ExecuteFunctionMsg {
   kwargs: Record<string, unknown>;
   background: boolean;
   attempt: number;
+  /** Its priority: tasks waiting in a worker for a slot start highest first. */
+  priority?: number;
   /** A task of a run: the run and the task's index in it. */
   run?: { uid: string; index: number };
 }
@@ -231,6 +233,8 @@ export const WORKER_ENV = {
   startupDir: "ZQS_WORKER_STARTUP_DIR",
   startupModule: "ZQS_WORKER_STARTUP_MODULE",
   workerId: "ZQS_WORKER_ID",
+  /** Function tasks it runs at once (unset: no limit); more wait in it, highest priority first. */
+  slots: "ZQS_WORKER_SLOTS",
 } as const;
 
 /**

@@ -42,12 +42,23 @@ export type Area =
 
 type FailureExtras = Record<string, unknown>;
 
+export type HttpVerb = "GET" | "POST" | "DELETE";
+/** `"GET /api/status"`: a verb, one space, a path under /api/. */
+export type HttpRoute = `${HttpVerb} /api/${string}`;
+
 export interface MethodDef<
   P extends z.ZodRawShape = z.ZodRawShape,
   R extends z.ZodType = z.ZodType,
 > {
   /** One line for docs and `--help`. */
   summary: string;
+  /**
+   * Its route on the HTTP gateway (`zqs http`), verb and path: the Python
+   * client's HTTP flavour uses these for the Python server's methods; the zqs
+   * extensions follow the same style. The parameters travel as a JSON body,
+   * on GET too.
+   */
+  http: HttpRoute;
   area: Area;
   params: P;
   reply: R;
@@ -123,6 +134,12 @@ const timeParam = z.union([
   }),
 ]);
 const stateCounts = z.record(z.string(), z.number().int());
+/** Cumulative counts per bucket bound, count and sum of seconds (the `metrics` method). */
+const histogramSchema = z.object({
+  buckets: z.array(z.number().int()),
+  count: z.number().int(),
+  sum: z.number(),
+});
 
 // ---- the table ---------------------------------------------------------------
 
@@ -130,6 +147,7 @@ export const methods = {
   // status & configuration
   ping: method({
     summary: "Same as status (kept for compatibility).",
+    http: "GET /api/ping",
     area: "status",
     params: {},
     reply: statusSchema,
@@ -137,13 +155,37 @@ export const methods = {
   }),
   status: method({
     summary: "The manager's status map (27 keys; *_uid keys change when what they name changes).",
+    http: "GET /api/status",
     area: "status",
     params: {},
     reply: statusSchema,
     ignoreParams: true,
   }),
+  metrics: method({
+    summary:
+      "Numbers for monitoring (/metrics): tasks by state, worker slots, request and store-write time histograms.",
+    http: "GET /api/metrics",
+    area: "status",
+    params: {},
+    reply: withKeys({
+      metrics: z.object({
+        tasks_by_state: z.record(z.string(), z.number().int()),
+        worker_slots: z.object({
+          workers: z.number().int(),
+          busy: z.number().int(),
+          free: z.number().int().nullable(),
+        }),
+        buckets: z.array(z.number()),
+        requests: z.record(z.string(), histogramSchema),
+        store_writes: z.record(z.string(), histogramSchema),
+      }),
+    }),
+    failure: { metrics: {} },
+    extension: true,
+  }),
   config_get: method({
     summary: "Manager configuration visible to clients.",
+    http: "GET /api/config/get",
     area: "status",
     params: {},
     reply: withKeys({ config: z.record(z.string(), z.unknown()) }),
@@ -153,6 +195,7 @@ export const methods = {
   // plans, devices, permissions
   plans_allowed: method({
     summary: "Plans the user group may run.",
+    http: "GET /api/plans/allowed",
     area: "permissions",
     params: { user_group: userGroup },
     reply: withKeys({
@@ -164,6 +207,7 @@ export const methods = {
   }),
   devices_allowed: method({
     summary: "Devices the user group may use.",
+    http: "GET /api/devices/allowed",
     area: "permissions",
     params: { user_group: userGroup },
     reply: withKeys({
@@ -175,6 +219,7 @@ export const methods = {
   }),
   plans_existing: method({
     summary: "Every plan found in the environment's startup code.",
+    http: "GET /api/plans/existing",
     area: "permissions",
     params: {},
     reply: withKeys({
@@ -186,6 +231,7 @@ export const methods = {
   }),
   devices_existing: method({
     summary: "Every device found in the environment's startup code.",
+    http: "GET /api/devices/existing",
     area: "permissions",
     params: {},
     reply: withKeys({
@@ -197,6 +243,7 @@ export const methods = {
   }),
   permissions_reload: method({
     summary: "Reload the permissions file (and optionally the plan/device lists).",
+    http: "POST /api/permissions/reload",
     area: "permissions",
     params: {
       restore_plans_devices: z.boolean().default(false),
@@ -208,6 +255,7 @@ export const methods = {
   }),
   permissions_get: method({
     summary: "The user group permissions in force.",
+    http: "GET /api/permissions/get",
     area: "permissions",
     params: {},
     reply: withKeys({ user_group_permissions: z.record(z.string(), z.unknown()) }),
@@ -215,6 +263,7 @@ export const methods = {
   }),
   permissions_set: method({
     summary: "Replace the user group permissions.",
+    http: "POST /api/permissions/set",
     area: "permissions",
     params: { user_group_permissions: mapSchema, lock_key: lockKey },
     reply: ok,
@@ -224,6 +273,7 @@ export const methods = {
   // queue
   queue_get: method({
     summary: "The plan queue and the running item.",
+    http: "GET /api/queue/get",
     area: "queue",
     params: {},
     reply: withKeys({
@@ -235,6 +285,7 @@ export const methods = {
   }),
   queue_mode_set: method({
     summary: "Set queue mode options (loop, ignore_failures) or 'default'.",
+    http: "POST /api/queue/mode/set",
     area: "queue",
     params: {
       mode: z.union([mapSchema, z.literal("default")]).optional(),
@@ -246,6 +297,7 @@ export const methods = {
   }),
   queue_item_add: method({
     summary: "Add an item (plan or instruction) to the queue.",
+    http: "POST /api/queue/item/add",
     area: "queue",
     params: {
       item: itemSchema.optional(),
@@ -263,6 +315,7 @@ export const methods = {
   }),
   queue_item_add_batch: method({
     summary: "Add several items at once: all or none, with a result per item.",
+    http: "POST /api/queue/item/add/batch",
     area: "queue",
     params: {
       items: z.array(itemSchema).optional(),
@@ -285,6 +338,7 @@ export const methods = {
   }),
   queue_item_update: method({
     summary: "Replace an item in the queue (replace=true gives it a new item_uid).",
+    http: "POST /api/queue/item/update",
     area: "queue",
     params: {
       item: itemSchema.optional(),
@@ -301,6 +355,7 @@ export const methods = {
   }),
   queue_item_get: method({
     summary: "One queue item, by position or uid (default: the last).",
+    http: "GET /api/queue/item/get",
     area: "queue",
     params: { pos: pos.optional(), uid: uid.optional() },
     reply: withKeys({ item: itemSchema }),
@@ -309,6 +364,7 @@ export const methods = {
   }),
   queue_item_remove: method({
     summary: "Remove one item, by position or uid (default: the last).",
+    http: "POST /api/queue/item/remove",
     area: "queue",
     params: { pos: pos.optional(), uid: uid.optional(), lock_key: lockKey },
     reply: withKeys({ item: itemSchema, qsize: z.number().int().nullable() }),
@@ -318,6 +374,7 @@ export const methods = {
   }),
   queue_item_remove_batch: method({
     summary: "Remove several items by uid.",
+    http: "POST /api/queue/item/remove/batch",
     area: "queue",
     params: {
       uids: z.array(z.string()).optional(),
@@ -331,6 +388,7 @@ export const methods = {
   }),
   queue_item_move: method({
     summary: "Move one item to a new position, or before/after another item.",
+    http: "POST /api/queue/item/move",
     area: "queue",
     params: {
       pos: pos.optional(),
@@ -347,6 +405,7 @@ export const methods = {
   }),
   queue_item_move_batch: method({
     summary: "Move several items (in the given order, or queue order with reorder=true).",
+    http: "POST /api/queue/item/move/batch",
     area: "queue",
     params: {
       uids: z.array(z.string()).optional(),
@@ -363,6 +422,7 @@ export const methods = {
   }),
   queue_item_execute: method({
     summary: "Run one item at once, outside the queue.",
+    http: "POST /api/queue/item/execute",
     area: "queue",
     params: { item: itemSchema.optional(), user_group: userGroup, user: user, lock_key: lockKey },
     reply: withKeys({ qsize: z.number().int().nullable(), item: itemSchema.nullable() }),
@@ -372,6 +432,7 @@ export const methods = {
   }),
   queue_clear: method({
     summary: "Remove every item from the queue.",
+    http: "POST /api/queue/clear",
     area: "queue",
     params: { lock_key: lockKey },
     reply: ok,
@@ -379,6 +440,7 @@ export const methods = {
   }),
   queue_start: method({
     summary: "Start executing the queue.",
+    http: "POST /api/queue/start",
     area: "control",
     params: { lock_key: lockKey },
     reply: ok,
@@ -386,6 +448,7 @@ export const methods = {
   }),
   queue_stop: method({
     summary: "Stop the queue after the running item.",
+    http: "POST /api/queue/stop",
     area: "control",
     params: { lock_key: lockKey },
     reply: ok,
@@ -393,6 +456,7 @@ export const methods = {
   }),
   queue_stop_cancel: method({
     summary: "Cancel a pending queue_stop.",
+    http: "POST /api/queue/stop/cancel",
     area: "control",
     params: { lock_key: lockKey },
     reply: ok,
@@ -400,6 +464,7 @@ export const methods = {
   }),
   queue_autostart: method({
     summary: "Start the queue whenever items wait (enable=true) or stop doing so.",
+    http: "POST /api/queue/autostart",
     area: "control",
     params: {
       enable: z.boolean({
@@ -417,6 +482,7 @@ export const methods = {
   // history
   history_get: method({
     summary: "The plan history.",
+    http: "GET /api/history/get",
     area: "history",
     params: {},
     reply: withKeys({ items: itemsList, plan_history_uid: z.string() }),
@@ -424,6 +490,7 @@ export const methods = {
   }),
   history_clear: method({
     summary: "Clear the history, keep its last `size` items, or remove one by item_uid.",
+    http: "POST /api/history/clear",
     area: "history",
     params: {
       size: z
@@ -442,6 +509,7 @@ export const methods = {
   // environment
   environment_open: method({
     summary: "Fork the worker and load the startup code (replies at once; watch status).",
+    http: "POST /api/environment/open",
     area: "environment",
     params: { lock_key: lockKey },
     reply: ok,
@@ -450,6 +518,7 @@ export const methods = {
   }),
   environment_close: method({
     summary: "Ask the worker to finish and exit (replies at once).",
+    http: "POST /api/environment/close",
     area: "environment",
     params: { lock_key: lockKey },
     reply: ok,
@@ -458,6 +527,7 @@ export const methods = {
   }),
   environment_destroy: method({
     summary: "Kill the worker, also when it hangs (replies at once).",
+    http: "POST /api/environment/destroy",
     area: "environment",
     params: { lock_key: lockKey },
     reply: ok,
@@ -466,6 +536,7 @@ export const methods = {
   }),
   environment_update: method({
     summary: "Re-read the environment's plans and devices (a task).",
+    http: "POST /api/environment/update",
     area: "environment",
     params: { run_in_background: z.boolean().default(false), lock_key: lockKey },
     reply: withKeys({ task_uid: nullableUid }),
@@ -474,6 +545,7 @@ export const methods = {
   }),
   script_upload: method({
     summary: "Load a JavaScript/TypeScript module into the environment (a task).",
+    http: "POST /api/script/upload",
     area: "environment",
     params: {
       script: z.string({
@@ -493,6 +565,7 @@ export const methods = {
   }),
   kernel_interrupt: method({
     summary: "Interrupt the IPython kernel (not used by zqs: always refused).",
+    http: "POST /api/kernel/interrupt",
     area: "environment",
     params: {
       interrupt_task: z.boolean().default(false),
@@ -508,6 +581,7 @@ export const methods = {
   // tasks
   function_execute: method({
     summary: "Run a function of the environment (foreground or background); returns task_uid.",
+    http: "POST /api/function/execute",
     area: "tasks",
     params: {
       item: itemSchema.optional(),
@@ -529,6 +603,7 @@ export const methods = {
   }),
   task_status: method({
     summary: "running / completed / not_found for one task_uid or a list.",
+    http: "GET /api/task/status",
     area: "tasks",
     params: { task_uid: taskUidOneOrMany },
     reply: withKeys({
@@ -541,6 +616,7 @@ export const methods = {
   }),
   task_result: method({
     summary: "Status and result of one task.",
+    http: "GET /api/task/result",
     area: "tasks",
     params: {
       task_uid: z.string({
@@ -559,6 +635,7 @@ export const methods = {
   }),
   task_info: method({
     summary: "Full lifecycle record(s): state, times, attempts, progress, outputs.",
+    http: "GET /api/task/info",
     area: "tasks",
     params: { task_uid: taskUidOneOrMany },
     reply: withKeys({
@@ -571,6 +648,7 @@ export const methods = {
   tasks_list: method({
     summary: "Tasks the manager knows (waiting, running, ended), newest first, filtered, paged.",
     area: "tasks",
+    http: "GET /api/tasks/list",
     params: {
       state: z.union([z.enum(TASK_STATES), z.array(z.enum(TASK_STATES))]).optional(),
       name: z.string().optional(),
@@ -591,6 +669,7 @@ export const methods = {
   tasks_counts: method({
     summary: "How many tasks the manager knows in each state, overall and per function name.",
     area: "tasks",
+    http: "GET /api/tasks/counts",
     params: {},
     reply: withKeys({ counts: stateCounts, by_name: z.record(z.string(), stateCounts) }),
     failure: { counts: {}, by_name: {} },
@@ -598,6 +677,7 @@ export const methods = {
   }),
   task_cancel: method({
     summary: "Cancel pending or running task(s).",
+    http: "POST /api/task/cancel",
     area: "tasks",
     params: { task_uid: taskUidOneOrMany, lock_key: lockKey },
     reply: withKeys({
@@ -614,6 +694,7 @@ export const methods = {
   // plan control
   re_pause: method({
     summary: "Pause the running plan (deferred: next checkpoint; immediate: now).",
+    http: "POST /api/re/pause",
     area: "control",
     params: {
       option: z
@@ -630,6 +711,7 @@ export const methods = {
   }),
   re_resume: method({
     summary: "Resume a paused plan.",
+    http: "POST /api/re/resume",
     area: "control",
     params: { lock_key: lockKey },
     reply: ok,
@@ -638,6 +720,7 @@ export const methods = {
   }),
   re_stop: method({
     summary: "End a paused plan as stopped (a success; not re-queued).",
+    http: "POST /api/re/stop",
     area: "control",
     params: { lock_key: lockKey },
     reply: ok,
@@ -646,6 +729,7 @@ export const methods = {
   }),
   re_abort: method({
     summary: "End a paused plan as aborted (back to the front of the queue).",
+    http: "POST /api/re/abort",
     area: "control",
     params: { lock_key: lockKey },
     reply: ok,
@@ -654,6 +738,7 @@ export const methods = {
   }),
   re_halt: method({
     summary: "End a paused plan as halted (back to the front of the queue).",
+    http: "POST /api/re/halt",
     area: "control",
     params: { lock_key: lockKey },
     reply: ok,
@@ -662,6 +747,7 @@ export const methods = {
   }),
   re_runs: method({
     summary: "Runs opened by the running plan (active, open or closed).",
+    http: "POST /api/re/runs",
     area: "control",
     params: { option: z.enum(["active", "open", "closed"]).default("active") },
     reply: withKeys({
@@ -672,6 +758,7 @@ export const methods = {
   }),
   re_metadata: method({
     summary: "Metadata of the environment's run engine.",
+    http: "GET /api/re/metadata",
     area: "control",
     params: {},
     reply: withKeys({ re_metadata: z.record(z.string(), z.unknown()) }),
@@ -681,6 +768,7 @@ export const methods = {
   // locks
   lock: method({
     summary: "Lock the environment and/or the queue with a key.",
+    http: "POST /api/lock",
     area: "locks",
     params: {
       lock_key: z.string().optional(),
@@ -697,6 +785,7 @@ export const methods = {
   }),
   lock_info: method({
     summary: "The lock state (and whether a given key is valid).",
+    http: "GET /api/lock/info",
     area: "locks",
     params: { lock_key: z.string().optional() },
     reply: withKeys({
@@ -707,6 +796,7 @@ export const methods = {
   }),
   unlock: method({
     summary: "Remove the lock (the lock key or the emergency key).",
+    http: "POST /api/unlock",
     area: "locks",
     params: { lock_key: z.string().optional() },
     reply: withKeys({
@@ -719,6 +809,7 @@ export const methods = {
   // runs of many tasks (zqs)
   run_create: method({
     summary: "Create a run of numbered tasks of one function over the worker pool.",
+    http: "POST /api/run/create",
     area: "runs",
     params: {
       function: itemSchema,
@@ -737,6 +828,7 @@ export const methods = {
   }),
   run_info: method({
     summary: "Counts and progress of a run.",
+    http: "GET /api/run/info",
     area: "runs",
     params: { run_uid: z.string() },
     reply: withKeys({
@@ -763,6 +855,7 @@ export const methods = {
   }),
   run_restart: method({
     summary: "Re-queue a run's failed tasks (or all with everything=true).",
+    http: "POST /api/run/restart",
     area: "runs",
     params: { run_uid: z.string(), everything: z.boolean().default(false), lock_key: lockKey },
     reply: withKeys({ run_uid: nullableUid, task_uids: z.array(z.string()) }),
@@ -772,6 +865,7 @@ export const methods = {
   }),
   run_delete: method({
     summary: "Delete a run (cancelling its unfinished tasks).",
+    http: "POST /api/run/delete",
     area: "runs",
     params: { run_uid: z.string(), lock_key: lockKey },
     reply: ok,
@@ -780,6 +874,7 @@ export const methods = {
   }),
   runs_list: method({
     summary: "All runs with their counts.",
+    http: "GET /api/runs/list",
     area: "runs",
     params: {},
     reply: withKeys({ runs: z.array(z.record(z.string(), z.unknown())) }),
@@ -791,6 +886,7 @@ export const methods = {
   workers_list: method({
     summary: "The workers: local processes and workers on other hosts (zqs worker).",
     area: "workers",
+    http: "GET /api/workers/list",
     params: {},
     reply: withKeys({ workers: z.array(workerRowSchema) }),
     failure: { workers: [] },
@@ -800,18 +896,21 @@ export const methods = {
   // manager
   manager_stop: method({
     summary: "Stop the manager (safe_on: refuse while a plan runs; safe_off: stop anyway).",
+    http: "POST /api/manager/stop",
     area: "manager",
     params: { option: z.string().default("safe_on") },
     reply: ok,
   }),
   manager_kill: method({
     summary: "Test hook of the Python server: kill the manager process (not honoured by zqs).",
+    http: "POST /api/test/manager/kill",
     area: "manager",
     params: {},
     reply: ok,
   }),
   manager_test: method({
     summary: "Test hook of the Python server (not used by zqs: refused).",
+    http: "POST /api/test/manager/test",
     area: "manager",
     params: { test_name: z.string().optional() },
     reply: ok,

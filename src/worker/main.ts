@@ -362,6 +362,53 @@ function executeFunction(m: ExecuteFunctionMsg): Promise<void> {
   );
 }
 
+/**
+ * Function tasks run at once up to the worker's slots (ZQS_WORKER_SLOTS, set
+ * in a pool); those dealt ahead beyond them wait here, highest priority
+ * first, and start the moment a slot frees. Foreground tasks never wait.
+ */
+const SLOTS = Number(process.env[WORKER_ENV.slots] ?? "") || Infinity;
+let runningFunctions = 0;
+const waiting: ExecuteFunctionMsg[] = [];
+
+function execute(m: ExecuteFunctionMsg): void {
+  if (m.background && runningFunctions >= SLOTS) {
+    // Highest priority first; dealing order among equals.
+    const p = m.priority ?? 0;
+    let i = waiting.length;
+    while (i > 0 && ((waiting[i - 1] as ExecuteFunctionMsg).priority ?? 0) < p) i--;
+    waiting.splice(i, 0, m);
+    return;
+  }
+  runningFunctions++;
+  void executeFunction(m).finally(() => {
+    runningFunctions--;
+    const next = runningFunctions < SLOTS ? waiting.shift() : undefined;
+    if (next) execute(next);
+  });
+}
+
+/** A cancel of a task still waiting for a slot: it ends unrun. */
+function cancelWaiting(id: string, reason: string): boolean {
+  const i = waiting.findIndex((w) => w.id === id);
+  if (i < 0) return false;
+  waiting.splice(i, 1);
+  const t = now();
+  send({
+    type: "task_done",
+    id,
+    success: false,
+    msg: `The task was cancelled before it started: ${reason}`,
+    traceback: "",
+    return_value: null,
+    time_start: t,
+    time_stop: t,
+    cancelled: true,
+    out: outputBytes,
+  });
+  return true;
+}
+
 /** Plans run one at a time in the run engine; its state and runs are reported as they change. */
 let engine: RunEngine | undefined;
 /** The run engine, made once the startup code has set its metadata (plans come after `ready`). */
@@ -464,7 +511,7 @@ function uploadScript(m: ScriptMsg): Promise<void> {
 function onMessage(m: ManagerToWorker): void {
   switch (m.type) {
     case "execute":
-      void executeFunction(m);
+      execute(m);
       break;
     case "script":
       void uploadScript(m);
@@ -476,7 +523,7 @@ function onMessage(m: ManagerToWorker): void {
       controlPlan(m);
       break;
     case "cancel":
-      running.get(m.id)?.abort(new Error(m.reason));
+      if (!cancelWaiting(m.id, m.reason)) running.get(m.id)?.abort(new Error(m.reason));
       break;
     case "subtask_reply":
       onSubtaskReply(m);
@@ -485,6 +532,7 @@ function onMessage(m: ManagerToWorker): void {
       onSubtaskDone(m);
       break;
     case "close":
+      waiting.length = 0;
       for (const ac of running.values()) ac.abort(new Error("The environment is closing"));
       if (uploadDir) rmSync(uploadDir, { recursive: true, force: true });
       outbox.flush();

@@ -81,6 +81,8 @@ describe("every method of the table, through REManagerAPI", () => {
     await exercise({ method: "ping", params: {} }, () => api.ping(), true);
     await exercise({ method: "status", params: {} }, () => api.status({ reload: true }), true);
     await exercise({ method: "config_get", params: {} }, () => api.configGet(), true);
+    const metrics = await exercise({ method: "metrics", params: {} }, () => api.metrics(), true);
+    expect(Object.keys(metrics.metrics as object)).toContain("tasks_by_state");
     const perms = await exercise(
       { method: "permissions_get", params: {} },
       () => api.permissionsGet(),

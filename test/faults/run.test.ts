@@ -19,7 +19,8 @@ afterEach(async () => {
 });
 
 it("a pool worker killed mid-run fails its tasks with a clear message; restart completes the run", async () => {
-  pool = await startPool(2);
+  // One task per worker, none dealt ahead: the kill lands on exactly one task.
+  pool = await startPool(2, ["--worker-prefetch", "0"]);
   c = new RawClient(pool.controlAddr);
   await openEnvironment(c);
   const managerPid = pool.proc.pid as number;

@@ -55,6 +55,9 @@ export interface StartOptions {
   checkReplies?: boolean;
   /** The zqs command to run (default: this checkout's dist/cli/main.js). */
   cli?: string;
+  /** The sockets' addresses (default: free ports; a restart gives the old ones). */
+  controlAddr?: string;
+  infoAddr?: string;
   /** CURVE keys of the readiness probe (a manager with --zmq-private-key answers no one else). */
   probeCurve?: CurveClientKeys;
 }
@@ -82,9 +85,8 @@ export interface RunningManager {
 }
 
 export async function startManager(opts: StartOptions = {}): Promise<RunningManager> {
-  const [cport, iport] = [await freePort(), await freePort()];
-  const controlAddr = `tcp://127.0.0.1:${cport}`;
-  const infoAddr = `tcp://127.0.0.1:${iport}`;
+  const controlAddr = opts.controlAddr ?? `tcp://127.0.0.1:${await freePort()}`;
+  const infoAddr = opts.infoAddr ?? `tcp://127.0.0.1:${await freePort()}`;
   const tmpDir = mkdtempSync(path.join(os.tmpdir(), "zqs-test-"));
   const args = [
     opts.cli ?? CLI,

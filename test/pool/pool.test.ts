@@ -22,8 +22,11 @@ afterEach(async () => {
   pool = undefined;
 });
 
-async function setup(workers = 2): Promise<{ c: RawClient; pid: number; dir: string }> {
-  pool = await startPool(workers);
+async function setup(
+  workers = 2,
+  extra: string[] = [],
+): Promise<{ c: RawClient; pid: number; dir: string }> {
+  pool = await startPool(workers, extra);
   c = new RawClient(pool.controlAddr);
   await openEnvironment(c);
   return { c, pid: pool.proc.pid as number, dir: pool.tmpDir };
@@ -59,7 +62,8 @@ describe("--workers 2", () => {
   });
 
   it("holds tasks beyond the free slots and starts them as slots free up, highest priority first", async () => {
-    const { c } = await setup();
+    // No task dealt ahead (test/pool/prefetch.test.ts has those): all wait here.
+    const { c } = await setup(2, ["--worker-prefetch", "0"]);
     const gate = newGate();
     const first = await execute(c, fn("gate", [gate.path]), { run_in_background: true });
     const second = await execute(c, fn("gate", [gate.path]), { run_in_background: true });

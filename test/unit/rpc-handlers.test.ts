@@ -13,6 +13,13 @@ function make() {
     status: () => state.status(),
     activity: new Activity(state, () => true),
     requestStop: (reason) => stops.push(reason),
+    metrics: () => ({
+      tasks_by_state: {},
+      worker_slots: { workers: 0, busy: 0, free: null },
+      buckets: [],
+      requests: {},
+      store_writes: {},
+    }),
   };
   return { ctx, stops, activity: ctx.activity as Activity };
 }

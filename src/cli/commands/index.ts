@@ -20,6 +20,7 @@ import { registerStatus } from "./status.js";
 import { registerTasks } from "./tasks.js";
 import { registerWorkers } from "./worker.js";
 
+export { runHttp } from "./http.js";
 export { runManager } from "./manager.js";
 export { runWorker } from "./worker.js";
 

@@ -43,6 +43,8 @@ export interface EnvironmentOptions {
   closeTimeoutMs: number;
   /** Worker processes (1: the main worker only). */
   workers: number;
+  /** Function tasks one worker process runs at once (more wait in it); Infinity: no limit. */
+  workerSlots?: number;
 }
 
 /** A worker process of the pool other than the main one. */
@@ -234,6 +236,7 @@ export class EnvironmentController extends EventEmitter<EnvironmentEvents> {
       startupDir: this.opts.startupDir,
       startupModule: this.opts.startupModule,
       heartbeatTimeoutMs: this.opts.heartbeatTimeoutMs,
+      slots: this.opts.workerSlots ?? Infinity,
     });
     w.on("output", (t) => this.console(t));
     return w;

@@ -88,6 +88,8 @@ export interface WorkerProcessOptions {
   startupModule?: string | undefined;
   /** Milliseconds without a heartbeat before the worker counts as lost. */
   heartbeatTimeoutMs: number;
+  /** Function tasks it runs at once; those beyond wait in it (Infinity: no limit). */
+  slots?: number;
 }
 
 export interface WorkerProcessEvents {
@@ -127,6 +129,8 @@ export class WorkerProcess extends EventEmitter<WorkerProcessEvents> {
     const env: NodeJS.ProcessEnv = { ...process.env, [WORKER_ENV.workerId]: this.opts.id };
     if (this.opts.startupDir) env[WORKER_ENV.startupDir] = path.resolve(this.opts.startupDir);
     if (this.opts.startupModule) env[WORKER_ENV.startupModule] = this.opts.startupModule;
+    const slots = this.opts.slots ?? Infinity;
+    if (Number.isFinite(slots)) env[WORKER_ENV.slots] = String(slots);
     const child = fork(WORKER_MAIN, [], {
       env,
       stdio: ["ignore", "pipe", "pipe", "pipe", "ipc"],

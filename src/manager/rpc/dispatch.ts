@@ -78,6 +78,8 @@ export interface DispatchHooks {
   onInternalError: (method: string, err: unknown) => void;
   /** Validate replies against their schema (tests turn this on). */
   checkReplies?: boolean;
+  /** Told how long each handled request took (metrics); not status/ping. */
+  observe?: (method: MethodName, seconds: number) => void;
 }
 
 /** Distinct request bytes remembered as `status`/`ping` requests (clients repeat theirs). */
@@ -157,17 +159,23 @@ export class Dispatcher {
       );
     }
     const ctx: RequestContext = { encoding: enc };
+    const observe = this.hooks.observe;
+    const t0 = observe ? performance.now() : 0;
+    const timed = (b: Buffer): Buffer => {
+      observe?.(name, (performance.now() - t0) / 1000);
+      return b;
+    };
     try {
       const out = handler(checked.params, ctx);
       if (out instanceof Promise) {
         return out.then(
-          (reply) => this.finish(name, reply as Reply, enc),
-          (err: unknown) => this.failure(name, params, err, enc),
+          (reply) => timed(this.finish(name, reply as Reply, enc)),
+          (err: unknown) => timed(this.failure(name, params, err, enc)),
         );
       }
-      return this.finish(name, out, enc);
+      return timed(this.finish(name, out, enc));
     } catch (err) {
-      return this.failure(name, params, err, enc);
+      return timed(this.failure(name, params, err, enc));
     }
   }
 

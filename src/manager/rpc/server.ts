@@ -215,6 +215,8 @@ export function parseAllowedClients(text: string, source: string): Set<string> {
 export class AllowList {
   private keys: Set<string>;
   private mtimeMs: number;
+  /** Keys allowed besides the file's (the manager's own HTTP gateway), kept across reloads. */
+  private readonly own = new Set<string>();
 
   constructor(readonly file: string) {
     this.mtimeMs = AllowList.mtime(file);
@@ -266,7 +268,12 @@ export class AllowList {
     } catch (err) {
       log?.error(`${(err as Error).message}: the previous list stays in force`);
     }
-    return this.keys.has(key);
+    return this.keys.has(key) || this.own.has(key);
+  }
+
+  /** Allow a key of the manager's own (not written to the file). */
+  allowOwn(key: string): void {
+    this.own.add(key);
   }
 }
 

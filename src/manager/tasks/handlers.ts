@@ -96,15 +96,19 @@ export function taskHandlers(m: TaskHandlersContext): Handlers {
 
     tasks_counts: () => ({ success: true, msg: "", ...countTasks(m.tasks) }),
 
-    task_cancel: ({ task_uid }) => {
+    task_cancel: async ({ task_uid }) => {
       const uids = typeof task_uid === "string" ? [task_uid] : task_uid;
       const result = new Map<string, CancelOutcome>();
       const notes: string[] = [];
+      const ended: Promise<void>[] = [];
       for (const uid of uids) {
         const r = m.scheduler.cancel(uid);
         result.set(uid, r.outcome);
         if (r.note) notes.push(r.note);
+        // "cancelled" is a final state: reported once durable, as every other.
+        if (r.outcome === "cancelled") ended.push(m.tasks.whenFinal(uid));
       }
+      await Promise.all(ended);
       const msg = notes.length > 0 ? `${notes.join(". ")}.` : "";
       if (typeof task_uid === "string") {
         return { success: true, msg, task_uid, result: result.get(task_uid) ?? "not_found" };

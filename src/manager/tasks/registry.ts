@@ -17,6 +17,7 @@
  */
 import { EventEmitter } from "node:events";
 import type { TaskInfo, TaskState, TaskStatus } from "../../protocol/index.js";
+import { TASK_STATES } from "../../protocol/index.js";
 import type { TaskRegistryContext } from "./context.js";
 import type { StoreOp, StoredResult } from "../store/types.js";
 
@@ -213,6 +214,8 @@ export class TaskRegistry {
    */
   commit: ((ops: StoreOp[]) => Promise<void>) | undefined;
   private closed = false;
+  /** Who waits for a task's final state to be visible (whenFinal). */
+  private readonly finalWaiters = new Map<string, (() => void)[]>();
   /**
    * What the registry tells its subscribers: `task`, every task event (QS_Task:
    * `{event, task_uid, ...}`); `final`, every record that reaches a final state
@@ -459,6 +462,22 @@ export class TaskRegistry {
     if (!rec.background)
       this.activity.endIf("executing_task", { worker_environment_state: "idle" });
     this.events.emit("final", rec);
+    const waiters = this.finalWaiters.get(rec.uid);
+    if (waiters) {
+      this.finalWaiters.delete(rec.uid);
+      for (const w of waiters) w();
+    }
+  }
+
+  /** Resolves once the task's final state is visible (at once when it is, or is unknown). */
+  whenFinal(uid: string): Promise<void> {
+    const r = this.records.get(uid);
+    if (!r || isFinal(r.state)) return Promise.resolve();
+    return new Promise((resolve) => {
+      const list = this.finalWaiters.get(uid);
+      if (list) list.push(resolve);
+      else this.finalWaiters.set(uid, [resolve]);
+    });
   }
 
   /** The task has ended and its outcome is being made durable (not visible yet). */
@@ -723,6 +742,13 @@ export class TaskRegistry {
   }
 
   /** Tasks waiting to run (pending or retrying). */
+  /** Tasks kept now (running and retained results), by lifecycle state. */
+  countsByState(): Record<TaskState, number> {
+    const out = Object.fromEntries(TASK_STATES.map((s) => [s, 0])) as Record<TaskState, number>;
+    for (const r of this.records.values()) out[r.state] += 1;
+    return out;
+  }
+
   get waitingCount(): number {
     return this.waiting;
   }

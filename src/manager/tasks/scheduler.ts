@@ -11,7 +11,7 @@
  * were accepted. A task still pending `expires` seconds after it was accepted
  * ends `expired`, unrun.
  *
- * Running, a task has `timeout` seconds (counted from dispatch) before it is
+ * Running, a task has `timeout` seconds (counted from its start in the worker) before it is
  * stopped as `timed_out`; a failed attempt is retried up to `max_retries`
  * times after an exponential backoff with jitter (`retrying` in between; the
  * user code sees its attempt number in `ctx.attempt`). A timeout, a cancel or
@@ -32,7 +32,13 @@
  * slot (the other workers before the main one on a tie, so that the main one
  * stays free for plans); foreground tasks always run in the main worker and
  * take a slot there without waiting for one. Tasks beyond the free slots
- * wait here, where a later higher-priority task can still pass them.
+ * wait here, where a later higher-priority task can still pass them; except
+ * that once every slot is taken, each worker is dealt up to `aheadPerWorker`
+ * more (`--worker-prefetch`), which wait in the worker (highest priority
+ * first) and start there the moment a slot frees: short tasks then cost no
+ * round trip to the manager between them. A task dealt ahead is `running`
+ * (task-received) but not started; its timeout counts from its start, and a
+ * cancel takes it out of the worker unrun.
  * A task whose pool worker is lost is retried if it has retries left,
  * otherwise it fails saying so; a new process takes the lost one's place.
  *
@@ -357,6 +363,16 @@ export class TaskScheduler {
     if (!job.background) this.readyForeground++;
   }
 
+  /** Worker processes taking tasks, slots taken, slots free (`null`: no limit per worker). */
+  slotUsage(): { workers: number; busy: number; free: number | null } {
+    const workers = this.pool.workers();
+    let busy = 0;
+    for (const w of workers) busy += this.load.get(w.id) ?? 0;
+    const slots = this.pool.slotsPerWorker;
+    const free = Number.isFinite(slots) ? Math.max(0, workers.length * slots - busy) : null;
+    return { workers: workers.length, busy, free };
+  }
+
   /** Hand the ready tasks to workers with free slots, highest priority first, a batch per worker. */
   private pump(): void {
     if (this.ready.length === 0) return;
@@ -369,7 +385,7 @@ export class TaskScheduler {
     const workers = this.pool.workers();
     const main = workers.find((w) => w.main);
     if (!main) return;
-    const slots = this.pool.slotsPerWorker;
+    const slots = this.pool.slotsPerWorker + (this.pool.aheadPerWorker ?? 0);
     if (slots === Infinity && workers.length === 1 && main.background !== false) {
       const batch = this.sortedReady();
       this.ready = [];
@@ -482,27 +498,34 @@ export class TaskScheduler {
       kwargs: job.call.kwargs,
       background: job.background,
       attempt: rec.attempts,
+      ...(job.priority !== 0 ? { priority: job.priority } : {}),
       ...(job.run ? { run: job.run } : {}),
     });
-    if (job.timeout !== undefined) {
-      const t = job.timeout;
-      job.timeoutTimer = setTimeout(() => {
-        job.timeoutTimer = undefined;
-        const r = this.tasks.active(job.uid);
-        if (r?.state === "running") {
-          this.stop(r, "timed_out", `The task timed out: it ran longer than ${t} s`);
-        }
-      }, t * 1000);
-    }
+  }
+
+  /** The task started in its worker: its timeout counts from now. */
+  private startTimeout(job: Job): void {
+    if (job.timeout === undefined || job.timeoutTimer) return;
+    const t = job.timeout;
+    job.timeoutTimer = setTimeout(() => {
+      job.timeoutTimer = undefined;
+      const r = this.tasks.active(job.uid);
+      if (r?.state === "running") {
+        this.stop(r, "timed_out", `The task timed out: it ran longer than ${t} s`);
+      }
+    }, t * 1000);
   }
 
   // ---- what the worker says -------------------------------------------------------
 
   private onTaskMessage(worker: string, m: TaskMessage): void {
     switch (m.type) {
-      case "task_started":
+      case "task_started": {
         this.tasks.started(m.id, worker, m.time);
+        const job = this.jobs.get(m.id);
+        if (job && this.tasks.active(m.id)?.state === "running") this.startTimeout(job);
         break;
+      }
       case "task_progress": {
         const p: { progress?: number; message?: string; outputs?: Record<string, unknown> } = {};
         if (m.progress !== undefined) p.progress = m.progress;

@@ -29,6 +29,10 @@ export class CombinedWorkerPool
     return this.local.slotsPerWorker;
   }
 
+  get aheadPerWorker(): number {
+    return this.local.aheadPerWorker ?? 0;
+  }
+
   get mainWorkerId(): string | undefined {
     return this.local.mainWorkerId;
   }

@@ -17,6 +17,7 @@ export class LocalWorkerPool extends EventEmitter<TaskWorkerPoolEvents> implemen
   constructor(
     private readonly env: Env,
     readonly slotsPerWorker: number,
+    readonly aheadPerWorker = 0,
     /** false (`--workers 0`): the main worker runs plans and foreground tasks only. */
     private readonly mainTakesBackground = true,
   ) {

@@ -52,8 +52,15 @@ export interface TaskWorkerPoolEvents {
 }
 
 export interface TaskWorkerPool {
-  /** Tasks one worker takes at once (Infinity: every task it is given). */
+  /** Tasks one worker runs at once (Infinity: every task it is given). */
   readonly slotsPerWorker: number;
+  /**
+   * Tasks a worker may hold beyond its slots, dealt ahead: they wait in the
+   * worker (highest priority first) and start as soon as a slot frees, with no
+   * round trip to the manager. Their timeout counts from their start; a cancel
+   * takes them out unrun.
+   */
+  readonly aheadPerWorker?: number;
   /** The workers that may take tasks now, main first: none while the pool is not open. */
   workers(): TaskWorker[];
   /** The main worker's id, while there is one. */

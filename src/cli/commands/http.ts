@@ -1,0 +1,43 @@
+/** `zqs http [options]`: the HTTP gateway, a client of the manager (options: src/http/options.ts). */
+import type { Command } from "commander";
+import { Option } from "commander";
+import type { HttpOptions } from "../../http/options.js";
+import { HTTP_OPTION_SPECS, resolveHttpOptions } from "../../http/options.js";
+
+export function runHttp(program: Command): void {
+  const cmd = program
+    .command("http")
+    .description(
+      "start the HTTP gateway (REST routes, streams, dashboard, /metrics) in front of a manager",
+    );
+  for (const s of HTTP_OPTION_SPECS) {
+    const envNote = s.env ? `; env ${s.env}` : "";
+    const dflt = s.default !== undefined ? `default: ${String(s.default)}` : "";
+    const extra = [dflt, envNote.slice(2)].filter(Boolean).join("; ");
+    cmd.addOption(new Option(`${s.flag} ${s.arg}`, s.description + (extra ? ` (${extra})` : "")));
+  }
+  cmd.action(async (raw: Record<string, unknown>) => {
+    let opts: HttpOptions;
+    try {
+      opts = resolveHttpOptions(raw);
+    } catch (err) {
+      process.stderr.write(`zqs http: ${(err as Error).message}\n`);
+      process.exit(2);
+    }
+    // Fastify is loaded only by the command that needs it.
+    const { startGateway, startedMessage } = await import("../../http/start.js");
+    let started;
+    try {
+      started = await startGateway(opts);
+    } catch (err) {
+      process.stderr.write(`zqs http: failed to start: ${(err as Error).message}\n`);
+      process.exit(1);
+    }
+    process.stdout.write(startedMessage(started, opts.zqsAddr) + "\n");
+    const stop = () => {
+      void started.close().then(() => process.exit(0));
+    };
+    process.once("SIGTERM", stop);
+    process.once("SIGINT", stop);
+  });
+}

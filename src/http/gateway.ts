@@ -1,0 +1,453 @@
+/**
+ * The HTTP gateway: Fastify in front of a manager. Every method of the
+ * protocol table is a route (routes.ts); the gateway authenticates the caller
+ * (auth.ts), checks the route's scope, sends the method as the caller's user
+ * and group (manager-link.ts) and answers the manager's reply map as JSON. A
+ * 4xx/5xx carries `{"detail": "..."}`; a manager that does not answer is a
+ * 503. Streams (console, info, events) come from the info socket (events.ts);
+ * `/metrics` from metrics.ts; the dashboard folder is served at `/`.
+ */
+import type { IncomingMessage, ServerResponse } from "node:http";
+import fastifyCookie from "@fastify/cookie";
+import fastifyWebsocket from "@fastify/websocket";
+import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
+import Fastify from "fastify";
+import { keyInfo } from "./api-keys.js";
+import type { Principal, Auth } from "./auth.js";
+import { AuthError, SESSION_COOKIE } from "./auth.js";
+import { DEFAULT_DASHBOARD_DIR, dashboardFile, loginPage } from "./dashboard.js";
+import type { GatewayEvent } from "./events.js";
+import { EventHub } from "./events.js";
+import type { ManagerBackend, Reply } from "./manager-link.js";
+import { ManagerUnavailableError } from "./manager-link.js";
+import { GatewayMetrics } from "./metrics.js";
+import type { Scope } from "./routes.js";
+import { METHOD_ROUTES, SCOPES } from "./routes.js";
+
+declare module "fastify" {
+  interface FastifyRequest {
+    principal: Principal | null;
+  }
+  interface FastifyContextConfig {
+    /** The scope the route needs; `key`: any authenticated caller; `none`: open. */
+    scope?: Scope | "key" | "none";
+    /** The method (or gateway route) name: the metrics label. */
+    name?: string;
+  }
+}
+
+export interface GatewayOptions {
+  backend: ManagerBackend;
+  auth: Auth;
+  /** The dashboard folder served at `/` (default: the package's `dashboard/`). */
+  dashboardDir?: string;
+  /** Largest request body in bytes (default 16 MiB, as the manager's message limit). */
+  bodyLimit?: number;
+}
+
+/** An error that becomes `{"detail": message}` with its status. */
+export class HttpError extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/** What the gateway uses of a WebSocket (the `ws` package's, handed over by @fastify/websocket). */
+interface Socket {
+  readonly readyState: number;
+  readonly OPEN: number;
+  send(data: string): void;
+  on(event: "close" | "error", fn: () => void): void;
+}
+
+function isMap(v: unknown): v is Record<string, unknown> {
+  return v !== null && typeof v === "object" && !Array.isArray(v);
+}
+
+/** The JSON body as method parameters: none (or empty) is `{}`; anything but a map is a 400. */
+function bodyParams(body: unknown): Record<string, unknown> {
+  if (body === undefined || body === null || body === "") return {};
+  if (!isMap(body)) {
+    throw new HttpError(400, "The request body must be a JSON object (the method's parameters)");
+  }
+  return body;
+}
+
+function principalOf(req: FastifyRequest): Principal {
+  if (!req.principal) throw new AuthError(401, "Not authenticated");
+  return req.principal;
+}
+
+export class Gateway {
+  readonly app: FastifyInstance;
+  readonly events: EventHub;
+  readonly metrics = new GatewayMetrics();
+  private readonly sse = new Set<ServerResponse>();
+
+  constructor(private readonly opts: GatewayOptions) {
+    this.events = new EventHub(opts.backend);
+    this.app = Fastify({
+      bodyLimit: opts.bodyLimit ?? 16 * 1024 * 1024,
+      forceCloseConnections: true,
+      logger: false,
+    });
+    this.build();
+  }
+
+  get auth(): Auth {
+    return this.opts.auth;
+  }
+
+  private build(): void {
+    const app = this.app;
+    const auth = this.opts.auth;
+    // The Python client sends parameters as a JSON body on GET as well.
+    app.addHttpMethod("GET", { hasBody: true, overrideExisting: true });
+    app.removeAllContentTypeParsers();
+    // Every body is JSON, whatever its Content-Type says (curl -d sends a form type).
+    app.addContentTypeParser("*", { parseAs: "string" }, (_req, body, done) => {
+      const text = typeof body === "string" ? body : body.toString("utf8");
+      if (text.trim() === "") {
+        done(null, undefined);
+        return;
+      }
+      try {
+        done(null, JSON.parse(text));
+      } catch (err) {
+        done(new HttpError(400, `The request body is not valid JSON: ${(err as Error).message}`));
+      }
+    });
+    void app.register(fastifyCookie);
+    void app.register(fastifyWebsocket, { options: { maxPayload: 1024 * 1024 } });
+    app.decorateRequest("principal", null);
+
+    app.addHook("onRequest", async (req) => {
+      const scope = req.routeOptions.config.scope ?? "none";
+      if (scope === "none") return;
+      const p = auth.authenticate(req.headers.authorization, req.cookies[SESSION_COOKIE]);
+      req.principal = p;
+      if (scope !== "key") auth.require(p, scope, `'${req.routeOptions.config.name ?? req.url}'`);
+      else if (p.via === "anonymous") {
+        throw new AuthError(401, "Not authenticated: this route needs an API key or a session");
+      }
+    });
+    app.addHook("onResponse", async (req, reply) => {
+      const name = req.routeOptions.config.name;
+      if (name) this.metrics.observe(name, reply.statusCode, reply.elapsedTime / 1000);
+    });
+    app.addHook("preClose", async () => {
+      for (const res of this.sse) res.end();
+      this.sse.clear();
+    });
+
+    app.setErrorHandler(async (err: unknown, _req, reply) => {
+      let status = 500;
+      let detail = err instanceof Error ? err.message : String(err);
+      if (err instanceof AuthError || err instanceof HttpError) status = err.status;
+      else if (err instanceof ManagerUnavailableError) status = 503;
+      else {
+        const sc = (err as { statusCode?: unknown }).statusCode;
+        if (typeof sc === "number" && sc >= 400 && sc < 600) status = sc;
+      }
+      if (status === 500) detail = `Internal error of the gateway: ${detail}`;
+      if (status === 401) void reply.header("WWW-Authenticate", 'ApiKey realm="zqs"');
+      return reply.code(status).send({ detail });
+    });
+    app.setNotFoundHandler(async (req, reply) =>
+      reply.code(404).send({ detail: `Not Found: ${req.method} ${req.url.split("?")[0]}` }),
+    );
+
+    void app.register(async (scoped) => {
+      this.methodRoutes(scoped);
+      this.streamRoutes(scoped);
+      this.authRoutes(scoped);
+      this.ownRoutes(scoped);
+    });
+  }
+
+  /** One route per method of the table. */
+  private methodRoutes(app: FastifyInstance): void {
+    const backend = this.opts.backend;
+    for (const r of METHOD_ROUTES) {
+      app.route({
+        method: r.verb,
+        url: r.path,
+        config: { scope: r.scope, name: r.method },
+        handler: async (req) => {
+          const p = principalOf(req);
+          return backend.call(r.method, bodyParams(req.body), {
+            user: p.user,
+            userGroup: p.userGroup,
+          });
+        },
+      });
+    }
+  }
+
+  private streamRoutes(app: FastifyInstance): void {
+    const events = this.events;
+    app.get(
+      "/api/console_output_update",
+      { config: { scope: "read", name: "console_output_update" } },
+      async (req) => {
+        const b = bodyParams(req.body);
+        const last = b.last_msg_uid ?? "";
+        if (typeof last !== "string") throw new HttpError(400, "'last_msg_uid' must be a string");
+        const r = events.consoleAfter(last);
+        return {
+          success: true,
+          msg: "",
+          console_output_msgs: r.msgs.map((m) => ({ time: m.time, msg: m.msg })),
+          last_msg_uid: r.lastUid,
+        };
+      },
+    );
+    app.get(
+      "/api/console_output",
+      { config: { scope: "read", name: "console_output" } },
+      async (req) => {
+        const b = bodyParams(req.body);
+        const n = b.nlines;
+        if (n !== undefined && (typeof n !== "number" || !Number.isInteger(n) || n < 0)) {
+          throw new HttpError(400, "'nlines' must be a non-negative integer");
+        }
+        return { success: true, msg: "", text: events.consoleText(n) };
+      },
+    );
+    app.get(
+      "/api/console_output/uid",
+      { config: { scope: "read", name: "console_output_uid" } },
+      async () => ({ success: true, msg: "", console_output_uid: events.consoleLastUid }),
+    );
+    const wsOf = (types: GatewayEvent["type"][], frame: (e: GatewayEvent) => unknown) => {
+      return (socket: Socket) => {
+        const off = events.subscribe((e) => {
+          if (types.includes(e.type) && socket.readyState === socket.OPEN) {
+            socket.send(JSON.stringify(frame(e)));
+          }
+        });
+        socket.on("close", off);
+        socket.on("error", off);
+        if (types.includes("status") && events.lastStatus !== undefined) {
+          socket.send(JSON.stringify(frame({ type: "status", payload: events.lastStatus })));
+        }
+      };
+    };
+    app.get(
+      "/api/info/ws",
+      { websocket: true, config: { scope: "read", name: "info_ws" } },
+      wsOf(["status"], (e) => e.payload),
+    );
+    app.get(
+      "/api/console_output/ws",
+      { websocket: true, config: { scope: "read", name: "console_output_ws" } },
+      wsOf(["console"], (e) => e.payload),
+    );
+    app.route({
+      method: "GET",
+      url: "/api/events",
+      config: { scope: "read", name: "events" },
+      handler: (req, reply) => this.sseEvents(req, reply),
+      wsHandler: wsOf(["status", "task", "console"], (e) => e),
+    });
+  }
+
+  /** `/api/events` as Server-Sent Events: `event: status|task|console`, `data: <json>`. */
+  private sseEvents(req: FastifyRequest, reply: FastifyReply): void {
+    reply.hijack();
+    const res: ServerResponse<IncomingMessage> = reply.raw;
+    res.writeHead(200, {
+      "Content-Type": "text/event-stream; charset=utf-8",
+      "Cache-Control": "no-cache",
+      Connection: "keep-alive",
+      "X-Accel-Buffering": "no",
+    });
+    const send = (e: GatewayEvent) => {
+      res.write(`event: ${e.type}\ndata: ${JSON.stringify(e.payload)}\n\n`);
+    };
+    res.write(": zqs events\n\n");
+    if (this.events.lastStatus !== undefined) {
+      send({ type: "status", payload: this.events.lastStatus });
+    }
+    const off = this.events.subscribe(send);
+    this.sse.add(res);
+    req.raw.on("close", () => {
+      off();
+      this.sse.delete(res);
+    });
+  }
+
+  private authRoutes(app: FastifyInstance): void {
+    const auth = this.opts.auth;
+    const keys = auth.keys;
+    const key = (name: string) => ({ config: { scope: "key" as const, name } });
+    app.post("/api/auth/apikey", key("apikey_new"), async (req) => {
+      const p = principalOf(req);
+      const b = bodyParams(req.body);
+      const expiresIn = b.expires_in;
+      if (typeof expiresIn !== "number" || !Number.isFinite(expiresIn) || expiresIn <= 0) {
+        throw new HttpError(400, "'expires_in' (seconds, a positive number) is required");
+      }
+      const own = [...p.scopes];
+      let scopes: Scope[] = own;
+      if (b.scopes !== undefined) {
+        if (
+          !Array.isArray(b.scopes) ||
+          !b.scopes.every((s) => (SCOPES as readonly unknown[]).includes(s))
+        ) {
+          throw new HttpError(400, `'scopes' must be a list of ${SCOPES.join(", ")}`);
+        }
+        scopes = b.scopes as Scope[];
+        const extra = scopes.filter((s) => !p.scopes.has(s));
+        if (extra.length > 0) {
+          throw new AuthError(
+            403,
+            `Not enough permissions: a new key cannot have scopes the caller lacks (${extra.join(", ")})`,
+          );
+        }
+      }
+      if (b.note !== undefined && b.note !== null && typeof b.note !== "string") {
+        throw new HttpError(400, "'note' must be a string");
+      }
+      const created = keys.create({
+        user: p.user,
+        userGroup: p.userGroup,
+        scopes,
+        expiresIn,
+        ...(typeof b.note === "string" ? { note: b.note } : {}),
+      });
+      return { success: true, msg: "", secret: created.secret, ...keyInfo(created.record) };
+    });
+    app.get("/api/auth/apikey", key("apikey_info"), async (req) => {
+      const p = principalOf(req);
+      const current = p.keyHash ? keys.get(p.keyHash) : undefined;
+      return {
+        success: true,
+        msg: "",
+        ...(current ? keyInfo(current) : {}),
+        api_keys: keys.listFor(p.user).map((k) => keyInfo(k.record)),
+      };
+    });
+    app.delete("/api/auth/apikey", key("apikey_delete"), async (req) => {
+      const p = principalOf(req);
+      const q = req.query as Record<string, unknown>;
+      const b = bodyParams(req.body);
+      const firstEight = q.first_eight ?? b.first_eight;
+      if (typeof firstEight !== "string" || firstEight === "") {
+        throw new HttpError(400, "Give the key to delete as ?first_eight=...");
+      }
+      if (!keys.deleteFor(p.user, firstEight)) {
+        throw new HttpError(404, `No API key of user '${p.user}' begins with '${firstEight}'`);
+      }
+      return { success: true, msg: "" };
+    });
+    app.get("/api/auth/whoami", key("whoami"), async (req) => {
+      const p = principalOf(req);
+      return {
+        success: true,
+        msg: "",
+        user: p.user,
+        user_group: p.userGroup,
+        scopes: [...p.scopes],
+        auth: p.via,
+        identities: [{ id: p.user, provider: "zqs" }],
+      };
+    });
+    app.get("/api/auth/scopes", key("api_scopes"), async (req) => {
+      const p = principalOf(req);
+      return { success: true, msg: "", scopes: [...p.scopes], roles: [p.userGroup] };
+    });
+    app.post("/api/auth/session/refresh", key("session_refresh"), async (req) => {
+      const p = principalOf(req);
+      if (!p.keyHash) throw new AuthError(401, "No key or session to refresh");
+      if (p.sessionId) auth.endSession(p.sessionId);
+      return {
+        success: true,
+        msg: "",
+        access_token: auth.newSession(p.keyHash),
+        token_type: "bearer",
+      };
+    });
+    app.post(
+      "/api/auth/logout",
+      { config: { scope: "none", name: "logout" } },
+      async (req, reply) => {
+        const h = /^\s*bearer\s+(\S+)\s*$/i.exec(req.headers.authorization ?? "");
+        if (h?.[1]) auth.endSession(h[1]);
+        const c = req.cookies[SESSION_COOKIE];
+        if (c) auth.endSession(c);
+        void reply.clearCookie(SESSION_COOKIE, { path: "/" });
+        return { success: true, msg: "" };
+      },
+    );
+  }
+
+  private ownRoutes(app: FastifyInstance): void {
+    const auth = this.opts.auth;
+    const dir = this.opts.dashboardDir ?? DEFAULT_DASHBOARD_DIR;
+    app.get("/metrics", { config: { scope: "read", name: "metrics" } }, async (_req, reply) => {
+      const ask = async (method: "status" | "metrics"): Promise<Reply | undefined> => {
+        try {
+          return await this.opts.backend.call(method, {}, { user: "", userGroup: "" });
+        } catch (err) {
+          if (err instanceof ManagerUnavailableError) return undefined;
+          throw err;
+        }
+      };
+      const status = await ask("status");
+      this.metrics.setStatus(status);
+      this.metrics.setManagerMetrics(status ? await ask("metrics") : undefined);
+      return reply.type(this.metrics.contentType).send(await this.metrics.text());
+    });
+    // The dashboard: `/?token=KEY` logs in (HttpOnly cookie) and redirects to `/`.
+    app.get("/", { config: { scope: "none" } }, async (req, reply) => {
+      const token = (req.query as Record<string, unknown>).token;
+      if (typeof token === "string" && token !== "") {
+        const found = auth.keys.lookup(token);
+        if (!found.ok) {
+          const why = found.reason === "expired" ? "The API key has expired" : "Invalid API key";
+          return reply.code(401).type("text/html; charset=utf-8").send(loginPage(why));
+        }
+        void reply.setCookie(SESSION_COOKIE, auth.newSession(found.hash), {
+          httpOnly: true,
+          sameSite: "strict",
+          path: "/",
+        });
+        return reply.redirect("/", 302);
+      }
+      let p: Principal | undefined;
+      try {
+        p = auth.authenticate(req.headers.authorization, req.cookies[SESSION_COOKIE]);
+      } catch (err) {
+        if (!(err instanceof AuthError)) throw err;
+      }
+      if (!p) return reply.type("text/html; charset=utf-8").send(loginPage());
+      const f = await dashboardFile(dir, "/index.html");
+      if (!f) throw new HttpError(404, `No index.html in the dashboard folder ${dir}`);
+      return reply.type(f.type).header("Cache-Control", "no-store").send(f.body);
+    });
+    // The dashboard's other files (scripts, styles) are open: they hold no data.
+    app.get("/*", { config: { scope: "none" } }, async (req, reply) => {
+      const f = await dashboardFile(dir, req.url);
+      if (!f) throw new HttpError(404, `Not Found: GET ${req.url.split("?")[0]}`);
+      return reply.type(f.type).send(f.body);
+    });
+  }
+
+  /** Listen on host:port (port 0: any free port); resolves with the bound address. */
+  async listen(host: string, port: number): Promise<{ host: string; port: number }> {
+    await this.app.listen({ host, port });
+    const a = this.app.server.address();
+    if (a === null || typeof a === "string") return { host, port };
+    return { host: a.address, port: a.port };
+  }
+
+  async close(): Promise<void> {
+    await this.app.close();
+    this.events.close();
+    await this.opts.backend.close();
+  }
+}

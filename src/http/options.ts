@@ -1,0 +1,201 @@
+/**
+ * Options of the gateway (`zqs http`), one table: the command line, the
+ * environment variables, the defaults and README's list. `zqs manager
+ * --http-addr` starts the same gateway with the `--http-*` options of the
+ * manager's table.
+ */
+import {
+  DEFAULT_CONTROL_ADDR,
+  DEFAULT_INFO_ADDR,
+  ENV_CONTROL_ADDR,
+  ENV_INFO_ADDR,
+} from "../client/options.js";
+import { isCurveKey } from "../protocol/z85.js";
+
+export const ENV_SINGLE_USER_KEY = "QSERVER_HTTP_SERVER_SINGLE_USER_API_KEY";
+export const DEFAULT_LISTEN = "127.0.0.1:60610";
+
+export interface HttpOptions {
+  zqsAddr: string;
+  zqsInfoAddr: string | null;
+  listen: string;
+  zmqEncoding: "json" | "msgpack";
+  zmqPublicKey: string | undefined;
+  zmqClientPrivateKey: string | undefined;
+  apiKeys: string | undefined;
+  singleUserApiKey: string | undefined;
+  allowAnonymous: "read" | "write" | undefined;
+  dashboardDir: string | undefined;
+  timeout: number;
+}
+
+export interface HttpOptionSpec {
+  key: keyof HttpOptions;
+  flag: string;
+  arg: string;
+  env?: string;
+  description: string;
+  default: HttpOptions[keyof HttpOptions];
+  parse?: (raw: string) => HttpOptions[keyof HttpOptions];
+}
+
+function curveKey(raw: string): string {
+  const v = raw.trim();
+  if (!isCurveKey(v)) throw new Error("expected a CURVE key of 40 z85 characters (see 'zqs keys')");
+  return v;
+}
+
+export function anonymousScope(raw: string): "read" | "write" {
+  const v = raw.trim().toLowerCase();
+  if (v !== "read" && v !== "write") throw new Error(`expected read or write, got '${raw}'`);
+  return v;
+}
+
+/** `HOST:PORT` (IPv6 as `[::1]:PORT`). */
+export function parseHostPort(raw: string): { host: string; port: number } {
+  const m = /^(?:\[([^\]]+)\]|([^:]*)):(\d+)$/.exec(raw.trim());
+  const port = Number(m?.[3]);
+  if (!m || !Number.isInteger(port) || port < 0 || port > 65535) {
+    throw new Error(`expected HOST:PORT, got '${raw}'`);
+  }
+  return { host: m[1] ?? (m[2] || "127.0.0.1"), port };
+}
+
+/** A bind address as a client connects to it: `tcp://*:N` and `tcp://0.0.0.0:N` → `tcp://127.0.0.1:N`. */
+export function connectableAddress(bind: string): string {
+  return bind
+    .replace(/^tcp:\/\/(\*|0\.0\.0\.0):/, "tcp://127.0.0.1:")
+    .replace(/^tcp:\/\/\[::\]:/, "tcp://[::1]:");
+}
+
+export const HTTP_OPTION_SPECS: HttpOptionSpec[] = [
+  {
+    key: "zqsAddr",
+    flag: "--zqs-addr",
+    arg: "<addr>",
+    env: ENV_CONTROL_ADDR,
+    description: "control socket of the manager",
+    default: DEFAULT_CONTROL_ADDR,
+  },
+  {
+    key: "zqsInfoAddr",
+    flag: "--zqs-info-addr",
+    arg: "<addr>",
+    env: ENV_INFO_ADDR,
+    description:
+      "info socket of the manager (its --zmq-publish-console ON), or 'off': the streams and /api/events need it",
+    default: DEFAULT_INFO_ADDR,
+    parse: (raw) => (raw.trim() === "off" ? null : raw.trim()),
+  },
+  {
+    key: "listen",
+    flag: "--listen",
+    arg: "<host:port>",
+    description: "where the gateway listens",
+    default: DEFAULT_LISTEN,
+    parse: (raw) => (parseHostPort(raw), raw.trim()),
+  },
+  {
+    key: "zmqEncoding",
+    flag: "--zmq-encoding",
+    arg: "<json|msgpack>",
+    description: "encoding of the requests to the manager (as the manager's --zmq-encoding)",
+    default: "json",
+    parse: (raw) => {
+      const v = raw.trim().toLowerCase();
+      if (v !== "json" && v !== "msgpack")
+        throw new Error(`expected json or msgpack, got '${raw}'`);
+      return v;
+    },
+  },
+  {
+    key: "zmqPublicKey",
+    flag: "--zmq-public-key",
+    arg: "<z85>",
+    env: "QSERVER_ZMQ_PUBLIC_KEY",
+    description: "the manager's CURVE public key (a manager with --zmq-private-key)",
+    default: undefined,
+    parse: curveKey,
+  },
+  {
+    key: "zmqClientPrivateKey",
+    flag: "--zmq-client-private-key",
+    arg: "<z85>",
+    description:
+      "the gateway's own CURVE private key, for a manager with --zmq-allowed-clients (default: a new key pair)",
+    default: undefined,
+    parse: curveKey,
+  },
+  {
+    key: "apiKeys",
+    flag: "--api-keys",
+    arg: "<file>",
+    description:
+      "YAML file of API keys by SHA-256 hash → user, user_group, scopes (keys created over HTTP are added to it)",
+    default: undefined,
+  },
+  {
+    key: "singleUserApiKey",
+    flag: "--single-user-api-key",
+    arg: "<key>",
+    env: ENV_SINGLE_USER_KEY,
+    description:
+      "one key with every scope (with no key at all, the gateway makes one and prints its login URL)",
+    default: undefined,
+  },
+  {
+    key: "allowAnonymous",
+    flag: "--allow-anonymous",
+    arg: "<read|write>",
+    description: "let callers without a key read (or also write); off by default",
+    default: undefined,
+    parse: anonymousScope,
+  },
+  {
+    key: "dashboardDir",
+    flag: "--dashboard-dir",
+    arg: "<dir>",
+    description: "folder served at / (default: the package's dashboard/)",
+    default: undefined,
+  },
+  {
+    key: "timeout",
+    flag: "--timeout",
+    arg: "<seconds>",
+    description: "how long to wait for the manager's reply before answering 503",
+    default: 10,
+    parse: (raw) => {
+      const n = Number(raw);
+      if (!Number.isFinite(n) || n <= 0) throw new Error(`expected seconds, got '${raw}'`);
+      return n;
+    },
+  },
+];
+
+/** Explicit values beat environment variables, which beat defaults. */
+export function resolveHttpOptions(
+  given: Partial<Record<keyof HttpOptions, unknown>>,
+  env: NodeJS.ProcessEnv = process.env,
+): HttpOptions {
+  const o: Record<string, unknown> = {};
+  for (const s of HTTP_OPTION_SPECS) {
+    o[s.key] = s.default;
+    let raw = given[s.key];
+    let source = s.flag;
+    if (raw === undefined && s.env && env[s.env]) {
+      raw = env[s.env];
+      source = s.env;
+    }
+    if (raw === undefined) continue;
+    try {
+      o[s.key] = typeof raw === "string" && s.parse ? s.parse(raw) : raw;
+    } catch (err) {
+      throw new Error(`${source}: ${(err as Error).message}`);
+    }
+  }
+  const opts = o as unknown as HttpOptions;
+  if (opts.zmqClientPrivateKey && !opts.zmqPublicKey) {
+    throw new Error("--zmq-client-private-key needs the manager's key (--zmq-public-key)");
+  }
+  return opts;
+}

@@ -12,6 +12,7 @@ import { benchPrinting, benchTasks } from "./tasks.js";
 import { benchRun, benchThroughput } from "./throughput.js";
 import { benchTrace, printTrace, type TraceResult } from "./trace.js";
 import { benchWaits } from "./waits.js";
+import { benchRemoteScheduling, benchRemoteThroughput } from "./remote.js";
 
 const profile = process.argv.includes("--profile");
 const rows: Row[] = [];
@@ -123,6 +124,37 @@ for (const workers of [1, 2]) {
       label: "DEALER/ROUTER echo, 16 in flight",
     },
     target: "≥ 0.4",
+  });
+}
+for (const workers of [1, 2, 4]) {
+  const rt = await benchRemoteThroughput(5000, workers);
+  rows.push({
+    label: `background no-op tasks over ${workers} remote worker(s), zqs worker --slots 2, loopback (tasks/s)`,
+    key: `remote_bg_tasks_per_s_${workers}`,
+    value: rt.tasksPerSec,
+    digits: 0,
+    base: {
+      key: `remote_dealer_echo_per_s_${workers}`,
+      value: rt.echoPerSec,
+      digits: 0,
+      label: "DEALER/ROUTER echo, 16 in flight",
+    },
+  });
+}
+{
+  const one = await benchRemoteScheduling(5000, 1);
+  const many = await benchRemoteScheduling(5000, 1000);
+  rows.push({
+    label: "background no-op tasks with 1,000 simulated remote workers connected (tasks/s)",
+    key: "remote_sim1000_tasks_per_s",
+    value: many,
+    digits: 0,
+    base: {
+      key: "remote_sim1_tasks_per_s",
+      value: one,
+      digits: 0,
+      label: "the same with 1 simulated worker",
+    },
   });
 }
 const run = await benchRun(20_000, 1);

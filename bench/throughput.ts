@@ -17,6 +17,7 @@ import {
   sleep,
   startEchoServer,
   startNoopManager,
+  type NoopManager,
 } from "./lib.js";
 
 export interface Throughput {
@@ -38,34 +39,43 @@ export async function benchThroughput(
   try {
     const body = encode({ method: "function_execute", params: noopExecute(true) }, "json");
     const echoPerSec = await pipelinedRate(router.address, () => body, n, inFlight);
-    let last = "";
-    const t0 = nowMs();
-    await pipelinedRate(
-      z.m.controlAddr,
-      () => body,
-      n,
-      inFlight,
-      (reply) => {
-        const r = JSON.parse(reply.toString()) as {
-          success: boolean;
-          task_uid: string;
-          msg: string;
-        };
-        if (!r.success) throw new Error(`function_execute refused: ${r.msg}`);
-        last = r.task_uid;
-      },
-    );
-    for (;;) {
-      const s = await z.c.request("task_status", { task_uid: last });
-      if (s.status === "completed" && (await z.c.request("status")).worker_background_tasks === 0)
-        break;
-    }
-    const tasksPerSec = n / ((nowMs() - t0) / 1000);
+    const tasksPerSec = await backgroundRate(z, n, inFlight);
     return { workers, tasksPerSec, echoPerSec, ratio: tasksPerSec / echoPerSec, n };
   } finally {
     router.stop();
     await z.stop();
   }
+}
+
+/**
+ * `n` background no-op tasks, one request each, `inFlight` at a time, from the
+ * first request until the last has completed (tasks/s).
+ */
+export async function backgroundRate(z: NoopManager, n: number, inFlight = 16): Promise<number> {
+  const body = encode({ method: "function_execute", params: noopExecute(true) }, "json");
+  let last = "";
+  const t0 = nowMs();
+  await pipelinedRate(
+    z.m.controlAddr,
+    () => body,
+    n,
+    inFlight,
+    (reply) => {
+      const r = JSON.parse(reply.toString()) as {
+        success: boolean;
+        task_uid: string;
+        msg: string;
+      };
+      if (!r.success) throw new Error(`function_execute refused: ${r.msg}`);
+      last = r.task_uid;
+    },
+  );
+  for (;;) {
+    const s = await z.c.request("task_status", { task_uid: last });
+    if (s.status === "completed" && (await z.c.request("status")).worker_background_tasks === 0)
+      break;
+  }
+  return n / ((nowMs() - t0) / 1000);
 }
 
 /** Run info counts (the reply also lists every task UID: asked rarely). */

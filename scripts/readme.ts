@@ -70,6 +70,7 @@ const AREAS: Area[] = [
   "environment",
   "tasks",
   "runs",
+  "workers",
   "queue",
   "history",
   "control",

@@ -27,6 +27,16 @@ export function positiveInt(text: string, flag: string): number {
   return n;
 }
 
+/** A comma-separated list of tags (`gpu,big`). */
+export function tagList(text: string, flag: string): string[] {
+  const tags = text
+    .split(",")
+    .map((t) => t.trim())
+    .filter((t) => t !== "");
+  if (tags.length === 0) throw new UsageError(`${flag}: expected tags separated by commas`);
+  return tags;
+}
+
 export function integer(text: string, flag: string): number {
   const n = Number(text);
   if (!Number.isInteger(n)) throw new UsageError(`${flag}: expected an integer, got '${text}'`);

@@ -19,7 +19,7 @@ import type { BuiltRequest, RequestDefaults } from "./core.js";
 import { buildFromArgs, buildRequest, parseReply } from "./core.js";
 import type { WireRequest } from "./errors.js";
 import { ClientClosedError, RequestError } from "./errors.js";
-import type { ConsolePayload, InfoPayload, TaskEventPayload } from "./info.js";
+import type { ConsolePayload, InfoPayload, TaskEventPayload, WorkerEventPayload } from "./info.js";
 import { InfoHub, InfoMonitor } from "./info.js";
 import type { ClientOptions, ResolvedOptions } from "./options.js";
 import { resolveClientOptions } from "./options.js";
@@ -430,6 +430,16 @@ export class REManagerAPI {
         (events === undefined || events.has(e.msg?.event));
     }
     return this.monitor<TaskEventPayload>(TOPIC_TASK, pred);
+  }
+
+  /**
+   * Events of workers on other hosts (QS_Task `worker-online`, `worker-heartbeat`,
+   * `worker-offline`): `{time, msg: {event, worker, hostname, pid, ...}}` payloads.
+   */
+  workerEvents(): InfoMonitor<WorkerEventPayload> {
+    return this.monitor<WorkerEventPayload>(TOPIC_TASK, (e) =>
+      String(e.msg?.event).startsWith("worker-"),
+    );
   }
 
   /** Close the sockets; pending requests fail with `ClientClosedError`, monitors end. */

@@ -27,7 +27,7 @@ export type { ErrorCode, WireReply, WireRequest } from "./errors.js";
 export { WaitMonitor } from "./wait.js";
 export type { WaitOptions, TaskWaitOptions, WaitProgress } from "./wait.js";
 export { InfoMonitor } from "./info.js";
-export type { ConsolePayload, InfoPayload, TaskEventPayload } from "./info.js";
+export type { ConsolePayload, InfoPayload, TaskEventPayload, WorkerEventPayload } from "./info.js";
 export {
   DEFAULT_CONTROL_ADDR,
   DEFAULT_INFO_ADDR,

@@ -22,6 +22,11 @@ export interface TaskEventPayload {
   time: number;
   msg: { event: string; task_uid: string; [key: string]: unknown };
 }
+/** An event of a worker on another host (published on QS_Task). */
+export interface WorkerEventPayload {
+  time: number;
+  msg: { event: string; worker: string; hostname: string; pid: number; [key: string]: unknown };
+}
 export type { ConsolePayload, InfoPayload };
 
 type Listener = (payload: unknown) => void;

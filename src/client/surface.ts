@@ -117,6 +117,7 @@ export const READ_ONLY: ReadonlySet<MethodName> = new Set<MethodName>([
   "lock_info",
   "run_info",
   "runs_list",
+  "workers_list",
 ]);
 
 /** Per-call options (the last argument of every method). */

@@ -39,6 +39,10 @@ import { Activity } from "./activity.js";
 import type { StoreOp } from "./store/types.js";
 import { StoreWriter } from "./store/writer.js";
 import { LocalWorkerPool } from "./workers/local-pool.js";
+import { CombinedWorkerPool } from "./workers/combined-pool.js";
+import { LOCAL_HOSTNAME, RemoteWorkerPool } from "./workers/remote-pool.js";
+import { workerHandlers } from "./workers/handlers.js";
+import { WORKER_ZAP_DOMAIN } from "./rpc/server.js";
 import { LATENCY_BUCKETS, LatencyHistograms } from "./metrics.js";
 
 export class Manager {
@@ -62,6 +66,9 @@ export class Manager {
   readonly access: AccessControl;
   /** The one path of writes to the store (set open in start()). */
   readonly writer: StoreWriter;
+  /** Workers on other hosts (--zmq-worker-addr), when the socket is on. */
+  readonly remote: RemoteWorkerPool | undefined;
+  private readonly localSlots: number;
   /** How long the manager took to handle each request, by method. */
   readonly requestLatency = new LatencyHistograms();
   private control: ControlServer | undefined;
@@ -93,7 +100,7 @@ export class Manager {
         startupModule: opts.startupModule,
         heartbeatTimeoutMs: opts.workerTimeout * 1000,
         closeTimeoutMs: 5000,
-        workers: opts.workers,
+        workers: Math.max(1, opts.workers),
         workerSlots: opts.workers > 1 ? opts.workerSlots : Infinity,
       },
       {
@@ -114,10 +121,33 @@ export class Manager {
       );
     });
     // One worker takes every task at once, as the Python server's; a pool deals out slots.
-    const pool =
+    // With --workers 0 the main worker takes no background task (they wait for remote workers).
+    this.localSlots = opts.workers === 0 ? 0 : opts.workers > 1 ? opts.workerSlots : Infinity;
+    const local =
       opts.workers > 1
         ? new LocalWorkerPool(this.env, opts.workerSlots, opts.workerPrefetch)
-        : new LocalWorkerPool(this.env, Infinity);
+        : new LocalWorkerPool(this.env, Infinity, 0, opts.workers > 0);
+    if (opts.zmqWorkerAddr) {
+      this.remote = new RemoteWorkerPool(
+        {
+          address: opts.zmqWorkerAddr,
+          timeoutMs: opts.workerTimeout * 1000,
+          curveSecretKey: opts.zmqPrivateKey,
+          zapDomain: opts.zmqAllowedWorkers ? WORKER_ZAP_DOMAIN : undefined,
+        },
+        this.log,
+      );
+      this.remote.notices.on("console", (text) => this.console(text));
+      this.remote.notices.on("worker-event", (e) => this.info?.task(e));
+    }
+    const remote = this.remote;
+    this.tasks.workerInfo = (id) => {
+      const r = remote?.info(id);
+      if (r) return r;
+      const pid = this.env.pidOf(id);
+      return { hostname: LOCAL_HOSTNAME, pid: pid ?? null };
+    };
+    const pool = remote ? new CombinedWorkerPool(local, remote) : local;
     this.scheduler = new TaskScheduler(this.tasks, pool, this.log, {
       cancelGraceSec: opts.cancelGrace,
     });
@@ -223,6 +253,12 @@ export class Manager {
         state: this.state,
       }),
       ...controlHandlers({ queue: this.queue, executor: this.executor, state: this.state }),
+      ...workerHandlers({
+        env: this.env,
+        tasks: this.tasks,
+        remote: this.remote,
+        localSlots: this.localSlots,
+      }),
       ...runHandlers({
         runs: this.runs,
         activity: this.activity,
@@ -294,6 +330,16 @@ export class Manager {
         socketMaxMessageSize: socketMessageLimit(this.opts.maxMessageSize),
         ...(this.opts.zmqPrivateKey ? { curveSecretKey: this.opts.zmqPrivateKey } : {}),
         ...(allowedClients ? { allowedClients } : {}),
+        ...(this.opts.zmqAllowedWorkers
+          ? {
+              otherZapDomains: new Map([
+                [
+                  WORKER_ZAP_DOMAIN,
+                  { list: new AllowList(this.opts.zmqAllowedWorkers), who: "worker" },
+                ],
+              ]),
+            }
+          : {}),
         replyEncodingForErrors: this.infoEncoding,
       },
       dispatcher,
@@ -310,6 +356,7 @@ export class Manager {
       this.logger.setConsoleSink((text) => info.console(text));
     }
     await this.control.bind();
+    await this.remote?.bind();
     this.log.info(
       `zqs manager is ready: control ${this.opts.zmqControlAddr}` +
         (this.info
@@ -317,7 +364,8 @@ export class Manager {
           : ", info socket off") +
         `, encoding ${this.opts.zmqEncoding}` +
         (this.opts.zmqPrivateKey ? ", CURVE on" : "") +
-        (allowedClients ? ` (${allowedClients.size} allowed client key(s))` : ""),
+        (allowedClients ? ` (${allowedClients.size} allowed client key(s))` : "") +
+        (this.opts.zmqWorkerAddr ? `, workers ${this.opts.zmqWorkerAddr}` : ""),
     );
     if (this.opts.httpAddr) await this.startHttp(this.opts.httpAddr);
   }
@@ -396,6 +444,7 @@ export class Manager {
         await this.control?.flush();
         this.logger.setConsoleSink(undefined);
         await this.control?.close();
+        await this.remote?.close();
         this.env.shutdown();
         this.scheduler.close();
         this.tasks.close();

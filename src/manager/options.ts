@@ -16,6 +16,8 @@ export interface ManagerOptions {
   zmqEncoding: Encoding;
   zmqPrivateKey: string | undefined;
   zmqAllowedClients: string | undefined;
+  zmqWorkerAddr: string | undefined;
+  zmqAllowedWorkers: string | undefined;
   startupDir: string | undefined;
   startupModule: string | undefined;
   userGroupPermissions: string | undefined;
@@ -152,6 +154,22 @@ export const OPTION_SPECS: OptionSpec[] = [
     default: undefined,
   },
   {
+    key: "zmqWorkerAddr",
+    flag: "--zmq-worker-addr",
+    arg: "<addr>",
+    description:
+      "address the socket for workers on other hosts (zqs worker) binds, e.g. tcp://*:60617 (off unless given)",
+    default: undefined,
+  },
+  {
+    key: "zmqAllowedWorkers",
+    flag: "--zmq-allowed-workers",
+    arg: "<file>",
+    description:
+      "file of worker public keys (same format as --zmq-allowed-clients) allowed to join with CURVE",
+    default: undefined,
+  },
+  {
     key: "startupDir",
     flag: "--startup-dir",
     arg: "<dir>",
@@ -215,9 +233,9 @@ export const OPTION_SPECS: OptionSpec[] = [
     flag: "--workers",
     arg: "<n>",
     description:
-      "worker processes: the first runs plans and foreground tasks, background tasks and runs are spread over all",
+      "worker processes: the first runs plans and foreground tasks, background tasks and runs are spread over all (0: zqs worker hosts only)",
     default: 1,
-    parse: positiveInt,
+    parse: nonNegativeInt,
   },
   {
     key: "workerSlots",
@@ -358,6 +376,14 @@ export function resolveOptions(
     throw new Error(
       "--zmq-allowed-clients needs CURVE: give the server's secret key (--zmq-private-key or QSERVER_ZMQ_PRIVATE_KEY_FOR_SERVER)",
     );
+  }
+  if (opts.zmqAllowedWorkers && !opts.zmqPrivateKey) {
+    throw new Error(
+      "--zmq-allowed-workers needs CURVE: give the server's secret key (--zmq-private-key or QSERVER_ZMQ_PRIVATE_KEY_FOR_SERVER)",
+    );
+  }
+  if (opts.zmqAllowedWorkers && !opts.zmqWorkerAddr) {
+    throw new Error("--zmq-allowed-workers needs --zmq-worker-addr");
   }
   return opts;
 }

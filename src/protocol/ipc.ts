@@ -99,6 +99,8 @@ export interface ReadyMsg {
   content: EnvironmentContent;
   /** The run engine's metadata (re_metadata). */
   metadata: Record<string, unknown>;
+  /** Each function's name → a hash of its source (what a remote worker offers). */
+  function_hashes?: Record<string, string>;
 }
 
 export interface LoadFailedMsg {

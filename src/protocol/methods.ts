@@ -37,6 +37,7 @@ export type Area =
   | "locks"
   | "permissions"
   | "runs"
+  | "workers"
   | "manager";
 
 type FailureExtras = Record<string, unknown>;
@@ -91,6 +92,22 @@ function method<P extends z.ZodRawShape, R extends z.ZodType>(
 // ---- parameter helpers -------------------------------------------------------
 
 const lockKey = z.string().optional();
+/** Only workers with every one of these tags take the task (remote workers' --tags). */
+const workerTags = z.array(z.string().min(1)).optional();
+const workerRowSchema = z.object({
+  name: z.string(),
+  kind: z.enum(["local", "remote"]),
+  hostname: z.string(),
+  pid: z.number().int().nullable(),
+  slots: z.number(),
+  busy: z.number().int(),
+  tags: z.array(z.string()),
+  state: z.enum(["online", "draining", "lost", "offline"]),
+  connected_at: z.string().nullable(),
+  last_seen: z.string().nullable(),
+  tasks_done: z.number().int(),
+  tasks_failed: z.number().int(),
+});
 const userGroup = z.string().optional();
 const user = z.string().optional();
 const uid = z.string();
@@ -578,6 +595,7 @@ export const methods = {
       expires: z.number().positive().optional(),
       after: z.array(z.string()).optional(),
       priority: z.number().int().optional(),
+      worker_tags: workerTags,
     },
     reply: withKeys({ item: itemSchema.nullable(), task_uid: nullableUid }),
     lock: "environment",
@@ -798,6 +816,7 @@ export const methods = {
       count: z.number().int().positive().optional(),
       items: z.array(itemSchema).optional(),
       concurrency: z.number().int().positive().optional(),
+      worker_tags: workerTags,
       user_group: userGroup,
       user: user,
       lock_key: lockKey,
@@ -860,6 +879,17 @@ export const methods = {
     params: {},
     reply: withKeys({ runs: z.array(z.record(z.string(), z.unknown())) }),
     failure: { runs: [] },
+    extension: true,
+  }),
+
+  // workers (zqs)
+  workers_list: method({
+    summary: "The workers: local processes and workers on other hosts (zqs worker).",
+    area: "workers",
+    http: "GET /api/workers/list",
+    params: {},
+    reply: withKeys({ workers: z.array(workerRowSchema) }),
+    failure: { workers: [] },
     extension: true,
   }),
 

@@ -4,7 +4,7 @@
  * and scripts. It tells the manager the moment a task ends. A thread writes
  * heartbeats to fd 3 so that the manager can tell a hung process from a busy one.
  */
-import { randomUUID } from "node:crypto";
+import { createHash, randomUUID } from "node:crypto";
 import { readdirSync, statSync, writeFileSync, mkdtempSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -146,6 +146,15 @@ async function loadStartup(): Promise<void> {
       : ((await import(mod)) as Record<string, unknown>);
     env.addModule(exports, path.basename(mod).replace(/\.[^.]+$/, ""));
   }
+}
+
+/** Each function's name → the first 16 hex digits of the SHA-256 of its source. */
+function functionHashes(): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [name, fn] of env.functions) {
+    out[name] = createHash("sha256").update(fn.toString()).digest("hex").slice(0, 16);
+  }
+  return out;
 }
 
 function describe(): EnvironmentContent {
@@ -619,7 +628,12 @@ async function main(): Promise<void> {
     send({ type: "load_failed", msg: `Failed to load the startup code: ${msg}`, traceback });
     return;
   }
-  send({ type: "ready", content: describe(), metadata: theEngine().metadata });
+  send({
+    type: "ready",
+    content: describe(),
+    metadata: theEngine().metadata,
+    function_hashes: functionHashes(),
+  });
 }
 
 void main();

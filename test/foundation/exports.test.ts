@@ -154,6 +154,7 @@ const CLIENT_ENTRY: Surface = {
     "SyncTaskWaitOptions",
     "SyncWaitOptions",
     "TaskEventPayload",
+    "WorkerEventPayload",
     "TaskEventsOptions",
     "TaskInfo",
     "TaskStatus",

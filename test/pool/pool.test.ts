@@ -195,5 +195,5 @@ describe("--workers 1", () => {
 });
 
 it("refuses a bad --workers value", async () => {
-  await expect(startPool(0)).rejects.toThrow(/--workers: expected a positive integer/);
+  await expect(startPool(1.5)).rejects.toThrow(/--workers: expected a non-negative integer/);
 });

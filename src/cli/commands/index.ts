@@ -18,9 +18,11 @@ import { registerQueue } from "./queue.js";
 import { registerRuns } from "./runs.js";
 import { registerStatus } from "./status.js";
 import { registerTasks } from "./tasks.js";
+import { registerWorkers } from "./worker.js";
 
 export { runHttp } from "./http.js";
 export { runManager } from "./manager.js";
+export { runWorker } from "./worker.js";
 
 /** Commander's own usage errors (missing argument, unknown option) exit with 2 here too. */
 function usageExitCodes(cmd: Command): void {
@@ -37,6 +39,7 @@ export function registerClientCommands(program: Command): void {
   registerEnvironment(program);
   registerTasks(program);
   registerRuns(program);
+  registerWorkers(program);
   registerQueue(program);
   registerControl(program);
   registerHistory(program);

@@ -3,7 +3,7 @@ import type { Command } from "commander";
 import { command, group } from "../command.js";
 import { OutcomeError, UsageError } from "../errors.js";
 import { inline } from "../output.js";
-import { jsonListOfMaps, jsonMap, parseValue, positiveInt } from "../parse.js";
+import { jsonListOfMaps, jsonMap, parseValue, positiveInt, tagList } from "../parse.js";
 import type { RunInfo } from "../waits.js";
 import { runSummary, waitRun, waitTimeoutOption } from "../waits.js";
 
@@ -51,6 +51,12 @@ export function registerRuns(program: Command): void {
           description: "tasks computing at once, at most (default: as the workers take)",
           parse: positiveInt,
           param: true,
+        },
+        workerTags: {
+          value: "<a,b>",
+          description: "only workers with all these tags take its tasks (zqs worker --tags)",
+          parse: tagList,
+          param: "worker_tags",
         },
         wait: {
           description:

@@ -5,7 +5,7 @@ import type { ReplyOf, TaskInfo } from "../../protocol/index.js";
 import { command, group } from "../command.js";
 import { OutcomeError } from "../errors.js";
 import { inline, keyValues, out, printJson } from "../output.js";
-import { integer, jsonMap, parseValue, positiveInt, positiveSeconds } from "../parse.js";
+import { integer, jsonMap, parseValue, positiveInt, positiveSeconds, tagList } from "../parse.js";
 import { waitTasks, waitTimeoutOption } from "../waits.js";
 
 /** One UID as itself, several as a list (the methods take either). */
@@ -63,6 +63,12 @@ export function registerTasks(program: Command): void {
           description: "among waiting tasks, higher runs first (zqs)",
           parse: integer,
           param: true,
+        },
+        workerTags: {
+          value: "<a,b>",
+          description: "only a worker with all these tags takes it (zqs worker --tags)",
+          parse: tagList,
+          param: "worker_tags",
         },
         wait: { description: "wait for the result and print it (exit 1 if the function failed)" },
         waitTimeout: waitTimeoutOption("give up waiting after this long"),

@@ -129,6 +129,21 @@ export class EnvironmentController extends EventEmitter<EnvironmentEvents> {
     return all.flatMap((w) => (w?.alive && w.pid !== undefined ? [w.pid] : []));
   }
 
+  /** Every worker process alive (main first): its id and pid. */
+  localWorkers(): { id: string; pid: number | undefined; main: boolean }[] {
+    const out: { id: string; pid: number | undefined; main: boolean }[] = [];
+    if (this.worker?.alive) out.push({ id: this.worker.opts.id, pid: this.worker.pid, main: true });
+    for (const [id, p] of this.pool)
+      if (p.proc.alive) out.push({ id, pid: p.proc.pid, main: false });
+    return out;
+  }
+
+  /** The pid of the worker process with this id, while it is alive. */
+  pidOf(id: string): number | undefined {
+    if (this.worker?.opts.id === id) return this.worker.pid;
+    return this.pool.get(id)?.proc.pid;
+  }
+
   /** The workers that may take tasks now: none unless the environment is open. */
   taskWorkers(): TaskWorker[] {
     const id = this.worker?.opts.id;
@@ -427,7 +442,9 @@ export class EnvironmentController extends EventEmitter<EnvironmentEvents> {
           : `the main worker process is gone (${e.reason ?? how})`,
       );
     }
-    this.tasks.failRunning(ended("task"));
+    // Only the tasks of this host's processes: those of workers on other hosts go on.
+    const local = new Set([w.opts.id, ...this.pool.keys()]);
+    this.tasks.failRunning(ended("task"), (t) => t.worker === null || local.has(t.worker));
     this.emit("lost", ended("plan"));
     this.emit(
       "worker-gone",

@@ -50,6 +50,8 @@ export interface ControlServerOptions {
   curveSecretKey?: string;
   /** With CURVE: only clients whose public key is on this list get in (a ZAP handler). */
   allowedClients?: AllowList;
+  /** Other sockets' allow-lists, by ZAP domain (the worker socket's), checked by the same handler. */
+  otherZapDomains?: Map<string, { list: AllowList; who: string }>;
   replyEncodingForErrors: WireEncoding;
 }
 
@@ -80,11 +82,16 @@ export class ControlServer {
   }
 
   async bind(): Promise<void> {
-    if (this.opts.allowedClients) {
+    const others = this.opts.otherZapDomains;
+    if (this.opts.allowedClients || (others && others.size > 0)) {
       if (!this.opts.curveSecretKey) {
         throw new Error("--zmq-allowed-clients needs CURVE: give the server's --zmq-private-key");
       }
-      this.zap = new ZapHandler(this.opts.allowedClients, this.log);
+      const domains = new Map(others ?? []);
+      if (this.opts.allowedClients) {
+        domains.set(ZAP_DOMAIN, { list: this.opts.allowedClients, who: "client" });
+      }
+      this.zap = new ZapHandler(domains, this.log);
       await this.zap.bind();
     }
     await this.router.bind(this.opts.address);
@@ -175,6 +182,8 @@ export class ControlServer {
 
 /** The ZAP domain of the control socket (ZMQ RFC 27). */
 export const ZAP_DOMAIN = "zqs.control";
+/** The ZAP domain of the socket of workers on other hosts. */
+export const WORKER_ZAP_DOMAIN = "zqs.workers";
 /** Where libzmq sends its authentication requests: a fixed inproc address of the context. */
 const ZAP_ENDPOINT = "inproc://zeromq.zap.01";
 /**
@@ -280,7 +289,8 @@ export class ZapHandler {
   private readonly refused = new Set<string>();
 
   constructor(
-    private readonly allowed: AllowList,
+    /** ZAP domain → its allow-list and what its peers are called in the log. */
+    private readonly domains: Map<string, { list: AllowList; who: string }>,
     private readonly log: Logger,
   ) {}
 
@@ -301,9 +311,10 @@ export class ZapHandler {
       let status = "400";
       let text = "Not allowed";
       let userId = "";
+      const checked = this.domains.get(domain?.toString() ?? "");
       if (version?.toString() !== "1.0") {
         text = "Unsupported ZAP version";
-      } else if (domain?.toString() !== ZAP_DOMAIN) {
+      } else if (!checked) {
         // Another socket of this process with its own security: what libzmq
         // does without a handler (let it in).
         status = "200";
@@ -312,12 +323,12 @@ export class ZapHandler {
         text = "CURVE is required";
       } else {
         const key = z85Encode(credential);
-        if (this.allowed.allows(key, this.log)) {
+        if (checked.list.allows(key, this.log)) {
           status = "200";
           text = "OK";
           userId = key;
         } else {
-          this.noteRefused(key, address?.toString() ?? "?");
+          this.noteRefused(key, address?.toString() ?? "?", checked.who);
         }
       }
       try {
@@ -328,13 +339,13 @@ export class ZapHandler {
     }
   }
 
-  private noteRefused(key: string, address: string): void {
+  private noteRefused(key: string, address: string, who: string): void {
     if (this.refused.has(key)) return;
     // Bounded: a flood of new keys must not grow memory without end.
     if (this.refused.size >= 10_000) this.refused.clear();
     this.refused.add(key);
     this.log.warn(
-      `Refused a client whose public key is not on the allow-list: ${key} (from ${address})`,
+      `Refused a ${who} whose public key is not on the allow-list: ${key} (from ${address})`,
     );
   }
 

@@ -61,6 +61,7 @@ export function taskHandlers(m: TaskHandlersContext): Handlers {
           expires: p.expires,
           after,
           priority: p.priority,
+          worker_tags: p.worker_tags,
         },
         undefined,
         { user, group },

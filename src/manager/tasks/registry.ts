@@ -202,6 +202,9 @@ export class TaskRegistry {
   private waiting = 0;
   private activeCount = 0;
   private finalCount = 0;
+  /** The host and pid of a worker (QS_Task events name where a task runs). */
+  workerInfo:
+    ((worker: string) => { hostname: string; pid: number | null } | undefined) | undefined;
   /** Where accepted marks and removals are written (no one waits for them). */
   store: ((ops: StoreOp[]) => void) | undefined;
   /**
@@ -347,6 +350,14 @@ export class TaskRegistry {
     }
     rec.updatedAt = Date.now();
     this.emit(rec, "task-progress", ev);
+  }
+
+  /** Set (or clear) the message of a waiting task (why it waits); no event. */
+  note(uid: string, message: string | null): void {
+    const rec = this.active(uid);
+    if (!rec) return;
+    rec.message = message;
+    rec.updatedAt = Date.now();
   }
 
   /** An attempt failed and another follows after `delaySec` (task-retried). */
@@ -514,12 +525,14 @@ export class TaskRegistry {
   }
 
   private emit(rec: TaskRecord, event: string, extra: Record<string, unknown> = {}): void {
+    const where = rec.worker !== null ? this.workerInfo?.(rec.worker) : undefined;
     this.events.emit("task", {
       event,
       task_uid: rec.uid,
       name: rec.name,
       state: rec.state,
       attempt: rec.attempts,
+      ...(where ? { worker: rec.worker, hostname: where.hostname, pid: where.pid } : {}),
       // A subtask's events name its parent.
       ...(rec.parent !== null ? { parent: rec.parent } : {}),
       ...extra,

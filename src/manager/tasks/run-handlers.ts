@@ -81,6 +81,7 @@ export function runHandlers(m: RunHandlersContext): Handlers {
         name,
         calls,
         concurrency: p.concurrency,
+        tags: p.worker_tags,
         user,
         userGroup: group,
       });

@@ -43,6 +43,8 @@ export interface Run {
   createdAt: number;
   /** Tasks handed out at once, at most (Infinity: as many as the workers take). */
   concurrency: number;
+  /** Only workers with all these tags take its tasks. */
+  tags: string[];
   /** The call of each index. */
   calls: FunctionCall[];
   /** The current task of each index. */
@@ -75,6 +77,8 @@ interface RunDefinition {
   createdAt: number;
   /** null: no limit. */
   concurrency: number | null;
+  /** worker_tags (absent: none). */
+  tags?: string[];
   /** The call of every index, when they are all the same (a `count` run)... */
   call?: FunctionCall;
   /** ...or the call of each index. */
@@ -90,10 +94,12 @@ function newRun(
   d: Pick<
     Run,
     "uid" | "name" | "user" | "userGroup" | "createdAt" | "concurrency" | "calls" | "uids"
-  >,
+  > &
+    Partial<Pick<Run, "tags">>,
 ): Run {
   const n = d.calls.length;
   return {
+    tags: [],
     ...d,
     outcome: new Array<Outcome>(n).fill(undefined),
     inFlight: new Array<boolean>(n).fill(false),
@@ -135,6 +141,7 @@ export class RunRegistry {
     name: string;
     calls: FunctionCall[];
     concurrency: number | undefined;
+    tags?: string[] | undefined;
     user: string;
     userGroup: string;
   }): Run {
@@ -146,6 +153,7 @@ export class RunRegistry {
       userGroup: o.userGroup,
       createdAt: Date.now(),
       concurrency: o.concurrency ?? Infinity,
+      tags: o.tags ?? [],
       calls: o.calls,
       uids: [],
     });
@@ -235,6 +243,7 @@ export class RunRegistry {
       userGroup: run.userGroup,
       createdAt: run.createdAt,
       concurrency: Number.isFinite(run.concurrency) ? run.concurrency : null,
+      ...(run.tags.length > 0 ? { tags: run.tags } : {}),
       ...(same ? { call: first } : { calls: run.calls }),
       uids: run.uids,
     };
@@ -276,6 +285,7 @@ export class RunRegistry {
         userGroup: def.userGroup,
         createdAt: def.createdAt,
         concurrency: def.concurrency ?? Infinity,
+        tags: Array.isArray(def.tags) ? def.tags.filter((t) => typeof t === "string") : [],
         calls,
         uids: def.uids,
       });
@@ -316,7 +326,7 @@ export class RunRegistry {
       uid,
       call,
       true,
-      {},
+      run.tags.length > 0 ? { worker_tags: run.tags } : {},
       { place: { uid: run.uid, index }, held: true },
       { user: run.user, group: run.userGroup },
     );

@@ -63,6 +63,8 @@ export interface TaskOptions {
   after?: string[] | undefined;
   /** Higher runs first among tasks ready at the same time (default 0). */
   priority?: number | undefined;
+  /** Only a worker with all these tags takes it (remote workers, `zqs worker --tags`). */
+  worker_tags?: string[] | undefined;
 }
 
 export interface FunctionCall {
@@ -112,6 +114,10 @@ interface Job {
   run: RunPlace | undefined;
   /** Submitted but not released yet (a run's task waiting for its turn). */
   held: boolean;
+  /** Tags a worker must have to take it. */
+  tags: string[];
+  /** Its record says that no connected worker offers it. */
+  noted: boolean;
   /** In `ready`, waiting for a worker. */
   queued: boolean;
 }
@@ -125,6 +131,13 @@ const ENDED_AS: Record<Exclude<FinalState, "completed">, string> = {
   timed_out: "timed out",
   expired: "expired",
 };
+
+/** The worker may take the job: it offers the function and has every tag asked for. */
+function fits(w: TaskWorker, job: Job): boolean {
+  if (w.offers && !w.offers(job.call.name)) return false;
+  for (const t of job.tags) if (!w.tags?.has(t)) return false;
+  return true;
+}
 
 function clear(t: NodeJS.Timeout | undefined): undefined {
   if (t) clearTimeout(t);
@@ -146,6 +159,8 @@ export class TaskScheduler {
   private pumpScheduled = false;
   /** `ready` is in dispatch order (no job was added since it was sorted). */
   private readySorted = true;
+  /** Jobs made ready since every slot was last seen taken (noteNewUnoffered looks at them). */
+  private fresh: Job[] = [];
   /** Foreground jobs in `ready` (they do not wait for a slot). */
   private readyForeground = 0;
 
@@ -199,6 +214,8 @@ export class TaskScheduler {
       lent: false,
       run: run?.place,
       held: run?.held ?? false,
+      tags: o.worker_tags ?? [],
+      noted: false,
       queued: false,
     };
     this.tasks.create({
@@ -339,6 +356,7 @@ export class TaskScheduler {
   }
 
   private enqueue(job: Job): void {
+    this.fresh.push(job);
     job.queued = true;
     this.ready.push(job);
     this.readySorted = false;
@@ -368,18 +386,22 @@ export class TaskScheduler {
     const main = workers.find((w) => w.main);
     if (!main) return;
     const slots = this.pool.slotsPerWorker + (this.pool.aheadPerWorker ?? 0);
-    if (slots === Infinity && workers.length === 1) {
+    if (slots === Infinity && workers.length === 1 && main.background !== false) {
       const batch = this.sortedReady();
       this.ready = [];
+      this.fresh = [];
       this.readyForeground = 0;
       for (const job of batch) this.dispatch(job, main, out);
       return;
     }
     // Least loaded first; on a tie the other workers before the main one.
-    const order = [...workers.filter((w) => !w.main), main];
+    const order = [...workers.filter((w) => !w.main), main].filter((w) => w.background !== false);
     let free = 0;
-    for (const w of order) free += Math.max(0, slots - (this.load.get(w.id) ?? 0));
-    if (free === 0 && this.readyForeground === 0) return;
+    for (const w of order) free += Math.max(0, (w.slots ?? slots) - (this.load.get(w.id) ?? 0));
+    if (free === 0 && this.readyForeground === 0) {
+      this.noteNewUnoffered(order);
+      return;
+    }
     const batch = this.sortedReady();
     const left: Job[] = [];
     let i = 0;
@@ -395,20 +417,30 @@ export class TaskScheduler {
         left.push(job);
         continue;
       }
-      let best = main;
+      let best: TaskWorker | undefined;
       let bestLoad = Infinity;
+      let offered = false;
       for (const w of order) {
+        if (!fits(w, job)) continue;
+        offered = true;
         const n = this.load.get(w.id) ?? 0;
-        if (n < bestLoad) {
+        if (n < (w.slots ?? slots) && n < bestLoad) {
           best = w;
           bestLoad = n;
         }
+      }
+      if (!best) {
+        // Every worker that could take it is busy, or none offers it: it waits.
+        if (!offered) this.noteUnoffered(job);
+        left.push(job);
+        continue;
       }
       free--;
       this.dispatch(job, best, out);
     }
     // What is left keeps its order (sorted): the jobs not reached, after those passed over.
     this.ready = i === 0 && left.length === 0 ? batch : left.concat(batch.slice(i));
+    this.noteNewUnoffered(order);
   }
 
   private sortedReady(): Job[] {
@@ -419,10 +451,39 @@ export class TaskScheduler {
     return this.ready;
   }
 
+  /**
+   * Every slot is taken: the jobs that became ready since the last look, which
+   * no worker could take even when free, say so (each job is looked at once).
+   */
+  private noteNewUnoffered(order: readonly TaskWorker[]): void {
+    const fresh = this.fresh;
+    if (fresh.length === 0) return;
+    this.fresh = [];
+    for (const job of fresh) {
+      if (!job.background || job.worker !== undefined || !this.tasks.active(job.uid)) continue;
+      if (!order.some((w) => fits(w, job))) this.noteUnoffered(job);
+    }
+  }
+
+  /** Say in the task's record why it waits (once, until it is dealt). */
+  private noteUnoffered(job: Job): void {
+    if (job.noted) return;
+    job.noted = true;
+    const tags = job.tags.length > 0 ? ` with the tags ${job.tags.join(", ")}` : "";
+    this.tasks.note(
+      job.uid,
+      `Waiting: no connected worker${tags} offers the function '${job.call.name}'`,
+    );
+  }
+
   private dispatch(job: Job, worker: TaskWorker, out: Map<string, ExecuteFunctionMsg[]>): void {
     job.queued = false;
     const rec = this.tasks.active(job.uid);
     if (!rec) return;
+    if (job.noted) {
+      job.noted = false;
+      this.tasks.note(job.uid, null);
+    }
     job.expiryTimer = clear(job.expiryTimer);
     job.worker = worker.id;
     this.load.set(worker.id, (this.load.get(worker.id) ?? 0) + 1);
@@ -658,7 +719,9 @@ export class TaskScheduler {
 
   /** The worker is gone: unless a new one is on its way, the waiting tasks cannot run. */
   private onWorkerGone(reopening: boolean, why: string): void {
-    this.load.clear();
+    // The slots of workers on other hosts stay taken: their tasks go on.
+    const remote = new Set(this.pool.workers().flatMap((w) => (w.remote ? [w.id] : [])));
+    for (const id of [...this.load.keys()]) if (!remote.has(id)) this.load.delete(id);
     if (reopening) return;
     for (const job of [...this.jobs.values()]) {
       const rec = this.tasks.active(job.uid);

@@ -18,6 +18,8 @@ export class LocalWorkerPool extends EventEmitter<TaskWorkerPoolEvents> implemen
     private readonly env: Env,
     readonly slotsPerWorker: number,
     readonly aheadPerWorker = 0,
+    /** false (`--workers 0`): the main worker runs plans and foreground tasks only. */
+    private readonly mainTakesBackground = true,
   ) {
     super();
     env.on("task-message", (id, m) => this.emit("task-message", id, m));
@@ -27,7 +29,9 @@ export class LocalWorkerPool extends EventEmitter<TaskWorkerPoolEvents> implemen
   }
 
   workers(): TaskWorker[] {
-    return this.env.taskWorkers();
+    const list = this.env.taskWorkers();
+    if (this.mainTakesBackground) return list;
+    return list.map((w) => (w.main ? { ...w, background: false } : w));
   }
 
   get mainWorkerId(): string | undefined {

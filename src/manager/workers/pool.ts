@@ -24,6 +24,16 @@ export interface TaskWorker {
   id: string;
   /** The main worker: it runs foreground tasks (and plans). */
   main: boolean;
+  /** Its own number of slots (default: the pool's `slotsPerWorker`). */
+  slots?: number;
+  /** false: it takes no background task (the main worker with `--workers 0`). */
+  background?: boolean;
+  /** A worker on another host (its tasks outlive the local environment). */
+  remote?: boolean;
+  /** Whether it offers this function (default: every function). */
+  offers?: (name: string) => boolean;
+  /** Its tags: a task with `worker_tags` goes only to a worker that has them all. */
+  tags?: ReadonlySet<string>;
 }
 
 /**

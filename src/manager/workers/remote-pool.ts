@@ -1,0 +1,470 @@
+/**
+ * Workers on other hosts (`zqs worker`), as a TaskWorkerPool: a ROUTER socket
+ * on `--zmq-worker-addr` that agents (DEALER sockets) join.
+ *
+ *  - Joining: an agent says `hello` (name, host, pid, slots, tags, the
+ *    functions it offers); the manager answers `welcome`. A message from a
+ *    connection it does not know (a manager restarted, a worker it gave up)
+ *    is answered `who`, and the agent says hello again: a worker is known by
+ *    its name, so a worker that comes back is the same worker again.
+ *  - Liveness: heartbeats both ways every quarter of `--worker-timeout`. A
+ *    worker silent for the timeout is lost: the scheduler retries or fails its
+ *    running tasks (worker-lost), naming it and its host.
+ *  - A task message is applied only if the task is assigned to that worker
+ *    now (uid and attempt): a result that comes after the task was given up
+ *    (its worker was lost, it was retried elsewhere) is logged and dropped,
+ *    never applied twice.
+ *  - Every message is checked against its schema (worker-wire.ts): a broken
+ *    or hostile peer gets its message dropped and logged once, never a crash.
+ */
+import { EventEmitter } from "node:events";
+import os from "node:os";
+import type { Logger } from "pino";
+import { Router } from "zeromq";
+import type { ExecuteFunctionMsg } from "../../protocol/ipc.js";
+import type { AgentMessage, HelloMsg, ManagerMessage } from "../../protocol/worker-wire.js";
+import {
+  agentMessageSchema,
+  decodeWire,
+  encodeWire,
+  WORKER_WIRE_MAX_BYTES,
+} from "../../protocol/worker-wire.js";
+import { SendQueue } from "../rpc/sendqueue.js";
+import type {
+  SubtaskNotice,
+  TaskMessage,
+  TaskWorker,
+  TaskWorkerPool,
+  TaskWorkerPoolEvents,
+} from "./pool.js";
+
+export type WorkerState = "online" | "draining" | "lost" | "offline";
+
+/** One row of `workers_list`. */
+export interface WorkerRow {
+  name: string;
+  kind: "local" | "remote";
+  hostname: string;
+  pid: number | null;
+  slots: number;
+  busy: number;
+  tags: string[];
+  state: WorkerState;
+  connected_at: string | null;
+  last_seen: string | null;
+  tasks_done: number;
+  tasks_failed: number;
+}
+
+interface RemoteWorker {
+  name: string;
+  /** Routing id of its current connection (hex). */
+  route: string;
+  routeBuf: Buffer;
+  hostname: string;
+  pid: number;
+  slots: number;
+  tags: Set<string>;
+  version: string;
+  functions: Map<string, string>;
+  state: WorkerState;
+  connectedAt: number;
+  lastSeen: number;
+  lastHeartbeatEvent: number;
+  tasksDone: number;
+  tasksFailed: number;
+  /** Tasks handed to it and not ended: uid → attempt. */
+  assigned: Map<string, number>;
+  view: TaskWorker;
+}
+
+/**
+ * What the pool tells the manager beside the scheduler's events: worker
+ * events (worker-online, worker-heartbeat, worker-offline: published as QS_Task
+ * events) and the console output of its workers (QS_Console).
+ */
+export interface RemotePoolNotices {
+  "worker-event": [Record<string, unknown>];
+  console: [string];
+}
+
+export interface RemotePoolOptions {
+  address: string;
+  timeoutMs: number;
+  curveSecretKey?: string | undefined;
+  /** Set with an allow-list: the ZAP domain that checks worker keys. */
+  zapDomain?: string | undefined;
+}
+
+/** worker-heartbeat events are published at most this often per worker. */
+const HEARTBEAT_EVENT_MS = 10_000;
+
+export class RemoteWorkerPool extends EventEmitter<TaskWorkerPoolEvents> implements TaskWorkerPool {
+  readonly notices = new EventEmitter<RemotePoolNotices>();
+  readonly slotsPerWorker = 1;
+  readonly mainWorkerId = undefined;
+  private readonly router: Router;
+  private readonly sendQueue: SendQueue;
+  private readonly byName = new Map<string, RemoteWorker>();
+  private readonly byRoute = new Map<string, RemoteWorker>();
+  private running = false;
+  private loopDone: Promise<void> | undefined;
+  private beat: NodeJS.Timeout | undefined;
+  /** Peers whose broken messages were logged (once each). */
+  private readonly complained = new Set<string>();
+
+  constructor(
+    private readonly opts: RemotePoolOptions,
+    private readonly log: Logger,
+  ) {
+    super();
+    this.router = new Router({
+      linger: 0,
+      maxMessageSize: WORKER_WIRE_MAX_BYTES,
+      sendHighWaterMark: 100_000,
+      receiveHighWaterMark: 100_000,
+      backlog: 1024,
+      ...(opts.curveSecretKey ? { curveServer: true, curveSecretKey: opts.curveSecretKey } : {}),
+      ...(opts.zapDomain ? { zapDomain: opts.zapDomain } : {}),
+    });
+    this.sendQueue = new SendQueue(this.router, (err) =>
+      this.log.debug({ err }, "Failed to send to a worker"),
+    );
+  }
+
+  get heartbeatMs(): number {
+    return Math.max(20, Math.floor(this.opts.timeoutMs / 4));
+  }
+
+  async bind(): Promise<void> {
+    await this.router.bind(this.opts.address);
+    this.running = true;
+    this.loopDone = this.loop();
+    this.beat = setInterval(() => this.tick(), this.heartbeatMs);
+    this.beat.unref();
+  }
+
+  async close(): Promise<void> {
+    this.running = false;
+    if (this.beat) clearInterval(this.beat);
+    this.sendQueue.close();
+    this.router.close();
+    await this.loopDone?.catch(() => undefined);
+  }
+
+  // ---- TaskWorkerPool -------------------------------------------------------------
+
+  workers(): TaskWorker[] {
+    const out: TaskWorker[] = [];
+    for (const w of this.byName.values()) if (w.state === "online") out.push(w.view);
+    return out;
+  }
+
+  has(id: string): boolean {
+    return this.byName.has(id);
+  }
+
+  sendTasks(workerId: string, tasks: readonly ExecuteFunctionMsg[]): void {
+    const w = this.byName.get(workerId);
+    if (!w) return;
+    for (const t of tasks) {
+      w.assigned.set(t.id, t.attempt);
+      this.send(w, t);
+    }
+  }
+
+  notify(workerId: string, msg: SubtaskNotice): void {
+    const w = this.byName.get(workerId);
+    if (w && (w.state === "online" || w.state === "draining")) this.send(w, msg);
+  }
+
+  cancel(workerId: string | null, taskUid: string, reason: string): void {
+    const w = workerId ? this.byName.get(workerId) : undefined;
+    if (w) this.send(w, { type: "cancel", id: taskUid, reason });
+  }
+
+  replace(why: string, workerId: string | null): void {
+    const w = workerId ? this.byName.get(workerId) : undefined;
+    if (w) this.send(w, { type: "replace", why });
+  }
+
+  // ---- views ----------------------------------------------------------------------
+
+  /** Host and pid of a worker (for QS_Task events). */
+  info(name: string): { hostname: string; pid: number } | undefined {
+    const w = this.byName.get(name);
+    return w ? { hostname: w.hostname, pid: w.pid } : undefined;
+  }
+
+  rows(): WorkerRow[] {
+    return [...this.byName.values()].map((w) => ({
+      name: w.name,
+      kind: "remote",
+      hostname: w.hostname,
+      pid: w.pid,
+      slots: w.slots,
+      busy: w.assigned.size,
+      tags: [...w.tags],
+      state: w.state,
+      connected_at: new Date(w.connectedAt).toISOString(),
+      last_seen: new Date(w.lastSeen).toISOString(),
+      tasks_done: w.tasksDone,
+      tasks_failed: w.tasksFailed,
+    }));
+  }
+
+  // ---- the socket -----------------------------------------------------------------
+
+  private send(w: RemoteWorker, msg: ManagerMessage | ExecuteFunctionMsg | SubtaskNotice): void {
+    this.sendTo(w.routeBuf, msg);
+  }
+
+  private sendTo(route: Buffer, msg: ManagerMessage): void {
+    this.sendQueue.send([route, encodeWire(msg)]);
+  }
+
+  private async loop(): Promise<void> {
+    while (this.running) {
+      let frames: Buffer[];
+      try {
+        frames = await this.router.receive();
+      } catch (err) {
+        if (!this.running || this.router.closed) return;
+        this.log.warn({ err }, "Receive failed on the worker socket");
+        continue;
+      }
+      try {
+        this.onFrames(frames);
+      } catch (err) {
+        // A last line of defence: a worker's message never stops the manager.
+        this.log.error({ err }, "Handling a worker's message failed");
+      }
+    }
+  }
+
+  private onFrames(frames: Buffer[]): void {
+    const [route, body, ...rest] = frames;
+    if (!route || !body || rest.length > 0) return;
+    const key = route.toString("hex");
+    const r = decodeWire(body, agentMessageSchema);
+    if (!r.ok) {
+      this.complain(key, r.error);
+      return;
+    }
+    const m = r.msg;
+    const w = this.byRoute.get(key);
+    if (m.type === "hello") {
+      this.hello(route, key, m);
+      return;
+    }
+    if (!w || w.route !== key || w.state === "lost" || w.state === "offline") {
+      // A connection it does not know (a restart, a worker given up): ask who it is.
+      if (m.type === "task_done") {
+        this.log.warn(
+          `Dropped the result of task '${m.id}' from a worker the manager does not know (now): the task was given up`,
+        );
+      }
+      if (m.type !== "bye") this.sendTo(route, { type: "who" });
+      return;
+    }
+    w.lastSeen = Date.now();
+    this.onMessage(w, m);
+  }
+
+  private complain(key: string, error: string): void {
+    if (this.complained.has(key)) return;
+    if (this.complained.size > 10_000) this.complained.clear();
+    this.complained.add(key);
+    this.log.warn(`Dropped a message from a worker connection: ${error}`);
+  }
+
+  private hello(route: Buffer, key: string, m: HelloMsg): void {
+    const now = Date.now();
+    let w = this.byName.get(m.name);
+    const back = w !== undefined;
+    if (w && w.route !== key) {
+      this.byRoute.delete(w.route);
+      if (w.state === "online" || w.state === "draining") {
+        // Its connection changed while it was known (a reconnect): it is a new session,
+        // the tasks of the old one are given up.
+        this.giveUp(w, `The worker '${w.name}' on ${w.hostname} reconnected while the task ran`);
+      }
+    }
+    const wasOnline = w?.route === key && (w.state === "online" || w.state === "draining");
+    if (!w) {
+      const created: RemoteWorker = {
+        name: m.name,
+        route: key,
+        routeBuf: route,
+        hostname: m.hostname,
+        pid: m.pid,
+        slots: m.slots,
+        tags: new Set(m.tags),
+        version: m.version,
+        functions: new Map(Object.entries(m.functions)),
+        state: "online",
+        connectedAt: now,
+        lastSeen: now,
+        lastHeartbeatEvent: now,
+        tasksDone: 0,
+        tasksFailed: 0,
+        assigned: new Map(),
+        view: { id: m.name, main: false, remote: true },
+      };
+      w = created;
+      this.byName.set(m.name, w);
+    }
+    w.route = key;
+    w.routeBuf = route;
+    w.hostname = m.hostname;
+    w.pid = m.pid;
+    w.slots = m.slots;
+    w.tags = new Set(m.tags);
+    w.version = m.version;
+    w.functions = new Map(Object.entries(m.functions));
+    w.lastSeen = now;
+    w.state = m.draining ? "draining" : "online";
+    const fns = w.functions;
+    const tags = w.tags;
+    w.view = {
+      id: w.name,
+      main: false,
+      remote: true,
+      slots: w.slots,
+      offers: (fn) => fns.has(fn),
+      tags,
+    };
+    this.byRoute.set(key, w);
+    this.sendTo(route, {
+      type: "welcome",
+      heartbeat_ms: this.heartbeatMs,
+      timeout_ms: this.opts.timeoutMs,
+    });
+    if (wasOnline) return;
+    w.connectedAt = now;
+    w.lastHeartbeatEvent = now;
+    this.log.info(
+      `Worker '${w.name}' on ${w.hostname} (pid ${w.pid}) ${back ? "is back" : "joined"}: ${w.slots} slot(s), ${fns.size} function(s)` +
+        (tags.size > 0 ? `, tags ${[...tags].join(",")}` : ""),
+    );
+    this.event("worker-online", w);
+    this.emit("worker-joined");
+  }
+
+  private onMessage(w: RemoteWorker, m: AgentMessage): void {
+    switch (m.type) {
+      case "hello":
+        return;
+      case "heartbeat":
+        if (Date.now() - w.lastHeartbeatEvent >= HEARTBEAT_EVENT_MS) {
+          w.lastHeartbeatEvent = Date.now();
+          this.event("worker-heartbeat", w);
+        }
+        return;
+      case "output": {
+        const text = m.text.endsWith("\n") ? m.text : `${m.text}\n`;
+        this.notices.emit(
+          "console",
+          text
+            .slice(0, -1)
+            .split("\n")
+            .map((l) => `[${w.name}] ${l}\n`)
+            .join(""),
+        );
+        return;
+      }
+      case "draining":
+        if (w.state === "online") {
+          w.state = "draining";
+          this.log.info(`Worker '${w.name}' on ${w.hostname} is draining: it takes no new task`);
+        }
+        return;
+      case "bye":
+        this.offline(w, "offline", `The worker '${w.name}' on ${w.hostname} left (${m.msg})`);
+        return;
+      case "task_started":
+      case "task_progress":
+      case "task_done":
+      case "subtask":
+        this.onTaskMessage(w, m);
+        return;
+    }
+  }
+
+  private onTaskMessage(w: RemoteWorker, m: TaskMessage): void {
+    // A subtask is asked for by a task that runs there now.
+    if (!w.assigned.has(m.type === "subtask" ? m.parent : m.id)) {
+      if (m.type === "task_done") {
+        this.log.warn(
+          `Dropped the result of task '${m.id}' from worker '${w.name}': the task is not assigned to it (it was given up)`,
+        );
+      }
+      return;
+    }
+    if (m.type === "task_done") {
+      w.assigned.delete(m.id);
+      if (m.success) w.tasksDone++;
+      else w.tasksFailed++;
+    }
+    this.emit("task-message", w.name, m);
+  }
+
+  /** Heartbeats out; a worker silent past the timeout is lost. */
+  private tick(): void {
+    const now = Date.now();
+    let late = false;
+    for (const w of this.byName.values()) {
+      if (w.state !== "online" && w.state !== "draining") continue;
+      this.send(w, { type: "heartbeat" });
+      if (now - w.lastSeen > this.opts.timeoutMs) late = true;
+    }
+    if (!late) return;
+    // Decide after this turn's reads (setImmediate runs after the poll phase): a
+    // manager that was busy itself may have beats waiting unread.
+    setImmediate(() => {
+      const t = Date.now();
+      for (const w of this.byName.values()) {
+        if (w.state !== "online" && w.state !== "draining") continue;
+        if (t - w.lastSeen <= this.opts.timeoutMs) continue;
+        this.offline(
+          w,
+          "lost",
+          `The worker '${w.name}' on ${w.hostname} was lost (no heartbeat for ${this.opts.timeoutMs / 1000} s) while the task was running`,
+        );
+      }
+    });
+  }
+
+  private offline(w: RemoteWorker, state: "lost" | "offline", msg: string): void {
+    w.state = state;
+    this.byRoute.delete(w.route);
+    if (state === "lost") this.log.error(msg.replace(/ while the task was running$/, ""));
+    else this.log.info(msg);
+    this.giveUp(w, msg);
+    this.event("worker-offline", w, { reason: state === "lost" ? "lost" : "left" });
+  }
+
+  /** Its tasks are no longer its own: the scheduler retries or fails them. */
+  private giveUp(w: RemoteWorker, msg: string): void {
+    w.assigned.clear();
+    this.emit("worker-lost", w.name, msg);
+  }
+
+  private event(name: string, w: RemoteWorker, extra: Record<string, unknown> = {}): void {
+    this.notices.emit("worker-event", {
+      event: name,
+      worker: w.name,
+      hostname: w.hostname,
+      pid: w.pid,
+      slots: w.slots,
+      busy: w.assigned.size,
+      tags: [...w.tags],
+      state: w.state,
+      last_seen: w.lastSeen / 1000,
+      ...extra,
+    });
+  }
+}
+
+/** The local host name (a local worker's `hostname` in workers_list). */
+export const LOCAL_HOSTNAME = os.hostname();

@@ -1,0 +1,475 @@
+/**
+ * `zqs worker`: an agent on another host that joins a manager's worker socket
+ * (`--zmq-worker-addr`) and runs the tasks it is dealt in its own forked
+ * worker processes: the same worker main and `WorkerProcess` class the manager
+ * uses, one process per slot, so that a CPU-bound task holds one process and
+ * a task that does not stop after a cancel is ended by replacing its process.
+ *
+ *  - It loads the startup code first (in every process), then says hello: its
+ *    name, host, pid, slots, tags and the functions it offers (with a hash of
+ *    each one's source).
+ *  - Heartbeats both ways. The manager silent past its timeout is lost: the
+ *    agent takes no new task until the manager is back, and with
+ *    `--orphan-policy abort` ends its running tasks (`finish`: they finish and
+ *    their results are sent; the manager drops those it has given up). When
+ *    the manager no longer knows it (a restart), it answers `who` and the agent
+ *    says hello again, its old tasks orphaned.
+ *  - SIGTERM drains: no new task is taken, running ones finish (up to the
+ *    drain timeout), then it says bye and exits.
+ */
+import os from "node:os";
+import { Dealer } from "zeromq";
+import { curveKeyPair } from "zeromq";
+import { publicKeyFromPrivate } from "../client/keys.js";
+import type { ExecuteFunctionMsg, WorkerToManager } from "../protocol/ipc.js";
+import type { AgentMessage, ManagerMessage } from "../protocol/worker-wire.js";
+import {
+  decodeWire,
+  encodeWire,
+  managerMessageSchema,
+  WORKER_WIRE_MAX_BYTES,
+} from "../protocol/worker-wire.js";
+import { VERSION } from "../version.js";
+import { WorkerProcess } from "../manager/environment/worker-process.js";
+
+export type OrphanPolicy = "finish" | "abort";
+
+export interface AgentOptions {
+  connect: string;
+  startupDir?: string | undefined;
+  startupModule?: string | undefined;
+  name?: string | undefined;
+  slots: number;
+  tags: string[];
+  /** The manager's CURVE public key; with it the connection is encrypted. */
+  serverKey?: string | undefined;
+  /** This worker's CURVE secret key (default: a new pair each start). */
+  secretKey?: string | undefined;
+  drainTimeoutMs: number;
+  orphanPolicy: OrphanPolicy;
+  /** Silence (of the manager, of a worker process) taken as loss, until the manager says its own. */
+  timeoutMs: number;
+  log: (line: string) => void;
+}
+
+type AgentState = "joining" | "online" | "lost" | "draining" | "closed";
+
+interface Child {
+  proc: WorkerProcess;
+  ready: boolean;
+  task: string | undefined;
+  /** Its task was cancelled (a replace ends it). */
+  cancelled: boolean;
+  /** Its task was given up (the manager lost): its reports are not sent. */
+  orphan: boolean;
+}
+
+export class WorkerAgent {
+  readonly name: string;
+  private state: AgentState = "joining";
+  private readonly children: Child[] = [];
+  private readonly queue: ExecuteFunctionMsg[] = [];
+  private functions: Record<string, string> = {};
+  private dealer: Dealer | undefined;
+  private readonly outbox: Buffer[] = [];
+  private sending = false;
+  private lastFromManager = Date.now();
+  private heartbeatMs: number;
+  private timeoutMs: number;
+  private beat: NodeJS.Timeout | undefined;
+  private seq = 0;
+  private readonly exited: Promise<void>;
+  private resolveExited!: () => void;
+  private drainTimer: NodeJS.Timeout | undefined;
+  /** Subtask requests relayed to the manager: the process that asked (its answers go back there). */
+  private readonly subtaskAsker = new Map<string, { child: Child; wait: boolean }>();
+
+  constructor(private readonly opts: AgentOptions) {
+    this.name = opts.name ?? `${os.hostname()}:${process.pid}`;
+    this.timeoutMs = opts.timeoutMs;
+    this.heartbeatMs = Math.max(20, Math.floor(opts.timeoutMs / 4));
+    this.exited = new Promise((r) => (this.resolveExited = r));
+  }
+
+  /** Resolves when the agent has left (drained, or closed). */
+  get done(): Promise<void> {
+    return this.exited;
+  }
+
+  /** Load the startup code in every process, then join the manager. */
+  async start(): Promise<void> {
+    const loaded = await Promise.all(
+      Array.from({ length: this.opts.slots }, () => this.startChild()),
+    );
+    this.functions = loaded[0] ?? {};
+    this.opts.log(
+      `Worker '${this.name}': ${this.opts.slots} process(es) ready, ${Object.keys(this.functions).length} function(s); joining ${this.opts.connect}`,
+    );
+    const curve = this.curveOptions();
+    const dealer = new Dealer({
+      linger: 2000,
+      immediate: true,
+      reconnectInterval: 100,
+      reconnectMaxInterval: 1000,
+      maxMessageSize: WORKER_WIRE_MAX_BYTES,
+      sendHighWaterMark: 100_000,
+      receiveHighWaterMark: 100_000,
+      ...curve,
+    });
+    this.dealer = dealer;
+    dealer.connect(this.opts.connect);
+    void this.receiveLoop(dealer);
+    this.hello();
+    this.beat = setInterval(() => this.tick(), this.heartbeatMs);
+  }
+
+  private curveOptions(): Record<string, string> {
+    if (!this.opts.serverKey) return {};
+    const pair = this.opts.secretKey
+      ? { publicKey: publicKeyFromPrivate(this.opts.secretKey), secretKey: this.opts.secretKey }
+      : curveKeyPair();
+    return {
+      curveServerKey: this.opts.serverKey,
+      curvePublicKey: pair.publicKey,
+      curveSecretKey: pair.secretKey,
+    };
+  }
+
+  // ---- worker processes -----------------------------------------------------------
+
+  /** Fork one process; resolves with its functions once it is ready. */
+  private startChild(): Promise<Record<string, string>> {
+    const proc = new WorkerProcess({
+      id: `${this.name}/${++this.seq}`,
+      startupDir: this.opts.startupDir,
+      startupModule: this.opts.startupModule,
+      heartbeatTimeoutMs: this.opts.timeoutMs,
+    });
+    const child: Child = { proc, ready: false, task: undefined, cancelled: false, orphan: false };
+    this.children.push(child);
+    return new Promise((resolve, reject) => {
+      proc.on("output", (text) => this.send({ type: "output", text }));
+      proc.on("message", (m) => {
+        if (m.type === "ready") {
+          child.ready = true;
+          resolve(m.function_hashes ?? {});
+          this.next();
+        } else if (m.type === "load_failed") {
+          proc.kill("SIGKILL", m.msg);
+          reject(new Error(`${m.msg}\n${m.traceback}`));
+        } else {
+          this.fromChild(child, m);
+        }
+      });
+      proc.on("exit", (e) => {
+        const i = this.children.indexOf(child);
+        if (i >= 0) this.children.splice(i, 1);
+        for (const [reqId, asker] of this.subtaskAsker) {
+          if (asker.child === child) this.subtaskAsker.delete(reqId);
+        }
+        if (!child.ready) {
+          reject(
+            new Error(`a worker process exited while loading (${e.reason ?? e.signal ?? e.code})`),
+          );
+          return;
+        }
+        const task = child.task;
+        if (task !== undefined && !child.orphan) {
+          const how = e.reason ?? (e.signal ? `signal ${e.signal}` : `exit code ${String(e.code)}`);
+          const now = Date.now() / 1000;
+          this.send({
+            type: "task_done",
+            id: task,
+            success: false,
+            msg: `The worker process of '${this.name}' on ${os.hostname()} ended (${how}) while the task was running`,
+            traceback: "",
+            return_value: null,
+            time_start: now,
+            time_stop: now,
+          });
+        }
+        if (this.state === "closed") return;
+        this.startChild().catch((err: unknown) =>
+          this.opts.log(`A new worker process failed to start: ${(err as Error).message}`),
+        );
+        this.maybeDrained();
+      });
+      proc.start();
+    });
+  }
+
+  private fromChild(child: Child, m: WorkerToManager): void {
+    if (m.type === "subtask") {
+      if (child.orphan || m.parent !== child.task) return;
+      this.subtaskAsker.set(m.reqId, { child, wait: m.wait });
+      this.send(m);
+      return;
+    }
+    if (m.type !== "task_started" && m.type !== "task_progress" && m.type !== "task_done") return;
+    if (m.id !== child.task) return;
+    if (m.type === "task_done") {
+      child.task = undefined;
+      child.cancelled = false;
+      const orphan = child.orphan;
+      child.orphan = false;
+      if (!orphan) {
+        const { content: _c, ...done } = m;
+        this.send(done);
+      }
+      this.next();
+      this.maybeDrained();
+      return;
+    }
+    if (!child.orphan) this.send(m);
+  }
+
+  /** Hand queued tasks to free processes (not while the manager is lost). */
+  private next(): void {
+    if (this.state !== "online" && this.state !== "draining") return;
+    for (const c of this.children) {
+      if (this.queue.length === 0) return;
+      if (!c.ready || c.task !== undefined || !c.proc.alive) continue;
+      const t = this.queue.shift() as ExecuteFunctionMsg;
+      c.task = t.id;
+      c.proc.send(t);
+    }
+  }
+
+  // ---- the manager ----------------------------------------------------------------
+
+  private hello(): void {
+    this.send({
+      type: "hello",
+      name: this.name,
+      hostname: os.hostname(),
+      pid: process.pid,
+      slots: this.opts.slots,
+      tags: this.opts.tags,
+      version: VERSION,
+      functions: this.functions,
+      ...(this.state === "draining" ? { draining: true } : {}),
+    });
+  }
+
+  private async receiveLoop(dealer: Dealer): Promise<void> {
+    for (;;) {
+      let frames: Buffer[];
+      try {
+        frames = await dealer.receive();
+      } catch {
+        return; // closed
+      }
+      const body = frames[frames.length - 1];
+      if (!body) continue;
+      const r = decodeWire(body, managerMessageSchema);
+      if (!r.ok) {
+        this.opts.log(`Dropped a message from the manager: ${r.error}`);
+        continue;
+      }
+      this.lastFromManager = Date.now();
+      this.onManager(r.msg);
+    }
+  }
+
+  private onManager(m: ManagerMessage): void {
+    if (this.state === "closed") return;
+    switch (m.type) {
+      case "welcome": {
+        if (this.state === "joining" || this.state === "lost") {
+          this.state = "online";
+          this.opts.log(`Worker '${this.name}' joined the manager at ${this.opts.connect}`);
+        }
+        this.timeoutMs = m.timeout_ms;
+        if (m.heartbeat_ms !== this.heartbeatMs) {
+          this.heartbeatMs = m.heartbeat_ms;
+          if (this.beat) clearInterval(this.beat);
+          this.beat = setInterval(() => this.tick(), this.heartbeatMs);
+        }
+        this.next();
+        return;
+      }
+      case "who":
+        // The manager does not know this worker (now): what it runs was given up.
+        this.orphanAll("the manager does not know this worker (it restarted or gave it up)");
+        if (this.state === "online") this.state = "joining";
+        this.hello();
+        return;
+      case "heartbeat":
+        if (this.state === "lost") {
+          this.state = "online";
+          this.opts.log(`The manager answers again`);
+          this.next();
+        }
+        return;
+      case "execute":
+        this.queue.push(m);
+        this.next();
+        return;
+      case "cancel": {
+        const qi = this.queue.findIndex((t) => t.id === m.id);
+        if (qi >= 0) {
+          this.queue.splice(qi, 1);
+          const now = Date.now() / 1000;
+          this.send({
+            type: "task_done",
+            id: m.id,
+            success: false,
+            msg: m.reason,
+            traceback: "",
+            return_value: null,
+            time_start: now,
+            time_stop: now,
+            cancelled: true,
+          });
+          this.maybeDrained();
+          return;
+        }
+        const c = this.children.find((x) => x.task === m.id);
+        if (c) {
+          c.cancelled = true;
+          c.proc.send({ type: "cancel", id: m.id, reason: m.reason });
+        }
+        return;
+      }
+      case "subtask_reply":
+      case "subtask_done": {
+        const asker = this.subtaskAsker.get(m.reqId);
+        if (!asker) return;
+        if (m.type === "subtask_done" || !asker.wait || !m.success) {
+          this.subtaskAsker.delete(m.reqId);
+        }
+        if (asker.child.proc.alive) asker.child.proc.send(m);
+        return;
+      }
+      case "replace":
+        for (const c of this.children) {
+          if (c.task !== undefined && c.cancelled) {
+            this.opts.log(`Replacing the worker process ${c.proc.pid ?? "?"} ${m.why}`);
+            c.proc.kill("SIGKILL", `the worker process was replaced ${m.why}`);
+          }
+        }
+        return;
+    }
+  }
+
+  /** The running and queued tasks are no longer the manager's: the orphan policy decides. */
+  private orphanAll(why: string): void {
+    this.queue.length = 0;
+    for (const c of this.children) {
+      if (c.task === undefined || c.orphan) continue;
+      c.orphan = true;
+      if (this.opts.orphanPolicy === "abort") {
+        this.opts.log(`Abandoning task '${c.task}': ${why}`);
+        c.proc.kill("SIGKILL", `the task was abandoned: ${why}`);
+      } else {
+        this.opts.log(`Task '${c.task}' finishes unreported: ${why}`);
+      }
+    }
+  }
+
+  private tick(): void {
+    if (this.state === "closed") return;
+    if (this.outbox.length === 0) {
+      const busy = this.children.filter((c) => c.task !== undefined).length + this.queue.length;
+      this.send({ type: "heartbeat", busy });
+    }
+    if (this.state !== "online" && this.state !== "draining") return;
+    if (Date.now() - this.lastFromManager <= this.timeoutMs) return;
+    // Decide after this turn's reads: the agent itself may have been busy (or stopped).
+    setImmediate(() => {
+      if (this.state !== "online" && this.state !== "draining") return;
+      if (Date.now() - this.lastFromManager <= this.timeoutMs) return;
+      this.managerLost();
+    });
+  }
+
+  private managerLost(): void {
+    const draining = this.state === "draining";
+    this.opts.log(
+      `Lost the manager (nothing heard for ${this.timeoutMs / 1000} s): no new task until it is back` +
+        (this.opts.orphanPolicy === "abort"
+          ? "; running tasks are abandoned"
+          : "; running tasks finish"),
+    );
+    if (!draining) this.state = "lost";
+    if (this.opts.orphanPolicy === "abort") this.orphanAll("the manager was lost");
+    else this.queue.length = 0;
+    this.maybeDrained();
+  }
+
+  private send(msg: AgentMessage): void {
+    if (!this.dealer || this.dealer.closed) return;
+    this.outbox.push(encodeWire(msg));
+    if (!this.sending) void this.flush();
+  }
+
+  private async flush(): Promise<void> {
+    this.sending = true;
+    try {
+      let b: Buffer | undefined;
+      while ((b = this.outbox[0]) !== undefined) {
+        const d = this.dealer;
+        if (!d || d.closed) break;
+        try {
+          await d.send(b);
+        } catch {
+          if (d.closed) break;
+        }
+        this.outbox.shift();
+      }
+    } finally {
+      this.sending = false;
+    }
+  }
+
+  // ---- leaving --------------------------------------------------------------------
+
+  /** SIGTERM: take no new task, let the running ones finish (up to the drain timeout), leave. */
+  drain(): void {
+    if (this.state === "closed" || this.state === "draining") return;
+    const lost = this.state === "lost";
+    this.state = "draining";
+    this.opts.log(
+      `Draining: no new task; waiting for ${this.busy()} task(s) (up to ${this.opts.drainTimeoutMs / 1000} s)`,
+    );
+    if (!lost) this.send({ type: "draining" });
+    this.drainTimer = setTimeout(() => {
+      void this.leave(`the drain timeout ended with ${this.busy()} task(s) running`);
+    }, this.opts.drainTimeoutMs);
+    this.maybeDrained();
+  }
+
+  private busy(): number {
+    return (
+      this.children.filter((c) => c.task !== undefined && !c.orphan).length + this.queue.length
+    );
+  }
+
+  private maybeDrained(): void {
+    if (this.state !== "draining") return;
+    if (this.busy() > 0) return;
+    void this.leave("drained");
+  }
+
+  private async leave(why: string): Promise<void> {
+    if (this.state === "closed") return;
+    this.send({ type: "bye", msg: why });
+    this.state = "closed";
+    if (this.drainTimer) clearTimeout(this.drainTimer);
+    if (this.beat) clearInterval(this.beat);
+    this.opts.log(`Worker '${this.name}' leaves (${why})`);
+    // Let the bye go out (bounded), then close.
+    const end = Date.now() + 2000;
+    while ((this.outbox.length > 0 || this.sending) && Date.now() < end) {
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    for (const c of this.children) c.proc.kill("SIGKILL", "the worker agent is leaving");
+    this.dealer?.close();
+    this.resolveExited();
+  }
+
+  /** Stop at once (no drain). */
+  async close(): Promise<void> {
+    await this.leave("closed");
+  }
+}

@@ -1,0 +1,160 @@
+/**
+ * Workers on other hosts, on loopback: a manager with a worker socket and
+ * `zqs worker` processes, each in its own temporary folder with its own copy
+ * of the startup code (as on another host).
+ */
+import { spawn, type ChildProcess } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import type { RawClient, RunningManager } from "../helpers/manager.js";
+import { CLI, freePort, startManager, waitUntil } from "../helpers/manager.js";
+import { WORKER_API } from "../helpers/paths.js";
+import { gateModule, writeStartup } from "../helpers/startup.js";
+
+/** The startup code every test worker has. */
+export const REMOTE_STARTUP = `
+import { context, sleep } from ${JSON.stringify(WORKER_API)};
+
+/** The pid of the agent (\`zqs worker\`) whose process ran it. */
+export function agent_pid() {
+  return process.ppid;
+}
+
+/** Reports progress 50 and an output, then returns its agent's pid. */
+export async function report(x) {
+  context().progress(50);
+  context().output("x", x);
+  console.log("report says " + x);
+  return { agent: process.ppid, x };
+}
+
+/** CPU-bound and deaf to its signal: spins for \`seconds\`. */
+export function spin(seconds) {
+  const end = Date.now() + seconds * 1000;
+  while (Date.now() < end) {
+    // busy
+  }
+  return process.ppid;
+}
+`;
+
+export interface WorkerRow {
+  name: string;
+  kind: string;
+  hostname: string;
+  pid: number | null;
+  slots: number;
+  busy: number;
+  tags: string[];
+  state: string;
+  connected_at: string | null;
+  last_seen: string | null;
+  tasks_done: number;
+  tasks_failed: number;
+}
+
+export interface RunningWorker {
+  name: string;
+  proc: ChildProcess;
+  dir: string;
+  output(): string;
+  exited: Promise<number | null>;
+  kill9(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+export interface WorkerStart {
+  name: string;
+  slots?: number;
+  tags?: string[];
+  /** Extra startup files (name → source) beside REMOTE_STARTUP and the gate. */
+  extra?: Record<string, string>;
+  /** Leave out the common startup (only `extra`). */
+  only?: boolean;
+  args?: string[];
+}
+
+/** Start `zqs worker` in its own temp folder with its own copy of the startup code. */
+export function startWorker(addr: string, o: WorkerStart): RunningWorker {
+  const dir = mkdtempSync(path.join(os.tmpdir(), `zqs-worker-${o.name}-`));
+  const files: Record<string, string> = o.only
+    ? { ...o.extra }
+    : { "10-remote.mjs": REMOTE_STARTUP, "20-gate.mjs": gateModule(), ...o.extra };
+  const startup = writeStartup(path.join(dir, "startup"), files);
+  const args = [
+    CLI,
+    "worker",
+    "--connect",
+    addr,
+    "--startup-dir",
+    startup,
+    "--name",
+    o.name,
+    "--slots",
+    String(o.slots ?? 1),
+    ...(o.tags ? ["--tags", o.tags.join(",")] : []),
+    ...(o.args ?? []),
+  ];
+  const proc = spawn(process.execPath, args, { cwd: dir, stdio: ["ignore", "pipe", "pipe"] });
+  let out = "";
+  proc.stdout?.on("data", (d: Buffer) => (out += d.toString()));
+  proc.stderr?.on("data", (d: Buffer) => (out += d.toString()));
+  const exited = new Promise<number | null>((resolve) => proc.on("exit", (code) => resolve(code)));
+  const alive = () => proc.exitCode === null && proc.signalCode === null;
+  return {
+    name: o.name,
+    proc,
+    dir,
+    output: () => out,
+    exited,
+    async kill9() {
+      if (alive()) proc.kill("SIGKILL");
+      await exited;
+    },
+    async stop() {
+      if (alive()) {
+        // SIGCONT first: a stopped worker does not act on SIGKILL's cleanup otherwise.
+        proc.kill("SIGCONT");
+        proc.kill("SIGKILL");
+      }
+      await exited;
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** A manager with a worker socket (and `--workers 0` unless `args` say otherwise). */
+export async function startRemoteManager(
+  opts: { args?: string[]; workerPort?: number; storePath?: string } = {},
+): Promise<{ m: RunningManager; workerAddr: string }> {
+  const port = opts.workerPort ?? (await freePort());
+  const workerAddr = `tcp://127.0.0.1:${port}`;
+  const m = await startManager({
+    startup: { "10-remote.mjs": REMOTE_STARTUP, "20-gate.mjs": gateModule() },
+    args: [
+      "--zmq-worker-addr",
+      workerAddr,
+      "--workers",
+      "0",
+      ...(opts.storePath ? ["--store-path", opts.storePath] : []),
+      ...(opts.args ?? []),
+    ],
+  });
+  return { m, workerAddr };
+}
+
+export async function workersList(c: RawClient): Promise<WorkerRow[]> {
+  const r = await c.request("workers_list");
+  if (r.success !== true) throw new Error(`workers_list failed: ${String(r.msg)}`);
+  return r.workers as WorkerRow[];
+}
+
+/** Wait until the named remote worker is in `state` (default online); returns its row. */
+export async function waitWorker(
+  c: RawClient,
+  name: string,
+  pred: (w: WorkerRow) => boolean = (w) => w.state === "online",
+): Promise<WorkerRow> {
+  return waitUntil(async () => (await workersList(c)).find((w) => w.name === name && pred(w)));
+}

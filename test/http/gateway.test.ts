@@ -218,6 +218,14 @@ describe.each(["json", "msgpack"] as const)("every route, manager encoding %s", 
     );
     const list = (await ok("GET", "/api/runs/list")).runs as { run_uid: string }[];
     expect(list.map((r) => r.run_uid)).toContain(run);
+    // Its tasks, listed and counted; the worker that ran them.
+    const tasks = await ok("GET", "/api/tasks/list", { run_uid: run, state: "completed" });
+    expect((tasks.tasks as { run_uid: string }[]).map((t) => t.run_uid)).toEqual([run, run, run]);
+    const counts = await ok("GET", "/api/tasks/counts");
+    const sleeps = (counts.by_name as Record<string, Record<string, number>>).function_sleep;
+    expect(sleeps?.completed).toBeGreaterThanOrEqual(3); // earlier tests ran it too
+    const workers = await ok("GET", "/api/workers/list");
+    expect((workers.workers as { kind: string }[]).map((w) => w.kind)).toContain("local");
     const rs = await ok("POST", "/api/run/restart", { run_uid: run, everything: true });
     expect(rs.success, String(rs.msg)).toBe(true);
     expect(rs.task_uids).toHaveLength(3);

@@ -156,6 +156,12 @@ describe("every method of the table, through REManagerAPI", () => {
     );
     expect(listed).toMatchObject({ tasks: [], cursor: null });
     await exercise({ method: "tasks_counts", params: {} }, () => api.tasksCounts(), true);
+    const workers = await exercise(
+      { method: "workers_list", params: {} },
+      () => api.workersList(),
+      true,
+    );
+    expect((workers.workers as { kind: string }[]).map((w) => w.kind)).toContain("local");
 
     const up = await exercise(
       {

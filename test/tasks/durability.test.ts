@@ -78,6 +78,19 @@ describe.each(STORES)("a reported result survives kill -9 (%s store)", (label, m
     expect(after.result).toEqual(result);
   });
 
+  it("acknowledged by function_execute: known after a kill -9 right after the reply", async () => {
+    const { m, c } = await start(store.args);
+    await openEnvironment(c);
+    const uid = await execute(c, fn("echo", ["acknowledged"]), { run_in_background: true });
+    await m.kill9();
+
+    // Not lost: its outcome is its result if that was durable too, else the failure
+    // the restore gives a task accepted and not ended.
+    const after = await restartAndRead(uid);
+    expect(after.status).toBe("completed");
+    expect(after.result).toMatchObject({ task_uid: uid });
+  });
+
   it("seen completed by its QS_Task event", async () => {
     const { m, c } = await start(store.args);
     const listener = new InfoListener(m.infoAddr, ["QS_Task"]);

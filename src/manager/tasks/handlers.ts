@@ -24,7 +24,7 @@ const FUNCTION_ITEM = ["function"];
 
 export function taskHandlers(m: TaskHandlersContext): Handlers {
   return {
-    function_execute: (p) => {
+    function_execute: async (p) => {
       const item = requireItem(p.item, { item: null });
       const { user, group } = requireRequester(m.access, p.user, p.user_group);
       requireItemType(item, FUNCTION_ITEM);
@@ -66,6 +66,8 @@ export function taskHandlers(m: TaskHandlersContext): Handlers {
         undefined,
         { user, group },
       );
+      // Acknowledged only once durable: a crash after this reply cannot lose the task.
+      await m.tasks.whenAccepted(uid);
       return { success: true, msg: "", item: replyItem, task_uid: uid };
     },
 

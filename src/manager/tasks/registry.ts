@@ -206,7 +206,7 @@ export class TaskRegistry {
   workerInfo:
     ((worker: string) => { hostname: string; pid: number | null } | undefined) | undefined;
   /** Where accepted marks and removals are written (no one waits for them). */
-  store: ((ops: StoreOp[]) => void) | undefined;
+  store: ((ops: StoreOp[]) => Promise<void> | void) | undefined;
   /**
    * Where final results are written: resolves once they are durable (a group
    * commit with the turn's other writes). Unset (tests of the registry alone):
@@ -214,6 +214,8 @@ export class TaskRegistry {
    */
   commit: ((ops: StoreOp[]) => Promise<void>) | undefined;
   private closed = false;
+  /** Accepted marks being written: settles once durable (or failed, which is logged). */
+  private readonly accepting = new Map<string, Promise<void>>();
   /** Who waits for a task's final state to be visible (whenFinal). */
   private readonly finalWaiters = new Map<string, (() => void)[]>();
   /**
@@ -272,9 +274,11 @@ export class TaskRegistry {
     this.link(rec);
     this.activeCount++;
     this.waiting++;
-    // Written with the turn's other changes; its result replaces it. After a crash it
-    // becomes a failed result (see restore), so an accepted task is never silently lost.
-    this.store?.([
+    // Written with the turn's other changes (a group commit); its result replaces it.
+    // After a crash it becomes a failed result (see restore), so an accepted task is
+    // never silently lost: the reply that acknowledges it waits for it (whenAccepted).
+    const write = this.commit ?? this.store;
+    const written = write?.([
       {
         op: "result_put",
         uid: rec.uid,
@@ -291,6 +295,14 @@ export class TaskRegistry {
         expiresAt: now / 1000 + ACCEPTED_KEPT_SEC,
       },
     ]);
+    if (written) {
+      const settled = written.then(
+        () => undefined,
+        () => undefined,
+      );
+      this.accepting.set(rec.uid, settled);
+      void settled.then(() => this.accepting.delete(rec.uid));
+    }
     this.emit(rec, "task-sent", {
       background: rec.background,
       after: rec.after,
@@ -470,6 +482,11 @@ export class TaskRegistry {
   }
 
   /** Resolves once the task's final state is visible (at once when it is, or is unknown). */
+  /** Resolves once the task's accepted mark is durable: before a reply acknowledges it. */
+  whenAccepted(uid: string): Promise<void> {
+    return this.accepting.get(uid) ?? Promise.resolve();
+  }
+
   whenFinal(uid: string): Promise<void> {
     const r = this.records.get(uid);
     if (!r || isFinal(r.state)) return Promise.resolve();

@@ -8,6 +8,7 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { RawClient, sleep, waitUntil, type RunningManager } from "../helpers/manager.js";
 import { InfoListener } from "../helpers/manager.js";
+import { childPids } from "../helpers/process.js";
 import { newGate } from "../helpers/startup.js";
 import {
   eventNames,
@@ -80,6 +81,34 @@ describe("--workers 2 --worker-slots 1 --worker-prefetch 2", () => {
     // The others run once the slots free up.
     gate.open();
     for (const uid of [...busy, y]) expect((await waitCompleted(c, uid)).success).toBe(true);
+  });
+
+  it("kill -9 of a worker: its running task fails, those dealt ahead to it wait again and complete", async () => {
+    const c = await setup();
+    const gate = newGate();
+    const before = childPids(pool?.proc.pid as number);
+    const busy = await fillSlots(c, gate.path);
+    const ahead = [await execute(c, fn("noop"), BG), await execute(c, fn("noop"), BG)];
+    for (const uid of ahead) await dealtAhead(c, uid);
+    // The pool worker (not the main one, which holds the environment).
+    process.kill(before[1] as number, "SIGKILL");
+    await waitUntil(async () => {
+      const states = await Promise.all(busy.map(async (u) => (await info(c, u)).state));
+      return states.includes("failed");
+    });
+    gate.open();
+    for (const uid of ahead) {
+      const r = await waitCompleted(c, uid);
+      expect(r.success, String(r.msg)).toBe(true);
+    }
+    const outcomes = await Promise.all(busy.map(async (u) => (await waitFinal(c, u)).state));
+    expect(outcomes.sort()).toEqual(["completed", "failed"]);
+    const requeued = await Promise.all(
+      ahead.map(async (u) =>
+        (await eventNames(events as InfoListener, u, "task-succeeded")).includes("task-requeued"),
+      ),
+    );
+    expect(requeued.filter(Boolean)).toHaveLength(1);
   });
 
   it("the highest priority waiting in a worker starts first there", async () => {

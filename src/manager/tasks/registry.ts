@@ -372,6 +372,20 @@ export class TaskRegistry {
     rec.updatedAt = Date.now();
   }
 
+  /**
+   * Dealt ahead to a worker that was lost before starting it: `pending` again,
+   * that attempt not counted (task-requeued).
+   */
+  undealt(uid: string, reason: string): void {
+    const rec = this.active(uid);
+    if (!rec || rec.state !== "running") return;
+    rec.attempts = Math.max(0, rec.attempts - 1);
+    rec.progress = 0;
+    this.setState(rec, "pending");
+    rec.message = `Waiting again: ${reason} before it started the task`;
+    this.emit(rec, "task-requeued", { reason });
+  }
+
   /** An attempt failed and another follows after `delaySec` (task-retried). */
   retrying(uid: string, reason: string, delaySec: number): void {
     const rec = this.active(uid);

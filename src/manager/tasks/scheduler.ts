@@ -40,7 +40,8 @@
  * (task-received) but not started; its timeout counts from its start, and a
  * cancel takes it out of the worker unrun.
  * A task whose pool worker is lost is retried if it has retries left,
- * otherwise it fails saying so; a new process takes the lost one's place.
+ * otherwise it fails saying so (one dealt ahead and not started yet just
+ * waits again, as if never dealt); a new process takes the lost one's place.
  *
  * Runs (runs.ts) submit their tasks `held`: they are released a few at a
  * time, as the run's concurrency allows.
@@ -110,6 +111,8 @@ interface Job {
   worker: string | undefined;
   /** Its slot is lent to other tasks while it waits for its subtasks (see `lendSlot`). */
   lent: boolean;
+  /** Its worker has started it (task_started), this attempt; false while dealt ahead. */
+  started: boolean;
   /** The run it belongs to, and its index there. */
   run: RunPlace | undefined;
   /** Submitted but not released yet (a run's task waiting for its turn). */
@@ -212,6 +215,7 @@ export class TaskScheduler {
       timeoutTimer: undefined,
       worker: undefined,
       lent: false,
+      started: false,
       run: run?.place,
       held: run?.held ?? false,
       tags: o.worker_tags ?? [],
@@ -486,6 +490,7 @@ export class TaskScheduler {
     }
     job.expiryTimer = clear(job.expiryTimer);
     job.worker = worker.id;
+    job.started = false;
     this.load.set(worker.id, (this.load.get(worker.id) ?? 0) + 1);
     this.tasks.dispatched(job.uid, worker.id);
     let batch = out.get(worker.id);
@@ -523,6 +528,7 @@ export class TaskScheduler {
       case "task_started": {
         this.tasks.started(m.id, worker, m.time);
         const job = this.jobs.get(m.id);
+        if (job) job.started = true;
         if (job && this.tasks.active(m.id)?.state === "running") this.startTimeout(job);
         break;
       }
@@ -592,7 +598,11 @@ export class TaskScheduler {
       if (rec.state !== "running" || rec.worker !== worker) continue;
       const job = this.jobs.get(rec.uid);
       if (job) this.unload(job);
-      if (rec.stopping) {
+      if (job && !job.started && !rec.stopping) {
+        // Dealt ahead and never started: it goes back to wait for a worker, unharmed.
+        this.tasks.undealt(rec.uid, msg);
+        this.enqueue(job);
+      } else if (rec.stopping) {
         this.tasks.finish(rec.uid, rec.stopping.state, { msg: rec.stopping.msg });
       } else if (job && rec.attempts <= job.maxRetries) {
         this.retry(job, msg);

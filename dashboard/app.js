@@ -635,7 +635,11 @@ function renderWorkers() {
             ),
             h("td", { class: "muted" }, `${w.hostname ?? ""}${w.pid ? ` · ${w.pid}` : ""}`),
             h("td", {}, badge(w.state)),
-            h("td", { class: "num" }, `${w.busy}/${w.slots}`),
+            h(
+              "td",
+              { class: "num" },
+              w.slots < 0 ? `${w.busy} (no limit)` : `${w.busy}/${w.slots}`,
+            ),
           ),
         )
       : [h("tr", {}, h("td", { colspan: 4, class: "empty" }, "No workers."))]),

@@ -163,22 +163,27 @@ it("logs in, adds a plan through the page, runs it; a task's bar and a run's per
   });
   expect(fx.json).toMatchObject({ success: true });
   const uid = (fx.json as { task_uid: string }).task_uid;
+  // Progress, message and outputs are separate calls of the user code (separate
+  // events): the row is read once it shows all of one step.
   const taskBar = `#tasks tr[data-task="${uid}"] [role=progressbar]`;
-  await waitPage(
-    (sel) => document.querySelector(sel)?.getAttribute("aria-valuenow") === "25",
-    taskBar,
-  );
-  expect(await page.$eval(`#tasks tr[data-task="${uid}"]`, (el) => el.textContent)).toContain(
-    "a quarter done",
-  );
+  const rowShows = (value: string, texts: string[]) =>
+    page.waitForFunction(
+      (u: string, v: string, t: string[]) => {
+        const row = document.querySelector(`#tasks tr[data-task="${u}"]`);
+        const bar = row?.querySelector("[role=progressbar]");
+        return (
+          bar?.getAttribute("aria-valuenow") === v &&
+          t.every((x) => (row?.textContent ?? "").includes(x))
+        );
+      },
+      { timeout: GUARD_MS, polling: "mutation" },
+      uid,
+      value,
+      texts,
+    );
+  await rowShows("25", ["a quarter done"]);
   first.open();
-  await waitPage(
-    (sel) => document.querySelector(sel)?.getAttribute("aria-valuenow") === "75",
-    taskBar,
-  );
-  const row75 = await page.$eval(`#tasks tr[data-task="${uid}"]`, (el) => el.textContent ?? "");
-  expect(row75).toContain("three quarters done");
-  expect(row75).toContain('"rows":3');
+  await rowShows("75", ["three quarters done", '"rows":3']);
 
   // A run of three tasks: its percent moves while they report, and reaches 100.
   const gate = newGate();

@@ -206,7 +206,7 @@ export class TaskRegistry {
   workerInfo:
     ((worker: string) => { hostname: string; pid: number | null } | undefined) | undefined;
   /** Where accepted marks and removals are written (no one waits for them). */
-  store: ((ops: StoreOp[]) => Promise<void> | void) | undefined;
+  store: ((ops: StoreOp[]) => void) | undefined;
   /**
    * Where final results are written: resolves once they are durable (a group
    * commit with the turn's other writes). Unset (tests of the registry alone):
@@ -277,8 +277,7 @@ export class TaskRegistry {
     // Written with the turn's other changes (a group commit); its result replaces it.
     // After a crash it becomes a failed result (see restore), so an accepted task is
     // never silently lost: the reply that acknowledges it waits for it (whenAccepted).
-    const write = this.commit ?? this.store;
-    const written = write?.([
+    const mark: StoreOp[] = [
       {
         op: "result_put",
         uid: rec.uid,
@@ -294,9 +293,10 @@ export class TaskRegistry {
         },
         expiresAt: now / 1000 + ACCEPTED_KEPT_SEC,
       },
-    ]);
-    if (written) {
-      const settled = written.then(
+    ];
+    if (!this.commit) this.store?.(mark);
+    else {
+      const settled = this.commit(mark).then(
         () => undefined,
         () => undefined,
       );

@@ -37,6 +37,12 @@ it("a pool worker killed mid-run fails its tasks with a clear message; restart c
   expect(created.success, String(created.msg)).toBe(true);
   const run_uid = created.run_uid as string;
   await waitRun(c, run_uid, (i) => i.num_computing === 2);
+  // Both started (a task whose start the manager has not heard when its worker dies
+  // is dealt again instead: it may not have begun).
+  await waitUntil(async () => {
+    const r = await c?.request("tasks_list", { run_uid, state: "running" });
+    return (r?.tasks as { started_at: string | null }[]).filter((t) => t.started_at).length === 2;
+  });
   // The pool worker (not the main one, which holds the environment).
   const victim = before[1] as number;
   process.kill(victim, "SIGKILL");

@@ -40,7 +40,7 @@
  * (task-received) but not started; its timeout counts from its start, and a
  * cancel takes it out of the worker unrun.
  * A task whose pool worker is lost is retried if it has retries left,
- * otherwise it fails saying so (one dealt ahead and not started yet just
+ * otherwise it fails saying so (one it was not heard to start, e.g. dealt ahead, just
  * waits again, as if never dealt); a new process takes the lost one's place.
  *
  * Runs (runs.ts) submit their tasks `held`: they are released a few at a

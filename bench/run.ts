@@ -68,6 +68,21 @@ rows.push({
   base: { key: "echo_rtt_ms", value: t.echoMedianMs, digits: 3, label: "REQ/REP echo round trip" },
   target: "≤ 5",
 });
+const OS_SYNC = ["--store-sync", "os"];
+const tOs = await benchTasks(500, OS_SYNC);
+rows.push({
+  label: "the same with `--store-sync os` (ms)",
+  key: "noop_latency_os_sync_ms",
+  value: tOs.taskMedianMs,
+  digits: 3,
+  base: {
+    key: "echo_rtt_os_sync_ms",
+    value: tOs.echoMedianMs,
+    digits: 3,
+    label: "REQ/REP echo round trip",
+  },
+  target: "≤ 5",
+});
 const pr = await benchPrinting();
 rows.push({
   label: "no-op printing 3 lines (QS_Console on), execute → completed, median (ms)",
@@ -108,12 +123,17 @@ rows.push(
   },
 );
 const bg: number[] = [];
-for (const workers of [1, 2]) {
-  const th = await benchThroughput(5000, workers);
-  const suffix = workers === 1 ? "" : `_workers${workers}`;
-  bg.push(th.tasksPerSec);
+for (const [workers, sync] of [
+  [1, "fsync"],
+  [2, "fsync"],
+  [1, "os"],
+  [2, "os"],
+] as const) {
+  const th = await benchThroughput(5000, workers, 16, sync === "os" ? OS_SYNC : []);
+  const suffix = (workers === 1 ? "" : `_workers${workers}`) + (sync === "os" ? "_os_sync" : "");
+  if (sync === "fsync") bg.push(th.tasksPerSec);
   rows.push({
-    label: `background no-op tasks, one request each, --workers ${workers} (tasks/s)`,
+    label: `background no-op tasks, one request each, --workers ${workers}${sync === "os" ? " --store-sync os" : ""} (tasks/s)`,
     key: `bg_tasks_per_s${suffix}`,
     value: th.tasksPerSec,
     digits: 0,
@@ -158,10 +178,23 @@ for (const workers of [1, 2, 4]) {
   });
 }
 const run = await benchRun(20_000, 1);
+const runOs = await benchRun(20_000, 1, OS_SYNC);
 rows.push({
   label: "a run of 20,000 no-op tasks, created → all completed (tasks/s)",
   key: "run_tasks_per_s",
   value: run.tasksPerSec,
+  digits: 0,
+  base: {
+    key: "dealer_echo_per_s",
+    value: rows.find((x) => x.key === "bg_tasks_per_s")?.base?.value ?? NaN,
+    digits: 0,
+    label: "DEALER/ROUTER echo, 16 in flight",
+  },
+});
+rows.push({
+  label: "the same with `--store-sync os` (tasks/s)",
+  key: "run_tasks_os_sync_per_s",
+  value: runOs.tasksPerSec,
   digits: 0,
   base: {
     key: "dealer_echo_per_s",

@@ -31,8 +31,8 @@ export interface TasksResult {
 
 const WARMUP = 20;
 
-export async function benchTasks(n = 500): Promise<TasksResult> {
-  const z = await startNoopManager({ timeoutMs: 5000 });
+export async function benchTasks(n = 500, args: string[] = []): Promise<TasksResult> {
+  const z = await startNoopManager({ timeoutMs: 5000, args });
   try {
     const params = noopExecute(false);
     const times: number[] = [];
@@ -73,8 +73,11 @@ export async function benchTasks(n = 500): Promise<TasksResult> {
  * then `waitForCompletedTask(uid)`, timed as the producer sees it. The info
  * socket is on (`--zmq-publish-console ON`), so the wait is woken by QS_Info.
  */
-export async function benchClientWait(n = 500): Promise<Spread & { n: number }> {
-  const z = await startNoopManager({ info: true });
+export async function benchClientWait(
+  n = 500,
+  args: string[] = [],
+): Promise<Spread & { n: number }> {
+  const z = await startNoopManager({ info: true, args });
   const api = new REManagerAPI({
     zmqControlAddr: z.m.controlAddr,
     zmqInfoAddr: z.m.infoAddr,

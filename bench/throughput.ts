@@ -96,8 +96,12 @@ export interface RunThroughput {
  * completed: the last task's status is polled every 2 ms (a small request),
  * then `run_info` confirms that every task is done and none failed.
  */
-export async function benchRun(count = 20_000, workers = 1): Promise<RunThroughput> {
-  const z = await startNoopManager({ workers });
+export async function benchRun(
+  count = 20_000,
+  workers = 1,
+  args: string[] = [],
+): Promise<RunThroughput> {
+  const z = await startNoopManager({ workers, args });
   try {
     const t0 = nowMs();
     const r = await z.c.request("run_create", {

@@ -23,6 +23,7 @@ export interface ManagerOptions {
   userGroupPermissions: string | undefined;
   taskResultsRetention: number;
   storePath: string;
+  storeSync: StoreSync;
   redisAddr: string | undefined;
   redisNamePrefix: string;
   redisLease: number;
@@ -91,6 +92,18 @@ function encoding(raw: string): Encoding {
     throw new Error(`expected one of ${ENCODINGS.join(", ")}, got '${raw}'`);
   }
   return v as Encoding;
+}
+
+/** When a write to the embedded store counts as durable (see `--store-sync`). */
+export const STORE_SYNCS = ["fsync", "os"] as const;
+export type StoreSync = (typeof STORE_SYNCS)[number];
+
+function storeSync(raw: string): StoreSync {
+  const v = raw.trim().toLowerCase();
+  if (!(STORE_SYNCS as readonly string[]).includes(v)) {
+    throw new Error(`expected one of ${STORE_SYNCS.join(", ")}, got '${raw}'`);
+  }
+  return v as StoreSync;
 }
 
 function curveKey(raw: string): string {
@@ -204,6 +217,15 @@ export const OPTION_SPECS: OptionSpec[] = [
     arg: "<dir>",
     description: "directory of the embedded (LMDB) store",
     default: path.join(".zqs", "store"),
+  },
+  {
+    key: "storeSync",
+    flag: "--store-sync",
+    arg: "<fsync|os>",
+    description:
+      "embedded store: a write counts as done once flushed to disk (fsync: survives a power cut) or once handed to the operating system (os: survives a crash or kill -9 of zqs, not of the machine; faster)",
+    default: "fsync",
+    parse: storeSync,
   },
   {
     key: "redisAddr",

@@ -10,18 +10,20 @@ export interface StoreSetup {
   cleanup: () => Promise<void>;
 }
 
+/** LMDB in a fresh temp dir, with more manager arguments. */
+function lmdb(...extra: string[]): () => Promise<StoreSetup> {
+  return async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), "zqs-store-"));
+    return {
+      args: ["--store-path", path.join(dir, "store"), ...extra],
+      cleanup: async () => rmSync(dir, { recursive: true, force: true }),
+    };
+  };
+}
+
 /** LMDB in a fresh temp dir; a real redis-server started for the test. */
 export const STORES: [label: string, make: () => Promise<StoreSetup>][] = [
-  [
-    "LMDB",
-    async () => {
-      const dir = mkdtempSync(path.join(os.tmpdir(), "zqs-store-"));
-      return {
-        args: ["--store-path", path.join(dir, "store")],
-        cleanup: async () => rmSync(dir, { recursive: true, force: true }),
-      };
-    },
-  ],
+  ["LMDB", lmdb()],
   [
     "Redis",
     async () => {
@@ -29,4 +31,10 @@ export const STORES: [label: string, make: () => Promise<StoreSetup>][] = [
       return { args: ["--redis-addr", r.addr], cleanup: () => r.stop() };
     },
   ],
+];
+
+/** The LMDB store whose writes count once handed to the OS (`--store-sync os`). */
+export const LMDB_OS_SYNC: [label: string, make: () => Promise<StoreSetup>] = [
+  "LMDB --store-sync os",
+  lmdb("--store-sync", "os"),
 ];

@@ -21,6 +21,12 @@ export type { DocKey, Store, StoreOp, StoreSnapshot, StoredResult, StoredRun } f
 export interface OpenStoreOptions {
   /** Directory of the embedded (LMDB) store; used when `redisAddr` is not set. */
   storePath: string;
+  /**
+   * Embedded store: "fsync" (default) resolves a write once it is flushed to
+   * disk, "os" once it is handed to the operating system (LMDB's noSync): it
+   * then survives a crash of the process, not of the machine.
+   */
+  storeSync?: "fsync" | "os" | undefined;
   /** `host:port` of a Redis server: use it instead of the embedded store. */
   redisAddr?: string | undefined;
   /** Prefix of the Redis key names. */
@@ -47,7 +53,7 @@ export async function openStore(opts: OpenStoreOptions): Promise<Store> {
     });
   }
   const { LmdbStore } = await import("./lmdb.js");
-  return LmdbStore.open({ storePath: opts.storePath, log: opts.log });
+  return LmdbStore.open({ storePath: opts.storePath, sync: opts.storeSync, log: opts.log });
 }
 
 // A record, so that a document key added to DocKey fails to compile until it is listed here.

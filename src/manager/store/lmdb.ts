@@ -6,7 +6,10 @@
  * JSON text of its definition) and "run_outcomes" (run uid -> outcome string).
  *
  * `apply` runs all its operations in one LMDB (child) transaction and
- * resolves once that transaction is committed and flushed to disk.
+ * resolves once that transaction is committed and flushed to disk — or, with
+ * `sync: "os"`, once it is committed to the operating system's file cache
+ * (LMDB's noSync): it then survives a crash or kill -9 of the manager, not a
+ * crash of the machine or a power cut, and a commit costs no disk flush.
  *
  * One manager at a time: `open` takes the directory (lmdb-owner.ts) before it
  * opens the environment, and `close` gives it back.
@@ -36,6 +39,8 @@ import {
 export interface LmdbStoreOptions {
   /** The directory of the store; created (with its parents) when missing. */
   storePath: string;
+  /** "fsync" (default): a write resolves once flushed to disk; "os": once committed to the OS. */
+  sync?: "fsync" | "os" | undefined;
   /** Where to say that a store left by a manager that is gone is taken over. */
   log?: StoreLog | undefined;
 }
@@ -74,6 +79,7 @@ export class LmdbStore implements Store {
       root = open(dir, {
         noSubdir: false, // a directory even when its name has a dot
         maxDbs: 8,
+        noSync: opts.sync === "os",
       });
       const docs = root.openDB<string, string>("docs", { encoding: "string" });
       const history = root.openDB<string, number>("history", { encoding: "string" });

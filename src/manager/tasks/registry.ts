@@ -495,12 +495,12 @@ export class TaskRegistry {
     }
   }
 
-  /** Resolves once the task's final state is visible (at once when it is, or is unknown). */
   /** Resolves once the task's accepted mark is durable: before a reply acknowledges it. */
   whenAccepted(uid: string): Promise<void> {
     return this.accepting.get(uid) ?? Promise.resolve();
   }
 
+  /** Resolves once the task's final state is visible (at once when it is, or is unknown). */
   whenFinal(uid: string): Promise<void> {
     const r = this.records.get(uid);
     if (!r || isFinal(r.state)) return Promise.resolve();

@@ -6,6 +6,10 @@ import { Manager } from "../../manager/daemon.js";
 import type { ManagerOptions } from "../../manager/options.js";
 import { OPTION_SPECS, resolveOptions } from "../../manager/options.js";
 import { StoreInUseError } from "../../manager/store/owner.js";
+import { CONTROL_LINGER_MS } from "../../manager/rpc/server.js";
+
+/** How long a stopped manager waits for its queued replies before it exits regardless (ms). */
+const EXIT_GRACE_MS = CONTROL_LINGER_MS + 1000;
 
 export function runManager(program: Command): void {
   const cmd = program.command("manager").description("start the manager daemon");
@@ -46,6 +50,11 @@ export function runManager(program: Command): void {
       process.exit(1);
     }
     await manager.stopped;
-    process.exit(manager.exitCode);
+    // Not process.exit at once: it would drop what ZeroMQ still holds to send (the
+    // reply to manager_stop, on a busy machine), while a natural exit lets ZeroMQ
+    // deliver it within the control socket's linger. Whatever else might keep the
+    // process alive is cut off once that linger has had its time.
+    process.exitCode = manager.exitCode;
+    setTimeout(() => process.exit(manager.exitCode), EXIT_GRACE_MS).unref();
   });
 }

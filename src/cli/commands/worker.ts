@@ -106,7 +106,10 @@ export function runWorker(program: Command): void {
         process.exit(1);
       }
       await agent.done;
-      process.exit(0);
+      // A natural exit lets ZeroMQ deliver the goodbye within the socket's linger
+      // (process.exit would drop it); anything else still alive is cut off after it.
+      process.exitCode = 0;
+      setTimeout(() => process.exit(0), 3000).unref();
     });
 }
 

@@ -11,6 +11,7 @@ export class SendQueue {
   private readonly queue: Frames[] = [];
   private busy = false;
   private closed = false;
+  private idleWaiters: (() => void)[] = [];
 
   constructor(
     private readonly socket: Router | Publisher,
@@ -23,8 +24,20 @@ export class SendQueue {
     if (!this.busy) void this.drain();
   }
 
+  /** Messages not yet handed to the socket: queued, or the one being sent. */
   get length(): number {
-    return this.queue.length;
+    return this.queue.length + (this.busy ? 1 : 0);
+  }
+
+  /**
+   * Resolves once every message sent so far is handed to the socket. A send
+   * may wait for the socket's next poll (a turn of the event loop), so "the
+   * queue is empty" is not enough before the socket closes: the message being
+   * sent would be dropped.
+   */
+  idle(): Promise<void> {
+    if (!this.busy) return Promise.resolve();
+    return new Promise((resolve) => this.idleWaiters.push(resolve));
   }
 
   private async drain(): Promise<void> {
@@ -42,11 +55,13 @@ export class SendQueue {
       }
     } finally {
       this.busy = false;
+      for (const resolve of this.idleWaiters.splice(0)) resolve();
     }
   }
 
   close(): void {
     this.closed = true;
     this.queue.length = 0;
+    for (const resolve of this.idleWaiters.splice(0)) resolve();
   }
 }

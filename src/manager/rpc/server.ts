@@ -55,6 +55,9 @@ export interface ControlServerOptions {
   replyEncodingForErrors: WireEncoding;
 }
 
+/** How long the control socket may still deliver queued replies once closed (ms). */
+export const CONTROL_LINGER_MS = 1000;
+
 export class ControlServer {
   readonly router: Router;
   private readonly sendQueue: SendQueue;
@@ -68,7 +71,7 @@ export class ControlServer {
     private readonly log: Logger,
   ) {
     this.router = new Router({
-      linger: 1000,
+      linger: CONTROL_LINGER_MS,
       // Pending TCP connections (zeromq's default is 100): a burst of clients
       // past it waits for SYN retries, a second or more.
       backlog: 1024,
@@ -97,11 +100,6 @@ export class ControlServer {
     await this.router.bind(this.opts.address);
     this.running = true;
     this.loopDone = this.loop();
-  }
-
-  /** Replies waiting to be written. */
-  get pendingReplies(): number {
-    return this.sendQueue.length;
   }
 
   private async loop(): Promise<void> {
@@ -163,12 +161,15 @@ export class ControlServer {
     }
   }
 
-  /** Wait until queued replies are handed to the socket (bounded). */
-  async flush(timeoutMs = 1000): Promise<void> {
-    const end = Date.now() + timeoutMs;
-    while (this.sendQueue.length > 0 && Date.now() < end) {
-      await new Promise((r) => setTimeout(r, 5));
-    }
+  /**
+   * Wait until every reply sent so far is handed to the socket (the reply to
+   * manager_stop among them), or `timeoutMs` has passed.
+   */
+  async flush(timeoutMs = CONTROL_LINGER_MS): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<void>((r) => (timer = setTimeout(r, timeoutMs)));
+    await Promise.race([this.sendQueue.idle(), late]);
+    clearTimeout(timer);
   }
 
   async close(): Promise<void> {

@@ -59,6 +59,7 @@ export class LmdbStore implements Store {
     private readonly results: Database<string, string>,
     private readonly runs: Database<string, string>,
     private readonly runOutcomes: Database<string, string>,
+    private readonly sync: "fsync" | "os",
   ) {
     this.location = location;
   }
@@ -86,7 +87,17 @@ export class LmdbStore implements Store {
       const results = root.openDB<string, string>("results", { encoding: "string" });
       const runs = root.openDB<string, string>("runs", { encoding: "string" });
       const runOutcomes = root.openDB<string, string>("run_outcomes", { encoding: "string" });
-      return new LmdbStore(dir, ownership, root, docs, history, results, runs, runOutcomes);
+      return new LmdbStore(
+        dir,
+        ownership,
+        root,
+        docs,
+        history,
+        results,
+        runs,
+        runOutcomes,
+        opts.sync ?? "fsync",
+      );
     } catch (err) {
       if (root) await root.close().catch(() => undefined);
       await ownership?.release().catch(() => undefined);
@@ -134,6 +145,13 @@ export class LmdbStore implements Store {
     const encoded = encodeOps(ops, this.location);
     if (encoded.length === 0) return;
     try {
+      if (this.sync === "os") {
+        // Nothing to wait for but the commit itself: done on this thread, it
+        // costs less than the hand-over to LMDB's writer thread and back. A
+        // throw in the middle aborts the transaction.
+        this.root.transactionSync(() => this.write(encoded));
+        return;
+      }
       // A child transaction, so that even an unexpected failure in the
       // middle rolls back the operations before it.
       await this.root.childTransaction(() => this.write(encoded));

@@ -7,6 +7,7 @@ import path from "node:path";
 import type { Encoding } from "../protocol/index.js";
 import { ENCODINGS } from "../protocol/index.js";
 import { isCurveKey } from "../protocol/z85.js";
+import { STORE_SYNCS, type StoreSync } from "./store/types.js";
 import { anonymousScope, ENV_SINGLE_USER_KEY, parseHostPort } from "../http/options.js";
 
 export interface ManagerOptions {
@@ -93,10 +94,6 @@ function encoding(raw: string): Encoding {
   }
   return v as Encoding;
 }
-
-/** When a write to the embedded store counts as durable (see `--store-sync`). */
-export const STORE_SYNCS = ["fsync", "os"] as const;
-export type StoreSync = (typeof STORE_SYNCS)[number];
 
 function storeSync(raw: string): StoreSync {
   const v = raw.trim().toLowerCase();

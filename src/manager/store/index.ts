@@ -12,21 +12,32 @@ import {
   nestingMessage,
   nestingPast,
 } from "../../protocol/limits.js";
-import { StoreError, type DocKey, type Store, type StoreOp, type StoredRun } from "./types.js";
+import {
+  StoreError,
+  type DocKey,
+  type Store,
+  type StoreOp,
+  type StoredRun,
+  type StoreSync,
+} from "./types.js";
 
 export { StoreError } from "./types.js";
 export { StoreInUseError, type StoreLog } from "./owner.js";
-export type { DocKey, Store, StoreOp, StoreSnapshot, StoredResult, StoredRun } from "./types.js";
+export type {
+  DocKey,
+  Store,
+  StoreOp,
+  StoreSnapshot,
+  StoredResult,
+  StoredRun,
+  StoreSync,
+} from "./types.js";
 
 export interface OpenStoreOptions {
   /** Directory of the embedded (LMDB) store; used when `redisAddr` is not set. */
   storePath: string;
-  /**
-   * Embedded store: "fsync" (default) resolves a write once it is flushed to
-   * disk, "os" once it is handed to the operating system (LMDB's noSync): it
-   * then survives a crash of the process, not of the machine.
-   */
-  storeSync?: "fsync" | "os" | undefined;
+  /** Embedded store: when a write counts as done (default "fsync"; see StoreSync). */
+  storeSync?: StoreSync | undefined;
   /** `host:port` of a Redis server: use it instead of the embedded store. */
   redisAddr?: string | undefined;
   /** Prefix of the Redis key names. */

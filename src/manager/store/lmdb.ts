@@ -34,13 +34,14 @@ import {
   type StoreOp,
   type StoreSnapshot,
   type StoredResult,
+  type StoreSync,
 } from "./types.js";
 
 export interface LmdbStoreOptions {
   /** The directory of the store; created (with its parents) when missing. */
   storePath: string;
   /** "fsync" (default): a write resolves once flushed to disk; "os": once committed to the OS. */
-  sync?: "fsync" | "os" | undefined;
+  sync?: StoreSync | undefined;
   /** Where to say that a store left by a manager that is gone is taken over. */
   log?: StoreLog | undefined;
 }
@@ -59,7 +60,7 @@ export class LmdbStore implements Store {
     private readonly results: Database<string, string>,
     private readonly runs: Database<string, string>,
     private readonly runOutcomes: Database<string, string>,
-    private readonly sync: "fsync" | "os",
+    private readonly sync: StoreSync,
   ) {
     this.location = location;
   }

@@ -8,6 +8,14 @@
  * takes it (see owner.ts) or fails with a StoreInUseError naming its owner.
  */
 
+/**
+ * When a write to the embedded store counts as done (`--store-sync`): once
+ * flushed to disk, or once committed to the operating system (it then
+ * survives a crash of the manager, not of the machine).
+ */
+export const STORE_SYNCS = ["fsync", "os"] as const;
+export type StoreSync = (typeof STORE_SYNCS)[number];
+
 /** Single documents, each written whole. */
 export type DocKey =
   | "queue" // the plan queue: an array of items, front first

@@ -44,6 +44,7 @@ describe("SendQueue", () => {
     await done;
     expect(s.sent).toEqual(["a", "b"]);
     expect(q.length).toBe(0);
+    expect(q.lastSentAt).toBeGreaterThan(-Infinity);
     await q.idle(); // at once when nothing is pending
   });
 
@@ -55,5 +56,6 @@ describe("SendQueue", () => {
     q.close();
     await done;
     expect(s.sent).toEqual([]);
+    expect(q.lastSentAt).toBe(-Infinity);
   });
 });

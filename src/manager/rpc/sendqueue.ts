@@ -12,6 +12,8 @@ export class SendQueue {
   private busy = false;
   private closed = false;
   private idleWaiters: (() => void)[] = [];
+  /** When the socket last took a message (performance.now(); -Infinity: never). */
+  lastSentAt = -Infinity;
 
   constructor(
     private readonly socket: Router | Publisher,
@@ -48,6 +50,7 @@ export class SendQueue {
         if (this.closed) break;
         try {
           await this.socket.send(frames);
+          this.lastSentAt = performance.now();
         } catch (err) {
           if (this.closed) break;
           this.onError(err);

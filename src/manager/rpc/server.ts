@@ -58,6 +58,15 @@ export interface ControlServerOptions {
 /** How long the control socket may still deliver queued replies once closed (ms). */
 export const CONTROL_LINGER_MS = 1000;
 
+/**
+ * How long the control socket stays open after the last reply it took, before
+ * the manager closes it and exits (ms). ZeroMQ writes a message out on its own
+ * I/O thread after the socket took it; on a busy machine, a socket closed by a
+ * process that exits at once lost a reply just taken (the reply to
+ * manager_stop), the linger notwithstanding.
+ */
+const REPLY_DRAIN_MS = 300;
+
 export class ControlServer {
   readonly router: Router;
   private readonly sendQueue: SendQueue;
@@ -163,13 +172,16 @@ export class ControlServer {
 
   /**
    * Wait until every reply sent so far is handed to the socket (the reply to
-   * manager_stop among them), or `timeoutMs` has passed.
+   * manager_stop among them), or `timeoutMs` has passed; then, if the socket
+   * took a reply less than REPLY_DRAIN_MS ago, for the rest of that time.
    */
   async flush(timeoutMs = CONTROL_LINGER_MS): Promise<void> {
     let timer: NodeJS.Timeout | undefined;
     const late = new Promise<void>((r) => (timer = setTimeout(r, timeoutMs)));
     await Promise.race([this.sendQueue.idle(), late]);
     clearTimeout(timer);
+    const rest = this.sendQueue.lastSentAt + REPLY_DRAIN_MS - performance.now();
+    if (rest > 0) await new Promise((r) => setTimeout(r, rest));
   }
 
   async close(): Promise<void> {

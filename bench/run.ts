@@ -179,29 +179,26 @@ for (const workers of [1, 2, 4]) {
 }
 const run = await benchRun(20_000, 1);
 const runOs = await benchRun(20_000, 1, OS_SYNC);
+/** The runs' baseline: the DEALER/ROUTER echo of the one-worker background row. */
+const runBase = {
+  key: "dealer_echo_per_s",
+  value: rows.find((x) => x.key === "bg_tasks_per_s")?.base?.value ?? NaN,
+  digits: 0,
+  label: "DEALER/ROUTER echo, 16 in flight",
+};
 rows.push({
   label: "a run of 20,000 no-op tasks, created → all completed (tasks/s)",
   key: "run_tasks_per_s",
   value: run.tasksPerSec,
   digits: 0,
-  base: {
-    key: "dealer_echo_per_s",
-    value: rows.find((x) => x.key === "bg_tasks_per_s")?.base?.value ?? NaN,
-    digits: 0,
-    label: "DEALER/ROUTER echo, 16 in flight",
-  },
+  base: runBase,
 });
 rows.push({
   label: "the same with `--store-sync os` (tasks/s)",
   key: "run_tasks_os_sync_per_s",
   value: runOs.tasksPerSec,
   digits: 0,
-  base: {
-    key: "dealer_echo_per_s",
-    value: rows.find((x) => x.key === "bg_tasks_per_s")?.base?.value ?? NaN,
-    digits: 0,
-    label: "DEALER/ROUTER echo, 16 in flight",
-  },
+  base: runBase,
 });
 const s = await benchStartup();
 rows.push(

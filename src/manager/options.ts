@@ -87,20 +87,15 @@ function positiveInt(raw: string): number {
   return n;
 }
 
-function encoding(raw: string): Encoding {
-  const v = raw.trim().toLowerCase();
-  if (!(ENCODINGS as readonly string[]).includes(v)) {
-    throw new Error(`expected one of ${ENCODINGS.join(", ")}, got '${raw}'`);
-  }
-  return v as Encoding;
-}
-
-function storeSync(raw: string): StoreSync {
-  const v = raw.trim().toLowerCase();
-  if (!(STORE_SYNCS as readonly string[]).includes(v)) {
-    throw new Error(`expected one of ${STORE_SYNCS.join(", ")}, got '${raw}'`);
-  }
-  return v as StoreSync;
+/** A parser of one word out of `choices` (any case). */
+function oneOf<T extends string>(choices: readonly T[]): (raw: string) => T {
+  return (raw) => {
+    const v = raw.trim().toLowerCase();
+    if (!(choices as readonly string[]).includes(v)) {
+      throw new Error(`expected one of ${choices.join(", ")}, got '${raw}'`);
+    }
+    return v as T;
+  };
 }
 
 function curveKey(raw: string): string {
@@ -144,7 +139,7 @@ export const OPTION_SPECS: OptionSpec[] = [
     env: "QSERVER_ZMQ_ENCODING_FOR_SERVER",
     description: "message encoding; auto answers each request in its own encoding",
     default: "json",
-    parse: encoding,
+    parse: oneOf(ENCODINGS),
   },
   {
     key: "zmqPrivateKey",
@@ -222,7 +217,7 @@ export const OPTION_SPECS: OptionSpec[] = [
     description:
       "embedded store: a write counts as done once flushed to disk (fsync: survives a power cut) or once handed to the operating system (os: survives a crash or kill -9 of zqs, not of the machine; faster)",
     default: "fsync",
-    parse: storeSync,
+    parse: oneOf(STORE_SYNCS),
   },
   {
     key: "redisAddr",

@@ -7,6 +7,7 @@ import type { ManagerOptions } from "../../manager/options.js";
 import { OPTION_SPECS, resolveOptions } from "../../manager/options.js";
 import { StoreInUseError } from "../../manager/store/owner.js";
 import { CONTROL_LINGER_MS } from "../../manager/rpc/server.js";
+import { exitWhenDone } from "../exit.js";
 
 /** How long a stopped manager waits for its queued replies before it exits regardless (ms). */
 const EXIT_GRACE_MS = CONTROL_LINGER_MS + 1000;
@@ -50,11 +51,7 @@ export function runManager(program: Command): void {
       process.exit(1);
     }
     await manager.stopped;
-    // Not process.exit at once: it would drop what ZeroMQ still holds to send (the
-    // reply to manager_stop, on a busy machine), while a natural exit lets ZeroMQ
-    // deliver it within the control socket's linger. Whatever else might keep the
-    // process alive is cut off once that linger has had its time.
-    process.exitCode = manager.exitCode;
-    setTimeout(() => process.exit(manager.exitCode), EXIT_GRACE_MS).unref();
+    // The reply to manager_stop among what ZeroMQ may still hold.
+    exitWhenDone(manager.exitCode, EXIT_GRACE_MS);
   });
 }

@@ -2,6 +2,7 @@
  * `zqs worker`: join a manager as a worker on another host (the agent in
  * src/remote-worker/), and `zqs workers` (workers_list, area: workers).
  */
+import { exitWhenDone } from "../exit.js";
 import type { Command } from "commander";
 import { Option } from "commander";
 import { WorkerAgent } from "../../remote-worker/agent.js";
@@ -106,10 +107,8 @@ export function runWorker(program: Command): void {
         process.exit(1);
       }
       await agent.done;
-      // A natural exit lets ZeroMQ deliver the goodbye within the socket's linger
-      // (process.exit would drop it); anything else still alive is cut off after it.
-      process.exitCode = 0;
-      setTimeout(() => process.exit(0), 3000).unref();
+      // Its goodbye among what ZeroMQ may still hold (the dealer's linger is 2 s).
+      exitWhenDone(0, 3000);
     });
 }
 

@@ -101,8 +101,8 @@ function sec(t: unknown): number {
   return Math.round(t * 1000) + FLOOR;
 }
 
-export async function benchTrace(n = 300): Promise<TraceResult> {
-  const z = await startNoopManager({ info: true, timeoutMs: 5000 });
+export async function benchTrace(n = 300, args: string[] = []): Promise<TraceResult> {
+  const z = await startNoopManager({ info: true, timeoutMs: 5000, args });
   const sub = new Subscriber({ linger: 0 });
   /** uid → event → [manager's publish time, client's receipt time]. */
   const events = new Map<string, Map<string, [number, number]>>();
@@ -217,7 +217,8 @@ export function printTrace(t: TraceResult): void {
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
-  const t = await benchTrace(Number(process.env.BENCH_N ?? 300));
+  // Manager options after `--` (e.g. `npm run bench:trace -- --store-sync os`).
+  const t = await benchTrace(Number(process.env.BENCH_N ?? 300), process.argv.slice(2));
   printTrace(t);
   writeBenchJson({ trace: t });
 }

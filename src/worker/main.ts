@@ -42,6 +42,7 @@ import { describeThrown } from "./describe.js";
 import { failedResult, RunEngine, type PlanResult } from "./run-engine.js";
 import { installModuleHooks } from "./module-hooks.js";
 import { toWireValue } from "./wire-value.js";
+import { LazyAbort } from "./lazy-abort.js";
 
 const STARTUP_EXTENSIONS = [".js", ".mjs", ".cjs", ".ts", ".mts"];
 
@@ -161,7 +162,7 @@ function describe(): EnvironmentContent {
   return env.describe();
 }
 
-const running = new Map<string, AbortController>();
+const running = new Map<string, LazyAbort>();
 
 /** A subtask request waiting for the manager: its reply, and (awaited) the child's outcome. */
 interface PendingSubtask {
@@ -293,7 +294,7 @@ function onSubtaskDone(m: SubtaskDoneMsg): void {
 function makeContext(
   id: string,
   attempt: number,
-  ac: AbortController,
+  ac: LazyAbort,
   run: { uid: string; index: number } | null = null,
 ): TaskContext {
   const prefix = `[${id.slice(0, 8)}]`;
@@ -301,7 +302,9 @@ function makeContext(
     taskUid: id,
     attempt,
     run,
-    signal: ac.signal,
+    get signal() {
+      return ac.signal;
+    },
     progress: (pct) =>
       send({ type: "task_progress", id, progress: Math.max(0, Math.min(100, pct)) }),
     message: (text) => send({ type: "task_progress", id, message: String(text) }),
@@ -342,7 +345,7 @@ async function runTask(
   extra?: () => Partial<TaskDoneMsg>,
   run: { uid: string; index: number } | null = null,
 ): Promise<void> {
-  const ac = new AbortController();
+  const ac = new LazyAbort();
   running.set(id, ac);
   const time_start = now();
   send({ type: "task_started", id, time: time_start });
@@ -372,7 +375,7 @@ async function runTask(
       return_value: null,
       time_start,
       time_stop: now(),
-      ...(ac.signal.aborted ? { cancelled: true } : {}),
+      ...(ac.aborted ? { cancelled: true } : {}),
     };
   } finally {
     running.delete(id);
@@ -500,7 +503,7 @@ async function runPlan(m: PlanRunMsg): Promise<void> {
   const time_start = now();
   let result: PlanResult;
   // A plan's context (subtasks, logs); its signal aborts when the plan ends.
-  const ac = new AbortController();
+  const ac = new LazyAbort();
   try {
     const { plan, args } = env.bindPlan(m.name, m.args, m.kwargs);
     result = await taskStorage.run(makeContext(m.id, 1, ac), () => theEngine().run(plan, args));

@@ -7,7 +7,7 @@ import { Activity } from "../../src/manager/activity.js";
 import { StatusState } from "../../src/manager/state.js";
 import { taskHandlers } from "../../src/manager/tasks/handlers.js";
 import { TaskRegistry } from "../../src/manager/tasks/registry.js";
-import { TaskScheduler } from "../../src/manager/tasks/scheduler.js";
+import { DEAL_CHUNK, TaskScheduler } from "../../src/manager/tasks/scheduler.js";
 import type {
   TaskWorker,
   TaskWorkerPool,
@@ -18,7 +18,10 @@ class FakePool extends EventEmitter<TaskWorkerPoolEvents> implements TaskWorkerP
   sent: { worker: string; ids: string[] }[] = [];
   cancels: string[] = [];
   list: TaskWorker[] = [];
-  constructor(readonly slotsPerWorker: number) {
+  constructor(
+    readonly slotsPerWorker: number,
+    readonly aheadPerWorker = 0,
+  ) {
     super();
   }
   workers(): TaskWorker[] {
@@ -40,12 +43,12 @@ class FakePool extends EventEmitter<TaskWorkerPoolEvents> implements TaskWorkerP
 const closers: (() => void)[] = [];
 afterEach(() => closers.splice(0).forEach((c) => c()));
 
-function make(slots: number) {
+function make(slots: number, ahead = 0) {
   const state = new StatusState();
   let open = true;
   const activity = new Activity(state, () => open);
   const tasks = new TaskRegistry(60, { state, activity });
-  const pool = new FakePool(slots);
+  const pool = new FakePool(slots, ahead);
   const scheduler = new TaskScheduler(tasks, pool, pino({ level: "silent" }), {
     cancelGraceSec: 5,
   });
@@ -82,7 +85,54 @@ describe("TaskScheduler with a fake pool", () => {
     scheduler.workerReady();
     expect(pool.sent).toEqual([{ worker: "main", ids: ["a", "b"] }]);
   });
+
+  it("with unlimited slots deals a burst a chunk per turn, all of it, in order", async () => {
+    const { pool, scheduler } = make(Infinity);
+    const uids = Array.from({ length: 2 * DEAL_CHUNK + 3 }, (_, i) => `t${i}`);
+    for (const uid of uids) scheduler.submit(uid, call("f"), true, {});
+    pool.list = [{ id: "main", main: true }];
+    scheduler.workerReady();
+    expect(pool.sent.map((b) => b.ids.length)).toEqual([DEAL_CHUNK]);
+    while (pool.sent.flatMap((b) => b.ids).length < uids.length) await nextTurn();
+    expect(pool.sent.map((b) => b.ids.length)).toEqual([DEAL_CHUNK, DEAL_CHUNK, 3]);
+    expect(pool.sent.flatMap((b) => b.ids)).toEqual(uids);
+  });
+
+  it("deals further ahead to a worker whose calls are short, not to one whose calls are long", async () => {
+    const { pool, scheduler } = make(1, 2);
+    pool.list = [
+      { id: "main", main: true },
+      { id: "w2", main: false },
+    ];
+    const uids = Array.from({ length: 600 }, (_, i) => `t${i}`);
+    for (const uid of uids) scheduler.submit(uid, call("f"), true, {});
+    // One slot and two ahead each, before anything is known of their calls.
+    const dealt = (w: string) => pool.sent.filter((b) => b.worker === w).flatMap((b) => b.ids);
+    expect(dealt("w2")).toHaveLength(3);
+    expect(dealt("main")).toHaveLength(3);
+    const end = (worker: string, id: string, seconds: number) =>
+      pool.emit("task-message", worker, {
+        type: "task_done",
+        id,
+        success: true,
+        msg: "",
+        traceback: "",
+        return_value: null,
+        time_start: 100,
+        time_stop: 100 + seconds,
+      });
+    end("w2", dealt("w2")[0] as string, 0); // a call under a millisecond
+    end("main", dealt("main")[0] as string, 0.05); // a call of 50 ms
+    await nextTurn();
+    // w2 holds 2 and may hold 1 + 256 now; main holds 2 and may hold 3 still.
+    expect(dealt("w2")).toHaveLength(3 + 255);
+    expect(dealt("main")).toHaveLength(4);
+  });
 });
+
+function nextTurn(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
+}
 
 describe("task handlers from a fake context", () => {
   it("function_execute is refused while the environment is not open, naming the item", async () => {

@@ -97,12 +97,44 @@ export type EncodedOp =
 /** Longest result or run uid accepted, in UTF-8 bytes (LMDB keys are limited to 1978 bytes). */
 export const MAX_UID_BYTES = 512;
 
-function replacer(this: unknown, key: string, value: unknown): unknown {
+const NOT_JSON = new Set(["function", "symbol", "bigint"]);
+
+/**
+ * The first function, symbol or BigInt in `value` (which JSON would drop, or
+ * cannot write), named by its property: walked iteratively through lists and
+ * objects (except those with `toJSON`, which stand for themselves), each
+ * object once. Native `JSON.stringify` without a replacer is several times
+ * faster than one that calls back for every property; this walk keeps its
+ * refusals.
+ */
+function notJson(value: unknown): string | undefined {
   const t = typeof value;
-  if (t === "function" || t === "symbol" || t === "bigint") {
-    throw new TypeError(`${key === "" ? "the value" : `property "${key}"`} is a ${t}, not JSON`);
+  if (NOT_JSON.has(t)) return `the value is a ${t}, not JSON`;
+  if (t !== "object" || value === null) return undefined;
+  const seen = new Set<object>();
+  const stack: object[] = [value as object];
+  while (stack.length > 0) {
+    const v = stack.pop() as object;
+    if (seen.has(v)) continue;
+    seen.add(v);
+    if (Array.isArray(v)) {
+      for (let i = 0; i < v.length; i++) {
+        const child: unknown = v[i];
+        const ct = typeof child;
+        if (NOT_JSON.has(ct)) return `property "${i}" is a ${ct}, not JSON`;
+        if (ct === "object" && child !== null) stack.push(child as object);
+      }
+      continue;
+    }
+    if (typeof (v as { toJSON?: unknown }).toJSON === "function") continue;
+    for (const key of Object.keys(v)) {
+      const child = (v as Record<string, unknown>)[key];
+      const ct = typeof child;
+      if (NOT_JSON.has(ct)) return `property "${key}" is a ${ct}, not JSON`;
+      if (ct === "object" && child !== null) stack.push(child as object);
+    }
   }
-  return value;
+  return undefined;
 }
 
 /**
@@ -117,17 +149,23 @@ export function toJson(value: unknown): string {
   if (value === undefined) throw new TypeError("the value is undefined, not JSON");
   let json: string | undefined;
   try {
-    json = JSON.stringify(value, replacer);
+    json = JSON.stringify(value);
   } catch (err) {
-    if (!isStackOverflow(err)) throw err;
-    throw new TypeError(nestingMessage("the value", undefined, MAX_CARRIED_NESTING_DEPTH));
+    if (isStackOverflow(err)) {
+      throw new TypeError(nestingMessage("the value", undefined, MAX_CARRIED_NESTING_DEPTH));
+    }
+    // A BigInt is named as the other refusals are; a cycle keeps JSON's own words.
+    const bad = notJson(value);
+    throw bad !== undefined ? new TypeError(bad) : err;
   }
-  if (json === undefined) throw new TypeError("the value has no JSON form");
   // After the JSON text: a cycle is reported as such, not as nesting.
   const deep = nestingPast(value, MAX_CARRIED_NESTING_DEPTH);
   if (deep !== undefined) {
     throw new TypeError(nestingMessage("the value", deep, MAX_CARRIED_NESTING_DEPTH));
   }
+  const bad = notJson(value);
+  if (bad !== undefined) throw new TypeError(bad);
+  if (json === undefined) throw new TypeError("the value has no JSON form");
   return json;
 }
 
@@ -204,7 +242,8 @@ function checkUid(uid: unknown): string {
     throw new TypeError("uid must be a non-empty string");
   }
   if (uid.includes("\0")) throw new TypeError("uid must not contain NUL");
-  if (Buffer.byteLength(uid, "utf8") > MAX_UID_BYTES) {
+  // Three UTF-8 bytes at most per UTF-16 unit: a short uid needs no count.
+  if (uid.length * 3 > MAX_UID_BYTES && Buffer.byteLength(uid, "utf8") > MAX_UID_BYTES) {
     throw new TypeError(`uid is longer than ${MAX_UID_BYTES} bytes`);
   }
   return uid;

@@ -115,9 +115,14 @@ export class StoreWriter {
     return b.done;
   }
 
-  /** Commit `b` at the end of this turn (urgent) or after LAZY_MS (background writes only). */
+  /**
+   * Commit `b` at the end of this turn (urgent) or after LAZY_MS (background
+   * writes only). Urgent: queued once the code that wrote has returned, so the
+   * end-of-turn sends it queued (a task dealt to its worker) go before the
+   * commit, which (with --store-sync os) holds the thread while it writes.
+   */
   private schedule(b: Batch): void {
-    if (b.urgent) setImmediate(() => this.commitNext());
+    if (b.urgent) queueMicrotask(() => setImmediate(() => this.commitNext()));
     else setTimeout(() => this.commitNext(), LAZY_MS);
   }
 

@@ -51,6 +51,27 @@ import type { ExecuteFunctionMsg } from "../../protocol/ipc.js";
 import type { TaskMessage, TaskWorker, TaskWorkerPool } from "../workers/pool.js";
 import type { FinalState, TaskRecord, TaskRegistry, TaskStats } from "./registry.js";
 
+/**
+ * Most tasks dealt to one worker in one turn when every ready task may go
+ * (one worker, no slot limit): a burst (a run) then flows as a pipeline, the
+ * worker running a chunk while the manager deals the next and records the ends
+ * of the one before, instead of three stages one after another.
+ */
+export const DEAL_CHUNK = 512;
+
+/**
+ * Dealing ahead grows for short tasks: a pool worker is dealt, beyond its
+ * slots, as many tasks as its recent calls would run in about AHEAD_WORK_MS
+ * (never fewer than `--worker-prefetch`, never more than MAX_AHEAD), so that
+ * no-op-sized tasks do not wait for a round trip to the manager each few
+ * tasks, while at most a few milliseconds of work wait in one worker when
+ * another may be free.
+ */
+const AHEAD_WORK_MS = 10;
+const MAX_AHEAD = 256;
+/** Weight of the newest call in a worker's running mean of call times. */
+const CALL_MS_WEIGHT = 0.2;
+
 export interface TaskOptions {
   /** Seconds of run time before the task is stopped as timed_out. */
   timeout?: number | undefined;
@@ -166,6 +187,8 @@ export class TaskScheduler {
   private fresh: Job[] = [];
   /** Foreground jobs in `ready` (they do not wait for a slot). */
   private readyForeground = 0;
+  /** Worker id → running mean of its calls' run times (ms), from their task_done. */
+  private readonly callMs = new Map<string, number>();
 
   constructor(
     private readonly tasks: TaskRegistry,
@@ -389,19 +412,30 @@ export class TaskScheduler {
     const workers = this.pool.workers();
     const main = workers.find((w) => w.main);
     if (!main) return;
-    const slots = this.pool.slotsPerWorker + (this.pool.aheadPerWorker ?? 0);
-    if (slots === Infinity && workers.length === 1 && main.background !== false) {
+    if (
+      this.pool.slotsPerWorker === Infinity &&
+      workers.length === 1 &&
+      main.background !== false
+    ) {
+      // Everything goes, a chunk per turn: the worker runs one chunk while this
+      // process deals the next and records the ends of the one before.
       const batch = this.sortedReady();
-      this.ready = [];
+      const take = batch.length <= DEAL_CHUNK ? batch : batch.slice(0, DEAL_CHUNK);
+      this.ready = take === batch ? [] : batch.slice(DEAL_CHUNK);
       this.fresh = [];
-      this.readyForeground = 0;
-      for (const job of batch) this.dispatch(job, main, out);
+      for (const job of take) {
+        if (!job.background) this.readyForeground--;
+        this.dispatch(job, main, out);
+      }
+      if (this.ready.length > 0) this.schedulePump();
       return;
     }
     // Least loaded first; on a tie the other workers before the main one.
     const order = [...workers.filter((w) => !w.main), main].filter((w) => w.background !== false);
     let free = 0;
-    for (const w of order) free += Math.max(0, (w.slots ?? slots) - (this.load.get(w.id) ?? 0));
+    const capacity = new Map(order.map((w) => [w.id, this.capacity(w)]));
+    for (const w of order)
+      free += Math.max(0, (capacity.get(w.id) ?? 0) - (this.load.get(w.id) ?? 0));
     if (free === 0 && this.readyForeground === 0) {
       this.noteNewUnoffered(order);
       return;
@@ -428,7 +462,7 @@ export class TaskScheduler {
         if (!fits(w, job)) continue;
         offered = true;
         const n = this.load.get(w.id) ?? 0;
-        if (n < (w.slots ?? slots) && n < bestLoad) {
+        if (n < (capacity.get(w.id) ?? 0) && n < bestLoad) {
           best = w;
           bestLoad = n;
         }
@@ -443,8 +477,26 @@ export class TaskScheduler {
       this.dispatch(job, best, out);
     }
     // What is left keeps its order (sorted): the jobs not reached, after those passed over.
-    this.ready = i === 0 && left.length === 0 ? batch : left.concat(batch.slice(i));
+    if (left.length === 0) {
+      // In place: a long ready list (a run) is not copied at every deal.
+      if (i > 0) batch.splice(0, i);
+      this.ready = batch;
+    } else this.ready = left.concat(batch.slice(i));
     this.noteNewUnoffered(order);
+  }
+
+  /**
+   * How many tasks `w` may hold: its own slots (a remote worker), or the
+   * pool's slots and the tasks dealt ahead (more for short tasks, see
+   * AHEAD_WORK_MS; none when `--worker-prefetch` is 0).
+   */
+  private capacity(w: TaskWorker): number {
+    if (w.slots !== undefined) return w.slots;
+    const ahead = this.pool.aheadPerWorker ?? 0;
+    if (ahead === 0) return this.pool.slotsPerWorker;
+    const ms = this.callMs.get(w.id);
+    const short = ms === undefined ? 0 : Math.floor(AHEAD_WORK_MS / Math.max(ms, 0.01));
+    return this.pool.slotsPerWorker + Math.max(ahead, Math.min(MAX_AHEAD, short));
   }
 
   private sortedReady(): Job[] {
@@ -544,6 +596,7 @@ export class TaskScheduler {
         const rec = this.tasks.active(m.id);
         if (!rec) return;
         const job = this.jobs.get(m.id);
+        this.noteCallTime(worker, m.time_start, m.time_stop);
         if (job) {
           job.timeoutTimer = clear(job.timeoutTimer);
           // Its worker's slot is free now, while its outcome is being made durable.
@@ -570,6 +623,14 @@ export class TaskScheduler {
     }
   }
 
+  /** A call took `stop - start` seconds in `worker`: its running mean of call times moves. */
+  private noteCallTime(worker: string, start: number, stop: number): void {
+    const ms = Math.max(0, (stop - start) * 1000);
+    if (!Number.isFinite(ms)) return;
+    const prev = this.callMs.get(worker);
+    this.callMs.set(worker, prev === undefined ? ms : prev + (ms - prev) * CALL_MS_WEIGHT);
+  }
+
   /** The task no longer holds a slot of its worker. */
   private unload(job: Job): boolean {
     const w = job.worker;
@@ -594,6 +655,7 @@ export class TaskScheduler {
    * have retries left, or fail with `msg`.
    */
   private workerLost(worker: string, msg: string): void {
+    this.callMs.delete(worker);
     for (const rec of this.tasks.activeRecords()) {
       if (rec.state !== "running" || rec.worker !== worker) continue;
       const job = this.jobs.get(rec.uid);

@@ -143,10 +143,17 @@ export interface NoopManager {
  * temp dir), the benchmarks' startup code (`noop`) and the environment open.
  */
 export async function startNoopManager(
-  opts: { workers?: number; args?: string[]; info?: boolean; timeoutMs?: number } = {},
+  opts: {
+    workers?: number;
+    args?: string[];
+    info?: boolean;
+    timeoutMs?: number;
+    env?: Record<string, string>;
+  } = {},
 ): Promise<NoopManager> {
   const m = await startManager({
     checkReplies: false,
+    ...(opts.env ? { env: opts.env } : {}),
     examples: false,
     publishConsole: opts.info ?? false,
     args: [

@@ -88,6 +88,24 @@ const STAGES: [string, string, string][] = [
   ["(side) QS_Task event to the client", "completed", "event_seen"],
 ];
 
+/**
+ * Finer stages, from the marks the manager and the worker take with
+ * ZQS_TRACE_TASKS=1 (sub-millisecond, one clock on one host).
+ */
+const TRACE_STAGES: [string, string, string][] = [
+  ["request: client → the manager's dispatcher", "sent", "trace.request_in"],
+  ["decode, validate, handler, until accepted", "trace.request_in", "trace.accepted"],
+  ["accepted → dealt to the worker", "trace.accepted", "trace.dispatched"],
+  ["IPC: dealt → the worker has it", "trace.dispatched", "trace.worker_received"],
+  ["worker: received → the call begins", "trace.worker_received", "trace.worker_begins"],
+  ["the call (a no-op)", "trace.worker_begins", "trace.worker_returns"],
+  ["IPC: the call returned → the manager has the end", "trace.worker_returns", "trace.end_heard"],
+  ["the result's commit, until visible", "trace.end_heard", "trace.visible"],
+  ["until the client's poll sees it", "trace.visible", "seen"],
+  ["(side) accepted → reply sent (accepted mark durable)", "trace.accepted", "trace.replied"],
+  ["(side) reply sent → the client has it", "trace.replied", "replied"],
+];
+
 /** Half of the last millisecond a `Date.now()` time leaves out, on average. */
 const FLOOR = 0.5;
 
@@ -102,7 +120,13 @@ function sec(t: unknown): number {
 }
 
 export async function benchTrace(n = 300, args: string[] = []): Promise<TraceResult> {
-  const z = await startNoopManager({ info: true, timeoutMs: 5000, args });
+  // The manager and its worker take their own marks too (task_info.trace).
+  const z = await startNoopManager({
+    info: true,
+    timeoutMs: 5000,
+    args,
+    env: { ZQS_TRACE_TASKS: "1" },
+  });
   const sub = new Subscriber({ linger: 0 });
   /** uid → event → [manager's publish time, client's receipt time]. */
   const events = new Map<string, Map<string, [number, number]>>();
@@ -142,8 +166,12 @@ export async function benchTrace(n = 300, args: string[] = []): Promise<TraceRes
         unknown
       >;
       const result = res.result as Record<string, unknown>;
-      const ev = events.get(uid);
-      for (let k = 0; k < 100 && !ev?.get("task-succeeded"); k++) await sleep(2);
+      // The events may come after the poll's reply (another socket): wait for them (2 s at most).
+      let ev = events.get(uid);
+      for (let k = 0; k < 1000 && !ev?.get("task-succeeded"); k++) {
+        await sleep(2);
+        ev = events.get(uid);
+      }
       const started = ev?.get("task-started");
       const succeeded = ev?.get("task-succeeded");
       if (!started || !succeeded) throw new Error(`no QS_Task events of task ${uid}`);
@@ -183,7 +211,8 @@ export async function benchTrace(n = 300, args: string[] = []): Promise<TraceRes
       const d = samples.map((s) => (s[key] ?? NaN) - (s.sent ?? NaN));
       return d.reduce((a, b) => a + b, 0) / d.length;
     };
-    const stages = STAGES.map(([name, from, to]) => ({
+    const traced = names.includes("trace.visible");
+    const stages = (traced ? TRACE_STAGES : STAGES).map(([name, from, to]) => ({
       name,
       from,
       to,

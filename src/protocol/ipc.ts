@@ -3,6 +3,7 @@
  * serialization). Discriminated unions: `type` says what it is; task messages
  * carry the task uid as `id`.
  */
+import type { TaskTrace } from "./task-trace.js";
 
 export interface ExecuteFunctionMsg {
   type: "execute";
@@ -142,6 +143,8 @@ export interface TaskDoneMsg {
    * that a task's output is published before its end.
    */
   out?: number;
+  /** The worker's timing marks (received, begins, returns), only with ZQS_TRACE_TASKS=1. */
+  trace?: TaskTrace;
 }
 
 /** The run engine's state changed. */

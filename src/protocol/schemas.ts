@@ -153,6 +153,8 @@ export const taskInfoSchema = z.object({
   /** Its children by state (states with none are left out). */
   children_counts: z.record(z.string(), z.number().int()),
   stats: z.object({ queue_depth: z.number().int(), active_workers: z.number().int() }),
+  /** Timing marks along the task's path, epoch ms (only when the manager runs with ZQS_TRACE_TASKS=1). */
+  trace: z.record(z.string(), z.number()).optional(),
 });
 export type TaskInfo = z.infer<typeof taskInfoSchema>;
 

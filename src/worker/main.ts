@@ -43,6 +43,7 @@ import { failedResult, RunEngine, type PlanResult } from "./run-engine.js";
 import { installModuleHooks } from "./module-hooks.js";
 import { toWireValue } from "./wire-value.js";
 import { LazyAbort } from "./lazy-abort.js";
+import { TRACE_TASKS, traceNow, type TaskTrace } from "../protocol/task-trace.js";
 
 const STARTUP_EXTENSIONS = [".js", ".mjs", ".cjs", ".ts", ".mts"];
 
@@ -344,6 +345,7 @@ async function runTask(
   body: (ctx: TaskContext) => Promise<unknown>,
   extra?: () => Partial<TaskDoneMsg>,
   run: { uid: string; index: number } | null = null,
+  trace?: TaskTrace,
 ): Promise<void> {
   const ac = new LazyAbort();
   running.set(id, ac);
@@ -352,7 +354,9 @@ async function runTask(
   const ctx = makeContext(id, attempt, ac, run);
   let done: TaskDoneMsg;
   try {
+    if (trace) trace.begins = traceNow();
     const value = await taskStorage.run(ctx, () => body(ctx));
+    if (trace) trace.returns = traceNow();
     done = {
       type: "task_done",
       id,
@@ -382,10 +386,16 @@ async function runTask(
     dropSubtasksOf(id);
   }
   done.out = outputBytes;
+  if (trace) done.trace = trace;
   send(done);
 }
 
+/** Trace marks of the tasks received (ZQS_TRACE_TASKS=1): id → marks, until they start. */
+const received = new Map<string, TaskTrace>();
+
 function executeFunction(m: ExecuteFunctionMsg): Promise<void> {
+  const trace = received.get(m.id);
+  received.delete(m.id);
   return runTask(
     m.id,
     "Execute function",
@@ -396,6 +406,7 @@ function executeFunction(m: ExecuteFunctionMsg): Promise<void> {
     },
     undefined,
     m.run ?? null,
+    trace,
   );
 }
 
@@ -465,6 +476,7 @@ function cancelWaiting(id: string, reason: string): boolean {
   const i = waiting.findIndex((w) => w.id === id);
   if (i < 0) return false;
   waiting.splice(i, 1);
+  received.delete(id);
   const t = now();
   send({
     type: "task_done",
@@ -585,6 +597,7 @@ function uploadScript(m: ScriptMsg): Promise<void> {
 function onMessage(m: ManagerToWorker): void {
   switch (m.type) {
     case "execute":
+      if (TRACE_TASKS) received.set(m.id, { received: traceNow() });
       execute(m);
       break;
     case "script":

@@ -41,6 +41,7 @@ import {
   unknownMethodReply,
 } from "../../protocol/index.js";
 import type { Reply } from "../../protocol/index.js";
+import { TRACE_TASKS, traceNow } from "../../protocol/task-trace.js";
 
 /** Thrown by handlers: becomes a failure reply with the method's prefix and empty keys. */
 export class RequestError extends Error {
@@ -59,6 +60,8 @@ export class RequestError extends Error {
 export interface RequestContext {
   /** The encoding the reply will be written in. */
   encoding: WireEncoding;
+  /** When the request reached the dispatcher (a trace mark; only with ZQS_TRACE_TASKS=1). */
+  receivedAt?: number;
 }
 
 export type Handler<M extends MethodName> = (
@@ -102,6 +105,7 @@ export class Dispatcher {
 
   /** Bytes in, reply bytes out (sync where the handler is sync). */
   handle(body: Uint8Array): Buffer | Promise<Buffer> {
+    const receivedAt = TRACE_TASKS ? traceNow() : undefined;
     const enc = this.replyEncoding(body);
     const memoKey =
       body.length <= 128
@@ -158,7 +162,8 @@ export class Dispatcher {
         enc,
       );
     }
-    const ctx: RequestContext = { encoding: enc };
+    const ctx: RequestContext =
+      receivedAt === undefined ? { encoding: enc } : { encoding: enc, receivedAt };
     const observe = this.hooks.observe;
     const t0 = observe ? performance.now() : 0;
     const timed = (b: Buffer): Buffer => {

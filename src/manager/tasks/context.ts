@@ -18,7 +18,10 @@ type Access = Pick<AccessControl, "hasGroup" | "functionAllowed">;
 
 /** What the task handlers (function_execute, task_*) use. */
 export interface TaskHandlersContext {
-  tasks: Pick<TaskRegistry, "status" | "result" | "info" | "all" | "whenFinal" | "whenAccepted">;
+  tasks: Pick<
+    TaskRegistry,
+    "status" | "result" | "info" | "all" | "whenFinal" | "whenAccepted" | "mark"
+  >;
   scheduler: Pick<TaskScheduler, "submit" | "cancel" | "stats" | "unknownDependencies">;
   activity: Pick<Activity, "requireEnvironmentOpen" | "requireIdle" | "begin">;
   access: Access;

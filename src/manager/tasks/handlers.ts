@@ -24,7 +24,7 @@ const FUNCTION_ITEM = ["function"];
 
 export function taskHandlers(m: TaskHandlersContext): Handlers {
   return {
-    function_execute: async (p) => {
+    function_execute: async (p, ctx) => {
       const item = requireItem(p.item, { item: null });
       const { user, group } = requireRequester(m.access, p.user, p.user_group);
       requireItemType(item, FUNCTION_ITEM);
@@ -66,8 +66,10 @@ export function taskHandlers(m: TaskHandlersContext): Handlers {
         undefined,
         { user, group },
       );
+      if (ctx.receivedAt !== undefined) m.tasks.mark(uid, "request_in", ctx.receivedAt);
       // Acknowledged only once durable: a crash after this reply cannot lose the task.
       await m.tasks.whenAccepted(uid);
+      m.tasks.mark(uid, "replied");
       return { success: true, msg: "", item: replyItem, task_uid: uid };
     },
 

@@ -19,6 +19,7 @@ import { EventEmitter } from "node:events";
 import type { TaskInfo, TaskState, TaskStatus } from "../../protocol/index.js";
 import { TASK_STATES } from "../../protocol/index.js";
 import type { TaskRegistryContext } from "./context.js";
+import { TRACE_TASKS, traceNow, type TaskTrace } from "../../protocol/task-trace.js";
 import type { StoreOp, StoredResult } from "../store/types.js";
 
 /** What `add()` takes: a task handed to the worker at once (script uploads, environment updates). */
@@ -104,6 +105,8 @@ export interface TaskRecord {
   /** A stop was asked for (cancel, timeout): the state it ends in, and why. */
   stopping: { state: "cancelled" | "timed_out"; msg: string } | undefined;
   result: CompletedResult | undefined;
+  /** Timing marks along its path (only with ZQS_TRACE_TASKS=1; see task-trace.ts). */
+  trace?: TaskTrace;
 }
 
 /**
@@ -270,6 +273,7 @@ export class TaskRegistry {
       stopping: undefined,
       result: undefined,
     };
+    if (TRACE_TASKS) rec.trace = { accepted: traceNow() };
     this.records.set(rec.uid, rec);
     this.link(rec);
     this.activeCount++;
@@ -469,6 +473,7 @@ export class TaskRegistry {
     msg: string,
   ): void {
     if (this.records.get(rec.uid) !== rec) return;
+    if (rec.trace) rec.trace.visible = traceNow();
     rec.ending = false;
     rec.result = result;
     rec.stopping = undefined;
@@ -493,6 +498,12 @@ export class TaskRegistry {
       this.finalWaiters.delete(rec.uid);
       for (const w of waiters) w();
     }
+  }
+
+  /** A timing mark of the task (now, unless `at`); nothing unless ZQS_TRACE_TASKS=1. */
+  mark(uid: string, name: string, at?: number): void {
+    const trace = this.records.get(uid)?.trace;
+    if (trace) trace[name] = at ?? traceNow();
   }
 
   /** Resolves once the task's accepted mark is durable: before a reply acknowledges it. */
@@ -769,6 +780,7 @@ export class TaskRegistry {
       children,
       children_counts: counts,
       stats,
+      ...(r.trace ? { trace: r.trace } : {}),
     };
   }
 

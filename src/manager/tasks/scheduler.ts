@@ -543,6 +543,7 @@ export class TaskScheduler {
     job.expiryTimer = clear(job.expiryTimer);
     job.worker = worker.id;
     job.started = false;
+    this.tasks.mark(job.uid, "dispatched");
     this.load.set(worker.id, (this.load.get(worker.id) ?? 0) + 1);
     this.tasks.dispatched(job.uid, worker.id);
     let batch = out.get(worker.id);
@@ -597,6 +598,9 @@ export class TaskScheduler {
         if (!rec) return;
         const job = this.jobs.get(m.id);
         this.noteCallTime(worker, m.time_start, m.time_stop);
+        this.tasks.mark(m.id, "end_heard");
+        if (m.trace)
+          for (const [k, at] of Object.entries(m.trace)) this.tasks.mark(m.id, `worker_${k}`, at);
         if (job) {
           job.timeoutTimer = clear(job.timeoutTimer);
           // Its worker's slot is free now, while its outcome is being made durable.

@@ -289,7 +289,7 @@ export class Manager {
     const d = snap.docs;
     this.tasks.store = (ops) => this.background(ops);
     // A final result is reported once durable: it joins the turn's batch (a group commit).
-    this.tasks.commit = (ops) => this.writer.write(ops, { mode: "batched" });
+    this.tasks.commit = (ops, patient) => this.writer.write(ops, { mode: "batched", patient });
     this.tasks.restore(snap.results);
     this.runs.store = (ops) => this.background(ops);
     for (const { uid, reason } of this.runs.restore(snap.runs)) {

@@ -1,5 +1,5 @@
 /** The store writer's modes, against a fake store (only `apply` is used). */
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import type { Store, StoreOp } from "../../src/manager/store/types.js";
 import { StoreWriter } from "../../src/manager/store/writer.js";
 
@@ -14,9 +14,9 @@ function fakeStore(fail = false) {
   return { store, calls };
 }
 
-function writerWith(fail = false) {
+function writerWith(fail = false, now?: () => number) {
   const errors: string[] = [];
-  const w = new StoreWriter({ error: (_o, msg) => errors.push(msg) });
+  const w = new StoreWriter({ error: (_o, msg) => errors.push(msg) }, now);
   const f = fakeStore(fail);
   w.store = f.store;
   return { w, errors, calls: f.calls };
@@ -69,4 +69,42 @@ describe("StoreWriter", () => {
     const none = new StoreWriter({ error: () => undefined });
     await expect(none.write([op("x")], { mode: "batched" })).resolves.toBeUndefined();
   });
+
+  it("patient: commits at the end of the turn while commits are fast", async () => {
+    const { w, calls } = writerWith();
+    await w.write([op("a")], { mode: "batched", patient: true });
+    expect(calls).toEqual([[op("a")]]);
+  });
+
+  it("patient: while commits are slow it waits for company; an urgent write, or its timer, ends the wait", async () => {
+    // A clock on which every commit takes 5 ms; the wait's timer fires only when the test says.
+    let t = 0;
+    const { w, calls } = writerWith(false, () => (t += 5));
+    for (let i = 0; i < 5; i++) await w.write([op(`warm${i}`)], { mode: "batched" });
+    await nextTurn();
+    calls.length = 0;
+    vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout"] });
+    try {
+      const a = w.write([op("a")], { mode: "batched", patient: true });
+      await nextTurn();
+      await nextTurn();
+      expect(calls).toEqual([]);
+      await Promise.all([a, w.write([op("b")], { mode: "batched" })]);
+      expect(calls).toEqual([[op("a"), op("b")]]);
+      await nextTurn();
+
+      const c = w.write([op("c")], { mode: "batched", patient: true });
+      await nextTurn();
+      expect(calls).toHaveLength(1);
+      vi.advanceTimersByTime(2);
+      await c;
+      expect(calls).toEqual([[op("a"), op("b")], [op("c")]]);
+    } finally {
+      vi.useRealTimers();
+    }
+  });
 });
+
+function nextTurn(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
+}

@@ -4,9 +4,11 @@
  *    says success (queue changes, the lock).
  *  - `batched`: joins the other writes of this turn of the event loop (a burst
  *    of task results is one transaction); awaited by a caller whose reply
- *    depends on it (run_create). Batches are written in order, so a change
- *    written after another lands after it.
- *  - `background`: a batched write no one waits for (accepted marks, lists,
+ *    depends on it (run_create, a task's accepted mark and its result).
+ *    Batches are written in order, so a change written after another lands
+ *    after it. A `patient` batched write (a task's accepted mark) may wait a
+ *    moment for company when commits are slow (see PATIENT_MAX_MS).
+ *  - `background`: a batched write no one waits for (run outcomes, lists,
  *    permissions, purges); a failure is logged, once per batch.
  * Before the store is opened, writes are no-ops (nothing to restore yet).
  *
@@ -32,22 +34,40 @@ export interface WriterLog {
 }
 
 /**
- * How long a batch of background writes only may wait for company (ms): a
- * task's "accepted" mark then usually commits with its result, one flush to
- * disk instead of two in a row on the path of a short task.
+ * How long a batch of background writes only may wait for company (ms): it
+ * then usually commits with other writes instead of on its own.
  */
 const LAZY_MS = 10;
 
+/**
+ * A patient write (a task's "accepted" mark) waits for company at most this
+ * long (ms), and only when commits are slow (a flush to disk: at least
+ * SLOW_COMMIT_MS): then up to half a commit's time, so that a short task's
+ * result, written meanwhile, commits with its mark (one flush to disk on its
+ * path instead of two in a row).
+ */
+const PATIENT_MAX_MS = 2;
+const SLOW_COMMIT_MS = 1;
+/** Weight of the newest commit in the running mean of commit times. */
+const COMMIT_MS_WEIGHT = 0.2;
+
+/** When a batch commits: at the end of the turn, a little later when patient, or lazily. */
+type Due = "now" | "patient" | "lazy";
+const RANK: Record<Due, number> = { now: 0, patient: 1, lazy: 2 };
+
 interface Batch {
   ops: StoreOp[];
-  /** Someone waits for it (a `batched` write): it commits at the end of the turn. */
-  urgent: boolean;
+  due: Due;
+  /** The timer that will commit it (replaced when it becomes more urgent). */
+  timer: NodeJS.Timeout | undefined;
+  /** Or the immediate that will (each kind is cleared by its own function). */
+  immediate: NodeJS.Immediate | undefined;
   done: Promise<void>;
   resolve: () => void;
   reject: (err: unknown) => void;
 }
 
-function newBatch(): Batch {
+function newBatch(due: Due): Batch {
   let resolve!: () => void;
   let reject!: (err: unknown) => void;
   const done = new Promise<void>((res, rej) => {
@@ -56,7 +76,7 @@ function newBatch(): Batch {
   });
   // A batch's failure is logged (once) by the writer; callers may ignore it.
   done.catch(() => undefined);
-  return { ops: [], urgent: false, done, resolve, reject };
+  return { ops: [], due, timer: undefined, immediate: undefined, done, resolve, reject };
 }
 
 export class StoreWriter {
@@ -66,14 +86,28 @@ export class StoreWriter {
   private batch: Batch | undefined;
   /** The batch being committed: one at a time, so the next one gathers meanwhile. */
   private inFlight: Promise<void> | undefined;
+  /** Running mean of the batches' commit times (ms). */
+  private commitMs = 0;
   /** How long the store took to write, by mode ("durable", "batched"). */
   readonly latency = new LatencyHistograms();
 
-  constructor(private readonly log: WriterLog) {}
+  /** `now`: the clock commits are timed by (ms; tests give their own). */
+  constructor(
+    private readonly log: WriterLog,
+    private readonly now: () => number = () => performance.now(),
+  ) {}
 
-  write(ops: readonly StoreOp[], { mode }: { mode: WriteMode }): Promise<void> {
+  /**
+   * `patient` (batched only): the write may wait a little for company when
+   * commits are slow (see PATIENT_MAX_MS); a later urgent write ends the wait.
+   */
+  write(
+    ops: readonly StoreOp[],
+    { mode, patient }: { mode: WriteMode; patient?: boolean },
+  ): Promise<void> {
     if (mode === "durable") return this.apply(ops, "durable");
-    const done = this.join(ops, mode === "batched");
+    const due: Due = mode === "background" ? "lazy" : patient ? "patient" : "now";
+    const done = this.join(ops, due);
     if (mode === "background") return done.catch(() => undefined);
     return done;
   }
@@ -90,9 +124,11 @@ export class StoreWriter {
   private async apply(ops: readonly StoreOp[], mode: "durable" | "batched"): Promise<void> {
     if (ops.length === 0 || !this.store) return;
     if (COMMIT_DELAY_MS > 0) await new Promise((r) => setTimeout(r, COMMIT_DELAY_MS));
-    const t0 = performance.now();
+    const t0 = this.now();
     await this.store.apply(ops);
-    this.latency.observe(mode, (performance.now() - t0) / 1000);
+    const ms = this.now() - t0;
+    this.latency.observe(mode, ms / 1000);
+    if (mode === "batched") this.commitMs += (ms - this.commitMs) * COMMIT_MS_WEIGHT;
   }
 
   /**
@@ -101,14 +137,13 @@ export class StoreWriter {
    * in order. Under load the batches grow, so the commits (and their flushes
    * to disk) stay few.
    */
-  private join(ops: readonly StoreOp[], urgent: boolean): Promise<void> {
+  private join(ops: readonly StoreOp[], due: Due): Promise<void> {
     let b = this.batch;
     if (!b) {
-      b = this.batch = newBatch();
-      b.urgent = urgent;
+      b = this.batch = newBatch(due);
       if (!this.inFlight) this.schedule(b);
-    } else if (urgent && !b.urgent) {
-      b.urgent = true;
+    } else if (RANK[due] < RANK[b.due]) {
+      b.due = due;
       if (!this.inFlight) this.schedule(b);
     }
     for (const op of ops) b.ops.push(op);
@@ -116,19 +151,39 @@ export class StoreWriter {
   }
 
   /**
-   * Commit `b` at the end of this turn (urgent) or after LAZY_MS (background
-   * writes only). Urgent: queued once the code that wrote has returned, so the
-   * end-of-turn sends it queued (a task dealt to its worker) go before the
-   * commit, which (with --store-sync os) holds the thread while it writes.
+   * Commit `b` when it is due. Now: queued once the code that wrote has
+   * returned, so the end-of-turn sends it queued (a task dealt to its worker)
+   * go before the commit, which (with --store-sync os) holds the thread while
+   * it writes. Patient: as now unless commits are slow. Lazy: after LAZY_MS.
+   * A batch that waited for the commit before it (`waited`) is not kept
+   * waiting again, unless it is lazy.
    */
-  private schedule(b: Batch): void {
-    if (b.urgent) queueMicrotask(() => setImmediate(() => this.commitNext()));
-    else setTimeout(() => this.commitNext(), LAZY_MS);
+  private schedule(b: Batch, waited = false): void {
+    this.cancel(b);
+    const patience =
+      b.due === "patient" && !waited && this.commitMs >= SLOW_COMMIT_MS
+        ? Math.max(1, Math.round(Math.min(PATIENT_MAX_MS, this.commitMs / 2)))
+        : 0;
+    if (b.due === "lazy") b.timer = setTimeout(() => this.commitNext(b), LAZY_MS);
+    else if (patience > 0) b.timer = setTimeout(() => this.commitNext(b), patience);
+    else {
+      queueMicrotask(() => {
+        if (this.batch === b && b.timer === undefined)
+          b.immediate ??= setImmediate(() => this.commitNext(b));
+      });
+    }
   }
 
-  private commitNext(): void {
-    const b = this.batch;
-    if (!b || this.inFlight) return;
+  private cancel(b: Batch): void {
+    if (b.timer !== undefined) clearTimeout(b.timer);
+    if (b.immediate !== undefined) clearImmediate(b.immediate);
+    b.timer = undefined;
+    b.immediate = undefined;
+  }
+
+  private commitNext(b: Batch): void {
+    if (this.batch !== b || this.inFlight) return;
+    this.cancel(b);
     this.batch = undefined;
     const applied = this.apply(b.ops, "batched");
     this.inFlight = applied.then(
@@ -140,7 +195,7 @@ export class StoreWriter {
     );
     void this.inFlight.then(() => {
       this.inFlight = undefined;
-      if (this.batch) this.schedule(this.batch);
+      if (this.batch) this.schedule(this.batch, true);
     });
   }
 }

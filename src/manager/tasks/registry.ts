@@ -211,11 +211,12 @@ export class TaskRegistry {
   /** Where accepted marks and removals are written (no one waits for them). */
   store: ((ops: StoreOp[]) => void) | undefined;
   /**
-   * Where final results are written: resolves once they are durable (a group
-   * commit with the turn's other writes). Unset (tests of the registry alone):
-   * a final state is visible at once.
+   * Where final results and accepted marks are written: resolves once they
+   * are durable (a group commit with the turn's other writes; `patient`: the
+   * commit may wait a moment for company, see writer.ts). Unset (tests of the
+   * registry alone): a final state is visible at once.
    */
-  commit: ((ops: StoreOp[]) => Promise<void>) | undefined;
+  commit: ((ops: StoreOp[], patient?: boolean) => Promise<void>) | undefined;
   private closed = false;
   /** Accepted marks being written: settles once durable (or failed, which is logged). */
   private readonly accepting = new Map<string, Promise<void>>();
@@ -300,7 +301,8 @@ export class TaskRegistry {
     ];
     if (!this.commit) this.store?.(mark);
     else {
-      const settled = this.commit(mark).then(
+      // Patient: when commits are slow, it waits a moment for the task's result to join it.
+      const settled = this.commit(mark, true).then(
         () => undefined,
         () => undefined,
       );

@@ -265,7 +265,7 @@ export const OPTION_SPECS: OptionSpec[] = [
     flag: "--worker-prefetch",
     arg: "<n>",
     description:
-      "with --workers above 1: background tasks dealt ahead to a worker process whose slots are full, waiting there to start (fewer round trips for short tasks; 0: deal only to free slots)",
+      "with --workers above 1: background tasks dealt ahead to a worker process whose slots are full, waiting there to start (fewer round trips; more, up to 256, to a worker whose recent calls are short; 0: deal only to free slots)",
     default: 4,
     parse: nonNegativeInt,
   },

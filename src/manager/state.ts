@@ -114,10 +114,11 @@ export class StatusState extends EventEmitter<{ change: [Status] }> {
     this.statusUid = randomUUID();
     this.snapshot = undefined;
     this.bytes.clear();
-    // Several changes in one turn of the event loop publish one status.
-    if (!this.pending) {
+    // Several changes in one turn of the event loop publish one status (none
+    // is built when no one listens: the info socket is off).
+    if (!this.pending && this.listenerCount("change") > 0) {
       this.pending = true;
-      queueMicrotask(() => {
+      setImmediate(() => {
         this.pending = false;
         this.emit("change", this.status());
       });

@@ -171,8 +171,13 @@ const TASKS_KEPT = 500;
 
 // ---- loading the lists -----------------------------------------------------------------
 
+/** Queue loads begun: the reply of one that a later load overtook is dropped. */
+let queueLoads = 0;
+
 async function loadQueue() {
+  const seq = ++queueLoads;
   const r = await api("GET", "/api/queue/get");
+  if (seq !== queueLoads) return;
   state.queue = r.items ?? [];
   state.running = r.running_item && Object.keys(r.running_item).length ? r.running_item : null;
   renderQueue();
@@ -426,7 +431,14 @@ function renderControls() {
   set("re-halt", st === "paused");
 }
 
+/** The queue as last rendered: a reload that finds it unchanged leaves the page alone. */
+let renderedQueue;
+
 function renderQueue() {
+  // Replacing the list for nothing would also drop a click on one of its buttons.
+  const key = JSON.stringify(state.queue);
+  if (key === renderedQueue) return;
+  renderedQueue = key;
   const list = $("queue");
   if (state.queue.length === 0) {
     list.replaceChildren(h("li", { class: "empty" }, "The queue is empty."));

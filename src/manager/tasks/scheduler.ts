@@ -420,8 +420,7 @@ export class TaskScheduler {
       // Everything goes, a chunk per turn: the worker runs one chunk while this
       // process deals the next and records the ends of the one before.
       const batch = this.sortedReady();
-      const take = batch.length <= DEAL_CHUNK ? batch : batch.slice(0, DEAL_CHUNK);
-      this.ready = take === batch ? [] : batch.slice(DEAL_CHUNK);
+      const take = batch.splice(0, DEAL_CHUNK);
       this.fresh = [];
       for (const job of take) {
         if (!job.background) this.readyForeground--;

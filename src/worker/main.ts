@@ -394,8 +394,8 @@ async function runTask(
 const received = new Map<string, TaskTrace>();
 
 function executeFunction(m: ExecuteFunctionMsg): Promise<void> {
-  const trace = received.get(m.id);
-  received.delete(m.id);
+  const trace = TRACE_TASKS ? received.get(m.id) : undefined;
+  if (trace) received.delete(m.id);
   return runTask(
     m.id,
     "Execute function",

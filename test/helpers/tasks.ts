@@ -2,11 +2,51 @@
  * Tasks through a raw client: open the environment, run a function, wait for
  * its result or its lifecycle record, read its QS_Task events.
  */
-import { expect } from "vitest";
-import type { InfoListener, RawClient } from "./manager.js";
+import { afterAll, beforeAll, expect } from "vitest";
+import {
+  RawClient,
+  startManager,
+  type InfoListener,
+  type RunningManager,
+  type StartOptions,
+} from "./manager.js";
 import { ENV_OPEN_MS, GUARD_MS, waitUntil } from "./wait.js";
 
 export const USER = { user: "Golden User", user_group: "primary" };
+
+/**
+ * A manager for the tests of a file (or a describe block): started, a raw
+ * client on it and its environment open before them, stopped after them.
+ * Read `m` and `c` inside the tests (they exist once `beforeAll` has run).
+ */
+export function useOpenManager(opts: StartOptions = {}): {
+  readonly m: RunningManager;
+  readonly c: RawClient;
+} {
+  let m: RunningManager | undefined;
+  let c: RawClient | undefined;
+  beforeAll(async () => {
+    m = await startManager(opts);
+    c = new RawClient(m.controlAddr);
+    await openEnvironment(c);
+  });
+  afterAll(async () => {
+    c?.close();
+    await m?.stop();
+  });
+  const started = <T>(v: T | undefined): T => {
+    if (v === undefined) throw new Error("useOpenManager: read m and c inside the tests");
+    return v;
+  };
+  return {
+    get m() {
+      return started(m);
+    },
+    get c() {
+      return started(c);
+    },
+  };
+}
 
 /** environment_open, then wait until the environment exists and the manager is idle. */
 export async function openEnvironment(c: RawClient, timeoutMs = ENV_OPEN_MS): Promise<void> {

@@ -7,18 +7,11 @@
  * keeps both cores busy for about two minutes.
  */
 import path from "node:path";
-import { afterAll, beforeAll, expect, it } from "vitest";
+import { expect, it } from "vitest";
 import { Dealer } from "zeromq";
 import { encode } from "../../src/protocol/index.js";
-import {
-  RawClient,
-  ROOT,
-  rssMb,
-  startManager,
-  waitUntil,
-  type RunningManager,
-} from "../helpers/manager.js";
-import { openEnvironment } from "../helpers/tasks.js";
+import { ROOT, rssMb, waitUntil } from "../helpers/manager.js";
+import { useOpenManager } from "../helpers/tasks.js";
 
 const TOTAL = Number(process.env.ZQS_SOAK_TASKS ?? 1_000_000);
 const IN_FLIGHT = 16;
@@ -26,30 +19,20 @@ const SAMPLE_EVERY = TOTAL / 10;
 /** Growth allowed after the first tenth (the heap's warm-up), in MB. */
 const BOUND_MB = 80;
 
-let m: RunningManager;
-let c: RawClient;
-beforeAll(async () => {
-  m = await startManager({
-    examples: false,
-    publishConsole: false,
-    args: [
-      "--startup-dir",
-      path.join(ROOT, "bench/startup"),
-      "--task-results-retention",
-      "1",
-      // What is measured is memory: each change counts once committed to the OS, not
-      // flushed to disk (a disk flush per group commit would only make the soak longer).
-      "--store-sync",
-      "os",
-      "--quiet",
-    ],
-  });
-  c = new RawClient(m.controlAddr);
-  await openEnvironment(c);
-});
-afterAll(async () => {
-  c.close();
-  await m.stop();
+const open = useOpenManager({
+  examples: false,
+  publishConsole: false,
+  args: [
+    "--startup-dir",
+    path.join(ROOT, "bench/startup"),
+    "--task-results-retention",
+    "1",
+    // What is measured is memory: each change counts once committed to the OS, not
+    // flushed to disk (a disk flush per group commit would only make the soak longer).
+    "--store-sync",
+    "os",
+    "--quiet",
+  ],
 });
 
 it(
@@ -57,6 +40,7 @@ it(
   // A failure guard: about 2 minutes on an idle machine, 15 beside two CPU hogs.
   { timeout: 1_800_000 },
   async () => {
+    const { m, c } = open;
     const pid = m.proc.pid as number;
     const body = encode(
       {

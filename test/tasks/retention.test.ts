@@ -2,22 +2,19 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { afterAll, beforeAll, expect, it } from "vitest";
-import { RawClient, startManager, type RunningManager } from "../helpers/manager.js";
-import { durable, execute, fn, openEnvironment, waitCompleted } from "../helpers/tasks.js";
+import { expect, it } from "vitest";
+import { RawClient, startManager } from "../helpers/manager.js";
+import {
+  durable,
+  execute,
+  fn,
+  openEnvironment,
+  useOpenManager,
+  waitCompleted,
+} from "../helpers/tasks.js";
 import { waitUntil } from "../helpers/wait.js";
 
-let m: RunningManager;
-let c: RawClient;
-beforeAll(async () => {
-  m = await startManager({ args: ["--task-results-retention", "1"] });
-  c = new RawClient(m.controlAddr);
-  await openEnvironment(c);
-});
-afterAll(async () => {
-  c.close();
-  await m.stop();
-});
+const open = useOpenManager({ args: ["--task-results-retention", "1"] });
 
 /**
  * Ask task_status until it says not_found; returns every answer with the
@@ -41,6 +38,7 @@ async function statusesUntilPurged(
 }
 
 it("finds a result before the retention ends and not_found after, with no other task", async () => {
+  const { c } = open;
   const uid = await execute(c, fn("function_sleep", [0]));
   const r = await waitCompleted(c, uid);
   expect(r.success).toBe(true);

@@ -1,22 +1,13 @@
 /** A long stream of tasks with a short retention keeps the manager's memory flat. */
-import { afterAll, beforeAll, expect, it } from "vitest";
-import { RawClient, rssMb, startManager, type RunningManager } from "../helpers/manager.js";
-import { fn, openEnvironment, USER } from "../helpers/tasks.js";
+import { expect, it } from "vitest";
+import { rssMb } from "../helpers/manager.js";
+import { fn, USER, useOpenManager } from "../helpers/tasks.js";
 import { waitUntil } from "../helpers/wait.js";
 
-let m: RunningManager;
-let c: RawClient;
-beforeAll(async () => {
-  m = await startManager({ publishConsole: false, args: ["--task-results-retention", "1"] });
-  c = new RawClient(m.controlAddr);
-  await openEnvironment(c);
-});
-afterAll(async () => {
-  c.close();
-  await m.stop();
-});
+const open = useOpenManager({ publishConsole: false, args: ["--task-results-retention", "1"] });
 
 it("runs 6,000 background tasks; results are purged and RSS stays bounded", async () => {
+  const { m, c } = open;
   const pid = m.proc.pid as number;
   const run = async (n: number) => {
     const uids: string[] = [];

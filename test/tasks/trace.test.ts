@@ -3,30 +3,20 @@
  * task_info carries the manager's and the worker's marks, each process's in
  * the order of the path; without the variable it carries none.
  */
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { RawClient, startManager, type RunningManager } from "../helpers/manager.js";
-import { execute, fn, openEnvironment, waitCompleted } from "../helpers/tasks.js";
+import { describe, expect, it } from "vitest";
+import { execute, fn, useOpenManager, waitCompleted } from "../helpers/tasks.js";
 
 /** Each process's marks, in path order (each on its own clock; bench:trace sets them side by side). */
 const MANAGER = ["request_in", "accepted", "dispatched", "end_heard", "visible"];
 const WORKER = ["worker_received", "worker_begins", "worker_returns"];
 
 describe.each([true, false])("ZQS_TRACE_TASKS=1: %s", (traced) => {
-  let m: RunningManager;
-  let c: RawClient;
-  beforeAll(async () => {
-    m = await startManager({ env: traced ? { ZQS_TRACE_TASKS: "1" } : {} });
-    c = new RawClient(m.controlAddr);
-    await openEnvironment(c);
-  });
-  afterAll(async () => {
-    c.close();
-    await m.stop();
-  });
+  const open = useOpenManager({ env: traced ? { ZQS_TRACE_TASKS: "1" } : {} });
 
   it(
     traced ? "task_info carries the marks, in the order of the path" : "task_info carries none",
     async () => {
+      const { c } = open;
       const uid = await execute(c, fn("function_sleep", [0]));
       await waitCompleted(c, uid);
       const r = await c.request("task_info", { task_uid: uid });

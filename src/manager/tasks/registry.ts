@@ -504,6 +504,7 @@ export class TaskRegistry {
 
   /** A timing mark of the task (now, unless `at`); nothing unless ZQS_TRACE_TASKS=1. */
   mark(uid: string, name: string, at?: number): void {
+    if (!TRACE_TASKS) return;
     const trace = this.records.get(uid)?.trace;
     if (trace) trace[name] = at ?? traceNow();
   }

@@ -432,9 +432,7 @@ export class TaskScheduler {
     // Least loaded first; on a tie the other workers before the main one.
     const order = [...workers.filter((w) => !w.main), main].filter((w) => w.background !== false);
     let free = 0;
-    const capacity = new Map(order.map((w) => [w.id, this.capacity(w)]));
-    for (const w of order)
-      free += Math.max(0, (capacity.get(w.id) ?? 0) - (this.load.get(w.id) ?? 0));
+    for (const w of order) free += Math.max(0, this.capacity(w) - (this.load.get(w.id) ?? 0));
     if (free === 0 && this.readyForeground === 0) {
       this.noteNewUnoffered(order);
       return;
@@ -461,7 +459,7 @@ export class TaskScheduler {
         if (!fits(w, job)) continue;
         offered = true;
         const n = this.load.get(w.id) ?? 0;
-        if (n < (capacity.get(w.id) ?? 0) && n < bestLoad) {
+        if (n < bestLoad && n < this.capacity(w)) {
           best = w;
           bestLoad = n;
         }

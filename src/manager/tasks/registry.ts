@@ -47,6 +47,12 @@ export interface NewTask {
   group?: string | null;
   /** The task (or plan item) that submitted it as a subtask. */
   parent?: string | null;
+  /**
+   * No accepted mark of its own: a durable record written before the reply
+   * lists it (a run's definition), and restore cuts it off from there (see
+   * `restoreCutOff`).
+   */
+  listedElsewhere?: boolean;
 }
 
 export interface CompletedResult {
@@ -123,7 +129,7 @@ export interface TaskRecord {
 const ACCEPTED_KEPT_SEC = 10 * 365 * 24 * 3600;
 
 /** The stored mark of a task accepted and not ended yet. */
-interface AcceptedMark {
+export interface AcceptedMark {
   name: string;
   kind: TaskRecord["kind"];
   background: boolean;
@@ -131,6 +137,18 @@ interface AcceptedMark {
   user?: string | null;
   group?: string | null;
   parent?: string | null;
+}
+
+/** What a task's accepted mark keeps of it. */
+function acceptedMark(rec: TaskRecord): AcceptedMark {
+  return {
+    name: rec.name,
+    kind: rec.kind,
+    background: rec.background,
+    createdAt: rec.createdAt,
+    ...(rec.user !== null ? { user: rec.user, group: rec.group } : {}),
+    ...(rec.parent !== null ? { parent: rec.parent } : {}),
+  };
 }
 
 type StoredInfo = Partial<
@@ -188,6 +206,8 @@ const EVENT_OF_FINAL: Record<FinalState, string> = {
 export interface TaskRegistryEvents {
   task: [Record<string, unknown>];
   final: [TaskRecord];
+  /** Results are about to be deleted after their retention (written right after). */
+  purging: [];
 }
 
 export class TaskRegistry {
@@ -279,24 +299,28 @@ export class TaskRegistry {
     this.link(rec);
     this.activeCount++;
     this.waiting++;
-    // Written with the turn's other changes (a group commit); its result replaces it.
-    // After a crash it becomes a failed result (see restore), so an accepted task is
-    // never silently lost: the reply that acknowledges it waits for it (whenAccepted).
+    if (!t.listedElsewhere) this.writeAcceptedMark(rec);
+    this.emit(rec, "task-sent", {
+      background: rec.background,
+      after: rec.after,
+      priority: rec.priority,
+    });
+    return rec;
+  }
+
+  /**
+   * The task's accepted mark, written with the turn's other changes (a group
+   * commit); its result replaces it. After a crash it becomes a failed result
+   * (see restore), so an accepted task is never silently lost: the reply that
+   * acknowledges it waits for it (whenAccepted).
+   */
+  private writeAcceptedMark(rec: TaskRecord): void {
     const mark: StoreOp[] = [
       {
         op: "result_put",
         uid: rec.uid,
-        result: {
-          accepted: {
-            name: rec.name,
-            kind: rec.kind,
-            background: rec.background,
-            createdAt: now,
-            ...(rec.user !== null ? { user: rec.user, group: rec.group } : {}),
-            ...(rec.parent !== null ? { parent: rec.parent } : {}),
-          },
-        },
-        expiresAt: now / 1000 + ACCEPTED_KEPT_SEC,
+        result: { accepted: acceptedMark(rec) },
+        expiresAt: rec.createdAt / 1000 + ACCEPTED_KEPT_SEC,
       },
     ];
     if (!this.commit) this.store?.(mark);
@@ -309,12 +333,6 @@ export class TaskRegistry {
       this.accepting.set(rec.uid, settled);
       void settled.then(() => this.accepting.delete(rec.uid));
     }
-    this.emit(rec, "task-sent", {
-      background: rec.background,
-      after: rec.after,
-      priority: rec.priority,
-    });
-    return rec;
   }
 
   /** A task handed to the worker at once (script_upload, environment_update). */
@@ -619,36 +637,7 @@ export class TaskRegistry {
     for (const s of [...stored].sort((a, b) => a.expiresAt - b.expiresAt)) {
       const accepted = (s.result as { accepted?: AcceptedMark }).accepted;
       if (accepted) {
-        const result: CompletedResult = {
-          task_uid: s.uid,
-          success: false,
-          msg: "The manager stopped before the task ended: its outcome is unknown",
-          traceback: "",
-          return_value: null,
-          time_start: accepted.createdAt / 1000,
-          time_stop: now / 1000,
-        };
-        const info: StoredInfo = {
-          name: accepted.name,
-          kind: accepted.kind,
-          background: accepted.background,
-          createdAt: accepted.createdAt,
-          state: "failed",
-          ...(accepted.user != null ? { user: accepted.user, group: accepted.group ?? null } : {}),
-          ...(accepted.parent != null ? { parent: accepted.parent } : {}),
-        };
-        const at = now + this.retentionSec * 1000;
-        const rec = restoredRecord(s.uid, result, info);
-        this.records.set(s.uid, rec);
-        this.link(rec);
-        this.finalCount++;
-        this.keep(s.uid, at);
-        cut.push({
-          op: "result_put",
-          uid: s.uid,
-          result: { ...result, info },
-          expiresAt: at / 1000,
-        });
+        cut.push(this.cutOff(s.uid, accepted, now));
         continue;
       }
       // The retention in force now bounds restored results too: the purge FIFO stays in order
@@ -668,6 +657,46 @@ export class TaskRegistry {
     }
     if (gone.length + cut.length > 0) this.store?.([...gone, ...cut]);
     if (stored.length > 0) this.state.bump("task_results_uid");
+  }
+
+  /**
+   * At start, after `restore`: a task listed by a durable record of its own
+   * (a run's definition, see NewTask.listedElsewhere) that has no stored
+   * result was cut off by the stop: it becomes a failed result saying so.
+   */
+  restoreCutOff(uid: string, accepted: AcceptedMark): void {
+    if (this.records.has(uid)) return;
+    this.store?.([this.cutOff(uid, accepted, Date.now())]);
+    this.state.bump("task_results_uid");
+  }
+
+  /** The failed result of a task the stop cut off (kept for the retention from now); its store op. */
+  private cutOff(uid: string, accepted: AcceptedMark, now: number): StoreOp {
+    const result: CompletedResult = {
+      task_uid: uid,
+      success: false,
+      msg: "The manager stopped before the task ended: its outcome is unknown",
+      traceback: "",
+      return_value: null,
+      time_start: accepted.createdAt / 1000,
+      time_stop: now / 1000,
+    };
+    const info: StoredInfo = {
+      name: accepted.name,
+      kind: accepted.kind,
+      background: accepted.background,
+      createdAt: accepted.createdAt,
+      state: "failed",
+      ...(accepted.user != null ? { user: accepted.user, group: accepted.group ?? null } : {}),
+      ...(accepted.parent != null ? { parent: accepted.parent } : {}),
+    };
+    const at = now + this.retentionSec * 1000;
+    const rec = restoredRecord(uid, result, info);
+    this.records.set(uid, rec);
+    this.link(rec);
+    this.finalCount++;
+    this.keep(uid, at);
+    return { op: "result_put", uid, result: { ...result, info }, expiresAt: at / 1000 };
   }
 
   // ---- views ----------------------------------------------------------------------
@@ -836,7 +865,11 @@ export class TaskRegistry {
       }
       this.expiryHead++;
     }
-    if (gone.length > 0) this.store?.(gone);
+    if (gone.length > 0) {
+      // What stands for a purged result (a run's outcome string) is written first.
+      this.events.emit("purging");
+      this.store?.(gone);
+    }
     // Compact the FIFO now and then so it does not grow without bound.
     if (this.expiryHead > 1024 && this.expiryHead * 2 > this.expiry.length) {
       this.expiry.splice(0, this.expiryHead);

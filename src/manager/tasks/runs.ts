@@ -18,15 +18,17 @@
  *
  * Persistence (store ops run_put, run_outcomes, run_delete): the definition of
  * a run (name, user, calls, the task UID of each index) is written whole at
- * create and restart only, never at a task's end. A task's own final result is
- * already stored under its UID, so at start each index takes its outcome from
- * its restored task record (completed → done; any other final state → failed,
- * including a task the restart cut off). Task results are purged after their
- * retention, so a compact outcome string (one character per index) is also
- * written, at most once per second per run whose tasks ended meanwhile, with
- * the other quiet writes; it answers for indexes whose task result is gone. An
- * index with neither (its task never reached the store) counts as failed, so
- * `run_restart` runs it again.
+ * create and restart only, never at a task's end, and durably before the
+ * reply: it stands for the accepted mark of each of its tasks (they write none
+ * of their own: one store write per task fewer in a run). A task's own final
+ * result is stored under its UID, so at start each index takes its outcome
+ * from its restored task record (completed → done; any other final state →
+ * failed). Task results are purged after their retention, so a compact outcome
+ * string (one character per index) is also written, at most once per second
+ * per run whose tasks ended meanwhile and always before a task result is
+ * purged; it answers for indexes whose task result is gone. An index with
+ * neither was cut off by the stop: its task becomes a failed result saying so
+ * (as a task with an accepted mark does) and `run_restart` runs it again.
  */
 import { randomUUID } from "node:crypto";
 import type { FunctionCall, TaskScheduler } from "./scheduler.js";
@@ -125,6 +127,8 @@ export class RunRegistry {
     private readonly scheduler: TaskScheduler,
   ) {
     tasks.events.on("final", (r) => this.onTaskFinal(r));
+    // A purged task result leaves its run's outcome string to answer for it.
+    tasks.events.on("purging", () => this.flush());
     this.timer = setInterval(() => this.flush(), OUTCOMES_EVERY_MS);
     this.timer.unref();
   }
@@ -290,8 +294,20 @@ export class RunRegistry {
         uids: def.uids,
       });
       for (const [i, uid] of def.uids.entries()) {
-        const rec = this.tasks.get(uid);
         const o = s.outcomes?.[i];
+        if (o !== "d" && o !== "f") {
+          // Not known to have ended: its task was cut off by the stop, unless its result is here.
+          const call = calls[i] as FunctionCall;
+          this.tasks.restoreCutOff(uid, {
+            name: call.name,
+            kind: "function",
+            background: true,
+            createdAt: def.createdAt,
+            user: def.user,
+            group: def.userGroup,
+          });
+        }
+        const rec = this.tasks.get(uid);
         run.outcome[i] =
           rec !== undefined
             ? rec.state === "completed"
@@ -328,7 +344,8 @@ export class RunRegistry {
       true,
       run.tags.length > 0 ? { worker_tags: run.tags } : {},
       { place: { uid: run.uid, index }, held: true },
-      { user: run.user, group: run.userGroup },
+      // The run's definition lists it (written before the reply): no accepted mark of its own.
+      { user: run.user, group: run.userGroup, listedElsewhere: true },
     );
     run.queue.push(index);
     return uid;

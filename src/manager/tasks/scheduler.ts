@@ -49,7 +49,7 @@
 import type { Logger } from "pino";
 import type { ExecuteFunctionMsg } from "../../protocol/ipc.js";
 import type { TaskMessage, TaskWorker, TaskWorkerPool } from "../workers/pool.js";
-import type { FinalState, TaskRecord, TaskRegistry, TaskStats } from "./registry.js";
+import type { FinalState, NewTask, TaskRecord, TaskRegistry, TaskStats } from "./registry.js";
 
 /**
  * Most tasks dealt to one worker in one turn when every ready task may go
@@ -99,11 +99,8 @@ export interface FunctionCall {
 export type CancelOutcome = "cancelled" | "cancelling" | "already_completed" | "not_found";
 
 /** Who asked for a task, and the task (or plan item) that submitted it as a subtask. */
-export interface TaskLinks {
-  user?: string | null;
-  group?: string | null;
-  parent?: string | null;
-}
+/** Who asked for a task, and where it is recorded (see NewTask). */
+export type TaskLinks = Pick<NewTask, "user" | "group" | "parent" | "listedElsewhere">;
 
 /** Where a task of a run stands in it. */
 export interface RunPlace {

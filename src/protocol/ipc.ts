@@ -133,6 +133,8 @@ export interface TaskDoneMsg {
   return_value: unknown;
   time_start: number;
   time_stop: number;
+  /** How long the call took, in ms to the microsecond (time_start and time_stop have ms steps). */
+  call_ms?: number;
   /** Set when the task ended because it was cancelled. */
   cancelled?: boolean;
   /** New lists after a script upload with update_lists. */

@@ -51,6 +51,7 @@ export const agentMessageSchema = z.discriminatedUnion("type", [
     return_value: z.unknown(),
     time_start: num,
     time_stop: num,
+    call_ms: num.nonnegative().optional(),
     cancelled: z.boolean().optional(),
   }),
   /** A running task asks for a subtask (relayed from its worker process). */

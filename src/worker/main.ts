@@ -351,6 +351,7 @@ async function runTask(
   running.set(id, ac);
   const time_start = now();
   send({ type: "task_started", id, time: time_start });
+  const began = performance.now();
   const ctx = makeContext(id, attempt, ac, run);
   let done: TaskDoneMsg;
   try {
@@ -385,6 +386,7 @@ async function runTask(
     running.delete(id);
     dropSubtasksOf(id);
   }
+  done.call_ms = performance.now() - began;
   done.out = outputBytes;
   if (trace) done.trace = trace;
   send(done);

@@ -128,6 +128,42 @@ describe("TaskScheduler with a fake pool", () => {
     expect(dealt("w2")).toHaveLength(3 + 255);
     expect(dealt("main")).toHaveLength(4);
   });
+
+  it("keeps short tasks on the worker dealt to last while it holds little; then the least loaded", async () => {
+    const { pool, scheduler } = make(1, 4);
+    pool.list = [
+      { id: "main", main: true },
+      { id: "w2", main: false },
+    ];
+    const dealt = (w: string) => pool.sent.filter((b) => b.worker === w).flatMap((b) => b.ids);
+    const end = (worker: string, id: string, callMs: number) =>
+      pool.emit("task-message", worker, {
+        type: "task_done",
+        id,
+        success: true,
+        msg: "",
+        traceback: "",
+        return_value: null,
+        time_start: 100,
+        time_stop: 100,
+        call_ms: callMs,
+      });
+    // Nothing known of either worker's calls: least loaded first.
+    scheduler.submit("a", call("f"), true, {});
+    scheduler.submit("b", call("f"), true, {});
+    expect(dealt("w2")).toEqual(["a"]);
+    expect(dealt("main")).toEqual(["b"]);
+    end("w2", "a", 0.01);
+    await nextTurn();
+    // w2 is free and its calls are short: it takes the next ones, though main holds only one.
+    for (const uid of ["c", "d", "e", "f"]) scheduler.submit(uid, call("f"), true, {});
+    expect(dealt("w2")).toEqual(["a", "c", "d", "e", "f"]);
+    // Its calls grow long (a running mean over 1 ms): what it holds is too much to keep adding.
+    end("w2", "c", 5);
+    await nextTurn();
+    scheduler.submit("g", call("f"), true, {});
+    expect(dealt("main")).toEqual(["b", "g"]);
+  });
 });
 
 function nextTurn(): Promise<void> {

@@ -69,6 +69,13 @@ export const DEAL_CHUNK = 512;
  */
 const AHEAD_WORK_MS = 10;
 const MAX_AHEAD = 256;
+/**
+ * Short tasks stay with the worker dealt to last while what it holds would
+ * run in about this long (ms): a pool of workers then costs the manager no
+ * more than one worker (one pipe written and read, its ends arriving in one
+ * stream) as long as one worker keeps up; longer tasks go to the least loaded.
+ */
+const STAY_WORK_MS = 2;
 /** Weight of the newest call in a worker's running mean of call times. */
 const CALL_MS_WEIGHT = 0.2;
 
@@ -186,6 +193,8 @@ export class TaskScheduler {
   private readyForeground = 0;
   /** Worker id → running mean of its calls' run times (ms), from their task_done. */
   private readonly callMs = new Map<string, number>();
+  /** The worker dealt a background task to last (see STAY_WORK_MS). */
+  private lastWorker: string | undefined;
 
   constructor(
     private readonly tasks: TaskRegistry,
@@ -449,18 +458,19 @@ export class TaskScheduler {
         left.push(job);
         continue;
       }
-      let best: TaskWorker | undefined;
+      let best = this.stay(job, order);
       let bestLoad = Infinity;
-      let offered = false;
-      for (const w of order) {
-        if (!fits(w, job)) continue;
-        offered = true;
-        const n = this.load.get(w.id) ?? 0;
-        if (n < bestLoad && n < this.capacity(w)) {
-          best = w;
-          bestLoad = n;
+      let offered = best !== undefined;
+      if (!best)
+        for (const w of order) {
+          if (!fits(w, job)) continue;
+          offered = true;
+          const n = this.load.get(w.id) ?? 0;
+          if (n < bestLoad && n < this.capacity(w)) {
+            best = w;
+            bestLoad = n;
+          }
         }
-      }
       if (!best) {
         // Every worker that could take it is busy, or none offers it: it waits.
         if (!offered) this.noteUnoffered(job);
@@ -468,6 +478,7 @@ export class TaskScheduler {
         continue;
       }
       free--;
+      this.lastWorker = best.id;
       this.dispatch(job, best, out);
     }
     // What is left keeps its order (sorted): the jobs not reached, after those passed over.
@@ -477,6 +488,16 @@ export class TaskScheduler {
       this.ready = batch;
     } else this.ready = left.concat(batch.slice(i));
     this.noteNewUnoffered(order);
+  }
+
+  /** The worker dealt to last, when its tasks are short and it holds little (see STAY_WORK_MS). */
+  private stay(job: Job, order: readonly TaskWorker[]): TaskWorker | undefined {
+    const ms = this.lastWorker === undefined ? undefined : this.callMs.get(this.lastWorker);
+    if (ms === undefined) return undefined;
+    const w = order.find((o) => o.id === this.lastWorker);
+    if (!w || !fits(w, job)) return undefined;
+    const n = this.load.get(w.id) ?? 0;
+    return n < this.capacity(w) && (n + 1) * ms <= STAY_WORK_MS ? w : undefined;
   }
 
   /**
@@ -591,7 +612,7 @@ export class TaskScheduler {
         const rec = this.tasks.active(m.id);
         if (!rec) return;
         const job = this.jobs.get(m.id);
-        this.noteCallTime(worker, m.time_start, m.time_stop);
+        this.noteCallTime(worker, m.call_ms ?? (m.time_stop - m.time_start) * 1000);
         this.tasks.mark(m.id, "end_heard");
         if (m.trace)
           for (const [k, at] of Object.entries(m.trace)) this.tasks.mark(m.id, `worker_${k}`, at);
@@ -621,9 +642,9 @@ export class TaskScheduler {
     }
   }
 
-  /** A call took `stop - start` seconds in `worker`: its running mean of call times moves. */
-  private noteCallTime(worker: string, start: number, stop: number): void {
-    const ms = Math.max(0, (stop - start) * 1000);
+  /** A call took `callMs` in `worker`: its running mean of call times moves. */
+  private noteCallTime(worker: string, callMs: number): void {
+    const ms = Math.max(0, callMs);
     if (!Number.isFinite(ms)) return;
     const prev = this.callMs.get(worker);
     this.callMs.set(worker, prev === undefined ? ms : prev + (ms - prev) * CALL_MS_WEIGHT);

@@ -22,16 +22,34 @@ const START_MS = 120_000;
 /** Failure guard of one reply to a RawClient, in ms. */
 const REPLY_MS = 30_000;
 
-/** A TCP port nobody listens on right now. */
+/**
+ * Ports are handed out from a range of this test process's own, below the
+ * operating system's ephemeral ports: 1,000 per vitest worker (VITEST_POOL_ID),
+ * in turn from a random start. A port the OS picks (bind to port 0) could be
+ * picked for another test process too in the moment before our manager binds
+ * it; a manager that then finds it taken exits, and the probe of its address
+ * reaches the other test's manager instead (seen once: a restarted manager
+ * "lost" its store when it was another test's fresh manager answering).
+ */
+const PORTS_PER_PROCESS = 1000;
+const PORT_BASE = 20_000 + (Number(process.env.VITEST_POOL_ID ?? 0) % 12) * PORTS_PER_PROCESS;
+let nextPort = Math.floor(Math.random() * PORTS_PER_PROCESS);
+
+/** A TCP port of this process's range that nobody listens on right now. */
 export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
+  for (let i = 0; i < PORTS_PER_PROCESS; i++) {
+    const port = PORT_BASE + (nextPort++ % PORTS_PER_PROCESS);
+    if (await canListen(port)) return port;
+  }
+  throw new Error(`No free port in ${PORT_BASE}-${PORT_BASE + PORTS_PER_PROCESS - 1}`);
+}
+
+function canListen(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
     const srv = net.createServer();
     srv.unref();
-    srv.on("error", reject);
-    srv.listen(0, "127.0.0.1", () => {
-      const addr = srv.address();
-      srv.close(() => resolve(typeof addr === "object" && addr ? addr.port : 0));
-    });
+    srv.once("error", () => resolve(false));
+    srv.listen(port, "127.0.0.1", () => srv.close(() => resolve(true)));
   });
 }
 

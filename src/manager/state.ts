@@ -55,7 +55,8 @@ export class StatusState extends EventEmitter<{ change: [Status] }> {
     plan_queue_mode: { loop: false, ignore_failures: false },
     lock: { environment: false, queue: false },
   };
-  private markers: Record<Marker, string> = {
+  /** A marker changed since it was last read is undefined: its new uid is made when read. */
+  private markers: Record<Marker, string | undefined> = {
     run_list_uid: randomUUID(),
     plan_queue_uid: randomUUID(),
     plan_history_uid: randomUUID(),
@@ -66,7 +67,8 @@ export class StatusState extends EventEmitter<{ change: [Status] }> {
     task_results_uid: randomUUID(),
     lock_info_uid: randomUUID(),
   };
-  private statusUid = randomUUID();
+  /** Made when read after a change (a burst of changes makes one uid). */
+  private statusUid: string | undefined = randomUUID();
   private snapshot: Status | undefined;
   /** When the snapshot was made: its `time` is renewed after SNAPSHOT_MS even with no change. */
   private snapshotAt = 0;
@@ -78,7 +80,7 @@ export class StatusState extends EventEmitter<{ change: [Status] }> {
   }
 
   marker(name: Marker): string {
-    return this.markers[name];
+    return (this.markers[name] ??= randomUUID());
   }
 
   /** Change fields; a real change makes a new status. */
@@ -106,12 +108,12 @@ export class StatusState extends EventEmitter<{ change: [Status] }> {
 
   /** Give change markers new uids (their lists changed). */
   bump(...names: Marker[]): void {
-    for (const n of names) this.markers[n] = randomUUID();
+    for (const n of names) this.markers[n] = undefined;
     if (names.length > 0) this.changed();
   }
 
   private changed(): void {
-    this.statusUid = randomUUID();
+    this.statusUid = undefined;
     this.snapshot = undefined;
     this.bytes.clear();
     // Several changes in one turn of the event loop publish one status (none
@@ -132,7 +134,7 @@ export class StatusState extends EventEmitter<{ change: [Status] }> {
     this.snapshotAt = now;
     this.bytes.clear();
     const f = this.fields;
-    const m = this.markers;
+    const m = (name: Marker): string => this.marker(name);
     this.snapshot = {
       msg: `RE Manager v${VERSION} (zqs)`,
       time: localIsoTime(new Date(now)),
@@ -149,17 +151,17 @@ export class StatusState extends EventEmitter<{ change: [Status] }> {
       ip_kernel_state: f.ip_kernel_state,
       ip_kernel_captured: f.ip_kernel_captured,
       pause_pending: f.pause_pending,
-      status_uid: this.statusUid,
-      run_list_uid: m.run_list_uid,
-      plan_queue_uid: m.plan_queue_uid,
-      plan_history_uid: m.plan_history_uid,
-      devices_existing_uid: m.devices_existing_uid,
-      plans_existing_uid: m.plans_existing_uid,
-      devices_allowed_uid: m.devices_allowed_uid,
-      plans_allowed_uid: m.plans_allowed_uid,
+      status_uid: (this.statusUid ??= randomUUID()),
+      run_list_uid: m("run_list_uid"),
+      plan_queue_uid: m("plan_queue_uid"),
+      plan_history_uid: m("plan_history_uid"),
+      devices_existing_uid: m("devices_existing_uid"),
+      plans_existing_uid: m("plans_existing_uid"),
+      devices_allowed_uid: m("devices_allowed_uid"),
+      plans_allowed_uid: m("plans_allowed_uid"),
       plan_queue_mode: { ...f.plan_queue_mode },
-      task_results_uid: m.task_results_uid,
-      lock_info_uid: m.lock_info_uid,
+      task_results_uid: m("task_results_uid"),
+      lock_info_uid: m("lock_info_uid"),
       lock: { ...f.lock },
     };
     return this.snapshot;

@@ -588,6 +588,8 @@ export class TaskRegistry {
   }
 
   private emit(rec: TaskRecord, event: string, extra: Record<string, unknown> = {}): void {
+    // Built only for someone (the info socket is off by default).
+    if (this.events.listenerCount("task") === 0) return;
     const where = rec.worker !== null ? this.workerInfo?.(rec.worker) : undefined;
     this.events.emit("task", {
       event,

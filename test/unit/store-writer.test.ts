@@ -1,4 +1,4 @@
-/** The store writer's modes, against a fake store (only `apply` is used). */
+/** The store writer's modes, against fake stores (`apply`, or `applyInSteps` where said). */
 import { describe, expect, it, vi } from "vitest";
 import type { Store, StoreOp } from "../../src/manager/store/types.js";
 import { StoreWriter } from "../../src/manager/store/writer.js";
@@ -102,6 +102,41 @@ describe("StoreWriter", () => {
     } finally {
       vi.useRealTimers();
     }
+  });
+  it("with a store that commits before it flushes, the next batch is committed while one is made durable", async () => {
+    const committed: StoreOp[][] = [];
+    const flushes: (() => void)[] = [];
+    const store = {
+      apply: () => Promise.reject(new Error("not used")),
+      applyInSteps: (ops: readonly StoreOp[]) => {
+        committed.push([...ops]);
+        return {
+          committed: Promise.resolve(),
+          durable: new Promise<void>((resolve) => flushes.push(resolve)),
+        };
+      },
+    } as unknown as Store;
+    const w = new StoreWriter({ error: () => undefined });
+    w.store = store;
+    let aDone = false;
+    const a = w.write([op("a")], { mode: "batched" }).then(() => (aDone = true));
+    for (let i = 0; i < 100 && committed.length < 1; i++) await new Promise((r) => setImmediate(r));
+    // Written after "a" was committed, before it is durable: "b" is committed now, after "a".
+    let bDone = false;
+    const b = w.write([op("b")], { mode: "batched" }).then(() => (bDone = true));
+    for (let i = 0; i < 100 && committed.length < 2; i++) await new Promise((r) => setImmediate(r));
+    expect(committed).toEqual([[op("a")], [op("b")]]);
+    // Neither is reported written until it is durable.
+    await new Promise((r) => setImmediate(r));
+    expect([aDone, bDone]).toEqual([false, false]);
+    let flushed = false;
+    const all = w.flush().then(() => (flushed = true));
+    (flushes[0] as () => void)();
+    await a;
+    expect([aDone, bDone, flushed]).toEqual([true, false, false]);
+    (flushes[1] as () => void)();
+    await Promise.all([b, all]);
+    expect([aDone, bDone, flushed]).toEqual([true, true, true]);
   });
 });
 

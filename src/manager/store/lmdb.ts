@@ -142,28 +142,51 @@ export class LmdbStore implements Store {
   }
 
   async apply(ops: readonly StoreOp[]): Promise<void> {
-    this.checkOpen("write to");
-    const encoded = encodeOps(ops, this.location);
-    if (encoded.length === 0) return;
+    const { durable } = this.applyInSteps(ops);
+    await durable;
+  }
+
+  /**
+   * With `fsync`, a write is committed (visible, and ordered before the next
+   * one) before LMDB's overlapping sync flushes it to disk: a writer may begin
+   * the next commit while this one is flushed. With `os` both steps are one.
+   */
+  applyInSteps(ops: readonly StoreOp[]): { committed: Promise<void>; durable: Promise<void> } {
+    const failed = (err: unknown): never => {
+      throw err instanceof StoreError ? err : storeWriteError(err, this.location);
+    };
+    let committed: Promise<void>;
     try {
-      if (this.sync === "os") {
+      this.checkOpen("write to");
+      const encoded = encodeOps(ops, this.location);
+      if (encoded.length === 0 || this.sync === "os") {
         // Nothing to wait for but the commit itself: done on this thread, it
         // costs less than the hand-over to LMDB's writer thread and back. A
         // throw in the middle aborts the transaction.
-        this.root.transactionSync(() => this.write(encoded));
-        return;
+        if (encoded.length > 0) this.root.transactionSync(() => this.write(encoded));
+        committed = Promise.resolve();
+        return { committed, durable: committed };
+      } else {
+        // A child transaction, so that even an unexpected failure in the
+        // middle rolls back the operations before it.
+        committed = this.root
+          .childTransaction(() => this.write(encoded))
+          .then(() => undefined, failed);
       }
-      // A child transaction, so that even an unexpected failure in the
-      // middle rolls back the operations before it.
-      await this.root.childTransaction(() => this.write(encoded));
-      // The commit promise resolves when the transaction is visible; with
-      // LMDB's overlapping sync the flush to disk comes after.
-      await this.root.flushed;
     } catch (err) {
-      throw new StoreError(`Cannot write to the store at ${this.location}: ${causeOf(err)}`, {
-        cause: err,
-      });
+      committed = Promise.resolve().then(() => failed(err));
+      committed.catch(() => undefined);
+      return { committed, durable: committed };
     }
+    // The commit resolves when the transaction is visible; LMDB's overlapping
+    // sync flushes it to disk after (the flush awaited once it is committed
+    // covers it and every commit before it).
+    const durable = committed.then(() =>
+      Promise.resolve(this.root.flushed).then(() => undefined, failed),
+    );
+    committed.catch(() => undefined);
+    durable.catch(() => undefined);
+    return { committed, durable };
   }
 
   /** Runs inside the write transaction. */
@@ -227,4 +250,10 @@ export class LmdbStore implements Store {
   private checkOpen(what: string): void {
     if (this.closed) throw new StoreError(`Cannot ${what} the store at ${this.location}: closed`);
   }
+}
+
+function storeWriteError(err: unknown, location: string): StoreError {
+  return new StoreError(`Cannot write to the store at ${location}: ${causeOf(err)}`, {
+    cause: err,
+  });
 }

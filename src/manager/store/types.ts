@@ -82,6 +82,13 @@ export interface Store {
   /** Apply the operations in order, all or none, durably. */
   apply(ops: readonly StoreOp[]): Promise<void>;
   /**
+   * The same in two steps, for a store that makes a write durable after it
+   * is committed (LMDB flushing to disk): `committed` once the operations are
+   * written (the next write may begin: it is ordered after them), `durable`
+   * once they are as durable as `apply` makes them. Absent: use `apply`.
+   */
+  applyInSteps?(ops: readonly StoreOp[]): { committed: Promise<void>; durable: Promise<void> };
+  /**
    * Set by the manager: called once when another manager has taken the store
    * (Redis: the lease was lost), with why; every write fails from then on.
    */

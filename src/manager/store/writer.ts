@@ -14,7 +14,9 @@
  *
  * A task's final result is written `batched` and reported only once its batch
  * is durable (registry.ts, `finish`): a group commit, one transaction for all
- * the results of a turn.
+ * the results of a turn. With a store that commits before it flushes (LMDB
+ * with fsync: `applyInSteps`), the next batch is committed while the one
+ * before it is flushed to disk; each is reported durable after its own flush.
  *
  * Fault injection for tests: ZQS_TEST_STORE_DELAY_MS (read here only) delays
  * every store commit by that many milliseconds, widening the moment between a
@@ -86,6 +88,8 @@ export class StoreWriter {
   private batch: Batch | undefined;
   /** The batch being committed: one at a time, so the next one gathers meanwhile. */
   private inFlight: Promise<void> | undefined;
+  /** Settles once the last batch begun is durable (or failed). */
+  private durable: Promise<void> = Promise.resolve();
   /** Running mean of the batches' commit times (ms). */
   private commitMs = 0;
   /** How long the store took to write, by mode ("durable", "batched"). */
@@ -116,19 +120,47 @@ export class StoreWriter {
   async flush(): Promise<void> {
     for (;;) {
       const wait = this.batch?.done ?? this.inFlight;
-      if (!wait) return;
+      if (!wait) break;
       await wait.catch(() => undefined);
     }
+    await this.durable;
   }
 
   private async apply(ops: readonly StoreOp[], mode: "durable" | "batched"): Promise<void> {
-    if (ops.length === 0 || !this.store) return;
-    if (COMMIT_DELAY_MS > 0) await new Promise((r) => setTimeout(r, COMMIT_DELAY_MS));
+    await this.applyInSteps(ops, mode).durable;
+  }
+
+  /**
+   * `committed`: the next batch may be written (it lands after these);
+   * `durable`: these are durable. One step for a store without steps.
+   */
+  private applyInSteps(
+    ops: readonly StoreOp[],
+    mode: "durable" | "batched",
+  ): { committed: Promise<void>; durable: Promise<void> } {
+    const store = this.store;
+    if (ops.length === 0 || !store) {
+      const done = Promise.resolve();
+      return { committed: done, durable: done };
+    }
     const t0 = this.now();
-    await this.store.apply(ops);
-    const ms = this.now() - t0;
-    this.latency.observe(mode, ms / 1000);
-    if (mode === "batched") this.commitMs += (ms - this.commitMs) * COMMIT_MS_WEIGHT;
+    const begin = () =>
+      store.applyInSteps ? store.applyInSteps(ops) : { committed: store.apply(ops) };
+    // Written at once, unless a test injects a delay.
+    const steps =
+      COMMIT_DELAY_MS > 0
+        ? new Promise<void>((r) => setTimeout(r, COMMIT_DELAY_MS)).then(begin)
+        : Promise.resolve(begin());
+    const committed = steps.then((s) => s.committed);
+    const durable = steps.then(async (s) => {
+      await ("durable" in s ? s.durable : s.committed);
+      const ms = this.now() - t0;
+      this.latency.observe(mode, ms / 1000);
+      if (mode === "batched") this.commitMs += (ms - this.commitMs) * COMMIT_MS_WEIGHT;
+    });
+    committed.catch(() => undefined);
+    durable.catch(() => undefined);
+    return { committed, durable };
   }
 
   /**
@@ -181,17 +213,27 @@ export class StoreWriter {
     b.immediate = undefined;
   }
 
+  /**
+   * Write `b`. The next batch begins once `b` is committed, while `b` is still
+   * being made durable (a flush to disk): the commits stay in order, and a
+   * flush covers every commit before it.
+   */
   private commitNext(b: Batch): void {
     if (this.batch !== b || this.inFlight) return;
     this.cancel(b);
     this.batch = undefined;
-    const applied = this.apply(b.ops, "batched");
-    this.inFlight = applied.then(
+    const { committed, durable } = this.applyInSteps(b.ops, "batched");
+    const settled = durable.then(
       () => b.resolve(),
       (err: unknown) => {
         this.log.error({ err }, "A change could not be written to the store");
         b.reject(err);
       },
+    );
+    this.durable = settled;
+    this.inFlight = committed.then(
+      () => undefined,
+      () => settled,
     );
     void this.inFlight.then(() => {
       this.inFlight = undefined;

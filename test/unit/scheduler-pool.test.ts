@@ -60,6 +60,33 @@ function make(slots: number, ahead = 0) {
 }
 const call = (name: string) => ({ name, args: [], kwargs: {} });
 
+/** The task uids dealt to worker `w` so far, in order. */
+const dealtTo = (pool: FakePool, w: string) =>
+  pool.sent.filter((b) => b.worker === w).flatMap((b) => b.ids);
+
+/**
+ * `worker` ends task `id` successfully: the call took `seconds` by its
+ * time_start and time_stop (as an older worker says it), or `callMs` as timed.
+ */
+function endTask(
+  pool: FakePool,
+  worker: string,
+  id: string,
+  took: { seconds?: number; callMs?: number },
+) {
+  pool.emit("task-message", worker, {
+    type: "task_done",
+    id,
+    success: true,
+    msg: "",
+    traceback: "",
+    return_value: null,
+    time_start: 100,
+    time_stop: 100 + (took.seconds ?? 0),
+    ...(took.callMs !== undefined ? { call_ms: took.callMs } : {}),
+  });
+}
+
 describe("TaskScheduler with a fake pool", () => {
   it("waits for workers, then deals one batch per worker within the free slots", () => {
     const { pool, scheduler, tasks } = make(1);
@@ -107,22 +134,11 @@ describe("TaskScheduler with a fake pool", () => {
     const uids = Array.from({ length: 600 }, (_, i) => `t${i}`);
     for (const uid of uids) scheduler.submit(uid, call("f"), true, {});
     // One slot and two ahead each, before anything is known of their calls.
-    const dealt = (w: string) => pool.sent.filter((b) => b.worker === w).flatMap((b) => b.ids);
+    const dealt = (w: string) => dealtTo(pool, w);
     expect(dealt("w2")).toHaveLength(3);
     expect(dealt("main")).toHaveLength(3);
-    const end = (worker: string, id: string, seconds: number) =>
-      pool.emit("task-message", worker, {
-        type: "task_done",
-        id,
-        success: true,
-        msg: "",
-        traceback: "",
-        return_value: null,
-        time_start: 100,
-        time_stop: 100 + seconds,
-      });
-    end("w2", dealt("w2")[0] as string, 0); // a call under a millisecond
-    end("main", dealt("main")[0] as string, 0.05); // a call of 50 ms
+    endTask(pool, "w2", dealt("w2")[0] as string, { seconds: 0 }); // a call under a millisecond
+    endTask(pool, "main", dealt("main")[0] as string, { seconds: 0.05 }); // a call of 50 ms
     await nextTurn();
     // w2 holds 2 and may hold 1 + 256 now; main holds 2 and may hold 3 still.
     expect(dealt("w2")).toHaveLength(3 + 255);
@@ -135,19 +151,9 @@ describe("TaskScheduler with a fake pool", () => {
       { id: "main", main: true },
       { id: "w2", main: false },
     ];
-    const dealt = (w: string) => pool.sent.filter((b) => b.worker === w).flatMap((b) => b.ids);
+    const dealt = (w: string) => dealtTo(pool, w);
     const end = (worker: string, id: string, callMs: number) =>
-      pool.emit("task-message", worker, {
-        type: "task_done",
-        id,
-        success: true,
-        msg: "",
-        traceback: "",
-        return_value: null,
-        time_start: 100,
-        time_stop: 100,
-        call_ms: callMs,
-      });
+      endTask(pool, worker, id, { callMs });
     // Nothing known of either worker's calls: least loaded first.
     scheduler.submit("a", call("f"), true, {});
     scheduler.submit("b", call("f"), true, {});

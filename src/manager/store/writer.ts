@@ -147,10 +147,15 @@ export class StoreWriter {
     const begin = () =>
       store.applyInSteps ? store.applyInSteps(ops) : { committed: store.apply(ops) };
     // Written at once, unless a test injects a delay.
-    const steps =
-      COMMIT_DELAY_MS > 0
-        ? new Promise<void>((r) => setTimeout(r, COMMIT_DELAY_MS)).then(begin)
-        : Promise.resolve(begin());
+    let steps: Promise<ReturnType<typeof begin>>;
+    try {
+      steps =
+        COMMIT_DELAY_MS > 0
+          ? new Promise<void>((r) => setTimeout(r, COMMIT_DELAY_MS)).then(begin)
+          : Promise.resolve(begin());
+    } catch (err) {
+      steps = Promise.reject(err instanceof Error ? err : new Error(String(err)));
+    }
     const committed = steps.then((s) => s.committed);
     const durable = steps.then(async (s) => {
       await ("durable" in s ? s.durable : s.committed);

@@ -105,8 +105,7 @@ export interface FunctionCall {
 /** One outcome of task_cancel per UID (SPEC §7.1). */
 export type CancelOutcome = "cancelled" | "cancelling" | "already_completed" | "not_found";
 
-/** Who asked for a task, and the task (or plan item) that submitted it as a subtask. */
-/** Who asked for a task, and where it is recorded (see NewTask). */
+/** Who asked for a task, the task (or plan item) that submitted it, where it is recorded (see NewTask). */
 export type TaskLinks = Pick<NewTask, "user" | "group" | "parent" | "listedElsewhere">;
 
 /** Where a task of a run stands in it. */

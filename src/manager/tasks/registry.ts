@@ -446,15 +446,11 @@ export class TaskRegistry {
     const publish = (): void => this.publish(rec, state, result, now, expiresAt, f.msg);
     if (!this.commit) return publish();
     // The fields as they will be published (state, progress, message), for storedInfo.
-    const info = storedInfo(
-      {
-        ...rec,
-        state,
-        progress: state === "completed" ? 100 : rec.progress,
-        message: state === "completed" ? rec.message : f.msg,
-      },
-      result,
-    );
+    const info = storedInfo(rec, result, {
+      state,
+      progress: state === "completed" ? 100 : rec.progress,
+      message: state === "completed" ? rec.message : f.msg,
+    });
     this.durably(
       [
         {
@@ -918,19 +914,26 @@ function restoredRecord(uid: string, result: CompletedResult, info: StoredInfo):
   };
 }
 
-/** The fields of `r` that `restoredRecord` would not make from its result alone (none: undefined). */
-function storedInfo(r: TaskRecord, result: CompletedResult): StoredInfo | undefined {
+/**
+ * The fields of `r` (with `final`: its state, progress and message as they will be
+ * published) that `restoredRecord` would not make from its result alone (none: undefined).
+ */
+function storedInfo(
+  r: TaskRecord,
+  result: CompletedResult,
+  final: Pick<TaskRecord, "state" | "progress" | "message">,
+): StoredInfo | undefined {
   const info: StoredInfo = {};
   const ok = result.success;
   if (r.kind !== "function") info.kind = r.kind;
   if (!r.background) info.background = false;
-  if (r.state !== (ok ? "completed" : "failed")) info.state = r.state;
+  if (final.state !== (ok ? "completed" : "failed")) info.state = final.state;
   if (r.attempts !== 1) info.attempts = r.attempts;
   if (r.dispatchedAt === undefined || r.createdAt < r.dispatchedAt - 1) {
     info.createdAt = r.createdAt;
   }
-  if (r.progress !== (ok ? 100 : 0)) info.progress = r.progress;
-  if (r.message !== (ok ? null : result.msg)) info.message = r.message;
+  if (final.progress !== (ok ? 100 : 0)) info.progress = final.progress;
+  if (final.message !== (ok ? null : result.msg)) info.message = final.message;
   for (const _k in r.outputs) {
     info.outputs = r.outputs;
     break;

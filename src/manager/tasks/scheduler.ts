@@ -225,7 +225,7 @@ export class TaskScheduler {
     run?: { place: RunPlace; held: boolean },
     links: TaskLinks = {},
   ): void {
-    const after = [...new Set(o.after ?? [])];
+    const after = o.after?.length ? [...new Set(o.after)] : [];
     const job: Job = {
       uid,
       call,

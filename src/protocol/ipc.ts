@@ -240,6 +240,8 @@ export const WORKER_ENV = {
   workerId: "ZQS_WORKER_ID",
   /** Function tasks it runs at once (unset: no limit); more wait in it, highest priority first. */
   slots: "ZQS_WORKER_SLOTS",
+  /** Where it writes uploaded scripts (made and removed by the process that forks it). */
+  uploadDir: "ZQS_WORKER_UPLOAD_DIR",
 } as const;
 
 /**

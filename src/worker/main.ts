@@ -5,8 +5,7 @@
  * heartbeats to fd 3 so that the manager can tell a hung process from a busy one.
  */
 import { createHash, randomUUID } from "node:crypto";
-import { readdirSync, statSync, writeFileSync, mkdtempSync, rmSync } from "node:fs";
-import os from "node:os";
+import { readdirSync, statSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { pathToFileURL } from "node:url";
 import { Worker } from "node:worker_threads";
@@ -564,8 +563,11 @@ function controlPlan(m: PlanControlMsg): void {
   }
 }
 
-/** Where uploaded scripts are written (their imports of zqs resolve as startup code's do). */
-let uploadDir: string | undefined;
+/**
+ * Where uploaded scripts are written (their imports of zqs resolve as startup
+ * code's do): the directory the forking process made and removes.
+ */
+const uploadDir = process.env[WORKER_ENV.uploadDir];
 
 function uploadScript(m: ScriptMsg): Promise<void> {
   return runTask(
@@ -574,7 +576,8 @@ function uploadScript(m: ScriptMsg): Promise<void> {
     1,
     async () => {
       if (m.script.trim() === "") return null;
-      uploadDir ??= mkdtempSync(path.join(os.tmpdir(), "zqs-scripts-"));
+      if (!uploadDir)
+        throw new Error(`No directory for uploaded scripts (${WORKER_ENV.uploadDir})`);
       const looksTs = /^\s*(interface|type)\s+\w+|:\s*(string|number|boolean|unknown|any)\b/m.test(
         m.script,
       );
@@ -623,7 +626,6 @@ function onMessage(m: ManagerToWorker): void {
     case "close":
       waiting.length = 0;
       for (const ac of running.values()) ac.abort(new Error("The environment is closing"));
-      if (uploadDir) rmSync(uploadDir, { recursive: true, force: true });
       outbox.flush();
       process.disconnect?.();
       setTimeout(() => process.exit(0), 50).unref();

@@ -5,6 +5,8 @@
  */
 import { fork, type ChildProcess } from "node:child_process";
 import { EventEmitter } from "node:events";
+import { mkdtempSync, rmSync } from "node:fs";
+import os from "node:os";
 import path from "node:path";
 import type { Readable } from "node:stream";
 import { StringDecoder } from "node:string_decoder";
@@ -113,6 +115,9 @@ export class WorkerProcess extends EventEmitter<WorkerProcessEvents> {
   /** Messages waiting for the output written before them (see receive). */
   private held: WorkerToManager[] = [];
 
+  /** The worker's directory of uploaded scripts (while it runs). */
+  private uploadDir: string | undefined;
+
   constructor(readonly opts: WorkerProcessOptions) {
     super();
   }
@@ -126,7 +131,14 @@ export class WorkerProcess extends EventEmitter<WorkerProcessEvents> {
   }
 
   start(): void {
-    const env: NodeJS.ProcessEnv = { ...process.env, [WORKER_ENV.workerId]: this.opts.id };
+    // Where the worker writes uploaded scripts: made and removed here, so that
+    // it goes with the worker however the worker ends (kill -9 included).
+    this.uploadDir = mkdtempSync(path.join(os.tmpdir(), "zqs-scripts-"));
+    const env: NodeJS.ProcessEnv = {
+      ...process.env,
+      [WORKER_ENV.workerId]: this.opts.id,
+      [WORKER_ENV.uploadDir]: this.uploadDir,
+    };
     if (this.opts.startupDir) env[WORKER_ENV.startupDir] = path.resolve(this.opts.startupDir);
     if (this.opts.startupModule) env[WORKER_ENV.startupModule] = this.opts.startupModule;
     const slots = this.opts.slots ?? Infinity;
@@ -166,6 +178,7 @@ export class WorkerProcess extends EventEmitter<WorkerProcessEvents> {
     child.on("error", (err) => this.emit("output", `Worker process error: ${err.message}\n`));
     child.on("exit", (code, signal) => {
       this.exited = true;
+      this.removeUploads();
       // What it said last goes out before its exit, output read or not.
       this.release(true);
       if (this.watchdog) clearInterval(this.watchdog);
@@ -236,5 +249,12 @@ export class WorkerProcess extends EventEmitter<WorkerProcessEvents> {
     this.killReason ??= reason;
     if (signal === "SIGKILL" && this.watchdog) clearInterval(this.watchdog);
     this.child.kill(signal);
+    // Gone with the worker (the manager may exit before it hears the exit).
+    if (signal === "SIGKILL") this.removeUploads();
+  }
+
+  private removeUploads(): void {
+    if (this.uploadDir) rmSync(this.uploadDir, { recursive: true, force: true });
+    this.uploadDir = undefined;
   }
 }

@@ -18,6 +18,7 @@ afterEach(async () => {
   c?.close();
   await m?.stop();
   if (tmp) rmSync(tmp, { recursive: true, force: true });
+  m = c = tmp = undefined;
 });
 
 /** The worker's upload directories in `dir`. */

@@ -166,13 +166,12 @@ export class LmdbStore implements Store {
         if (encoded.length > 0) this.root.transactionSync(() => this.write(encoded));
         committed = Promise.resolve();
         return { committed, durable: committed };
-      } else {
-        // A child transaction, so that even an unexpected failure in the
-        // middle rolls back the operations before it.
-        committed = this.root
-          .childTransaction(() => this.write(encoded))
-          .then(() => undefined, failed);
       }
+      // A child transaction, so that even an unexpected failure in the
+      // middle rolls back the operations before it.
+      committed = this.root
+        .childTransaction(() => this.write(encoded))
+        .then(() => undefined, failed);
     } catch (err) {
       committed = Promise.resolve().then(() => failed(err));
       committed.catch(() => undefined);

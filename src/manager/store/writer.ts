@@ -144,8 +144,11 @@ export class StoreWriter {
       return { committed: done, durable: done };
     }
     const t0 = this.now();
-    const begin = () =>
-      store.applyInSteps ? store.applyInSteps(ops) : { committed: store.apply(ops) };
+    const begin = (): { committed: Promise<void>; durable: Promise<void> } => {
+      if (store.applyInSteps) return store.applyInSteps(ops);
+      const applied = store.apply(ops);
+      return { committed: applied, durable: applied };
+    };
     // Written at once, unless a test injects a delay.
     let steps: Promise<ReturnType<typeof begin>>;
     try {
@@ -158,7 +161,7 @@ export class StoreWriter {
     }
     const committed = steps.then((s) => s.committed);
     const durable = steps.then(async (s) => {
-      await ("durable" in s ? s.durable : s.committed);
+      await s.durable;
       const ms = this.now() - t0;
       this.latency.observe(mode, ms / 1000);
       if (mode === "batched") this.commitMs += (ms - this.commitMs) * COMMIT_MS_WEIGHT;

@@ -658,13 +658,19 @@ export class TaskRegistry {
   }
 
   /**
-   * At start, after `restore`: a task listed by a durable record of its own
-   * (a run's definition, see NewTask.listedElsewhere) that has no stored
-   * result was cut off by the stop: it becomes a failed result saying so.
+   * At start, after `restore`: the tasks listed by a durable record of their
+   * own (a run's definition, see NewTask.listedElsewhere) that have no stored
+   * result were cut off by the stop: each becomes a failed result saying so
+   * (one store write for all).
    */
-  restoreCutOff(uid: string, accepted: AcceptedMark): void {
-    if (this.records.has(uid)) return;
-    this.store?.([this.cutOff(uid, accepted, Date.now())]);
+  restoreCutOff(listed: readonly { uid: string; accepted: AcceptedMark }[]): void {
+    const now = Date.now();
+    const cut: StoreOp[] = [];
+    for (const { uid, accepted } of listed) {
+      if (!this.records.has(uid)) cut.push(this.cutOff(uid, accepted, now));
+    }
+    if (cut.length === 0) return;
+    this.store?.(cut);
     this.state.bump("task_results_uid");
   }
 

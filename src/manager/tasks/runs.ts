@@ -33,7 +33,7 @@
 import { randomUUID } from "node:crypto";
 import type { FunctionCall, TaskScheduler } from "./scheduler.js";
 import type { StoreOp, StoredRun } from "../store/types.js";
-import type { TaskRecord, TaskRegistry } from "./registry.js";
+import type { AcceptedMark, TaskRecord, TaskRegistry } from "./registry.js";
 
 type Outcome = "done" | "failed" | undefined;
 
@@ -293,20 +293,28 @@ export class RunRegistry {
         calls,
         uids: def.uids,
       });
+      // Indexes not known to have ended: their tasks were cut off by the stop,
+      // unless their results are here.
+      const unended: { uid: string; accepted: AcceptedMark }[] = [];
       for (const [i, uid] of def.uids.entries()) {
         const o = s.outcomes?.[i];
-        if (o !== "d" && o !== "f") {
-          // Not known to have ended: its task was cut off by the stop, unless its result is here.
-          const call = calls[i] as FunctionCall;
-          this.tasks.restoreCutOff(uid, {
+        if (o === "d" || o === "f") continue;
+        const call = calls[i] as FunctionCall;
+        unended.push({
+          uid,
+          accepted: {
             name: call.name,
             kind: "function",
             background: true,
             createdAt: def.createdAt,
             user: def.user,
             group: def.userGroup,
-          });
-        }
+          },
+        });
+      }
+      this.tasks.restoreCutOff(unended);
+      for (const [i, uid] of def.uids.entries()) {
+        const o = s.outcomes?.[i];
         const rec = this.tasks.get(uid);
         run.outcome[i] =
           rec !== undefined

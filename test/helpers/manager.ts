@@ -30,9 +30,13 @@ const REPLY_MS = 30_000;
  * it; a manager that then finds it taken exits, and the probe of its address
  * reaches the other test's manager instead (seen once: a restarted manager
  * "lost" its store when it was another test's fresh manager answering).
+ * ZQS_TEST_PORT_BASE moves the whole block (default 20000), so that two runs of
+ * the suite on one machine (two checkouts) keep out of each other's ports.
  */
 const PORTS_PER_PROCESS = 1000;
-const PORT_BASE = 20_000 + (Number(process.env.VITEST_POOL_ID ?? 0) % 12) * PORTS_PER_PROCESS;
+const PORT_BASE =
+  Number(process.env.ZQS_TEST_PORT_BASE ?? 20_000) +
+  (Number(process.env.VITEST_POOL_ID ?? 0) % 12) * PORTS_PER_PROCESS;
 let nextPort = Math.floor(Math.random() * PORTS_PER_PROCESS);
 
 /** A TCP port of this process's range that nobody listens on right now. */

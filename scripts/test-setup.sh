@@ -5,7 +5,7 @@
 # user can; otherwise the run stops at once, naming the command to run.
 set -euo pipefail
 missing=()
-have() { command -v "$1" >/dev/null 2>&1 || [ -x "/usr/bin/$1" ]; }
+have() { command -v "$1" >/dev/null 2>&1; }
 [ -n "${REDIS_SERVER:-}" ] || have redis-server || missing+=(redis-server)
 [ -n "${ZQS_CHROMIUM:-}" ] || have chromium || missing+=(chromium)
 [ ${#missing[@]} -eq 0 ] && exit 0

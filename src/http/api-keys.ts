@@ -34,6 +34,13 @@ export interface KeyRecord {
   source: "file" | "single-user" | "created";
 }
 
+/**
+ * Who the single-user key runs as on the manager: the Python gateway's name
+ * for it, so that items, history and locks read the same under either.
+ */
+export const SINGLE_USER = "UNAUTHENTICATED_SINGLE_USER";
+export const SINGLE_USER_GROUP = "primary";
+
 export type KeyLookup =
   { ok: true; hash: string; record: KeyRecord } | { ok: false; reason: "unknown" | "expired" };
 
@@ -135,8 +142,8 @@ export class ApiKeyStore {
     renameSync(tmp, this.file);
   }
 
-  /** The single-user key: every scope, the given user and group. */
-  addSingleUser(secret: string, user: string, userGroup: string): void {
+  /** The single-user key: every scope, as SINGLE_USER in SINGLE_USER_GROUP unless told otherwise. */
+  addSingleUser(secret: string, user = SINGLE_USER, userGroup = SINGLE_USER_GROUP): void {
     this.keys.set(hashKey(secret), {
       user,
       user_group: userGroup,

@@ -1,11 +1,12 @@
 /**
  * The HTTP gateway: Fastify in front of a manager. Every method of the
  * protocol table is a route (routes.ts); the gateway authenticates the caller
- * (auth.ts), checks the route's scope, sends the method as the caller's user
- * and group (manager-link.ts) and answers the manager's reply map as JSON. A
- * 4xx/5xx carries `{"detail": "..."}`; a manager that does not answer is a
- * 503. Streams (console, info, events) come from the info socket (events.ts);
- * `/metrics` from metrics.ts; the dashboard folder is served at `/`.
+ * (auth.ts), checks the route's scope and the body's parameters (params.ts),
+ * sends the method as the caller's user and group (manager-link.ts) and
+ * answers the manager's reply map as JSON. A 4xx/5xx carries
+ * `{"detail": "..."}`; a manager that does not answer is a 503. Streams
+ * (console, info, events) come from the info socket (events.ts); `/metrics`
+ * from metrics.ts; the dashboard folder is served at `/`.
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
 import fastifyCookie from "@fastify/cookie";
@@ -20,9 +21,13 @@ import type { GatewayEvent } from "./events.js";
 import { EventHub } from "./events.js";
 import type { ManagerBackend, Reply } from "./manager-link.js";
 import { ManagerUnavailableError } from "./manager-link.js";
+import { HttpError } from "./http-error.js";
 import { GatewayMetrics } from "./metrics.js";
+import { bodyParams, parseJsonBody, routeParams } from "./params.js";
 import type { Scope } from "./routes.js";
 import { METHOD_ROUTES, SCOPES } from "./routes.js";
+
+export { HttpError };
 
 declare module "fastify" {
   interface FastifyRequest {
@@ -45,35 +50,12 @@ export interface GatewayOptions {
   bodyLimit?: number;
 }
 
-/** An error that becomes `{"detail": message}` with its status. */
-export class HttpError extends Error {
-  constructor(
-    readonly status: number,
-    message: string,
-  ) {
-    super(message);
-  }
-}
-
 /** What the gateway uses of a WebSocket (the `ws` package's, handed over by @fastify/websocket). */
 interface Socket {
   readonly readyState: number;
   readonly OPEN: number;
   send(data: string): void;
   on(event: "close" | "error", fn: () => void): void;
-}
-
-function isMap(v: unknown): v is Record<string, unknown> {
-  return v !== null && typeof v === "object" && !Array.isArray(v);
-}
-
-/** The JSON body as method parameters: none (or empty) is `{}`; anything but a map is a 400. */
-function bodyParams(body: unknown): Record<string, unknown> {
-  if (body === undefined || body === null || body === "") return {};
-  if (!isMap(body)) {
-    throw new HttpError(400, "The request body must be a JSON object (the method's parameters)");
-  }
-  return body;
 }
 
 function principalOf(req: FastifyRequest): Principal {
@@ -109,15 +91,10 @@ export class Gateway {
     app.removeAllContentTypeParsers();
     // Every body is JSON, whatever its Content-Type says (curl -d sends a form type).
     app.addContentTypeParser("*", { parseAs: "string" }, (_req, body, done) => {
-      const text = typeof body === "string" ? body : body.toString("utf8");
-      if (text.trim() === "") {
-        done(null, undefined);
-        return;
-      }
       try {
-        done(null, JSON.parse(text));
+        done(null, parseJsonBody(typeof body === "string" ? body : body.toString("utf8")));
       } catch (err) {
-        done(new HttpError(400, `The request body is not valid JSON: ${(err as Error).message}`));
+        done(err as Error);
       }
     });
     void app.register(fastifyCookie);
@@ -178,7 +155,7 @@ export class Gateway {
         config: { scope: r.scope, name: r.method },
         handler: async (req) => {
           const p = principalOf(req);
-          return backend.call(r.method, bodyParams(req.body), {
+          return backend.call(r.method, routeParams(r.method, req.body), {
             user: p.user,
             userGroup: p.userGroup,
           });

@@ -12,7 +12,8 @@ import { InfoHub } from "../client/info.js";
 import type { Topic } from "../client/info.js";
 import { Transport } from "../client/transport.js";
 import type { MethodName, WireEncoding } from "../protocol/index.js";
-import { decode, encode, supportedParams } from "../protocol/index.js";
+import { decode, encode } from "../protocol/index.js";
+import { callerParams } from "./params.js";
 
 export interface ManagerLinkOptions {
   controlAddr: string;
@@ -72,14 +73,12 @@ export class ManagerLink implements ManagerBackend {
 
   /**
    * One request as `caller`: their user and group replace whatever the body
-   * says. Parameters are checked as the manager checks them; a refusal is the
-   * manager's own failure reply.
+   * says (callerParams: not a `user` that filters). Parameters are checked as
+   * the manager checks them; a refusal is the manager's own failure reply.
    */
   async call(method: MethodName, params: Record<string, unknown>, caller: Caller): Promise<Reply> {
-    const supported = supportedParams(method);
     const p = { ...params };
-    if (supported.includes("user")) p.user = caller.user;
-    if (supported.includes("user_group")) p.user_group = caller.userGroup;
+    for (const k of callerParams(method)) p[k] = k === "user" ? caller.user : caller.userGroup;
     let wire;
     try {
       wire = buildRequest(method, p, {

@@ -3,7 +3,6 @@
  * gateway, listening. Used by `zqs http` and by `zqs manager --http-addr`.
  */
 import { publicKeyFromPrivate } from "../client/keys.js";
-import { DEFAULT_USER, DEFAULT_USER_GROUP } from "../client/options.js";
 import { ApiKeyStore, newSecret } from "./api-keys.js";
 import { Auth } from "./auth.js";
 import { Gateway } from "./gateway.js";
@@ -27,7 +26,7 @@ export async function startGateway(opts: HttpOptions): Promise<StartedGateway> {
     generatedKey = newSecret();
     single = generatedKey;
   }
-  if (single) keys.addSingleUser(single, DEFAULT_USER, DEFAULT_USER_GROUP);
+  if (single) keys.addSingleUser(single);
   const auth = new Auth(keys, { allowAnonymous: opts.allowAnonymous ?? null });
   const link = new ManagerLink({
     controlAddr: opts.zqsAddr,

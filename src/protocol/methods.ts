@@ -24,7 +24,7 @@ import {
   TASK_STATUSES,
   CANCEL_OUTCOMES,
 } from "./schemas.js";
-import { pyRepr, pyTypeName } from "./pyrepr.js";
+import { isPlainObject, pyRepr, pyTypeName } from "./pyrepr.js";
 
 export type LockKind = "none" | "environment" | "queue";
 export type Area =
@@ -121,6 +121,26 @@ const taskUidOneOrMany = z.union([z.string(), z.array(z.string())], {
 });
 
 // ---- reply helpers -----------------------------------------------------------
+
+/** The user and group a request runs as, as an item carries them. */
+export interface AppliedRequester {
+  user: string;
+  user_group: string;
+}
+
+/**
+ * An item as a refusal echoes it: a `user` or `user_group` the item itself
+ * claims is replaced by the requester applied, or left out while none is
+ * (who asks is the request's checked `user`/`user_group`, never the item's
+ * claim). An item without such keys comes back as sent.
+ */
+export function echoedItem(item: unknown, applied?: AppliedRequester): unknown {
+  if (!isPlainObject(item) || !(Object.hasOwn(item, "user") || Object.hasOwn(item, "user_group"))) {
+    return item;
+  }
+  const { user: _user, user_group: _group, ...rest } = item;
+  return applied ? { ...rest, ...applied } : rest;
+}
 
 const ok = z.object({ success: z.boolean(), msg: z.string() });
 const withKeys = <S extends z.ZodRawShape>(shape: S) => ok.extend(shape);
@@ -599,7 +619,7 @@ export const methods = {
     },
     reply: withKeys({ item: itemSchema.nullable(), task_uid: nullableUid }),
     lock: "environment",
-    failure: (p) => ({ item: p?.item ?? null, task_uid: null }),
+    failure: (p) => ({ item: echoedItem(p?.item) ?? null, task_uid: null }),
   }),
   task_status: method({
     summary: "running / completed / not_found for one task_uid or a list.",

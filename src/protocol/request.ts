@@ -126,6 +126,17 @@ function withoutAbsentNulls(
   return out;
 }
 
+/** The refusal of the names in `raw` that the method does not take (undefined: none). */
+export function unsupportedParamsMessage(
+  name: MethodName,
+  raw: Record<string, unknown>,
+): string | undefined {
+  const supported = supportedParams(name);
+  const unsupported = Object.keys(raw).filter((k) => !supported.includes(k));
+  if (unsupported.length === 0) return undefined;
+  return `API request contains unsupported parameters: ${pyNameOrList(unsupported)}. Supported parameters: ${pyRepr(supported)}`;
+}
+
 export type ParamsResult<M extends MethodName> =
   { ok: true; params: ParamsOut<M> } | { ok: false; reply: Reply };
 
@@ -148,17 +159,8 @@ export function checkParams<M extends MethodName>(
       reply: methodFailure(name, `Parameters must be a map (dictionary), got ${pyClass(raw)}`),
     };
   }
-  const supported = supportedParams(name);
-  const unsupported = Object.keys(raw).filter((k) => !supported.includes(k));
-  if (unsupported.length > 0) {
-    return {
-      ok: false,
-      reply: methodFailure(
-        name,
-        `API request contains unsupported parameters: ${pyNameOrList(unsupported)}. Supported parameters: ${pyRepr(supported)}`,
-      ),
-    };
-  }
+  const unsupported = unsupportedParamsMessage(name, raw);
+  if (unsupported !== undefined) return { ok: false, reply: methodFailure(name, unsupported) };
   const params = withoutAbsentNulls(name, raw);
   const refused = between?.(params);
   if (refused) return { ok: false, reply: refused };

@@ -129,10 +129,10 @@ describe.each(["json", "msgpack"] as const)("every route, manager encoding %s", 
     });
     expect(await ok("POST", "/api/queue/clear")).toEqual({ success: true, msg: "" });
     expect((await ok("GET", "/api/status")).items_in_queue).toBe(0);
-    // Bad parameters: the manager's own failure reply, as over 0MQ.
-    const bad = await ok("POST", "/api/queue/item/add", { item: plan("count"), pos: "middle" });
-    expect(bad.success).toBe(false);
-    expect(String(bad.msg)).toContain("pos");
+    // Bad parameters are the gateway's 400 (as the Python gateway's), named in the detail.
+    const bad = await api("POST", "/api/queue/item/add", { item: plan("count"), pos: "middle" });
+    expect(bad.status).toBe(400);
+    expect(bad.detail).toContain("'pos'");
   });
 
   it("locks: the lock is taken as the key's user and refuses requests without the key", async () => {

@@ -251,6 +251,38 @@ describe("function_execute", () => {
       expect(r.task_uid).toBeNull();
     }
   });
+
+  it("a refused item echoes the user and group applied, never those the item claims", async () => {
+    const forged = { user: "root", user_group: "admin" };
+    // Refused after the requester is known: the item carries the applied user and group.
+    const notAllowed = await c.request("function_execute", {
+      item: { ...fn("pop_buffer_element"), ...forged },
+      ...USER,
+    });
+    expect(notAllowed.msg).toMatch(/is not allowed for users from 'primary'/);
+    expect(notAllowed.item).toEqual({ ...fn("pop_buffer_element"), ...USER });
+    const wrongType = await c.request("function_execute", {
+      item: { ...fn("function_sleep"), item_type: "plan", ...forged },
+      ...USER,
+    });
+    expect(wrongType.msg).toMatch(/unsupported 'item_type' value/);
+    expect(wrongType.item).toEqual({ ...fn("function_sleep"), item_type: "plan", ...USER });
+    // Refused before any requester is applied, or for a bad parameter: the claims are left out.
+    const unknownGroup = await c.request("function_execute", {
+      item: { ...fn("function_sleep"), ...forged },
+      user: "u",
+      user_group: "no_such_group",
+    });
+    expect(unknownGroup.msg).toMatch(/Unknown user group/);
+    expect(unknownGroup.item).toEqual(fn("function_sleep"));
+    const badTimeout = await c.request("function_execute", {
+      item: { ...fn("function_sleep"), ...forged },
+      ...USER,
+      timeout: -1,
+    });
+    expect(badTimeout.msg).toMatch(/'timeout'/);
+    expect(badTimeout.item).toEqual(fn("function_sleep"));
+  });
 });
 
 describe("script_upload and environment_update", () => {

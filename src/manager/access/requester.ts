@@ -77,3 +77,18 @@ export function requireFunctionAllowed(
     );
   }
 }
+
+/**
+ * Run checks whose refusals carry `extras` (a refused item as applied: see
+ * `echoedItem`) instead of the method's default failure values.
+ */
+export function refusingWith<T>(extras: Record<string, unknown>, checks: () => T): T {
+  try {
+    return checks();
+  } catch (err) {
+    if (err instanceof RequestError && err.extras === undefined) {
+      throw new RequestError(err.message, extras, err.prefixed);
+    }
+    throw err;
+  }
+}

@@ -5,7 +5,7 @@
  * the scheduler; tasks_list and tasks_counts (query.ts).
  */
 import { randomUUID } from "node:crypto";
-import { pyRepr } from "../../protocol/index.js";
+import { echoedItem, pyRepr } from "../../protocol/index.js";
 import type { Handlers } from "../rpc/dispatch.js";
 import { BUSY, NOT_OPEN } from "../activity.js";
 import { RequestError } from "../rpc/dispatch.js";
@@ -15,6 +15,7 @@ import {
   requireItem,
   requireItemType,
   requireRequester,
+  refusingWith,
 } from "../access/requester.js";
 import type { TaskHandlersContext } from "./context.js";
 import type { CancelOutcome } from "./scheduler.js";
@@ -27,9 +28,14 @@ export function taskHandlers(m: TaskHandlersContext): Handlers {
     function_execute: async (p, ctx) => {
       const item = requireItem(p.item, { item: null });
       const { user, group } = requireRequester(m.access, p.user, p.user_group);
-      requireItemType(item, FUNCTION_ITEM);
-      const { name, args, kwargs } = checkCall(item);
-      requireFunctionAllowed(m.access, group, name);
+      // A refusal from here on echoes the item with the user and group applied.
+      const refused = { item: echoedItem(item, { user, user_group: group }) };
+      const { name, args, kwargs } = refusingWith(refused, () => {
+        requireItemType(item, FUNCTION_ITEM);
+        const c = checkCall(item);
+        requireFunctionAllowed(m.access, group, c.name);
+        return c;
+      });
       const uid = randomUUID();
       const prepared = { ...item, user, user_group: group, item_uid: uid };
       m.activity.requireEnvironmentOpen(NOT_OPEN, { item: prepared });

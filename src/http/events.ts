@@ -22,17 +22,32 @@ export interface GatewayEvent {
 
 type EventListener = (e: GatewayEvent) => void;
 
-/** Console messages kept for late pollers. */
+/** Console messages kept for late pollers (`--console-keep`). */
 export const CONSOLE_KEEP = 1000;
+/** Bytes of console text kept for late pollers (`--console-keep-bytes`). */
+export const CONSOLE_KEEP_BYTES = 4 * 1024 * 1024;
+
+export interface EventHubOptions {
+  /** Console messages kept, at most. */
+  consoleKeep?: number;
+  /** Bytes of console text kept, at most (the newest message is kept whatever its size). */
+  consoleKeepBytes?: number;
+}
 
 export class EventHub {
   private readonly console: ConsoleMessage[] = [];
+  /** Bytes of `console`'s text (UTF-8). */
+  private consoleBytes = 0;
+  private readonly keep: number;
+  private readonly keepBytes: number;
   private readonly listeners = new Set<EventListener>();
   private readonly offs: (() => void)[] = [];
   /** The last QS_Info payload (`{time, msg: {status}}`). */
   lastStatus: unknown;
 
-  constructor(backend: ManagerBackend) {
+  constructor(backend: ManagerBackend, opts: EventHubOptions = {}) {
+    this.keep = opts.consoleKeep ?? CONSOLE_KEEP;
+    this.keepBytes = opts.consoleKeepBytes ?? CONSOLE_KEEP_BYTES;
     this.offs.push(
       backend.on(TOPIC_INFO, (p) => {
         this.lastStatus = p;
@@ -46,11 +61,28 @@ export class EventHub {
           time: typeof c.time === "number" ? c.time : Date.now() / 1000,
           msg: typeof c.msg === "string" ? c.msg : String(c.msg),
         };
-        this.console.push(m);
-        if (this.console.length > CONSOLE_KEEP) this.console.shift();
+        this.keepConsole(m);
         this.emit({ type: "console", payload: { time: m.time, msg: m.msg } });
       }),
     );
+  }
+
+  /** Keep a console message; the oldest go beyond the count or the bytes kept. */
+  private keepConsole(m: ConsoleMessage): void {
+    this.console.push(m);
+    this.consoleBytes += Buffer.byteLength(m.msg);
+    while (
+      this.console.length > 1 &&
+      (this.console.length > this.keep || this.consoleBytes > this.keepBytes)
+    ) {
+      const old = this.console.shift() as ConsoleMessage;
+      this.consoleBytes -= Buffer.byteLength(old.msg);
+    }
+  }
+
+  /** Console messages kept now, and their bytes. */
+  get consoleKept(): { messages: number; bytes: number } {
+    return { messages: this.console.length, bytes: this.consoleBytes };
   }
 
   private emit(e: GatewayEvent): void {

@@ -17,7 +17,7 @@ import { keyInfo } from "./api-keys.js";
 import type { Principal, Auth } from "./auth.js";
 import { AuthError, SESSION_COOKIE } from "./auth.js";
 import { DEFAULT_DASHBOARD_DIR, dashboardFile, loginPage } from "./dashboard.js";
-import type { GatewayEvent } from "./events.js";
+import type { EventHubOptions } from "./events.js";
 import { EventHub } from "./events.js";
 import type { ManagerBackend, Reply } from "./manager-link.js";
 import { ManagerUnavailableError } from "./manager-link.js";
@@ -26,6 +26,9 @@ import { GatewayMetrics } from "./metrics.js";
 import { bodyParams, parseJsonBody, routeParams } from "./params.js";
 import type { Scope } from "./routes.js";
 import { METHOD_ROUTES, SCOPES } from "./routes.js";
+import { DEFAULT_STREAM_BUFFER } from "./stream-buffer.js";
+import type { StreamSocket, WsStreamKind } from "./streams.js";
+import { serveSse, serveWebSocket } from "./streams.js";
 
 export { HttpError };
 
@@ -48,14 +51,10 @@ export interface GatewayOptions {
   dashboardDir?: string;
   /** Largest request body in bytes (default 16 MiB, as the manager's message limit). */
   bodyLimit?: number;
-}
-
-/** What the gateway uses of a WebSocket (the `ws` package's, handed over by @fastify/websocket). */
-interface Socket {
-  readonly readyState: number;
-  readonly OPEN: number;
-  send(data: string): void;
-  on(event: "close" | "error", fn: () => void): void;
+  /** Unsent bytes kept per stream client before its events are dropped (`--stream-buffer`). */
+  streamBuffer?: number;
+  /** The console output kept for pollers (`--console-keep`, `--console-keep-bytes`). */
+  console?: EventHubOptions;
 }
 
 function principalOf(req: FastifyRequest): Principal {
@@ -70,7 +69,8 @@ export class Gateway {
   private readonly sse = new Set<ServerResponse>();
 
   constructor(private readonly opts: GatewayOptions) {
-    this.events = new EventHub(opts.backend);
+    this.events = new EventHub(opts.backend, opts.console);
+    this.metrics.countStreams(() => this.events.subscribers);
     this.app = Fastify({
       bodyLimit: opts.bodyLimit ?? 16 * 1024 * 1024,
       forceCloseConnections: true,
@@ -199,40 +199,29 @@ export class Gateway {
       { config: { scope: "read", name: "console_output_uid" } },
       async () => ({ success: true, msg: "", console_output_uid: events.consoleLastUid }),
     );
-    const wsOf = (types: GatewayEvent["type"][], frame: (e: GatewayEvent) => unknown) => {
-      return (socket: Socket) => {
-        const off = events.subscribe((e) => {
-          if (types.includes(e.type) && socket.readyState === socket.OPEN) {
-            socket.send(JSON.stringify(frame(e)));
-          }
-        });
-        socket.on("close", off);
-        socket.on("error", off);
-        if (types.includes("status") && events.lastStatus !== undefined) {
-          socket.send(JSON.stringify(frame({ type: "status", payload: events.lastStatus })));
-        }
-      };
-    };
+    const limit = this.opts.streamBuffer ?? DEFAULT_STREAM_BUFFER;
+    const wsOf = (kind: WsStreamKind) => (socket: StreamSocket) =>
+      serveWebSocket(events, socket, kind, limit);
     app.get(
       "/api/info/ws",
       { websocket: true, config: { scope: "read", name: "info_ws" } },
-      wsOf(["status"], (e) => e.payload),
+      wsOf("info"),
     );
     app.get(
       "/api/console_output/ws",
       { websocket: true, config: { scope: "read", name: "console_output_ws" } },
-      wsOf(["console"], (e) => e.payload),
+      wsOf("console"),
     );
     app.route({
       method: "GET",
       url: "/api/events",
       config: { scope: "read", name: "events" },
       handler: (req, reply) => this.sseEvents(req, reply),
-      wsHandler: wsOf(["status", "task", "console"], (e) => e),
+      wsHandler: wsOf("events"),
     });
   }
 
-  /** `/api/events` as Server-Sent Events: `event: status|task|console`, `data: <json>`. */
+  /** `/api/events` as Server-Sent Events (streams.ts), bounded per client. */
   private sseEvents(req: FastifyRequest, reply: FastifyReply): void {
     reply.hijack();
     const res: ServerResponse<IncomingMessage> = reply.raw;
@@ -242,14 +231,7 @@ export class Gateway {
       Connection: "keep-alive",
       "X-Accel-Buffering": "no",
     });
-    const send = (e: GatewayEvent) => {
-      res.write(`event: ${e.type}\ndata: ${JSON.stringify(e.payload)}\n\n`);
-    };
-    res.write(": zqs events\n\n");
-    if (this.events.lastStatus !== undefined) {
-      send({ type: "status", payload: this.events.lastStatus });
-    }
-    const off = this.events.subscribe(send);
+    const off = serveSse(this.events, res, this.opts.streamBuffer ?? DEFAULT_STREAM_BUFFER);
     this.sse.add(res);
     req.raw.on("close", () => {
       off();

@@ -134,6 +134,18 @@ export class GatewayMetrics {
   }
 
   /** Count and time one answered request. */
+  /** `zqs_gateway_stream_clients`: the stream clients (SSE, WebSocket) connected now. */
+  countStreams(count: () => number): void {
+    new Gauge({
+      name: "zqs_gateway_stream_clients",
+      help: "Stream clients (SSE and WebSocket) connected to the gateway now",
+      registers: [this.registry],
+      collect() {
+        this.set(count());
+      },
+    });
+  }
+
   observe(method: string, code: number, seconds: number): void {
     this.requests.inc({ method, code: String(code) });
     this.latency.observe({ method }, seconds);

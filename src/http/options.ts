@@ -11,6 +11,8 @@ import {
   ENV_INFO_ADDR,
 } from "../client/options.js";
 import { isCurveKey } from "../protocol/z85.js";
+import { CONSOLE_KEEP, CONSOLE_KEEP_BYTES } from "./events.js";
+import { DEFAULT_STREAM_BUFFER } from "./stream-buffer.js";
 
 export const ENV_SINGLE_USER_KEY = "QSERVER_HTTP_SERVER_SINGLE_USER_API_KEY";
 export const DEFAULT_LISTEN = "127.0.0.1:60610";
@@ -27,6 +29,9 @@ export interface HttpOptions {
   allowAnonymous: "read" | "write" | undefined;
   dashboardDir: string | undefined;
   timeout: number;
+  streamBuffer: number;
+  consoleKeep: number;
+  consoleKeepBytes: number;
 }
 
 export interface HttpOptionSpec {
@@ -50,6 +55,43 @@ export function anonymousScope(raw: string): "read" | "write" {
   if (v !== "read" && v !== "write") throw new Error(`expected read or write, got '${raw}'`);
   return v;
 }
+
+/** A whole number of at least 1 (a count or a size in bytes). */
+export function positiveInteger(raw: string): number {
+  const n = Number(raw.trim());
+  if (!Number.isInteger(n) || n < 1)
+    throw new Error(`expected a whole number of 1 or more, got '${raw}'`);
+  return n;
+}
+
+/**
+ * The gateway's limits on its streams, shared by `zqs http` (`--stream-buffer`...)
+ * and `zqs manager --http-addr` (`--http-stream-buffer`...).
+ */
+export const STREAM_LIMIT_SPECS = [
+  {
+    key: "streamBuffer",
+    flag: "stream-buffer",
+    arg: "<bytes>",
+    description:
+      "bytes waiting for one stream client (SSE, WebSocket) before its events are dropped; it gets a 'dropped' event with the count when it reads again",
+    default: DEFAULT_STREAM_BUFFER,
+  },
+  {
+    key: "consoleKeep",
+    flag: "console-keep",
+    arg: "<messages>",
+    description: "console messages kept for /api/console_output_update (the oldest go)",
+    default: CONSOLE_KEEP,
+  },
+  {
+    key: "consoleKeepBytes",
+    flag: "console-keep-bytes",
+    arg: "<bytes>",
+    description: "bytes of console text kept for /api/console_output_update (the oldest go)",
+    default: CONSOLE_KEEP_BYTES,
+  },
+] as const;
 
 /** `HOST:PORT` (IPv6 as `[::1]:PORT`). */
 export function parseHostPort(raw: string): { host: string; port: number } {
@@ -170,6 +212,14 @@ export const HTTP_OPTION_SPECS: HttpOptionSpec[] = [
       return n;
     },
   },
+  ...STREAM_LIMIT_SPECS.map((s) => ({
+    key: s.key,
+    flag: `--${s.flag}`,
+    arg: s.arg,
+    description: s.description,
+    default: s.default,
+    parse: positiveInteger,
+  })),
 ];
 
 /** Explicit values beat environment variables, which beat defaults. */

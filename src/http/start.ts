@@ -51,6 +51,8 @@ export async function startGateway(opts: HttpOptions): Promise<StartedGateway> {
     backend: link,
     auth,
     ...(opts.dashboardDir ? { dashboardDir: opts.dashboardDir } : {}),
+    streamBuffer: opts.streamBuffer,
+    console: { consoleKeep: opts.consoleKeep, consoleKeepBytes: opts.consoleKeepBytes },
   });
   const { host, port } = parseHostPort(opts.listen);
   let bound;

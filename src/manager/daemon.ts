@@ -102,6 +102,7 @@ export class Manager {
         closeTimeoutMs: 5000,
         workers: Math.max(1, opts.workers),
         workerSlots: opts.workers > 1 ? opts.workerSlots : Infinity,
+        consoleLimit: { rate: opts.consoleRate, burst: opts.consoleBurst },
       },
       {
         activity: this.activity,
@@ -134,6 +135,7 @@ export class Manager {
           timeoutMs: opts.workerTimeout * 1000,
           curveSecretKey: opts.zmqPrivateKey,
           zapDomain: opts.zmqAllowedWorkers ? WORKER_ZAP_DOMAIN : undefined,
+          consoleLimit: { rate: opts.consoleRate, burst: opts.consoleBurst },
         },
         this.log,
       );
@@ -347,7 +349,12 @@ export class Manager {
     );
     // The in-process HTTP gateway streams from the info socket: --http-addr turns it on.
     if (this.opts.zmqPublishConsole || this.opts.httpAddr) {
-      this.info = new InfoPublisher(this.opts.zmqInfoAddr, this.infoEncoding, this.log);
+      this.info = new InfoPublisher(
+        this.opts.zmqInfoAddr,
+        this.infoEncoding,
+        this.log,
+        this.opts.zmqInfoHwm,
+      );
       await this.info.bind();
       const info = this.info;
       this.state.on("change", (s) => info.status(s));
@@ -402,6 +409,9 @@ export class Manager {
       allowAnonymous: this.opts.httpAllowAnonymous,
       dashboardDir: undefined,
       timeout: 10,
+      streamBuffer: this.opts.httpStreamBuffer,
+      consoleKeep: this.opts.httpConsoleKeep,
+      consoleKeepBytes: this.opts.httpConsoleKeepBytes,
     });
     if (this.stopping) {
       // Stopped while the gateway was starting.

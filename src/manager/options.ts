@@ -8,7 +8,14 @@ import type { Encoding } from "../protocol/index.js";
 import { ENCODINGS } from "../protocol/index.js";
 import { isCurveKey } from "../protocol/z85.js";
 import { STORE_SYNCS, type StoreSync } from "./store/types.js";
-import { anonymousScope, ENV_SINGLE_USER_KEY, parseHostPort } from "../http/options.js";
+import {
+  anonymousScope,
+  ENV_SINGLE_USER_KEY,
+  parseHostPort,
+  positiveInteger,
+  STREAM_LIMIT_SPECS,
+} from "../http/options.js";
+import { DEFAULT_CONSOLE_BURST, DEFAULT_CONSOLE_RATE } from "./console-limit.js";
 
 export interface ManagerOptions {
   zmqControlAddr: string;
@@ -34,11 +41,17 @@ export interface ManagerOptions {
   cancelGrace: number;
   workerTimeout: number;
   maxMessageSize: number;
+  consoleRate: number;
+  consoleBurst: number;
+  zmqInfoHwm: number;
   emergencyLockKey: string | undefined;
   httpAddr: string | undefined;
   httpApiKeys: string | undefined;
   httpSingleUserApiKey: string | undefined;
   httpAllowAnonymous: "read" | "write" | undefined;
+  httpStreamBuffer: number;
+  httpConsoleKeep: number;
+  httpConsoleKeepBytes: number;
   verbose: boolean;
   quiet: boolean;
 }
@@ -295,6 +308,33 @@ export const OPTION_SPECS: OptionSpec[] = [
     parse: positiveInt,
   },
   {
+    key: "consoleRate",
+    flag: "--console-rate",
+    arg: "<bytes/s>",
+    description:
+      "console output one worker process may publish a second (QS_Console); beyond it (and --console-burst) its output is dropped, with a line saying how much (0: no limit)",
+    default: DEFAULT_CONSOLE_RATE,
+    parse: nonNegativeInt,
+  },
+  {
+    key: "consoleBurst",
+    flag: "--console-burst",
+    arg: "<bytes>",
+    description:
+      "console output one worker process may publish at once before --console-rate applies",
+    default: DEFAULT_CONSOLE_BURST,
+    parse: positiveInt,
+  },
+  {
+    key: "zmqInfoHwm",
+    flag: "--zmq-info-hwm",
+    arg: "<messages>",
+    description:
+      "messages the info socket keeps for one subscriber that does not read; beyond it that subscriber misses messages (ZeroMQ's PUB drops them)",
+    default: 10_000,
+    parse: positiveInt,
+  },
+  {
     key: "emergencyLockKey",
     flag: "--emergency-lock-key",
     arg: "<key>",
@@ -335,6 +375,14 @@ export const OPTION_SPECS: OptionSpec[] = [
     default: undefined,
     parse: anonymousScope,
   },
+  ...STREAM_LIMIT_SPECS.map((s): OptionSpec => ({
+    key: `http${s.key[0]?.toUpperCase() ?? ""}${s.key.slice(1)}` as keyof ManagerOptions,
+    flag: `--http-${s.flag}`,
+    arg: s.arg,
+    description: `with --http-addr: ${s.description}`,
+    default: s.default,
+    parse: positiveInteger,
+  })),
   {
     key: "verbose",
     flag: "--verbose",

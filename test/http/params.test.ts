@@ -11,6 +11,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { MAX_NESTING_DEPTH } from "../../src/protocol/index.js";
 import { startGateway, type StartedGateway } from "../../src/http/start.js";
+import { resolveHttpOptions } from "../../src/http/options.js";
 import { freePort, startManager, type RunningManager } from "../helpers/manager.js";
 import { ENV_OPEN_MS, waitUntil } from "../helpers/wait.js";
 import type { TestGateway } from "./helpers.js";
@@ -210,16 +211,11 @@ describe("the single-user key runs as UNAUTHENTICATED_SINGLE_USER in primary", (
   });
   const start = async (singleUserApiKey: string | undefined) => {
     const s = await startGateway({
+      ...resolveHttpOptions({}, {}),
       zqsAddr: m.controlAddr,
       zqsInfoAddr: null,
       listen: `127.0.0.1:${await freePort()}`,
-      zmqEncoding: "json",
-      zmqPublicKey: undefined,
-      zmqClientPrivateKey: undefined,
-      apiKeys: undefined,
       singleUserApiKey,
-      allowAnonymous: undefined,
-      dashboardDir: undefined,
       timeout: 30,
     });
     started.push(s);

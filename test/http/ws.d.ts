@@ -13,5 +13,8 @@ declare module "ws" {
     send(data: string): void;
     close(): void;
     terminate(): void;
+    /** Stop (and start again) reading from the socket. */
+    pause(): void;
+    resume(): void;
   }
 }

@@ -31,6 +31,7 @@ type PlanMessage = Extract<
 >;
 import type { TaskMessage, TaskWorker } from "../workers/pool.js";
 import type { EnvironmentContext } from "./context.js";
+import { ConsoleLimit, DEFAULT_CONSOLE_BURST, DEFAULT_CONSOLE_RATE } from "../console-limit.js";
 import { WorkerProcess } from "./worker-process.js";
 
 export type EnvPhase = "closed" | "opening" | "open" | "closing" | "destroying";
@@ -45,6 +46,8 @@ export interface EnvironmentOptions {
   workers: number;
   /** Function tasks one worker process runs at once (more wait in it); Infinity: no limit. */
   workerSlots?: number;
+  /** The bound on each worker's console output (`--console-rate`, `--console-burst`). */
+  consoleLimit?: { rate: number; burst: number };
 }
 
 /** A worker process of the pool other than the main one. */
@@ -238,7 +241,12 @@ export class EnvironmentController extends EventEmitter<EnvironmentEvents> {
       heartbeatTimeoutMs: this.opts.heartbeatTimeoutMs,
       slots: this.opts.workerSlots ?? Infinity,
     });
-    w.on("output", (t) => this.console(t));
+    const limit = new ConsoleLimit(
+      this.opts.consoleLimit ?? { rate: DEFAULT_CONSOLE_RATE, burst: DEFAULT_CONSOLE_BURST },
+      (t) => this.console(t),
+    );
+    w.on("output", (t) => limit.write(t));
+    w.on("exit", () => limit.close());
     return w;
   }
 

@@ -368,7 +368,13 @@ export class ZapHandler {
   }
 }
 
-/** The info socket: QS_Info, QS_Console and QS_Task messages. */
+/**
+ * The info socket: QS_Info, QS_Console and QS_Task messages. A subscriber
+ * that does not read gets at most `hwm` messages queued for it (ZeroMQ's
+ * send high-water mark, per subscriber); past it PUB drops its messages, and
+ * the others' go on. What waits to be handed to the socket is bounded by the
+ * same number.
+ */
 export class InfoPublisher {
   readonly pub: Publisher;
   private readonly sendQueue: SendQueue;
@@ -379,8 +385,10 @@ export class InfoPublisher {
     private readonly address: string,
     private readonly encoding: WireEncoding,
     log: Logger,
+    /** Messages kept for one subscriber that does not read (`--zmq-info-hwm`). */
+    private readonly hwm: number,
   ) {
-    this.pub = new Publisher({ linger: 0, sendHighWaterMark: 10_000 });
+    this.pub = new Publisher({ linger: 0, sendHighWaterMark: hwm });
     this.sendQueue = new SendQueue(this.pub, (err) =>
       log.debug({ err }, "Failed to publish an info message"),
     );
@@ -397,7 +405,7 @@ export class InfoPublisher {
 
   private publish(topic: string, msg: unknown): void {
     // Keep memory bounded when nobody reads fast enough: drop, as PUB does.
-    if (this.sendQueue.length > 10_000) return;
+    if (this.sendQueue.length > this.hwm) return;
     this.sendQueue.send([topic, encode({ time: Date.now() / 1000, msg }, this.encoding)]);
   }
 

@@ -29,6 +29,7 @@ import {
   encodeWire,
   WORKER_WIRE_MAX_BYTES,
 } from "../../protocol/worker-wire.js";
+import { ConsoleLimit, DEFAULT_CONSOLE_BURST, DEFAULT_CONSOLE_RATE } from "../console-limit.js";
 import { SendQueue } from "../rpc/sendqueue.js";
 import type {
   SubtaskNotice,
@@ -76,6 +77,8 @@ interface RemoteWorker {
   /** Tasks handed to it and not ended: uid → attempt. */
   assigned: Map<string, number>;
   view: TaskWorker;
+  /** The bound on its console output (`--console-rate`). */
+  console: ConsoleLimit;
 }
 
 /**
@@ -94,6 +97,8 @@ export interface RemotePoolOptions {
   curveSecretKey?: string | undefined;
   /** Set with an allow-list: the ZAP domain that checks worker keys. */
   zapDomain?: string | undefined;
+  /** The bound on each worker's console output (`--console-rate`, `--console-burst`). */
+  consoleLimit?: { rate: number; burst: number };
 }
 
 /** worker-heartbeat events are published at most this often per worker. */
@@ -310,6 +315,10 @@ export class RemoteWorkerPool extends EventEmitter<TaskWorkerPoolEvents> impleme
         tasksFailed: 0,
         assigned: new Map(),
         view: { id: m.name, main: false, remote: true },
+        console: new ConsoleLimit(
+          this.opts.consoleLimit ?? { rate: DEFAULT_CONSOLE_RATE, burst: DEFAULT_CONSOLE_BURST },
+          (text) => this.printed(m.name, text),
+        ),
       };
       w = created;
       this.byName.set(m.name, w);
@@ -361,18 +370,9 @@ export class RemoteWorkerPool extends EventEmitter<TaskWorkerPoolEvents> impleme
           this.event("worker-heartbeat", w);
         }
         return;
-      case "output": {
-        const text = m.text.endsWith("\n") ? m.text : `${m.text}\n`;
-        this.notices.emit(
-          "console",
-          text
-            .slice(0, -1)
-            .split("\n")
-            .map((l) => `[${w.name}] ${l}\n`)
-            .join(""),
-        );
+      case "output":
+        w.console.write(m.text);
         return;
-      }
       case "draining":
         if (w.state === "online") {
           w.state = "draining";
@@ -435,8 +435,22 @@ export class RemoteWorkerPool extends EventEmitter<TaskWorkerPoolEvents> impleme
     });
   }
 
+  /** A worker's output on QS_Console, each line after the worker's name. */
+  private printed(name: string, raw: string): void {
+    const text = raw.endsWith("\n") ? raw : `${raw}\n`;
+    this.notices.emit(
+      "console",
+      text
+        .slice(0, -1)
+        .split("\n")
+        .map((l) => `[${name}] ${l}\n`)
+        .join(""),
+    );
+  }
+
   private offline(w: RemoteWorker, state: "lost" | "offline", msg: string): void {
     w.state = state;
+    w.console.close();
     this.byRoute.delete(w.route);
     if (state === "lost") this.log.error(msg.replace(/ while the task was running$/, ""));
     else this.log.info(msg);

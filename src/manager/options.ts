@@ -34,6 +34,9 @@ export interface ManagerOptions {
   cancelGrace: number;
   workerTimeout: number;
   maxMessageSize: number;
+  maxSubtaskDepth: number;
+  maxTreeTasks: number;
+  maxLiveTasks: number;
   emergencyLockKey: string | undefined;
   httpAddr: string | undefined;
   httpApiKeys: string | undefined;
@@ -292,6 +295,33 @@ export const OPTION_SPECS: OptionSpec[] = [
     arg: "<bytes>",
     description: "largest request accepted; larger ones get a success: false reply",
     default: 16 * 1024 * 1024,
+    parse: positiveInt,
+  },
+  {
+    key: "maxSubtaskDepth",
+    flag: "--max-subtask-depth",
+    arg: "<n>",
+    description:
+      "deepest subtask: a task a client submits is depth 0, a subtask its parent's depth + 1; a deeper one is refused (SubtaskError)",
+    default: 32,
+    parse: positiveInt,
+  },
+  {
+    key: "maxTreeTasks",
+    flag: "--max-tree-tasks",
+    arg: "<n>",
+    description:
+      "most unfinished tasks in one tree (a task and all its subtasks, theirs in turn); a subtask beyond it is refused (SubtaskError)",
+    default: 1000,
+    parse: positiveInt,
+  },
+  {
+    key: "maxLiveTasks",
+    flag: "--max-live-tasks",
+    arg: "<n>",
+    description:
+      "most unfinished tasks in the manager (function_execute, runs, subtasks); a request or subtask beyond it is refused",
+    default: 100_000,
     parse: positiveInt,
   },
   {

@@ -30,6 +30,7 @@ import { AccessControl, permissionsFile } from "./access/access.js";
 import { TaskRegistry } from "./tasks/registry.js";
 import { TaskScheduler } from "./tasks/scheduler.js";
 import { Subtasks } from "./tasks/subtasks.js";
+import { TaskTrees } from "./tasks/task-tree.js";
 import { LockManager } from "./access/locks.js";
 import type { ManagerLogger } from "./log.js";
 import type { ManagerOptions } from "./options.js";
@@ -58,6 +59,8 @@ export class Manager {
   readonly runs: RunRegistry;
   /** Tasks that running functions and plans submit (context().subtask). */
   readonly subtasks: Subtasks;
+  /** The bounds of task trees and of the manager's unfinished tasks. */
+  readonly trees: TaskTrees;
   readonly queue: PlanQueue;
   readonly executor: QueueExecutor;
   /** The lock; the stored record is given to `locks.restore()` at start. */
@@ -154,7 +157,16 @@ export class Manager {
       cancelGraceSec: opts.cancelGrace,
     });
     this.runs = new RunRegistry(this.tasks, this.scheduler);
+    this.trees = new TaskTrees(
+      {
+        maxSubtaskDepth: opts.maxSubtaskDepth,
+        maxTreeTasks: opts.maxTreeTasks,
+        maxLiveTasks: opts.maxLiveTasks,
+      },
+      () => this.tasks.runningCount,
+    );
     this.subtasks = new Subtasks({
+      trees: this.trees,
       tasks: this.tasks,
       scheduler: this.scheduler,
       pool,
@@ -203,7 +215,7 @@ export class Manager {
         msg.type === "plan_done" &&
         ["stopped", "aborted", "halted"].includes(msg.result.exit_status)
       ) {
-        this.subtasks.cancelChildren(msg.id);
+        this.subtasks.cancelDescendants(msg.id);
       }
     });
     this.env.on("lost", (reason) => this.executor.onWorkerLost(reason));
@@ -239,6 +251,8 @@ export class Manager {
       ...taskHandlers({
         tasks: this.tasks,
         scheduler: this.scheduler,
+        trees: this.trees,
+        subtasks: this.subtasks,
         activity: this.activity,
         access: this.access,
       }),
@@ -263,6 +277,7 @@ export class Manager {
       }),
       ...runHandlers({
         runs: this.runs,
+        trees: this.trees,
         activity: this.activity,
         access: this.access,
         writer: this.writer,

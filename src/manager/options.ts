@@ -44,6 +44,9 @@ export interface ManagerOptions {
   consoleRate: number;
   consoleBurst: number;
   zmqInfoHwm: number;
+  maxSubtaskDepth: number;
+  maxTreeTasks: number;
+  maxLiveTasks: number;
   emergencyLockKey: string | undefined;
   httpAddr: string | undefined;
   httpApiKeys: string | undefined;
@@ -332,6 +335,33 @@ export const OPTION_SPECS: OptionSpec[] = [
     description:
       "messages the info socket keeps for one subscriber that does not read; beyond it that subscriber misses messages (ZeroMQ's PUB drops them)",
     default: 10_000,
+    parse: positiveInt,
+  },
+  {
+    key: "maxSubtaskDepth",
+    flag: "--max-subtask-depth",
+    arg: "<n>",
+    description:
+      "deepest subtask: a task a client submits is depth 0, a subtask its parent's depth + 1; a deeper one is refused (SubtaskError)",
+    default: 32,
+    parse: positiveInt,
+  },
+  {
+    key: "maxTreeTasks",
+    flag: "--max-tree-tasks",
+    arg: "<n>",
+    description:
+      "most unfinished tasks in one tree (a task and all its subtasks, theirs in turn); a subtask beyond it is refused (SubtaskError)",
+    default: 1000,
+    parse: positiveInt,
+  },
+  {
+    key: "maxLiveTasks",
+    flag: "--max-live-tasks",
+    arg: "<n>",
+    description:
+      "most unfinished tasks in the manager (function_execute, runs, subtasks); a request or subtask beyond it is refused",
+    default: 100_000,
     parse: positiveInt,
   },
   {

@@ -177,6 +177,26 @@ interface PendingSubtask {
 }
 
 const subtasks = new Map<string, PendingSubtask>();
+/** Parent → the reqIds of its requests in `subtasks` (its end drops them without a search). */
+const subtasksOf = new Map<string, Set<string>>();
+
+function addSubtask(reqId: string, p: PendingSubtask): void {
+  subtasks.set(reqId, p);
+  let mine = subtasksOf.get(p.parent);
+  if (!mine) subtasksOf.set(p.parent, (mine = new Set()));
+  mine.add(reqId);
+}
+
+/** The request `reqId` is settled: it leaves `subtasks`; its entry, if it was there. */
+function takeSubtask(reqId: string): PendingSubtask | undefined {
+  const p = subtasks.get(reqId);
+  if (!p) return undefined;
+  subtasks.delete(reqId);
+  const mine = subtasksOf.get(p.parent);
+  mine?.delete(reqId);
+  if (mine?.size === 0) subtasksOf.delete(p.parent);
+  return p;
+}
 
 /** Ask the manager for a subtask of `parent`; settles as `wait` says (see TaskContext.subtask). */
 function requestSubtask(
@@ -218,13 +238,12 @@ function requestSubtask(
       r(e);
     })(reject);
     const onAbort = () => {
-      const p = subtasks.get(reqId);
+      const p = takeSubtask(reqId);
       if (!p) return;
-      subtasks.delete(reqId);
       p.reject(new SubtaskError(`The task was stopped: ${stopReason(signal)}`, p.uid, null));
     };
     signal.addEventListener("abort", onAbort, { once: true });
-    subtasks.set(reqId, {
+    addSubtask(reqId, {
       parent,
       wait,
       uid: null,
@@ -251,11 +270,9 @@ function requestSubtask(
  * did not await; the manager sends nothing more about them).
  */
 function dropSubtasksOf(parent: string): void {
-  for (const [reqId, p] of subtasks) {
-    if (p.parent !== parent) continue;
-    subtasks.delete(reqId);
-    p.done();
-  }
+  const mine = subtasksOf.get(parent);
+  if (!mine) return;
+  for (const reqId of mine) takeSubtask(reqId)?.done();
 }
 
 function stopReason(signal: AbortSignal): string {
@@ -267,14 +284,14 @@ function onSubtaskReply(m: SubtaskReplyMsg): void {
   const p = subtasks.get(m.reqId);
   if (!p) return;
   if (!m.success || m.uid === null) {
-    subtasks.delete(m.reqId);
+    takeSubtask(m.reqId);
     p.done();
     p.reject(new SubtaskError(`The subtask was refused: ${m.msg}`, null, null));
     return;
   }
   p.uid = m.uid;
   if (p.wait) return;
-  subtasks.delete(m.reqId);
+  takeSubtask(m.reqId);
   p.done();
   p.resolve(m.uid);
 }
@@ -282,7 +299,7 @@ function onSubtaskReply(m: SubtaskReplyMsg): void {
 function onSubtaskDone(m: SubtaskDoneMsg): void {
   const p = subtasks.get(m.reqId);
   if (!p || p.uid !== m.uid) return;
-  subtasks.delete(m.reqId);
+  takeSubtask(m.reqId);
   p.done();
   if (m.state === "completed") p.resolve(m.return_value);
   else {

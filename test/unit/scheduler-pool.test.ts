@@ -8,6 +8,7 @@ import { StatusState } from "../../src/manager/state.js";
 import { taskHandlers } from "../../src/manager/tasks/handlers.js";
 import { TaskRegistry } from "../../src/manager/tasks/registry.js";
 import { DEAL_CHUNK, TaskScheduler } from "../../src/manager/tasks/scheduler.js";
+import { TaskTrees } from "../../src/manager/tasks/task-tree.js";
 import type {
   TaskWorker,
   TaskWorkerPool,
@@ -170,6 +171,23 @@ describe("TaskScheduler with a fake pool", () => {
     scheduler.submit("g", call("f"), true, {});
     expect(dealt("main")).toEqual(["b", "g"]);
   });
+
+  it("passes over waiting tasks that ended (cancelled) and deals the others in order", async () => {
+    const { pool, scheduler, tasks } = make(1);
+    pool.list = [{ id: "main", main: true }];
+    const uids = Array.from({ length: 3001 }, (_, i) => `t${i}`);
+    for (const uid of uids) scheduler.submit(uid, call("f"), true, {});
+    expect(dealtTo(pool, "main")).toEqual(["t0"]);
+    // Two in three of the waiting ones are cancelled (more than the list keeps in place).
+    const kept = uids.filter((_, i) => i === 0 || i % 3 === 0);
+    for (const uid of uids) if (!kept.includes(uid)) scheduler.cancel(uid);
+    expect(tasks.countsByState().cancelled).toBe(uids.length - kept.length);
+    for (let i = 0; i < kept.length; i++) {
+      endTask(pool, "main", kept[i] as string, { seconds: 0 });
+      await nextTurn();
+    }
+    expect(dealtTo(pool, "main")).toEqual(kept);
+  });
 });
 
 function nextTurn(): Promise<void> {
@@ -185,6 +203,8 @@ describe("task handlers from a fake context", () => {
       scheduler,
       activity,
       access: { hasGroup: () => true, functionAllowed: () => true },
+      trees: { liveRefusal: () => undefined },
+      subtasks: { cancelDescendants: () => 0 },
     });
     let err: unknown;
     try {
@@ -202,5 +222,37 @@ describe("task handlers from a fake context", () => {
     }
     expect((err as Error).message).toBe("RE Worker environment is not open");
     expect((err as { extras?: { item?: { name?: string } } }).extras?.item?.name).toBe("f");
+  });
+
+  it("function_execute beyond --max-live-tasks is refused, naming the limit and the option", async () => {
+    const { scheduler, tasks, activity, pool } = make(1);
+    pool.list = [{ id: "w0", main: true }];
+    const trees = new TaskTrees(
+      { maxSubtaskDepth: 32, maxTreeTasks: 1000, maxLiveTasks: 2 },
+      () => tasks.runningCount,
+    );
+    const h = taskHandlers({
+      tasks,
+      scheduler,
+      activity,
+      access: { hasGroup: () => true, functionAllowed: () => true },
+      trees,
+      subtasks: { cancelDescendants: () => 0 },
+    });
+    const params = {
+      item: { item_type: "function", name: "f" },
+      user: "u",
+      user_group: "primary",
+      run_in_background: true,
+    };
+    for (let i = 0; i < 2; i++) {
+      expect(await h.function_execute?.(params, { encoding: "json" })).toMatchObject({
+        success: true,
+      });
+    }
+    await expect(h.function_execute?.(params, { encoding: "json" })).rejects.toThrow(
+      "The manager has 2 unfinished tasks: a task more would be over the limit of 2 (--max-live-tasks)",
+    );
+    expect(tasks.runningCount).toBe(2);
   });
 });

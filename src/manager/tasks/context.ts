@@ -6,6 +6,8 @@ import type { StoreWriter } from "../store/writer.js";
 import type { TaskRegistry } from "./registry.js";
 import type { RunRegistry } from "./runs.js";
 import type { TaskScheduler } from "./scheduler.js";
+import type { Subtasks } from "./subtasks.js";
+import type { TaskTrees } from "./task-tree.js";
 
 /** What the registry needs: the status it keeps counts in, and the end of a foreground task. */
 export interface TaskRegistryContext {
@@ -23,6 +25,10 @@ export interface TaskHandlersContext {
     "status" | "result" | "info" | "all" | "whenFinal" | "whenAccepted" | "mark"
   >;
   scheduler: Pick<TaskScheduler, "submit" | "cancel" | "stats" | "unknownDependencies">;
+  /** --max-live-tasks, checked before a task is accepted. */
+  trees: Pick<TaskTrees, "liveRefusal">;
+  /** task_cancel stops a task's whole tree. */
+  subtasks: Pick<Subtasks, "cancelDescendants">;
   activity: Pick<Activity, "requireEnvironmentOpen" | "requireIdle" | "begin">;
   access: Access;
 }
@@ -35,5 +41,7 @@ export interface RunHandlersContext {
   >;
   activity: Pick<Activity, "requireEnvironmentOpen">;
   access: Access;
+  /** --max-live-tasks, checked before a run's tasks are accepted. */
+  trees: Pick<TaskTrees, "liveRefusal">;
   writer: Pick<StoreWriter, "write">;
 }

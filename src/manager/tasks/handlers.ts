@@ -2,7 +2,8 @@
  * function_execute, task_status, task_result (the Python server's), and the
  * zqs lifecycle: task_info, task_cancel, and the options of function_execute
  * (timeout, max_retries, retry_backoff, expires, after, priority) handed to
- * the scheduler; tasks_list and tasks_counts (query.ts).
+ * the scheduler; tasks_list and tasks_counts (query.ts). A task beyond
+ * --max-live-tasks is refused; task_cancel cancels a task's whole tree.
  */
 import { randomUUID } from "node:crypto";
 import { echoedItem, pyRepr } from "../../protocol/index.js";
@@ -48,6 +49,8 @@ export function taskHandlers(m: TaskHandlersContext): Handlers {
           { item: prepared },
         );
       }
+      const full = m.trees.liveRefusal(1);
+      if (full !== undefined) throw new RequestError(full, { item: prepared });
       const call = { name, args: args ?? [], kwargs: kwargs ?? {} };
       const { item_type: _t, ...rest } = item;
       const replyItem = { ...rest, ...call, user, user_group: group, item_uid: uid };
@@ -112,9 +115,14 @@ export function taskHandlers(m: TaskHandlersContext): Handlers {
       const notes: string[] = [];
       const ended: Promise<void>[] = [];
       for (const uid of uids) {
+        // Its whole tree stops with it, also when the task itself has ended.
+        const below = m.subtasks.cancelDescendants(uid);
         const r = m.scheduler.cancel(uid);
         result.set(uid, r.outcome);
         if (r.note) notes.push(r.note);
+        if (below > 0) {
+          notes.push(`${below} unfinished subtask(s) of task '${uid}' were cancelled with it`);
+        }
         // "cancelled" is a final state: reported once durable, as every other.
         if (r.outcome === "cancelled") ended.push(m.tasks.whenFinal(uid));
       }

@@ -206,6 +206,8 @@ const EVENT_OF_FINAL: Record<FinalState, string> = {
 export interface TaskRegistryEvents {
   task: [Record<string, unknown>];
   final: [TaskRecord];
+  /** A running task was asked to stop (cancel, timeout): it will end in `stopping.state`. */
+  stopping: [TaskRecord];
   /** Results are about to be deleted after their retention (written right after). */
   purging: [];
 }
@@ -566,8 +568,10 @@ export class TaskRegistry {
   requestStop(uid: string, state: "cancelled" | "timed_out", msg: string): boolean {
     const rec = this.active(uid);
     if (!rec || rec.state !== "running") return false;
-    rec.stopping ??= { state, msg };
+    if (rec.stopping) return true;
+    rec.stopping = { state, msg };
     rec.updatedAt = Date.now();
+    this.events.emit("stopping", rec);
     return true;
   }
 

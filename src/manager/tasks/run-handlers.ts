@@ -48,6 +48,8 @@ export function runHandlers(m: RunHandlersContext): Handlers {
         throw new RequestError(`${FORMAT}a run has at most ${MAX_RUN_TASKS} tasks, got ${n}`);
       }
       requireFunctionAllowed(m.access, group, name);
+      const full = m.trees.liveRefusal(n);
+      if (full !== undefined) throw new RequestError(full);
       const baseArgs = args ?? [];
       const baseKwargs = kwargs ?? {};
       const base: FunctionCall = { name, args: baseArgs, kwargs: baseKwargs };
@@ -111,6 +113,9 @@ export function runHandlers(m: RunHandlersContext): Handlers {
           );
         }
       }
+      const adding = everything ? run.uids.length : m.runs.counts(run).num_failed;
+      const full = m.trees.liveRefusal(adding);
+      if (full !== undefined) throw new RequestError(full);
       const fresh = m.runs.restart(run, everything);
       // The new task UIDs: the tasks run already, the reply waits until the store has them.
       if (fresh.length > 0) await m.writer.write([m.runs.putOp(run)], { mode: "batched" });

@@ -174,8 +174,15 @@ function clear(t: NodeJS.Timeout | undefined): undefined {
 export class TaskScheduler {
   /** Function tasks that have not ended. */
   private readonly jobs = new Map<string, Job>();
-  /** Pending jobs whose dependencies completed, waiting for a worker. */
+  /**
+   * Pending jobs whose dependencies completed, waiting for a worker. A job
+   * that ends while it waits here stays in place, no longer `queued` (taking
+   * it out would cost a search of the whole list per ending task): dealing
+   * passes over it, and the list is compacted when most of it is such.
+   */
   private ready: Job[] = [];
+  /** Jobs in `ready` that ended there (not `queued`). */
+  private staleReady = 0;
   /** parent uid → uids of the tasks that wait for it. */
   private readonly dependents = new Map<string, Set<string>>();
   /** Running tasks asked to stop: when their grace period ends. */
@@ -395,6 +402,18 @@ export class TaskScheduler {
     if (!job.background) this.readyForeground++;
   }
 
+  /** A job ended while it waited in `ready`: it stays there, passed over (see `ready`). */
+  private unqueue(job: Job): void {
+    job.queued = false;
+    if (!job.background) this.readyForeground--;
+    this.staleReady++;
+    if (this.staleReady > 1024 && this.staleReady * 2 > this.ready.length) {
+      // Order kept: `readySorted` still holds.
+      this.ready = this.ready.filter((j) => j.queued);
+      this.staleReady = 0;
+    }
+  }
+
   /** Worker processes taking tasks, slots taken, slots free (`null`: no limit per worker). */
   slotUsage(): { workers: number; busy: number; free: number | null } {
     const workers = this.pool.workers();
@@ -428,6 +447,10 @@ export class TaskScheduler {
       const take = batch.splice(0, DEAL_CHUNK);
       this.fresh = [];
       for (const job of take) {
+        if (!job.queued) {
+          this.staleReady--;
+          continue;
+        }
         if (!job.background) this.readyForeground--;
         this.dispatch(job, main, out);
       }
@@ -447,6 +470,10 @@ export class TaskScheduler {
     let i = 0;
     for (; i < batch.length; i++) {
       const job = batch[i] as Job;
+      if (!job.queued) {
+        this.staleReady--;
+        continue;
+      }
       if (!job.background) {
         this.readyForeground--;
         this.dispatch(job, main, out);
@@ -775,12 +802,7 @@ export class TaskScheduler {
     if (job) {
       if (this.unload(job)) released = true;
       this.clearTimers(job);
-      if (job.queued) {
-        job.queued = false;
-        const i = this.ready.indexOf(job);
-        if (i >= 0) this.ready.splice(i, 1);
-        if (!job.background) this.readyForeground--;
-      }
+      if (job.queued) this.unqueue(job);
     }
     const grace = this.graceTimers.get(rec.uid);
     if (grace) {

@@ -13,9 +13,19 @@
  *  - Deadlock: while a task has awaited children that have not ended, its
  *    slot is lent (scheduler.lendSlot): parents that wait never hold the
  *    slots their children need. It takes the slot back when the last one ends.
- *  - A parent that ends cancelled or timed out (a plan: stopped, aborted,
- *    halted) cancels its unfinished children. A child's failure fails the parent only if the parent's code
- *    lets the rejection through.
+ *  - Bounds (task-tree.ts): a subtask deeper than --max-subtask-depth, one
+ *    that would make its tree hold more than --max-tree-tasks unfinished
+ *    tasks, or the manager more than --max-live-tasks, is refused: the
+ *    worker's promise rejects with a SubtaskError naming the limit.
+ *  - Stopping a task (cancel, timeout) stops its whole tree at once: every
+ *    unfinished descendant is cancelled (waiting ones end at once, running
+ *    ones have their signal aborted) the moment the stop is asked for, and a
+ *    parent being stopped (or ended) takes no new subtask. A plan stopped,
+ *    aborted or halted does the same to its subtasks. A child's failure
+ *    fails the parent only if the parent's code lets the rejection through;
+ *    a parent that fails cancels the children it still awaited (so a bomb
+ *    whose requests are refused folds up instead of filling the room its
+ *    failures free).
  */
 import { randomUUID } from "node:crypto";
 import { z } from "zod";
@@ -27,6 +37,7 @@ import type { SubtaskNotice, TaskWorkerPool } from "../workers/pool.js";
 import type { TaskRecord, TaskRegistry } from "./registry.js";
 import { isFinal } from "./registry.js";
 import type { TaskScheduler } from "./scheduler.js";
+import type { TaskTrees } from "./task-tree.js";
 
 /** What the subtasks area uses. */
 export interface SubtasksContext {
@@ -37,6 +48,7 @@ export interface SubtasksContext {
   >;
   pool: Pick<TaskWorkerPool, "on" | "notify">;
   access: Pick<AccessControl, "hasGroup" | "functionAllowed">;
+  trees: Pick<TaskTrees, "admit" | "leave">;
   /** The user and group of the plan running now, when `uid` is its item uid. */
   planOwner(uid: string): { user: string; group: string } | undefined;
 }
@@ -65,13 +77,18 @@ export class Subtasks {
   /** Awaited children that have not ended: child uid → who waits. */
   private readonly awaited = new Map<string, Awaited>();
   /** Parent uid → its awaited children that have not ended. */
-  private readonly waitingFor = new Map<string, number>();
+  private readonly waitingFor = new Map<string, Set<string>>();
+  /** Tasks asked to stop whose descendants were cancelled then (see onStopping). */
+  private readonly treeStopped = new Set<string>();
+  /** A walk of cancelDescendants is under way (the stops it causes need no walk of their own). */
+  private walking = false;
 
   constructor(private readonly m: SubtasksContext) {
     m.pool.on("task-message", (worker, msg) => {
       if (msg.type === "subtask") this.onRequest(worker, msg);
     });
     m.tasks.events.on("final", (r) => this.onFinal(r));
+    m.tasks.events.on("stopping", (r) => this.onStopping(r));
   }
 
   private onRequest(worker: string, req: SubtaskMsg): void {
@@ -98,14 +115,15 @@ export class Subtasks {
       return;
     }
     this.awaited.set(uid, { parent: req.parent, worker, reqId: req.reqId });
-    const n = (this.waitingFor.get(req.parent) ?? 0) + 1;
-    this.waitingFor.set(req.parent, n);
-    if (n === 1) this.m.scheduler.lendSlot(req.parent);
+    let mine = this.waitingFor.get(req.parent);
+    if (!mine) this.waitingFor.set(req.parent, (mine = new Set()));
+    mine.add(uid);
+    if (mine.size === 1) this.m.scheduler.lendSlot(req.parent);
   }
 
   /** Check the request as function_execute would, with the parent's requester; returns the uid. */
   private submit(req: SubtaskMsg): string {
-    const owner = this.owner(req.parent);
+    const { owner, isTask } = this.owner(req.parent);
     if (!this.m.access.hasGroup(owner.group)) {
       throw new Refused(`Unknown user group: ${pyRepr(owner.group)}`);
     }
@@ -127,6 +145,8 @@ export class Subtasks {
       );
     }
     const uid = randomUUID();
+    // Entered in its tree before it exists: it may end within submit (a failed `after`).
+    this.m.trees.admit(uid, req.parent, isTask);
     this.m.scheduler.submit(
       uid,
       { name, args: args ?? [], kwargs: kwargs ?? {} },
@@ -139,50 +159,83 @@ export class Subtasks {
   }
 
   /** Who the parent runs for: a running task's requester, or the running plan's. */
-  private owner(parent: string): { user: string; group: string } {
+  private owner(parent: string): { owner: { user: string; group: string }; isTask: boolean } {
     const rec = this.m.tasks.get(parent);
     if (rec) {
       // Ended, or ending (its outcome being saved).
       if (!this.m.tasks.active(parent)) throw new Refused(`The parent task '${parent}' has ended`);
+      if (rec.stopping) {
+        const how = rec.stopping.state === "timed_out" ? "timed out" : "cancelled";
+        throw new Refused(`The parent task '${parent}' was ${how}: it takes no new subtasks`);
+      }
       if (rec.user === null || rec.group === null) {
         throw new Refused(`The parent task '${parent}' has no user and group to check`);
       }
-      return { user: rec.user, group: rec.group };
+      return { owner: { user: rec.user, group: rec.group }, isTask: true };
     }
     const plan = this.m.planOwner(parent);
-    if (plan) return plan;
+    if (plan) return { owner: plan, isTask: false };
     throw new Refused(`The parent '${parent}' is not a running task or plan`);
   }
 
+  /** A running task was asked to stop (cancel, timeout): its whole tree stops with it, now. */
+  private onStopping(rec: TaskRecord): void {
+    this.treeStopped.add(rec.uid);
+    // Reached by a walk already: that walk goes on into its descendants.
+    if (!this.walking) this.cancelDescendants(rec.uid);
+  }
+
   private onFinal(rec: TaskRecord): void {
-    // A parent that was stopped stops its children.
-    if (rec.state === "cancelled" || rec.state === "timed_out") this.cancelChildren(rec.uid);
-    // Nobody waits for a parent's children once it has ended.
-    if (this.waitingFor.delete(rec.uid)) {
-      for (const [child, a] of this.awaited) if (a.parent === rec.uid) this.awaited.delete(child);
+    this.m.trees.leave(rec.uid);
+    // A task stopped before it ran (or while it waited to retry) stops its tree now.
+    const stopped = rec.state === "cancelled" || rec.state === "timed_out";
+    if (!this.treeStopped.delete(rec.uid) && stopped) this.cancelDescendants(rec.uid);
+    // Nobody waits for a parent's children once it has ended; a parent that failed
+    // cancels those it still awaited (their outcome was for a computation that is over).
+    const mine = this.waitingFor.get(rec.uid);
+    if (mine) {
+      this.waitingFor.delete(rec.uid);
+      for (const child of mine) {
+        this.awaited.delete(child);
+        if (rec.state === "failed" && this.m.tasks.active(child)) this.m.scheduler.cancel(child);
+      }
     }
     const a = this.awaited.get(rec.uid);
     if (!a) return;
     this.awaited.delete(rec.uid);
     this.notify(a.worker, doneMsg(a.reqId, rec));
-    const n = (this.waitingFor.get(a.parent) ?? 1) - 1;
-    if (n > 0) {
-      this.waitingFor.set(a.parent, n);
-      return;
-    }
+    const siblings = this.waitingFor.get(a.parent);
+    siblings?.delete(rec.uid);
+    if (siblings && siblings.size > 0) return;
     this.waitingFor.delete(a.parent);
     this.m.scheduler.reclaimSlot(a.parent);
   }
 
   /**
-   * The parent (a task cancelled or timed out, a plan stopped, aborted or
-   * halted) was stopped: cancel its children that have not ended.
+   * Cancel every unfinished descendant of `uid` (a task, or a plan item that
+   * was stopped, aborted or halted), in one walk of its tree: waiting ones
+   * end at once, running ones have their signal aborted. Returns how many
+   * were cancelled (those already being stopped are not counted again).
    */
-  cancelChildren(parent: string): void {
-    for (const child of this.m.tasks.childrenOfTask(parent)) {
-      const c = this.m.tasks.get(child);
-      if (c && !isFinal(c.state)) this.m.scheduler.cancel(child);
+  cancelDescendants(uid: string): number {
+    const outer = !this.walking;
+    this.walking = true;
+    let n = 0;
+    try {
+      const stack = [uid];
+      for (let p = stack.pop(); p !== undefined; p = stack.pop()) {
+        for (const child of this.m.tasks.childrenOfTask(p)) {
+          stack.push(child);
+          const c = this.m.tasks.active(child);
+          if (!c || c.stopping) continue;
+          this.m.scheduler.cancel(child);
+          n++;
+        }
+      }
+    } finally {
+      if (outer) this.walking = false;
     }
+    return n;
   }
 
   private notify(worker: string, msg: SubtaskNotice): void {

@@ -134,6 +134,13 @@ export class Manager {
           timeoutMs: opts.workerTimeout * 1000,
           curveSecretKey: opts.zmqPrivateKey,
           zapDomain: opts.zmqAllowedWorkers ? WORKER_ZAP_DOMAIN : undefined,
+          limits: {
+            maxFunctions: opts.workerMaxFunctions,
+            maxTags: opts.workerMaxTags,
+            maxHelloSize: opts.workerMaxHelloSize,
+          },
+          maxMessageSize: opts.workerMaxMessageSize,
+          forgetAfterMs: opts.workerForgetAfter * 1000,
         },
         this.log,
       );

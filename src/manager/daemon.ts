@@ -139,6 +139,13 @@ export class Manager {
           curveSecretKey: opts.zmqPrivateKey,
           zapDomain: opts.zmqAllowedWorkers ? WORKER_ZAP_DOMAIN : undefined,
           consoleLimit: { rate: opts.consoleRate, burst: opts.consoleBurst },
+          limits: {
+            maxFunctions: opts.workerMaxFunctions,
+            maxTags: opts.workerMaxTags,
+            maxHelloSize: opts.workerMaxHelloSize,
+          },
+          maxMessageSize: opts.workerMaxMessageSize,
+          forgetAfterMs: opts.workerForgetAfter * 1000,
         },
         this.log,
       );

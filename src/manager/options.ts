@@ -40,6 +40,11 @@ export interface ManagerOptions {
   workerPrefetch: number;
   cancelGrace: number;
   workerTimeout: number;
+  workerMaxFunctions: number;
+  workerMaxTags: number;
+  workerMaxHelloSize: number;
+  workerMaxMessageSize: number;
+  workerForgetAfter: number;
   maxMessageSize: number;
   consoleRate: number;
   consoleBurst: number;
@@ -300,6 +305,51 @@ export const OPTION_SPECS: OptionSpec[] = [
     description:
       "a worker process silent this long (no heartbeat) is lost and replaced; its running tasks fail or are retried",
     default: 3,
+    parse: positiveNumber,
+  },
+  {
+    key: "workerMaxFunctions",
+    flag: "--worker-max-functions",
+    arg: "<n>",
+    description:
+      "with --zmq-worker-addr: most functions a zqs worker may offer; a hello with more is refused (the worker is told why and exits)",
+    default: 10_000,
+    parse: positiveInt,
+  },
+  {
+    key: "workerMaxTags",
+    flag: "--worker-max-tags",
+    arg: "<n>",
+    description:
+      "with --zmq-worker-addr: most tags a zqs worker may have (each at most 100 characters, its name at most 200); more is refused",
+    default: 100,
+    parse: nonNegativeInt,
+  },
+  {
+    key: "workerMaxHelloSize",
+    flag: "--worker-max-hello-size",
+    arg: "<bytes>",
+    description:
+      "with --zmq-worker-addr: largest hello (and largest message from a connection not yet joined) a zqs worker may send; larger ones are refused unread",
+    default: 1024 * 1024,
+    parse: positiveInt,
+  },
+  {
+    key: "workerMaxMessageSize",
+    flag: "--worker-max-message-size",
+    arg: "<bytes>",
+    description:
+      "with --zmq-worker-addr: largest message of a joined worker (a task's result); past it ZeroMQ drops the worker's connection unread",
+    default: 256 * 1024 * 1024,
+    parse: positiveInt,
+  },
+  {
+    key: "workerForgetAfter",
+    flag: "--worker-forget-after",
+    arg: "<seconds>",
+    description:
+      "with --zmq-worker-addr: a zqs worker that left or was lost stays in workers_list (and keeps its name's key) this long (0: forgotten at once)",
+    default: 3600,
     parse: positiveNumber,
   },
   {

@@ -20,12 +20,21 @@ const num = z.number().finite();
 export const helloSchema = z.object({
   type: z.literal("hello"),
   name,
+  /**
+   * Random, made when the agent starts: the same name and instance is the same
+   * worker on a new connection; another instance under a live name is refused.
+   */
+  instance: z.string().min(8).max(100),
+  /** With CURVE: the worker's public key (z85) and its proof of holding it (worker-proof.ts). */
+  key: z.string().length(40).optional(),
+  proof: z.string().max(200).optional(),
   hostname: z.string().max(300),
   pid: z.number().int().nonnegative(),
   slots: z.number().int().positive().max(100_000),
-  tags: z.array(z.string().min(1).max(100)).max(100),
+  /** How many: the manager's --worker-max-tags. */
+  tags: z.array(z.string().min(1).max(100)),
   version: z.string().max(100),
-  /** The functions its startup code offers: name → hash of the function's source. */
+  /** The functions its startup code offers: name → hash of the function's source (how many: --worker-max-functions). */
   functions: z.record(z.string().max(300), z.string().max(200)),
   /** Draining (SIGTERM): it takes no new task. */
   draining: z.boolean().optional(),
@@ -84,6 +93,8 @@ export const managerMessageSchema = z.discriminatedUnion("type", [
     heartbeat_ms: z.number().positive(),
     timeout_ms: z.number().positive(),
   }),
+  /** The manager refuses the worker's hello (its name is taken, it announces too much): it leaves. */
+  z.object({ type: z.literal("refused"), reason: z.string() }),
   /** The manager does not know this connection: announce yourself (hello). */
   z.object({ type: z.literal("who") }),
   z.object({ type: z.literal("heartbeat") }),
@@ -120,30 +131,46 @@ export const managerMessageSchema = z.discriminatedUnion("type", [
 ]);
 export type ManagerMessage = z.infer<typeof managerMessageSchema>;
 
-/** Largest message either side reads (ZMQ_MAXMSGSIZE of both sockets). */
+/** Largest message the agent reads (its ZMQ_MAXMSGSIZE; the manager's is --worker-max-message-size). */
 export const WORKER_WIRE_MAX_BYTES = 256 * 1024 * 1024;
 
 export function encodeWire(msg: AgentMessage | ManagerMessage): Buffer {
   return encode(msg, "msgpack");
 }
 
-/** Decode and check one message; an error message (never a throw) when it is not one. */
+/**
+ * Decode and check one message; an error message (never a throw) when it is
+ * not one, with the message's `type` when it has one. `precheck` runs before
+ * the schema (cheap bounds, so that no schema work is spent on an oversized
+ * message) and returns what is wrong, if anything.
+ */
 export function decodeWire<T>(
   bytes: Buffer,
   schema: z.ZodType<T>,
-): { ok: true; msg: T } | { ok: false; error: string } {
+  precheck?: (value: Record<string, unknown>) => string | undefined,
+): { ok: true; msg: T } | { ok: false; error: string; type?: string } {
   let value: unknown;
   try {
     value = decode(bytes, "msgpack", { maxDepth: 64 });
   } catch (err) {
     return { ok: false, error: (err as Error).message };
   }
+  const type =
+    typeof value === "object" &&
+    value !== null &&
+    typeof (value as { type?: unknown }).type === "string"
+      ? (value as { type: string }).type
+      : undefined;
+  const wrong =
+    type !== undefined && precheck ? precheck(value as Record<string, unknown>) : undefined;
+  if (wrong !== undefined) return { ok: false, error: wrong, type };
   const r = schema.safeParse(value);
   if (!r.success) {
     const issue = r.error.issues[0];
     return {
       ok: false,
       error: `invalid message: ${issue ? `${issue.path.join(".") || "(message)"}: ${issue.message}` : "?"}`,
+      ...(type !== undefined ? { type } : {}),
     };
   }
   return { ok: true, msg: r.data };

@@ -6,8 +6,11 @@
  * a task that does not stop after a cancel is ended by replacing its process.
  *
  *  - It loads the startup code first (in every process), then says hello: its
- *    name, host, pid, slots, tags and the functions it offers (with a hash of
- *    each one's source).
+ *    name, instance (a random token of this start: the manager knows it again
+ *    by it on a new connection), host, pid, slots, tags and the functions it
+ *    offers (with a hash of each one's source); with CURVE, its public key and
+ *    the proof that it holds it. A `refused` answer (its name is taken, it
+ *    announces more than the manager takes) ends it with the reason.
  *  - Heartbeats both ways. The manager silent past its timeout is lost: the
  *    agent takes no new task until the manager is back, and with
  *    `--orphan-policy abort` ends its running tasks (`finish`: they finish and
@@ -17,10 +20,12 @@
  *  - SIGTERM drains: no new task is taken, running ones finish (up to the
  *    drain timeout), then it says bye and exits.
  */
+import { randomBytes } from "node:crypto";
 import os from "node:os";
 import { Dealer } from "zeromq";
 import { curveKeyPair } from "zeromq";
 import { publicKeyFromPrivate } from "../client/keys.js";
+import { helloProof } from "../protocol/worker-proof.js";
 import type { ExecuteFunctionMsg, WorkerToManager } from "../protocol/ipc.js";
 import type { AgentMessage, ManagerMessage } from "../protocol/worker-wire.js";
 import {
@@ -66,6 +71,12 @@ interface Child {
 
 export class WorkerAgent {
   readonly name: string;
+  /** This start of the agent (hello): a new connection of it is the same worker. */
+  readonly instance = randomBytes(12).toString("hex");
+  /** Why the manager refused it, when it did (it then leaves). */
+  refusal: string | undefined;
+  /** With CURVE: its public key and the proof that it holds it (hello). */
+  private keyProof: { key: string; proof: string } | undefined;
   private state: AgentState = "joining";
   private readonly children: Child[] = [];
   private readonly queue: ExecuteFunctionMsg[] = [];
@@ -128,6 +139,10 @@ export class WorkerAgent {
     const pair = this.opts.secretKey
       ? { publicKey: publicKeyFromPrivate(this.opts.secretKey), secretKey: this.opts.secretKey }
       : curveKeyPair();
+    this.keyProof = {
+      key: pair.publicKey,
+      proof: helloProof(pair.secretKey, this.opts.serverKey, this.name, this.instance),
+    };
     return {
       curveServerKey: this.opts.serverKey,
       curvePublicKey: pair.publicKey,
@@ -241,6 +256,8 @@ export class WorkerAgent {
     this.send({
       type: "hello",
       name: this.name,
+      instance: this.instance,
+      ...this.keyProof,
       hostname: os.hostname(),
       pid: process.pid,
       slots: this.opts.slots,
@@ -288,6 +305,12 @@ export class WorkerAgent {
         this.next();
         return;
       }
+      case "refused":
+        this.refusal = m.reason;
+        this.opts.log(`The manager refused worker '${this.name}': ${m.reason}`);
+        this.orphanAll("the manager refused this worker");
+        void this.leave(`refused: ${m.reason}`, false);
+        return;
       case "who":
         // The manager does not know this worker (now): what it runs was given up.
         this.orphanAll("the manager does not know this worker (it restarted or gave it up)");
@@ -451,9 +474,9 @@ export class WorkerAgent {
     void this.leave("drained");
   }
 
-  private async leave(why: string): Promise<void> {
+  private async leave(why: string, bye = true): Promise<void> {
     if (this.state === "closed") return;
-    this.send({ type: "bye", msg: why });
+    if (bye) this.send({ type: "bye", msg: why });
     this.state = "closed";
     if (this.drainTimer) clearTimeout(this.drainTimer);
     if (this.beat) clearInterval(this.beat);

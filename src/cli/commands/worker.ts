@@ -107,6 +107,11 @@ export function runWorker(program: Command): void {
         process.exit(1);
       }
       await agent.done;
+      if (agent.refusal !== undefined) {
+        process.stderr.write(`zqs worker: the manager refused this worker: ${agent.refusal}\n`);
+        exitWhenDone(1, 3000);
+        return;
+      }
       // Its goodbye among what ZeroMQ may still hold (the dealer's linger is 2 s).
       exitWhenDone(0, 3000);
     });

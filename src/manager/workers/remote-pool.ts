@@ -2,11 +2,15 @@
  * Workers on other hosts (`zqs worker`), as a TaskWorkerPool: a ROUTER socket
  * on `--zmq-worker-addr` that agents (DEALER sockets) join.
  *
- *  - Joining: an agent says `hello` (name, host, pid, slots, tags, the
- *    functions it offers); the manager answers `welcome`. A message from a
- *    connection it does not know (a manager restarted, a worker it gave up)
- *    is answered `who`, and the agent says hello again: a worker is known by
- *    its name, so a worker that comes back is the same worker again.
+ *  - Joining: an agent says `hello` (name, instance, host, pid, slots, tags,
+ *    the functions it offers); the manager answers `welcome`, or `refused`
+ *    with the reason (a hello past the caps of hello-limits.ts, a name held
+ *    by another live worker or bound to another CURVE key: worker-names.ts).
+ *    A message from a connection it does not know (a manager restarted, a
+ *    worker it gave up) is answered `who`, and the agent says hello again: a
+ *    worker is known by its name, so a worker that comes back is the same
+ *    worker again. A worker that left or was lost is forgotten after
+ *    --worker-forget-after.
  *  - Liveness: heartbeats both ways every quarter of `--worker-timeout`. A
  *    worker silent for the timeout is lost: the scheduler retries or fails its
  *    running tasks (worker-lost), naming it and its host.
@@ -22,15 +26,15 @@ import os from "node:os";
 import type { Logger } from "pino";
 import { Router } from "zeromq";
 import type { ExecuteFunctionMsg } from "../../protocol/ipc.js";
+import { checkHelloProof } from "../../protocol/worker-proof.js";
 import type { AgentMessage, HelloMsg, ManagerMessage } from "../../protocol/worker-wire.js";
-import {
-  agentMessageSchema,
-  decodeWire,
-  encodeWire,
-  WORKER_WIRE_MAX_BYTES,
-} from "../../protocol/worker-wire.js";
+import { agentMessageSchema, decodeWire, encodeWire } from "../../protocol/worker-wire.js";
 import { ConsoleLimit, DEFAULT_CONSOLE_BURST, DEFAULT_CONSOLE_RATE } from "../console-limit.js";
 import { SendQueue } from "../rpc/sendqueue.js";
+import type { HelloLimits } from "./hello-limits.js";
+import { helloCountRefusal, helloSizeRefusal } from "./hello-limits.js";
+import type { NameHolder } from "./worker-names.js";
+import { judgeClaim, nameInUse, PendingClaims } from "./worker-names.js";
 import type {
   SubtaskNotice,
   TaskMessage,
@@ -59,6 +63,10 @@ export interface WorkerRow {
 
 interface RemoteWorker {
   name: string;
+  /** Its agent's instance token (hello). */
+  instance: string;
+  /** With CURVE: the public key bound to its name. */
+  key: string | undefined;
   /** Routing id of its current connection (hex). */
   route: string;
   routeBuf: Buffer;
@@ -99,10 +107,17 @@ export interface RemotePoolOptions {
   zapDomain?: string | undefined;
   /** The bound on each worker's console output (`--console-rate`, `--console-burst`). */
   consoleLimit?: { rate: number; burst: number };
+  limits: HelloLimits;
+  /** The socket's ZMQ_MAXMSGSIZE (--worker-max-message-size). */
+  maxMessageSize: number;
+  /** A worker that left or was lost is forgotten this long after (--worker-forget-after). */
+  forgetAfterMs: number;
 }
 
 /** worker-heartbeat events are published at most this often per worker. */
 const HEARTBEAT_EVENT_MS = 10_000;
+/** After a message this large the receive loop lets the other sockets have a turn. */
+const LARGE_MESSAGE_BYTES = 64 * 1024;
 
 export class RemoteWorkerPool extends EventEmitter<TaskWorkerPoolEvents> implements TaskWorkerPool {
   readonly notices = new EventEmitter<RemotePoolNotices>();
@@ -117,6 +132,8 @@ export class RemoteWorkerPool extends EventEmitter<TaskWorkerPoolEvents> impleme
   private beat: NodeJS.Timeout | undefined;
   /** Peers whose broken messages were logged (once each). */
   private readonly complained = new Set<string>();
+  /** Hellos under the name of a live worker, waiting for it to speak or be lost. */
+  private readonly pending = new PendingClaims();
 
   constructor(
     private readonly opts: RemotePoolOptions,
@@ -125,7 +142,7 @@ export class RemoteWorkerPool extends EventEmitter<TaskWorkerPoolEvents> impleme
     super();
     this.router = new Router({
       linger: 0,
-      maxMessageSize: WORKER_WIRE_MAX_BYTES,
+      maxMessageSize: opts.maxMessageSize,
       sendHighWaterMark: 100_000,
       receiveHighWaterMark: 100_000,
       backlog: 1024,
@@ -244,6 +261,11 @@ export class RemoteWorkerPool extends EventEmitter<TaskWorkerPoolEvents> impleme
         // A last line of defence: a worker's message never stops the manager.
         this.log.error({ err }, "Handling a worker's message failed");
       }
+      // Messages already queued resolve receive() without a turn of the event loop:
+      // after a large one, let the control socket (and the timers) have theirs.
+      if ((frames[1]?.length ?? 0) > LARGE_MESSAGE_BYTES) {
+        await new Promise((r) => setImmediate(r));
+      }
     }
   }
 
@@ -251,18 +273,26 @@ export class RemoteWorkerPool extends EventEmitter<TaskWorkerPoolEvents> impleme
     const [route, body, ...rest] = frames;
     if (!route || !body || rest.length > 0) return;
     const key = route.toString("hex");
-    const r = decodeWire(body, agentMessageSchema);
+    const w = this.byRoute.get(key);
+    if (!w) {
+      // Only a hello is expected here: refused unread past its size.
+      const tooBig = helloSizeRefusal(body.length, this.opts.limits);
+      if (tooBig !== undefined) return this.refuse(route, key, undefined, tooBig);
+    }
+    const r = decodeWire(body, agentMessageSchema, (v) => helloCountRefusal(v, this.opts.limits));
     if (!r.ok) {
-      this.complain(key, r.error);
+      if (r.type === "hello") this.refuse(route, key, undefined, r.error);
+      else this.complain(key, r.error);
       return;
     }
     const m = r.msg;
-    const w = this.byRoute.get(key);
     if (m.type === "hello") {
       this.hello(route, key, m);
       return;
     }
     if (!w || w.route !== key || w.state === "lost" || w.state === "offline") {
+      // A claim that waits on a live holder is answered when the holder speaks or is lost.
+      if (this.pending.waiting(key)) return;
       // A connection it does not know (a restart, a worker given up): ask who it is.
       if (m.type === "task_done") {
         this.log.warn(
@@ -273,6 +303,9 @@ export class RemoteWorkerPool extends EventEmitter<TaskWorkerPoolEvents> impleme
       return;
     }
     w.lastSeen = Date.now();
+    // It is live: a claim of its name that waited on it is refused.
+    const claim = this.pending.take(w.name);
+    if (claim) this.refuse(claim.routeBuf, claim.route, w.name, nameInUse(w.name, w));
     this.onMessage(w, m);
   }
 
@@ -283,22 +316,77 @@ export class RemoteWorkerPool extends EventEmitter<TaskWorkerPoolEvents> impleme
     this.log.warn(`Dropped a message from a worker connection: ${error}`);
   }
 
+  /** Tell a connection why its hello is refused (logged once per connection). */
+  private refuse(route: Buffer, key: string, name: string | undefined, reason: string): void {
+    this.sendTo(route, { type: "refused", reason });
+    if (this.complained.has(`refused:${key}`)) return;
+    if (this.complained.size > 10_000) this.complained.clear();
+    this.complained.add(`refused:${key}`);
+    this.log.warn(`Refused a worker${name !== undefined ? ` named '${name}'` : ""}: ${reason}`);
+  }
+
+  /** With CURVE, the key a hello proves (worker-proof.ts); a refusal when it proves none. */
+  private provenKey(m: HelloMsg): { key: string | undefined } | { refusal: string } {
+    const secret = this.opts.curveSecretKey;
+    if (!secret) return { key: undefined };
+    if (m.key === undefined || m.proof === undefined) {
+      return { refusal: "with CURVE, a hello names the worker's public key and proves it" };
+    }
+    if (!checkHelloProof(secret, m.key, m.name, m.instance, m.proof)) {
+      return { refusal: `the hello does not prove that the worker holds the key ${m.key}` };
+    }
+    return { key: m.key };
+  }
+
+  private holder(w: RemoteWorker): NameHolder {
+    const live =
+      (w.state === "online" || w.state === "draining") &&
+      Date.now() - w.lastSeen <= this.opts.timeoutMs;
+    return { instance: w.instance, key: w.key, live, hostname: w.hostname, pid: w.pid };
+  }
+
   private hello(route: Buffer, key: string, m: HelloMsg): void {
+    const proven = this.provenKey(m);
+    if ("refusal" in proven) return this.refuse(route, key, m.name, proven.refusal);
+    const held = this.byName.get(m.name);
+    const v = judgeClaim(held && this.holder(held), m, proven.key);
+    if (v.verdict === "refuse") return this.refuse(route, key, m.name, v.reason);
+    if (v.verdict === "wait" && held) {
+      const replaced = this.pending.add({ route: key, routeBuf: route, hello: m, key: proven.key });
+      if (replaced) {
+        this.refuse(replaced.routeBuf, replaced.route, m.name, nameInUse(m.name, held));
+      }
+      return;
+    }
+    this.take(route, key, m, proven.key);
+  }
+
+  /** The hello's worker has the name (new, back, or on a new connection). */
+  private take(route: Buffer, key: string, m: HelloMsg, curveKey: string | undefined): void {
     const now = Date.now();
     let w = this.byName.get(m.name);
     const back = w !== undefined;
+    const claim = this.pending.take(m.name);
+    if (claim && claim.route !== key) {
+      this.refuse(claim.routeBuf, claim.route, m.name, nameInUse(m.name, m));
+    }
     if (w && w.route !== key) {
       this.byRoute.delete(w.route);
-      if (w.state === "online" || w.state === "draining") {
+      if ((w.state === "online" || w.state === "draining") && w.instance === m.instance) {
         // Its connection changed while it was known (a reconnect): it is a new session,
         // the tasks of the old one are given up.
         this.giveUp(w, `The worker '${w.name}' on ${w.hostname} reconnected while the task ran`);
+      } else if (w.state === "online" || w.state === "draining") {
+        // Another instance under the name of one silent past the timeout: that one is lost.
+        this.offline(w, "lost", this.lostMessage(w));
       }
     }
     const wasOnline = w?.route === key && (w.state === "online" || w.state === "draining");
     if (!w) {
       const created: RemoteWorker = {
         name: m.name,
+        instance: m.instance,
+        key: curveKey,
         route: key,
         routeBuf: route,
         hostname: m.hostname,
@@ -325,6 +413,8 @@ export class RemoteWorkerPool extends EventEmitter<TaskWorkerPoolEvents> impleme
     }
     w.route = key;
     w.routeBuf = route;
+    w.instance = m.instance;
+    w.key ??= curveKey;
     w.hostname = m.hostname;
     w.pid = m.pid;
     w.slots = m.slots;
@@ -380,7 +470,7 @@ export class RemoteWorkerPool extends EventEmitter<TaskWorkerPoolEvents> impleme
         }
         return;
       case "bye":
-        this.offline(w, "offline", `The worker '${w.name}' on ${w.hostname} left (${m.msg})`);
+        this.gone(w, "offline", `The worker '${w.name}' on ${w.hostname} left (${m.msg})`);
         return;
       case "task_started":
       case "task_progress":
@@ -409,12 +499,15 @@ export class RemoteWorkerPool extends EventEmitter<TaskWorkerPoolEvents> impleme
     this.emit("task-message", w.name, m);
   }
 
-  /** Heartbeats out; a worker silent past the timeout is lost. */
+  /** Heartbeats out; a worker silent past the timeout is lost; one gone long enough is forgotten. */
   private tick(): void {
     const now = Date.now();
     let late = false;
     for (const w of this.byName.values()) {
-      if (w.state !== "online" && w.state !== "draining") continue;
+      if (w.state !== "online" && w.state !== "draining") {
+        if (now - w.lastSeen >= this.opts.forgetAfterMs) this.byName.delete(w.name);
+        continue;
+      }
       this.send(w, { type: "heartbeat" });
       if (now - w.lastSeen > this.opts.timeoutMs) late = true;
     }
@@ -426,11 +519,7 @@ export class RemoteWorkerPool extends EventEmitter<TaskWorkerPoolEvents> impleme
       for (const w of this.byName.values()) {
         if (w.state !== "online" && w.state !== "draining") continue;
         if (t - w.lastSeen <= this.opts.timeoutMs) continue;
-        this.offline(
-          w,
-          "lost",
-          `The worker '${w.name}' on ${w.hostname} was lost (no heartbeat for ${this.opts.timeoutMs / 1000} s) while the task was running`,
-        );
+        this.gone(w, "lost", this.lostMessage(w));
       }
     });
   }
@@ -446,6 +535,21 @@ export class RemoteWorkerPool extends EventEmitter<TaskWorkerPoolEvents> impleme
         .map((l) => `[${name}] ${l}\n`)
         .join(""),
     );
+  }
+
+  private lostMessage(w: RemoteWorker): string {
+    return `The worker '${w.name}' on ${w.hostname} was lost (no heartbeat for ${this.opts.timeoutMs / 1000} s) while the task was running`;
+  }
+
+  /**
+   * It left or was lost: a claim of its name that waited gets the name;
+   * with --worker-forget-after 0 it is forgotten at once.
+   */
+  private gone(w: RemoteWorker, state: "lost" | "offline", msg: string): void {
+    this.offline(w, state, msg);
+    const claim = this.pending.take(w.name);
+    if (claim) this.take(claim.routeBuf, claim.route, claim.hello, claim.key);
+    else if (this.opts.forgetAfterMs === 0) this.byName.delete(w.name);
   }
 
   private offline(w: RemoteWorker, state: "lost" | "offline", msg: string): void {

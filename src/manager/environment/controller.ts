@@ -367,6 +367,14 @@ export class EnvironmentController extends EventEmitter<EnvironmentEvents> {
     this.emit("ready", metadata);
   }
 
+  /**
+   * Lists found without an environment (read from the startup code at start):
+   * the lists until a worker of an environment reports its own.
+   */
+  adoptContent(c: EnvironmentContent): void {
+    this.setContent(c);
+  }
+
   private setContent(c: EnvironmentContent): void {
     this.content = c;
     this.emit("content", c);

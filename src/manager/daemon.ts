@@ -125,9 +125,9 @@ export class Manager {
       this.env.adoptContent(content);
       this.background([{ op: "set", key: "startup_fingerprint", value: fingerprint }]);
     });
+    // An environment's own lists replace any still being read at start.
+    this.env.on("opening", () => this.startupLists.yieldTo(this.env.whenOpenEnds()));
     this.env.on("content", (content) => {
-      // An environment's own lists replace any still being read at start.
-      this.startupLists.stop("an environment reported its lists");
       this.access.contentChanged();
       this.background([{ op: "set", key: "environment_content", value: content }]);
       this.state.bump(

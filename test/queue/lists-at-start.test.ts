@@ -41,6 +41,29 @@ async function start(opts: Parameters<typeof startManager>[0]) {
 }
 
 const COUNT = { item_type: "plan", name: "count", args: [["det1"]], kwargs: { num: 1 } };
+const GATED = { item_type: "plan", name: "gated" };
+
+/**
+ * Startup code whose loading waits until `open()` (a file appears), in every
+ * process that loads it: the lists stay unread until the test says so.
+ */
+function gatedStartup() {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "zqs-gate-"));
+  dirs.push(dir);
+  const marker = path.join(dir, "open");
+  return {
+    files: {
+      "gated.mjs": `
+import { existsSync } from "node:fs";
+await new Promise((resolve) => {
+  const t = setInterval(() => existsSync(${JSON.stringify(marker)}) && (clearInterval(t), resolve()), 10);
+});
+export async function* gated() {}
+`,
+    },
+    open: () => fs.writeFileSync(marker, ""),
+  };
+}
 
 describe("the lists of plans and devices at start", () => {
   it("a new manager on a new store queues an allowed plan without opening an environment", async () => {
@@ -114,6 +137,44 @@ describe("the lists of plans and devices at start", () => {
     ({ m, c } = await restart());
     expect(await plans(c)).toEqual(["second", "third"]);
     expect(m.output()).toMatch(/Reading the plans and devices of the startup code/);
+  });
+
+  it("a request waits at most --startup-lists-wait for the lists, then is refused naming it", async () => {
+    const gate = gatedStartup();
+    const { c } = await start({ startup: gate.files, args: ["--startup-lists-wait", "0.5"] });
+    const add = await c.request("queue_item_add", { item: COUNT, ...USER });
+    expect(add.success).toBe(false);
+    expect(String(add.msg)).toMatch(
+      /still being read from the startup code \(waited 0\.5 s, --startup-lists-wait\)/,
+    );
+    // Status does not wait.
+    expect((await c.request("status")).manager_state).toBe("idle");
+    gate.open();
+    await waitUntil(async () => (await c.request("plans_existing")).success === true);
+    const again = await c.request("queue_item_add", { item: GATED, ...USER });
+    expect(again.success, String(again.msg)).toBe(true);
+  });
+
+  it("an environment opened while the lists are read replaces the reader; requests wait for its lists", async () => {
+    const gate = gatedStartup();
+    const { m, c } = await start({ startup: gate.files, args: ["--startup-lists-wait", "600"] });
+    const pid = m.proc.pid as number;
+    const reader = await waitUntil(() => childPids(pid)[0]);
+    const c2 = new RawClient(m.controlAddr);
+    clients.push(c2);
+    const add = c2.request("queue_item_add", { item: GATED, ...USER });
+    expect(await c.request("environment_open")).toEqual({ success: true, msg: "" });
+    // The reader is gone; only the environment's worker remains, still loading.
+    await waitUntil(() => {
+      const kids = childPids(pid);
+      return kids.length === 1 && kids[0] !== reader;
+    });
+    expect(m.output()).toMatch(/An environment is opening: its lists replace those being read/);
+    gate.open();
+    const r = await add;
+    expect(r.success, String(r.msg)).toBe(true);
+    const s = await c.request("status");
+    expect(s.worker_environment_exists).toBe(true);
   });
 
   it("startup code that does not load: the manager runs on with empty lists and says why", async () => {

@@ -58,6 +58,7 @@ interface PoolMember {
 
 /**
  * What the environment tells its subscribers (any number; none replaces another).
+ *  - opening: an environment starts opening (its lists will follow, or it fails);
  *  - content: the lists of plans/devices changed;
  *  - ready: the environment is open and ready (the main worker's run engine metadata);
  *  - plan-message: messages about plans (run engine state, runs, plan ends, control replies);
@@ -69,6 +70,7 @@ interface PoolMember {
  *  - pool-worker-joined: a pool worker (a replacement) joined the open environment.
  */
 export interface EnvironmentEvents {
+  opening: [];
   content: [EnvironmentContent];
   ready: [Record<string, unknown>];
   "plan-message": [PlanMessage];
@@ -223,6 +225,7 @@ export class EnvironmentController extends EventEmitter<EnvironmentEvents> {
     w.on("exit", (e) => this.onExit(w, e));
     w.start();
     for (let i = 1; i < this.opts.workers; i++) this.startPoolMember();
+    this.emit("opening");
     this.log.info(
       `Opening the worker environment (pid ${w.pid ?? "?"}` +
         (this.opts.workers > 1 ? `, ${this.opts.workers} worker processes` : "") +
@@ -365,6 +368,19 @@ export class EnvironmentController extends EventEmitter<EnvironmentEvents> {
       `The worker environment is open${this.opts.workers > 1 ? ` (${this.opts.workers} worker processes)` : ""}`,
     );
     this.emit("ready", metadata);
+  }
+
+  /** Resolves when the open under way ends: the environment is open, or it failed to open. */
+  whenOpenEnds(): Promise<void> {
+    return new Promise((resolve) => {
+      const done = (): void => {
+        this.off("ready", done);
+        this.off("worker-gone", done);
+        resolve();
+      };
+      this.on("ready", done);
+      this.on("worker-gone", done);
+    });
   }
 
   /**

@@ -7,8 +7,9 @@
  * environment's `ready` carries) and exits. The manager answers status the
  * whole time; requests that need the lists wait for them (`whenKnown`).
  *
- * The reader gives way to an environment: once an open environment reports its
- * lists, the reader is stopped and its result, if any comes, is dropped.
+ * The reader gives way to an environment: when one starts opening, the reader
+ * is stopped (its result, if any comes, is dropped) and requests wait for the
+ * environment's lists instead, until its open ends either way.
  */
 import { createHash, randomUUID } from "node:crypto";
 import { EventEmitter } from "node:events";
@@ -134,8 +135,7 @@ export class StartupLists extends EventEmitter<StartupListsEvents> {
     const end = (): void => {
       if (this.proc !== w) return;
       this.proc = undefined;
-      this.pending = undefined;
-      this.finish?.();
+      this.settle();
     };
     w.on("message", (m) => {
       if (this.proc !== w) return;
@@ -182,13 +182,35 @@ export class StartupLists extends EventEmitter<StartupListsEvents> {
     }
   }
 
-  /** Stop a read under way (an environment reported its lists, or the manager stops). */
-  stop(why: string): void {
+  /**
+   * An environment is opening: a read under way is stopped, and the lists count
+   * as loading until `opened` settles (the environment reported its lists, or
+   * failed to open).
+   */
+  yieldTo(opened: Promise<void>): void {
     const w = this.proc;
     if (w === undefined) return;
     this.proc = undefined;
+    w.kill("SIGKILL", "an environment is opening: its lists replace these");
+    this.log.info(
+      "An environment is opening: its lists replace those being read from the startup code (that process is stopped)",
+    );
+    void opened.then(() => this.settle());
+  }
+
+  /** Stop a read under way (the manager stops). */
+  stop(why: string): void {
+    const w = this.proc;
+    this.proc = undefined;
+    this.settle();
+    w?.kill("SIGKILL", why);
+  }
+
+  /** The lists are what they will be: the requests waiting for them go on. */
+  private settle(): void {
+    const finish = this.finish;
     this.pending = undefined;
-    this.finish?.();
-    w.kill("SIGKILL", why);
+    this.finish = undefined;
+    finish?.();
   }
 }

@@ -12,6 +12,7 @@ import { Dispatcher } from "./rpc/dispatch.js";
 import type { Handlers } from "./rpc/dispatch.js";
 import type { RpcContext } from "./rpc/context.js";
 import { EnvironmentController } from "./environment/controller.js";
+import { StartupLists } from "./environment/startup-lists.js";
 import { environmentHandlers } from "./environment/handlers.js";
 import { lockHandlers } from "./access/lock-handlers.js";
 import { managerHandlers } from "./rpc/manager-handlers.js";
@@ -55,6 +56,8 @@ export class Manager {
   /** When and where function tasks run (dependencies, retries, timeouts, cancel). */
   readonly scheduler: TaskScheduler;
   readonly env: EnvironmentController;
+  /** The lists of plans and devices read from the startup code at start, without an environment. */
+  readonly startupLists: StartupLists;
   /** Runs of many tasks (run_create...). */
   readonly runs: RunRegistry;
   /** Tasks that running functions and plans submit (context().subtask). */
@@ -114,6 +117,20 @@ export class Manager {
         console: (text) => this.console(text),
       },
     );
+    this.startupLists = new StartupLists(
+      {
+        startupDir: opts.startupDir,
+        startupModule: opts.startupModule,
+        heartbeatTimeoutMs: opts.workerTimeout * 1000,
+      },
+      { info: (msg) => this.log.info(msg), error: (msg) => this.log.error(msg) },
+    );
+    this.startupLists.on("lists", (content, fingerprint) => {
+      this.env.adoptContent(content);
+      this.background([{ op: "set", key: "startup_fingerprint", value: fingerprint }]);
+    });
+    // An environment's own lists replace any still being read at start.
+    this.env.on("opening", () => this.startupLists.yieldTo(this.env.whenOpenEnds()));
     this.env.on("content", (content) => {
       this.access.contentChanged();
       this.background([{ op: "set", key: "environment_content", value: content }]);
@@ -193,6 +210,8 @@ export class Manager {
     this.access = new AccessControl({
       permissionsFile: permissionsFile(opts),
       content: () => this.env.content,
+      listsKnown: (ms) => this.startupLists.whenKnown(ms),
+      listsWaitSeconds: opts.startupListsWait,
       state: this.state,
       writeInBackground: (ops) => this.background(ops),
       log: this.log,
@@ -326,6 +345,8 @@ export class Manager {
     }
     this.queue.restore(snap);
     await this.executor.recoverInterrupted();
+    // Before the sockets bind, so that the first request that needs the lists waits for them.
+    this.startupLists.start(d.startup_fingerprint, d.environment_content !== undefined);
     this.log.info(
       `Store: ${store.kind} at ${store.location} (${this.queue.items.length} queued, ${this.queue.history.length} in history, ${this.runs.list().length} run(s))`,
     );
@@ -478,6 +499,7 @@ export class Manager {
         await this.control?.close();
         await this.remote?.close();
         this.env.shutdown();
+        this.startupLists.stop("the manager is stopping");
         this.scheduler.close();
         this.tasks.close();
         this.runs.close();

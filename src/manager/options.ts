@@ -28,6 +28,7 @@ export interface ManagerOptions {
   zmqAllowedWorkers: string | undefined;
   startupDir: string | undefined;
   startupModule: string | undefined;
+  startupListsWait: number;
   userGroupPermissions: string | undefined;
   taskResultsRetention: number;
   storePath: string;
@@ -208,6 +209,15 @@ export const OPTION_SPECS: OptionSpec[] = [
     arg: "<module>",
     description: "one startup module (a path or package name) instead of a directory",
     default: undefined,
+  },
+  {
+    key: "startupListsWait",
+    flag: "--startup-lists-wait",
+    arg: "<seconds>",
+    description:
+      "while the lists of plans and devices are read from the startup code at start (a new store, or changed code), how long a request that needs them (queue_item_add, plans_allowed...) waits for them before it is refused",
+    default: 10,
+    parse: positiveNumber,
   },
   {
     key: "userGroupPermissions",

@@ -1,6 +1,8 @@
 /**
- * The recorded Python session (vectors.json cases 21–212: environment, tasks,
- * queue, history, plan control, locks, scripts, close/destroy, manager_stop)
+ * The recorded Python session (vectors.json cases 18–212: calls before any
+ * environment opens, the lists of plans among them, which the Python server
+ * and zqs know at start; environment, tasks, queue, history, plan control,
+ * locks, scripts, close/destroy, manager_stop)
  * replayed in order against ONE real zqs manager with the example profile,
  * one test per case. How refs, `before` steps, timing-dependent snapshots and
  * the deliberate zqs differences are handled: test/helpers/replay.ts.
@@ -15,7 +17,7 @@ import { STORES, type StoreSetup } from "../helpers/stores.js";
 import { replaySession, type CaseOutcome, type ReplayClient } from "../helpers/replay.js";
 import { vector } from "../helpers/vectors.js";
 
-const FROM = 21;
+const FROM = 18;
 const TO = 212;
 
 /**

@@ -125,6 +125,7 @@ const READ_ONLY = new Set([
  * what an earlier scene skipped (queue and history cleared, locks released).
  */
 const SCENES: { from: number; to: number; name: string }[] = [
+  { from: 18, to: 20, name: "before the environment opens (the lists are known at start)" },
   { from: 21, to: 57, name: "environment open, function_execute and task results" },
   { from: 58, to: 118, name: "queue, history and queue control" },
   { from: 119, to: 133, name: "environment update, lists, permissions, runs" },

@@ -84,6 +84,70 @@ async function spawnManager(args: string[]) {
   };
 }
 
+/** The state letter of a process (/proc/<pid>/stat field 3: R, S, Z...), undefined when it is gone. */
+function processState(pid: number): string | undefined {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8");
+    return stat.slice(stat.lastIndexOf(")") + 2).split(" ")[0];
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * A manager whose parent never waits for it: a shell starts it in the
+ * background, then becomes `sleep` (exec), which does not reap children. Killed,
+ * the manager stays a zombie until `stop()` ends the sleep (then init reaps it).
+ */
+async function startUnreaped(args: string[]) {
+  const [cport, iport] = [await freePort(), await freePort()];
+  const controlAddr = `tcp://127.0.0.1:${cport}`;
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "zqs-zombie-"));
+  const log = path.join(dir, "manager.log");
+  const parent = spawn(
+    "sh",
+    [
+      "-c",
+      `"$@" >"${log}" 2>&1 & echo $!; exec sleep 100000`,
+      "sh",
+      process.execPath,
+      CLI,
+      "manager",
+      "--zmq-control-addr",
+      controlAddr,
+      "--zmq-info-addr",
+      `tcp://127.0.0.1:${iport}`,
+      ...args,
+    ],
+    { stdio: ["ignore", "pipe", "inherit"] },
+  );
+  const exited = new Promise<void>((resolve) => parent.on("exit", () => resolve()));
+  let out = "";
+  parent.stdout.on("data", (d: Buffer) => (out += d.toString()));
+  const pid = Number(await waitUntil(() => /^(\d+)\n/.exec(out)?.[1]));
+  const output = () => (fs.existsSync(log) ? fs.readFileSync(log, "utf8") : "");
+  await waitUntil(() => {
+    if (processState(pid) !== undefined && processState(pid) !== "Z")
+      return /zqs manager is ready/.test(output());
+    throw new Error(`the manager exited:\n${output()}`);
+  });
+  return {
+    pid,
+    controlAddr,
+    output,
+    async stop() {
+      parent.kill("SIGKILL");
+      await exited;
+      try {
+        process.kill(pid, "SIGKILL");
+      } catch {
+        // gone
+      }
+      fs.rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
 /** Add an instruction to the queue (no environment needed); its uid. */
 async function addItem(c: RawClient): Promise<string> {
   const r = await c.request("queue_item_add", {
@@ -160,6 +224,27 @@ describe.each(STORES)("one owner per store (%s)", (label, makeStore) => {
     );
     expect(await queueUids(c2)).toEqual(items);
     expect(await refused(args)).toMatch(ownedBy(m2.proc.pid));
+  });
+
+  it("a killed manager its parent has not reaped (a zombie) does not hold the store", async () => {
+    const args = label === "Redis" ? [...store.args, "--redis-lease", "600"] : store.args;
+    const z = await startUnreaped(args);
+    try {
+      const c1 = new RawClient(z.controlAddr);
+      clients.push(c1);
+      const items = [await addItem(c1), await addItem(c1)];
+      process.kill(z.pid, "SIGKILL");
+      await waitUntil(() => processState(z.pid) === "Z");
+      const { m: m2, c: c2 } = await start(args);
+      expect(m2.output()).toMatch(
+        new RegExp(`pid ${String(z.pid)} on host ${HOST} .*no longer running`),
+      );
+      expect(processState(z.pid), "still a zombie while the new manager took over").toBe("Z");
+      expect(await queueUids(c2)).toEqual(items);
+      expect(await refused(args)).toMatch(ownedBy(m2.proc.pid));
+    } finally {
+      await z.stop();
+    }
   });
 
   it("of two managers started at once on a fresh store, exactly one starts", async () => {

@@ -18,18 +18,31 @@ function make() {
     devices_existing: { det: { name: "det" } },
     functions: [],
   };
+  let known = true;
   const ctx: AccessContext = {
     permissionsFile: undefined,
     content: () => content,
+    listsKnown: () => Promise.resolve(known),
+    listsWaitSeconds: 7,
     state: { bump: (...n) => void bumps.push(n) },
     writeInBackground: (ops) => void writes.push(ops),
     log: { error: () => undefined },
   };
   const setContent = (c: EnvironmentContent) => (content = c);
-  return { access: new AccessControl(ctx), writes, bumps, setContent };
+  const setKnown = (k: boolean) => (known = k);
+  return { access: new AccessControl(ctx), writes, bumps, setContent, setKnown };
 }
 
 describe("AccessControl from a fake context", () => {
+  it("requireLists passes once the lists are known, else refuses naming the option", async () => {
+    const { access, setKnown } = make();
+    await expect(access.requireLists()).resolves.toBeUndefined();
+    setKnown(false);
+    await expect(access.requireLists()).rejects.toThrow(
+      /still being read from the startup code \(waited 7 s, --startup-lists-wait\)/,
+    );
+  });
+
   it("caches a group's allowed lists until the content changes", () => {
     const { access, setContent } = make();
     const first = access.allowedLists("root");

@@ -42,6 +42,7 @@ describe("queue handlers from a fake context", () => {
         allowedLists: () => {
           throw new Error("an instruction needs no lists");
         },
+        requireLists: () => Promise.resolve(),
       },
       state,
     });

@@ -5,6 +5,7 @@
  */
 import { existsSync } from "node:fs";
 import path from "node:path";
+import { RequestError } from "../rpc/dispatch.js";
 import type { AccessContext } from "./context.js";
 import {
   DEFAULT_PERMISSIONS,
@@ -87,6 +88,18 @@ export class AccessControl {
     this.ctx.writeInBackground([{ op: "set", key: "permissions", value: doc }]);
     this.cache.clear();
     this.ctx.state.bump("plans_allowed_uid", "devices_allowed_uid");
+  }
+
+  /**
+   * Wait for the lists of plans and devices while they are being read from the
+   * startup code at start; refused once --startup-lists-wait has passed.
+   */
+  async requireLists(): Promise<void> {
+    const s = this.ctx.listsWaitSeconds;
+    if (await this.ctx.listsKnown(s * 1000)) return;
+    throw new RequestError(
+      `The lists of plans and devices are still being read from the startup code (waited ${s} s, --startup-lists-wait): try again shortly`,
+    );
   }
 
   /**

@@ -12,6 +12,10 @@ export interface AccessContext {
   permissionsFile: string | undefined;
   /** The lists of plans and devices the worker found. */
   content(): EnvironmentContent;
+  /** Resolves true once the lists are known, false when `ms` passed first (see StartupLists). */
+  listsKnown(ms: number): Promise<boolean>;
+  /** How long a request waits for the lists (--startup-lists-wait), in seconds. */
+  listsWaitSeconds: number;
   state: Pick<StatusState, "bump">;
   /** Write changes no reply waits for (the store writer's background mode). */
   writeInBackground(ops: StoreOp[]): void;
@@ -22,7 +26,12 @@ export interface AccessContext {
 export interface PermissionHandlersContext {
   access: Pick<
     AccessControl,
-    "permissions" | "hasGroup" | "allowedLists" | "setPermissions" | "reloadPermissions"
+    | "permissions"
+    | "hasGroup"
+    | "allowedLists"
+    | "requireLists"
+    | "setPermissions"
+    | "reloadPermissions"
   >;
   content(): EnvironmentContent;
   state: Pick<StatusState, "marker">;

@@ -12,31 +12,46 @@ export function permissionHandlers(m: PermissionHandlersContext): Handlers {
     if (!m.access.hasGroup(g)) throw new RequestError(`Unknown user group: ${pyRepr(g)}`);
     return g;
   };
+  // The lists may still be being read from the startup code at start: wait for them.
   return {
-    plans_allowed: ({ user_group }) => ({
-      success: true,
-      msg: "",
-      plans_allowed: m.access.allowedLists(group(user_group)).plans,
-      plans_allowed_uid: m.state.marker("plans_allowed_uid"),
-    }),
-    devices_allowed: ({ user_group }) => ({
-      success: true,
-      msg: "",
-      devices_allowed: m.access.allowedLists(group(user_group)).devices,
-      devices_allowed_uid: m.state.marker("devices_allowed_uid"),
-    }),
-    plans_existing: () => ({
-      success: true,
-      msg: "",
-      plans_existing: m.content().plans_existing,
-      plans_existing_uid: m.state.marker("plans_existing_uid"),
-    }),
-    devices_existing: () => ({
-      success: true,
-      msg: "",
-      devices_existing: m.content().devices_existing,
-      devices_existing_uid: m.state.marker("devices_existing_uid"),
-    }),
+    plans_allowed: async ({ user_group }) => {
+      const g = group(user_group);
+      await m.access.requireLists();
+      return {
+        success: true,
+        msg: "",
+        plans_allowed: m.access.allowedLists(g).plans,
+        plans_allowed_uid: m.state.marker("plans_allowed_uid"),
+      };
+    },
+    devices_allowed: async ({ user_group }) => {
+      const g = group(user_group);
+      await m.access.requireLists();
+      return {
+        success: true,
+        msg: "",
+        devices_allowed: m.access.allowedLists(g).devices,
+        devices_allowed_uid: m.state.marker("devices_allowed_uid"),
+      };
+    },
+    plans_existing: async () => {
+      await m.access.requireLists();
+      return {
+        success: true,
+        msg: "",
+        plans_existing: m.content().plans_existing,
+        plans_existing_uid: m.state.marker("plans_existing_uid"),
+      };
+    },
+    devices_existing: async () => {
+      await m.access.requireLists();
+      return {
+        success: true,
+        msg: "",
+        devices_existing: m.content().devices_existing,
+        devices_existing_uid: m.state.marker("devices_existing_uid"),
+      };
+    },
     permissions_get: () => ({
       success: true,
       msg: "",

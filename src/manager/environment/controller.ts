@@ -61,6 +61,7 @@ interface PoolMember {
 
 /**
  * What the environment tells its subscribers (any number; none replaces another).
+ *  - opening: an environment starts opening (its lists will follow, or it fails);
  *  - content: the lists of plans/devices changed;
  *  - ready: the environment is open and ready (the main worker's run engine metadata);
  *  - plan-message: messages about plans (run engine state, runs, plan ends, control replies);
@@ -72,6 +73,7 @@ interface PoolMember {
  *  - pool-worker-joined: a pool worker (a replacement) joined the open environment.
  */
 export interface EnvironmentEvents {
+  opening: [];
   content: [EnvironmentContent];
   ready: [Record<string, unknown>];
   "plan-message": [PlanMessage];
@@ -226,6 +228,7 @@ export class EnvironmentController extends EventEmitter<EnvironmentEvents> {
     w.on("exit", (e) => this.onExit(w, e));
     w.start();
     for (let i = 1; i < this.opts.workers; i++) this.startPoolMember();
+    this.emit("opening");
     this.log.info(
       `Opening the worker environment (pid ${w.pid ?? "?"}` +
         (this.opts.workers > 1 ? `, ${this.opts.workers} worker processes` : "") +
@@ -373,6 +376,27 @@ export class EnvironmentController extends EventEmitter<EnvironmentEvents> {
       `The worker environment is open${this.opts.workers > 1 ? ` (${this.opts.workers} worker processes)` : ""}`,
     );
     this.emit("ready", metadata);
+  }
+
+  /** Resolves when the open under way ends: the environment is open, or it failed to open. */
+  whenOpenEnds(): Promise<void> {
+    return new Promise((resolve) => {
+      const done = (): void => {
+        this.off("ready", done);
+        this.off("worker-gone", done);
+        resolve();
+      };
+      this.on("ready", done);
+      this.on("worker-gone", done);
+    });
+  }
+
+  /**
+   * Lists found without an environment (read from the startup code at start):
+   * the lists until a worker of an environment reports its own.
+   */
+  adoptContent(c: EnvironmentContent): void {
+    this.setContent(c);
   }
 
   private setContent(c: EnvironmentContent): void {

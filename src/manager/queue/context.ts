@@ -33,7 +33,7 @@ export interface QueueHandlersContext {
   queue: PlanQueue;
   executor: Pick<QueueExecutor, "maybeAutostart" | "executeNow">;
   /** The requester checks and the plans/devices a group may use. */
-  access: Pick<AccessControl, "hasGroup" | "allowedLists">;
+  access: Pick<AccessControl, "hasGroup" | "allowedLists" | "requireLists">;
   state: Pick<StatusState, "marker">;
 }
 

@@ -92,6 +92,7 @@ export function queueHandlers(m: QueueHandlersContext): Handlers {
     }),
 
     queue_item_add: async (p) => {
+      await m.access.requireLists();
       const item = prepareItem(m, p.item, p.user, p.user_group);
       const qsize = await q.change((d) => {
         d.items.splice(insertIndex(d.items, where(p)), 0, item);
@@ -104,6 +105,7 @@ export function queueHandlers(m: QueueHandlersContext): Handlers {
     queue_item_add_batch: async (p) => {
       const items = p.items;
       if (items === undefined) throw new RequestError(`${FORMAT}request contains no item info`);
+      await m.access.requireLists();
       const prepared: (QueueItem | undefined)[] = [];
       const results = items.map((it) => {
         try {
@@ -137,6 +139,7 @@ export function queueHandlers(m: QueueHandlersContext): Handlers {
       if (typeof uid !== "string") {
         throw new RequestError(`${FORMAT}'item_uid' is not specified or is not a string`);
       }
+      await m.access.requireLists();
       const item = prepareItem(m, p.item, p.user, p.user_group, !p.replace);
       const qsize = await q.change((d) => {
         const i = indexOfUid(d.items, uid);
@@ -254,6 +257,7 @@ export function queueHandlers(m: QueueHandlersContext): Handlers {
     },
 
     queue_item_execute: async (p) => {
+      await m.access.requireLists();
       const item = prepareItem(m, p.item, p.user, p.user_group);
       if (item.item_type !== "plan") {
         throw new RequestError(`${FORMAT}only plans can be executed immediately`);

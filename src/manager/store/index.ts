@@ -76,6 +76,7 @@ const DOC_KEY_RECORD: Record<DocKey, true> = {
   permissions: true,
   lock: true,
   environment_content: true,
+  startup_fingerprint: true,
 };
 export const DOC_KEYS = Object.keys(DOC_KEY_RECORD) as readonly DocKey[];
 const DOC_KEY_SET: ReadonlySet<string> = new Set(DOC_KEYS);

@@ -4,7 +4,8 @@
  * manager it names still runs, and the error a second manager gets.
  *
  * A record is checked only on the host that wrote it: its process is gone
- * when `kill(pid, 0)` says so, when the machine has booted since (boot id),
+ * when it does not run (`processRunning`: a zombie, killed but not yet reaped
+ * by its parent, does not run), when the machine has booted since (boot id),
  * or when the pid now belongs to a process started at another time (start
  * time in /proc/<pid>/stat, so that a reused pid does not pass for the owner).
  */
@@ -51,13 +52,35 @@ function readTrimmed(file: string): string | undefined {
   }
 }
 
-/** The start time of a process (Linux), or undefined when it cannot be read. */
-export function processStart(pid: number): string | undefined {
+/** Fields 3 on of /proc/<pid>/stat (Linux), or undefined when it cannot be read. */
+function procStat(pid: number): string[] | undefined {
   const stat = readTrimmed(`/proc/${pid}/stat`);
   if (stat === undefined) return undefined;
   // The command name (field 2) is in parentheses and may hold spaces: count after its end.
-  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-  return fields[19]; // field 22 of the whole line
+  return stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+}
+
+/** The start time of a process (Linux), or undefined when it cannot be read. */
+export function processStart(pid: number): string | undefined {
+  return procStat(pid)?.[19]; // field 22 of the whole line
+}
+
+/**
+ * Whether the process `pid` runs. On Linux its state in /proc/<pid>/stat: a
+ * zombie (Z: it has exited, its parent has not reaped it yet) or a dead one (X)
+ * does not run, though `kill(pid, 0)` still finds it. Elsewhere (or without
+ * /proc) `kill(pid, 0)`: it runs unless there is no such process (EPERM: a
+ * process of another user has that pid; it exists).
+ */
+export function processRunning(pid: number): boolean {
+  const state = procStat(pid)?.[0];
+  if (state !== undefined) return state !== "Z" && state !== "X";
+  try {
+    process.kill(pid, 0);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === "ESRCH") return false;
+  }
+  return true;
 }
 
 const bootId = (): string | undefined => readTrimmed("/proc/sys/kernel/random/boot_id");
@@ -98,12 +121,7 @@ export function parseOwner(text: string): OwnerRecord | undefined {
  */
 export function ownerState(o: OwnerRecord): "alive" | "gone" | "elsewhere" {
   if (o.host !== os.hostname()) return "elsewhere";
-  try {
-    process.kill(o.pid, 0);
-  } catch (err) {
-    // EPERM: a process of another user has that pid; it exists.
-    if ((err as NodeJS.ErrnoException).code === "ESRCH") return "gone";
-  }
+  if (!processRunning(o.pid)) return "gone";
   if (o.boot !== undefined && o.start !== undefined) {
     const boot = bootId();
     if (boot !== undefined && boot !== o.boot) return "gone";

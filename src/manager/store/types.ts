@@ -24,7 +24,8 @@ export type DocKey =
   | "queue_autostart" // boolean
   | "permissions" // the permissions document in use (absent: load the file)
   | "lock" // the lock record, with a hash of the key (absent: unlocked)
-  | "environment_content"; // the plans and devices the worker found last
+  | "environment_content" // the plans and devices the worker found last
+  | "startup_fingerprint"; // the hash of the startup code the lists were read from at start
 
 export type StoreOp =
   | { op: "set"; key: DocKey; value: unknown }

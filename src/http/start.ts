@@ -51,6 +51,8 @@ export async function startGateway(opts: HttpOptions): Promise<StartedGateway> {
   const gateway = new Gateway({
     backend: link,
     auth,
+    allowedOrigins: opts.allowedOrigins ?? [],
+    apiKeyMaxLifetime: opts.apiKeyMaxLifetime,
     ...(opts.dashboardDir ? { dashboardDir: opts.dashboardDir } : {}),
   });
   const { host, port } = parseHostPort(opts.listen);

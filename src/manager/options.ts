@@ -8,7 +8,14 @@ import type { Encoding } from "../protocol/index.js";
 import { ENCODINGS } from "../protocol/index.js";
 import { isCurveKey } from "../protocol/z85.js";
 import { STORE_SYNCS, type StoreSync } from "./store/types.js";
-import { anonymousScope, ENV_SINGLE_USER_KEY, parseHostPort } from "../http/options.js";
+import {
+  anonymousScope,
+  DEFAULT_API_KEY_MAX_LIFETIME,
+  ENV_SINGLE_USER_KEY,
+  parseHostPort,
+  parseOrigins,
+  positiveSeconds,
+} from "../http/options.js";
 
 export interface ManagerOptions {
   zmqControlAddr: string;
@@ -39,6 +46,8 @@ export interface ManagerOptions {
   httpApiKeys: string | undefined;
   httpSingleUserApiKey: string | undefined;
   httpAllowAnonymous: "read" | "write" | undefined;
+  httpAllowedOrigins: string[] | undefined;
+  httpApiKeyMaxLifetime: number;
   verbose: boolean;
   quiet: boolean;
 }
@@ -334,6 +343,23 @@ export const OPTION_SPECS: OptionSpec[] = [
     description: "with --http-addr: let callers without a key read (or also write)",
     default: undefined,
     parse: anonymousScope,
+  },
+  {
+    key: "httpAllowedOrigins",
+    flag: "--http-allowed-origins",
+    arg: "<origins>",
+    description:
+      "with --http-addr: other origins whose pages may use the dashboard's session (as `zqs http --allowed-origins`)",
+    default: undefined,
+    parse: parseOrigins,
+  },
+  {
+    key: "httpApiKeyMaxLifetime",
+    flag: "--http-api-key-max-lifetime",
+    arg: "<seconds>",
+    description: "with --http-addr: the longest 'expires_in' of a key created over HTTP",
+    default: DEFAULT_API_KEY_MAX_LIFETIME,
+    parse: positiveSeconds,
   },
   {
     key: "verbose",

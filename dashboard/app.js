@@ -86,13 +86,29 @@ function isUnknown(err) {
   return err instanceof ApiError && (err.status === 404 || /unknown method/i.test(err.message));
 }
 
+/** Who is logged in, with the session's CSRF token (asked once, again after a failure). */
+let whoamiReply;
+function whoami() {
+  whoamiReply ??= api("GET", "/api/auth/whoami").catch((err) => {
+    whoamiReply = undefined;
+    throw err;
+  });
+  return whoamiReply;
+}
+
 /**
- * One API call: GET routes without parameters, POST with a JSON body. A 401
- * means the session ended: the page offers the login again. A reply with
- * `success: false` throws its `msg`.
+ * One API call: GET routes without parameters; a change (POST, DELETE) with a
+ * JSON body and the session's CSRF token in X-ZQS-CSRF, as the gateway wants
+ * of a request made with the session cookie. A 401 means the session ended:
+ * the page offers the login again. A reply with `success: false` throws its
+ * `msg`.
  */
 async function api(verb, path, body) {
   const init = { method: verb, headers: {}, credentials: "same-origin" };
+  if (verb !== "GET") {
+    init.headers["X-ZQS-CSRF"] = (await whoami()).csrf_token ?? "";
+    body ??= {};
+  }
   if (body !== undefined) {
     init.headers["Content-Type"] = "application/json";
     init.body = JSON.stringify(body);
@@ -356,7 +372,8 @@ function connect() {
     if (es.readyState === EventSource.CLOSED) {
       live.textContent = "disconnected";
       load(async () => {
-        await api("GET", "/api/auth/whoami");
+        whoamiReply = undefined; // the session may have changed
+        await whoami();
         setTimeout(connect, 2000);
       });
     }
@@ -719,7 +736,7 @@ function wire() {
   action("re-abort", () => api("POST", "/api/re/abort"));
   action("re-halt", () => api("POST", "/api/re/halt"));
   $("logout").addEventListener("click", async () => {
-    await fetch("/api/auth/logout", { method: "POST", credentials: "same-origin" }).catch(() => {});
+    await api("POST", "/api/auth/logout").catch(() => {});
     location.href = "/";
   });
 }
@@ -732,7 +749,7 @@ async function start() {
   renderTasks();
   renderRuns();
   try {
-    const me = await api("GET", "/api/auth/whoami");
+    const me = await whoami();
     $("whoami").textContent = [me.user, me.user_group].filter(Boolean).join(" · ");
   } catch {
     // shown by api() when the session is gone

@@ -15,7 +15,7 @@
  *         note: laptop                   # optional
  */
 import { createHash, randomBytes } from "node:crypto";
-import { readFileSync, renameSync, writeFileSync } from "node:fs";
+import { readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { parse, stringify } from "yaml";
 import type { Scope } from "./routes.js";
 import { SCOPES } from "./routes.js";
@@ -138,8 +138,28 @@ export class ApiKeyStore {
       };
     }
     const tmp = `${this.file}.tmp-${process.pid}`;
-    writeFileSync(tmp, stringify({ api_keys: out }), { mode: 0o600 });
-    renameSync(tmp, this.file);
+    try {
+      writeFileSync(tmp, stringify({ api_keys: out }), { mode: 0o600 });
+      renameSync(tmp, this.file);
+    } catch (err) {
+      try {
+        rmSync(tmp, { force: true });
+      } catch {
+        // Not a file of ours (or already gone).
+      }
+      throw new Error(`Cannot write the API keys file ${this.file}: ${(err as Error).message}`);
+    }
+  }
+
+  /** Apply a change to the keys and save it; on failure the change is undone and the error thrown. */
+  private change(apply: () => void, undo: () => void): void {
+    apply();
+    try {
+      this.save();
+    } catch (err) {
+      undo();
+      throw err;
+    }
   }
 
   /** The single-user key: every scope, as SINGLE_USER in SINGLE_USER_GROUP unless told otherwise. */
@@ -177,18 +197,25 @@ export class ApiKeyStore {
     const secret = newSecret();
     const hash = hashKey(secret);
     const now = this.now();
+    const expires = now + opts.expiresIn;
+    // A time a Date can hold (the file stores it as one).
+    if (!(opts.expiresIn > 0) || Number.isNaN(new Date(expires * 1000).getTime())) {
+      throw new RangeError(`'expires_in' ${opts.expiresIn} is not a usable key lifetime`);
+    }
     const record: KeyRecord = {
       user: opts.user,
       user_group: opts.userGroup,
       scopes: opts.scopes,
-      expires: now + opts.expiresIn,
+      expires,
       first_eight: secret.slice(0, 8),
       created: now,
       source: "created",
       ...(opts.note !== undefined ? { note: opts.note } : {}),
     };
-    this.keys.set(hash, record);
-    this.save();
+    this.change(
+      () => this.keys.set(hash, record),
+      () => this.keys.delete(hash),
+    );
     return { secret, hash, record };
   }
 
@@ -203,8 +230,10 @@ export class ApiKeyStore {
   deleteFor(user: string, firstEight: string): boolean {
     for (const [hash, r] of this.keys) {
       if (r.user === user && r.first_eight === firstEight) {
-        this.keys.delete(hash);
-        this.save();
+        this.change(
+          () => this.keys.delete(hash),
+          () => this.keys.set(hash, r),
+        );
         return true;
       }
     }

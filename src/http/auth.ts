@@ -152,6 +152,27 @@ export class Auth {
     );
   }
 
+  /**
+   * Why a principal's credential no longer holds (its session ended, its key
+   * was deleted or has expired), or undefined while it does. Anonymous
+   * callers have no credential to lose.
+   */
+  revoked(p: Principal): string | undefined {
+    if (p.sessionId !== undefined && !this.sessions.has(hashKey(p.sessionId))) {
+      return "The session has ended";
+    }
+    if (p.keyHash === undefined) return undefined;
+    const r = this.keys.get(p.keyHash);
+    if (!r) return "The API key was deleted";
+    if (r.expires !== undefined && r.expires <= this.now()) return "The API key has expired";
+    return undefined;
+  }
+
+  /** When the principal's key expires (epoch seconds), if it does. */
+  expiresAt(p: Principal): number | undefined {
+    return p.keyHash === undefined ? undefined : this.keys.get(p.keyHash)?.expires;
+  }
+
   /** Throws AuthError(403) when the principal lacks the scope. */
   require(p: Principal, scope: Scope, what: string): void {
     if (p.scopes.has(scope)) return;

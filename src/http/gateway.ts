@@ -22,10 +22,14 @@ import { EventHub } from "./events.js";
 import type { ManagerBackend, Reply } from "./manager-link.js";
 import { ManagerUnavailableError } from "./manager-link.js";
 import { HttpError } from "./http-error.js";
+import { registerJsonBody } from "./json-body.js";
 import { GatewayMetrics } from "./metrics.js";
-import { bodyParams, parseJsonBody, routeParams } from "./params.js";
+import { DEFAULT_API_KEY_MAX_LIFETIME } from "./options.js";
+import { BrowserGuard } from "./origin.js";
+import { bodyParams, routeParams } from "./params.js";
 import type { Scope } from "./routes.js";
 import { METHOD_ROUTES, SCOPES } from "./routes.js";
+import { StreamCredentials } from "./stream-credentials.js";
 import { DEFAULT_STREAM_BUFFER } from "./stream-buffer.js";
 import type { StreamSocket, WsStreamKind } from "./streams.js";
 import { serveSse, serveWebSocket } from "./streams.js";
@@ -55,6 +59,10 @@ export interface GatewayOptions {
   streamBuffer?: number;
   /** The console output kept for pollers (`--console-keep`, `--console-keep-bytes`). */
   console?: EventHubOptions;
+  /** Other origins whose pages may use the session cookie (default: none). */
+  allowedOrigins?: readonly string[];
+  /** The longest `expires_in` of a key created over HTTP, in seconds (default: a year). */
+  apiKeyMaxLifetime?: number;
 }
 
 function principalOf(req: FastifyRequest): Principal {
@@ -67,10 +75,15 @@ export class Gateway {
   readonly events: EventHub;
   readonly metrics = new GatewayMetrics();
   private readonly sse = new Set<ServerResponse>();
+  private readonly browser: BrowserGuard;
+  /** The open streams with the credential each was opened with. */
+  readonly streams: StreamCredentials;
 
   constructor(private readonly opts: GatewayOptions) {
     this.events = new EventHub(opts.backend, opts.console);
     this.metrics.countStreams(() => this.events.subscribers);
+    this.browser = new BrowserGuard(opts.allowedOrigins);
+    this.streams = new StreamCredentials(opts.auth);
     this.app = Fastify({
       bodyLimit: opts.bodyLimit ?? 16 * 1024 * 1024,
       forceCloseConnections: true,
@@ -88,24 +101,20 @@ export class Gateway {
     const auth = this.opts.auth;
     // The Python client sends parameters as a JSON body on GET as well.
     app.addHttpMethod("GET", { hasBody: true, overrideExisting: true });
-    app.removeAllContentTypeParsers();
-    // Every body is JSON, whatever its Content-Type says (curl -d sends a form type).
-    app.addContentTypeParser("*", { parseAs: "string" }, (_req, body, done) => {
-      try {
-        done(null, parseJsonBody(typeof body === "string" ? body : body.toString("utf8")));
-      } catch (err) {
-        done(err as Error);
-      }
-    });
+    registerJsonBody(app);
     void app.register(fastifyCookie);
     void app.register(fastifyWebsocket, { options: { maxPayload: 1024 * 1024 } });
     app.decorateRequest("principal", null);
 
-    app.addHook("onRequest", async (req) => {
+    app.addHook("onRequest", async (req, reply) => {
       const scope = req.routeOptions.config.scope ?? "none";
+      // Cross-origin pages: see origin.ts. The dashboard's page and files may be opened by any link.
+      this.browser.cors(req, reply);
+      this.browser.checkOrigin(req, scope === "none" && req.method === "GET");
       if (scope === "none") return;
       const p = auth.authenticate(req.headers.authorization, req.cookies[SESSION_COOKIE]);
       req.principal = p;
+      this.browser.checkCsrf(req, p);
       if (scope !== "key") auth.require(p, scope, `'${req.routeOptions.config.name ?? req.url}'`);
       else if (p.via === "anonymous") {
         throw new AuthError(401, "Not authenticated: this route needs an API key or a session");
@@ -116,6 +125,7 @@ export class Gateway {
       if (name) this.metrics.observe(name, reply.statusCode, reply.elapsedTime / 1000);
     });
     app.addHook("preClose", async () => {
+      this.streams.clear();
       for (const res of this.sse) res.end();
       this.sse.clear();
     });
@@ -200,8 +210,18 @@ export class Gateway {
       async () => ({ success: true, msg: "", console_output_uid: events.consoleLastUid }),
     );
     const limit = this.opts.streamBuffer ?? DEFAULT_STREAM_BUFFER;
-    const wsOf = (kind: WsStreamKind) => (socket: StreamSocket) =>
-      serveWebSocket(events, socket, kind, limit);
+    const wsOf =
+      (kind: WsStreamKind) =>
+      (
+        socket: StreamSocket & { close(code: number, reason: string): void },
+        req: FastifyRequest,
+      ) => {
+        serveWebSocket(events, socket, kind, limit);
+        // 1008: policy violation (the credential no longer holds).
+        const forget = this.streams.track(principalOf(req), (why) => socket.close(1008, why));
+        socket.on("close", forget);
+        socket.on("error", forget);
+      };
     app.get(
       "/api/info/ws",
       { websocket: true, config: { scope: "read", name: "info_ws" } },
@@ -233,8 +253,13 @@ export class Gateway {
     });
     const off = serveSse(this.events, res, this.opts.streamBuffer ?? DEFAULT_STREAM_BUFFER);
     this.sse.add(res);
+    // The credential no longer holds: a last `closed` event with the reason, and the end.
+    const forget = this.streams.track(principalOf(req), (why) => {
+      res.end(`event: closed\ndata: ${JSON.stringify({ detail: why })}\n\n`);
+    });
     req.raw.on("close", () => {
       off();
+      forget();
       this.sse.delete(res);
     });
   }
@@ -249,6 +274,13 @@ export class Gateway {
       const expiresIn = b.expires_in;
       if (typeof expiresIn !== "number" || !Number.isFinite(expiresIn) || expiresIn <= 0) {
         throw new HttpError(400, "'expires_in' (seconds, a positive number) is required");
+      }
+      const longest = this.opts.apiKeyMaxLifetime ?? DEFAULT_API_KEY_MAX_LIFETIME;
+      if (expiresIn > longest) {
+        throw new HttpError(
+          400,
+          `'expires_in' ${expiresIn} is more than the longest key lifetime, ${longest} s (--api-key-max-lifetime)`,
+        );
       }
       const own = [...p.scopes];
       let scopes: Scope[] = own;
@@ -301,6 +333,7 @@ export class Gateway {
       if (!keys.deleteFor(p.user, firstEight)) {
         throw new HttpError(404, `No API key of user '${p.user}' begins with '${firstEight}'`);
       }
+      this.streams.sweep();
       return { success: true, msg: "" };
     });
     app.get("/api/auth/whoami", key("whoami"), async (req) => {
@@ -313,6 +346,8 @@ export class Gateway {
         scopes: [...p.scopes],
         auth: p.via,
         identities: [{ id: p.user, provider: "zqs" }],
+        // For a session: the token its changes carry in X-ZQS-CSRF (origin.ts).
+        ...(p.sessionId ? { csrf_token: this.browser.csrfToken(p.sessionId) } : {}),
       };
     });
     app.get("/api/auth/scopes", key("api_scopes"), async (req) => {
@@ -323,10 +358,12 @@ export class Gateway {
       const p = principalOf(req);
       if (!p.keyHash) throw new AuthError(401, "No key or session to refresh");
       if (p.sessionId) auth.endSession(p.sessionId);
+      const token = auth.newSession(p.keyHash);
+      this.streams.sweep();
       return {
         success: true,
         msg: "",
-        access_token: auth.newSession(p.keyHash),
+        access_token: token,
         token_type: "bearer",
       };
     });
@@ -338,6 +375,7 @@ export class Gateway {
         if (h?.[1]) auth.endSession(h[1]);
         const c = req.cookies[SESSION_COOKIE];
         if (c) auth.endSession(c);
+        this.streams.sweep();
         void reply.clearCookie(SESSION_COOKIE, { path: "/" });
         return { success: true, msg: "" };
       },
@@ -361,6 +399,10 @@ export class Gateway {
       this.metrics.setManagerMetrics(status ? await ask("metrics") : undefined);
       return reply.type(this.metrics.contentType).send(await this.metrics.text());
     });
+    // CORS preflights of the allowed origins (origin.ts).
+    app.options("/*", { config: { scope: "none" } }, async (req, reply) =>
+      this.browser.preflight(req, reply),
+    );
     // The dashboard: `/?token=KEY` logs in (HttpOnly cookie) and redirects to `/`.
     app.get("/", { config: { scope: "none" } }, async (req, reply) => {
       const token = (req.query as Record<string, unknown>).token;

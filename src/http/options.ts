@@ -16,6 +16,8 @@ import { DEFAULT_STREAM_BUFFER } from "./stream-buffer.js";
 
 export const ENV_SINGLE_USER_KEY = "QSERVER_HTTP_SERVER_SINGLE_USER_API_KEY";
 export const DEFAULT_LISTEN = "127.0.0.1:60610";
+/** The longest lifetime of a key created over HTTP, in seconds (a year). */
+export const DEFAULT_API_KEY_MAX_LIFETIME = 365 * 24 * 3600;
 
 export interface HttpOptions {
   zqsAddr: string;
@@ -28,6 +30,8 @@ export interface HttpOptions {
   singleUserApiKey: string | undefined;
   allowAnonymous: "read" | "write" | undefined;
   dashboardDir: string | undefined;
+  allowedOrigins: string[] | undefined;
+  apiKeyMaxLifetime: number;
   timeout: number;
   streamBuffer: number;
   consoleKeep: number;
@@ -92,6 +96,36 @@ export const STREAM_LIMIT_SPECS = [
     default: CONSOLE_KEEP_BYTES,
   },
 ] as const;
+
+/** `scheme://host[:port]` of a URL that is only an origin; throws otherwise. */
+export function parseOrigin(raw: string): string {
+  let u: URL;
+  try {
+    u = new URL(raw.trim());
+  } catch {
+    throw new Error(`expected an origin like http://host:port, got '${raw}'`);
+  }
+  if ((u.protocol !== "http:" && u.protocol !== "https:") || u.origin !== raw.trim()) {
+    throw new Error(`expected an origin like http://host:port (no path), got '${raw}'`);
+  }
+  return u.origin;
+}
+
+/** A comma list of origins (`http://host:port,...`); empty: none. */
+export function parseOrigins(raw: string): string[] {
+  return raw
+    .split(",")
+    .map((o) => o.trim())
+    .filter((o) => o !== "")
+    .map(parseOrigin);
+}
+
+/** A number of seconds above zero. */
+export function positiveSeconds(raw: string): number {
+  const n = Number(raw);
+  if (!Number.isFinite(n) || n <= 0) throw new Error(`expected seconds, got '${raw}'`);
+  return n;
+}
 
 /** `HOST:PORT` (IPv6 as `[::1]:PORT`). */
 export function parseHostPort(raw: string): { host: string; port: number } {
@@ -201,16 +235,29 @@ export const HTTP_OPTION_SPECS: HttpOptionSpec[] = [
     default: undefined,
   },
   {
+    key: "allowedOrigins",
+    flag: "--allowed-origins",
+    arg: "<origins>",
+    description:
+      "comma list of other origins (http://host:port) whose pages may use the dashboard's session cookie (default: none, only the gateway's own pages)",
+    default: undefined,
+    parse: parseOrigins,
+  },
+  {
+    key: "apiKeyMaxLifetime",
+    flag: "--api-key-max-lifetime",
+    arg: "<seconds>",
+    description: "the longest 'expires_in' of a key created over HTTP",
+    default: DEFAULT_API_KEY_MAX_LIFETIME,
+    parse: positiveSeconds,
+  },
+  {
     key: "timeout",
     flag: "--timeout",
     arg: "<seconds>",
     description: "how long to wait for the manager's reply before answering 503",
     default: 10,
-    parse: (raw) => {
-      const n = Number(raw);
-      if (!Number.isFinite(n) || n <= 0) throw new Error(`expected seconds, got '${raw}'`);
-      return n;
-    },
+    parse: positiveSeconds,
   },
   ...STREAM_LIMIT_SPECS.map((s) => ({
     key: s.key,

@@ -50,6 +50,8 @@ export async function startGateway(opts: HttpOptions): Promise<StartedGateway> {
   const gateway = new Gateway({
     backend: link,
     auth,
+    allowedOrigins: opts.allowedOrigins ?? [],
+    apiKeyMaxLifetime: opts.apiKeyMaxLifetime,
     ...(opts.dashboardDir ? { dashboardDir: opts.dashboardDir } : {}),
     streamBuffer: opts.streamBuffer,
     console: { consoleKeep: opts.consoleKeep, consoleKeepBytes: opts.consoleKeepBytes },

@@ -450,6 +450,8 @@ export class Manager {
       apiKeys: this.opts.httpApiKeys,
       singleUserApiKey: this.opts.httpSingleUserApiKey,
       allowAnonymous: this.opts.httpAllowAnonymous,
+      allowedOrigins: this.opts.httpAllowedOrigins,
+      apiKeyMaxLifetime: this.opts.httpApiKeyMaxLifetime,
       dashboardDir: undefined,
       timeout: 10,
       streamBuffer: this.opts.httpStreamBuffer,

@@ -10,9 +10,12 @@ import { isCurveKey } from "../protocol/z85.js";
 import { STORE_SYNCS, type StoreSync } from "./store/types.js";
 import {
   anonymousScope,
+  DEFAULT_API_KEY_MAX_LIFETIME,
   ENV_SINGLE_USER_KEY,
   parseHostPort,
+  parseOrigins,
   positiveInteger,
+  positiveSeconds,
   STREAM_LIMIT_SPECS,
 } from "../http/options.js";
 import { DEFAULT_CONSOLE_BURST, DEFAULT_CONSOLE_RATE } from "./console-limit.js";
@@ -61,6 +64,8 @@ export interface ManagerOptions {
   httpStreamBuffer: number;
   httpConsoleKeep: number;
   httpConsoleKeepBytes: number;
+  httpAllowedOrigins: string[] | undefined;
+  httpApiKeyMaxLifetime: number;
   verbose: boolean;
   quiet: boolean;
 }
@@ -473,6 +478,23 @@ export const OPTION_SPECS: OptionSpec[] = [
     default: s.default,
     parse: positiveInteger,
   })),
+  {
+    key: "httpAllowedOrigins",
+    flag: "--http-allowed-origins",
+    arg: "<origins>",
+    description:
+      "with --http-addr: other origins whose pages may use the dashboard's session (as `zqs http --allowed-origins`)",
+    default: undefined,
+    parse: parseOrigins,
+  },
+  {
+    key: "httpApiKeyMaxLifetime",
+    flag: "--http-api-key-max-lifetime",
+    arg: "<seconds>",
+    description: "with --http-addr: the longest 'expires_in' of a key created over HTTP",
+    default: DEFAULT_API_KEY_MAX_LIFETIME,
+    parse: positiveSeconds,
+  },
   {
     key: "verbose",
     flag: "--verbose",

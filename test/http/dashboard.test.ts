@@ -8,18 +8,16 @@
  * mid-way (`npm run screenshot` writes docs/dashboard.png).
  */
 /// <reference lib="dom" />
-import { existsSync } from "node:fs";
 import path from "node:path";
-import puppeteer, { type Browser, type Page } from "puppeteer-core";
+import type { Browser, Page } from "puppeteer-core";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { startManager, type RunningManager } from "../helpers/manager.js";
 import { ROOT, WORKER_API } from "../helpers/paths.js";
 import { newGate } from "../helpers/startup.js";
 import { ENV_OPEN_MS, GUARD_MS } from "../helpers/wait.js";
+import { launchBrowser } from "./browser.js";
 import type { TestGateway } from "./helpers.js";
 import { client, SINGLE_KEY, startTestGateway, waitStatus } from "./helpers.js";
-
-const CHROMIUM = process.env.ZQS_CHROMIUM ?? "/usr/bin/chromium";
 
 const STARTUP = `
 import { existsSync } from "node:fs";
@@ -70,15 +68,10 @@ let page: Page;
 let api: ReturnType<typeof client>;
 
 beforeAll(async () => {
-  expect(existsSync(CHROMIUM), `no browser at ${CHROMIUM} (apt-get install chromium)`).toBe(true);
   m = await startManager({ startup: { "demo.mjs": STARTUP } });
   g = await startTestGateway(m);
   api = client(g.url, SINGLE_KEY);
-  browser = await puppeteer.launch({
-    executablePath: CHROMIUM,
-    headless: true,
-    args: ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"],
-  });
+  browser = await launchBrowser();
   page = await browser.newPage();
   await page.setViewport({ width: 1280, height: 1000 });
   page.setDefaultTimeout(GUARD_MS);

@@ -31,6 +31,8 @@ export async function startTestGateway(
     dashboardDir?: string;
     /** The manager's CURVE public key (the gateway makes its own key pair). */
     serverKey?: string;
+    allowedOrigins?: string[];
+    apiKeyMaxLifetime?: number;
   } = {},
 ): Promise<TestGateway> {
   const keys = new ApiKeyStore(opts.keysFile);
@@ -48,6 +50,8 @@ export async function startTestGateway(
     backend: link,
     auth,
     ...(opts.dashboardDir ? { dashboardDir: opts.dashboardDir } : {}),
+    ...(opts.allowedOrigins ? { allowedOrigins: opts.allowedOrigins } : {}),
+    ...(opts.apiKeyMaxLifetime ? { apiKeyMaxLifetime: opts.apiKeyMaxLifetime } : {}),
   });
   const { port } = await gateway.listen("127.0.0.1", 0);
   return { gateway, url: `http://127.0.0.1:${port}`, keys, close: () => gateway.close() };
@@ -68,7 +72,15 @@ export function call(
   url: string,
   verb: string,
   path: string,
-  opts: { body?: unknown; key?: string; auth?: string; cookie?: string; rawBody?: string } = {},
+  opts: {
+    body?: unknown;
+    key?: string;
+    auth?: string;
+    cookie?: string;
+    rawBody?: string;
+    /** More headers (or others than those above). */
+    headers?: Record<string, string>;
+  } = {},
 ): Promise<HttpReply> {
   const headers: Record<string, string> = {};
   const payload = opts.rawBody ?? (opts.body !== undefined ? JSON.stringify(opts.body) : undefined);
@@ -79,6 +91,7 @@ export function call(
   if (opts.key !== undefined) headers.Authorization = `ApiKey ${opts.key}`;
   if (opts.auth !== undefined) headers.Authorization = opts.auth;
   if (opts.cookie !== undefined) headers.Cookie = opts.cookie;
+  Object.assign(headers, opts.headers);
   return new Promise((resolve, reject) => {
     const req = http.request(`${url}${path}`, { method: verb, headers }, (res) => {
       const chunks: Buffer[] = [];

@@ -4,7 +4,7 @@ declare module "ws" {
     constructor(url: string, opts?: { headers?: Record<string, string> });
     on(event: "open", fn: () => void): this;
     on(event: "message", fn: (data: Buffer) => void): this;
-    on(event: "close", fn: (code: number) => void): this;
+    on(event: "close", fn: (code: number, reason: Buffer) => void): this;
     on(event: "error", fn: (err: Error) => void): this;
     on(
       event: "unexpected-response",

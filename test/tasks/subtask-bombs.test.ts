@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { RawClient, startManager, type RunningManager } from "../helpers/manager.js";
 import { WORKER_API } from "../helpers/paths.js";
 import { gateModule, newGate } from "../helpers/startup.js";
-import { execute, fn, openEnvironment, USER, waitFinal } from "../helpers/tasks.js";
+import { execute, fn, info, msOf, openEnvironment, USER, waitFinal } from "../helpers/tasks.js";
 import { waitUntil } from "../helpers/wait.js";
 
 const BOMBS = `
@@ -90,20 +90,21 @@ const unfinished = (by: Counts): number => UNFINISHED.reduce((n, s) => n + (by[s
 
 /**
  * Ask for `status` on a client of its own, one request after another, until
- * `stop` is called; resolves with how many were answered (each a full status map).
+ * `stop` is called; resolves with the server's time of each answer (`status.time`,
+ * ms since the epoch), each a full status map.
  */
-function keepAsking(addr: string): { stop: () => Promise<number> } {
+function keepAsking(addr: string): { stop: () => Promise<number[]> } {
   const c = new RawClient(addr);
   let going = true;
   const loop = (async () => {
-    let n = 0;
+    const times: number[] = [];
     while (going) {
       const s = await c.request("status");
       expect(typeof s.manager_state).toBe("string");
-      n++;
+      times.push(Date.parse(String(s.time)));
     }
     c.close();
-    return n;
+    return times;
   })();
   return {
     stop: async () => {
@@ -164,7 +165,7 @@ describe.each([
       message: `The subtask was refused: depth ${depth + 1} is over the limit of ${depth} (--max-subtask-depth)`,
       depth,
     });
-    expect(await asking.stop()).toBeGreaterThan(0);
+    expect((await asking.stop()).length).toBeGreaterThan(0);
   });
 
   it("a fan-out bomb is stopped by --max-tree-tasks", async () => {
@@ -184,7 +185,7 @@ describe.each([
     expect((by.failed ?? 0) + (by.cancelled ?? 0)).toBe(total);
     await roundTrip(c);
     expect((await countsOf(c, "fan")).total).toBe(total);
-    expect(await asking.stop()).toBeGreaterThan(0);
+    expect((await asking.stop()).length).toBeGreaterThan(0);
   });
 
   for (const name of ["stubborn_chain", "stubborn_fan"]) {
@@ -208,7 +209,13 @@ describe.each([
       expect(total).toBe(size);
       await roundTrip(c);
       expect((await countsOf(c, name)).total).toBe(size);
-      expect(await asking.stop()).toBeGreaterThan(0);
+      // By the manager's own clock: status was answered while the full tree ran
+      // (between the root's start and its end) and after the cancel ended it.
+      const times = await asking.stop();
+      const ran = await info(c, root);
+      const [from, to] = [msOf(ran.started_at), msOf(ran.ended_at)];
+      expect(times.some((t) => t >= from && t <= to)).toBe(true);
+      expect(times.some((t) => t > to)).toBe(true);
     });
   }
 
@@ -232,7 +239,7 @@ describe.each([
     expect((await waitFinal(c, root)).state).toBe("failed");
     await openEnvironment(c);
     await roundTrip(c);
-    expect(await asking.stop()).toBeGreaterThan(0);
+    expect((await asking.stop()).length).toBeGreaterThan(0);
   });
 });
 

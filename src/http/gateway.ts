@@ -4,7 +4,7 @@
  * (auth.ts), checks the route's scope and the body's parameters (params.ts),
  * sends the method as the caller's user and group (manager-link.ts) and
  * answers the manager's reply map as JSON. A 4xx/5xx carries
- * `{"detail": "..."}`; a manager that does not answer is a 503. Streams
+ * `{"detail": "..."}`; a manager that does not answer in time is a 408. Streams
  * (console, info, events) come from the info socket (events.ts); `/metrics`
  * from metrics.ts; the dashboard folder is served at `/`.
  */
@@ -134,7 +134,7 @@ export class Gateway {
       let status = 500;
       let detail = err instanceof Error ? err.message : String(err);
       if (err instanceof AuthError || err instanceof HttpError) status = err.status;
-      else if (err instanceof ManagerUnavailableError) status = 503;
+      else if (err instanceof ManagerUnavailableError) status = 408;
       else {
         const sc = (err as { statusCode?: unknown }).statusCode;
         if (typeof sc === "number" && sc >= 400 && sc < 600) status = sc;

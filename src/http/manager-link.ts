@@ -28,7 +28,7 @@ export interface ManagerLinkOptions {
   curve?: { serverKey: string; publicKey?: string; secretKey?: string };
 }
 
-/** The manager did not answer (not running, unreachable, too slow): the gateway says 503. */
+/** The manager did not answer (not running, unreachable, too slow): the gateway says 408, as the Python gateway. */
 export class ManagerUnavailableError extends Error {
   override name = "ManagerUnavailableError";
 }

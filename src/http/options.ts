@@ -255,7 +255,8 @@ export const HTTP_OPTION_SPECS: HttpOptionSpec[] = [
     key: "timeout",
     flag: "--timeout",
     arg: "<seconds>",
-    description: "how long to wait for the manager's reply before answering 503",
+    description:
+      "how long to wait for the manager's reply before answering 408 (Request Timeout, as the Python gateway)",
     default: 10,
     parse: positiveSeconds,
   },

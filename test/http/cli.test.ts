@@ -118,13 +118,13 @@ it("reaches a manager with CURVE: --zmq-public-key", async () => {
     "--single-user-api-key",
     "curve",
   ]);
-  // Without the key the gateway cannot talk to it: 503.
+  // Without the key the gateway cannot talk to it: 408.
   const plain = await startTestGateway(mm, { timeout: 1 });
   try {
     const st = await call(`http://127.0.0.1:${port}`, "GET", "/api/status", { key: "curve" });
     expect(st.status).toBe(200);
     expect(st.json.manager_state).toBe("idle");
-    expect((await call(plain.url, "GET", "/api/status", { key: SINGLE_KEY })).status).toBe(503);
+    expect((await call(plain.url, "GET", "/api/status", { key: SINGLE_KEY })).status).toBe(408);
   } finally {
     g.proc.kill("SIGTERM");
     await g.exited;

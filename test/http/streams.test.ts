@@ -2,7 +2,7 @@
  * The streams through the gateway: console output polled
  * (`/api/console_output_update`) and pushed (`/api/console_output/ws`), the
  * status on `/api/info/ws`, and `/api/events` (SSE and WebSocket) with QS_Task
- * events; then a manager that goes away (503 with a detail) and comes back.
+ * events; then a manager that goes away (408 with a detail) and comes back.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import WebSocket from "ws";
@@ -172,7 +172,7 @@ describe("a manager that goes away", () => {
     await m?.stop();
   });
 
-  it("503 with a detail while it is gone; answers again when it is back", async () => {
+  it("408 with a detail while it is gone; answers again when it is back", async () => {
     m = await startManager({ examples: false, startup: {} });
     const { controlAddr, infoAddr } = m;
     g = await startTestGateway(m, { timeout: 5 });
@@ -180,7 +180,7 @@ describe("a manager that goes away", () => {
     expect((await api("GET", "/api/status")).status).toBe(200);
     await m.kill9();
     const gone = await api("GET", "/api/status");
-    expect(gone.status).toBe(503);
+    expect(gone.status).toBe(408);
     expect(gone.detail).toMatch(/manager at tcp:\/\/127\.0\.0\.1:\d+ does not answer/);
     const metrics = await call(g.url, "GET", "/metrics", { key: SINGLE_KEY });
     expect(metrics.status).toBe(200);

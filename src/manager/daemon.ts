@@ -30,6 +30,7 @@ import type { EnvironmentContent } from "../protocol/ipc.js";
 import { AccessControl, permissionsFile } from "./access/access.js";
 import { TaskRegistry } from "./tasks/registry.js";
 import { TaskScheduler } from "./tasks/scheduler.js";
+import { TaskLifecycle } from "./tasks/lifecycle.js";
 import { Subtasks } from "./tasks/subtasks.js";
 import { TaskTrees } from "./tasks/task-tree.js";
 import { LockManager } from "./access/locks.js";
@@ -53,8 +54,10 @@ export class Manager {
   readonly activity = new Activity(this.state, () => this.env.phase === "open");
   readonly log: Logger;
   readonly tasks: TaskRegistry;
-  /** When and where function tasks run (dependencies, retries, timeouts, cancel). */
+  /** Which worker runs a ready function task, and when. */
   readonly scheduler: TaskScheduler;
+  /** A function task's life: dependencies, retries, timeouts, cancel, workers lost. */
+  readonly lifecycle: TaskLifecycle;
   readonly env: EnvironmentController;
   /** The lists of plans and devices read from the startup code at start, without an environment. */
   readonly startupLists: StartupLists;
@@ -112,7 +115,7 @@ export class Manager {
       },
       {
         activity: this.activity,
-        tasks: this.tasks,
+        tasks: { workersLost: (workers, msg) => this.lifecycle.workersLost(workers, msg) },
         log: this.log,
         console: (text) => this.console(text),
       },
@@ -177,10 +180,15 @@ export class Manager {
       return { hostname: LOCAL_HOSTNAME, pid: pid ?? null };
     };
     const pool = remote ? new CombinedWorkerPool(local, remote) : local;
-    this.scheduler = new TaskScheduler(this.tasks, pool, this.log, {
+    this.scheduler = new TaskScheduler({ tasks: this.tasks, pool });
+    this.lifecycle = new TaskLifecycle({
+      tasks: this.tasks,
+      dealer: this.scheduler,
+      pool,
+      log: this.log,
       cancelGraceSec: opts.cancelGrace,
     });
-    this.runs = new RunRegistry(this.tasks, this.scheduler);
+    this.runs = new RunRegistry({ tasks: this.tasks, lifecycle: this.lifecycle });
     this.trees = new TaskTrees(
       {
         maxSubtaskDepth: opts.maxSubtaskDepth,
@@ -192,7 +200,7 @@ export class Manager {
     this.subtasks = new Subtasks({
       trees: this.trees,
       tasks: this.tasks,
-      scheduler: this.scheduler,
+      lifecycle: this.lifecycle,
       pool,
       access: {
         hasGroup: (g) => this.access.hasGroup(g),
@@ -247,7 +255,7 @@ export class Manager {
     this.env.on("lost", (reason) => this.executor.onWorkerLost(reason));
     this.env.on("ready", (metadata) => {
       this.executor.metadata = metadata;
-      this.scheduler.workerReady();
+      this.lifecycle.workerReady();
       this.executor.maybeAutostart();
     });
   }
@@ -276,7 +284,7 @@ export class Manager {
       ...environmentHandlers({ env: this.env, activity: this.activity, tasks: this.tasks }),
       ...taskHandlers({
         tasks: this.tasks,
-        scheduler: this.scheduler,
+        lifecycle: this.lifecycle,
         trees: this.trees,
         subtasks: this.subtasks,
         activity: this.activity,
@@ -330,9 +338,10 @@ export class Manager {
     };
     const snap = await store.load();
     const d = snap.docs;
-    this.tasks.store = (ops) => this.background(ops);
+    this.tasks.persist.store = (ops) => this.background(ops);
     // A final result is reported once durable: it joins the turn's batch (a group commit).
-    this.tasks.commit = (ops, patient) => this.writer.write(ops, { mode: "batched", patient });
+    this.tasks.persist.commit = (ops, patient) =>
+      this.writer.write(ops, { mode: "batched", patient });
     this.tasks.restore(snap.results);
     this.runs.store = (ops) => this.background(ops);
     for (const { uid, reason } of this.runs.restore(snap.runs)) {
@@ -479,11 +488,6 @@ export class Manager {
     this.info?.console(text);
   }
 
-  /** Publish a QS_Task event. */
-  taskEvent(event: Record<string, unknown>): void {
-    this.info?.task(event);
-  }
-
   /** Stop after the current replies are sent (manager_stop). */
   requestStop(reason: string): void {
     setImmediate(() => void this.stop(reason));
@@ -502,7 +506,7 @@ export class Manager {
         await this.remote?.close();
         this.env.shutdown();
         this.startupLists.stop("the manager is stopping");
-        this.scheduler.close();
+        this.lifecycle.close();
         this.tasks.close();
         this.runs.close();
         this.info?.close();

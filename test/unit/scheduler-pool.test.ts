@@ -7,6 +7,7 @@ import { Activity } from "../../src/manager/activity.js";
 import { StatusState } from "../../src/manager/state.js";
 import { taskHandlers } from "../../src/manager/tasks/handlers.js";
 import { TaskRegistry } from "../../src/manager/tasks/registry.js";
+import { TaskLifecycle } from "../../src/manager/tasks/lifecycle.js";
 import { DEAL_CHUNK, TaskScheduler } from "../../src/manager/tasks/scheduler.js";
 import { TaskTrees } from "../../src/manager/tasks/task-tree.js";
 import type {
@@ -50,14 +51,19 @@ function make(slots: number, ahead = 0) {
   const activity = new Activity(state, () => open);
   const tasks = new TaskRegistry(60, { state, activity });
   const pool = new FakePool(slots, ahead);
-  const scheduler = new TaskScheduler(tasks, pool, pino({ level: "silent" }), {
+  const dealer = new TaskScheduler({ tasks, pool });
+  const lifecycle = new TaskLifecycle({
+    tasks,
+    dealer,
+    pool,
+    log: pino({ level: "silent" }),
     cancelGraceSec: 5,
   });
   closers.push(
-    () => scheduler.close(),
+    () => lifecycle.close(),
     () => tasks.close(),
   );
-  return { state, activity, tasks, pool, scheduler, setOpen: (o: boolean) => (open = o) };
+  return { state, activity, tasks, pool, lifecycle, setOpen: (o: boolean) => (open = o) };
 }
 const call = (name: string) => ({ name, args: [], kwargs: {} });
 
@@ -90,14 +96,14 @@ function endTask(
 
 describe("TaskScheduler with a fake pool", () => {
   it("waits for workers, then deals one batch per worker within the free slots", () => {
-    const { pool, scheduler, tasks } = make(1);
-    for (const uid of ["a", "b", "c"]) scheduler.submit(uid, call("f"), true, {});
+    const { pool, lifecycle, tasks } = make(1);
+    for (const uid of ["a", "b", "c"]) lifecycle.submit(uid, call("f"), true, {});
     expect(pool.sent).toEqual([]);
     pool.list = [
       { id: "main", main: true },
       { id: "w2", main: false },
     ];
-    scheduler.workerReady();
+    lifecycle.workerReady();
     // One slot each; the other worker before the main one; "c" waits for a slot.
     expect(pool.sent).toEqual([
       { worker: "w2", ids: ["a"] },
@@ -107,19 +113,19 @@ describe("TaskScheduler with a fake pool", () => {
   });
 
   it("with unlimited slots hands every ready task to the main worker as one batch", () => {
-    const { pool, scheduler } = make(Infinity);
-    for (const uid of ["a", "b"]) scheduler.submit(uid, call("f"), true, {});
+    const { pool, lifecycle } = make(Infinity);
+    for (const uid of ["a", "b"]) lifecycle.submit(uid, call("f"), true, {});
     pool.list = [{ id: "main", main: true }];
-    scheduler.workerReady();
+    lifecycle.workerReady();
     expect(pool.sent).toEqual([{ worker: "main", ids: ["a", "b"] }]);
   });
 
   it("with unlimited slots deals a burst a chunk per turn, all of it, in order", async () => {
-    const { pool, scheduler } = make(Infinity);
+    const { pool, lifecycle } = make(Infinity);
     const uids = Array.from({ length: 2 * DEAL_CHUNK + 3 }, (_, i) => `t${i}`);
-    for (const uid of uids) scheduler.submit(uid, call("f"), true, {});
+    for (const uid of uids) lifecycle.submit(uid, call("f"), true, {});
     pool.list = [{ id: "main", main: true }];
-    scheduler.workerReady();
+    lifecycle.workerReady();
     expect(pool.sent.map((b) => b.ids.length)).toEqual([DEAL_CHUNK]);
     while (pool.sent.flatMap((b) => b.ids).length < uids.length) await nextTurn();
     expect(pool.sent.map((b) => b.ids.length)).toEqual([DEAL_CHUNK, DEAL_CHUNK, 3]);
@@ -127,13 +133,13 @@ describe("TaskScheduler with a fake pool", () => {
   });
 
   it("deals further ahead to a worker whose calls are short, not to one whose calls are long", async () => {
-    const { pool, scheduler } = make(1, 2);
+    const { pool, lifecycle } = make(1, 2);
     pool.list = [
       { id: "main", main: true },
       { id: "w2", main: false },
     ];
     const uids = Array.from({ length: 600 }, (_, i) => `t${i}`);
-    for (const uid of uids) scheduler.submit(uid, call("f"), true, {});
+    for (const uid of uids) lifecycle.submit(uid, call("f"), true, {});
     // One slot and two ahead each, before anything is known of their calls.
     const dealt = (w: string) => dealtTo(pool, w);
     expect(dealt("w2")).toHaveLength(3);
@@ -147,7 +153,7 @@ describe("TaskScheduler with a fake pool", () => {
   });
 
   it("keeps short tasks on the worker dealt to last while it holds little; then the least loaded", async () => {
-    const { pool, scheduler } = make(1, 4);
+    const { pool, lifecycle } = make(1, 4);
     pool.list = [
       { id: "main", main: true },
       { id: "w2", main: false },
@@ -156,31 +162,31 @@ describe("TaskScheduler with a fake pool", () => {
     const end = (worker: string, id: string, callMs: number) =>
       endTask(pool, worker, id, { callMs });
     // Nothing known of either worker's calls: least loaded first.
-    scheduler.submit("a", call("f"), true, {});
-    scheduler.submit("b", call("f"), true, {});
+    lifecycle.submit("a", call("f"), true, {});
+    lifecycle.submit("b", call("f"), true, {});
     expect(dealt("w2")).toEqual(["a"]);
     expect(dealt("main")).toEqual(["b"]);
     end("w2", "a", 0.01);
     await nextTurn();
     // w2 is free and its calls are short: it takes the next ones, though main holds only one.
-    for (const uid of ["c", "d", "e", "f"]) scheduler.submit(uid, call("f"), true, {});
+    for (const uid of ["c", "d", "e", "f"]) lifecycle.submit(uid, call("f"), true, {});
     expect(dealt("w2")).toEqual(["a", "c", "d", "e", "f"]);
     // Its calls grow long (a running mean over 1 ms): what it holds is too much to keep adding.
     end("w2", "c", 5);
     await nextTurn();
-    scheduler.submit("g", call("f"), true, {});
+    lifecycle.submit("g", call("f"), true, {});
     expect(dealt("main")).toEqual(["b", "g"]);
   });
 
   it("passes over waiting tasks that ended (cancelled) and deals the others in order", async () => {
-    const { pool, scheduler, tasks } = make(1);
+    const { pool, lifecycle, tasks } = make(1);
     pool.list = [{ id: "main", main: true }];
     const uids = Array.from({ length: 3001 }, (_, i) => `t${i}`);
-    for (const uid of uids) scheduler.submit(uid, call("f"), true, {});
+    for (const uid of uids) lifecycle.submit(uid, call("f"), true, {});
     expect(dealtTo(pool, "main")).toEqual(["t0"]);
     // Two in three of the waiting ones are cancelled (more than the list keeps in place).
     const kept = uids.filter((_, i) => i === 0 || i % 3 === 0);
-    for (const uid of uids) if (!kept.includes(uid)) scheduler.cancel(uid);
+    for (const uid of uids) if (!kept.includes(uid)) lifecycle.cancel(uid);
     expect(tasks.countsByState().cancelled).toBe(uids.length - kept.length);
     for (let i = 0; i < kept.length; i++) {
       endTask(pool, "main", kept[i] as string, { seconds: 0 });
@@ -196,11 +202,11 @@ function nextTurn(): Promise<void> {
 
 describe("task handlers from a fake context", () => {
   it("function_execute is refused while the environment is not open, naming the item", async () => {
-    const { scheduler, tasks, activity, setOpen } = make(1);
+    const { lifecycle, tasks, activity, setOpen } = make(1);
     setOpen(false);
     const h = taskHandlers({
       tasks,
-      scheduler,
+      lifecycle,
       activity,
       access: { hasGroup: () => true, functionAllowed: () => true },
       trees: { liveRefusal: () => undefined },
@@ -225,7 +231,7 @@ describe("task handlers from a fake context", () => {
   });
 
   it("function_execute beyond --max-live-tasks is refused, naming the limit and the option", async () => {
-    const { scheduler, tasks, activity, pool } = make(1);
+    const { lifecycle, tasks, activity, pool } = make(1);
     pool.list = [{ id: "w0", main: true }];
     const trees = new TaskTrees(
       { maxSubtaskDepth: 32, maxTreeTasks: 1000, maxLiveTasks: 2 },
@@ -233,7 +239,7 @@ describe("task handlers from a fake context", () => {
     );
     const h = taskHandlers({
       tasks,
-      scheduler,
+      lifecycle,
       activity,
       access: { hasGroup: () => true, functionAllowed: () => true },
       trees,
@@ -254,5 +260,27 @@ describe("task handlers from a fake context", () => {
       "The manager has 2 unfinished tasks: a task more would be over the limit of 2 (--max-live-tasks)",
     );
     expect(tasks.runningCount).toBe(2);
+  });
+});
+
+describe("dealing ahead to workers with their own slots", () => {
+  it("deals beyond `slots` by recent call times to a worker that asks for it (`ahead`), not to others", async () => {
+    const { pool, lifecycle } = make(1, 2);
+    pool.list = [
+      { id: "main", main: true, background: false },
+      { id: "r1", main: false, slots: 2, ahead: true },
+      { id: "r2", main: false, slots: 2 },
+    ];
+    const uids = Array.from({ length: 400 }, (_, i) => `t${i}`);
+    for (const uid of uids) lifecycle.submit(uid, call("f"), true, {});
+    // Its 2 slots and 2 ahead (the pool's --worker-prefetch) before anything is known of its calls.
+    expect(dealtTo(pool, "r1")).toHaveLength(4);
+    expect(dealtTo(pool, "r2")).toHaveLength(2);
+    endTask(pool, "r1", dealtTo(pool, "r1")[0] as string, { callMs: 0.01 });
+    endTask(pool, "r2", dealtTo(pool, "r2")[0] as string, { callMs: 0.01 });
+    await nextTurn();
+    // r1: 2 + 256 now (short calls); r2 keeps to its slots.
+    expect(dealtTo(pool, "r1")).toHaveLength(1 + 2 + 256);
+    expect(dealtTo(pool, "r2")).toHaveLength(3);
   });
 });

@@ -1,15 +1,20 @@
 /** What the environment area uses: nothing else of the manager. */
 import type { Logger } from "pino";
 import type { Activity } from "../activity.js";
-import type { TaskRegistry } from "../tasks/registry.js";
+import type { RunningTask } from "../tasks/task-record.js";
 import type { EnvironmentController } from "./controller.js";
+
+/** Where the controller reports workers of this host lost together (the main one with its pool). */
+export interface LostWorkers {
+  workersLost(workers: readonly string[], msg: string): void;
+}
 
 /** What the controller needs besides its options. */
 export interface EnvironmentContext {
   /** Opening, closing, destroying: begun and ended here. */
   activity: Pick<Activity, "begin" | "end">;
-  /** The tasks running in a worker that is gone fail, saying why. */
-  tasks: Pick<TaskRegistry, "failRunning">;
+  /** The tasks running in workers that are gone end (retried, waiting again or failed), saying why. */
+  tasks: LostWorkers;
   log: Logger;
   /** Worker output, published on QS_Console. */
   console(text: string): void;
@@ -23,5 +28,5 @@ export interface EnvironmentHandlersContext {
   >;
   activity: Pick<Activity, "requireIdle" | "requireEnvironmentOpen" | "begin">;
   /** Scripts are tasks: their record is added here. */
-  tasks: Pick<TaskRegistry, "add">;
+  tasks: { add(task: RunningTask): void };
 }

@@ -12,10 +12,11 @@
  *    that sees `worker_environment_exists` gets the whole pool. A worker that
  *    fails to load fails the open.
  *  - Supervision: every process is watched (exit, heartbeats). The loss of the
- *    main worker ends the environment (as with one worker: the plan and the
- *    tasks fail, the pool is stopped); the loss of another worker fails (or
- *    retries) only its own tasks and a new process takes its place while the
- *    environment stays open.
+ *    main worker ends the environment (as with one worker: the plan fails,
+ *    the pool is stopped); the loss of another worker touches only its own
+ *    tasks and a new process takes its place while the environment stays
+ *    open. Either way the lost tasks follow the task lifecycle's one rule
+ *    (tasks/lifecycle.ts: retried, waiting again, or failed saying why).
  *  - Scripts (script_upload, environment_update) run in the main worker and
  *    are also loaded into the others (and into a replacement when it joins),
  *    so that every worker has the same functions.
@@ -476,7 +477,7 @@ export class EnvironmentController extends EventEmitter<EnvironmentEvents> {
     }
     // Only the tasks of this host's processes: those of workers on other hosts go on.
     const local = new Set([w.opts.id, ...this.pool.keys()]);
-    this.tasks.failRunning(ended("task"), (t) => t.worker === null || local.has(t.worker));
+    this.tasks.workersLost([...local], ended("task"));
     this.emit("lost", ended("plan"));
     this.emit(
       "worker-gone",

@@ -5,7 +5,7 @@ import type { StatusState } from "../state.js";
 import type { StoreWriter } from "../store/writer.js";
 import type { TaskRegistry } from "./registry.js";
 import type { RunRegistry } from "./runs.js";
-import type { TaskScheduler } from "./scheduler.js";
+import type { TaskLifecycle } from "./lifecycle.js";
 import type { Subtasks } from "./subtasks.js";
 import type { TaskTrees } from "./task-tree.js";
 
@@ -24,7 +24,7 @@ export interface TaskHandlersContext {
     TaskRegistry,
     "status" | "result" | "info" | "all" | "whenFinal" | "whenAccepted" | "mark"
   >;
-  scheduler: Pick<TaskScheduler, "submit" | "cancel" | "stats" | "unknownDependencies">;
+  lifecycle: Pick<TaskLifecycle, "submit" | "cancel" | "stats" | "unknownDependencies">;
   /** --max-live-tasks, checked before a task is accepted. */
   trees: Pick<TaskTrees, "liveRefusal">;
   /** task_cancel stops a task's whole tree. */

@@ -2,7 +2,7 @@
  * function_execute, task_status, task_result (the Python server's), and the
  * zqs lifecycle: task_info, task_cancel, and the options of function_execute
  * (timeout, max_retries, retry_backoff, expires, after, priority) handed to
- * the scheduler; tasks_list and tasks_counts (query.ts). A task beyond
+ * the task lifecycle; tasks_list and tasks_counts (query.ts). A task beyond
  * --max-live-tasks is refused; task_cancel cancels a task's whole tree.
  */
 import { randomUUID } from "node:crypto";
@@ -19,7 +19,7 @@ import {
   refusingWith,
 } from "../access/requester.js";
 import type { TaskHandlersContext } from "./context.js";
-import type { CancelOutcome } from "./scheduler.js";
+import type { CancelOutcome } from "./lifecycle.js";
 import { countTasks, listTasks } from "./query.js";
 
 const FUNCTION_ITEM = ["function"];
@@ -42,7 +42,7 @@ export function taskHandlers(m: TaskHandlersContext): Handlers {
       m.activity.requireEnvironmentOpen(NOT_OPEN, { item: prepared });
       if (!p.run_in_background) m.activity.requireIdle(BUSY.startTask, { item: prepared });
       const after = p.after ?? [];
-      const unknown = m.scheduler.unknownDependencies(after);
+      const unknown = m.lifecycle.unknownDependencies(after);
       if (unknown.length > 0) {
         throw new RequestError(
           `Unknown task in 'after': ${unknown.map((u) => pyRepr(u)).join(", ")} (never seen, or its result was purged)`,
@@ -59,7 +59,7 @@ export function taskHandlers(m: TaskHandlersContext): Handlers {
       if (!p.run_in_background) {
         m.activity.begin("executing_task", { worker_environment_state: "executing_task" });
       }
-      m.scheduler.submit(
+      m.lifecycle.submit(
         uid,
         call,
         p.run_in_background,
@@ -97,7 +97,7 @@ export function taskHandlers(m: TaskHandlersContext): Handlers {
     },
 
     task_info: ({ task_uid }) => {
-      const stats = m.scheduler.stats();
+      const stats = m.lifecycle.stats();
       if (typeof task_uid === "string") {
         return { success: true, msg: "", task_uid, task_info: m.tasks.info(task_uid, stats) };
       }
@@ -117,7 +117,7 @@ export function taskHandlers(m: TaskHandlersContext): Handlers {
       for (const uid of uids) {
         // Its whole tree stops with it, also when the task itself has ended.
         const below = m.subtasks.cancelDescendants(uid);
-        const r = m.scheduler.cancel(uid);
+        const r = m.lifecycle.cancel(uid);
         result.set(uid, r.outcome);
         if (r.note) notes.push(r.note);
         if (below > 0) {

@@ -12,7 +12,8 @@
 import type { ParamsOut, TaskListEntry, TaskState } from "../../protocol/index.js";
 import { TASK_STATES } from "../../protocol/index.js";
 import { RequestError } from "../rpc/dispatch.js";
-import type { TaskRecord, TaskRegistry, TaskStats } from "./registry.js";
+import type { TaskRegistry } from "./registry.js";
+import type { TaskRecord, TaskStats } from "./task-record.js";
 
 type Registry = Pick<TaskRegistry, "all" | "info">;
 

@@ -4,7 +4,7 @@
  * `concurrency` at a time, spread over the worker pool by the scheduler.
  *
  * Every task of a run is a task of its own (task_info names its run_uid)
- * submitted to the scheduler `held`; the run releases them in index order as
+ * submitted to the lifecycle `held`; the run releases them in index order as
  * its tasks end, so that no more than `concurrency` are handed out at once.
  * A run keeps the outcome of each index itself, so its counts outlive the
  * retention of the task results. Counts are made at each read from one pass
@@ -31,9 +31,11 @@
  * (as a task with an accepted mark does) and `run_restart` runs it again.
  */
 import { randomUUID } from "node:crypto";
-import type { FunctionCall, TaskScheduler } from "./scheduler.js";
+import type { FunctionCall, RunPlace } from "./scheduler.js";
+import type { TaskLinks, TaskOptions } from "./lifecycle.js";
 import type { StoreOp, StoredRun } from "../store/types.js";
-import type { AcceptedMark, TaskRecord, TaskRegistry } from "./registry.js";
+import type { TaskRecord } from "./task-record.js";
+import type { AcceptedMark } from "./task-store.js";
 
 type Outcome = "done" | "failed" | undefined;
 
@@ -112,6 +114,32 @@ function newRun(
   };
 }
 
+/** What a run registry uses of the tasks area. */
+export interface RunRegistryContext {
+  /** The records of its tasks (their ends, the purge of results). */
+  tasks: {
+    get(uid: string): TaskRecord | undefined;
+    restoreCutOff(listed: readonly { uid: string; accepted: AcceptedMark }[]): void;
+    readonly events: {
+      on(event: "final", listener: (r: TaskRecord) => void): unknown;
+      on(event: "purging", listener: () => void): unknown;
+    };
+  };
+  /** Where its tasks are submitted, released a few at a time, and cancelled. */
+  lifecycle: {
+    submit(
+      uid: string,
+      call: FunctionCall,
+      background: boolean,
+      o: TaskOptions,
+      run: { place: RunPlace; held: boolean },
+      links: TaskLinks,
+    ): void;
+    release(uids: readonly string[]): void;
+    cancel(uid: string): unknown;
+  };
+}
+
 export class RunRegistry {
   private readonly runs = new Map<string, Run>();
   /** Task uid → its run and index (the current task of each index only). */
@@ -122,10 +150,12 @@ export class RunRegistry {
   /** Where the outcome strings go (writes no reply waits for); set by the manager. */
   store: ((ops: StoreOp[]) => void) | undefined;
 
-  constructor(
-    private readonly tasks: TaskRegistry,
-    private readonly scheduler: TaskScheduler,
-  ) {
+  private readonly tasks: RunRegistryContext["tasks"];
+  private readonly lifecycle: RunRegistryContext["lifecycle"];
+
+  constructor(ctx: RunRegistryContext) {
+    const tasks = (this.tasks = ctx.tasks);
+    this.lifecycle = ctx.lifecycle;
     tasks.events.on("final", (r) => this.onTaskFinal(r));
     // A purged task result leaves its run's outcome string to answer for it.
     tasks.events.on("purging", () => this.flush());
@@ -198,7 +228,7 @@ export class RunRegistry {
     this.dirty.delete(run);
     for (const [i, uid] of run.uids.entries()) {
       this.byTask.delete(uid);
-      if (run.outcome[i] === undefined) this.scheduler.cancel(uid);
+      if (run.outcome[i] === undefined) this.lifecycle.cancel(uid);
     }
   }
 
@@ -346,7 +376,7 @@ export class RunRegistry {
     const uid = randomUUID();
     const call = run.calls[index] as FunctionCall;
     this.byTask.set(uid, { run, index });
-    this.scheduler.submit(
+    this.lifecycle.submit(
       uid,
       call,
       true,
@@ -374,7 +404,7 @@ export class RunRegistry {
       run.queue.splice(0, run.head);
       run.head = 0;
     }
-    if (release.length > 0) this.scheduler.release(release);
+    if (release.length > 0) this.lifecycle.release(release);
   }
 
   private onTaskFinal(rec: TaskRecord): void {

@@ -1,55 +1,28 @@
 /**
- * The task scheduler: decides when a function task runs, and on which worker.
+ * The task scheduler: deals ready function tasks to workers. It knows nothing
+ * of a task's life (lifecycle.ts decides when a task is ready, retried,
+ * stopped or ended); it keeps the ready queue, the slots taken on each worker
+ * and each worker's recent call times, and hands tasks out.
  *
- * A task accepted by `function_execute` is `pending` until it is handed to a
- * worker. It waits while
- *  - a task named in its `after` list has not completed (a parent that fails,
- *    is cancelled, times out or expires cancels it, naming the parent), or
- *  - no worker is open (the environment is being re-opened after a worker was
- *    replaced to end a task that did not stop).
  * Ready tasks are dispatched highest `priority` first, then in the order they
- * were accepted. A task still pending `expires` seconds after it was accepted
- * ends `expired`, unrun.
- *
- * Running, a task has `timeout` seconds (counted from its start in the worker) before it is
- * stopped as `timed_out`; a failed attempt is retried up to `max_retries`
- * times after an exponential backoff with jitter (`retrying` in between; the
- * user code sees its attempt number in `ctx.attempt`). A timeout, a cancel or
- * the loss of the worker is not retried.
- *
- * Stopping a running task (cancel, timeout) aborts its AbortSignal in the
- * worker; if it has not stopped after the cancel grace period, the worker
- * process is replaced (the other tasks in it fail, saying why) and the
- * environment re-opened, so that the user keeps a working environment.
- *
- * Workers: the environment's worker processes (`--workers N`). With one
- * worker every ready task is handed to it at once (the Python server's
- * behaviour: async functions run side by side in it). With a pool, each
- * worker has `slotsPerWorker` slots (`--worker-slots`, default 1: a CPU-bound
- * function holds its process's only thread, so a second task sent to a busy
- * worker would only wait there while another worker may be free). Ready
- * tasks go highest priority first to the least loaded worker with a free
- * slot (the other workers before the main one on a tie, so that the main one
- * stays free for plans); foreground tasks always run in the main worker and
- * take a slot there without waiting for one. Tasks beyond the free slots
- * wait here, where a later higher-priority task can still pass them; except
- * that once every slot is taken, each worker is dealt up to `aheadPerWorker`
- * more (`--worker-prefetch`), which wait in the worker (highest priority
- * first) and start there the moment a slot frees: short tasks then cost no
- * round trip to the manager between them. A task dealt ahead is `running`
- * (task-received) but not started; its timeout counts from its start, and a
- * cancel takes it out of the worker unrun.
- * A task whose pool worker is lost is retried if it has retries left,
- * otherwise it fails saying so (one it was not heard to start, e.g. dealt ahead, just
- * waits again, as if never dealt); a new process takes the lost one's place.
- *
- * Runs (runs.ts) submit their tasks `held`: they are released a few at a
- * time, as the run's concurrency allows.
+ * became ready. With one worker (no slot limit) every ready task is handed to
+ * it at once, a chunk per turn (the Python server's behaviour: async
+ * functions run side by side in it). With a pool, each worker has
+ * `slotsPerWorker` slots (`--worker-slots`, default 1: a CPU-bound function
+ * holds its process's only thread, so a second task sent to a busy worker
+ * would only wait there while another worker may be free). Ready tasks go
+ * highest priority first to the least loaded worker with a free slot (the
+ * other workers before the main one on a tie, so that the main one stays free
+ * for plans); foreground tasks always run in the main worker and take a slot
+ * there without waiting for one. Tasks beyond the free slots wait here, where
+ * a later higher-priority task can still pass them; except that once every
+ * slot is taken, each worker is dealt up to `aheadPerWorker` more
+ * (`--worker-prefetch`; more for short calls, see AHEAD_WORK_MS), which wait
+ * in the worker (highest priority first) and start there the moment a slot
+ * frees: short tasks then cost no round trip to the manager between them.
  */
-import type { Logger } from "pino";
 import type { ExecuteFunctionMsg } from "../../protocol/ipc.js";
-import type { TaskMessage, TaskWorker, TaskWorkerPool } from "../workers/pool.js";
-import type { FinalState, NewTask, TaskRecord, TaskRegistry, TaskStats } from "./registry.js";
+import type { TaskWorker, TaskWorkerPool } from "../workers/pool.js";
 
 /**
  * Most tasks dealt to one worker in one turn when every ready task may go
@@ -60,41 +33,24 @@ import type { FinalState, NewTask, TaskRecord, TaskRegistry, TaskStats } from ".
 export const DEAL_CHUNK = 512;
 
 /**
- * Dealing ahead grows for short tasks: a pool worker is dealt, beyond its
- * slots, as many tasks as its recent calls would run in about AHEAD_WORK_MS
- * (never fewer than `--worker-prefetch`, never more than MAX_AHEAD), so that
- * no-op-sized tasks do not wait for a round trip to the manager each few
- * tasks, while at most a few milliseconds of work wait in one worker when
- * another may be free.
- */
-const AHEAD_WORK_MS = 10;
-const MAX_AHEAD = 256;
-/**
  * Short tasks stay with the worker dealt to last while what it holds would
  * run in about this long (ms): a pool of workers then costs the manager no
  * more than one worker (one pipe written and read, its ends arriving in one
  * stream) as long as one worker keeps up; longer tasks go to the least loaded.
  */
 const STAY_WORK_MS = 2;
+/**
+ * Dealing ahead grows for short tasks: a worker is dealt, beyond its slots,
+ * as many tasks as its recent calls would run in about AHEAD_WORK_MS (never
+ * fewer than `--worker-prefetch`, never more than MAX_AHEAD), so that
+ * no-op-sized tasks do not wait for a round trip to the manager each few
+ * tasks, while at most a few milliseconds of work wait in one worker when
+ * another may be free.
+ */
+const AHEAD_WORK_MS = 10;
+const MAX_AHEAD = 256;
 /** Weight of the newest call in a worker's running mean of call times. */
 const CALL_MS_WEIGHT = 0.2;
-
-export interface TaskOptions {
-  /** Seconds of run time before the task is stopped as timed_out. */
-  timeout?: number | undefined;
-  /** Retries after a failed attempt (default 0). */
-  max_retries?: number | undefined;
-  /** Base of the exponential backoff between tries, in seconds (default 1). */
-  retry_backoff?: number | undefined;
-  /** Seconds the task may wait to start before it expires unrun. */
-  expires?: number | undefined;
-  /** Task UIDs that must complete first. */
-  after?: string[] | undefined;
-  /** Higher runs first among tasks ready at the same time (default 0). */
-  priority?: number | undefined;
-  /** Only a worker with all these tags takes it (remote workers, `zqs worker --tags`). */
-  worker_tags?: string[] | undefined;
-}
 
 export interface FunctionCall {
   name: string;
@@ -102,62 +58,51 @@ export interface FunctionCall {
   kwargs: Record<string, unknown>;
 }
 
-/** One outcome of task_cancel per UID (SPEC §7.1). */
-export type CancelOutcome = "cancelled" | "cancelling" | "already_completed" | "not_found";
-
-/** Who asked for a task, the task (or plan item) that submitted it, where it is recorded (see NewTask). */
-export type TaskLinks = Pick<NewTask, "user" | "group" | "parent" | "listedElsewhere">;
-
 /** Where a task of a run stands in it. */
 export interface RunPlace {
   uid: string;
   index: number;
 }
 
-interface Job {
+/** A task as the scheduler deals it. */
+export interface DealJob {
   uid: string;
   call: FunctionCall;
   background: boolean;
-  timeout: number | undefined;
-  maxRetries: number;
-  retryBackoff: number;
-  expires: number | undefined;
   priority: number;
-  seq: number;
-  /** Dependencies that have not completed yet. */
-  waitingOn: Set<string>;
-  /** Why the task was cancelled by a dependency (for its own dependents' messages). */
-  cause: string | undefined;
-  expiryTimer: NodeJS.Timeout | undefined;
-  retryTimer: NodeJS.Timeout | undefined;
-  timeoutTimer: NodeJS.Timeout | undefined;
-  /** The worker it was handed to (holding one of its slots), while it runs. */
-  worker: string | undefined;
-  /** Its slot is lent to other tasks while it waits for its subtasks (see `lendSlot`). */
-  lent: boolean;
-  /** Its worker has started it (task_started), this attempt; false while dealt ahead. */
-  started: boolean;
-  /** The run it belongs to, and its index there. */
-  run: RunPlace | undefined;
-  /** Submitted but not released yet (a run's task waiting for its turn). */
-  held: boolean;
   /** Tags a worker must have to take it. */
   tags: string[];
-  /** Its record says that no connected worker offers it. */
-  noted: boolean;
-  /** In `ready`, waiting for a worker. */
-  queued: boolean;
+  /** The run it belongs to, and its index there. */
+  run: RunPlace | undefined;
 }
 
-/** Longest wait between two tries. */
-const MAX_BACKOFF_SEC = 300;
+interface Job extends DealJob {
+  seq: number;
+  /** In `ready`, waiting for a worker. */
+  queued: boolean;
+  /** Its record says that no connected worker offers it. */
+  noted: boolean;
+  /** The worker it was handed to (holding one of its slots), while it runs. */
+  worker: string | undefined;
+  /** Its slot is lent to other tasks while it waits for its subtasks. */
+  lent: boolean;
+}
 
-const ENDED_AS: Record<Exclude<FinalState, "completed">, string> = {
-  failed: "failed",
-  cancelled: "was cancelled",
-  timed_out: "timed out",
-  expired: "expired",
-};
+/** What the scheduler records of the tasks it deals. */
+export interface DealerTasks {
+  /** The task has not ended: its attempts so far. */
+  active(uid: string): { attempts: number } | undefined;
+  dispatched(uid: string, worker: string): void;
+  /** Why a waiting task waits (null: clear it). */
+  note(uid: string, message: string | null): void;
+  mark(uid: string, name: string, at?: number): void;
+}
+
+/** What the scheduler uses of the pool. */
+export type DealerPool = Pick<
+  TaskWorkerPool,
+  "slotsPerWorker" | "aheadPerWorker" | "workers" | "sendTasks"
+>;
 
 /** The worker may take the job: it offers the function and has every tag asked for. */
 function fits(w: TaskWorker, job: Job): boolean {
@@ -166,27 +111,18 @@ function fits(w: TaskWorker, job: Job): boolean {
   return true;
 }
 
-function clear(t: NodeJS.Timeout | undefined): undefined {
-  if (t) clearTimeout(t);
-  return undefined;
-}
-
 export class TaskScheduler {
-  /** Function tasks that have not ended. */
+  /** Function tasks added and not forgotten. */
   private readonly jobs = new Map<string, Job>();
   /**
-   * Pending jobs whose dependencies completed, waiting for a worker. A job
-   * that ends while it waits here stays in place, no longer `queued` (taking
-   * it out would cost a search of the whole list per ending task): dealing
-   * passes over it, and the list is compacted when most of it is such.
+   * Jobs ready, waiting for a worker. A job that ends while it waits here
+   * stays in place, no longer `queued` (taking it out would cost a search of
+   * the whole list per ending task): dealing passes over it, and the list is
+   * compacted when most of it is such.
    */
   private ready: Job[] = [];
   /** Jobs in `ready` that ended there (not `queued`). */
   private staleReady = 0;
-  /** parent uid → uids of the tasks that wait for it. */
-  private readonly dependents = new Map<string, Set<string>>();
-  /** Running tasks asked to stop: when their grace period ends. */
-  private readonly graceTimers = new Map<string, NodeJS.Timeout>();
   private seq = 0;
   /** Worker id → the tasks it runs now (slots taken). */
   private readonly load = new Map<string, number>();
@@ -201,191 +137,116 @@ export class TaskScheduler {
   private readonly callMs = new Map<string, number>();
   /** The worker dealt a background task to last (see STAY_WORK_MS). */
   private lastWorker: string | undefined;
+  private readonly tasks: DealerTasks;
+  private readonly pool: DealerPool;
 
-  constructor(
-    private readonly tasks: TaskRegistry,
-    private readonly pool: TaskWorkerPool,
-    private readonly log: Logger,
-    private readonly opts: { cancelGraceSec: number },
-  ) {
-    tasks.events.on("final", (r) => this.onFinal(r));
-    pool.on("task-message", (worker, m) => this.onTaskMessage(worker, m));
-    pool.on("all-gone", (reopening, why) => this.onWorkerGone(reopening, why));
-    pool.on("worker-lost", (worker, msg) => this.workerLost(worker, msg));
-    pool.on("worker-joined", () => this.pump());
+  constructor(ctx: { tasks: DealerTasks; pool: DealerPool }) {
+    this.tasks = ctx.tasks;
+    this.pool = ctx.pool;
   }
 
-  /**
-   * The UIDs of `after` that cannot be waited for: never seen, or purged (its
-   * outcome is no longer known).
-   */
-  unknownDependencies(after: readonly string[]): string[] {
-    return after.filter((uid) => this.tasks.get(uid) === undefined);
-  }
-
-  /** Accept a function task; it runs at once unless it has to wait. */
-  submit(
-    uid: string,
-    call: FunctionCall,
-    background: boolean,
-    o: TaskOptions,
-    run?: { place: RunPlace; held: boolean },
-    links: TaskLinks = {},
-  ): void {
-    const after = o.after?.length ? [...new Set(o.after)] : [];
-    const job: Job = {
-      uid,
-      call,
-      background,
-      timeout: o.timeout,
-      maxRetries: o.max_retries ?? 0,
-      retryBackoff: o.retry_backoff ?? 1,
-      expires: o.expires,
-      priority: o.priority ?? 0,
+  /** A task to deal once it is ready (`enqueue`). */
+  add(d: DealJob): void {
+    this.jobs.set(d.uid, {
+      ...d,
       seq: this.seq++,
-      waitingOn: new Set(),
-      cause: undefined,
-      expiryTimer: undefined,
-      retryTimer: undefined,
-      timeoutTimer: undefined,
+      queued: false,
+      noted: false,
       worker: undefined,
       lent: false,
-      started: false,
-      run: run?.place,
-      held: run?.held ?? false,
-      tags: o.worker_tags ?? [],
-      noted: false,
-      queued: false,
-    };
-    this.tasks.create({
-      uid,
-      name: call.name,
-      kind: "function",
-      background,
-      after,
-      priority: job.priority,
-      ...(run ? { runUid: run.place.uid } : {}),
-      ...links,
     });
-    this.jobs.set(uid, job);
-    for (const dep of after) {
-      const parent = this.tasks.get(dep);
-      if (!parent || parent.state === "completed") continue;
-      if (parent.result) {
-        // The parent already ended without success.
-        this.cancelForDependency(job, parent);
-        return;
-      }
-      job.waitingOn.add(dep);
-      let set = this.dependents.get(dep);
-      if (!set) {
-        set = new Set();
-        this.dependents.set(dep, set);
-      }
-      set.add(uid);
-    }
-    if (job.expires !== undefined) {
-      job.expiryTimer = setTimeout(() => this.expire(job), job.expires * 1000);
-    }
-    if (job.waitingOn.size === 0 && !job.held) {
-      this.enqueue(job);
-      this.pump();
-    }
   }
 
-  /** Let held tasks (of a run) go to the workers. */
-  release(uids: readonly string[]): void {
-    for (const uid of uids) {
-      const job = this.jobs.get(uid);
-      if (!job?.held) continue;
-      job.held = false;
-      if (job.waitingOn.size === 0 && this.tasks.active(uid)?.state === "pending") {
-        this.enqueue(job);
-      }
-    }
-    this.schedulePump();
+  /** The task is ready (again): it waits for a worker. */
+  enqueue(uid: string): void {
+    const job = this.jobs.get(uid);
+    if (!job || job.queued) return;
+    this.fresh.push(job);
+    job.queued = true;
+    this.ready.push(job);
+    this.readySorted = false;
+    if (!job.background) this.readyForeground++;
   }
 
-  /** Cancel tasks: pending ones never run, running ones are stopped. */
-  cancel(uid: string): { outcome: CancelOutcome; note?: string } {
-    const rec = this.tasks.get(uid);
-    if (!rec) {
-      return this.tasks.wasPurged(uid)
-        ? { outcome: "already_completed" }
-        : { outcome: "not_found" };
+  /** The task ended: it no longer holds a slot nor waits. Whether it held a slot. */
+  forget(uid: string): boolean {
+    const job = this.jobs.get(uid);
+    if (!job) return false;
+    const held = this.unload(job);
+    if (job.queued) this.unqueue(job);
+    this.jobs.delete(uid);
+    return held;
+  }
+
+  /** The task's worker no longer holds it (it ended there, or is lost): its slot is free. */
+  free(uid: string): void {
+    const job = this.jobs.get(uid);
+    if (job && this.unload(job)) this.schedulePump();
+  }
+
+  /** `worker` ended a call that took `callMs`: its running mean moves, the task's slot frees. */
+  ended(uid: string, worker: string, callMs: number): void {
+    const ms = Math.max(0, callMs);
+    if (Number.isFinite(ms)) {
+      const prev = this.callMs.get(worker);
+      this.callMs.set(worker, prev === undefined ? ms : prev + (ms - prev) * CALL_MS_WEIGHT);
     }
-    if (rec.result) return { outcome: "already_completed" };
-    if (this.tasks.isEnding(uid)) {
-      return {
-        outcome: "cancelling",
-        note: `task '${uid}' has already ended: its outcome is being saved`,
-      };
-    }
-    if (rec.state === "running") {
-      this.stop(rec, "cancelled", "The task was cancelled");
-      const g = this.opts.cancelGraceSec;
-      return {
-        outcome: "cancelling",
-        note:
-          `task '${uid}' is being cancelled: its signal was aborted; if it does not stop within ${g} s, ` +
-          `its worker process is replaced (other tasks running in it fail) and the environment is re-opened automatically`,
-      };
-    }
-    const msg =
-      rec.state === "retrying"
-        ? "The task was cancelled while it waited to be retried"
-        : "The task was cancelled before it ran";
-    this.tasks.finish(uid, "cancelled", { msg });
-    return { outcome: "cancelled" };
+    this.free(uid);
   }
 
   /**
    * A running task waits for its subtasks: the slot it holds is lent to the
-   * other tasks (its children among them) until `reclaimSlot`, so that parents
+   * other tasks (its children among them) until `reclaim`, so that parents
    * waiting for children never hold every slot of the pool. Its process still
    * runs it (idle, awaiting): the slot count of that worker is exceeded for a
    * while when it resumes beside the tasks that took the slot.
    */
-  lendSlot(uid: string): void {
+  lend(uid: string): void {
     const job = this.jobs.get(uid);
     if (!job || job.worker === undefined || job.lent) return;
     job.lent = true;
-    const n = this.load.get(job.worker) ?? 0;
-    if (n <= 1) this.load.delete(job.worker);
-    else this.load.set(job.worker, n - 1);
+    this.take(job.worker, -1);
     this.schedulePump();
   }
 
   /** The task resumes (its awaited subtasks ended): it takes its slot back. */
-  reclaimSlot(uid: string): void {
+  reclaim(uid: string): void {
     const job = this.jobs.get(uid);
     if (!job?.lent) return;
     job.lent = false;
-    if (job.worker !== undefined) this.load.set(job.worker, (this.load.get(job.worker) ?? 0) + 1);
+    if (job.worker !== undefined) this.take(job.worker, 1);
   }
 
-  /** The environment's worker is open: run what waits for one. */
-  workerReady(): void {
-    this.pump();
+  /** A worker is gone (its tasks were dealt with): what was known of it goes. */
+  workerLost(worker: string): void {
+    this.callMs.delete(worker);
+    this.load.delete(worker);
+    this.schedulePump();
   }
 
-  stats(): TaskStats {
-    return {
-      queue_depth: this.tasks.waitingCount,
-      active_workers: this.pool.workers().length,
-    };
+  /** The local workers are gone: their slots are free (those of workers on other hosts stay taken). */
+  localGone(): void {
+    const remote = new Set(this.pool.workers().flatMap((w) => (w.remote ? [w.id] : [])));
+    for (const id of [...this.load.keys()]) if (!remote.has(id)) this.load.delete(id);
   }
 
-  close(): void {
-    for (const job of this.jobs.values()) this.clearTimers(job);
-    for (const t of this.graceTimers.values()) clearTimeout(t);
-    this.graceTimers.clear();
+  /** Workers taking tasks now. */
+  workerCount(): number {
+    return this.pool.workers().length;
   }
 
-  // ---- dispatch -------------------------------------------------------------------
+  /** Worker processes taking tasks, slots taken, slots free (`null`: no limit per worker). */
+  slotUsage(): { workers: number; busy: number; free: number | null } {
+    const workers = this.pool.workers();
+    let busy = 0;
+    for (const w of workers) busy += this.load.get(w.id) ?? 0;
+    const slots = this.pool.slotsPerWorker;
+    const free = Number.isFinite(slots) ? Math.max(0, workers.length * slots - busy) : null;
+    return { workers: workers.length, busy, free };
+  }
 
   /** Pump once at the end of this turn (many changes, one pass over the ready tasks). */
-  private schedulePump(): void {
+  schedulePump(): void {
     if (this.pumpScheduled) return;
     this.pumpScheduled = true;
     setImmediate(() => {
@@ -394,12 +255,18 @@ export class TaskScheduler {
     });
   }
 
-  private enqueue(job: Job): void {
-    this.fresh.push(job);
-    job.queued = true;
-    this.ready.push(job);
-    this.readySorted = false;
-    if (!job.background) this.readyForeground++;
+  /** Hand the ready tasks to workers with free slots, highest priority first, a batch per worker. */
+  pump(): void {
+    if (this.ready.length === 0) return;
+    const out = new Map<string, ExecuteFunctionMsg[]>();
+    this.deal(out);
+    for (const [worker, tasks] of out) this.pool.sendTasks(worker, tasks);
+  }
+
+  private take(worker: string, n: number): void {
+    const now = (this.load.get(worker) ?? 0) + n;
+    if (now <= 0) this.load.delete(worker);
+    else this.load.set(worker, now);
   }
 
   /** A job ended while it waited in `ready`: it stays there, passed over (see `ready`). */
@@ -414,22 +281,18 @@ export class TaskScheduler {
     }
   }
 
-  /** Worker processes taking tasks, slots taken, slots free (`null`: no limit per worker). */
-  slotUsage(): { workers: number; busy: number; free: number | null } {
-    const workers = this.pool.workers();
-    let busy = 0;
-    for (const w of workers) busy += this.load.get(w.id) ?? 0;
-    const slots = this.pool.slotsPerWorker;
-    const free = Number.isFinite(slots) ? Math.max(0, workers.length * slots - busy) : null;
-    return { workers: workers.length, busy, free };
-  }
-
-  /** Hand the ready tasks to workers with free slots, highest priority first, a batch per worker. */
-  private pump(): void {
-    if (this.ready.length === 0) return;
-    const out = new Map<string, ExecuteFunctionMsg[]>();
-    this.deal(out);
-    for (const [worker, tasks] of out) this.pool.sendTasks(worker, tasks);
+  /** The task no longer holds a slot of its worker. */
+  private unload(job: Job): boolean {
+    const w = job.worker;
+    if (w === undefined) return false;
+    job.worker = undefined;
+    if (job.lent) {
+      // Its slot was lent: nothing to give back.
+      job.lent = false;
+      return true;
+    }
+    this.take(w, -1);
+    return true;
   }
 
   private deal(out: Map<string, ExecuteFunctionMsg[]>): void {
@@ -527,17 +390,18 @@ export class TaskScheduler {
   }
 
   /**
-   * How many tasks `w` may hold: its own slots (a remote worker), or the
-   * pool's slots and the tasks dealt ahead (more for short tasks, see
-   * AHEAD_WORK_MS; none when `--worker-prefetch` is 0).
+   * How many tasks `w` may hold: its own slots (a worker on another host), or
+   * the pool's slots; and the tasks dealt ahead beyond them (more for short
+   * tasks, see AHEAD_WORK_MS; none for a local worker when `--worker-prefetch`
+   * is 0), for local workers and for those that ask for it (`ahead`).
    */
   private capacity(w: TaskWorker): number {
-    if (w.slots !== undefined) return w.slots;
     const ahead = this.pool.aheadPerWorker ?? 0;
-    if (ahead === 0) return this.pool.slotsPerWorker;
+    if (w.slots !== undefined && !w.ahead) return w.slots;
+    if (w.slots === undefined && ahead === 0) return this.pool.slotsPerWorker;
     const ms = this.callMs.get(w.id);
     const short = ms === undefined ? 0 : Math.floor(AHEAD_WORK_MS / Math.max(ms, 0.01));
-    return this.pool.slotsPerWorker + Math.max(ahead, Math.min(MAX_AHEAD, short));
+    return (w.slots ?? this.pool.slotsPerWorker) + Math.max(ahead, Math.min(MAX_AHEAD, short));
   }
 
   private sortedReady(): Job[] {
@@ -581,9 +445,7 @@ export class TaskScheduler {
       job.noted = false;
       this.tasks.note(job.uid, null);
     }
-    job.expiryTimer = clear(job.expiryTimer);
     job.worker = worker.id;
-    job.started = false;
     this.tasks.mark(job.uid, "dispatched");
     this.load.set(worker.id, (this.load.get(worker.id) ?? 0) + 1);
     this.tasks.dispatched(job.uid, worker.id);
@@ -600,253 +462,5 @@ export class TaskScheduler {
       ...(job.priority !== 0 ? { priority: job.priority } : {}),
       ...(job.run ? { run: job.run } : {}),
     });
-  }
-
-  /** The task started in its worker: its timeout counts from now. */
-  private startTimeout(job: Job): void {
-    if (job.timeout === undefined || job.timeoutTimer) return;
-    const t = job.timeout;
-    job.timeoutTimer = setTimeout(() => {
-      job.timeoutTimer = undefined;
-      const r = this.tasks.active(job.uid);
-      if (r?.state === "running") {
-        this.stop(r, "timed_out", `The task timed out: it ran longer than ${t} s`);
-      }
-    }, t * 1000);
-  }
-
-  // ---- what the worker says -------------------------------------------------------
-
-  private onTaskMessage(worker: string, m: TaskMessage): void {
-    switch (m.type) {
-      case "task_started": {
-        this.tasks.started(m.id, worker, m.time);
-        const job = this.jobs.get(m.id);
-        if (job) job.started = true;
-        if (job && this.tasks.active(m.id)?.state === "running") this.startTimeout(job);
-        break;
-      }
-      case "task_progress": {
-        const p: { progress?: number; message?: string; outputs?: Record<string, unknown> } = {};
-        if (m.progress !== undefined) p.progress = m.progress;
-        if (m.message !== undefined) p.message = m.message;
-        if (m.outputs !== undefined) p.outputs = m.outputs;
-        this.tasks.progress(m.id, p);
-        break;
-      }
-      case "task_done": {
-        const rec = this.tasks.active(m.id);
-        if (!rec) return;
-        const job = this.jobs.get(m.id);
-        this.noteCallTime(worker, m.call_ms ?? (m.time_stop - m.time_start) * 1000);
-        this.tasks.mark(m.id, "end_heard");
-        if (m.trace)
-          for (const [k, at] of Object.entries(m.trace)) this.tasks.mark(m.id, `worker_${k}`, at);
-        if (job) {
-          job.timeoutTimer = clear(job.timeoutTimer);
-          // Its worker's slot is free now, while its outcome is being made durable.
-          if (this.unload(job)) this.schedulePump();
-        }
-        if (rec.stopping) {
-          this.tasks.finish(m.id, rec.stopping.state, {
-            msg: rec.stopping.msg,
-            traceback: m.traceback,
-            time_stop: m.time_stop,
-          });
-        } else if (!m.success && job && rec.attempts <= job.maxRetries) {
-          this.retry(job, m.msg);
-        } else {
-          this.tasks.finish(m.id, m.success ? "completed" : "failed", {
-            msg: m.msg,
-            traceback: m.traceback,
-            return_value: m.return_value,
-            time_stop: m.time_stop,
-          });
-        }
-        break;
-      }
-    }
-  }
-
-  /** A call took `callMs` in `worker`: its running mean of call times moves. */
-  private noteCallTime(worker: string, callMs: number): void {
-    const ms = Math.max(0, callMs);
-    if (!Number.isFinite(ms)) return;
-    const prev = this.callMs.get(worker);
-    this.callMs.set(worker, prev === undefined ? ms : prev + (ms - prev) * CALL_MS_WEIGHT);
-  }
-
-  /** The task no longer holds a slot of its worker. */
-  private unload(job: Job): boolean {
-    const w = job.worker;
-    if (w === undefined) return false;
-    job.worker = undefined;
-    if (job.lent) {
-      // Its slot was lent: nothing to give back.
-      job.lent = false;
-      return true;
-    }
-    const n = this.load.get(w);
-    if (n !== undefined) {
-      if (n <= 1) this.load.delete(w);
-      else this.load.set(w, n - 1);
-    }
-    return true;
-  }
-
-  /**
-   * A worker of the pool (not the main one) is gone while the environment
-   * stays open: its tasks end as asked (cancel, timeout), are retried if they
-   * have retries left, or fail with `msg`.
-   */
-  private workerLost(worker: string, msg: string): void {
-    this.callMs.delete(worker);
-    for (const rec of this.tasks.activeRecords()) {
-      if (rec.state !== "running" || rec.worker !== worker) continue;
-      const job = this.jobs.get(rec.uid);
-      if (job) this.unload(job);
-      if (job && !job.started && !rec.stopping) {
-        // Dealt ahead and never started: it goes back to wait for a worker, unharmed.
-        this.tasks.undealt(rec.uid, msg);
-        this.enqueue(job);
-      } else if (rec.stopping) {
-        this.tasks.finish(rec.uid, rec.stopping.state, { msg: rec.stopping.msg });
-      } else if (job && rec.attempts <= job.maxRetries) {
-        this.retry(job, msg);
-      } else {
-        this.tasks.finish(rec.uid, "failed", { msg });
-      }
-    }
-    this.load.delete(worker);
-    this.schedulePump();
-  }
-
-  private retry(job: Job, reason: string): void {
-    if (this.unload(job)) this.schedulePump();
-    const attempts = this.tasks.get(job.uid)?.attempts ?? 1;
-    // Exponential, with "equal jitter": half the step is fixed, half random.
-    const step = Math.min(MAX_BACKOFF_SEC, job.retryBackoff * 2 ** (attempts - 1));
-    const delay = step / 2 + Math.random() * (step / 2);
-    this.tasks.retrying(job.uid, reason, delay);
-    job.retryTimer = setTimeout(() => {
-      job.retryTimer = undefined;
-      if (this.tasks.active(job.uid)?.state !== "retrying") return;
-      this.enqueue(job);
-      this.pump();
-    }, delay * 1000);
-  }
-
-  // ---- stopping ---------------------------------------------------------------------
-
-  /** Abort a running task's signal; replace its worker if it has not stopped after the grace period. */
-  private stop(rec: TaskRecord, state: "cancelled" | "timed_out", msg: string): void {
-    if (!this.tasks.requestStop(rec.uid, state, msg)) return;
-    this.pool.cancel(rec.worker, rec.uid, msg);
-    if (this.graceTimers.has(rec.uid)) return;
-    const g = this.opts.cancelGraceSec;
-    const timer = setTimeout(() => {
-      this.graceTimers.delete(rec.uid);
-      const r = this.tasks.active(rec.uid);
-      if (r?.state !== "running" || !r.stopping) return;
-      const what = r.stopping.state === "timed_out" ? "it timed out" : "it was cancelled";
-      r.stopping.msg +=
-        `; it did not stop within ${g} s, so its worker process was replaced` +
-        " (the environment is re-opened automatically)";
-      // Replacing the main worker re-opens the whole environment; another worker goes alone.
-      const alone = r.worker !== null && r.worker !== this.pool.mainWorkerId;
-      for (const other of this.tasks.activeRecords()) {
-        if (alone && other.worker !== r.worker) continue;
-        if (other !== r && other.state === "running" && other.stopping) {
-          other.stopping.msg += "; it was ended when its worker process was replaced";
-        }
-      }
-      this.log.warn(`Task '${r.uid}' did not stop within ${g} s after ${what}`);
-      this.pool.replace(
-        `to end task '${r.uid}', which did not stop within ${g} s after ${what}`,
-        r.worker,
-      );
-    }, g * 1000);
-    this.graceTimers.set(rec.uid, timer);
-  }
-
-  // ---- waiting ----------------------------------------------------------------------
-
-  private expire(job: Job): void {
-    job.expiryTimer = undefined;
-    const rec = this.tasks.active(job.uid);
-    if (rec?.state !== "pending") return;
-    const waitingFor =
-      job.waitingOn.size > 0
-        ? `waiting for ${[...job.waitingOn].map((u) => `'${u}'`).join(", ")} to complete`
-        : "waiting for a worker";
-    this.tasks.finish(job.uid, "expired", {
-      msg: `The task expired: it was not started within ${job.expires} s (${waitingFor})`,
-    });
-  }
-
-  private cancelForDependency(job: Job, parent: TaskRecord): void {
-    const pjob = this.jobs.get(parent.uid);
-    const state = parent.state as Exclude<FinalState, "completed">;
-    let how = ENDED_AS[state] ?? parent.state;
-    if (state === "cancelled" && pjob?.cause) how += ` because ${pjob.cause}`;
-    job.cause = `task '${parent.uid}' ${how}`;
-    this.tasks.finish(job.uid, "cancelled", {
-      msg: `The task was cancelled: it depends on task '${parent.uid}', which ${how}`,
-    });
-  }
-
-  /** A task ended: release or cancel the tasks that wait for it; drop its timers. */
-  private onFinal(rec: TaskRecord): void {
-    const job = this.jobs.get(rec.uid);
-    let released = false;
-    if (job) {
-      if (this.unload(job)) released = true;
-      this.clearTimers(job);
-      if (job.queued) this.unqueue(job);
-    }
-    const grace = this.graceTimers.get(rec.uid);
-    if (grace) {
-      clearTimeout(grace);
-      this.graceTimers.delete(rec.uid);
-    }
-    const children = this.dependents.get(rec.uid);
-    this.dependents.delete(rec.uid);
-    for (const child of children ?? []) {
-      const cj = this.jobs.get(child);
-      if (!cj || !this.tasks.active(child)) continue;
-      if (rec.state === "completed") {
-        cj.waitingOn.delete(rec.uid);
-        if (cj.waitingOn.size === 0) {
-          this.enqueue(cj);
-          released = true;
-        }
-      } else {
-        this.cancelForDependency(cj, rec);
-      }
-    }
-    // The job is kept until here so that its dependents can name the cause.
-    if (job) this.jobs.delete(rec.uid);
-    if (released) this.pump();
-  }
-
-  /** The worker is gone: unless a new one is on its way, the waiting tasks cannot run. */
-  private onWorkerGone(reopening: boolean, why: string): void {
-    // The slots of workers on other hosts stay taken: their tasks go on.
-    const remote = new Set(this.pool.workers().flatMap((w) => (w.remote ? [w.id] : [])));
-    for (const id of [...this.load.keys()]) if (!remote.has(id)) this.load.delete(id);
-    if (reopening) return;
-    for (const job of [...this.jobs.values()]) {
-      const rec = this.tasks.active(job.uid);
-      if (rec && rec.state !== "running") {
-        const what = rec.attempts > 0 ? "was not retried" : "did not run";
-        this.tasks.finish(job.uid, "failed", { msg: `The task ${what}: ${why}` });
-      }
-    }
-  }
-
-  private clearTimers(job: Job): void {
-    job.expiryTimer = clear(job.expiryTimer);
-    job.retryTimer = clear(job.retryTimer);
-    job.timeoutTimer = clear(job.timeoutTimer);
   }
 }

@@ -11,7 +11,7 @@
  *  - The worker gets the child's uid (`subtask_reply`) and, when it awaits the
  *    child, its outcome once it ends (`subtask_done`).
  *  - Deadlock: while a task has awaited children that have not ended, its
- *    slot is lent (scheduler.lendSlot): parents that wait never hold the
+ *    slot is lent (lifecycle.lendSlot): parents that wait never hold the
  *    slots their children need. It takes the slot back when the last one ends.
  *  - Bounds (task-tree.ts): a subtask deeper than --max-subtask-depth, one
  *    that would make its tree hold more than --max-tree-tasks unfinished
@@ -34,16 +34,16 @@ import type { SubtaskMsg } from "../../protocol/ipc.js";
 import type { AccessControl } from "../access/access.js";
 import { checkCall, requireFunctionAllowed } from "../access/requester.js";
 import type { SubtaskNotice, TaskWorkerPool } from "../workers/pool.js";
-import type { TaskRecord, TaskRegistry } from "./registry.js";
-import { isFinal } from "./registry.js";
-import type { TaskScheduler } from "./scheduler.js";
+import type { TaskRegistry } from "./registry.js";
+import { isFinal, type TaskRecord } from "./task-record.js";
+import type { TaskLifecycle } from "./lifecycle.js";
 import type { TaskTrees } from "./task-tree.js";
 
 /** What the subtasks area uses. */
 export interface SubtasksContext {
   tasks: Pick<TaskRegistry, "get" | "active" | "events" | "childrenOfTask">;
-  scheduler: Pick<
-    TaskScheduler,
+  lifecycle: Pick<
+    TaskLifecycle,
     "submit" | "cancel" | "lendSlot" | "reclaimSlot" | "unknownDependencies"
   >;
   pool: Pick<TaskWorkerPool, "on" | "notify">;
@@ -118,7 +118,7 @@ export class Subtasks {
     let mine = this.waitingFor.get(req.parent);
     if (!mine) this.waitingFor.set(req.parent, (mine = new Set()));
     mine.add(uid);
-    if (mine.size === 1) this.m.scheduler.lendSlot(req.parent);
+    if (mine.size === 1) this.m.lifecycle.lendSlot(req.parent);
   }
 
   /** Check the request as function_execute would, with the parent's requester; returns the uid. */
@@ -138,7 +138,7 @@ export class Subtasks {
     }
     const o = parsed.data;
     const after = o.after ?? [];
-    const unknown = this.m.scheduler.unknownDependencies(after);
+    const unknown = this.m.lifecycle.unknownDependencies(after);
     if (unknown.length > 0) {
       throw new Refused(
         `Unknown task in 'after': ${unknown.map((u) => pyRepr(u)).join(", ")} (never seen, or its result was purged)`,
@@ -147,7 +147,7 @@ export class Subtasks {
     const uid = randomUUID();
     // Entered in its tree before it exists: it may end within submit (a failed `after`).
     this.m.trees.admit(uid, req.parent, isTask);
-    this.m.scheduler.submit(
+    this.m.lifecycle.submit(
       uid,
       { name, args: args ?? [], kwargs: kwargs ?? {} },
       true,
@@ -197,7 +197,7 @@ export class Subtasks {
       this.waitingFor.delete(rec.uid);
       for (const child of mine) {
         this.awaited.delete(child);
-        if (rec.state === "failed" && this.m.tasks.active(child)) this.m.scheduler.cancel(child);
+        if (rec.state === "failed" && this.m.tasks.active(child)) this.m.lifecycle.cancel(child);
       }
     }
     const a = this.awaited.get(rec.uid);
@@ -208,7 +208,7 @@ export class Subtasks {
     siblings?.delete(rec.uid);
     if (siblings && siblings.size > 0) return;
     this.waitingFor.delete(a.parent);
-    this.m.scheduler.reclaimSlot(a.parent);
+    this.m.lifecycle.reclaimSlot(a.parent);
   }
 
   /**
@@ -228,7 +228,7 @@ export class Subtasks {
           stack.push(child);
           const c = this.m.tasks.active(child);
           if (!c || c.stopping) continue;
-          this.m.scheduler.cancel(child);
+          this.m.lifecycle.cancel(child);
           n++;
         }
       }

@@ -26,6 +26,11 @@ export interface TaskWorker {
   main: boolean;
   /** Its own number of slots (default: the pool's `slotsPerWorker`). */
   slots?: number;
+  /**
+   * With `slots`: it is dealt ahead beyond them by its recent call times, as
+   * local pool workers are (at least the pool's `aheadPerWorker`).
+   */
+  ahead?: boolean;
   /** false: it takes no background task (the main worker with `--workers 0`). */
   background?: boolean;
   /** A worker on another host (its tasks outlive the local environment). */

@@ -1,0 +1,124 @@
+/**
+ * The types around the task lifecycle (lifecycle.ts): a task's options, what
+ * cancel answers, what it keeps of a task, and the narrow interfaces the lifecycle is given (the
+ * registry it records in, the scheduler it deals through, the workers).
+ */
+import type { Logger } from "pino";
+import type { TaskMessage } from "../workers/pool.js";
+import type { DealJob } from "./scheduler.js";
+import type { EndFields, FinalState, NewTask, TaskRecord } from "./task-record.js";
+
+export interface TaskOptions {
+  /** Seconds of run time before the task is stopped as timed_out. */
+  timeout?: number | undefined;
+  /** Retries after a failed attempt (default 0). */
+  max_retries?: number | undefined;
+  /** Base of the exponential backoff between tries, in seconds (default 1). */
+  retry_backoff?: number | undefined;
+  /** Seconds the task may wait to start before it expires unrun. */
+  expires?: number | undefined;
+  /** Task UIDs that must complete first. */
+  after?: string[] | undefined;
+  /** Higher runs first among tasks ready at the same time (default 0). */
+  priority?: number | undefined;
+  /** Only a worker with all these tags takes it (remote workers, `zqs worker --tags`). */
+  worker_tags?: string[] | undefined;
+}
+
+/** One outcome of task_cancel per UID (SPEC §7.1). */
+export type CancelOutcome = "cancelled" | "cancelling" | "already_completed" | "not_found";
+
+/** Who asked for a task, the task (or plan item) that submitted it, where it is recorded (see NewTask). */
+export type TaskLinks = Pick<NewTask, "user" | "group" | "parent" | "listedElsewhere">;
+
+/** What the lifecycle records its decisions in (the registry). */
+export interface LifecycleTasks {
+  get(uid: string): TaskRecord | undefined;
+  active(uid: string): TaskRecord | undefined;
+  create(t: NewTask): TaskRecord;
+  started(uid: string, worker: string, timeSec: number): void;
+  progress(
+    uid: string,
+    p: { progress?: number; message?: string; outputs?: Record<string, unknown> },
+  ): void;
+  finish(uid: string, state: FinalState, f: EndFields): void;
+  undealt(uid: string, reason: string): void;
+  retrying(uid: string, reason: string, delaySec: number): void;
+  requestStop(uid: string, state: "cancelled" | "timed_out", msg: string): boolean;
+  extendStop(uid: string, more: string): void;
+  runningOn(worker: string | null): TaskRecord[];
+  activeRecords(): TaskRecord[];
+  mark(uid: string, name: string, at?: number): void;
+  isEnding(uid: string): boolean;
+  wasPurged(uid: string): boolean;
+  readonly waitingCount: number;
+  readonly events: { on(event: "final", listener: (r: TaskRecord) => void): unknown };
+}
+
+/** What the lifecycle asks of the scheduler (scheduler.ts). */
+export interface TaskDealer {
+  add(job: DealJob): void;
+  enqueue(uid: string): void;
+  forget(uid: string): boolean;
+  free(uid: string): void;
+  ended(uid: string, worker: string, callMs: number): void;
+  lend(uid: string): void;
+  reclaim(uid: string): void;
+  workerLost(worker: string): void;
+  localGone(): void;
+  workerCount(): number;
+  pump(): void;
+  schedulePump(): void;
+}
+
+/** What the lifecycle uses of the workers: their events, and stopping a task in one. */
+export interface LifecyclePool {
+  readonly mainWorkerId: string | undefined;
+  cancel(workerId: string | null, taskUid: string, reason: string): void;
+  replace(why: string, workerId: string | null): void;
+  on(event: "task-message", listener: (worker: string, m: TaskMessage) => void): unknown;
+  on(event: "worker-lost", listener: (worker: string, msg: string) => void): unknown;
+  on(event: "worker-joined", listener: () => void): unknown;
+  on(event: "all-gone", listener: (reopening: boolean, why: string) => void): unknown;
+}
+
+export interface LifecycleContext {
+  tasks: LifecycleTasks;
+  dealer: TaskDealer;
+  pool: LifecyclePool;
+  log: Pick<Logger, "warn">;
+  cancelGraceSec: number;
+}
+
+/** What the lifecycle keeps of a function task until it ends. */
+export interface Life {
+  uid: string;
+  timeout: number | undefined;
+  maxRetries: number;
+  retryBackoff: number;
+  expires: number | undefined;
+  /** Dependencies that have not completed yet. */
+  waitingOn: Set<string>;
+  /** Why the task was cancelled by a dependency (for its own dependents' messages). */
+  cause: string | undefined;
+  /** Submitted but not released yet (a run's task waiting for its turn). */
+  held: boolean;
+  expiryTimer: NodeJS.Timeout | undefined;
+  retryTimer: NodeJS.Timeout | undefined;
+  timeoutTimer: NodeJS.Timeout | undefined;
+}
+
+/** Longest wait between two tries. */
+export const MAX_BACKOFF_SEC = 300;
+
+export const ENDED_AS: Record<Exclude<FinalState, "completed">, string> = {
+  failed: "failed",
+  cancelled: "was cancelled",
+  timed_out: "timed out",
+  expired: "expired",
+};
+
+export function clear(t: NodeJS.Timeout | undefined): undefined {
+  if (t) clearTimeout(t);
+  return undefined;
+}

@@ -1,0 +1,146 @@
+/**
+ * A task's record, as the registry keeps it (SPEC §7.1), and the types around
+ * it: what creates one, how one ends, its states.
+ */
+import type { TaskState } from "../../protocol/index.js";
+import type { TaskTrace } from "../../protocol/task-trace.js";
+
+/** What `add()` takes: a task handed to the worker at once (script uploads, environment updates). */
+export interface RunningTask {
+  uid: string;
+  name: string;
+  kind: "function" | "script";
+  background: boolean;
+  /** Seconds since the epoch. */
+  time_start: number;
+}
+
+/** A new task as the scheduler creates it (pending until it is dispatched). */
+export interface NewTask {
+  uid: string;
+  name: string;
+  kind: "function" | "script";
+  background: boolean;
+  after?: string[];
+  priority?: number;
+  /** The run it belongs to. */
+  runUid?: string;
+  /** Who asked for it (function_execute's user and group; a subtask's are its parent's). */
+  user?: string | null;
+  group?: string | null;
+  /** The task (or plan item) that submitted it as a subtask. */
+  parent?: string | null;
+  /**
+   * No accepted mark of its own: a durable record written before the reply
+   * lists it (a run's definition), and restore cuts it off from there (see
+   * `restoreCutOff`).
+   */
+  listedElsewhere?: boolean;
+}
+
+export interface CompletedResult {
+  task_uid: string;
+  success: boolean;
+  msg: string;
+  traceback: string;
+  return_value: unknown;
+  time_start: number;
+  time_stop: number;
+}
+
+export type FinalState = "completed" | "failed" | "cancelled" | "timed_out" | "expired";
+export const FINAL_STATES: readonly TaskState[] = [
+  "completed",
+  "failed",
+  "cancelled",
+  "timed_out",
+  "expired",
+];
+
+export function isFinal(state: TaskState): state is FinalState {
+  return FINAL_STATES.includes(state);
+}
+
+export interface TaskRecord {
+  uid: string;
+  name: string;
+  kind: "function" | "script";
+  background: boolean;
+  state: TaskState;
+  /** Epoch milliseconds. */
+  createdAt: number;
+  /** When it was first handed to a worker (the `time_start` of its result). */
+  dispatchedAt: number | undefined;
+  /** When the worker began its first attempt. */
+  startedAt: number | undefined;
+  endedAt: number | undefined;
+  updatedAt: number;
+  attempts: number;
+  progress: number;
+  message: string | null;
+  outputs: Record<string, unknown>;
+  after: string[];
+  priority: number;
+  /** The run it belongs to (run_create), or null. */
+  runUid: string | null;
+  /** The worker process that runs (ran) it. */
+  worker: string | null;
+  /** It has ended and its result is being written: final once durable (see finish). */
+  ending: boolean;
+  user: string | null;
+  group: string | null;
+  /** The task or plan item that submitted it (subtasks), or null. */
+  parent: string | null;
+  /** A stop was asked for (cancel, timeout): the state it ends in, and why. */
+  stopping: { state: "cancelled" | "timed_out"; msg: string } | undefined;
+  result: CompletedResult | undefined;
+  /** Its worker was heard to start this attempt (task_started); false while dealt ahead. */
+  heardStart: boolean;
+  /** Timing marks along its path (only with ZQS_TRACE_TASKS=1; see task-trace.ts). */
+  trace?: TaskTrace;
+}
+
+export interface TaskStats {
+  queue_depth: number;
+  active_workers: number;
+}
+
+/** Outcome fields of a task that ends. */
+export interface EndFields {
+  msg: string;
+  traceback?: string;
+  return_value?: unknown;
+  /** Epoch seconds (default now). */
+  time_stop?: number;
+}
+
+/** The record of a task just accepted: `pending`, no attempt yet. */
+export function newRecord(t: NewTask, now: number): TaskRecord {
+  return {
+    uid: t.uid,
+    name: t.name,
+    kind: t.kind,
+    background: t.background,
+    state: "pending",
+    createdAt: now,
+    dispatchedAt: undefined,
+    startedAt: undefined,
+    endedAt: undefined,
+    updatedAt: now,
+    attempts: 0,
+    progress: 0,
+    message: null,
+    outputs: {},
+    after: t.after ?? [],
+    priority: t.priority ?? 0,
+    runUid: t.runUid ?? null,
+    worker: null,
+    ending: false,
+    user: t.user ?? null,
+    group: t.group ?? null,
+    parent: t.parent ?? null,
+    stopping: undefined,
+    result: undefined,
+    heardStart: false,
+  };
+}

@@ -1,0 +1,318 @@
+/**
+ * What the task registry keeps in the store: a task's accepted mark (written
+ * when it is accepted, replaced by its result), its final result with the
+ * lifecycle fields its result cannot tell (stored info), and, at start, the
+ * records rebuilt from what is stored (restore; a task cut off by a stop
+ * becomes a failed result saying so).
+ *
+ * A plain task with no requester (one attempt that completed or failed, no
+ * options, outputs, dependencies, parent or user: an environment update, a
+ * script) stores no info: the store stays as small as the Python-compatible
+ * result (after a restart its record is rebuilt from the result, without its
+ * name and worker). A task's user and group, and its parent, are kept:
+ * tasks_list filters by them and task_info links parents and children after a
+ * restart.
+ */
+import type { StoreOp, StoredResult } from "../store/types.js";
+import type { CompletedResult, FinalState, TaskRecord } from "./task-record.js";
+
+/** How long an "accepted" mark may stay in the store (it is replaced when the task ends). */
+const ACCEPTED_KEPT_SEC = 10 * 365 * 24 * 3600;
+/** How soon a final result whose write failed is written again. */
+const COMMIT_RETRY_MS = 1000;
+
+/** The stored mark of a task accepted and not ended yet. */
+export interface AcceptedMark {
+  name: string;
+  kind: TaskRecord["kind"];
+  background: boolean;
+  createdAt: number;
+  user?: string | null;
+  group?: string | null;
+  parent?: string | null;
+}
+
+/** What a task's accepted mark keeps of it. */
+function acceptedMark(rec: TaskRecord): AcceptedMark {
+  return {
+    name: rec.name,
+    kind: rec.kind,
+    background: rec.background,
+    createdAt: rec.createdAt,
+    ...(rec.user !== null ? { user: rec.user, group: rec.group } : {}),
+    ...(rec.parent !== null ? { parent: rec.parent } : {}),
+  };
+}
+
+type StoredInfo = Partial<
+  Pick<
+    TaskRecord,
+    | "name"
+    | "kind"
+    | "background"
+    | "state"
+    | "createdAt"
+    | "attempts"
+    | "progress"
+    | "message"
+    | "outputs"
+    | "after"
+    | "priority"
+    | "runUid"
+    | "worker"
+    | "user"
+    | "group"
+    | "parent"
+  >
+>;
+
+/** A record rebuilt from the store, kept until `at` (epoch ms). */
+export interface Restored {
+  rec: TaskRecord;
+  at: number;
+}
+
+/** Where the registry's writes go; set by the manager (unset in tests of the registry alone). */
+export class TaskStore {
+  /** Where accepted marks and removals are written (no one waits for them). */
+  store: ((ops: StoreOp[]) => void) | undefined;
+  /**
+   * Where final results and accepted marks are written: resolves once they
+   * are durable (a group commit with the turn's other writes; `patient`: the
+   * commit may wait a moment for company, see writer.ts). Unset: a final
+   * state is visible at once.
+   */
+  commit: ((ops: StoreOp[], patient?: boolean) => Promise<void>) | undefined;
+  private closed = false;
+  /** Accepted marks being written: settles once durable (or failed, which is logged). */
+  private readonly accepting = new Map<string, Promise<void>>();
+
+  /**
+   * The task's accepted mark, written with the turn's other changes (a group
+   * commit); its result replaces it. After a crash it becomes a failed result
+   * (see restore), so an accepted task is never silently lost: the reply that
+   * acknowledges it waits for it (whenAccepted).
+   */
+  writeAccepted(rec: TaskRecord): void {
+    const mark: StoreOp[] = [
+      {
+        op: "result_put",
+        uid: rec.uid,
+        result: { accepted: acceptedMark(rec) },
+        expiresAt: rec.createdAt / 1000 + ACCEPTED_KEPT_SEC,
+      },
+    ];
+    if (!this.commit) this.store?.(mark);
+    else {
+      // Patient: when commits are slow, it waits a moment for the task's result to join it.
+      const settled = this.commit(mark, true).then(
+        () => undefined,
+        () => undefined,
+      );
+      this.accepting.set(rec.uid, settled);
+      void settled.then(() => this.accepting.delete(rec.uid));
+    }
+  }
+
+  /** Resolves once the task's accepted mark is durable: before a reply acknowledges it. */
+  whenAccepted(uid: string): Promise<void> {
+    return this.accepting.get(uid) ?? Promise.resolve();
+  }
+
+  /**
+   * Write the final result of `rec` (with `final`: its state, progress and
+   * message as they will be published), then call `then`; at once when
+   * nothing is durable here.
+   */
+  writeFinal(
+    rec: TaskRecord,
+    result: CompletedResult,
+    final: Pick<TaskRecord, "progress" | "message"> & { state: FinalState },
+    expiresAt: number,
+    then: () => void,
+  ): void {
+    if (!this.commit) return then();
+    const info = storedInfo(rec, result, final);
+    this.durably(
+      [
+        {
+          op: "result_put",
+          uid: rec.uid,
+          result: info === undefined ? result : { ...result, info },
+          expiresAt: expiresAt / 1000,
+        },
+      ],
+      then,
+    );
+  }
+
+  /**
+   * Write `ops`, then call `then`. A failed write (logged by the writer) is
+   * tried again until it succeeds or the store is closed: an outcome that
+   * could not be made durable is never reported.
+   */
+  private durably(ops: StoreOp[], then: () => void): void {
+    const commit = this.commit;
+    if (!commit) return then();
+    commit(ops).then(then, () => {
+      if (this.closed) return;
+      const t = setTimeout(() => this.durably(ops, then), COMMIT_RETRY_MS);
+      t.unref();
+    });
+  }
+
+  /** Write changes no one waits for. */
+  background(ops: StoreOp[]): void {
+    if (ops.length > 0) this.store?.(ops);
+  }
+
+  close(): void {
+    this.closed = true;
+  }
+}
+
+/**
+ * What the stored results at start stand for: records still within their
+ * retention (bounded by the retention in force now), uids whose retention
+ * ended (deleted), and tasks accepted but not ended when the manager stopped
+ * (failed results saying so, kept for the retention from now). `ops`: what
+ * to write for them.
+ */
+export function restoreResults(
+  stored: readonly StoredResult[],
+  retentionSec: number,
+  now: number,
+): { kept: Restored[]; gone: string[]; ops: StoreOp[] } {
+  const kept: Restored[] = [];
+  const gone: string[] = [];
+  const ops: StoreOp[] = [];
+  const cut: StoreOp[] = [];
+  for (const s of [...stored].sort((a, b) => a.expiresAt - b.expiresAt)) {
+    const accepted = (s.result as { accepted?: AcceptedMark }).accepted;
+    if (accepted) {
+      const c = cutOff(s.uid, accepted, retentionSec, now);
+      kept.push(c);
+      cut.push(c.op);
+      continue;
+    }
+    // The retention in force now bounds restored results too: the purge FIFO stays in order
+    // (a longer retention of the manager before would put late expiries ahead of new ones).
+    const at = Math.min(s.expiresAt * 1000, now + retentionSec * 1000);
+    if (at <= now) {
+      ops.push({ op: "result_delete", uid: s.uid });
+      gone.push(s.uid);
+      continue;
+    }
+    const { info = {}, ...result } = s.result as CompletedResult & { info?: StoredInfo };
+    kept.push({ rec: restoredRecord(s.uid, result, info), at });
+  }
+  return { kept, gone, ops: [...ops, ...cut] };
+}
+
+/** The failed result of a task the stop cut off (kept for the retention from now); its store op. */
+export function cutOff(
+  uid: string,
+  accepted: AcceptedMark,
+  retentionSec: number,
+  now: number,
+): Restored & { op: StoreOp } {
+  const result: CompletedResult = {
+    task_uid: uid,
+    success: false,
+    msg: "The manager stopped before the task ended: its outcome is unknown",
+    traceback: "",
+    return_value: null,
+    time_start: accepted.createdAt / 1000,
+    time_stop: now / 1000,
+  };
+  const info: StoredInfo = {
+    name: accepted.name,
+    kind: accepted.kind,
+    background: accepted.background,
+    createdAt: accepted.createdAt,
+    state: "failed",
+    ...(accepted.user != null ? { user: accepted.user, group: accepted.group ?? null } : {}),
+    ...(accepted.parent != null ? { parent: accepted.parent } : {}),
+  };
+  const at = now + retentionSec * 1000;
+  return {
+    rec: restoredRecord(uid, result, info),
+    at,
+    op: { op: "result_put", uid, result: { ...result, info }, expiresAt: at / 1000 },
+  };
+}
+
+/** The record a stored result stands for, with its stored lifecycle fields. */
+function restoredRecord(uid: string, result: CompletedResult, info: StoredInfo): TaskRecord {
+  const start = Math.round(result.time_start * 1000);
+  const stop = Math.round(result.time_stop * 1000);
+  const attempts = info.attempts ?? 1;
+  return {
+    uid,
+    name: info.name ?? "",
+    kind: info.kind ?? "function",
+    background: info.background ?? true,
+    state: info.state ?? (result.success ? "completed" : "failed"),
+    createdAt: info.createdAt ?? start,
+    dispatchedAt: attempts > 0 ? start : undefined,
+    startedAt: attempts > 0 ? start : undefined,
+    endedAt: stop,
+    updatedAt: stop,
+    attempts,
+    progress: info.progress ?? (result.success ? 100 : 0),
+    message: info.message !== undefined ? info.message : result.success ? null : result.msg,
+    outputs: info.outputs ?? {},
+    after: info.after ?? [],
+    priority: info.priority ?? 0,
+    runUid: info.runUid ?? null,
+    worker: info.worker ?? null,
+    ending: false,
+    user: info.user ?? null,
+    group: info.group ?? null,
+    parent: info.parent ?? null,
+    stopping: undefined,
+    result,
+    heardStart: attempts > 0,
+  };
+}
+
+/**
+ * The fields of `r` (with `final`: its state, progress and message as they will be
+ * published) that `restoredRecord` would not make from its result alone (none: undefined).
+ */
+function storedInfo(
+  r: TaskRecord,
+  result: CompletedResult,
+  final: Pick<TaskRecord, "state" | "progress" | "message">,
+): StoredInfo | undefined {
+  const info: StoredInfo = {};
+  const ok = result.success;
+  if (r.kind !== "function") info.kind = r.kind;
+  if (!r.background) info.background = false;
+  if (final.state !== (ok ? "completed" : "failed")) info.state = final.state;
+  if (r.attempts !== 1) info.attempts = r.attempts;
+  if (r.dispatchedAt === undefined || r.createdAt < r.dispatchedAt - 1) {
+    info.createdAt = r.createdAt;
+  }
+  if (final.progress !== (ok ? 100 : 0)) info.progress = final.progress;
+  if (final.message !== (ok ? null : result.msg)) info.message = final.message;
+  for (const _k in r.outputs) {
+    info.outputs = r.outputs;
+    break;
+  }
+  if (r.after.length > 0) info.after = r.after;
+  if (r.priority !== 0) info.priority = r.priority;
+  if (r.runUid !== null) info.runUid = r.runUid;
+  if (r.parent !== null) info.parent = r.parent;
+  // Who asked is kept so that tasks_list can filter by user after a restart.
+  if (r.user !== null) {
+    info.user = r.user;
+    info.group = r.group;
+  }
+  for (const _k in info) {
+    info.name = r.name;
+    if (r.worker !== null) info.worker = r.worker;
+    return info;
+  }
+  return undefined;
+}

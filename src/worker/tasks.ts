@@ -1,6 +1,13 @@
 /**
  * Running tasks (functions and scripts): each call runs with its context
  * (`context()`: signal, progress, subtasks, log) and ends with one `task_done`.
+ *
+ * A call that ends in the turn it began (a synchronous function, one that
+ * awaits only resolved promises) reports its start and end as one message:
+ * the `task_done`, which carries `time_start`. The `task_started` of a call is
+ * sent at the next turn (the manager's timeout counts from it, and QS_Task has
+ * its `task-started` event), or earlier, before anything else the call says
+ * (progress, a subtask), so that the manager hears of the start first.
  */
 import type { ExecuteFunctionMsg, TaskDoneMsg } from "../protocol/ipc.js";
 import { TRACE_TASKS, traceNow, type TaskTrace } from "../protocol/task-trace.js";
@@ -28,6 +35,8 @@ export interface TasksOptions {
   functions: FunctionBinder;
   outputBytes: OutputBytes;
   print: Print;
+  /** Runs `fn` at the next turn (setImmediate; a test may run it when it likes). */
+  defer?: (fn: () => void) => void;
 }
 
 /** One call: what it runs and how its end is reported. */
@@ -46,10 +55,16 @@ export interface Call {
 export class Tasks {
   /** The running calls: their abort, for a cancel. */
   private readonly running = new Map<string, LazyAbort>();
+  /** Calls begun whose `task_started` is not sent yet: id → time_start. */
+  private readonly unstarted = new Map<string, number>();
+  private startsDeferred = false;
   /** Trace marks of the tasks received (ZQS_TRACE_TASKS=1): id → marks, until they start. */
   private readonly received = new Map<string, TaskTrace>();
+  private readonly defer: (fn: () => void) => void;
 
-  constructor(private readonly opts: TasksOptions) {}
+  constructor(private readonly opts: TasksOptions) {
+    this.defer = opts.defer ?? ((fn) => setImmediate(fn));
+  }
 
   /** Calls running now. */
   get runningIds(): string[] {
@@ -90,7 +105,7 @@ export class Tasks {
     const ac = new LazyAbort();
     this.running.set(id, ac);
     const time_start = now();
-    this.opts.send({ type: "task_started", id, time: time_start });
+    this.begin(id, time_start);
     const began = performance.now();
     const ctx = this.context(id, call.attempt, ac, call.run ?? null);
     let done: TaskDoneMsg;
@@ -126,6 +141,8 @@ export class Tasks {
       this.running.delete(id);
       this.opts.subtasks.dropOf(id);
     }
+    // Ended before its start was sent: the end says both.
+    this.unstarted.delete(id);
     done.call_ms = performance.now() - began;
     done.out = this.opts.outputBytes();
     if (trace) done.trace = trace;
@@ -151,14 +168,20 @@ export class Tasks {
   ): TaskContext {
     const prefix = `[${id.slice(0, 8)}]`;
     const { print, subtasks } = this.opts;
-    const say = (msg: Parameters<Send>[0]) => this.opts.send(msg);
+    const say = (msg: Parameters<Send>[0]) => {
+      this.announce(id);
+      this.opts.send(msg);
+    };
     const ask = (
       wait: boolean,
       name: string,
       a?: unknown[],
       k?: Record<string, unknown>,
       o?: SubtaskOptions,
-    ) => subtasks.request(id, ac.signal, wait, name, a, k, o);
+    ) => {
+      this.announce(id);
+      return subtasks.request(id, ac.signal, wait, name, a, k, o);
+    };
     return {
       taskUid: id,
       attempt,
@@ -186,5 +209,26 @@ export class Tasks {
         error: (m) => print("stderr", `${prefix} ERROR ${m}\n`),
       },
     };
+  }
+
+  /** A call began: its start is sent at the next turn, unless it has ended by then. */
+  private begin(id: string, time: number): void {
+    this.unstarted.set(id, time);
+    if (this.startsDeferred) return;
+    this.startsDeferred = true;
+    this.defer(() => {
+      this.startsDeferred = false;
+      for (const [started, at] of this.unstarted)
+        this.opts.send({ type: "task_started", id: started, time: at });
+      this.unstarted.clear();
+    });
+  }
+
+  /** The call `id` says something: its start goes first, if not sent yet. */
+  private announce(id: string): void {
+    const time = this.unstarted.get(id);
+    if (time === undefined) return;
+    this.unstarted.delete(id);
+    this.opts.send({ type: "task_started", id, time });
   }
 }

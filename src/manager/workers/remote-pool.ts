@@ -30,6 +30,7 @@ import { checkHelloProof } from "../../protocol/worker-proof.js";
 import type { AgentMessage, HelloMsg, ManagerMessage } from "../../protocol/worker-wire.js";
 import { agentMessageSchema, decodeWire, encodeWire } from "../../protocol/worker-wire.js";
 import { ConsoleLimit, DEFAULT_CONSOLE_BURST, DEFAULT_CONSOLE_RATE } from "../console-limit.js";
+import { routerLoop } from "../rpc/router-loop.js";
 import { SendQueue } from "../rpc/sendqueue.js";
 import type { HelloLimits } from "./hello-limits.js";
 import { helloCountRefusal, helloSizeRefusal } from "./hello-limits.js";
@@ -161,7 +162,13 @@ export class RemoteWorkerPool extends EventEmitter<TaskWorkerPoolEvents> impleme
   async bind(): Promise<void> {
     await this.router.bind(this.opts.address);
     this.running = true;
-    this.loopDone = this.loop();
+    this.loopDone = routerLoop(this.router, {
+      name: "the worker socket",
+      log: this.log,
+      running: () => this.running,
+      onFrames: (frames) => this.onFrames(frames),
+      yieldAfterBytes: LARGE_MESSAGE_BYTES,
+    });
     this.beat = setInterval(() => this.tick(), this.heartbeatMs);
     this.beat.unref();
   }
@@ -243,30 +250,6 @@ export class RemoteWorkerPool extends EventEmitter<TaskWorkerPoolEvents> impleme
 
   private sendTo(route: Buffer, msg: ManagerMessage): void {
     this.sendQueue.send([route, encodeWire(msg)]);
-  }
-
-  private async loop(): Promise<void> {
-    while (this.running) {
-      let frames: Buffer[];
-      try {
-        frames = await this.router.receive();
-      } catch (err) {
-        if (!this.running || this.router.closed) return;
-        this.log.warn({ err }, "Receive failed on the worker socket");
-        continue;
-      }
-      try {
-        this.onFrames(frames);
-      } catch (err) {
-        // A last line of defence: a worker's message never stops the manager.
-        this.log.error({ err }, "Handling a worker's message failed");
-      }
-      // Messages already queued resolve receive() without a turn of the event loop:
-      // after a large one, let the control socket (and the timers) have theirs.
-      if ((frames[1]?.length ?? 0) > LARGE_MESSAGE_BYTES) {
-        await new Promise((r) => setImmediate(r));
-      }
-    }
   }
 
   private onFrames(frames: Buffer[]): void {

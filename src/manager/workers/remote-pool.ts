@@ -76,6 +76,8 @@ interface RemoteWorker {
   slots: number;
   tags: Set<string>;
   version: string;
+  /** The version of the wire protocol it speaks (hello's `wire`). */
+  wire: number;
   functions: Map<string, string>;
   state: WorkerState;
   connectedAt: number;
@@ -196,10 +198,12 @@ export class RemoteWorkerPool extends EventEmitter<TaskWorkerPoolEvents> impleme
   sendTasks(workerId: string, tasks: readonly ExecuteFunctionMsg[]): void {
     const w = this.byName.get(workerId);
     if (!w) return;
-    for (const t of tasks) {
-      w.assigned.set(t.id, t.attempt);
-      this.send(w, t);
-    }
+    for (const t of tasks) w.assigned.set(t.id, t.attempt);
+    const [first] = tasks;
+    if (first === undefined) return;
+    if (tasks.length === 1) this.send(w, first);
+    else if (w.wire >= 2) this.send(w, { type: "execute_batch", tasks: [...tasks] });
+    else for (const t of tasks) this.send(w, t);
   }
 
   notify(workerId: string, msg: SubtaskNotice): void {
@@ -277,9 +281,10 @@ export class RemoteWorkerPool extends EventEmitter<TaskWorkerPoolEvents> impleme
       // A claim that waits on a live holder is answered when the holder speaks or is lost.
       if (this.pending.waiting(key)) return;
       // A connection it does not know (a restart, a worker given up): ask who it is.
-      if (m.type === "task_done") {
+      for (const r of m.type === "reports" ? m.reports : [m]) {
+        if (r.type !== "task_done") continue;
         this.log.warn(
-          `Dropped the result of task '${m.id}' from a worker the manager does not know (now): the task was given up`,
+          `Dropped the result of task '${r.id}' from a worker the manager does not know (now): the task was given up`,
         );
       }
       if (m.type !== "bye") this.sendTo(route, { type: "who" });
@@ -377,6 +382,7 @@ export class RemoteWorkerPool extends EventEmitter<TaskWorkerPoolEvents> impleme
         slots: m.slots,
         tags: new Set(m.tags),
         version: m.version,
+        wire: m.wire ?? 1,
         functions: new Map(Object.entries(m.functions)),
         state: "online",
         connectedAt: now,
@@ -403,6 +409,7 @@ export class RemoteWorkerPool extends EventEmitter<TaskWorkerPoolEvents> impleme
     w.slots = m.slots;
     w.tags = new Set(m.tags);
     w.version = m.version;
+    w.wire = m.wire ?? 1;
     w.functions = new Map(Object.entries(m.functions));
     w.lastSeen = now;
     w.state = m.draining ? "draining" : "online";
@@ -413,6 +420,8 @@ export class RemoteWorkerPool extends EventEmitter<TaskWorkerPoolEvents> impleme
       main: false,
       remote: true,
       slots: w.slots,
+      // Short tasks are dealt ahead to it: they wait in the agent (highest priority first).
+      ahead: true,
       offers: (fn) => fns.has(fn),
       tags,
     };
@@ -445,6 +454,9 @@ export class RemoteWorkerPool extends EventEmitter<TaskWorkerPoolEvents> impleme
         return;
       case "output":
         w.console.write(m.text);
+        return;
+      case "reports":
+        for (const r of m.reports) this.onMessage(w, r);
         return;
       case "draining":
         if (w.state === "online") {

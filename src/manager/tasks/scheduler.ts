@@ -532,12 +532,13 @@ export class TaskScheduler {
    * AHEAD_WORK_MS; none when `--worker-prefetch` is 0).
    */
   private capacity(w: TaskWorker): number {
-    if (w.slots !== undefined) return w.slots;
+    if (w.slots !== undefined && w.ahead !== true) return w.slots;
+    const slots = w.slots ?? this.pool.slotsPerWorker;
     const ahead = this.pool.aheadPerWorker ?? 0;
-    if (ahead === 0) return this.pool.slotsPerWorker;
+    if (ahead === 0) return slots;
     const ms = this.callMs.get(w.id);
     const short = ms === undefined ? 0 : Math.floor(AHEAD_WORK_MS / Math.max(ms, 0.01));
-    return this.pool.slotsPerWorker + Math.max(ahead, Math.min(MAX_AHEAD, short));
+    return slots + Math.max(ahead, Math.min(MAX_AHEAD, short));
   }
 
   private sortedReady(): Job[] {

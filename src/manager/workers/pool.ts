@@ -30,6 +30,8 @@ export interface TaskWorker {
   background?: boolean;
   /** A worker on another host (its tasks outlive the local environment). */
   remote?: boolean;
+  /** With its own `slots`: it may also be dealt ahead beyond them, by its recent call times. */
+  ahead?: boolean;
   /** Whether it offers this function (default: every function). */
   offers?: (name: string) => boolean;
   /** Its tags: a task with `worker_tags` goes only to a worker that has them all. */

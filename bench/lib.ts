@@ -264,3 +264,14 @@ export function writeBenchJson(results: Record<string, unknown>): void {
   fs.writeFileSync(file, `${JSON.stringify(doc, round, 2)}\n`);
   console.log(`results written to ${file}`);
 }
+
+/** Clock ticks per second of /proc/PID/stat's times (`getconf CLK_TCK`: 100 on Linux). */
+const CLK_TCK = 100;
+
+/** CPU time (user + system) a process has used so far, in µs (Linux /proc). */
+export function processCpuUs(pid: number): number {
+  const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8");
+  // Fields after the command name (which may hold spaces), from field 3 (state).
+  const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  return ((Number(f[11]) + Number(f[12])) / CLK_TCK) * 1e6;
+}

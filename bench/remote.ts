@@ -1,21 +1,38 @@
 /**
- * bench:remote — workers on other hosts, on loopback:
+ * bench:remote — workers on other hosts, on loopback (BENCH_N tasks a row,
+ * default 5,000):
  *   - `benchRemoteThroughput`: background no-op tasks (one request each, 16 in
- *     flight) over 1, 2 or 4 `zqs worker` processes (`--slots 2` each, the
- *     manager with `--workers 0`), beside a bare DEALER/ROUTER echo with the
- *     same requests in flight;
- *   - `benchRemoteScheduling`: the same tasks with 1,000 simulated workers
- *     connected (one process holding 1,000 DEALER sockets that answer at once,
- *     bench/sim-workers.mjs) beside 1 simulated worker: the manager's cost of
- *     many connected workers (dealing, heartbeats), as a ratio.
+ *     flight, after 1,000 of warm-up) over 1, 2 or 4 `zqs worker` processes
+ *     (`--slots 2` each, the manager with `--workers 0`), beside a bare
+ *     DEALER/ROUTER echo with the same requests in flight, and the manager's
+ *     CPU time per task;
+ *   - `benchRemoteScheduling`: the same tasks over simulated workers (one
+ *     process holding N DEALER sockets, bench/sim-workers.mjs) that answer at
+ *     once or after a sleep: the manager's cost of many connected workers
+ *     (dealing, heartbeats), and how well it keeps many workers busy.
+ *
+ * Run alone, it prints the rows of `npm run bench` about remote workers:
+ * remote_bg_tasks_per_s over bg_tasks_per_s (local --workers 1, this run),
+ * sim_10000_workers_ratio, sim_sleep_scaling and manager_cpu_us_per_task.
  */
 import { spawn, type ChildProcess } from "node:child_process";
+import os from "node:os";
 import path from "node:path";
 import { CLI, freePort, ROOT, waitUntil } from "../test/helpers/manager.js";
-import { fmt, pipelinedRate, startEchoServer, startNoopManager, type NoopManager } from "./lib.js";
+import {
+  fmt,
+  pipelinedRate,
+  startEchoServer,
+  startNoopManager,
+  writeBenchJson,
+  type NoopManager,
+} from "./lib.js";
 import { encode } from "../src/protocol/index.js";
 import { noopExecute } from "./lib.js";
-import { backgroundRate } from "./throughput.js";
+import { backgroundRate, benchThroughput, measuredBackgroundRate } from "./throughput.js";
+
+/** Background tasks run before the measured ones, on the same manager. */
+const WARMUP_TASKS = 1000;
 
 async function remoteManager(): Promise<{ z: NoopManager; addr: string }> {
   const addr = `tcp://127.0.0.1:${await freePort()}`;
@@ -47,6 +64,7 @@ export interface RemoteThroughput {
   workers: number;
   tasksPerSec: number;
   echoPerSec: number;
+  managerCpuUsPerTask: number;
 }
 
 export async function benchRemoteThroughput(n = 5000, workers = 1): Promise<RemoteThroughput> {
@@ -77,8 +95,9 @@ export async function benchRemoteThroughput(n = 5000, workers = 1): Promise<Remo
     await waitUntil(async () => (await onlineWorkers(z)) === workers, 120_000);
     const body = encode({ method: "function_execute", params: noopExecute(true) }, "json");
     const echoPerSec = await pipelinedRate(router.address, () => body, n, 16);
-    const tasksPerSec = await backgroundRate(z, n, 16);
-    return { workers, tasksPerSec, echoPerSec };
+    await backgroundRate(z, WARMUP_TASKS, 16);
+    const { tasksPerSec, managerCpuUsPerTask } = await measuredBackgroundRate(z, n, 16);
+    return { workers, tasksPerSec, echoPerSec, managerCpuUsPerTask };
   } finally {
     router.stop();
     await stopAll(procs);
@@ -86,15 +105,32 @@ export async function benchRemoteThroughput(n = 5000, workers = 1): Promise<Remo
   }
 }
 
-/** Background no-op tasks/s with `simulated` workers connected (answering at once). */
-export async function benchRemoteScheduling(n = 5000, simulated = 1000): Promise<number> {
+export interface SimOptions {
+  /** Slots of each simulated worker (default 1). */
+  slots?: number;
+  /** How long each task takes in it (ms; default 0: answered at once). */
+  sleepMs?: number;
+}
+
+/** Background no-op tasks/s with `simulated` workers connected (bench/sim-workers.mjs). */
+export async function benchRemoteScheduling(
+  n = 5000,
+  simulated = 1000,
+  o: SimOptions = {},
+): Promise<number> {
   const { z, addr } = await remoteManager();
   const sim = spawn(
     process.execPath,
-    [path.join(ROOT, "bench/sim-workers.mjs"), addr, String(simulated)],
-    {
-      stdio: ["ignore", "pipe", "inherit"],
-    },
+    [
+      path.join(ROOT, "bench/sim-workers.mjs"),
+      addr,
+      String(simulated),
+      "--slots",
+      String(o.slots ?? 1),
+      "--sleep",
+      String(o.sleepMs ?? 0),
+    ],
+    { stdio: ["ignore", "pipe", "inherit"] },
   );
   try {
     await new Promise<void>((resolve, reject) => {
@@ -105,7 +141,8 @@ export async function benchRemoteScheduling(n = 5000, simulated = 1000): Promise
         reject(new Error(`the simulated workers exited (${String(code)})`)),
       );
     });
-    await waitUntil(async () => (await onlineWorkers(z)) === simulated, 120_000);
+    await waitUntil(async () => (await onlineWorkers(z)) === simulated, 300_000);
+    await backgroundRate(z, Math.min(WARMUP_TASKS, n), 16);
     return await backgroundRate(z, n, 16);
   } finally {
     await stopAll([sim]);
@@ -113,17 +150,62 @@ export async function benchRemoteScheduling(n = 5000, simulated = 1000): Promise
   }
 }
 
+/** 20 simulated workers × 2 slots, tasks of 20 ms: what they could run at most (tasks/s). */
+export const SIM_SLEEP = { workers: 20, slots: 2, sleepMs: 20 } as const;
+export const SIM_SLEEP_IDEAL = (SIM_SLEEP.workers * SIM_SLEEP.slots * 1000) / SIM_SLEEP.sleepMs;
+
+export interface RemoteRows {
+  /** Local `--workers 1` background no-ops (tasks/s) and the manager's CPU per task (µs). */
+  local: { tasksPerSec: number; managerCpuUsPerTask: number };
+  remote: RemoteThroughput;
+  sim1: number;
+  sim10000: number;
+  simSleep: number;
+}
+
+/** The rows of the issue's "Done when", measured in one run. */
+export async function benchRemoteRows(n: number): Promise<RemoteRows> {
+  const local = await benchThroughput(n, 1);
+  const remote = await benchRemoteThroughput(n, 1);
+  const sim1 = await benchRemoteScheduling(n, 1);
+  const sim10000 = await benchRemoteScheduling(n, 10_000);
+  const simSleep = await benchRemoteScheduling(
+    Math.round(SIM_SLEEP_IDEAL * 2),
+    SIM_SLEEP.workers,
+    SIM_SLEEP,
+  );
+  return { local, remote, sim1, sim10000, simSleep };
+}
+
 if (import.meta.url === `file://${process.argv[1]}`) {
   const n = Number(process.env.BENCH_N ?? 5000);
-  for (const w of [1, 2, 4]) {
-    const r = await benchRemoteThroughput(n, w);
-    console.log(
-      `${w} remote worker(s), --slots 2: ${fmt(r.tasksPerSec, 0)} tasks/s; raw DEALER/ROUTER echo ${fmt(r.echoPerSec, 0)} req/s (16 in flight); ratio ${fmt(r.tasksPerSec / r.echoPerSec, 2)}`,
-    );
-  }
-  const one = await benchRemoteScheduling(n, 1);
-  const many = await benchRemoteScheduling(n, 1000);
+  const load = () =>
+    os
+      .loadavg()
+      .map((x) => x.toFixed(2))
+      .join(" ");
+  console.log(`load average before: ${load()}; ${os.cpus().length} CPU(s); ${n} tasks a row`);
+  const r = await benchRemoteRows(n);
+  const json = {
+    bg_tasks_per_s: r.local.tasksPerSec,
+    remote_bg_tasks_per_s: r.remote.tasksPerSec,
+    remote_vs_local: r.remote.tasksPerSec / r.local.tasksPerSec,
+    sim_1_worker_tasks_per_s: r.sim1,
+    sim_10000_workers_tasks_per_s: r.sim10000,
+    sim_10000_workers_ratio: r.sim10000 / r.sim1,
+    sim_sleep_tasks_per_s: r.simSleep,
+    sim_sleep_scaling: r.simSleep / SIM_SLEEP_IDEAL,
+    manager_cpu_us_per_task: r.local.managerCpuUsPerTask,
+    remote_manager_cpu_us_per_task: r.remote.managerCpuUsPerTask,
+  };
   console.log(
-    `simulated workers answering at once: 1,000 connected ${fmt(many, 0)} tasks/s; 1 connected ${fmt(one, 0)} tasks/s; ratio ${fmt(many / one, 2)}`,
+    [
+      `remote_bg_tasks_per_s ${fmt(r.remote.tasksPerSec, 0)} / bg_tasks_per_s ${fmt(r.local.tasksPerSec, 0)} (local --workers 1) = ${fmt(json.remote_vs_local, 2)} (target ≥ 0.8)`,
+      `sim_10000_workers_ratio ${fmt(r.sim10000, 0)} / ${fmt(r.sim1, 0)} tasks/s = ${fmt(json.sim_10000_workers_ratio, 2)} (target ≥ 0.9)`,
+      `sim_sleep_scaling ${fmt(r.simSleep, 0)} / ${fmt(SIM_SLEEP_IDEAL, 0)} tasks/s = ${fmt(json.sim_sleep_scaling, 2)} (target ≥ 0.8)`,
+      `manager_cpu_us_per_task ${fmt(r.local.managerCpuUsPerTask, 1)} (local --workers 1; target ≤ 50); over the remote worker ${fmt(r.remote.managerCpuUsPerTask, 1)}`,
+      `load average after: ${load()}`,
+    ].join("\n"),
   );
+  writeBenchJson(json);
 }

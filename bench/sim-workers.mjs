@@ -1,18 +1,51 @@
 /**
  * Simulated remote workers for bench/remote.ts: one process holding N DEALER
- * sockets that join a manager's worker socket (hello), beat, and answer each
- * task at once with a successful task_done (no worker process behind them):
- * the manager's own cost of many connected workers.
+ * sockets that join a manager's worker socket (hello, wire 2), beat as the
+ * welcome says, and answer each task with a successful task_done (no worker
+ * process behind them): at once, or after `--sleep` ms, each worker running
+ * at most `--slots` tasks at a time and holding the rest (dealt ahead) in
+ * order. The reports of one turn go as one message, as the real agent's.
  *
- *   node bench/sim-workers.mjs ADDR N   (prints "ready" once every one is welcome)
+ *   node bench/sim-workers.mjs ADDR N [--slots S] [--sleep MS]
+ *   (prints "ready" once every one is welcome)
  */
-import { Dealer } from "zeromq";
-import { decodeWire, encodeWire, managerMessageSchema } from "../dist/protocol/worker-wire.js";
+import { parseArgs } from "node:util";
+import { context, Dealer } from "zeromq";
+import {
+  decodeWire,
+  encodeWire,
+  managerMessageSchema,
+  WORKER_WIRE_VERSION,
+} from "../dist/protocol/worker-wire.js";
 
-const [addr, nText] = process.argv.slice(2);
+const { positionals, values } = parseArgs({
+  allowPositionals: true,
+  options: { slots: { type: "string", default: "1" }, sleep: { type: "string", default: "0" } },
+});
+const [addr, nText] = positionals;
 const n = Number(nText);
+const slots = Number(values.slots);
+const sleepMs = Number(values.sleep);
+// zeromq's default is 1,024 sockets per context.
+context.maxSockets = n + 64;
+
 let welcomed = 0;
 const socks = [];
+
+function done(id) {
+  const t = Date.now() / 1000;
+  return {
+    type: "task_done",
+    id,
+    success: true,
+    msg: "",
+    traceback: "",
+    return_value: null,
+    time_start: t,
+    time_stop: t,
+    call_ms: sleepMs,
+  };
+}
 
 async function run(i) {
   const d = new Dealer({ linger: 0, sendHighWaterMark: 100_000, receiveHighWaterMark: 100_000 });
@@ -20,7 +53,7 @@ async function run(i) {
   d.connect(addr);
   const out = [];
   let sending = false;
-  const send = (msg) => {
+  const write = (msg) => {
     out.push(encodeWire(msg));
     if (sending) return;
     sending = true;
@@ -29,39 +62,64 @@ async function run(i) {
       sending = false;
     })();
   };
+  // Reports of one turn: one message.
+  let reports = [];
+  const report = (msg) => {
+    if (reports.length === 0) {
+      setImmediate(() => {
+        const r = reports;
+        reports = [];
+        write(r.length === 1 ? r[0] : { type: "reports", reports: r });
+      });
+    }
+    reports.push(msg);
+  };
   const hello = {
     type: "hello",
     name: `sim-${i}`,
+    instance: `sim-instance-${process.pid}`,
     hostname: "sim",
     pid: process.pid,
-    slots: 1,
+    slots,
     tags: [],
     version: "sim",
     functions: { noop: "0" },
+    wire: WORKER_WIRE_VERSION,
   };
-  send(hello);
+  write(hello);
   let known = false;
-  setInterval(() => send({ type: "heartbeat", busy: 0 }), 500).unref();
+  let beat;
+  const waiting = [];
+  let running = 0;
+  const start = () => {
+    while (running < slots && waiting.length > 0) {
+      const id = waiting.shift();
+      if (sleepMs === 0) {
+        report(done(id));
+        continue;
+      }
+      running++;
+      setTimeout(() => {
+        running--;
+        report(done(id));
+        start();
+      }, sleepMs);
+    }
+  };
   for await (const [body] of d) {
     const r = decodeWire(body, managerMessageSchema);
     if (!r.ok) continue;
     const m = r.msg;
-    if (m.type === "welcome" && !known) {
+    if (m.type === "welcome") {
+      if (!known && ++welcomed === n) process.stdout.write("ready\n");
       known = true;
-      if (++welcomed === n) process.stdout.write("ready\n");
-    } else if (m.type === "who") send(hello);
-    else if (m.type === "execute") {
-      const t = Date.now() / 1000;
-      send({
-        type: "task_done",
-        id: m.id,
-        success: true,
-        msg: "",
-        traceback: "",
-        return_value: null,
-        time_start: t,
-        time_stop: t,
-      });
+      clearInterval(beat);
+      beat = setInterval(() => write({ type: "heartbeat", busy: running }), m.heartbeat_ms);
+      beat.unref();
+    } else if (m.type === "who") write(hello);
+    else if (m.type === "execute" || m.type === "execute_batch") {
+      for (const t of m.type === "execute" ? [m] : m.tasks) waiting.push(t.id);
+      start();
     }
   }
 }

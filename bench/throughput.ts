@@ -15,6 +15,7 @@ import {
   noopExecute,
   nowMs,
   pipelinedRate,
+  processCpuUs,
   sleep,
   startEchoServer,
   startNoopManager,
@@ -30,6 +31,8 @@ export interface Throughput {
   echoPerSec: number;
   ratio: number;
   n: number;
+  /** The manager process's CPU time over the measured tasks, per task (µs). */
+  managerCpuUsPerTask: number;
 }
 
 export async function benchThroughput(
@@ -45,8 +48,15 @@ export async function benchThroughput(
     const echoPerSec = await pipelinedRate(router.address, () => body, n, inFlight);
     // Warm-up: the manager's and the workers' code compiled, the workers' call times known.
     await backgroundRate(z, WARMUP_TASKS, inFlight);
-    const tasksPerSec = await backgroundRate(z, n, inFlight);
-    return { workers, tasksPerSec, echoPerSec, ratio: tasksPerSec / echoPerSec, n };
+    const { tasksPerSec, managerCpuUsPerTask } = await measuredBackgroundRate(z, n, inFlight);
+    return {
+      workers,
+      tasksPerSec,
+      echoPerSec,
+      ratio: tasksPerSec / echoPerSec,
+      n,
+      managerCpuUsPerTask,
+    };
   } finally {
     router.stop();
     await z.stop();
@@ -82,6 +92,18 @@ export async function backgroundRate(z: NoopManager, n: number, inFlight = 16): 
       break;
   }
   return n / ((nowMs() - t0) / 1000);
+}
+
+/** `backgroundRate`, and the manager process's CPU time over it per task (µs). */
+export async function measuredBackgroundRate(
+  z: NoopManager,
+  n: number,
+  inFlight = 16,
+): Promise<{ tasksPerSec: number; managerCpuUsPerTask: number }> {
+  const pid = z.m.proc.pid as number;
+  const cpu0 = processCpuUs(pid);
+  const tasksPerSec = await backgroundRate(z, n, inFlight);
+  return { tasksPerSec, managerCpuUsPerTask: (processCpuUs(pid) - cpu0) / n };
 }
 
 /** Run info counts (the reply also lists every task UID: asked rarely). */

@@ -2,192 +2,229 @@
  * Messages between the manager and a worker process (Node IPC, advanced
  * serialization). Discriminated unions: `type` says what it is; task messages
  * carry the task uid as `id`.
+ *
+ * Each message is a zod schema and its type is inferred from it: the same
+ * schemas check the task messages on the wire of workers on other hosts
+ * (worker-wire.ts), so the two cannot drift apart. IPC itself is between
+ * processes of one install and is not checked on receipt.
  */
+import { z } from "zod";
 import type { TaskTrace } from "./task-trace.js";
 
-export interface ExecuteFunctionMsg {
-  type: "execute";
-  id: string;
-  name: string;
-  args: unknown[];
-  kwargs: Record<string, unknown>;
-  background: boolean;
-  attempt: number;
+/** A task's uid (or a plan item's) as it travels between processes. */
+const uid = z.string().min(1).max(200);
+/** A subtask request's id (a uuid made by the worker). */
+const reqId = z.string().min(1).max(200);
+const num = z.number().finite();
+const record = z.record(z.string(), z.unknown());
+
+// ---- manager → worker ------------------------------------------------------------
+
+export const executeMsgSchema = z.object({
+  type: z.literal("execute"),
+  id: uid,
+  name: z.string(),
+  args: z.array(z.unknown()),
+  kwargs: record,
+  background: z.boolean(),
+  attempt: z.number().int(),
   /** Its priority: tasks waiting in a worker for a slot start highest first. */
-  priority?: number;
+  priority: num.optional(),
   /** A task of a run: the run and the task's index in it. */
-  run?: { uid: string; index: number };
-}
+  run: z.object({ uid: z.string(), index: z.number().int() }).optional(),
+});
+export type ExecuteFunctionMsg = z.infer<typeof executeMsgSchema>;
 
-export interface ScriptMsg {
-  type: "script";
-  id: string;
+export const scriptMsgSchema = z.object({
+  type: z.literal("script"),
+  id: uid,
   /** Module source (JavaScript or TypeScript); "" re-reads the startup code only. */
-  script: string;
-  updateLists: boolean;
-  background: boolean;
-}
+  script: z.string(),
+  updateLists: z.boolean(),
+  background: z.boolean(),
+});
+export type ScriptMsg = z.infer<typeof scriptMsgSchema>;
 
-export interface CancelMsg {
-  type: "cancel";
-  id: string;
-  reason: string;
-}
+export const cancelMsgSchema = z.object({ type: z.literal("cancel"), id: uid, reason: z.string() });
+export type CancelMsg = z.infer<typeof cancelMsgSchema>;
 
-export interface CloseMsg {
-  type: "close";
-}
+export const closeMsgSchema = z.object({ type: z.literal("close") });
+export type CloseMsg = z.infer<typeof closeMsgSchema>;
 
 /** Run a plan in the worker's run engine; `id` is the item_uid. */
-export interface PlanRunMsg {
-  type: "plan_run";
-  id: string;
-  name: string;
-  args: unknown[];
-  kwargs: Record<string, unknown>;
-}
+export const planRunMsgSchema = z.object({
+  type: z.literal("plan_run"),
+  id: uid,
+  name: z.string(),
+  args: z.array(z.unknown()),
+  kwargs: record,
+});
+export type PlanRunMsg = z.infer<typeof planRunMsgSchema>;
 
-export type PlanAction = "pause" | "resume" | "stop" | "abort" | "halt";
+export const planActionSchema = z.enum(["pause", "resume", "stop", "abort", "halt"]);
+export type PlanAction = z.infer<typeof planActionSchema>;
 
 /** Control of the running plan; answered by a `control_reply` with the same `reqId`. */
-export interface PlanControlMsg {
-  type: "plan_control";
-  reqId: number;
-  action: PlanAction;
-  option?: string;
-}
+export const planControlMsgSchema = z.object({
+  type: z.literal("plan_control"),
+  reqId: z.number().int(),
+  action: planActionSchema,
+  option: z.string().optional(),
+});
+export type PlanControlMsg = z.infer<typeof planControlMsgSchema>;
 
 /** The manager's answer to a `subtask` request: the child's uid, or why it was refused. */
-export interface SubtaskReplyMsg {
-  type: "subtask_reply";
-  reqId: string;
-  success: boolean;
-  msg: string;
-  uid: string | null;
-}
+export const subtaskReplyMsgSchema = z.object({
+  type: z.literal("subtask_reply"),
+  reqId,
+  success: z.boolean(),
+  msg: z.string(),
+  uid: z.string().nullable(),
+});
+export type SubtaskReplyMsg = z.infer<typeof subtaskReplyMsgSchema>;
 
 /** An awaited subtask ended (sent after its `subtask_reply`, to the worker that asked). */
-export interface SubtaskDoneMsg {
-  type: "subtask_done";
-  reqId: string;
-  uid: string;
+export const subtaskDoneMsgSchema = z.object({
+  type: z.literal("subtask_done"),
+  reqId,
+  uid: z.string(),
   /** Its final state (completed, failed, cancelled, timed_out, expired). */
-  state: string;
-  msg: string;
-  traceback: string;
-  return_value: unknown;
-}
+  state: z.string(),
+  msg: z.string(),
+  traceback: z.string(),
+  return_value: z.unknown(),
+});
+export type SubtaskDoneMsg = z.infer<typeof subtaskDoneMsgSchema>;
 
-export type ManagerToWorker =
-  | ExecuteFunctionMsg
-  | ScriptMsg
-  | CancelMsg
-  | CloseMsg
-  | PlanRunMsg
-  | PlanControlMsg
-  | SubtaskReplyMsg
-  | SubtaskDoneMsg;
+export const managerToWorkerSchema = z.discriminatedUnion("type", [
+  executeMsgSchema,
+  scriptMsgSchema,
+  cancelMsgSchema,
+  closeMsgSchema,
+  planRunMsgSchema,
+  planControlMsgSchema,
+  subtaskReplyMsgSchema,
+  subtaskDoneMsgSchema,
+]);
+export type ManagerToWorker = z.infer<typeof managerToWorkerSchema>;
+
+// ---- worker → manager ------------------------------------------------------------
 
 /** What the worker found in the startup code, in the Python server's shapes. */
-export interface EnvironmentContent {
-  plans_existing: Record<string, unknown>;
-  devices_existing: Record<string, unknown>;
-  functions: string[];
-}
+export const environmentContentSchema = z.object({
+  plans_existing: record,
+  devices_existing: record,
+  functions: z.array(z.string()),
+});
+export type EnvironmentContent = z.infer<typeof environmentContentSchema>;
 
-export interface ReadyMsg {
-  type: "ready";
-  content: EnvironmentContent;
+export const readyMsgSchema = z.object({
+  type: z.literal("ready"),
+  content: environmentContentSchema,
   /** The run engine's metadata (re_metadata). */
-  metadata: Record<string, unknown>;
+  metadata: record,
   /** Each function's name → a hash of its source (what a remote worker offers). */
-  function_hashes?: Record<string, string>;
-}
+  function_hashes: z.record(z.string(), z.string()).optional(),
+});
+export type ReadyMsg = z.infer<typeof readyMsgSchema>;
 
-export interface LoadFailedMsg {
-  type: "load_failed";
-  msg: string;
-  traceback: string;
-}
+export const loadFailedMsgSchema = z.object({
+  type: z.literal("load_failed"),
+  msg: z.string(),
+  traceback: z.string(),
+});
+export type LoadFailedMsg = z.infer<typeof loadFailedMsgSchema>;
 
-export interface TaskStartedMsg {
-  type: "task_started";
-  id: string;
-  time: number;
-}
+export const taskStartedMsgSchema = z.object({
+  type: z.literal("task_started"),
+  id: uid,
+  time: num,
+});
+export type TaskStartedMsg = z.infer<typeof taskStartedMsgSchema>;
 
-export interface TaskProgressMsg {
-  type: "task_progress";
-  id: string;
-  progress?: number;
-  message?: string;
-  outputs?: Record<string, unknown>;
-}
+export const taskProgressMsgSchema = z.object({
+  type: z.literal("task_progress"),
+  id: uid,
+  progress: num.optional(),
+  message: z.string().optional(),
+  outputs: record.optional(),
+});
+export type TaskProgressMsg = z.infer<typeof taskProgressMsgSchema>;
 
-export interface TaskDoneMsg {
-  type: "task_done";
-  id: string;
-  success: boolean;
-  msg: string;
-  traceback: string;
-  return_value: unknown;
-  time_start: number;
-  time_stop: number;
+/** A task's end, as it crosses hosts (worker-wire.ts): without the fields below it. */
+export const taskEndSchema = z.object({
+  type: z.literal("task_done"),
+  id: uid,
+  success: z.boolean(),
+  msg: z.string(),
+  traceback: z.string(),
+  return_value: z.unknown(),
+  time_start: num,
+  time_stop: num,
   /** How long the call took, in ms to the microsecond (time_start and time_stop have ms steps). */
-  call_ms?: number;
+  call_ms: num.nonnegative().optional(),
   /** Set when the task ended because it was cancelled. */
-  cancelled?: boolean;
+  cancelled: z.boolean().optional(),
+});
+
+export const taskDoneMsgSchema = taskEndSchema.extend({
   /** New lists after a script upload with update_lists. */
-  content?: EnvironmentContent;
+  content: environmentContentSchema.optional(),
   /**
    * Bytes the worker had written to its stdout and stderr (together) when it
    * sent this: the manager holds the message until it has read that much, so
    * that a task's output is published before its end.
    */
-  out?: number;
+  out: z.number().int().nonnegative().optional(),
   /** The worker's timing marks (received, begins, returns), only with ZQS_TRACE_TASKS=1. */
-  trace?: TaskTrace;
-}
+  trace: z.custom<TaskTrace>((v) => typeof v === "object" && v !== null).optional(),
+});
+export type TaskDoneMsg = z.infer<typeof taskDoneMsgSchema>;
 
 /** The run engine's state changed. */
-export interface ReStateMsg {
-  type: "re_state";
-  state: "idle" | "running" | "paused";
-  pausePending: boolean;
-}
+export const reStateMsgSchema = z.object({
+  type: z.literal("re_state"),
+  state: z.enum(["idle", "running", "paused"]),
+  pausePending: z.boolean(),
+});
+export type ReStateMsg = z.infer<typeof reStateMsgSchema>;
 
-export interface RunListEntry {
-  uid: string;
-  scan_id: number;
-  is_open: boolean;
-  exit_status: string | null;
-}
+export const runListEntrySchema = z.object({
+  uid: z.string(),
+  scan_id: z.number(),
+  is_open: z.boolean(),
+  exit_status: z.string().nullable(),
+});
+export type RunListEntry = z.infer<typeof runListEntrySchema>;
 
 /** The runs of the plan in progress changed (a run opened or closed). */
-export interface ReRunsMsg {
-  type: "re_runs";
-  runs: RunListEntry[];
-}
+export const reRunsMsgSchema = z.object({
+  type: z.literal("re_runs"),
+  runs: z.array(runListEntrySchema),
+});
+export type ReRunsMsg = z.infer<typeof reRunsMsgSchema>;
 
-export interface PlanResultFields {
-  exit_status: "completed" | "failed" | "stopped" | "aborted" | "halted" | "unknown";
-  run_uids: string[];
-  scan_ids: number[];
-  msg: string;
-  traceback: string;
-}
+export const planResultFieldsSchema = z.object({
+  exit_status: z.enum(["completed", "failed", "stopped", "aborted", "halted", "unknown"]),
+  run_uids: z.array(z.string()),
+  scan_ids: z.array(z.number()),
+  msg: z.string(),
+  traceback: z.string(),
+});
+export type PlanResultFields = z.infer<typeof planResultFieldsSchema>;
 
-export interface PlanDoneMsg {
-  type: "plan_done";
-  id: string;
+export const planDoneMsgSchema = z.object({
+  type: z.literal("plan_done"),
+  id: uid,
   /** As TaskDoneMsg's `out`: the plan's output is published before its end. */
-  out?: number;
-  result: PlanResultFields;
-  time_start: number;
-  time_stop: number;
+  out: z.number().int().nonnegative().optional(),
+  result: planResultFieldsSchema,
+  time_start: num,
+  time_stop: num,
   /** The engine's metadata after the plan (re_metadata). */
-  metadata: Record<string, unknown>;
-}
+  metadata: record,
+});
+export type PlanDoneMsg = z.infer<typeof planDoneMsgSchema>;
 
 /**
  * A running function or plan (`parent`: its task or item uid) submits a
@@ -195,35 +232,39 @@ export interface PlanDoneMsg {
  * the worker wants its outcome (`subtask_done`). `reqId` is unique to the
  * request (a uuid made by the worker).
  */
-export interface SubtaskMsg {
-  type: "subtask";
-  reqId: string;
-  parent: string;
-  name: string;
-  args: unknown[];
-  kwargs: Record<string, unknown>;
-  options: Record<string, unknown>;
-  wait: boolean;
-}
+export const subtaskMsgSchema = z.object({
+  type: z.literal("subtask"),
+  reqId,
+  parent: uid,
+  name: z.string(),
+  args: z.array(z.unknown()),
+  kwargs: record,
+  options: record,
+  wait: z.boolean(),
+});
+export type SubtaskMsg = z.infer<typeof subtaskMsgSchema>;
 
-export interface ControlReplyMsg {
-  type: "control_reply";
-  reqId: number;
-  success: boolean;
-  msg: string;
-}
+export const controlReplyMsgSchema = z.object({
+  type: z.literal("control_reply"),
+  reqId: z.number().int(),
+  success: z.boolean(),
+  msg: z.string(),
+});
+export type ControlReplyMsg = z.infer<typeof controlReplyMsgSchema>;
 
-export type WorkerToManager =
-  | ReadyMsg
-  | LoadFailedMsg
-  | TaskStartedMsg
-  | TaskProgressMsg
-  | TaskDoneMsg
-  | ReStateMsg
-  | ReRunsMsg
-  | PlanDoneMsg
-  | ControlReplyMsg
-  | SubtaskMsg;
+export const workerToManagerSchema = z.discriminatedUnion("type", [
+  readyMsgSchema,
+  loadFailedMsgSchema,
+  taskStartedMsgSchema,
+  taskProgressMsgSchema,
+  taskDoneMsgSchema,
+  reStateMsgSchema,
+  reRunsMsgSchema,
+  planDoneMsgSchema,
+  controlReplyMsgSchema,
+  subtaskMsgSchema,
+]);
+export type WorkerToManager = z.infer<typeof workerToManagerSchema>;
 
 /**
  * Heartbeats do not use IPC: a thread of the worker writes one byte to file

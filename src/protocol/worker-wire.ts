@@ -5,15 +5,31 @@
  * sides: a hostile or broken peer gets its message dropped (and logged),
  * never a crash.
  *
- * The task messages are the ones a forked worker process sends over IPC
- * (ipc.ts): the agent relays what its own worker processes say.
+ * The task messages are the ones a forked worker process sends over IPC, with
+ * the same schemas (ipc.ts): the agent relays what its own worker processes say.
  */
 import { z } from "zod";
 import { decode, encode } from "./codec.js";
+import {
+  cancelMsgSchema,
+  executeMsgSchema,
+  subtaskDoneMsgSchema,
+  subtaskMsgSchema,
+  subtaskReplyMsgSchema,
+  taskEndSchema,
+  taskProgressMsgSchema,
+  taskStartedMsgSchema,
+} from "./ipc.js";
 
-const uid = z.string().min(1).max(200);
+/**
+ * The version of this protocol an agent says in its hello (`wire`). 2: tasks
+ * dealt in one turn go as one `execute_batch`, and the agent may send its
+ * reports of one turn as one `reports`; an agent that says no version (1)
+ * gets one `execute` per task. Both sides take every message of version 1.
+ */
+export const WORKER_WIRE_VERSION = 2;
+
 const name = z.string().min(1).max(200);
-const num = z.number().finite();
 
 // ---- agent → manager ---------------------------------------------------------
 
@@ -38,44 +54,31 @@ export const helloSchema = z.object({
   functions: z.record(z.string().max(300), z.string().max(200)),
   /** Draining (SIGTERM): it takes no new task. */
   draining: z.boolean().optional(),
+  /** The version of this protocol it speaks (WORKER_WIRE_VERSION); absent: 1. */
+  wire: z.number().int().positive().optional(),
 });
+
+/**
+ * What a worker reports about its tasks (relayed from its worker processes:
+ * the IPC schemas of ipc.ts), and its console output.
+ */
+export const agentReportSchema = z.discriminatedUnion("type", [
+  taskStartedMsgSchema,
+  taskProgressMsgSchema,
+  taskEndSchema,
+  /** A running task asks for a subtask. */
+  subtaskMsgSchema,
+  /** Console output of its worker processes. */
+  z.object({ type: z.literal("output"), text: z.string() }),
+]);
+export type AgentReport = z.infer<typeof agentReportSchema>;
 
 export const agentMessageSchema = z.discriminatedUnion("type", [
   helloSchema,
   z.object({ type: z.literal("heartbeat"), busy: z.number().int().nonnegative() }),
-  z.object({ type: z.literal("task_started"), id: uid, time: num }),
-  z.object({
-    type: z.literal("task_progress"),
-    id: uid,
-    progress: num.optional(),
-    message: z.string().optional(),
-    outputs: z.record(z.string(), z.unknown()).optional(),
-  }),
-  z.object({
-    type: z.literal("task_done"),
-    id: uid,
-    success: z.boolean(),
-    msg: z.string(),
-    traceback: z.string(),
-    return_value: z.unknown(),
-    time_start: num,
-    time_stop: num,
-    call_ms: num.nonnegative().optional(),
-    cancelled: z.boolean().optional(),
-  }),
-  /** A running task asks for a subtask (relayed from its worker process). */
-  z.object({
-    type: z.literal("subtask"),
-    reqId: z.string().min(1).max(200),
-    parent: uid,
-    name: z.string(),
-    args: z.array(z.unknown()),
-    kwargs: z.record(z.string(), z.unknown()),
-    options: z.record(z.string(), z.unknown()),
-    wait: z.boolean(),
-  }),
-  /** Console output of its worker processes. */
-  z.object({ type: z.literal("output"), text: z.string() }),
+  ...agentReportSchema.options,
+  /** Reports of one turn of the agent, in order (wire 2). */
+  z.object({ type: z.literal("reports"), reports: z.array(agentReportSchema).min(1) }),
   /** SIGTERM: it takes no new task; running ones finish. */
   z.object({ type: z.literal("draining") }),
   /** It leaves cleanly (after a drain). */
@@ -98,34 +101,13 @@ export const managerMessageSchema = z.discriminatedUnion("type", [
   /** The manager does not know this connection: announce yourself (hello). */
   z.object({ type: z.literal("who") }),
   z.object({ type: z.literal("heartbeat") }),
-  z.object({
-    type: z.literal("execute"),
-    id: uid,
-    name: z.string(),
-    args: z.array(z.unknown()),
-    kwargs: z.record(z.string(), z.unknown()),
-    background: z.boolean(),
-    attempt: z.number().int(),
-    run: z.object({ uid: z.string(), index: z.number().int() }).optional(),
-  }),
-  z.object({ type: z.literal("cancel"), id: uid, reason: z.string() }),
+  executeMsgSchema,
+  /** Tasks dealt in one turn, in dealing order (to an agent that speaks wire 2). */
+  z.object({ type: z.literal("execute_batch"), tasks: z.array(executeMsgSchema).min(1) }),
+  cancelMsgSchema,
   /** The answers about subtasks (relayed to the worker process that asked). */
-  z.object({
-    type: z.literal("subtask_reply"),
-    reqId: z.string(),
-    success: z.boolean(),
-    msg: z.string(),
-    uid: z.string().nullable(),
-  }),
-  z.object({
-    type: z.literal("subtask_done"),
-    reqId: z.string(),
-    uid: z.string(),
-    state: z.string(),
-    msg: z.string(),
-    traceback: z.string(),
-    return_value: z.unknown(),
-  }),
+  subtaskReplyMsgSchema,
+  subtaskDoneMsgSchema,
   /** End the worker processes whose cancelled task has not stopped (after the grace). */
   z.object({ type: z.literal("replace"), why: z.string() }),
 ]);

@@ -27,12 +27,13 @@ import { curveKeyPair } from "zeromq";
 import { publicKeyFromPrivate } from "../client/keys.js";
 import { helloProof } from "../protocol/worker-proof.js";
 import type { ExecuteFunctionMsg, WorkerToManager } from "../protocol/ipc.js";
-import type { AgentMessage, ManagerMessage } from "../protocol/worker-wire.js";
+import type { AgentMessage, AgentReport, ManagerMessage } from "../protocol/worker-wire.js";
 import {
   decodeWire,
   encodeWire,
   managerMessageSchema,
   WORKER_WIRE_MAX_BYTES,
+  WORKER_WIRE_VERSION,
 } from "../protocol/worker-wire.js";
 import { VERSION } from "../version.js";
 import { WorkerProcess } from "../manager/environment/worker-process.js";
@@ -79,7 +80,11 @@ export class WorkerAgent {
   private keyProof: { key: string; proof: string } | undefined;
   private state: AgentState = "joining";
   private readonly children: Child[] = [];
+  /** Tasks dealt to it that wait for a free process, highest priority first. */
   private readonly queue: ExecuteFunctionMsg[] = [];
+  /** Messages of this turn, sent together at its end (one `reports` for many reports). */
+  private pending: AgentMessage[] = [];
+  private flushScheduled = false;
   private functions: Record<string, string> = {};
   private dealer: Dealer | undefined;
   private readonly outbox: Buffer[] = [];
@@ -250,6 +255,14 @@ export class WorkerAgent {
     }
   }
 
+  /** Into the queue by priority (highest first; dealing order among equals). */
+  private enqueue(t: ExecuteFunctionMsg): void {
+    const p = t.priority ?? 0;
+    let i = this.queue.length;
+    while (i > 0 && ((this.queue[i - 1] as ExecuteFunctionMsg).priority ?? 0) < p) i--;
+    this.queue.splice(i, 0, t);
+  }
+
   // ---- the manager ----------------------------------------------------------------
 
   private hello(): void {
@@ -264,6 +277,7 @@ export class WorkerAgent {
       tags: this.opts.tags,
       version: VERSION,
       functions: this.functions,
+      wire: WORKER_WIRE_VERSION,
       ...(this.state === "draining" ? { draining: true } : {}),
     });
   }
@@ -325,7 +339,11 @@ export class WorkerAgent {
         }
         return;
       case "execute":
-        this.queue.push(m);
+        this.enqueue(m);
+        this.next();
+        return;
+      case "execute_batch":
+        for (const t of m.tasks) this.enqueue(t);
         this.next();
         return;
       case "cancel": {
@@ -392,7 +410,7 @@ export class WorkerAgent {
 
   private tick(): void {
     if (this.state === "closed") return;
-    if (this.outbox.length === 0) {
+    if (this.outbox.length === 0 && this.pending.length === 0) {
       const busy = this.children.filter((c) => c.task !== undefined).length + this.queue.length;
       this.send({ type: "heartbeat", busy });
     }
@@ -420,7 +438,49 @@ export class WorkerAgent {
     this.maybeDrained();
   }
 
+  /**
+   * Messages go at the end of the turn: the reports of one turn (its processes'
+   * ends of a burst of short tasks) as one `reports` message. A hello goes
+   * alone, after what was said before it.
+   */
   private send(msg: AgentMessage): void {
+    if (!this.dealer || this.dealer.closed) return;
+    if (msg.type === "hello") {
+      this.flushPending();
+      this.write(msg);
+      return;
+    }
+    this.pending.push(msg);
+    if (!this.flushScheduled) {
+      this.flushScheduled = true;
+      setImmediate(() => this.flushPending());
+    }
+  }
+
+  private flushPending(): void {
+    this.flushScheduled = false;
+    const batch = this.pending;
+    if (batch.length === 0) return;
+    this.pending = [];
+    // Reports in a row go as one message; the others (heartbeat, draining, bye) keep their place.
+    let reports: AgentReport[] = [];
+    const sendReports = () => {
+      if (reports.length > 1) this.write({ type: "reports", reports });
+      else if (reports[0]) this.write(reports[0]);
+      reports = [];
+    };
+    for (const m of batch) {
+      if (isReport(m)) {
+        reports.push(m);
+      } else {
+        sendReports();
+        this.write(m);
+      }
+    }
+    sendReports();
+  }
+
+  private write(msg: AgentMessage): void {
     if (!this.dealer || this.dealer.closed) return;
     this.outbox.push(encodeWire(msg));
     if (!this.sending) void this.flush();
@@ -483,6 +543,7 @@ export class WorkerAgent {
     this.opts.log(`Worker '${this.name}' leaves (${why})`);
     // Let the bye go out (bounded), then close.
     const end = Date.now() + 2000;
+    this.flushPending();
     while ((this.outbox.length > 0 || this.sending) && Date.now() < end) {
       await new Promise((r) => setTimeout(r, 10));
     }
@@ -495,4 +556,16 @@ export class WorkerAgent {
   async close(): Promise<void> {
     await this.leave("closed");
   }
+}
+
+const REPORT_TYPES = new Set<string>([
+  "task_started",
+  "task_progress",
+  "task_done",
+  "subtask",
+  "output",
+]);
+
+function isReport(m: AgentMessage): m is AgentReport {
+  return REPORT_TYPES.has(m.type);
 }

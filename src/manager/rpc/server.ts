@@ -11,6 +11,7 @@ import type { WireEncoding } from "../../protocol/index.js";
 import { encode, TOPIC_CONSOLE, TOPIC_INFO, TOPIC_TASK } from "../../protocol/index.js";
 import { isCurveKey, z85Encode } from "../../protocol/z85.js";
 import type { Dispatcher } from "./dispatch.js";
+import { routerLoop } from "./router-loop.js";
 import { SendQueue } from "./sendqueue.js";
 
 /** Split a ROUTER message into its routing envelope and its body frames. */
@@ -108,21 +109,12 @@ export class ControlServer {
     }
     await this.router.bind(this.opts.address);
     this.running = true;
-    this.loopDone = this.loop();
-  }
-
-  private async loop(): Promise<void> {
-    while (this.running) {
-      let frames: Buffer[];
-      try {
-        frames = await this.router.receive();
-      } catch (err) {
-        if (!this.running || this.router.closed) return;
-        this.log.warn({ err }, "Receive failed on the control socket");
-        continue;
-      }
-      this.onMessage(frames);
-    }
+    this.loopDone = routerLoop(this.router, {
+      name: "the control socket",
+      log: this.log,
+      running: () => this.running,
+      onFrames: (frames) => this.onMessage(frames),
+    });
   }
 
   private onMessage(frames: Buffer[]): void {

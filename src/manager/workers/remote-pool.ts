@@ -30,6 +30,7 @@ import { checkHelloProof } from "../../protocol/worker-proof.js";
 import type { AgentMessage, HelloMsg, ManagerMessage } from "../../protocol/worker-wire.js";
 import { agentMessageSchema, decodeWire, encodeWire } from "../../protocol/worker-wire.js";
 import { ConsoleLimit, DEFAULT_CONSOLE_BURST, DEFAULT_CONSOLE_RATE } from "../console-limit.js";
+import { routerLoop } from "../rpc/router-loop.js";
 import { SendQueue } from "../rpc/sendqueue.js";
 import type { HelloLimits } from "./hello-limits.js";
 import { helloCountRefusal, helloSizeRefusal } from "./hello-limits.js";
@@ -75,6 +76,8 @@ interface RemoteWorker {
   slots: number;
   tags: Set<string>;
   version: string;
+  /** The version of the wire protocol it speaks (hello's `wire`). */
+  wire: number;
   functions: Map<string, string>;
   state: WorkerState;
   connectedAt: number;
@@ -161,7 +164,13 @@ export class RemoteWorkerPool extends EventEmitter<TaskWorkerPoolEvents> impleme
   async bind(): Promise<void> {
     await this.router.bind(this.opts.address);
     this.running = true;
-    this.loopDone = this.loop();
+    this.loopDone = routerLoop(this.router, {
+      name: "the worker socket",
+      log: this.log,
+      running: () => this.running,
+      onFrames: (frames) => this.onFrames(frames),
+      yieldAfterBytes: LARGE_MESSAGE_BYTES,
+    });
     this.beat = setInterval(() => this.tick(), this.heartbeatMs);
     this.beat.unref();
   }
@@ -189,10 +198,12 @@ export class RemoteWorkerPool extends EventEmitter<TaskWorkerPoolEvents> impleme
   sendTasks(workerId: string, tasks: readonly ExecuteFunctionMsg[]): void {
     const w = this.byName.get(workerId);
     if (!w) return;
-    for (const t of tasks) {
-      w.assigned.set(t.id, t.attempt);
-      this.send(w, t);
-    }
+    for (const t of tasks) w.assigned.set(t.id, t.attempt);
+    const [first] = tasks;
+    if (first === undefined) return;
+    if (tasks.length === 1) this.send(w, first);
+    else if (w.wire >= 2) this.send(w, { type: "execute_batch", tasks: [...tasks] });
+    else for (const t of tasks) this.send(w, t);
   }
 
   notify(workerId: string, msg: SubtaskNotice): void {
@@ -245,30 +256,6 @@ export class RemoteWorkerPool extends EventEmitter<TaskWorkerPoolEvents> impleme
     this.sendQueue.send([route, encodeWire(msg)]);
   }
 
-  private async loop(): Promise<void> {
-    while (this.running) {
-      let frames: Buffer[];
-      try {
-        frames = await this.router.receive();
-      } catch (err) {
-        if (!this.running || this.router.closed) return;
-        this.log.warn({ err }, "Receive failed on the worker socket");
-        continue;
-      }
-      try {
-        this.onFrames(frames);
-      } catch (err) {
-        // A last line of defence: a worker's message never stops the manager.
-        this.log.error({ err }, "Handling a worker's message failed");
-      }
-      // Messages already queued resolve receive() without a turn of the event loop:
-      // after a large one, let the control socket (and the timers) have theirs.
-      if ((frames[1]?.length ?? 0) > LARGE_MESSAGE_BYTES) {
-        await new Promise((r) => setImmediate(r));
-      }
-    }
-  }
-
   private onFrames(frames: Buffer[]): void {
     const [route, body, ...rest] = frames;
     if (!route || !body || rest.length > 0) return;
@@ -294,9 +281,10 @@ export class RemoteWorkerPool extends EventEmitter<TaskWorkerPoolEvents> impleme
       // A claim that waits on a live holder is answered when the holder speaks or is lost.
       if (this.pending.waiting(key)) return;
       // A connection it does not know (a restart, a worker given up): ask who it is.
-      if (m.type === "task_done") {
+      for (const r of m.type === "reports" ? m.reports : [m]) {
+        if (r.type !== "task_done") continue;
         this.log.warn(
-          `Dropped the result of task '${m.id}' from a worker the manager does not know (now): the task was given up`,
+          `Dropped the result of task '${r.id}' from a worker the manager does not know (now): the task was given up`,
         );
       }
       if (m.type !== "bye") this.sendTo(route, { type: "who" });
@@ -394,6 +382,7 @@ export class RemoteWorkerPool extends EventEmitter<TaskWorkerPoolEvents> impleme
         slots: m.slots,
         tags: new Set(m.tags),
         version: m.version,
+        wire: m.wire ?? 1,
         functions: new Map(Object.entries(m.functions)),
         state: "online",
         connectedAt: now,
@@ -420,6 +409,7 @@ export class RemoteWorkerPool extends EventEmitter<TaskWorkerPoolEvents> impleme
     w.slots = m.slots;
     w.tags = new Set(m.tags);
     w.version = m.version;
+    w.wire = m.wire ?? 1;
     w.functions = new Map(Object.entries(m.functions));
     w.lastSeen = now;
     w.state = m.draining ? "draining" : "online";
@@ -430,6 +420,8 @@ export class RemoteWorkerPool extends EventEmitter<TaskWorkerPoolEvents> impleme
       main: false,
       remote: true,
       slots: w.slots,
+      // Short tasks are dealt ahead to it: they wait in the agent (highest priority first).
+      ahead: true,
       offers: (fn) => fns.has(fn),
       tags,
     };
@@ -462,6 +454,9 @@ export class RemoteWorkerPool extends EventEmitter<TaskWorkerPoolEvents> impleme
         return;
       case "output":
         w.console.write(m.text);
+        return;
+      case "reports":
+        for (const r of m.reports) this.onMessage(w, r);
         return;
       case "draining":
         if (w.state === "online") {

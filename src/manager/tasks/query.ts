@@ -11,7 +11,7 @@
  */
 import type { ParamsOut, TaskListEntry, TaskState } from "../../protocol/index.js";
 import { TASK_STATES } from "../../protocol/index.js";
-import { RequestError } from "../rpc/dispatch.js";
+import { RequestError } from "../errors.js";
 import type { TaskRecord, TaskRegistry, TaskStats } from "./registry.js";
 
 type Registry = Pick<TaskRegistry, "all" | "info">;

@@ -35,7 +35,7 @@ import {
   WORKER_WIRE_MAX_BYTES,
 } from "../protocol/worker-wire.js";
 import { VERSION } from "../version.js";
-import { WorkerProcess } from "../manager/environment/worker-process.js";
+import { WorkerProcess } from "../worker-host/worker-process.js";
 
 export type OrphanPolicy = "finish" | "abort";
 

@@ -93,8 +93,11 @@ export function tableDefaults<T>(table: readonly TableOption[]): T {
 /** A default worth showing: not absent, none, off or an empty list. */
 export function shownDefault(s: OptionSpec): string | undefined {
   const d = s.default;
-  const none = d === undefined || d === null || d === false;
-  return none || (Array.isArray(d) && d.length === 0) ? undefined : String(d);
+  if (d === undefined || d === null || d === false) return undefined;
+  if (Array.isArray(d)) return d.length === 0 ? undefined : d.join(",");
+  return typeof d === "string" || typeof d === "number" || typeof d === "boolean"
+    ? String(d)
+    : JSON.stringify(d);
 }
 
 /** The commander option of a spec (`short`: an alias such as `-a`). */

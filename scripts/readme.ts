@@ -1,6 +1,7 @@
 /**
  * The README's reference sections are generated from the one source of truth:
- * the manager's option table (src/manager/options.ts) and the protocol's
+ * the option tables (src/manager/options.ts, src/http/options.ts; their type
+ * and resolver are src/options/spec.ts) and the protocol's
  * method table (src/protocol/methods.ts). `npm run docs` rewrites them between
  * their markers; a test fails when the README is out of date.
  */
@@ -14,6 +15,7 @@ import { defaultOptions, OPTION_SPECS } from "../src/manager/options.js";
 import { methods, type Area } from "../src/protocol/methods.js";
 import { HTTP_OPTION_SPECS } from "../src/http/options.js";
 import { METHOD_ROUTES, OWN_ROUTES } from "../src/http/routes.js";
+import { shownDefault, type TableOption } from "../src/options/spec.js";
 
 export const README = path.join(path.dirname(fileURLToPath(import.meta.url)), "..", "README.md");
 
@@ -25,16 +27,21 @@ function table(head: string[], rows: string[][]): string {
   return [row(head), row(head.map(() => "---")), ...rows.map(row)].join("\n");
 }
 
-export function optionsTable(): string {
+/** README's list of a command's options, from its table. */
+function optionRows(specs: readonly TableOption[]): string {
   return table(
     ["option", "environment variable", "default", "meaning"],
-    OPTION_SPECS.map((s) => [
-      `\`${s.flag}${s.arg ? ` ${s.arg}` : ""}\``,
+    specs.map((s) => [
+      `\`${s.flag}${s.value ? ` ${s.value}` : ""}\``,
       s.env ? `\`${s.env}\`` : "",
-      s.default === undefined || s.default === false ? "" : `\`${String(s.default)}\``,
+      shownDefault(s) === undefined ? "" : `\`${shownDefault(s)}\``,
       s.description,
     ]),
   );
+}
+
+export function optionsTable(): string {
+  return optionRows(OPTION_SPECS);
 }
 
 /** The gateway's routes: one per method of the table, then its own. */
@@ -53,15 +60,7 @@ export function routesTable(): string {
 }
 
 export function httpOptionsTable(): string {
-  return table(
-    ["option", "environment variable", "default", "meaning"],
-    HTTP_OPTION_SPECS.map((s) => [
-      `\`${s.flag} ${s.arg}\``,
-      s.env ? `\`${s.env}\`` : "",
-      s.default === undefined || s.default === null ? "" : `\`${String(s.default)}\``,
-      s.description,
-    ]),
-  );
+  return optionRows(HTTP_OPTION_SPECS);
 }
 
 const AREAS: Area[] = [

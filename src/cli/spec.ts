@@ -8,23 +8,24 @@
  * An option's flag is its key in kebab case (`waitTimeout` → `--wait-timeout`),
  * which is also the key commander stores it under.
  */
-import { Argument, Option } from "commander";
+import { Argument } from "commander";
+import type { Option } from "commander";
 import type { Command } from "commander";
 import type { MethodName } from "../protocol/index.js";
 import { supportedParams } from "../protocol/index.js";
+import type { OptionSpec as BaseOptionSpec } from "../options/spec.js";
+import { commanderOption, resolveOption } from "../options/spec.js";
 
-export interface OptionSpec<T = unknown> {
-  description: string;
-  /** `<name>` (or `<names...>`: a list); without it the option is a switch. */
-  value?: `<${string}>`;
+/**
+ * A client command's option: the one option type of zqs (src/options/spec.ts),
+ * its flag from its key. Its parser throws `UsageError` naming the flag; its
+ * default is the handler's value when the option is absent (not shown in --help).
+ */
+export interface OptionSpec<T = unknown> extends BaseOptionSpec<T> {
   /** A short alias such as `-a`. */
   short?: `-${string}`;
   /** The only values accepted (commander lists them in --help). */
   choices?: readonly string[];
-  /** Text → value, before the handler runs (throws `UsageError` on bad input). */
-  parse?: (text: string, flag: string) => T;
-  /** The handler's value when the option is absent (not shown in --help). */
-  default?: T;
   /** The parameter of the command's method it fills (`true`: its own name in snake_case). */
   param?: string | true;
 }
@@ -80,8 +81,7 @@ export function flagOf(key: string): string {
 
 /** The commander option of a spec entry. */
 export function toOption(key: string, s: OptionSpec): Option {
-  const long = `${flagOf(key)}${s.value ? ` ${s.value}` : ""}`;
-  const opt = new Option(s.short ? `${s.short}, ${long}` : long, s.description);
+  const opt = commanderOption(flagOf(key), s, s.short);
   if (s.choices) opt.choices(s.choices);
   return opt;
 }
@@ -105,9 +105,7 @@ function readValues(spec: OptionsSpec, raw: Record<string, unknown>): Record<str
   const out: Record<string, unknown> = {};
   for (const [key, s] of Object.entries(spec)) {
     const v = raw[toOption(key, s).attributeName()];
-    if (!s.value) out[key] = v === true;
-    else if (v === undefined) out[key] = s.default;
-    else out[key] = s.parse && typeof v === "string" ? s.parse(v, flagOf(key)) : v;
+    out[key] = s.value ? resolveOption(s, flagOf(key), v, process.env) : v === true;
   }
   return out;
 }

@@ -11,6 +11,7 @@ import {
   ENV_INFO_ADDR,
 } from "../client/options.js";
 import { isCurveKey } from "../protocol/z85.js";
+import { resolveTable, type TableOption } from "../options/spec.js";
 import { CONSOLE_KEEP, CONSOLE_KEEP_BYTES } from "./events.js";
 import { DEFAULT_STREAM_BUFFER } from "./stream-buffer.js";
 
@@ -38,15 +39,8 @@ export interface HttpOptions {
   consoleKeepBytes: number;
 }
 
-export interface HttpOptionSpec {
-  key: keyof HttpOptions;
-  flag: string;
-  arg: string;
-  env?: string;
-  description: string;
-  default: HttpOptions[keyof HttpOptions];
-  parse?: (raw: string) => HttpOptions[keyof HttpOptions];
-}
+/** A row of the gateway's table (src/options/spec.ts: one style for every command). */
+export type HttpOptionSpec = TableOption<keyof HttpOptions, HttpOptions[keyof HttpOptions]>;
 
 function curveKey(raw: string): string {
   const v = raw.trim();
@@ -76,7 +70,7 @@ export const STREAM_LIMIT_SPECS = [
   {
     key: "streamBuffer",
     flag: "stream-buffer",
-    arg: "<bytes>",
+    value: "<bytes>",
     description:
       "bytes waiting for one stream client (SSE, WebSocket) before its events are dropped; it gets a 'dropped' event with the count when it reads again",
     default: DEFAULT_STREAM_BUFFER,
@@ -84,14 +78,14 @@ export const STREAM_LIMIT_SPECS = [
   {
     key: "consoleKeep",
     flag: "console-keep",
-    arg: "<messages>",
+    value: "<messages>",
     description: "console messages kept for /api/console_output_update (the oldest go)",
     default: CONSOLE_KEEP,
   },
   {
     key: "consoleKeepBytes",
     flag: "console-keep-bytes",
-    arg: "<bytes>",
+    value: "<bytes>",
     description: "bytes of console text kept for /api/console_output_update (the oldest go)",
     default: CONSOLE_KEEP_BYTES,
   },
@@ -148,7 +142,7 @@ export const HTTP_OPTION_SPECS: HttpOptionSpec[] = [
   {
     key: "zqsAddr",
     flag: "--zqs-addr",
-    arg: "<addr>",
+    value: "<addr>",
     env: ENV_CONTROL_ADDR,
     description: "control socket of the manager",
     default: DEFAULT_CONTROL_ADDR,
@@ -156,7 +150,7 @@ export const HTTP_OPTION_SPECS: HttpOptionSpec[] = [
   {
     key: "zqsInfoAddr",
     flag: "--zqs-info-addr",
-    arg: "<addr>",
+    value: "<addr>",
     env: ENV_INFO_ADDR,
     description:
       "info socket of the manager (its --zmq-publish-console ON), or 'off': the streams and /api/events need it",
@@ -166,7 +160,7 @@ export const HTTP_OPTION_SPECS: HttpOptionSpec[] = [
   {
     key: "listen",
     flag: "--listen",
-    arg: "<host:port>",
+    value: "<host:port>",
     description: "where the gateway listens",
     default: DEFAULT_LISTEN,
     parse: (raw) => (parseHostPort(raw), raw.trim()),
@@ -174,7 +168,7 @@ export const HTTP_OPTION_SPECS: HttpOptionSpec[] = [
   {
     key: "zmqEncoding",
     flag: "--zmq-encoding",
-    arg: "<json|msgpack>",
+    value: "<json|msgpack>",
     description: "encoding of the requests to the manager (as the manager's --zmq-encoding)",
     default: "json",
     parse: (raw) => {
@@ -187,7 +181,7 @@ export const HTTP_OPTION_SPECS: HttpOptionSpec[] = [
   {
     key: "zmqPublicKey",
     flag: "--zmq-public-key",
-    arg: "<z85>",
+    value: "<z85>",
     env: "QSERVER_ZMQ_PUBLIC_KEY",
     description: "the manager's CURVE public key (a manager with --zmq-private-key)",
     default: undefined,
@@ -196,7 +190,7 @@ export const HTTP_OPTION_SPECS: HttpOptionSpec[] = [
   {
     key: "zmqClientPrivateKey",
     flag: "--zmq-client-private-key",
-    arg: "<z85>",
+    value: "<z85>",
     description:
       "the gateway's own CURVE private key, for a manager with --zmq-allowed-clients (default: a new key pair)",
     default: undefined,
@@ -205,7 +199,7 @@ export const HTTP_OPTION_SPECS: HttpOptionSpec[] = [
   {
     key: "apiKeys",
     flag: "--api-keys",
-    arg: "<file>",
+    value: "<file>",
     description:
       "YAML file of API keys by SHA-256 hash → user, user_group, scopes (keys created over HTTP are added to it)",
     default: undefined,
@@ -213,7 +207,7 @@ export const HTTP_OPTION_SPECS: HttpOptionSpec[] = [
   {
     key: "singleUserApiKey",
     flag: "--single-user-api-key",
-    arg: "<key>",
+    value: "<key>",
     env: ENV_SINGLE_USER_KEY,
     description:
       "one key with every scope (with no key at all, the gateway makes one and prints its login URL)",
@@ -222,7 +216,7 @@ export const HTTP_OPTION_SPECS: HttpOptionSpec[] = [
   {
     key: "allowAnonymous",
     flag: "--allow-anonymous",
-    arg: "<read|write>",
+    value: "<read|write>",
     description: "let callers without a key read (or also write); off by default",
     default: undefined,
     parse: anonymousScope,
@@ -230,14 +224,14 @@ export const HTTP_OPTION_SPECS: HttpOptionSpec[] = [
   {
     key: "dashboardDir",
     flag: "--dashboard-dir",
-    arg: "<dir>",
+    value: "<dir>",
     description: "folder served at / (default: the package's dashboard/)",
     default: undefined,
   },
   {
     key: "allowedOrigins",
     flag: "--allowed-origins",
-    arg: "<origins>",
+    value: "<origins>",
     description:
       "comma list of other origins (http://host:port) whose pages may use the dashboard's session cookie (default: none, only the gateway's own pages)",
     default: undefined,
@@ -246,7 +240,7 @@ export const HTTP_OPTION_SPECS: HttpOptionSpec[] = [
   {
     key: "apiKeyMaxLifetime",
     flag: "--api-key-max-lifetime",
-    arg: "<seconds>",
+    value: "<seconds>",
     description: "the longest 'expires_in' of a key created over HTTP",
     default: DEFAULT_API_KEY_MAX_LIFETIME,
     parse: positiveSeconds,
@@ -254,16 +248,16 @@ export const HTTP_OPTION_SPECS: HttpOptionSpec[] = [
   {
     key: "timeout",
     flag: "--timeout",
-    arg: "<seconds>",
+    value: "<seconds>",
     description:
       "how long to wait for the manager's reply before answering 408 (Request Timeout, as the Python gateway)",
     default: 10,
     parse: positiveSeconds,
   },
-  ...STREAM_LIMIT_SPECS.map((s) => ({
+  ...STREAM_LIMIT_SPECS.map((s): HttpOptionSpec => ({
     key: s.key,
     flag: `--${s.flag}`,
-    arg: s.arg,
+    value: s.value,
     description: s.description,
     default: s.default,
     parse: positiveInteger,
@@ -275,23 +269,7 @@ export function resolveHttpOptions(
   given: Partial<Record<keyof HttpOptions, unknown>>,
   env: NodeJS.ProcessEnv = process.env,
 ): HttpOptions {
-  const o: Record<string, unknown> = {};
-  for (const s of HTTP_OPTION_SPECS) {
-    o[s.key] = s.default;
-    let raw = given[s.key];
-    let source = s.flag;
-    if (raw === undefined && s.env && env[s.env]) {
-      raw = env[s.env];
-      source = s.env;
-    }
-    if (raw === undefined) continue;
-    try {
-      o[s.key] = typeof raw === "string" && s.parse ? s.parse(raw) : raw;
-    } catch (err) {
-      throw new Error(`${source}: ${(err as Error).message}`);
-    }
-  }
-  const opts = o as unknown as HttpOptions;
+  const opts = resolveTable<HttpOptions>(HTTP_OPTION_SPECS, given, env);
   if (opts.zmqClientPrivateKey && !opts.zmqPublicKey) {
     throw new Error("--zmq-client-private-key needs the manager's key (--zmq-public-key)");
   }

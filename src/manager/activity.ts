@@ -7,7 +7,7 @@
  * wording is data (BUSY, and the environment messages), the check is one.
  */
 import type { ManagerState } from "../protocol/index.js";
-import { RequestError } from "./rpc/dispatch.js";
+import { RequestError } from "./errors.js";
 import type { StatusFields, StatusState } from "./state.js";
 
 /** What the manager may be doing besides nothing. */

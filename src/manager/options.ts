@@ -19,6 +19,7 @@ import {
   STREAM_LIMIT_SPECS,
 } from "../http/options.js";
 import { DEFAULT_CONSOLE_BURST, DEFAULT_CONSOLE_RATE } from "./console-limit.js";
+import { resolveTable, tableDefaults, type TableOption } from "../options/spec.js";
 
 export interface ManagerOptions {
   zmqControlAddr: string;
@@ -70,16 +71,8 @@ export interface ManagerOptions {
   quiet: boolean;
 }
 
-export interface OptionSpec {
-  key: keyof ManagerOptions;
-  flag: string;
-  /** `<value>` placeholder shown in help, absent for plain switches. */
-  arg?: string;
-  env?: string;
-  description: string;
-  default: ManagerOptions[keyof ManagerOptions];
-  parse?: (raw: string) => ManagerOptions[keyof ManagerOptions];
-}
+/** A row of the manager's table (src/options/spec.ts: one style for every command). */
+export type OptionSpec = TableOption<keyof ManagerOptions, ManagerOptions[keyof ManagerOptions]>;
 
 function onOff(raw: string): boolean {
   const v = raw.trim().toUpperCase();
@@ -138,7 +131,7 @@ export const OPTION_SPECS: OptionSpec[] = [
   {
     key: "zmqControlAddr",
     flag: "--zmq-control-addr",
-    arg: "<addr>",
+    value: "<addr>",
     env: "QSERVER_ZMQ_CONTROL_ADDRESS_FOR_SERVER",
     description: "address the control (ROUTER) socket binds",
     default: "tcp://*:60615",
@@ -146,7 +139,7 @@ export const OPTION_SPECS: OptionSpec[] = [
   {
     key: "zmqInfoAddr",
     flag: "--zmq-info-addr",
-    arg: "<addr>",
+    value: "<addr>",
     env: "QSERVER_ZMQ_INFO_ADDRESS_FOR_SERVER",
     description: "address the info (PUB) socket binds",
     default: "tcp://*:60625",
@@ -154,7 +147,7 @@ export const OPTION_SPECS: OptionSpec[] = [
   {
     key: "zmqPublishConsole",
     flag: "--zmq-publish-console",
-    arg: "<ON|OFF>",
+    value: "<ON|OFF>",
     description: "open the info socket: QS_Info status, QS_Console output, QS_Task events",
     default: false,
     parse: onOff,
@@ -162,7 +155,7 @@ export const OPTION_SPECS: OptionSpec[] = [
   {
     key: "zmqEncoding",
     flag: "--zmq-encoding",
-    arg: "<json|msgpack|auto>",
+    value: "<json|msgpack|auto>",
     env: "QSERVER_ZMQ_ENCODING_FOR_SERVER",
     description: "message encoding; auto answers each request in its own encoding",
     default: "json",
@@ -171,7 +164,7 @@ export const OPTION_SPECS: OptionSpec[] = [
   {
     key: "zmqPrivateKey",
     flag: "--zmq-private-key",
-    arg: "<z85>",
+    value: "<z85>",
     env: "QSERVER_ZMQ_PRIVATE_KEY_FOR_SERVER",
     description: "CurveZMQ secret key of the server (40 z85 characters); enables encryption",
     default: undefined,
@@ -180,7 +173,7 @@ export const OPTION_SPECS: OptionSpec[] = [
   {
     key: "zmqAllowedClients",
     flag: "--zmq-allowed-clients",
-    arg: "<file>",
+    value: "<file>",
     description:
       "file of client public keys (one z85 key per line, # comments) allowed to connect with CURVE",
     default: undefined,
@@ -188,7 +181,7 @@ export const OPTION_SPECS: OptionSpec[] = [
   {
     key: "zmqWorkerAddr",
     flag: "--zmq-worker-addr",
-    arg: "<addr>",
+    value: "<addr>",
     description:
       "address the socket for workers on other hosts (zqs worker) binds, e.g. tcp://*:60617 (off unless given)",
     default: undefined,
@@ -196,7 +189,7 @@ export const OPTION_SPECS: OptionSpec[] = [
   {
     key: "zmqAllowedWorkers",
     flag: "--zmq-allowed-workers",
-    arg: "<file>",
+    value: "<file>",
     description:
       "file of worker public keys (same format as --zmq-allowed-clients) allowed to join with CURVE",
     default: undefined,
@@ -204,21 +197,21 @@ export const OPTION_SPECS: OptionSpec[] = [
   {
     key: "startupDir",
     flag: "--startup-dir",
-    arg: "<dir>",
+    value: "<dir>",
     description: "directory of startup code (.js/.mjs/.ts files, loaded in name order)",
     default: undefined,
   },
   {
     key: "startupModule",
     flag: "--startup-module",
-    arg: "<module>",
+    value: "<module>",
     description: "one startup module (a path or package name) instead of a directory",
     default: undefined,
   },
   {
     key: "startupListsWait",
     flag: "--startup-lists-wait",
-    arg: "<seconds>",
+    value: "<seconds>",
     description:
       "while the lists of plans and devices are read from the startup code at start (a new store, or changed code), how long a request that needs them (queue_item_add, plans_allowed...) waits for them before it is refused",
     default: 10,
@@ -227,14 +220,14 @@ export const OPTION_SPECS: OptionSpec[] = [
   {
     key: "userGroupPermissions",
     flag: "--user-group-permissions",
-    arg: "<file>",
+    value: "<file>",
     description: "permissions YAML file (default: user_group_permissions.yaml in the startup dir)",
     default: undefined,
   },
   {
     key: "taskResultsRetention",
     flag: "--task-results-retention",
-    arg: "<seconds>",
+    value: "<seconds>",
     description: "how long completed task results are kept",
     default: 120,
     parse: positiveNumber,
@@ -242,14 +235,14 @@ export const OPTION_SPECS: OptionSpec[] = [
   {
     key: "storePath",
     flag: "--store-path",
-    arg: "<dir>",
+    value: "<dir>",
     description: "directory of the embedded (LMDB) store",
     default: path.join(".zqs", "store"),
   },
   {
     key: "storeSync",
     flag: "--store-sync",
-    arg: "<fsync|os>",
+    value: "<fsync|os>",
     description:
       "embedded store: a write counts as done once flushed to disk (fsync: survives a power cut) or once handed to the operating system (os: survives a crash or kill -9 of zqs, not of the machine; faster)",
     default: "fsync",
@@ -258,21 +251,21 @@ export const OPTION_SPECS: OptionSpec[] = [
   {
     key: "redisAddr",
     flag: "--redis-addr",
-    arg: "<host:port>",
+    value: "<host:port>",
     description: "use a Redis server as the store instead of the embedded one",
     default: undefined,
   },
   {
     key: "redisNamePrefix",
     flag: "--redis-name-prefix",
-    arg: "<prefix>",
+    value: "<prefix>",
     description: "prefix of the Redis keys",
     default: "qserver",
   },
   {
     key: "redisLease",
     flag: "--redis-lease",
-    arg: "<seconds>",
+    value: "<seconds>",
     description:
       "lifetime of the manager's lease on a Redis store, renewed every third of it (see Stores and recovery)",
     default: 5,
@@ -281,7 +274,7 @@ export const OPTION_SPECS: OptionSpec[] = [
   {
     key: "workers",
     flag: "--workers",
-    arg: "<n>",
+    value: "<n>",
     description:
       "worker processes: the first runs plans and foreground tasks, background tasks and runs are spread over all (0: zqs worker hosts only)",
     default: 1,
@@ -290,7 +283,7 @@ export const OPTION_SPECS: OptionSpec[] = [
   {
     key: "workerSlots",
     flag: "--worker-slots",
-    arg: "<n>",
+    value: "<n>",
     description:
       "with --workers above 1: background tasks one worker process runs at a time (1 suits CPU-bound code; raise it for code that mostly waits)",
     default: 1,
@@ -299,7 +292,7 @@ export const OPTION_SPECS: OptionSpec[] = [
   {
     key: "workerPrefetch",
     flag: "--worker-prefetch",
-    arg: "<n>",
+    value: "<n>",
     description:
       "with --workers above 1: background tasks dealt ahead to a worker process whose slots are full, waiting there to start (fewer round trips; more, up to 256, to a worker whose recent calls are short; 0: deal only to free slots)",
     default: 4,
@@ -308,7 +301,7 @@ export const OPTION_SPECS: OptionSpec[] = [
   {
     key: "cancelGrace",
     flag: "--cancel-grace",
-    arg: "<seconds>",
+    value: "<seconds>",
     description: "how long a cancelled task may take to stop before its worker is replaced",
     default: 5,
     parse: positiveNumber,
@@ -316,7 +309,7 @@ export const OPTION_SPECS: OptionSpec[] = [
   {
     key: "workerTimeout",
     flag: "--worker-timeout",
-    arg: "<seconds>",
+    value: "<seconds>",
     description:
       "a worker process silent this long (no heartbeat) is lost and replaced; its running tasks fail or are retried",
     default: 3,
@@ -325,7 +318,7 @@ export const OPTION_SPECS: OptionSpec[] = [
   {
     key: "workerMaxFunctions",
     flag: "--worker-max-functions",
-    arg: "<n>",
+    value: "<n>",
     description:
       "with --zmq-worker-addr: most functions a zqs worker may offer; a hello with more is refused (the worker is told why and exits)",
     default: 10_000,
@@ -334,7 +327,7 @@ export const OPTION_SPECS: OptionSpec[] = [
   {
     key: "workerMaxTags",
     flag: "--worker-max-tags",
-    arg: "<n>",
+    value: "<n>",
     description:
       "with --zmq-worker-addr: most tags a zqs worker may have (each at most 100 characters, its name at most 200); more is refused",
     default: 100,
@@ -343,7 +336,7 @@ export const OPTION_SPECS: OptionSpec[] = [
   {
     key: "workerMaxHelloSize",
     flag: "--worker-max-hello-size",
-    arg: "<bytes>",
+    value: "<bytes>",
     description:
       "with --zmq-worker-addr: largest hello (and largest message from a connection not yet joined) a zqs worker may send; larger ones are refused unread",
     default: 1024 * 1024,
@@ -352,7 +345,7 @@ export const OPTION_SPECS: OptionSpec[] = [
   {
     key: "workerMaxMessageSize",
     flag: "--worker-max-message-size",
-    arg: "<bytes>",
+    value: "<bytes>",
     description:
       "with --zmq-worker-addr: largest message of a joined worker (a task's result); past it ZeroMQ drops the worker's connection unread",
     default: 256 * 1024 * 1024,
@@ -361,7 +354,7 @@ export const OPTION_SPECS: OptionSpec[] = [
   {
     key: "workerForgetAfter",
     flag: "--worker-forget-after",
-    arg: "<seconds>",
+    value: "<seconds>",
     description:
       "with --zmq-worker-addr: a zqs worker that left or was lost stays in workers_list (and keeps its name's key) this long (0: forgotten at once)",
     default: 3600,
@@ -370,7 +363,7 @@ export const OPTION_SPECS: OptionSpec[] = [
   {
     key: "maxMessageSize",
     flag: "--max-message-size",
-    arg: "<bytes>",
+    value: "<bytes>",
     description: "largest request accepted; larger ones get a success: false reply",
     default: 16 * 1024 * 1024,
     parse: positiveInt,
@@ -378,7 +371,7 @@ export const OPTION_SPECS: OptionSpec[] = [
   {
     key: "consoleRate",
     flag: "--console-rate",
-    arg: "<bytes/s>",
+    value: "<bytes/s>",
     description:
       "console output one worker process may publish a second (QS_Console); beyond it (and --console-burst) its output is dropped, with a line saying how much (0: no limit)",
     default: DEFAULT_CONSOLE_RATE,
@@ -387,7 +380,7 @@ export const OPTION_SPECS: OptionSpec[] = [
   {
     key: "consoleBurst",
     flag: "--console-burst",
-    arg: "<bytes>",
+    value: "<bytes>",
     description:
       "console output one worker process may publish at once before --console-rate applies",
     default: DEFAULT_CONSOLE_BURST,
@@ -396,7 +389,7 @@ export const OPTION_SPECS: OptionSpec[] = [
   {
     key: "zmqInfoHwm",
     flag: "--zmq-info-hwm",
-    arg: "<messages>",
+    value: "<messages>",
     description:
       "messages the info socket keeps for one subscriber that does not read; beyond it that subscriber misses messages (ZeroMQ's PUB drops them)",
     default: 10_000,
@@ -405,7 +398,7 @@ export const OPTION_SPECS: OptionSpec[] = [
   {
     key: "maxSubtaskDepth",
     flag: "--max-subtask-depth",
-    arg: "<n>",
+    value: "<n>",
     description:
       "deepest subtask: a task a client submits is depth 0, a subtask its parent's depth + 1; a deeper one is refused (SubtaskError)",
     default: 32,
@@ -414,7 +407,7 @@ export const OPTION_SPECS: OptionSpec[] = [
   {
     key: "maxTreeTasks",
     flag: "--max-tree-tasks",
-    arg: "<n>",
+    value: "<n>",
     description:
       "most unfinished tasks in one tree (a task and all its subtasks, theirs in turn); a subtask beyond it is refused (SubtaskError)",
     default: 1000,
@@ -423,7 +416,7 @@ export const OPTION_SPECS: OptionSpec[] = [
   {
     key: "maxLiveTasks",
     flag: "--max-live-tasks",
-    arg: "<n>",
+    value: "<n>",
     description:
       "most unfinished tasks in the manager (function_execute, runs, subtasks); a request or subtask beyond it is refused",
     default: 100_000,
@@ -432,7 +425,7 @@ export const OPTION_SPECS: OptionSpec[] = [
   {
     key: "emergencyLockKey",
     flag: "--emergency-lock-key",
-    arg: "<key>",
+    value: "<key>",
     env: "QSERVER_EMERGENCY_LOCK_KEY_FOR_SERVER",
     description: "a key that always unlocks the manager",
     default: undefined,
@@ -440,7 +433,7 @@ export const OPTION_SPECS: OptionSpec[] = [
   {
     key: "httpAddr",
     flag: "--http-addr",
-    arg: "<host:port>",
+    value: "<host:port>",
     description:
       "also start the HTTP gateway (as `zqs http`) in this process, listening there; turns the info socket on (the gateway's streams read it)",
     default: undefined,
@@ -449,14 +442,14 @@ export const OPTION_SPECS: OptionSpec[] = [
   {
     key: "httpApiKeys",
     flag: "--http-api-keys",
-    arg: "<file>",
+    value: "<file>",
     description: "with --http-addr: the gateway's API keys file (as `zqs http --api-keys`)",
     default: undefined,
   },
   {
     key: "httpSingleUserApiKey",
     flag: "--http-single-user-api-key",
-    arg: "<key>",
+    value: "<key>",
     env: ENV_SINGLE_USER_KEY,
     description:
       "with --http-addr: one key with every scope (with no key at all, the gateway makes one and prints its login URL)",
@@ -465,7 +458,7 @@ export const OPTION_SPECS: OptionSpec[] = [
   {
     key: "httpAllowAnonymous",
     flag: "--http-allow-anonymous",
-    arg: "<read|write>",
+    value: "<read|write>",
     description: "with --http-addr: let callers without a key read (or also write)",
     default: undefined,
     parse: anonymousScope,
@@ -473,7 +466,7 @@ export const OPTION_SPECS: OptionSpec[] = [
   ...STREAM_LIMIT_SPECS.map((s): OptionSpec => ({
     key: `http${s.key[0]?.toUpperCase() ?? ""}${s.key.slice(1)}` as keyof ManagerOptions,
     flag: `--http-${s.flag}`,
-    arg: s.arg,
+    value: s.value,
     description: `with --http-addr: ${s.description}`,
     default: s.default,
     parse: positiveInteger,
@@ -481,7 +474,7 @@ export const OPTION_SPECS: OptionSpec[] = [
   {
     key: "httpAllowedOrigins",
     flag: "--http-allowed-origins",
-    arg: "<origins>",
+    value: "<origins>",
     description:
       "with --http-addr: other origins whose pages may use the dashboard's session (as `zqs http --allowed-origins`)",
     default: undefined,
@@ -490,7 +483,7 @@ export const OPTION_SPECS: OptionSpec[] = [
   {
     key: "httpApiKeyMaxLifetime",
     flag: "--http-api-key-max-lifetime",
-    arg: "<seconds>",
+    value: "<seconds>",
     description: "with --http-addr: the longest 'expires_in' of a key created over HTTP",
     default: DEFAULT_API_KEY_MAX_LIFETIME,
     parse: positiveSeconds,
@@ -510,9 +503,7 @@ export const OPTION_SPECS: OptionSpec[] = [
 ];
 
 export function defaultOptions(): ManagerOptions {
-  const o: Record<string, unknown> = {};
-  for (const s of OPTION_SPECS) o[s.key] = s.default;
-  return o as unknown as ManagerOptions;
+  return tableDefaults<ManagerOptions>(OPTION_SPECS);
 }
 
 /**
@@ -523,26 +514,7 @@ export function resolveOptions(
   given: Partial<Record<keyof ManagerOptions, unknown>>,
   env: NodeJS.ProcessEnv = process.env,
 ): ManagerOptions {
-  const o = defaultOptions() as unknown as Record<string, unknown>;
-  for (const s of OPTION_SPECS) {
-    let raw: unknown = given[s.key];
-    let source = s.flag;
-    if (raw === undefined && s.env && env[s.env] !== undefined && env[s.env] !== "") {
-      raw = env[s.env];
-      source = s.env;
-    }
-    if (raw === undefined) continue;
-    if (typeof raw === "string" && s.parse) {
-      try {
-        o[s.key] = s.parse(raw);
-      } catch (err) {
-        throw new Error(`${source}: ${(err as Error).message}`);
-      }
-    } else {
-      o[s.key] = raw;
-    }
-  }
-  const opts = o as unknown as ManagerOptions;
+  const opts = resolveTable<ManagerOptions>(OPTION_SPECS, given, env);
   if (opts.startupDir && opts.startupModule) {
     throw new Error("--startup-dir and --startup-module cannot be used together");
   }

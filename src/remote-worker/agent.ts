@@ -36,7 +36,7 @@ import {
   WORKER_WIRE_VERSION,
 } from "../protocol/worker-wire.js";
 import { VERSION } from "../version.js";
-import { WorkerProcess } from "../manager/environment/worker-process.js";
+import { WorkerProcess } from "../worker-host/worker-process.js";
 
 export type OrphanPolicy = "finish" | "abort";
 

@@ -3,7 +3,7 @@ import { readdirSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { Activity, BUSY, DOES_NOT_EXIST, NOT_OPEN } from "../../src/manager/activity.js";
-import { RequestError } from "../../src/manager/rpc/dispatch.js";
+import { RequestError } from "../../src/manager/errors.js";
 import { StatusState } from "../../src/manager/state.js";
 
 function make(open = true) {

@@ -4,7 +4,8 @@ import { Activity } from "../../src/manager/activity.js";
 import type { EnvironmentHandlersContext } from "../../src/manager/environment/context.js";
 import type { EnvPhase } from "../../src/manager/environment/controller.js";
 import { environmentHandlers } from "../../src/manager/environment/handlers.js";
-import { RequestError, type RequestContext } from "../../src/manager/rpc/dispatch.js";
+import { RequestError } from "../../src/manager/errors.js";
+import type { RequestContext } from "../../src/manager/rpc/dispatch.js";
 import { StatusState } from "../../src/manager/state.js";
 
 function make(phase: EnvPhase) {

@@ -1,8 +1,8 @@
 /** `zqs http [options]`: the HTTP gateway, a client of the manager (options: src/http/options.ts). */
 import type { Command } from "commander";
-import { Option } from "commander";
 import type { HttpOptions } from "../../http/options.js";
 import { HTTP_OPTION_SPECS, resolveHttpOptions } from "../../http/options.js";
+import { addTable } from "../../options/spec.js";
 
 export function runHttp(program: Command): void {
   const cmd = program
@@ -10,12 +10,7 @@ export function runHttp(program: Command): void {
     .description(
       "start the HTTP gateway (REST routes, streams, dashboard, /metrics) in front of a manager",
     );
-  for (const s of HTTP_OPTION_SPECS) {
-    const envNote = s.env ? `; env ${s.env}` : "";
-    const dflt = s.default !== undefined ? `default: ${String(s.default)}` : "";
-    const extra = [dflt, envNote.slice(2)].filter(Boolean).join("; ");
-    cmd.addOption(new Option(`${s.flag} ${s.arg}`, s.description + (extra ? ` (${extra})` : "")));
-  }
+  addTable(cmd, HTTP_OPTION_SPECS);
   cmd.action(async (raw: Record<string, unknown>) => {
     let opts: HttpOptions;
     try {

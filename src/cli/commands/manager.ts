@@ -1,12 +1,12 @@
 /** `zqs manager [options]` (area: manager): options come from the one table in manager/options.ts. */
 import type { Command } from "commander";
-import { Option } from "commander";
 import { createLogger } from "../../manager/log.js";
 import { Manager } from "../../manager/daemon.js";
 import type { ManagerOptions } from "../../manager/options.js";
 import { OPTION_SPECS, resolveOptions } from "../../manager/options.js";
 import { StoreInUseError } from "../../manager/store/owner.js";
 import { CONTROL_LINGER_MS } from "../../manager/rpc/server.js";
+import { addTable } from "../../options/spec.js";
 import { exitWhenDone } from "../exit.js";
 
 /** How long a stopped manager waits for its queued replies before it exits regardless (ms). */
@@ -14,16 +14,7 @@ const EXIT_GRACE_MS = CONTROL_LINGER_MS + 1000;
 
 export function runManager(program: Command): void {
   const cmd = program.command("manager").description("start the manager daemon");
-  for (const s of OPTION_SPECS) {
-    const opt = new Option(s.arg ? `${s.flag} ${s.arg}` : s.flag, s.description);
-    const envNote = s.env ? `; env ${s.env}` : "";
-    if (s.default !== undefined && s.default !== false) {
-      opt.description += ` (default: ${String(s.default)}${envNote})`;
-    } else if (envNote) {
-      opt.description += ` (${envNote.slice(2)})`;
-    }
-    cmd.addOption(opt);
-  }
+  addTable(cmd, OPTION_SPECS);
   cmd.action(async (raw: Record<string, unknown>) => {
     let opts: ManagerOptions;
     try {

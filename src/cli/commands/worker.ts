@@ -4,117 +4,204 @@
  */
 import { exitWhenDone } from "../exit.js";
 import type { Command } from "commander";
-import { Option } from "commander";
 import { WorkerAgent } from "../../remote-worker/agent.js";
 import { isCurveKey } from "../../protocol/z85.js";
 import { command } from "../command.js";
+import { addTable, resolveTable, type TableOption } from "../../options/spec.js";
 
-function fail(msg: string): never {
-  process.stderr.write(`zqs worker: ${msg}\n`);
-  process.exit(2);
+/** The options of `zqs worker` (its values as the agent takes them). */
+export interface WorkerOptions {
+  connect: string;
+  startupDir: string | undefined;
+  startupModule: string | undefined;
+  name: string | undefined;
+  slots: number;
+  tags: string[];
+  publicKey: string | undefined;
+  privateKey: string | undefined;
+  drainTimeout: number;
+  orphanPolicy: "finish" | "abort";
+  workerTimeout: number;
 }
 
-function seconds(raw: string, flag: string): number {
+type WorkerOptionSpec = TableOption<keyof WorkerOptions, WorkerOptions[keyof WorkerOptions]>;
+
+function seconds(raw: string): number {
   const n = Number(raw);
-  if (!Number.isFinite(n) || n <= 0) fail(`${flag}: expected seconds above 0, got '${raw}'`);
+  if (!Number.isFinite(n) || n <= 0) throw new Error(`expected seconds above 0, got '${raw}'`);
   return n;
 }
 
-function key(raw: string | undefined, flag: string): string | undefined {
-  if (raw === undefined) return undefined;
+function curveKey(raw: string): string {
   const v = raw.trim();
-  if (!isCurveKey(v)) fail(`${flag}: expected a CURVE key of 40 z85 characters (see 'zqs keys')`);
+  if (!isCurveKey(v)) throw new Error("expected a CURVE key of 40 z85 characters (see 'zqs keys')");
   return v;
 }
 
+/** The options of `zqs worker`: one table (src/options/spec.ts), as the manager's and the gateway's. */
+export const WORKER_OPTION_SPECS: WorkerOptionSpec[] = [
+  {
+    key: "connect",
+    flag: "--connect",
+    value: "<addr>",
+    description: "the manager's worker address, e.g. tcp://HOST:60617",
+    default: undefined,
+    mandatory: true,
+  },
+  {
+    key: "startupDir",
+    flag: "--startup-dir",
+    value: "<dir>",
+    description: "directory of startup code (this host's own copy)",
+    default: undefined,
+  },
+  {
+    key: "startupModule",
+    flag: "--startup-module",
+    value: "<module>",
+    description: "one startup module instead of a directory",
+    default: undefined,
+  },
+  {
+    key: "name",
+    flag: "--name",
+    value: "<name>",
+    description: "the worker's name, by which the manager knows it (default: hostname:pid)",
+    default: undefined,
+  },
+  {
+    key: "slots",
+    flag: "--slots",
+    value: "<n>",
+    description: "tasks run at once, one worker process each",
+    default: 1,
+    parse: (raw) => {
+      const n = Number(raw);
+      if (!Number.isInteger(n) || n < 1)
+        throw new Error(`expected a positive integer, got '${raw}'`);
+      return n;
+    },
+  },
+  {
+    key: "tags",
+    flag: "--tags",
+    value: "<a,b>",
+    description: "tags: tasks with worker_tags go only to workers that have them all",
+    default: [],
+    parse: (raw) =>
+      raw
+        .split(",")
+        .map((t) => t.trim())
+        .filter((t) => t !== ""),
+  },
+  {
+    key: "publicKey",
+    flag: "--public-key",
+    value: "<z85>",
+    description: "the manager's CURVE public key (encrypts the connection)",
+    default: undefined,
+    parse: curveKey,
+  },
+  {
+    key: "privateKey",
+    flag: "--private-key",
+    value: "<z85>",
+    description:
+      "this worker's CURVE private key (its public key goes on the manager's --zmq-allowed-workers)",
+    default: undefined,
+    parse: curveKey,
+  },
+  {
+    key: "drainTimeout",
+    flag: "--drain-timeout",
+    value: "<seconds>",
+    description: "on SIGTERM, how long running tasks may take to finish",
+    default: 60,
+    parse: seconds,
+  },
+  {
+    key: "orphanPolicy",
+    flag: "--orphan-policy",
+    value: "<finish|abort>",
+    description: "running tasks when the manager is lost: finish them, or abort them",
+    default: "finish",
+    parse: (raw) => {
+      if (raw !== "finish" && raw !== "abort")
+        throw new Error(`expected finish or abort, got '${raw}'`);
+      return raw;
+    },
+  },
+  {
+    key: "workerTimeout",
+    flag: "--worker-timeout",
+    value: "<seconds>",
+    description:
+      "silence of the manager or of a worker process taken as loss (the manager's own value applies once joined)",
+    default: 3,
+    parse: seconds,
+  },
+];
+
+/** Explicit values beat defaults; the combinations that make no sense are refused. */
+export function resolveWorkerOptions(
+  given: Partial<Record<keyof WorkerOptions, unknown>>,
+  env: NodeJS.ProcessEnv = process.env,
+): WorkerOptions {
+  const o = resolveTable<WorkerOptions>(WORKER_OPTION_SPECS, given, env);
+  if (o.startupDir && o.startupModule)
+    throw new Error("--startup-dir and --startup-module cannot be used together");
+  if (o.privateKey && !o.publicKey)
+    throw new Error("--private-key needs the manager's --public-key");
+  return o;
+}
+
 export function runWorker(program: Command): void {
-  program
+  const cmd = program
     .command("worker")
     .description(
       "join a manager (its --zmq-worker-addr) as a worker on this host and run its tasks",
-    )
-    .addOption(
-      new Option(
-        "--connect <addr>",
-        "the manager's worker address, e.g. tcp://HOST:60617",
-      ).makeOptionMandatory(),
-    )
-    .option("--startup-dir <dir>", "directory of startup code (this host's own copy)")
-    .option("--startup-module <module>", "one startup module instead of a directory")
-    .option(
-      "--name <name>",
-      "the worker's name, by which the manager knows it (default: hostname:pid)",
-    )
-    .option("--slots <n>", "tasks run at once, one worker process each", "1")
-    .option("--tags <a,b>", "tags: tasks with worker_tags go only to workers that have them all")
-    .option("--public-key <z85>", "the manager's CURVE public key (encrypts the connection)")
-    .option(
-      "--private-key <z85>",
-      "this worker's CURVE private key (its public key goes on the manager's --zmq-allowed-workers)",
-    )
-    .option(
-      "--drain-timeout <seconds>",
-      "on SIGTERM, how long running tasks may take to finish",
-      "60",
-    )
-    .option(
-      "--orphan-policy <finish|abort>",
-      "running tasks when the manager is lost: finish them, or abort them",
-      "finish",
-    )
-    .option(
-      "--worker-timeout <seconds>",
-      "silence of the manager or of a worker process taken as loss (the manager's own value applies once joined)",
-      "3",
-    )
-    .action(async (_opts: unknown, cmd: Command) => {
-      // With the global options: `--public-key` is also the clients' (the manager's key there too).
-      const raw = cmd.optsWithGlobals<Record<string, string | undefined>>();
-      const slots = Number(raw.slots);
-      if (!Number.isInteger(slots) || slots < 1)
-        fail(`--slots: expected a positive integer, got '${raw.slots}'`);
-      if (raw.startupDir && raw.startupModule)
-        fail("--startup-dir and --startup-module cannot be used together");
-      const policy = raw.orphanPolicy;
-      if (policy !== "finish" && policy !== "abort")
-        fail(`--orphan-policy: expected finish or abort, got '${policy}'`);
-      const serverKey = key(raw.publicKey, "--public-key");
-      const secretKey = key(raw.privateKey, "--private-key");
-      if (secretKey && !serverKey) fail("--private-key needs the manager's --public-key");
-      const agent = new WorkerAgent({
-        connect: raw.connect as string,
-        startupDir: raw.startupDir,
-        startupModule: raw.startupModule,
-        name: raw.name,
-        slots,
-        tags: (raw.tags ?? "")
-          .split(",")
-          .map((t) => t.trim())
-          .filter((t) => t !== ""),
-        serverKey,
-        secretKey,
-        drainTimeoutMs: seconds(raw.drainTimeout ?? "60", "--drain-timeout") * 1000,
-        orphanPolicy: policy,
-        timeoutMs: seconds(raw.workerTimeout ?? "3", "--worker-timeout") * 1000,
-        log: (line) => process.stderr.write(`${new Date().toISOString()} ${line}\n`),
-      });
-      process.once("SIGTERM", () => agent.drain());
-      process.once("SIGINT", () => agent.drain());
-      try {
-        await agent.start();
-      } catch (err) {
-        process.stderr.write(`zqs worker: failed to start: ${(err as Error).message}\n`);
-        process.exit(1);
-      }
-      await agent.done;
-      if (agent.refusal !== undefined) {
-        process.stderr.write(`zqs worker: the manager refused this worker: ${agent.refusal}\n`);
-        exitWhenDone(1, 3000);
-        return;
-      }
-      // Its goodbye among what ZeroMQ may still hold (the dealer's linger is 2 s).
-      exitWhenDone(0, 3000);
+    );
+  addTable(cmd, WORKER_OPTION_SPECS);
+  cmd.action(async () => {
+    // With the global options: `--public-key` is also the clients' (the manager's key there too).
+    let o: WorkerOptions;
+    try {
+      o = resolveWorkerOptions(cmd.optsWithGlobals());
+    } catch (err) {
+      process.stderr.write(`zqs worker: ${(err as Error).message}\n`);
+      process.exit(2);
+    }
+    const agent = new WorkerAgent({
+      connect: o.connect,
+      startupDir: o.startupDir,
+      startupModule: o.startupModule,
+      name: o.name,
+      slots: o.slots,
+      tags: o.tags,
+      serverKey: o.publicKey,
+      secretKey: o.privateKey,
+      drainTimeoutMs: o.drainTimeout * 1000,
+      orphanPolicy: o.orphanPolicy,
+      timeoutMs: o.workerTimeout * 1000,
+      log: (line) => process.stderr.write(`${new Date().toISOString()} ${line}\n`),
     });
+    process.once("SIGTERM", () => agent.drain());
+    process.once("SIGINT", () => agent.drain());
+    try {
+      await agent.start();
+    } catch (err) {
+      process.stderr.write(`zqs worker: failed to start: ${(err as Error).message}\n`);
+      process.exit(1);
+    }
+    await agent.done;
+    if (agent.refusal !== undefined) {
+      process.stderr.write(`zqs worker: the manager refused this worker: ${agent.refusal}\n`);
+      exitWhenDone(1, 3000);
+      return;
+    }
+    // Its goodbye among what ZeroMQ may still hold (the dealer's linger is 2 s).
+    exitWhenDone(0, 3000);
+  });
 }
 
 export function registerWorkers(program: Command): void {

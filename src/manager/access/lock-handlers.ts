@@ -1,6 +1,6 @@
 /** lock, unlock, lock_info (the lock check of other methods is the dispatcher's checkLock). */
 import type { Handlers } from "../rpc/dispatch.js";
-import { RequestError } from "../rpc/dispatch.js";
+import { RequestError } from "../errors.js";
 import { LockError } from "./locks.js";
 import type { LockReply } from "./locks.js";
 import type { LockHandlersContext } from "./context.js";

@@ -1,7 +1,7 @@
 /** plans/devices lists and user group permissions. */
 import { pyRepr } from "../../protocol/index.js";
 import type { Handlers } from "../rpc/dispatch.js";
-import { RequestError } from "../rpc/dispatch.js";
+import { RequestError } from "../errors.js";
 import type { PermissionHandlersContext } from "./context.js";
 import { PermissionsError } from "./permissions.js";
 

@@ -7,7 +7,7 @@
  */
 import { pyRepr, pyTuple } from "../../protocol/index.js";
 import type { Item } from "../../protocol/index.js";
-import { RequestError } from "../rpc/dispatch.js";
+import { RequestError } from "../errors.js";
 import type { AccessControl } from "./access.js";
 
 export const FORMAT = "Incorrect request format: ";

@@ -33,7 +33,7 @@ type PlanMessage = Extract<
 import type { TaskMessage, TaskWorker } from "../workers/pool.js";
 import type { EnvironmentContext } from "./context.js";
 import { ConsoleLimit, DEFAULT_CONSOLE_BURST, DEFAULT_CONSOLE_RATE } from "../console-limit.js";
-import { WorkerProcess } from "./worker-process.js";
+import { WorkerProcess } from "../../worker-host/worker-process.js";
 
 export type EnvPhase = "closed" | "opening" | "open" | "closing" | "destroying";
 

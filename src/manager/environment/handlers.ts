@@ -2,7 +2,7 @@
 import { randomUUID } from "node:crypto";
 import type { Handlers } from "../rpc/dispatch.js";
 import { BUSY, NOT_OPEN } from "../activity.js";
-import { RequestError } from "../rpc/dispatch.js";
+import { RequestError } from "../errors.js";
 import type { EnvironmentHandlersContext } from "./context.js";
 
 export function environmentHandlers(m: EnvironmentHandlersContext): Handlers {

@@ -18,7 +18,7 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import type { EnvironmentContent } from "../../protocol/ipc.js";
 import { VERSION } from "../../version.js";
-import { WorkerProcess } from "./worker-process.js";
+import { WorkerProcess } from "../../worker-host/worker-process.js";
 
 /** Where the startup code is (the options of the same names). */
 export interface StartupCode {

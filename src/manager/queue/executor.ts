@@ -15,7 +15,7 @@ import type {
   RunListEntry,
 } from "../../protocol/ipc.js";
 import { BUSY, DOES_NOT_EXIST } from "../activity.js";
-import { RequestError } from "../rpc/dispatch.js";
+import { RequestError } from "../errors.js";
 import type { ExecutorContext } from "./context.js";
 import { newUid, type QueueItem } from "./plan-queue.js";
 

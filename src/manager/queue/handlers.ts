@@ -3,7 +3,7 @@ import type { Item } from "../../protocol/index.js";
 import { ownValue, pyRepr, pyTuple } from "../../protocol/index.js";
 import { validatePlanItem, type PlanDescription } from "../../protocol/plan-params.js";
 import type { Handlers } from "../rpc/dispatch.js";
-import { RequestError } from "../rpc/dispatch.js";
+import { RequestError } from "../errors.js";
 import { FORMAT, requireItem, requireItemType, requireRequester } from "../access/requester.js";
 import type { QueueHandlersContext } from "./context.js";
 import {

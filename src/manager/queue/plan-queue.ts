@@ -6,7 +6,7 @@
  */
 import { randomUUID } from "node:crypto";
 import type { Item } from "../../protocol/index.js";
-import { RequestError } from "../rpc/dispatch.js";
+import { RequestError } from "../errors.js";
 import type { StatusState } from "../state.js";
 import type { StoreOp, StoreSnapshot } from "../store/types.js";
 

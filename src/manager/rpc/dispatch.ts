@@ -42,20 +42,7 @@ import {
 } from "../../protocol/index.js";
 import type { Reply } from "../../protocol/index.js";
 import { TRACE_TASKS, traceNow } from "../../protocol/task-trace.js";
-
-/** Thrown by handlers: becomes a failure reply with the method's prefix and empty keys. */
-export class RequestError extends Error {
-  override name = "RequestError";
-  constructor(
-    message: string,
-    /** Data keys that override the method's "empty" failure values. */
-    readonly extras?: Record<string, unknown>,
-    /** false: the message is sent without the method's error prefix. */
-    readonly prefixed = true,
-  ) {
-    super(message);
-  }
-}
+import { RequestError } from "../errors.js";
 
 export interface RequestContext {
   /** The encoding the reply will be written in. */

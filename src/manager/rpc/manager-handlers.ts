@@ -2,7 +2,7 @@
 import { pyTuple } from "../../protocol/index.js";
 import type { Handlers } from "./dispatch.js";
 import { BUSY } from "../activity.js";
-import { RequestError } from "./dispatch.js";
+import { RequestError } from "../errors.js";
 import type { RpcContext } from "./context.js";
 
 const STOP_OPTIONS = ["safe_off", "safe_on"] as const;

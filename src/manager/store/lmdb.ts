@@ -24,7 +24,7 @@ import {
   encodeOps,
   parseJson,
   type EncodedOp,
-} from "./index.js";
+} from "./encoding.js";
 import { takeDirectory, type DirectoryOwnership } from "./lmdb-owner.js";
 import type { StoreLog } from "./owner.js";
 import {

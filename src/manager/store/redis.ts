@@ -28,7 +28,7 @@ import {
   encodeOps,
   parseJson,
   type EncodedOp,
-} from "./index.js";
+} from "./encoding.js";
 import type { StoreLog } from "./owner.js";
 import { LostOwnershipError, RedisLease } from "./redis-lease.js";
 import {

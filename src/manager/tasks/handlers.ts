@@ -9,7 +9,7 @@ import { randomUUID } from "node:crypto";
 import { echoedItem, pyRepr } from "../../protocol/index.js";
 import type { Handlers } from "../rpc/dispatch.js";
 import { BUSY, NOT_OPEN } from "../activity.js";
-import { RequestError } from "../rpc/dispatch.js";
+import { RequestError } from "../errors.js";
 import {
   checkCall,
   requireFunctionAllowed,

@@ -11,7 +11,7 @@
  */
 import type { ParamsOut, TaskListEntry, TaskState } from "../../protocol/index.js";
 import { TASK_STATES } from "../../protocol/index.js";
-import { RequestError } from "../rpc/dispatch.js";
+import { RequestError } from "../errors.js";
 import type { TaskRegistry } from "./registry.js";
 import type { TaskRecord, TaskStats } from "./task-record.js";
 

@@ -2,7 +2,7 @@
 import { pyRepr } from "../../protocol/index.js";
 import type { Handlers } from "../rpc/dispatch.js";
 import { NOT_OPEN } from "../activity.js";
-import { RequestError } from "../rpc/dispatch.js";
+import { RequestError } from "../errors.js";
 import {
   checkCall,
   FORMAT,

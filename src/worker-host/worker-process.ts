@@ -1,5 +1,7 @@
 /**
  * One worker process: fork, IPC, heartbeats (fd 3), output capture, exit.
+ * The host side of a worker, shared by the manager (its environment) and the
+ * agent of `zqs worker` (src/remote-worker/): neither owns it, both fork with it.
  * Death is noticed from the exit event at once; a process that stops beating
  * (stopped, wedged in native code) is killed after the heartbeat timeout.
  */
@@ -11,12 +13,11 @@ import path from "node:path";
 import type { Readable } from "node:stream";
 import { StringDecoder } from "node:string_decoder";
 import { fileURLToPath } from "node:url";
-import type { ManagerToWorker, WorkerToManager } from "../../protocol/ipc.js";
-import { HEARTBEAT_FD, IpcBatcher, unbatch, WORKER_ENV } from "../../protocol/ipc.js";
+import type { ManagerToWorker, WorkerToManager } from "../protocol/ipc.js";
+import { HEARTBEAT_FD, IpcBatcher, unbatch, WORKER_ENV } from "../protocol/ipc.js";
 
 const WORKER_MAIN = path.join(
   path.dirname(fileURLToPath(import.meta.url)),
-  "..",
   "..",
   "worker",
   "main.js",

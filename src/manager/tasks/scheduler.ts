@@ -69,6 +69,8 @@ export const DEAL_CHUNK = 512;
  */
 const AHEAD_WORK_MS = 10;
 const MAX_AHEAD = 256;
+/** The least dealt ahead to a worker with its own slots and `ahead` (a remote one). */
+const AHEAD_OWN_SLOTS = 4;
 /**
  * Short tasks stay with the worker dealt to last while what it holds would
  * run in about this long (ms): a pool of workers then costs the manager no
@@ -534,7 +536,8 @@ export class TaskScheduler {
   private capacity(w: TaskWorker): number {
     if (w.slots !== undefined && w.ahead !== true) return w.slots;
     const slots = w.slots ?? this.pool.slotsPerWorker;
-    const ahead = this.pool.aheadPerWorker ?? 0;
+    // A worker with its own slots (remote) is dealt ahead as a pool's default prefetch.
+    const ahead = w.slots !== undefined ? AHEAD_OWN_SLOTS : (this.pool.aheadPerWorker ?? 0);
     if (ahead === 0) return slots;
     const ms = this.callMs.get(w.id);
     const short = ms === undefined ? 0 : Math.floor(AHEAD_WORK_MS / Math.max(ms, 0.01));

@@ -124,7 +124,7 @@ describe("tasks and reports in batches (wire 2)", () => {
         for await (const [r, body] of router) {
           const d = decodeWire(body as Buffer, agentMessageSchema);
           if (!d.ok) continue;
-          route = r as Buffer;
+          route = r;
           got.push(d.msg.type === "reports" ? d.msg.reports : [d.msg]);
         }
       } catch {

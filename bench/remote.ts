@@ -164,16 +164,24 @@ export interface RemoteRows {
 }
 
 /** The rows of the issue's "Done when", measured in one run. */
-export async function benchRemoteRows(n: number): Promise<RemoteRows> {
+export async function benchRemoteRows(
+  n: number,
+  progress: (line: string) => void = () => undefined,
+): Promise<RemoteRows> {
   const local = await benchThroughput(n, 1);
+  progress(`local --workers 1: ${fmt(local.tasksPerSec, 0)} tasks/s`);
   const remote = await benchRemoteThroughput(n, 1);
-  const sim1 = await benchRemoteScheduling(n, 1);
-  const sim10000 = await benchRemoteScheduling(n, 10_000);
+  progress(`1 remote worker, --slots 2: ${fmt(remote.tasksPerSec, 0)} tasks/s`);
   const simSleep = await benchRemoteScheduling(
     Math.round(SIM_SLEEP_IDEAL * 2),
     SIM_SLEEP.workers,
     SIM_SLEEP,
   );
+  progress(`20 simulated workers × 2 slots, 20 ms tasks: ${fmt(simSleep, 0)} tasks/s`);
+  const sim1 = await benchRemoteScheduling(n, 1);
+  progress(`1 simulated worker: ${fmt(sim1, 0)} tasks/s`);
+  const sim10000 = await benchRemoteScheduling(n, 10_000);
+  progress(`10,000 simulated workers: ${fmt(sim10000, 0)} tasks/s`);
   return { local, remote, sim1, sim10000, simSleep };
 }
 
@@ -185,7 +193,7 @@ if (import.meta.url === `file://${process.argv[1]}`) {
       .map((x) => x.toFixed(2))
       .join(" ");
   console.log(`load average before: ${load()}; ${os.cpus().length} CPU(s); ${n} tasks a row`);
-  const r = await benchRemoteRows(n);
+  const r = await benchRemoteRows(n, (line) => console.log(`  ${line}`));
   const json = {
     bg_tasks_per_s: r.local.tasksPerSec,
     remote_bg_tasks_per_s: r.remote.tasksPerSec,

@@ -17,6 +17,9 @@
  *    their results are sent; the manager drops those it has given up). When
  *    the manager no longer knows it (a restart), it answers `who` and the agent
  *    says hello again, its old tasks orphaned.
+ *  - Tasks dealt beyond its slots wait here, highest priority first, and go to
+ *    the first free process; a cancel of a waiting one ends it unrun. What its
+ *    processes report in one turn goes to the manager as one message (wire 2).
  *  - SIGTERM drains: no new task is taken, running ones finish (up to the
  *    drain timeout), then it says bye and exits.
  */

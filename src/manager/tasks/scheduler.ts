@@ -49,6 +49,8 @@ const STAY_WORK_MS = 2;
  */
 const AHEAD_WORK_MS = 10;
 const MAX_AHEAD = 256;
+/** The least dealt ahead to a worker with its own slots and `ahead` (a remote one). */
+const AHEAD_OWN_SLOTS = 4;
 /** Weight of the newest call in a worker's running mean of call times. */
 const CALL_MS_WEIGHT = 0.2;
 
@@ -396,9 +398,11 @@ export class TaskScheduler {
    * is 0), for local workers and for those that ask for it (`ahead`).
    */
   private capacity(w: TaskWorker): number {
-    const ahead = this.pool.aheadPerWorker ?? 0;
-    if (w.slots !== undefined && !w.ahead) return w.slots;
-    if (w.slots === undefined && ahead === 0) return this.pool.slotsPerWorker;
+    if (w.slots !== undefined && w.ahead !== true) return w.slots;
+    const slots = w.slots ?? this.pool.slotsPerWorker;
+    // A worker with its own slots (remote) is dealt ahead as a pool's default prefetch.
+    const ahead = w.slots !== undefined ? AHEAD_OWN_SLOTS : (this.pool.aheadPerWorker ?? 0);
+    if (ahead === 0) return slots;
     const ms = this.callMs.get(w.id);
     const short = ms === undefined ? 0 : Math.floor(AHEAD_WORK_MS / Math.max(ms, 0.01));
     return (w.slots ?? this.pool.slotsPerWorker) + Math.max(ahead, Math.min(MAX_AHEAD, short));

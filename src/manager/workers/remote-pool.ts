@@ -20,6 +20,10 @@
  *    never applied twice.
  *  - Every message is checked against its schema (worker-wire.ts): a broken
  *    or hostile peer gets its message dropped and logged once, never a crash.
+ *  - Speed: a worker is dealt ahead beyond its slots by its recent call times
+ *    (the tasks wait in its agent, highest priority first); to an agent that
+ *    speaks wire 2 the tasks of one deal go as one `execute_batch`, and its
+ *    reports of one turn come as one `reports` message.
  */
 import { EventEmitter } from "node:events";
 import os from "node:os";

@@ -21,6 +21,7 @@ import {
   causeOf,
   decodeResult,
   decodeRuns,
+  decodeSchedules,
   encodeOps,
   parseJson,
   type EncodedOp,
@@ -60,6 +61,7 @@ export class LmdbStore implements Store {
     private readonly results: Database<string, string>,
     private readonly runs: Database<string, string>,
     private readonly runOutcomes: Database<string, string>,
+    private readonly schedules: Database<string, string>,
     private readonly sync: StoreSync,
   ) {
     this.location = location;
@@ -88,6 +90,7 @@ export class LmdbStore implements Store {
       const results = root.openDB<string, string>("results", { encoding: "string" });
       const runs = root.openDB<string, string>("runs", { encoding: "string" });
       const runOutcomes = root.openDB<string, string>("run_outcomes", { encoding: "string" });
+      const schedules = root.openDB<string, string>("schedules", { encoding: "string" });
       return new LmdbStore(
         dir,
         ownership,
@@ -97,6 +100,7 @@ export class LmdbStore implements Store {
         results,
         runs,
         runOutcomes,
+        schedules,
         opts.sync ?? "fsync",
       );
     } catch (err) {
@@ -132,7 +136,11 @@ export class LmdbStore implements Store {
       for (const { key, value } of this.runs.getRange({ transaction: txn }))
         defs.push([key, value]);
       const runs = decodeRuns(defs, outcomes, (uid) => `${where} (run ${uid})`);
-      return { docs, history, results, runs };
+      const kept: [string, string][] = [];
+      for (const { key, value } of this.schedules.getRange({ transaction: txn }))
+        kept.push([key, value]);
+      const schedules = decodeSchedules(kept, (uid) => `${where} (schedule ${uid})`);
+      return { docs, history, results, runs, schedules };
     } catch (err) {
       if (err instanceof StoreError) throw err;
       throw new StoreError(`Cannot read the store at ${where}: ${causeOf(err)}`, { cause: err });
@@ -231,6 +239,12 @@ export class LmdbStore implements Store {
         case "run_delete":
           void this.runs.remove(op.uid);
           void this.runOutcomes.remove(op.uid);
+          break;
+        case "schedule_put":
+          void this.schedules.put(op.uid, op.json);
+          break;
+        case "schedule_delete":
+          void this.schedules.remove(op.uid);
           break;
       }
     }

@@ -1,9 +1,10 @@
 /**
- * The embedded store: one LMDB environment in a directory, with five named
+ * The embedded store: one LMDB environment in a directory, with six named
  * databases in it: "docs" (document name -> JSON text), "history" (sequence
  * number -> JSON text, increasing, so the oldest item has the smallest key),
  * "results" (uid -> JSON text of `{ expiresAt, result }`), "runs" (run uid ->
- * JSON text of its definition) and "run_outcomes" (run uid -> outcome string).
+ * JSON text of its definition), "run_outcomes" (run uid -> outcome string) and
+ * "schedules" (schedule uid -> JSON text of the schedule).
  *
  * `apply` runs all its operations in one LMDB (child) transaction and
  * resolves once that transaction is committed and flushed to disk — or, with

@@ -69,6 +69,12 @@ export const POSITIONAL = {
   run_info: "run_uid",
   run_restart: "run_uid",
   run_delete: "run_uid",
+  schedule_get: "schedule_uid",
+  schedule_pause: "schedule_uid",
+  schedule_resume: "schedule_uid",
+  schedule_update: "schedule_uid",
+  schedule_delete: "schedule_uid",
+  schedule_trigger: "schedule_uid",
   manager_stop: "option",
 } as const satisfies Partial<Record<MethodName, string>>;
 
@@ -118,6 +124,8 @@ export const READ_ONLY: ReadonlySet<MethodName> = new Set<MethodName>([
   "run_info",
   "runs_list",
   "workers_list",
+  "schedule_list",
+  "schedule_get",
 ]);
 
 /** Per-call options (the last argument of every method). */

@@ -21,6 +21,14 @@ interface ManagerMetrics {
   buckets: number[];
   requests: Record<string, KeptHistogram>;
   store_writes: Record<string, KeptHistogram>;
+  schedules?: {
+    active: number;
+    paused: number;
+    ended: number;
+    fires: number;
+    fires_failed: number;
+    missed: number;
+  };
 }
 
 function labelValue(v: string): string {
@@ -60,6 +68,9 @@ export class GatewayMetrics {
   private readonly workers: Gauge;
   private readonly slotsBusy: Gauge;
   private readonly slotsFree: Gauge;
+  private readonly schedules: Gauge<"state">;
+  private readonly scheduleFires: Gauge<"outcome">;
+  private readonly scheduleMissed: Gauge;
   /** The manager's histograms, as text in the exposition format (from its `metrics` method). */
   private managerHistograms = "";
 
@@ -117,6 +128,23 @@ export class GatewayMetrics {
     this.slotsFree = new Gauge({
       name: "zqs_worker_slots_free",
       help: "Task slots of the workers free (+Inf: one worker takes every task, --workers 1)",
+      registers,
+    });
+    this.schedules = new Gauge({
+      name: "zqs_schedules",
+      help: "Schedules the manager keeps, by state (active, paused, ended)",
+      labelNames: ["state"],
+      registers,
+    });
+    this.scheduleFires = new Gauge({
+      name: "zqs_schedule_fires_total",
+      help: "Fires of schedules since the manager started, by outcome (submitted: the task was accepted; refused)",
+      labelNames: ["outcome"],
+      registers,
+    });
+    this.scheduleMissed = new Gauge({
+      name: "zqs_schedule_missed",
+      help: "Time slots the schedules did not fire: missed while the manager was down (misfire skip), or beyond --schedule-catch-up",
       registers,
     });
     this.managerState = new Gauge({
@@ -179,6 +207,15 @@ export class GatewayMetrics {
     this.workers.set(m.worker_slots.workers);
     this.slotsBusy.set(m.worker_slots.busy);
     this.slotsFree.set(m.worker_slots.free ?? Infinity);
+    if (m.schedules) {
+      const sc = m.schedules;
+      for (const state of ["active", "paused", "ended"] as const) {
+        this.schedules.set({ state }, sc[state]);
+      }
+      this.scheduleFires.set({ outcome: "submitted" }, sc.fires - sc.fires_failed);
+      this.scheduleFires.set({ outcome: "refused" }, sc.fires_failed);
+      this.scheduleMissed.set(sc.missed);
+    }
     this.managerHistograms =
       histogramText(
         "zqs_manager_request_duration_seconds",

@@ -47,6 +47,9 @@ import { LOCAL_HOSTNAME, RemoteWorkerPool } from "./workers/remote-pool.js";
 import { workerHandlers } from "./workers/handlers.js";
 import { WORKER_ZAP_DOMAIN } from "./rpc/server.js";
 import { LATENCY_BUCKETS, LatencyHistograms } from "./metrics.js";
+import { Schedules } from "./schedules/schedules.js";
+import { scheduleHandlers } from "./schedules/handlers.js";
+import { taskProblem } from "./schedules/task-check.js";
 
 export class Manager {
   readonly state = new StatusState();
@@ -75,6 +78,9 @@ export class Manager {
   readonly access: AccessControl;
   /** The one path of writes to the store (set open in start()). */
   readonly writer: StoreWriter;
+  /** Schedules (schedule_create...): their fires go through `dispatcher.call`. */
+  readonly schedules: Schedules;
+  private dispatcher: Dispatcher | undefined;
   /** Workers on other hosts (--zmq-worker-addr), when the socket is on. */
   readonly remote: RemoteWorkerPool | undefined;
   private readonly localSlots: number;
@@ -235,6 +241,24 @@ export class Manager {
       opts.emergencyLockKey,
     );
     this.queue = new PlanQueue(this.state, (ops) => this.writer.write(ops, { mode: "durable" }));
+    this.schedules = new Schedules(
+      {
+        submit: async ({ method, params, uid }) => {
+          if (!this.dispatcher) return { success: false, msg: "the manager is not serving yet" };
+          return this.dispatcher.call(method, params, uid);
+        },
+        check: (task, user, group) => taskProblem(this.access, task, user, group),
+        write: (ops, mode) => this.writer.write(ops, { mode }),
+        outcome: (uid) => this.outcomeOf(uid),
+        now: () => Date.now(),
+        setTimer: (ms, fn) => {
+          const t = setTimeout(fn, ms);
+          return () => clearTimeout(t);
+        },
+        log: this.log,
+      },
+      { catchUp: opts.scheduleCatchUp, firesKept: 20, nextShown: 5 },
+    );
     this.executor = new QueueExecutor({
       queue: this.queue,
       activity: this.activity,
@@ -276,6 +300,7 @@ export class Manager {
         buckets: [...LATENCY_BUCKETS],
         requests: this.requestLatency.snapshot(),
         store_writes: this.writer.latency.snapshot(),
+        schedules: this.schedules.counts(),
       }),
     };
     return {
@@ -316,7 +341,29 @@ export class Manager {
         access: this.access,
         writer: this.writer,
       }),
+      ...scheduleHandlers({
+        schedules: this.schedules,
+        access: this.access,
+        check: (task, user, group) => taskProblem(this.access, task, user, group),
+        now: () => Date.now(),
+        limits: { maxSchedules: this.opts.maxSchedules, minEvery: this.opts.scheduleMinEvery },
+      }),
     };
+  }
+
+  /** The outcome of a schedule's task or queue item, while the manager knows it. */
+  private outcomeOf(uid: string): string | undefined {
+    const task = this.tasks.get(uid);
+    if (task) return task.state;
+    if (this.queue.running?.item_uid === uid) return "running";
+    if (this.queue.items.some((i) => i.item_uid === uid)) return "queued";
+    for (let i = this.queue.history.length - 1; i >= 0; i--) {
+      const h = this.queue.history[i] as { item_uid?: unknown; result?: { exit_status?: unknown } };
+      if (h.item_uid === uid) {
+        return typeof h.result?.exit_status === "string" ? h.result.exit_status : "completed";
+      }
+    }
+    return undefined;
   }
 
   get infoEncoding(): WireEncoding {
@@ -353,6 +400,7 @@ export class Manager {
       this.env.content = d.environment_content as EnvironmentContent;
     }
     this.queue.restore(snap);
+    this.schedules.restore(snap.schedules);
     await this.executor.recoverInterrupted();
     // Before the sockets bind, so that the first request that needs the lists waits for them.
     this.startupLists.start(d.startup_fingerprint, d.environment_content !== undefined);
@@ -363,14 +411,18 @@ export class Manager {
 
   async start(): Promise<void> {
     await this.restore();
-    const dispatcher = new Dispatcher(this.opts.zmqEncoding, this.opts.maxMessageSize, {
-      handlers: this.handlers(),
-      statusBytes: (enc) => this.state.statusBytes(enc),
-      checkLock: (method, params) => this.locks.check(methods[method].lock, params.lock_key),
-      onInternalError: (method, err) => this.log.error({ err }, `Internal error in '${method}'`),
-      checkReplies: process.env.ZQS_CHECK_REPLIES === "1",
-      observe: (method, seconds) => this.requestLatency.observe(method, seconds),
-    });
+    const dispatcher = (this.dispatcher = new Dispatcher(
+      this.opts.zmqEncoding,
+      this.opts.maxMessageSize,
+      {
+        handlers: this.handlers(),
+        statusBytes: (enc) => this.state.statusBytes(enc),
+        checkLock: (method, params) => this.locks.check(methods[method].lock, params.lock_key),
+        onInternalError: (method, err) => this.log.error({ err }, `Internal error in '${method}'`),
+        checkReplies: process.env.ZQS_CHECK_REPLIES === "1",
+        observe: (method, seconds) => this.requestLatency.observe(method, seconds),
+      },
+    ));
     const allowedClients = this.opts.zmqAllowedClients
       ? new AllowList(this.opts.zmqAllowedClients)
       : undefined;
@@ -426,6 +478,8 @@ export class Manager {
         (allowedClients ? ` (${allowedClients.size} allowed client key(s))` : "") +
         (this.opts.zmqWorkerAddr ? `, workers ${this.opts.zmqWorkerAddr}` : ""),
     );
+    // Fires begin once requests are served: missed ones follow their misfire policy.
+    this.schedules.start();
     if (this.opts.httpAddr) await this.startHttp(this.opts.httpAddr);
   }
 
@@ -506,6 +560,7 @@ export class Manager {
         await this.remote?.close();
         this.env.shutdown();
         this.startupLists.stop("the manager is stopping");
+        this.schedules.close();
         this.lifecycle.close();
         this.tasks.close();
         this.runs.close();

@@ -57,6 +57,9 @@ export interface ManagerOptions {
   maxSubtaskDepth: number;
   maxTreeTasks: number;
   maxLiveTasks: number;
+  maxSchedules: number;
+  scheduleMinEvery: number;
+  scheduleCatchUp: number;
   emergencyLockKey: string | undefined;
   httpAddr: string | undefined;
   httpApiKeys: string | undefined;
@@ -420,6 +423,31 @@ export const OPTION_SPECS: OptionSpec[] = [
     description:
       "most unfinished tasks in the manager (function_execute, runs, subtasks); a request or subtask beyond it is refused",
     default: 100_000,
+    parse: positiveInt,
+  },
+  {
+    key: "maxSchedules",
+    flag: "--max-schedules",
+    value: "<n>",
+    description: "most schedules (schedule_create) the manager keeps; one beyond it is refused",
+    default: 10_000,
+    parse: positiveInt,
+  },
+  {
+    key: "scheduleMinEvery",
+    flag: "--schedule-min-every",
+    value: "<seconds>",
+    description: "the shortest period of an `every` schedule; a shorter one is refused",
+    default: 0.1,
+    parse: positiveNumber,
+  },
+  {
+    key: "scheduleCatchUp",
+    flag: "--schedule-catch-up",
+    value: "<n>",
+    description:
+      "most missed fires a schedule with misfire 'all' makes up for at once (after a restart); older ones are counted missed",
+    default: 100,
     parse: positiveInt,
   },
   {

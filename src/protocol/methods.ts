@@ -38,6 +38,7 @@ export type Area =
   | "permissions"
   | "runs"
   | "workers"
+  | "schedules"
   | "manager";
 
 type FailureExtras = Record<string, unknown>;
@@ -161,6 +162,50 @@ const timeParam = z.union([
 ]);
 const stateCounts = z.record(z.string(), z.number().int());
 
+/** The lifecycle options of a function task (function_execute, and a schedule's function). */
+const TASK_OPTIONS = {
+  timeout: z.number().positive().optional(),
+  max_retries: z.number().int().min(0).optional(),
+  retry_backoff: z.number().min(0).optional(),
+  expires: z.number().positive().optional(),
+  priority: z.number().int().optional(),
+  worker_tags: workerTags,
+};
+
+/** What a schedule makes at each fire: a function call with its task options, or a plan. */
+export const scheduledFunctionSchema = z.strictObject({
+  item_type: z.literal("function"),
+  name: z.string().min(1),
+  args: z.array(z.unknown()).optional(),
+  kwargs: mapSchema.optional(),
+  options: z
+    .strictObject({ ...TASK_OPTIONS, run_in_background: z.boolean().optional() })
+    .optional(),
+});
+
+/** The timing and task of a schedule (schedule_create; schedule_update changes any of them). */
+const scheduleFields = {
+  cron: z.string().min(1).optional(),
+  tz: z.string().min(1).optional(),
+  every: z.number().positive().optional(),
+  start: timeParam.optional(),
+  end: timeParam.optional(),
+  limit: z.number().int().positive().optional(),
+  task: mapSchema.optional(),
+  name: z.string().optional(),
+  note: z.string().optional(),
+};
+const MISFIRE = ["skip", "once", "all"] as const;
+const scheduleUid = {
+  schedule_uid: z.string({
+    error: (iss) =>
+      iss.input === undefined
+        ? "Required 'schedule_uid' parameter is missing in the API call."
+        : "'schedule_uid' must be a string",
+  }),
+};
+const scheduleRow = z.record(z.string(), z.unknown());
+
 // ---- the table ---------------------------------------------------------------
 
 export const methods = {
@@ -183,7 +228,7 @@ export const methods = {
   }),
   metrics: method({
     summary:
-      "Numbers for monitoring (/metrics): tasks by state, worker slots, request and store-write time histograms.",
+      "Numbers for monitoring (/metrics): tasks by state, worker slots, request and store-write time histograms, schedules and their fires.",
     http: "GET /api/metrics",
     area: "status",
     params: {},
@@ -198,6 +243,14 @@ export const methods = {
         buckets: z.array(z.number()),
         requests: z.record(z.string(), histogramSchema),
         store_writes: z.record(z.string(), histogramSchema),
+        schedules: z.object({
+          active: z.number().int(),
+          paused: z.number().int(),
+          ended: z.number().int(),
+          fires: z.number().int(),
+          fires_failed: z.number().int(),
+          missed: z.number().int(),
+        }),
       }),
     }),
     failure: { metrics: {} },
@@ -609,13 +662,8 @@ export const methods = {
       user: user,
       run_in_background: z.boolean().default(false),
       lock_key: lockKey,
-      timeout: z.number().positive().optional(),
-      max_retries: z.number().int().min(0).optional(),
-      retry_backoff: z.number().min(0).optional(),
-      expires: z.number().positive().optional(),
+      ...TASK_OPTIONS,
       after: z.array(z.string()).optional(),
-      priority: z.number().int().optional(),
-      worker_tags: workerTags,
     },
     reply: withKeys({ item: itemSchema.nullable(), task_uid: nullableUid }),
     lock: "environment",
@@ -910,6 +958,98 @@ export const methods = {
     params: {},
     reply: withKeys({ workers: z.array(workerRowSchema) }),
     failure: { workers: [] },
+    extension: true,
+  }),
+
+  // schedules (zqs)
+  schedule_create: method({
+    summary:
+      "Make a schedule: a cron pattern (5 or 6 fields, tz) or `every` seconds, and the task (a function or a plan) to make at each fire.",
+    http: "POST /api/schedule/create",
+    area: "schedules",
+    params: {
+      ...scheduleFields,
+      misfire: z.enum(MISFIRE).default("once"),
+      user_group: userGroup,
+      user: user,
+      lock_key: lockKey,
+    },
+    reply: withKeys({ schedule_uid: nullableUid }),
+    lock: "environment",
+    failure: { schedule_uid: null },
+    extension: true,
+  }),
+  schedule_list: method({
+    summary: "All schedules: state, next fire, number of fires.",
+    http: "GET /api/schedule/list",
+    area: "schedules",
+    params: {},
+    reply: withKeys({ schedules: z.array(scheduleRow) }),
+    failure: { schedules: [] },
+    extension: true,
+  }),
+  schedule_get: method({
+    summary:
+      "One schedule: its next fire times and its last fires, with their task uids and outcomes.",
+    http: "GET /api/schedule/get",
+    area: "schedules",
+    params: scheduleUid,
+    reply: withKeys({ schedule: scheduleRow }),
+    failure: { schedule: {} },
+    extension: true,
+  }),
+  schedule_pause: method({
+    summary: "Pause a schedule (the slots that pass meanwhile are not fired).",
+    http: "POST /api/schedule/pause",
+    area: "schedules",
+    params: { ...scheduleUid, lock_key: lockKey },
+    reply: ok,
+    lock: "environment",
+    extension: true,
+  }),
+  schedule_resume: method({
+    summary: "Resume a paused schedule from now on.",
+    http: "POST /api/schedule/resume",
+    area: "schedules",
+    params: { ...scheduleUid, lock_key: lockKey },
+    reply: ok,
+    lock: "environment",
+    extension: true,
+  }),
+  schedule_update: method({
+    summary:
+      "Change a schedule's timing, task, misfire policy, name or note (it fires by them from now on).",
+    http: "POST /api/schedule/update",
+    area: "schedules",
+    params: {
+      ...scheduleUid,
+      ...scheduleFields,
+      misfire: z.enum(MISFIRE).optional(),
+      user_group: userGroup,
+      user: user,
+      lock_key: lockKey,
+    },
+    reply: ok,
+    lock: "environment",
+    extension: true,
+  }),
+  schedule_delete: method({
+    summary: "Delete a schedule (tasks it made are left as they are).",
+    http: "POST /api/schedule/delete",
+    area: "schedules",
+    params: { ...scheduleUid, lock_key: lockKey },
+    reply: ok,
+    lock: "environment",
+    extension: true,
+  }),
+  schedule_trigger: method({
+    summary: "Fire a schedule now, outside its times (not counted by its limit).",
+    http: "POST /api/schedule/trigger",
+    area: "schedules",
+    params: { ...scheduleUid, lock_key: lockKey },
+    reply: withKeys({ task_uid: nullableUid }),
+    lock: "environment",
+    failure: { task_uid: null },
     extension: true,
   }),
 

@@ -156,4 +156,19 @@ describe("README.md", () => {
     expect(r.stdout).toMatch(/^timed_out$/m);
     expect(r.stdout).toMatch(/6 tasks: 6 done, 0 failed/);
   });
+
+  it("README's schedule.sh makes, triggers, pauses, lists and deletes a schedule", async () => {
+    const r = await runExample("schedule.sh", fresh);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/^task_uid: [0-9a-f-]{36}$/m);
+    expect(r.stdout).toMatch(/count {2}cron 0 3 \* \* \* {2}paused {2}next: none {2}fires: 1/);
+    expect(r.stdout).toMatch(/^trigger$/m);
+    expect(r.stdout).toMatch(/^deleted schedule [0-9a-f-]{36}$/m);
+  });
+
+  it("README's schedule.mjs lists the fires of an `every: 1` schedule", async () => {
+    const r = await runExample("schedule.mjs", fresh);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toBe("#1 scheduled completed\n#2 scheduled completed\n");
+  });
 });

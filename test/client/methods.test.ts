@@ -290,6 +290,49 @@ describe("every method of the table, through REManagerAPI", () => {
     await exercise({ method: "runs_list", params: {} }, () => api.runsList());
   });
 
+  it("schedules", async () => {
+    const params = { every: 60, task: count, name: "nightly", misfire: "skip" as const };
+    const created = await exercise(
+      { method: "schedule_create", params: { ...params, ...who } },
+      () => api.scheduleCreate(params),
+      true,
+    );
+    const schedule_uid = created.schedule_uid as string;
+    const one = { schedule_uid };
+    await exercise({ method: "schedule_list", params: {} }, () => api.scheduleList(), true);
+    await exercise(
+      { method: "schedule_get", params: one },
+      () => api.scheduleGet(schedule_uid),
+      true,
+    );
+    await exercise(
+      { method: "schedule_pause", params: one },
+      () => api.schedulePause(schedule_uid),
+      true,
+    );
+    await exercise(
+      { method: "schedule_resume", params: one },
+      () => api.scheduleResume(schedule_uid),
+      true,
+    );
+    await exercise(
+      { method: "schedule_update", params: { ...one, every: 120, ...who } },
+      () => api.scheduleUpdate(schedule_uid, { every: 120 }),
+      true,
+    );
+    const fired = await exercise(
+      { method: "schedule_trigger", params: one },
+      () => api.scheduleTrigger(schedule_uid),
+      true,
+    );
+    expect(fired.task_uid).toEqual(expect.any(String));
+    await exercise(
+      { method: "schedule_delete", params: one },
+      () => api.scheduleDelete(schedule_uid),
+      true,
+    );
+  });
+
   it("closing the environment, and the manager methods", async () => {
     await api.waitForIdle({ timeout: WAIT_S });
     await exercise({ method: "environment_close", params: {} }, () => api.environmentClose(), true);

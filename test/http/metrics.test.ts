@@ -76,3 +76,23 @@ it("reports the manager's state, tasks, slots and histograms, and the gateway's 
   ).toBeGreaterThanOrEqual(1);
   expect(t).toContain("# TYPE zqs_store_write_duration_seconds histogram");
 });
+
+it("counts the schedules by state and their fires", async () => {
+  const api = client(g.url, SINGLE_KEY);
+  const task = { item_type: "plan", name: "count", args: [["det1"]] };
+  const a = await api("POST", "/api/schedule/create", { cron: "0 3 * * *", task });
+  const b = await api("POST", "/api/schedule/create", { every: 3600, task });
+  expect([a.json.success, b.json.success]).toEqual([true, true]);
+  expect(
+    (await api("POST", "/api/schedule/pause", { schedule_uid: b.json.schedule_uid })).json,
+  ).toMatchObject({ success: true });
+  const fired = await api("POST", "/api/schedule/trigger", { schedule_uid: a.json.schedule_uid });
+  expect(fired.json.success, String(fired.json.msg)).toBe(true);
+  const t = (await call(g.url, "GET", "/metrics", { key: SINGLE_KEY })).text;
+  expect(sample(t, 'zqs_schedules{state="active"}')).toBe(1);
+  expect(sample(t, 'zqs_schedules{state="paused"}')).toBe(1);
+  expect(sample(t, 'zqs_schedules{state="ended"}')).toBe(0);
+  expect(sample(t, 'zqs_schedule_fires_total{outcome="submitted"}')).toBe(1);
+  expect(sample(t, 'zqs_schedule_fires_total{outcome="refused"}')).toBe(0);
+  expect(sample(t, "zqs_schedule_missed")).toBe(0);
+});

@@ -133,9 +133,21 @@ for (const kind of kinds) {
       await withStore(place, async (s) => {
         expect(s.kind).toBe(kind.name);
         expect(s.location).toContain(kind.name === "lmdb" ? place.storePath : redis.addr);
-        expect(await s.load()).toEqual({ docs: {}, history: [], results: [], runs: [] });
+        expect(await s.load()).toEqual({
+          docs: {},
+          history: [],
+          results: [],
+          runs: [],
+          schedules: [],
+        });
         await s.apply([]); // nothing to do is fine
-        expect(await s.load()).toEqual({ docs: {}, history: [], results: [], runs: [] });
+        expect(await s.load()).toEqual({
+          docs: {},
+          history: [],
+          results: [],
+          runs: [],
+          schedules: [],
+        });
       });
     });
 
@@ -198,12 +210,16 @@ for (const kind of kinds) {
           { op: "run_put", uid: "w", run: { n: 1 } },
           { op: "run_delete", uid: "w" },
           { op: "run_put", uid: "w", run: { n: 2 } },
+          { op: "schedule_put", uid: "s", schedule: { seq: 1 } },
+          { op: "schedule_delete", uid: "s" },
+          { op: "schedule_put", uid: "s", schedule: { seq: 2 } },
         ]);
         expect(await s.load()).toEqual({
           docs: { queue: [1, 2], queue_mode: { loop: true } },
           history: ["b", "c"],
           results: [{ uid: "v", result: 2, expiresAt: 6 }],
           runs: [{ uid: "w", run: { n: 2 } }],
+          schedules: [{ uid: "s", schedule: { seq: 2 } }],
         });
       });
     });
@@ -309,10 +325,11 @@ for (const kind of kinds) {
           { op: "result_put", uid: "r", result: 1, expiresAt: 1 },
           { op: "run_put", uid: "run", run: { uids: ["a"] } },
           { op: "run_outcomes", uid: "run", outcomes: "d" },
+          { op: "schedule_put", uid: "sch", schedule: { seq: 0 } },
         ];
         const bad: [StoreOp, RegExp][] = [
-          [{ op: "set", key: "lock", value: { big: 10n } }, /operation 7 \(set lock\).*bigint/],
-          [push({ f: () => 1 }), /operation 7 \(history_push\).*function/],
+          [{ op: "set", key: "lock", value: { big: 10n } }, /operation 8 \(set lock\).*bigint/],
+          [push({ f: () => 1 }), /operation 8 \(history_push\).*function/],
           [push([Symbol("s")]), /symbol/],
           [{ op: "result_put", uid: "r2", result: 2n, expiresAt: 1 }, /bigint/],
           [{ op: "set", key: "queue", value: undefined }, /undefined/],
@@ -323,13 +340,16 @@ for (const kind of kinds) {
           [{ op: "result_put", uid: "x", result: 1, expiresAt: NaN }, /expiresAt/],
           [{ op: "result_delete", uid: "x".repeat(600) }, /uid is longer/],
           [{ op: "oops" } as unknown as StoreOp, /unknown operation/],
-          [{ op: "run_put", uid: "r3", run: [1] }, /operation 7 \(run_put r3\).*object/],
+          [{ op: "run_put", uid: "r3", run: [1] }, /operation 8 \(run_put r3\).*object/],
           [{ op: "run_put", uid: "r3", run: null }, /the run must be an object/],
           [{ op: "run_put", uid: "r3", run: { n: 1n } }, /bigint/],
           [{ op: "run_put", uid: "", run: {} }, /uid/],
           [{ op: "run_outcomes", uid: "r3", outcomes: "dfx" }, /outcomes must be/],
           [{ op: "run_outcomes", uid: "r3", outcomes: 3 } as unknown as StoreOp, /outcomes/],
           [{ op: "run_delete", uid: "x\0y" }, /NUL/],
+          [{ op: "schedule_put", uid: "s3", schedule: [1] }, /the schedule must be an object/],
+          [{ op: "schedule_put", uid: "s3", schedule: { n: 1n } }, /bigint/],
+          [{ op: "schedule_delete", uid: "" }, /uid/],
         ];
         const cyclic: Record<string, unknown> = {};
         cyclic.self = cyclic;
@@ -346,6 +366,7 @@ for (const kind of kinds) {
           history: [],
           results: [{ uid: "r", result: 1, expiresAt: 1 }],
           runs: [{ uid: "run", run: { uids: ["a"] }, outcomes: "d" }],
+          schedules: [{ uid: "sch", schedule: { seq: 0 } }],
         });
       });
     });
@@ -395,6 +416,7 @@ for (const kind of kinds) {
           { op: "result_put", uid: "u1", result: { ok: 1 }, expiresAt: 123 },
           { op: "run_put", uid: "run1", run: { uids: ["u1"], concurrency: null } },
           { op: "run_outcomes", uid: "run1", outcomes: "d" },
+          { op: "schedule_put", uid: "sch1", schedule: { cron: "0 3 * * *", seq: 4 } },
         ]),
       );
       const again = await withStore(place, (s) => s.load());
@@ -403,6 +425,7 @@ for (const kind of kinds) {
         history: ["h1", "h2"],
         results: [{ uid: "u1", result: { ok: 1 }, expiresAt: 123 }],
         runs: [{ uid: "run1", run: { uids: ["u1"], concurrency: null }, outcomes: "d" }],
+        schedules: [{ uid: "sch1", schedule: { cron: "0 3 * * *", seq: 4 } }],
       });
       // And it goes on from there: the next push comes after the old ones.
       await withStore(place, (s) => s.apply([push("h3"), { op: "history_trim", keep: 2 }]));
@@ -516,7 +539,13 @@ describe("redis store errors", () => {
     const b = await RedisStore.open({ addr: redis.addr, prefix: "pb_" });
     try {
       await a.apply([push("a"), { op: "set", key: "queue", value: ["a"] }]);
-      expect(await b.load()).toEqual({ docs: {}, history: [], results: [], runs: [] });
+      expect(await b.load()).toEqual({
+        docs: {},
+        history: [],
+        results: [],
+        runs: [],
+        schedules: [],
+      });
     } finally {
       await a.close();
       await b.close();
@@ -558,6 +587,7 @@ describe("redis store errors", () => {
         history: ["kept", "again"],
         results: [],
         runs: [],
+        schedules: [],
       });
     } finally {
       await s.close();

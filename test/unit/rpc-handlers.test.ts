@@ -19,6 +19,7 @@ function make() {
       buckets: [],
       requests: {},
       store_writes: {},
+      schedules: { active: 0, paused: 0, ended: 0, fires: 0, fires_failed: 0, missed: 0 },
     }),
   };
   return { ctx, stops, activity: ctx.activity as Activity };

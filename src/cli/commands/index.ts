@@ -1,6 +1,6 @@
 /**
  * The commands of `zqs`, one file per area of the protocol's method table
- * (status, environment, tasks, runs, queue and control, history, locks,
+ * (status, environment, tasks, runs, schedules, queue and control, history, locks,
  * permissions), plus `keys` and the `manager` daemon. The order here is the
  * order of `zqs --help`.
  */
@@ -16,6 +16,7 @@ import { registerLocks } from "./locks.js";
 import { registerPermissions } from "./permissions.js";
 import { registerQueue } from "./queue.js";
 import { registerRuns } from "./runs.js";
+import { registerSchedules } from "./schedules.js";
 import { registerStatus } from "./status.js";
 import { registerTasks } from "./tasks.js";
 import { registerWorkers } from "./worker.js";
@@ -39,6 +40,7 @@ export function registerClientCommands(program: Command): void {
   registerEnvironment(program);
   registerTasks(program);
   registerRuns(program);
+  registerSchedules(program);
   registerWorkers(program);
   registerQueue(program);
   registerControl(program);

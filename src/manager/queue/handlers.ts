@@ -91,9 +91,14 @@ export function queueHandlers(m: QueueHandlersContext): Handlers {
       plan_queue_uid: m.state.marker("plan_queue_uid"),
     }),
 
-    queue_item_add: async (p) => {
+    queue_item_add: async (p, ctx) => {
       await m.access.requireLists();
-      const item = prepareItem(m, p.item, p.user, p.user_group);
+      // A schedule's fire gives the uid it wrote down for the item.
+      const given =
+        ctx.chosenUid === undefined || p.item === undefined
+          ? p.item
+          : { ...p.item, item_uid: ctx.chosenUid };
+      const item = prepareItem(m, given, p.user, p.user_group, ctx.chosenUid !== undefined);
       const qsize = await q.change((d) => {
         d.items.splice(insertIndex(d.items, where(p)), 0, item);
         return d.items.length;

@@ -49,6 +49,11 @@ export interface RequestContext {
   encoding: WireEncoding;
   /** When the request reached the dispatcher (a trace mark; only with ZQS_TRACE_TASKS=1). */
   receivedAt?: number;
+  /**
+   * A request made inside the manager (`Dispatcher.call`: a schedule's fire)
+   * names the uid its new task or queue item gets, chosen and written down before.
+   */
+  chosenUid?: string;
 }
 
 export type Handler<M extends MethodName> = (
@@ -168,6 +173,46 @@ export class Dispatcher {
       return timed(this.finish(name, out, enc));
     } catch (err) {
       return timed(this.failure(name, params, err, enc));
+    }
+  }
+
+  /**
+   * A request made inside the manager (a schedule's fire, as the schedule's
+   * owner): the same parameter, lock and handler checks as one from a
+   * socket, with its reply as an object (a failure as `success: false`).
+   */
+  async call(
+    name: MethodName,
+    params: Record<string, unknown>,
+    chosenUid?: string,
+  ): Promise<{ success: boolean; msg: string }> {
+    const checkLock = this.hooks.checkLock;
+    const checked = checkParams(
+      name,
+      params,
+      methods[name].lock === "none" || !checkLock
+        ? undefined
+        : (raw) => {
+            const refused = checkLock(name, raw);
+            return refused === undefined ? undefined : lockFailure(name, refused);
+          },
+    );
+    if (!checked.ok) return checked.reply as { success: boolean; msg: string };
+    const handler = this.hooks.handlers[name] as Handler<MethodName> | undefined;
+    if (!handler) return { success: false, msg: `Method '${name}' is not served` };
+    const ctx: RequestContext = { encoding: "json", ...(chosenUid ? { chosenUid } : {}) };
+    try {
+      return (await handler(checked.params, ctx)) as { success: boolean; msg: string };
+    } catch (err) {
+      if (err instanceof RequestError) {
+        const reply = methodFailure(name, err.message, params, err.extras);
+        return { success: false, msg: err.prefixed ? String(reply.msg) : err.message };
+      }
+      this.hooks.onInternalError(name, err);
+      return {
+        success: false,
+        msg: `Internal error: ${err instanceof Error ? err.message : String(err)}`,
+      };
     }
   }
 

@@ -11,7 +11,13 @@ import {
   nestingMessage,
   nestingPast,
 } from "../../protocol/limits.js";
-import { StoreError, type DocKey, type StoreOp, type StoredRun } from "./types.js";
+import {
+  StoreError,
+  type DocKey,
+  type StoreOp,
+  type StoredRun,
+  type StoredSchedule,
+} from "./types.js";
 
 // A record, so that a document key added to DocKey fails to compile until it is listed here.
 const DOC_KEY_RECORD: Record<DocKey, true> = {
@@ -39,7 +45,10 @@ export type EncodedOp =
   /** `json` holds the run's definition (an object). */
   | { op: "run_put"; uid: string; json: string }
   | { op: "run_outcomes"; uid: string; outcomes: string }
-  | { op: "run_delete"; uid: string };
+  | { op: "run_delete"; uid: string }
+  /** `json` holds the schedule (an object). */
+  | { op: "schedule_put"; uid: string; json: string }
+  | { op: "schedule_delete"; uid: string };
 
 /** Longest result or run uid accepted, in UTF-8 bytes (LMDB keys are limited to 1978 bytes). */
 export const MAX_UID_BYTES = 512;
@@ -179,6 +188,16 @@ function encodeOne(op: StoreOp): EncodedOp {
     }
     case "run_delete":
       return { op: "run_delete", uid: checkUid(o.uid) };
+    case "schedule_put": {
+      const uid = checkUid(o.uid);
+      const schedule = o.schedule;
+      if (typeof schedule !== "object" || schedule === null || Array.isArray(schedule)) {
+        throw new TypeError("the schedule must be an object");
+      }
+      return { op: "schedule_put", uid, json: toJson(schedule) };
+    }
+    case "schedule_delete":
+      return { op: "schedule_delete", uid: checkUid(o.uid) };
     default:
       throw new TypeError("unknown operation");
   }
@@ -248,6 +267,16 @@ export function decodeRuns(
     runs.push(o === undefined ? { uid, run } : { uid, run, outcomes: o });
   }
   return runs;
+}
+
+/** The stored schedules from their JSON text by uid. */
+export function decodeSchedules(
+  entries: Iterable<[string, string]>,
+  where: (uid: string) => string,
+): StoredSchedule[] {
+  const out: StoredSchedule[] = [];
+  for (const [uid, json] of entries) out.push({ uid, schedule: parseJson(json, where(uid)) });
+  return out;
 }
 
 export function parseJson(json: string, where: string): unknown {

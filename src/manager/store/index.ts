@@ -11,6 +11,7 @@ export {
   causeOf,
   decodeResult,
   decodeRuns,
+  decodeSchedules,
   encodeOps,
   parseJson,
   toJson,
@@ -26,6 +27,7 @@ export type {
   StoreSnapshot,
   StoredResult,
   StoredRun,
+  StoredSchedule,
   StoreSync,
 } from "./types.js";
 

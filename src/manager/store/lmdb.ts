@@ -1,9 +1,10 @@
 /**
- * The embedded store: one LMDB environment in a directory, with five named
+ * The embedded store: one LMDB environment in a directory, with six named
  * databases in it: "docs" (document name -> JSON text), "history" (sequence
  * number -> JSON text, increasing, so the oldest item has the smallest key),
  * "results" (uid -> JSON text of `{ expiresAt, result }`), "runs" (run uid ->
- * JSON text of its definition) and "run_outcomes" (run uid -> outcome string).
+ * JSON text of its definition), "run_outcomes" (run uid -> outcome string) and
+ * "schedules" (schedule uid -> JSON text of the schedule).
  *
  * `apply` runs all its operations in one LMDB (child) transaction and
  * resolves once that transaction is committed and flushed to disk — or, with
@@ -21,6 +22,7 @@ import {
   causeOf,
   decodeResult,
   decodeRuns,
+  decodeSchedules,
   encodeOps,
   parseJson,
   type EncodedOp,
@@ -60,6 +62,7 @@ export class LmdbStore implements Store {
     private readonly results: Database<string, string>,
     private readonly runs: Database<string, string>,
     private readonly runOutcomes: Database<string, string>,
+    private readonly schedules: Database<string, string>,
     private readonly sync: StoreSync,
   ) {
     this.location = location;
@@ -88,6 +91,7 @@ export class LmdbStore implements Store {
       const results = root.openDB<string, string>("results", { encoding: "string" });
       const runs = root.openDB<string, string>("runs", { encoding: "string" });
       const runOutcomes = root.openDB<string, string>("run_outcomes", { encoding: "string" });
+      const schedules = root.openDB<string, string>("schedules", { encoding: "string" });
       return new LmdbStore(
         dir,
         ownership,
@@ -97,6 +101,7 @@ export class LmdbStore implements Store {
         results,
         runs,
         runOutcomes,
+        schedules,
         opts.sync ?? "fsync",
       );
     } catch (err) {
@@ -132,7 +137,11 @@ export class LmdbStore implements Store {
       for (const { key, value } of this.runs.getRange({ transaction: txn }))
         defs.push([key, value]);
       const runs = decodeRuns(defs, outcomes, (uid) => `${where} (run ${uid})`);
-      return { docs, history, results, runs };
+      const kept: [string, string][] = [];
+      for (const { key, value } of this.schedules.getRange({ transaction: txn }))
+        kept.push([key, value]);
+      const schedules = decodeSchedules(kept, (uid) => `${where} (schedule ${uid})`);
+      return { docs, history, results, runs, schedules };
     } catch (err) {
       if (err instanceof StoreError) throw err;
       throw new StoreError(`Cannot read the store at ${where}: ${causeOf(err)}`, { cause: err });
@@ -231,6 +240,12 @@ export class LmdbStore implements Store {
         case "run_delete":
           void this.runs.remove(op.uid);
           void this.runOutcomes.remove(op.uid);
+          break;
+        case "schedule_put":
+          void this.schedules.put(op.uid, op.json);
+          break;
+        case "schedule_delete":
+          void this.schedules.remove(op.uid);
           break;
       }
     }

@@ -5,6 +5,7 @@
  *   P + "zqs:results"           a hash uid -> JSON text of `{ expiresAt, result }`
  *   P + "zqs:runs"              a hash run uid -> JSON text of its definition
  *   P + "zqs:run_outcomes"      a hash run uid -> its outcome string
+ *   P + "zqs:schedules"         a hash schedule uid -> JSON text of the schedule
  *   P + "zqs:owner", P + "zqs:owner_epoch"  the lease of the manager that owns the store
  *
  * One manager at a time (redis-lease.ts): `open` takes the lease, and `apply`
@@ -25,6 +26,7 @@ import {
   causeOf,
   decodeResult,
   decodeRuns,
+  decodeSchedules,
   encodeOps,
   parseJson,
   type EncodedOp,
@@ -89,6 +91,7 @@ export class RedisStore implements Store {
     results: string;
     runs: string;
     runOutcomes: string;
+    schedules: string;
     owner: string;
   };
 
@@ -105,6 +108,7 @@ export class RedisStore implements Store {
       results: `${prefix}zqs:results`,
       runs: `${prefix}zqs:runs`,
       runOutcomes: `${prefix}zqs:run_outcomes`,
+      schedules: `${prefix}zqs:schedules`,
       owner: `${prefix}zqs:owner`,
     };
   }
@@ -185,6 +189,7 @@ export class RedisStore implements Store {
     m.hgetall(this.keys.results);
     m.hgetall(this.keys.runs);
     m.hgetall(this.keys.runOutcomes);
+    m.hgetall(this.keys.schedules);
     const replies = await this.exec(m, "read");
     const docs: StoreSnapshot["docs"] = {};
     DOC_KEYS.forEach((name, i) => {
@@ -208,7 +213,12 @@ export class RedisStore implements Store {
       new Map(Object.entries(outcomes)),
       (uid) => `${this.location} (key ${this.keys.runs}, field ${uid})`,
     );
-    return { docs, history, results, runs };
+    const kept = replies[DOC_KEYS.length + 4] as Record<string, string>;
+    const schedules = decodeSchedules(
+      Object.entries(kept),
+      (uid) => `${this.location} (key ${this.keys.schedules}, field ${uid})`,
+    );
+    return { docs, history, results, runs, schedules };
   }
 
   async apply(ops: readonly StoreOp[]): Promise<void> {
@@ -249,6 +259,10 @@ export class RedisStore implements Store {
           ["HDEL", this.keys.runs, op.uid],
           ["HDEL", this.keys.runOutcomes, op.uid],
         ];
+      case "schedule_put":
+        return [["HSET", this.keys.schedules, op.uid, op.json]];
+      case "schedule_delete":
+        return [["HDEL", this.keys.schedules, op.uid]];
     }
   }
 

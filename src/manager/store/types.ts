@@ -1,6 +1,6 @@
 /**
  * The store: what survives a restart of the manager (queue, history, running
- * item, queue mode, permissions, lock, completed task results, runs). One
+ * item, queue mode, permissions, lock, completed task results, runs, schedules). One
  * interface, two implementations (embedded LMDB, Redis). The manager keeps
  * the live copy in memory and sends every change here as a list of
  * operations, applied atomically and durably before the reply says success.
@@ -48,7 +48,10 @@ export type StoreOp =
    */
   | { op: "run_outcomes"; uid: string; outcomes: string }
   /** Forget a run: its definition and its outcomes. */
-  | { op: "run_delete"; uid: string };
+  | { op: "run_delete"; uid: string }
+  /** A schedule (schedule_create...), written whole at each change and fire; a JSON object. */
+  | { op: "schedule_put"; uid: string; schedule: unknown }
+  | { op: "schedule_delete"; uid: string };
 
 export interface StoredResult {
   uid: string;
@@ -63,6 +66,12 @@ export interface StoredRun {
   outcomes?: string;
 }
 
+/** A stored schedule. */
+export interface StoredSchedule {
+  uid: string;
+  schedule: unknown;
+}
+
 /** Everything the store holds, read once at start. */
 export interface StoreSnapshot {
   docs: Partial<Record<DocKey, unknown>>;
@@ -71,6 +80,8 @@ export interface StoreSnapshot {
   results: StoredResult[];
   /** Runs with a definition (outcomes without one are left out). */
   runs: StoredRun[];
+  /** The schedules, as they were last written. */
+  schedules: StoredSchedule[];
 }
 
 export interface Store {

@@ -37,7 +37,7 @@ export function taskHandlers(m: TaskHandlersContext): Handlers {
         requireFunctionAllowed(m.access, group, c.name);
         return c;
       });
-      const uid = randomUUID();
+      const uid = ctx.chosenUid ?? randomUUID();
       const prepared = { ...item, user, user_group: group, item_uid: uid };
       m.activity.requireEnvironmentOpen(NOT_OPEN, { item: prepared });
       if (!p.run_in_background) m.activity.requireIdle(BUSY.startTask, { item: prepared });

@@ -1,0 +1,31 @@
+/**
+ * A schedule's task checked as its method checks it, without submitting it:
+ * a function as function_execute (the group, the function allowed for it), a
+ * plan as queue_item_add (the group, the plan and its devices allowed).
+ */
+import type { AccessControl } from "../access/access.js";
+import { requireFunctionAllowed, requireRequester } from "../access/requester.js";
+import { prepareItem } from "../queue/handlers.js";
+
+type Access = Pick<AccessControl, "hasGroup" | "functionAllowed" | "allowedLists" | "requireLists">;
+
+/** The refusal's message, or undefined when the task would be accepted. */
+export async function taskProblem(
+  access: Access,
+  task: Record<string, unknown>,
+  user: string,
+  group: string,
+): Promise<string | undefined> {
+  try {
+    if (task.item_type === "function") {
+      requireRequester(access, user, group);
+      requireFunctionAllowed(access, group, String(task.name));
+    } else {
+      await access.requireLists();
+      prepareItem({ access }, task, user, group);
+    }
+    return undefined;
+  } catch (err) {
+    return err instanceof Error ? err.message : String(err);
+  }
+}

@@ -111,7 +111,10 @@ describe("a worker's name", () => {
     expect(second.output()).toContain(
       `the manager refused this worker: the name 'w1' is in use by a live worker on ${os.hostname()} (pid ${first.proc.pid})`,
     );
-    expect(m.output()).toContain("Refused a worker named 'w1': the name 'w1' is in use");
+    // The log line comes on the manager\'s stdout pipe, after its reply.
+    await waitUntil(() =>
+      m.output().includes("Refused a worker named 'w1': the name 'w1' is in use"),
+    );
     gate.open();
     expect(await waitFinal(c, t)).toMatchObject({ state: "completed", worker: "w1" });
     expect(count(m.output(), "is back")).toBe(0);
@@ -252,7 +255,8 @@ describe("bounds on a hello", () => {
     const answer = (await big.answer()) as { type: string; reason: string };
     expect(answer.type).toBe("refused");
     expect(answer.reason).toMatch(/more than the manager's --worker-max-hello-size \(1048576\)/);
-    expect(m.output()).toContain("Refused a worker: the hello is");
+    // The log line comes on the manager\'s stdout pipe, after its reply.
+    await waitUntil(() => m.output().includes("Refused a worker: the hello is"));
     expect((await c.request("status")).manager_state).toBe("idle");
     const t = await execute(c, fn("agent_pid"), { run_in_background: true });
     expect(await waitFinal(c, t)).toMatchObject({ state: "completed", worker: "steady" });

@@ -137,6 +137,8 @@ export class RemoteWorkerPool extends EventEmitter<TaskWorkerPoolEvents> impleme
   private readonly complained = new Set<string>();
   /** Hellos under the name of a live worker, waiting for it to speak or be lost. */
   private readonly pending = new PendingClaims();
+  /** Bumped when the workers taking tasks change (TaskWorkerPool.workersVersion). */
+  private version = 0;
 
   constructor(
     private readonly opts: RemotePoolOptions,
@@ -184,6 +186,10 @@ export class RemoteWorkerPool extends EventEmitter<TaskWorkerPoolEvents> impleme
   }
 
   // ---- TaskWorkerPool -------------------------------------------------------------
+
+  get workersVersion(): number {
+    return this.version;
+  }
 
   workers(): TaskWorker[] {
     const out: TaskWorker[] = [];
@@ -413,6 +419,7 @@ export class RemoteWorkerPool extends EventEmitter<TaskWorkerPoolEvents> impleme
     w.functions = new Map(Object.entries(m.functions));
     w.lastSeen = now;
     w.state = m.draining ? "draining" : "online";
+    this.version++;
     const fns = w.functions;
     const tags = w.tags;
     w.view = {
@@ -423,6 +430,7 @@ export class RemoteWorkerPool extends EventEmitter<TaskWorkerPoolEvents> impleme
       // Short tasks are dealt ahead to it: they wait in the agent (highest priority first).
       ahead: true,
       offers: (fn) => fns.has(fn),
+      functions: new Set(fns.keys()),
       tags,
     };
     this.byRoute.set(key, w);
@@ -461,6 +469,7 @@ export class RemoteWorkerPool extends EventEmitter<TaskWorkerPoolEvents> impleme
       case "draining":
         if (w.state === "online") {
           w.state = "draining";
+          this.version++;
           this.log.info(`Worker '${w.name}' on ${w.hostname} is draining: it takes no new task`);
         }
         return;
@@ -549,6 +558,7 @@ export class RemoteWorkerPool extends EventEmitter<TaskWorkerPoolEvents> impleme
 
   private offline(w: RemoteWorker, state: "lost" | "offline", msg: string): void {
     w.state = state;
+    this.version++;
     w.console.close();
     this.byRoute.delete(w.route);
     if (state === "lost") this.log.error(msg.replace(/ while the task was running$/, ""));

@@ -102,6 +102,8 @@ export class EnvironmentController extends EventEmitter<EnvironmentEvents> {
   private afterPool: (() => void) | undefined;
   private closeTimer: NodeJS.Timeout | undefined;
   content: EnvironmentContent = { plans_existing: {}, devices_existing: {}, functions: [] };
+  /** Bumped whenever `taskWorkers()` may answer otherwise. */
+  private workersChanged = 0;
   /** Set while the worker is being replaced: why (completes "replaced ..."). */
   private replacing: string | undefined;
 
@@ -150,6 +152,11 @@ export class EnvironmentController extends EventEmitter<EnvironmentEvents> {
     return this.pool.get(id)?.proc.pid;
   }
 
+  /** A number that changes whenever `taskWorkers()` may answer otherwise. */
+  get taskWorkersVersion(): number {
+    return this.workersChanged;
+  }
+
   /** The workers that may take tasks now: none unless the environment is open. */
   taskWorkers(): TaskWorker[] {
     const id = this.worker?.opts.id;
@@ -174,6 +181,7 @@ export class EnvironmentController extends EventEmitter<EnvironmentEvents> {
     if (member) {
       if (member.replacing !== undefined) return;
       member.replacing = why;
+      this.workersChanged++;
       this.log.warn(`Replacing the worker process ${member.proc.pid ?? "?"} ${why}`);
       member.proc.kill("SIGKILL", `the worker process was replaced ${why}`);
       return;
@@ -220,11 +228,13 @@ export class EnvironmentController extends EventEmitter<EnvironmentEvents> {
 
   open(): void {
     this.phase = "opening";
+    this.workersChanged++;
     this.activity.begin("creating_environment");
     this.mainReady = undefined;
     this.scripts = [];
     const w = this.fork();
     this.worker = w;
+    this.workersChanged++;
     w.on("message", (m) => this.onMessage(w, m));
     w.on("exit", (e) => this.onExit(w, e));
     w.start();
@@ -266,6 +276,7 @@ export class EnvironmentController extends EventEmitter<EnvironmentEvents> {
   close(): void {
     if (!this.worker) return;
     this.phase = "closing";
+    this.workersChanged++;
     this.activity.begin("closing_environment", { worker_environment_state: "closing" });
     const all = [this.worker, ...[...this.pool.values()].map((p) => p.proc)];
     for (const w of all) w.send({ type: "close" });
@@ -278,6 +289,7 @@ export class EnvironmentController extends EventEmitter<EnvironmentEvents> {
   destroy(): void {
     if (!this.worker) return;
     this.phase = "destroying";
+    this.workersChanged++;
     this.activity.begin("destroying_environment");
     this.killPool("the environment was destroyed");
     this.worker.kill("SIGKILL", "the environment was destroyed");
@@ -338,6 +350,7 @@ export class EnvironmentController extends EventEmitter<EnvironmentEvents> {
           });
         }
         member.ready = true;
+        this.workersChanged++;
         if (this.phase === "opening") this.maybeOpen();
         else if (this.phase === "open") {
           this.log.info(`Worker process ${member.proc.pid ?? "?"} joined the pool`);
@@ -365,6 +378,7 @@ export class EnvironmentController extends EventEmitter<EnvironmentEvents> {
     for (const p of this.pool.values()) if (!p.ready) return;
     const { content, metadata } = this.mainReady;
     this.phase = "open";
+    this.workersChanged++;
     this.setContent(content);
     this.activity.end({
       worker_environment_exists: true,
@@ -409,6 +423,7 @@ export class EnvironmentController extends EventEmitter<EnvironmentEvents> {
     const id = member.proc.opts.id;
     if (this.pool.get(id) !== member) return;
     this.pool.delete(id);
+    this.workersChanged++;
     const how = e.signal ? `signal ${e.signal}` : `exit code ${String(e.code)}`;
     if (this.afterPool) {
       // The main worker is gone already (its exit ended the tasks): wait for the last one.
@@ -455,6 +470,7 @@ export class EnvironmentController extends EventEmitter<EnvironmentEvents> {
     const replaced = phase === "open" ? this.replacing : undefined;
     this.replacing = undefined;
     this.worker = undefined;
+    this.workersChanged++;
     this.mainReady = undefined;
     const how = e.signal ? `signal ${e.signal}` : `exit code ${String(e.code)}`;
     const ended = (what: "task" | "plan"): string =>
@@ -469,6 +485,7 @@ export class EnvironmentController extends EventEmitter<EnvironmentEvents> {
     const pooled = this.pool.size > 0;
     if (pooled) {
       this.phase = phase === "closing" ? "closing" : "destroying";
+      this.workersChanged++;
       this.killPool(
         phase === "closing" || phase === "destroying"
           ? (e.reason ?? "the environment was closed")
@@ -490,6 +507,7 @@ export class EnvironmentController extends EventEmitter<EnvironmentEvents> {
     );
     const closed = (): void => {
       this.phase = "closed";
+      this.workersChanged++;
       this.scripts = [];
       if (replaced !== undefined) {
         this.log.warn(`The worker process was replaced ${replaced}: re-opening the environment`);

@@ -23,6 +23,7 @@
  */
 import type { ExecuteFunctionMsg } from "../../protocol/ipc.js";
 import type { TaskWorker, TaskWorkerPool } from "../workers/pool.js";
+import { WorkerIndex } from "./worker-index.js";
 
 /**
  * Most tasks dealt to one worker in one turn when every ready task may go
@@ -103,7 +104,7 @@ export interface DealerTasks {
 /** What the scheduler uses of the pool. */
 export type DealerPool = Pick<
   TaskWorkerPool,
-  "slotsPerWorker" | "aheadPerWorker" | "workers" | "sendTasks"
+  "slotsPerWorker" | "aheadPerWorker" | "workers" | "workersVersion" | "sendTasks"
 >;
 
 /** The worker may take the job: it offers the function and has every tag asked for. */
@@ -141,6 +142,13 @@ export class TaskScheduler {
   private lastWorker: string | undefined;
   private readonly tasks: DealerTasks;
   private readonly pool: DealerPool;
+  /** The workers by what they offer, those with free capacity least loaded first. */
+  private readonly index = new WorkerIndex({
+    load: (id) => this.load.get(id) ?? 0,
+    capacity: (w) => this.capacity(w),
+  });
+  /** The pool's `workersVersion` the index was built at (undefined: not built). */
+  private indexedAt: number | undefined;
 
   constructor(ctx: { tasks: DealerTasks; pool: DealerPool }) {
     this.tasks = ctx.tasks;
@@ -192,6 +200,8 @@ export class TaskScheduler {
     if (Number.isFinite(ms)) {
       const prev = this.callMs.get(worker);
       this.callMs.set(worker, prev === undefined ? ms : prev + (ms - prev) * CALL_MS_WEIGHT);
+      // Its capacity follows its call times.
+      this.index.update(worker);
     }
     this.free(uid);
   }
@@ -223,28 +233,31 @@ export class TaskScheduler {
   workerLost(worker: string): void {
     this.callMs.delete(worker);
     this.load.delete(worker);
+    this.index.update(worker);
     this.schedulePump();
   }
 
   /** The local workers are gone: their slots are free (those of workers on other hosts stay taken). */
   localGone(): void {
-    const remote = new Set(this.pool.workers().flatMap((w) => (w.remote ? [w.id] : [])));
-    for (const id of [...this.load.keys()]) if (!remote.has(id)) this.load.delete(id);
+    const index = this.workers();
+    for (const id of [...this.load.keys()]) {
+      if (index.get(id)?.remote) continue;
+      this.load.delete(id);
+      index.update(id);
+    }
   }
 
   /** Workers taking tasks now. */
   workerCount(): number {
-    return this.pool.workers().length;
+    return this.workers().count;
   }
 
   /** Worker processes taking tasks, slots taken, slots free (`null`: no limit per worker). */
   slotUsage(): { workers: number; busy: number; free: number | null } {
-    const workers = this.pool.workers();
-    let busy = 0;
-    for (const w of workers) busy += this.load.get(w.id) ?? 0;
+    const { count, busy } = this.workers();
     const slots = this.pool.slotsPerWorker;
-    const free = Number.isFinite(slots) ? Math.max(0, workers.length * slots - busy) : null;
-    return { workers: workers.length, busy, free };
+    const free = Number.isFinite(slots) ? Math.max(0, count * slots - busy) : null;
+    return { workers: count, busy, free };
   }
 
   /** Pump once at the end of this turn (many changes, one pass over the ready tasks). */
@@ -265,10 +278,24 @@ export class TaskScheduler {
     for (const [worker, tasks] of out) this.pool.sendTasks(worker, tasks);
   }
 
+  /**
+   * The index of the workers taking tasks now, built again when the pool says
+   * that they changed (at every call for a pool that keeps no `workersVersion`).
+   */
+  private workers(): WorkerIndex {
+    const v = this.pool.workersVersion;
+    if (v === undefined || v !== this.indexedAt) {
+      this.index.sync(this.pool.workers());
+      this.indexedAt = v;
+    }
+    return this.index;
+  }
+
   private take(worker: string, n: number): void {
     const now = (this.load.get(worker) ?? 0) + n;
     if (now <= 0) this.load.delete(worker);
     else this.load.set(worker, now);
+    this.index.update(worker);
   }
 
   /** A job ended while it waited in `ready`: it stays there, passed over (see `ready`). */
@@ -298,14 +325,10 @@ export class TaskScheduler {
   }
 
   private deal(out: Map<string, ExecuteFunctionMsg[]>): void {
-    const workers = this.pool.workers();
-    const main = workers.find((w) => w.main);
+    const index = this.workers();
+    const main = index.main;
     if (!main) return;
-    if (
-      this.pool.slotsPerWorker === Infinity &&
-      workers.length === 1 &&
-      main.background !== false
-    ) {
+    if (this.pool.slotsPerWorker === Infinity && index.count === 1 && main.background !== false) {
       // Everything goes, a chunk per turn: the worker runs one chunk while this
       // process deals the next and records the ends of the one before.
       const batch = this.sortedReady();
@@ -322,12 +345,9 @@ export class TaskScheduler {
       if (this.ready.length > 0) this.schedulePump();
       return;
     }
-    // Least loaded first; on a tie the other workers before the main one.
-    const order = [...workers.filter((w) => !w.main), main].filter((w) => w.background !== false);
-    let free = 0;
-    for (const w of order) free += Math.max(0, this.capacity(w) - (this.load.get(w.id) ?? 0));
-    if (free === 0 && this.readyForeground === 0) {
-      this.noteNewUnoffered(order);
+    // Least loaded first; on a tie the other workers before the main one (the index's order).
+    if (index.free === 0 && this.readyForeground === 0) {
+      this.noteNewUnoffered(index);
       return;
     }
     const batch = this.sortedReady();
@@ -344,31 +364,20 @@ export class TaskScheduler {
         this.dispatch(job, main, out);
         continue;
       }
-      if (free === 0) {
+      if (index.free === 0) {
         if (this.readyForeground === 0) break;
         left.push(job);
         continue;
       }
-      let best = this.stay(job, order);
-      let bestLoad = Infinity;
+      let best = this.stay(job, index);
       let offered = best !== undefined;
-      if (!best)
-        for (const w of order) {
-          if (!fits(w, job)) continue;
-          offered = true;
-          const n = this.load.get(w.id) ?? 0;
-          if (n < bestLoad && n < this.capacity(w)) {
-            best = w;
-            bestLoad = n;
-          }
-        }
+      if (!best) ({ worker: best, offered } = index.best(job.call.name, job.tags));
       if (!best) {
         // Every worker that could take it is busy, or none offers it: it waits.
         if (!offered) this.noteUnoffered(job);
         left.push(job);
         continue;
       }
-      free--;
       this.lastWorker = best.id;
       this.dispatch(job, best, out);
     }
@@ -378,15 +387,16 @@ export class TaskScheduler {
       if (i > 0) batch.splice(0, i);
       this.ready = batch;
     } else this.ready = left.concat(batch.slice(i));
-    this.noteNewUnoffered(order);
+    this.noteNewUnoffered(index);
   }
 
   /** The worker dealt to last, when its tasks are short and it holds little (see STAY_WORK_MS). */
-  private stay(job: Job, order: readonly TaskWorker[]): TaskWorker | undefined {
-    const ms = this.lastWorker === undefined ? undefined : this.callMs.get(this.lastWorker);
-    if (ms === undefined) return undefined;
-    const w = order.find((o) => o.id === this.lastWorker);
-    if (!w || !fits(w, job)) return undefined;
+  private stay(job: Job, index: WorkerIndex): TaskWorker | undefined {
+    const last = this.lastWorker;
+    const ms = last === undefined ? undefined : this.callMs.get(last);
+    if (last === undefined || ms === undefined) return undefined;
+    const w = index.get(last);
+    if (!w || w.background === false || !fits(w, job)) return undefined;
     const n = this.load.get(w.id) ?? 0;
     return n < this.capacity(w) && (n + 1) * ms <= STAY_WORK_MS ? w : undefined;
   }
@@ -420,13 +430,13 @@ export class TaskScheduler {
    * Every slot is taken: the jobs that became ready since the last look, which
    * no worker could take even when free, say so (each job is looked at once).
    */
-  private noteNewUnoffered(order: readonly TaskWorker[]): void {
+  private noteNewUnoffered(index: WorkerIndex): void {
     const fresh = this.fresh;
     if (fresh.length === 0) return;
     this.fresh = [];
     for (const job of fresh) {
       if (!job.background || job.worker !== undefined || !this.tasks.active(job.uid)) continue;
-      if (!order.some((w) => fits(w, job))) this.noteUnoffered(job);
+      if (!index.offers(job.call.name, job.tags)) this.noteUnoffered(job);
     }
   }
 
@@ -451,7 +461,7 @@ export class TaskScheduler {
     }
     job.worker = worker.id;
     this.tasks.mark(job.uid, "dispatched");
-    this.load.set(worker.id, (this.load.get(worker.id) ?? 0) + 1);
+    this.take(worker.id, 1);
     this.tasks.dispatched(job.uid, worker.id);
     let batch = out.get(worker.id);
     if (!batch) out.set(worker.id, (batch = []));

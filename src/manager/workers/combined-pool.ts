@@ -37,6 +37,12 @@ export class CombinedWorkerPool
     return this.local.mainWorkerId;
   }
 
+  get workersVersion(): number | undefined {
+    const local = this.local.workersVersion;
+    // Both only grow: their sum changes whenever either does.
+    return local === undefined ? undefined : local + this.remote.workersVersion;
+  }
+
   workers(): TaskWorker[] {
     const local = this.local.workers();
     // Without the environment open no task is dealt (the main worker is missing).

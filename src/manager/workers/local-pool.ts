@@ -10,7 +10,7 @@ import type { SubtaskNotice, TaskWorker, TaskWorkerPool, TaskWorkerPoolEvents } 
 
 type Env = Pick<
   EnvironmentController,
-  "taskWorkers" | "workerId" | "sendTo" | "sendToOnly" | "replace" | "on"
+  "taskWorkers" | "taskWorkersVersion" | "workerId" | "sendTo" | "sendToOnly" | "replace" | "on"
 >;
 
 export class LocalWorkerPool extends EventEmitter<TaskWorkerPoolEvents> implements TaskWorkerPool {
@@ -26,6 +26,10 @@ export class LocalWorkerPool extends EventEmitter<TaskWorkerPoolEvents> implemen
     env.on("pool-worker-lost", (id, msg) => this.emit("worker-lost", id, msg));
     env.on("pool-worker-joined", () => this.emit("worker-joined"));
     env.on("worker-gone", (reopening, why) => this.emit("all-gone", reopening, why));
+  }
+
+  get workersVersion(): number {
+    return this.env.taskWorkersVersion;
   }
 
   workers(): TaskWorker[] {

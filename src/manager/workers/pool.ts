@@ -37,6 +37,12 @@ export interface TaskWorker {
   remote?: boolean;
   /** Whether it offers this function (default: every function). */
   offers?: (name: string) => boolean;
+  /**
+   * The functions it offers, when it names them (as `offers` answers): the
+   * scheduler then indexes it with the workers offering the same list. Keep
+   * the same object while the list stays the same.
+   */
+  functions?: ReadonlySet<string>;
   /** Its tags: a task with `worker_tags` goes only to a worker that has them all. */
   tags?: ReadonlySet<string>;
 }
@@ -68,6 +74,12 @@ export interface TaskWorkerPool {
   readonly aheadPerWorker?: number;
   /** The workers that may take tasks now, main first: none while the pool is not open. */
   workers(): TaskWorker[];
+  /**
+   * A number that changes whenever `workers()` would answer otherwise (a
+   * worker joined, left, was lost, drains, or offers something else): the
+   * scheduler reads `workers()` again only then. Without it, at every deal.
+   */
+  readonly workersVersion?: number;
   /** The main worker's id, while there is one. */
   readonly mainWorkerId: string | undefined;
   /** Hand tasks to a worker, as one batch. */

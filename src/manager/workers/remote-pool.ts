@@ -141,6 +141,8 @@ export class RemoteWorkerPool extends EventEmitter<TaskWorkerPoolEvents> impleme
   private readonly complained = new Set<string>();
   /** Hellos under the name of a live worker, waiting for it to speak or be lost. */
   private readonly pending = new PendingClaims();
+  /** Bumped when the workers taking tasks change (TaskWorkerPool.workersVersion). */
+  private version = 0;
 
   constructor(
     private readonly opts: RemotePoolOptions,
@@ -188,6 +190,10 @@ export class RemoteWorkerPool extends EventEmitter<TaskWorkerPoolEvents> impleme
   }
 
   // ---- TaskWorkerPool -------------------------------------------------------------
+
+  get workersVersion(): number {
+    return this.version;
+  }
 
   workers(): TaskWorker[] {
     const out: TaskWorker[] = [];
@@ -417,6 +423,7 @@ export class RemoteWorkerPool extends EventEmitter<TaskWorkerPoolEvents> impleme
     w.functions = new Map(Object.entries(m.functions));
     w.lastSeen = now;
     w.state = m.draining ? "draining" : "online";
+    this.version++;
     const fns = w.functions;
     const tags = w.tags;
     w.view = {
@@ -427,6 +434,7 @@ export class RemoteWorkerPool extends EventEmitter<TaskWorkerPoolEvents> impleme
       // Short tasks are dealt ahead to it: they wait in the agent (highest priority first).
       ahead: true,
       offers: (fn) => fns.has(fn),
+      functions: new Set(fns.keys()),
       tags,
     };
     this.byRoute.set(key, w);
@@ -465,6 +473,7 @@ export class RemoteWorkerPool extends EventEmitter<TaskWorkerPoolEvents> impleme
       case "draining":
         if (w.state === "online") {
           w.state = "draining";
+          this.version++;
           this.log.info(`Worker '${w.name}' on ${w.hostname} is draining: it takes no new task`);
         }
         return;
@@ -553,6 +562,7 @@ export class RemoteWorkerPool extends EventEmitter<TaskWorkerPoolEvents> impleme
 
   private offline(w: RemoteWorker, state: "lost" | "offline", msg: string): void {
     w.state = state;
+    this.version++;
     w.console.close();
     this.byRoute.delete(w.route);
     if (state === "lost") this.log.error(msg.replace(/ while the task was running$/, ""));

@@ -232,6 +232,23 @@ describe.each(["json", "msgpack"] as const)("every route, manager encoding %s", 
     expect((await ok("POST", "/api/run/delete", { run_uid: run })).success).toBe(true);
   });
 
+  it("schedules: create, list, get, pause, resume, update, trigger, delete", async () => {
+    const task = { item_type: "function", name: "function_sleep", args: [0] };
+    const c = await ok("POST", "/api/schedule/create", { every: 3600, task, name: "hourly" });
+    expect(c.success, String(c.msg)).toBe(true);
+    const uid = c.schedule_uid as string;
+    const list = (await ok("GET", "/api/schedule/list")).schedules as { schedule_uid: string }[];
+    expect(list.map((x) => x.schedule_uid)).toContain(uid);
+    expect((await ok("GET", "/api/schedule/get", { schedule_uid: uid })).success).toBe(true);
+    expect((await ok("POST", "/api/schedule/pause", { schedule_uid: uid })).success).toBe(true);
+    expect((await ok("POST", "/api/schedule/resume", { schedule_uid: uid })).success).toBe(true);
+    const u = await ok("POST", "/api/schedule/update", { schedule_uid: uid, every: 7200 });
+    expect(u.success, String(u.msg)).toBe(true);
+    const t = await ok("POST", "/api/schedule/trigger", { schedule_uid: uid });
+    expect(t.success, String(t.msg)).toBe(true);
+    expect((await ok("POST", "/api/schedule/delete", { schedule_uid: uid })).success).toBe(true);
+  });
+
   it("refused test hooks, environment close/destroy, then manager_stop", async () => {
     expect((await ok("POST", "/api/kernel/interrupt")).success).toBe(false);
     expect((await ok("POST", "/api/test/manager/test")).success).toBe(false);

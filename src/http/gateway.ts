@@ -407,6 +407,10 @@ export class Gateway {
     app.get("/", { config: { scope: "none" } }, async (req, reply) => {
       const token = (req.query as Record<string, unknown>).token;
       if (typeof token === "string" && token !== "") {
+        const refused = this.browser.loginRefusal(req);
+        if (refused !== undefined) {
+          return reply.code(403).type("text/html; charset=utf-8").send(loginPage(refused));
+        }
         const found = auth.keys.lookup(token);
         if (!found.ok) {
           const why = found.reason === "expired" ? "The API key has expired" : "Invalid API key";

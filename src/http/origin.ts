@@ -82,6 +82,20 @@ export class BrowserGuard {
     }
   }
 
+  /**
+   * Why a `/?token=KEY` login must not happen, when it must not: a navigation
+   * that another site's page started (a link or a script there) would log the
+   * browser in with a key of that page's choosing, and whatever the user then
+   * does lands in the other account (login CSRF). A link typed, bookmarked or
+   * opened from outside the browser (`none`) and the login form itself
+   * (`same-origin`) are fine; so is a client that sends no `Sec-Fetch-Site`.
+   */
+  loginRefusal(req: FastifyRequest): string | undefined {
+    const site = headerOf(req, "sec-fetch-site");
+    if (site === undefined || site === "same-origin" || site === "none") return undefined;
+    return `Log-in link refused: it was opened from another site's page (Sec-Fetch-Site '${site}'). Open the link yourself, or give the key in this form.`;
+  }
+
   private isOwn(origin: string, req: FastifyRequest): boolean {
     const host = headerOf(req, "host");
     if (host === undefined) return false;

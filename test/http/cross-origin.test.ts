@@ -217,6 +217,27 @@ describe("in the browser", () => {
     expect(await queueItems()).toMatchObject([{ kwargs: { steps: 3 }, user: "Single User" }]);
     expect((await api("POST", "/api/queue/clear")).json).toMatchObject({ success: true });
   });
+
+  it("a page of another port cannot log the browser in with a key of its choosing", async () => {
+    const session = async () =>
+      (await page.cookies(g.url)).find((c) => c.name === "zqs_session")?.value;
+    await logIn();
+    const mine = await session();
+    expect(mine).toBeTruthy();
+    // The attacker's page sends the browser to the login link with its own key.
+    await page.goto(`${attacker.origin}/`);
+    await Promise.all([
+      page.waitForNavigation(),
+      page.evaluate((url: string) => {
+        location.href = url;
+      }, `${g.url}/?token=${SINGLE_KEY}`),
+    ]);
+    expect(await page.$eval("#login-error", (e) => e.textContent)).toContain("Log-in link refused");
+    // The browser's session is still the one it had: no cookie was set.
+    expect(await session()).toBe(mine);
+    // Typed into the address bar (no page started it), the same link logs in.
+    await logIn();
+  });
 });
 
 describe("the checks, request by request", () => {

@@ -71,6 +71,10 @@ it("zqs http refuses a bad option with exit code 2", async () => {
   const g = await zqsHttp(["--listen", "nowhere"], {}, /zqs http:/);
   expect(await g.exited).toBe(2);
   expect(g.output()).toContain("--listen: expected HOST:PORT");
+  // `--timeout` is the program's option too; its value must still be this command's, checked.
+  const t = await zqsHttp(["--timeout", "0"], {}, /zqs http:/);
+  expect(await t.exited).toBe(2);
+  expect(t.output()).toContain("--timeout");
 });
 
 it("zqs manager --http-addr runs the gateway inside, with its info socket on", async () => {

@@ -11,10 +11,12 @@ export function runHttp(program: Command): void {
       "start the HTTP gateway (REST routes, streams, dashboard, /metrics) in front of a manager",
     );
   addTable(cmd, HTTP_OPTION_SPECS);
-  cmd.action(async (raw: Record<string, unknown>) => {
+  cmd.action(async () => {
     let opts: HttpOptions;
     try {
-      opts = resolveHttpOptions(raw);
+      // With the global options: commander gives `--timeout`, which the program
+      // has too (the clients' reply timeout), to the program wherever it is written.
+      opts = resolveHttpOptions(cmd.optsWithGlobals());
     } catch (err) {
       process.stderr.write(`zqs http: ${(err as Error).message}\n`);
       process.exit(2);

@@ -239,7 +239,7 @@ export const methods = {
   }),
   metrics: method({
     summary:
-      "Numbers for monitoring (/metrics): tasks by state, worker slots, request and store-write time histograms, schedules and their fires, tasks held by a rate limit.",
+      "Numbers for monitoring (/metrics): tasks by state, worker slots, request and store-write time histograms, schedules and their fires.",
     http: "GET /api/metrics",
     area: "status",
     params: {},

@@ -2,6 +2,7 @@
 import { describe, expect, it } from "vitest";
 import { parseRate, parseRateRules } from "../../src/protocol/rate-limit.js";
 import { RateLimits, type LimitedJob } from "../../src/manager/tasks/rate-limits.js";
+import { TaskScheduler } from "../../src/manager/tasks/scheduler.js";
 
 /** A clock whose timers fire when it is moved on, in time order. */
 class FakeClock {
@@ -212,5 +213,85 @@ describe("RateLimits", () => {
     limits.set("h", parseRate("1/s"));
     expect(limits.rateOf("g")).toBeUndefined();
     expect(limits.rateOf("h")?.text).toBe("1/s");
+  });
+});
+
+describe("TaskScheduler with rate limits", () => {
+  /** A scheduler dealing to two workers of one slot each, on the fake clock; what it sends and notes. */
+  function dealer(defaults: Record<string, string>) {
+    const clock = new FakeClock();
+    const sent: string[] = [];
+    const notes = new Map<string, string | null>();
+    const active = new Set<string>();
+    const s = new TaskScheduler({
+      tasks: {
+        active: (uid) => (active.has(uid) ? { attempts: 0 } : undefined),
+        dispatched: () => undefined,
+        note: (uid, msg) => notes.set(uid, msg),
+        mark: () => undefined,
+      },
+      pool: {
+        slotsPerWorker: 1,
+        aheadPerWorker: 4,
+        workers: () => [
+          { id: "w0", main: true },
+          { id: "w1", main: false },
+        ],
+        workersVersion: 1,
+        sendTasks: (_w, tasks) => sent.push(...tasks.map((t) => t.id)),
+      },
+      rateLimits: {
+        defaults: new Map(Object.entries(defaults).map(([k, v]) => [k, parseRate(v)])),
+        max: 10,
+      },
+      clock: { now: clock.now, setTimer: clock.setTimer },
+    });
+    const submit = (uid: string, name: string) => {
+      active.add(uid);
+      s.add({
+        uid,
+        call: { name, args: [], kwargs: {} },
+        background: true,
+        priority: 0,
+        tags: [],
+        run: undefined,
+      });
+      s.enqueue(uid);
+    };
+    return { clock, s, sent, notes, submit, active };
+  }
+  const turn = () => new Promise((r) => setImmediate(r));
+
+  it("holds a task at its function's limit, saying why, and deals the others past it", () => {
+    const { s, sent, notes, submit } = dealer({ f: "1/h" });
+    submit("f1", "f");
+    submit("f2", "f");
+    submit("g1", "g");
+    s.pump();
+    expect(sent).toEqual(["f1", "g1"]);
+    expect(notes.get("f2")).toBe(
+      "Waiting: the function 'f' is at its rate limit of 1/h (--rate-limit); the task starts in its turn",
+    );
+    expect(s.limits.held).toBe(1);
+    // Cancelled while held: it is forgotten there.
+    s.forget("f2");
+    expect(s.limits.held).toBe(0);
+  });
+
+  it("deals a held task when its time comes, clearing its note", async () => {
+    const { clock, s, sent, notes, submit } = dealer({ f: "1/s" });
+    submit("f1", "f");
+    submit("f2", "f");
+    s.pump();
+    expect(sent).toEqual(["f1"]);
+    s.started("f1", clock.t / 1000);
+    clock.advance(clock.t + 999);
+    await turn();
+    expect(sent).toEqual(["f1"]);
+    clock.advance(clock.t + 1);
+    await turn();
+    expect(sent).toEqual(["f1", "f2"]);
+    expect(notes.get("f2")).toBeNull();
+    expect(s.limits.held).toBe(0);
   });
 });

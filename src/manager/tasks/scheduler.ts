@@ -24,7 +24,7 @@
 import type { ExecuteFunctionMsg } from "../../protocol/ipc.js";
 import type { TaskWorker, TaskWorkerPool } from "../workers/pool.js";
 import { WorkerIndex } from "./worker-index.js";
-import { RateLimits, type RateLimitOptions } from "./rate-limits.js";
+import { RateLimits, type RateLimitOptions, type RateLimitsContext } from "./rate-limits.js";
 
 /**
  * Most tasks dealt to one worker in one turn when every ready task may go
@@ -156,15 +156,23 @@ export class TaskScheduler {
   /** The functions' rate limits (rate-limits.ts), asked before a task is dealt. */
   readonly limits: RateLimits<Job>;
 
-  constructor(ctx: { tasks: DealerTasks; pool: DealerPool; rateLimits?: RateLimitOptions }) {
+  constructor(ctx: {
+    tasks: DealerTasks;
+    pool: DealerPool;
+    rateLimits?: RateLimitOptions;
+    /** The rate limits' clock (tests give a fake one). */
+    clock?: Pick<RateLimitsContext<Job>, "now" | "setTimer">;
+  }) {
     this.tasks = ctx.tasks;
     this.pool = ctx.pool;
     this.limits = new RateLimits<Job>(ctx.rateLimits ?? { defaults: new Map(), max: 1000 }, {
-      now: Date.now,
-      setTimer: (ms, fn) => {
-        const t = setTimeout(fn, ms);
-        return () => clearTimeout(t);
-      },
+      ...(ctx.clock ?? {
+        now: Date.now,
+        setTimer: (ms, fn) => {
+          const t = setTimeout(fn, ms);
+          return () => clearTimeout(t);
+        },
+      }),
       release: (jobs) => {
         for (const job of jobs) {
           job.held = false;

@@ -7,6 +7,7 @@
  */
 import { fmt, machine, printTable, rowsJson, writeBenchJson, type Row } from "./lib.js";
 import { benchRequests } from "./requests.js";
+import { benchScheduleCost } from "./schedules.js";
 import { benchStartup } from "./startup-times.js";
 import { benchPrinting, benchTasks } from "./tasks.js";
 import { benchRun, benchThroughput } from "./throughput.js";
@@ -213,6 +214,23 @@ for (const workers of [1, 2, 4]) {
     },
     ratioKey: "sim_sleep_scaling",
     target: "≥ 0.8",
+  });
+}
+{
+  const sc = await benchScheduleCost();
+  rows.push({
+    label: `background no-op tasks with ${sc.schedules.toLocaleString("en")} active schedules (every 3600 s) (tasks/s)`,
+    key: "schedules_10000_tasks_per_s",
+    value: sc.withPerSec,
+    digits: 0,
+    base: {
+      key: "schedules_none_tasks_per_s",
+      value: sc.withoutPerSec,
+      digits: 0,
+      label: "the same manager without them",
+    },
+    ratioKey: "schedules_10000_ratio",
+    target: "≥ 0.9",
   });
 }
 const run = await benchRun(20_000, 1);

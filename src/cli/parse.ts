@@ -2,6 +2,7 @@
  * Parsers of command-line values, in the shape an option spec takes
  * (`(text, flag) => value`, throwing `UsageError` naming the flag).
  */
+import { rateProblem } from "../protocol/rate-limit.js";
 import { UsageError } from "./errors.js";
 
 /** A command-line value: JSON when it parses (`3`, `true`, `["det1"]`), else the text. */
@@ -76,4 +77,11 @@ export function position(text: string, flag: string): number | "front" | "back" 
   if (!Number.isInteger(n))
     throw new UsageError(`${flag} must be an integer, 'front' or 'back', got '${text}'`);
   return n;
+}
+
+/** A rate limit (`5/s`, `100/m`, `10/2s`), checked here as the manager checks it; sent as written. */
+export function rateLimit(text: string, flag: string): string {
+  const why = rateProblem(text);
+  if (why !== undefined) throw new UsageError(`${flag}: ${why}`);
+  return text.trim();
 }

@@ -28,7 +28,9 @@ interface ManagerMetrics {
     fires: number;
     fires_failed: number;
     missed: number;
+    misfires?: number;
   };
+  rate_limited?: number;
 }
 
 function labelValue(v: string): string {
@@ -71,6 +73,8 @@ export class GatewayMetrics {
   private readonly schedules: Gauge<"state">;
   private readonly scheduleFires: Gauge<"outcome">;
   private readonly scheduleMissed: Gauge;
+  private readonly scheduleMisfires: Gauge;
+  private readonly rateLimited: Gauge;
   /** The manager's histograms, as text in the exposition format (from its `metrics` method). */
   private managerHistograms = "";
 
@@ -147,6 +151,16 @@ export class GatewayMetrics {
       help: "Time slots the schedules did not fire: missed while the manager was down (misfire skip), or beyond --schedule-catch-up",
       registers,
     });
+    this.scheduleMisfires = new Gauge({
+      name: "zqs_schedule_misfires_total",
+      help: "Fires of time slots that had passed (misfire policy once or all, or a blocked timer) since the manager started",
+      registers,
+    });
+    this.rateLimited = new Gauge({
+      name: "zqs_tasks_rate_limited",
+      help: "Tasks waiting because their function is at its rate limit (--rate-limit, rate_limit)",
+      registers,
+    });
     this.managerState = new Gauge({
       name: "zqs_manager_state",
       help: "1 for the manager's current state, 0 for the others",
@@ -215,7 +229,9 @@ export class GatewayMetrics {
       this.scheduleFires.set({ outcome: "submitted" }, sc.fires - sc.fires_failed);
       this.scheduleFires.set({ outcome: "refused" }, sc.fires_failed);
       this.scheduleMissed.set(sc.missed);
+      this.scheduleMisfires.set(sc.misfires ?? 0);
     }
+    this.rateLimited.set(m.rate_limited ?? 0);
     this.managerHistograms =
       histogramText(
         "zqs_manager_request_duration_seconds",

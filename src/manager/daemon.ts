@@ -186,7 +186,11 @@ export class Manager {
       return { hostname: LOCAL_HOSTNAME, pid: pid ?? null };
     };
     const pool = remote ? new CombinedWorkerPool(local, remote) : local;
-    this.scheduler = new TaskScheduler({ tasks: this.tasks, pool });
+    this.scheduler = new TaskScheduler({
+      tasks: this.tasks,
+      pool,
+      rateLimits: { defaults: opts.rateLimit ?? new Map(), max: opts.maxRateLimits },
+    });
     this.lifecycle = new TaskLifecycle({
       tasks: this.tasks,
       dealer: this.scheduler,
@@ -301,6 +305,7 @@ export class Manager {
         requests: this.requestLatency.snapshot(),
         store_writes: this.writer.latency.snapshot(),
         schedules: this.schedules.counts(),
+        rate_limited: this.scheduler.limits.held,
       }),
     };
     return {
@@ -314,6 +319,7 @@ export class Manager {
         subtasks: this.subtasks,
         activity: this.activity,
         access: this.access,
+        rateLimits: this.scheduler.limits,
       }),
       ...permissionHandlers({
         access: this.access,
@@ -340,6 +346,7 @@ export class Manager {
         activity: this.activity,
         access: this.access,
         writer: this.writer,
+        rateLimits: this.scheduler.limits,
       }),
       ...scheduleHandlers({
         schedules: this.schedules,
@@ -562,6 +569,7 @@ export class Manager {
         this.startupLists.stop("the manager is stopping");
         this.schedules.close();
         this.lifecycle.close();
+        this.scheduler.limits.close();
         this.tasks.close();
         this.runs.close();
         this.info?.close();

@@ -20,6 +20,7 @@ import {
 } from "../http/options.js";
 import { DEFAULT_CONSOLE_BURST, DEFAULT_CONSOLE_RATE } from "./console-limit.js";
 import { resolveTable, tableDefaults, type TableOption } from "../options/spec.js";
+import { parseRateRules, type Rate } from "../protocol/rate-limit.js";
 
 export interface ManagerOptions {
   zmqControlAddr: string;
@@ -60,6 +61,8 @@ export interface ManagerOptions {
   maxSchedules: number;
   scheduleMinEvery: number;
   scheduleCatchUp: number;
+  rateLimit: Map<string, Rate> | undefined;
+  maxRateLimits: number;
   emergencyLockKey: string | undefined;
   httpAddr: string | undefined;
   httpApiKeys: string | undefined;
@@ -451,6 +454,24 @@ export const OPTION_SPECS: OptionSpec[] = [
     parse: positiveInt,
   },
   {
+    key: "rateLimit",
+    flag: "--rate-limit",
+    value: "<name=n/period...>",
+    description:
+      "a function's rate limit: at most N starts per PERIOD (s, m, h, or a number of them: 5/s, 100/m, 10/2s) over every worker; repeatable (or several separated by commas); a task may not set another",
+    default: undefined,
+    parse: parseRateRules,
+  },
+  {
+    key: "maxRateLimits",
+    flag: "--max-rate-limits",
+    value: "<n>",
+    description:
+      "most functions with a rate limit at once (--rate-limit and tasks' rate_limit); a task setting one more is refused, unless one set by a task holds and counts nothing",
+    default: 1000,
+    parse: positiveInt,
+  },
+  {
     key: "emergencyLockKey",
     flag: "--emergency-lock-key",
     value: "<key>",
@@ -558,6 +579,11 @@ export function resolveOptions(
   }
   if (opts.zmqAllowedWorkers && !opts.zmqWorkerAddr) {
     throw new Error("--zmq-allowed-workers needs --zmq-worker-addr");
+  }
+  if ((opts.rateLimit?.size ?? 0) > opts.maxRateLimits) {
+    throw new Error(
+      `--rate-limit names ${opts.rateLimit?.size} functions, more than --max-rate-limits (${opts.maxRateLimits})`,
+    );
   }
   return opts;
 }

@@ -71,6 +71,8 @@ export function resolveOption<V>(
     name = s.env;
   }
   if (raw === undefined) return s.default;
+  // A list (`<names...>`, the flag given once or more): its texts joined by commas, parsed as one.
+  if (Array.isArray(raw) && s.parse) return parseOption(s, name, raw.join(","));
   return typeof raw === "string" ? parseOption(s, name, raw) : (raw as V);
 }
 

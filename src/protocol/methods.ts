@@ -25,6 +25,7 @@ import {
   CANCEL_OUTCOMES,
 } from "./schemas.js";
 import { isPlainObject, pyRepr, pyTypeName } from "./pyrepr.js";
+import { rateProblem } from "./rate-limit.js";
 
 export type LockKind = "none" | "environment" | "queue";
 export type Area =
@@ -162,6 +163,15 @@ const timeParam = z.union([
 ]);
 const stateCounts = z.record(z.string(), z.number().int());
 
+/** `rate_limit`: at most N starts of the function per period (rate-limit.ts). */
+const rateLimitParam = z
+  .string()
+  .superRefine((t, c) => {
+    const why = rateProblem(t);
+    if (why !== undefined) c.addIssue({ code: "custom", message: why });
+  })
+  .optional();
+
 /** The lifecycle options of a function task (function_execute, and a schedule's function). */
 const TASK_OPTIONS = {
   timeout: z.number().positive().optional(),
@@ -170,6 +180,7 @@ const TASK_OPTIONS = {
   expires: z.number().positive().optional(),
   priority: z.number().int().optional(),
   worker_tags: workerTags,
+  rate_limit: rateLimitParam,
 };
 
 /** What a schedule makes at each fire: a function call with its task options, or a plan. */
@@ -250,7 +261,10 @@ export const methods = {
           fires: z.number().int(),
           fires_failed: z.number().int(),
           missed: z.number().int(),
+          misfires: z.number().int(),
         }),
+        /** Tasks waiting because their function is at its rate limit. */
+        rate_limited: z.number().int(),
       }),
     }),
     failure: { metrics: {} },
@@ -885,6 +899,7 @@ export const methods = {
       items: z.array(itemSchema).optional(),
       concurrency: z.number().int().positive().optional(),
       worker_tags: workerTags,
+      rate_limit: rateLimitParam,
       user_group: userGroup,
       user: user,
       lock_key: lockKey,

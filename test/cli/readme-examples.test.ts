@@ -7,7 +7,8 @@ import { chmodSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { API_NAMES } from "../../src/client/index.js";
-import { CLI, ROOT, startManager, type RunningManager } from "../helpers/manager.js";
+import { CLI, RawClient, ROOT, startManager, type RunningManager } from "../helpers/manager.js";
+import { openEnvironment } from "../helpers/tasks.js";
 import { runProcess, type RunResult } from "../helpers/process.js";
 
 const doc = readFileSync(path.join(ROOT, "docs/client.md"), "utf8");
@@ -170,5 +171,28 @@ describe("README.md", () => {
     const r = await runExample("schedule.mjs", fresh);
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toBe("#1 scheduled completed\n#2 scheduled completed\n");
+  });
+});
+
+describe("README.md's rate limits", () => {
+  // A manager of its own: the example leaves function_sleep limited to 1/h.
+  let limited: RunningManager;
+  beforeAll(async () => {
+    limited = await startManager();
+    const c = new RawClient(limited.controlAddr);
+    await openEnvironment(c);
+    c.close();
+  });
+  afterAll(async () => {
+    await limited.stop();
+  });
+
+  it("rate-limit.sh runs a limited run, then shows a task held by the limit", async () => {
+    const r = await runExample("rate-limit.sh", limited);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/4 tasks: 4 done, 0 failed/);
+    expect(r.stdout).toContain(
+      "Waiting: the function 'function_sleep' is at its rate limit of 1/h; the task starts in its turn",
+    );
   });
 });

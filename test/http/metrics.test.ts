@@ -95,4 +95,21 @@ it("counts the schedules by state and their fires", async () => {
   expect(sample(t, 'zqs_schedule_fires_total{outcome="submitted"}')).toBe(1);
   expect(sample(t, 'zqs_schedule_fires_total{outcome="refused"}')).toBe(0);
   expect(sample(t, "zqs_schedule_missed")).toBe(0);
+  expect(sample(t, "zqs_schedule_misfires_total")).toBe(0);
+});
+
+it("counts the tasks held by a rate limit", async () => {
+  const api = client(g.url, SINGLE_KEY);
+  const sleep0 = {
+    item: { item_type: "function", name: "function_sleep", args: [0] },
+    run_in_background: true,
+    rate_limit: "1/h",
+  };
+  const first = await api("POST", "/api/function/execute", sleep0);
+  const held = await api("POST", "/api/function/execute", sleep0);
+  expect([first.json.success, held.json.success]).toEqual([true, true]);
+  const scrape = async () => (await call(g.url, "GET", "/metrics", { key: SINGLE_KEY })).text;
+  expect(sample(await scrape(), "zqs_tasks_rate_limited")).toBe(1);
+  await api("POST", "/api/task/cancel", { task_uid: held.json.task_uid });
+  expect(sample(await scrape(), "zqs_tasks_rate_limited")).toBe(0);
 });

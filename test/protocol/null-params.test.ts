@@ -31,7 +31,7 @@ function optionalParams(): [MethodName, string][] {
 const OPTIONAL = optionalParams();
 
 /** Values to try for a parameter (the enums' first values among them). */
-const SAMPLES: unknown[] = [true, "x", 1, [], {}, "front", "deferred", "once"];
+const SAMPLES: unknown[] = [true, "x", 1, [], {}, "front", "deferred", "once", "1/s"];
 
 /** A valid value for each of the method's parameters other than `param`. */
 function others(name: MethodName, param: string): Record<string, unknown> {

@@ -19,7 +19,16 @@ function make() {
       buckets: [],
       requests: {},
       store_writes: {},
-      schedules: { active: 0, paused: 0, ended: 0, fires: 0, fires_failed: 0, missed: 0 },
+      schedules: {
+        active: 0,
+        paused: 0,
+        ended: 0,
+        fires: 0,
+        fires_failed: 0,
+        missed: 0,
+        misfires: 0,
+      },
+      rate_limited: 0,
     }),
   };
   return { ctx, stops, activity: ctx.activity as Activity };

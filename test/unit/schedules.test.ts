@@ -143,6 +143,32 @@ describe("Schedules on a fake clock", () => {
     expect(sch.counts().active).toBe(10_000);
   });
 
+  it("a fire looks at the schedules due, not at the 10,000 others", async () => {
+    const w = world();
+    const sch = w.make();
+    sch.start();
+    // Each rare schedule counts the reads of its fields once made.
+    let reads = 0;
+    let counting = false;
+    const watched = (r: ScheduleRecord): ScheduleRecord =>
+      new Proxy(r, {
+        get(target, key, receiver) {
+          if (counting) reads++;
+          return Reflect.get(target, key, receiver) as unknown;
+        },
+      });
+    for (let i = 0; i < 10_000; i++) await sch.add(watched(every(3600 + i)));
+    const often = every(1);
+    counting = true;
+    await sch.add(often);
+    await w.advance(T0 + 5500);
+    await sch.settled();
+    counting = false;
+    expect(often.fires).toHaveLength(5);
+    expect(reads).toBe(0);
+    expect(w.timerCount()).toBe(1);
+  });
+
   it("stops at its limit and at its end", async () => {
     const w = world();
     const sch = w.make();

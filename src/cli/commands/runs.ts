@@ -3,7 +3,7 @@ import type { Command } from "commander";
 import { command, group } from "../command.js";
 import { OutcomeError, UsageError } from "../errors.js";
 import { inline } from "../output.js";
-import { jsonListOfMaps, jsonMap, parseValue, positiveInt, tagList } from "../parse.js";
+import { jsonListOfMaps, jsonMap, parseValue, positiveInt, rateLimit, tagList } from "../parse.js";
 import type { RunInfo } from "../waits.js";
 import { runSummary, waitRun, waitTimeoutOption } from "../waits.js";
 
@@ -57,6 +57,13 @@ export function registerRuns(program: Command): void {
           description: "only workers with all these tags take its tasks (zqs worker --tags)",
           parse: tagList,
           param: "worker_tags",
+        },
+        rateLimit: {
+          value: "<n/period>",
+          description:
+            "at most N starts of this function per period (5/s, 100/m, 10/2s), over every worker",
+          parse: rateLimit,
+          param: "rate_limit",
         },
         wait: {
           description:

@@ -5,7 +5,15 @@ import type { ReplyOf, TaskInfo } from "../../protocol/index.js";
 import { command, group } from "../command.js";
 import { OutcomeError } from "../errors.js";
 import { inline, keyValues, out, printJson } from "../output.js";
-import { integer, jsonMap, parseValue, positiveInt, positiveSeconds, tagList } from "../parse.js";
+import {
+  integer,
+  jsonMap,
+  parseValue,
+  positiveInt,
+  positiveSeconds,
+  rateLimit,
+  tagList,
+} from "../parse.js";
 import { waitTasks, waitTimeoutOption } from "../waits.js";
 
 /** One UID as itself, several as a list (the methods take either). */
@@ -69,6 +77,13 @@ export function registerTasks(program: Command): void {
           description: "only a worker with all these tags takes it (zqs worker --tags)",
           parse: tagList,
           param: "worker_tags",
+        },
+        rateLimit: {
+          value: "<n/period>",
+          description:
+            "at most N starts of this function per period (5/s, 100/m, 10/2s), over every worker (zqs)",
+          parse: rateLimit,
+          param: "rate_limit",
         },
         wait: { description: "wait for the result and print it (exit 1 if the function failed)" },
         waitTimeout: waitTimeoutOption("give up waiting after this long"),

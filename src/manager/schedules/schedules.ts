@@ -49,6 +49,8 @@ export interface ScheduleCounts {
   fires: number;
   fires_failed: number;
   missed: number;
+  /** Fires of slots that had passed (kind `misfire`), since the manager started. */
+  misfires: number;
 }
 
 export class Schedules {
@@ -62,6 +64,7 @@ export class Schedules {
   private closed = false;
   private fired = 0;
   private firesFailed = 0;
+  private misfires = 0;
   /** Fires whose task is being submitted (awaited by tests and at close). */
   private readonly inFlight = new Set<Promise<void>>();
 
@@ -205,6 +208,7 @@ export class Schedules {
       fires: this.fired,
       fires_failed: this.firesFailed,
       missed,
+      misfires: this.misfires,
     };
   }
 
@@ -338,6 +342,7 @@ export class Schedules {
     if (s.fires.length > this.opts.firesKept)
       s.fires.splice(0, s.fires.length - this.opts.firesKept);
     this.fired++;
+    if (kind === "misfire") this.misfires++;
     const done = this.submit(s, rec).finally(() => {
       this.inFlight.delete(done);
       this.pending.delete(rec);

@@ -8,6 +8,7 @@ import type { RunRegistry } from "./runs.js";
 import type { TaskLifecycle } from "./lifecycle.js";
 import type { Subtasks } from "./subtasks.js";
 import type { TaskTrees } from "./task-tree.js";
+import type { RateLimitSetter } from "./rate-limits.js";
 
 /** What the registry needs: the status it keeps counts in, and the end of a foreground task. */
 export interface TaskRegistryContext {
@@ -31,6 +32,8 @@ export interface TaskHandlersContext {
   subtasks: Pick<Subtasks, "cancelDescendants">;
   activity: Pick<Activity, "requireEnvironmentOpen" | "requireIdle" | "begin">;
   access: Access;
+  /** A task's `rate_limit` becomes its function's. */
+  rateLimits: RateLimitSetter;
 }
 
 /** What the run handlers (run_*, runs_list) use. */
@@ -44,4 +47,6 @@ export interface RunHandlersContext {
   /** --max-live-tasks, checked before a run's tasks are accepted. */
   trees: Pick<TaskTrees, "liveRefusal">;
   writer: Pick<StoreWriter, "write">;
+  /** A run's `rate_limit` becomes its function's. */
+  rateLimits: RateLimitSetter;
 }

@@ -3,7 +3,8 @@
  * zqs lifecycle: task_info, task_cancel, and the options of function_execute
  * (timeout, max_retries, retry_backoff, expires, after, priority) handed to
  * the task lifecycle; tasks_list and tasks_counts (query.ts). A task beyond
- * --max-live-tasks is refused; task_cancel cancels a task's whole tree.
+ * --max-live-tasks is refused; task_cancel cancels a task's whole tree. A
+ * task's rate_limit becomes its function's (rate-limits.ts).
  */
 import { randomUUID } from "node:crypto";
 import { echoedItem, pyRepr } from "../../protocol/index.js";
@@ -21,6 +22,7 @@ import {
 import type { TaskHandlersContext } from "./context.js";
 import type { CancelOutcome } from "./lifecycle.js";
 import { countTasks, listTasks } from "./query.js";
+import { takeRateLimit } from "./rate-limits.js";
 
 const FUNCTION_ITEM = ["function"];
 
@@ -54,6 +56,8 @@ export function taskHandlers(m: TaskHandlersContext): Handlers {
       const call = { name, args: args ?? [], kwargs: kwargs ?? {} };
       const { item_type: _t, ...rest } = item;
       const replyItem = { ...rest, ...call, user, user_group: group, item_uid: uid };
+      // Last of the checks: a task's rate_limit becomes its function's once accepted.
+      takeRateLimit(m.rateLimits, name, p.rate_limit, { item: prepared });
       // A foreground task holds the manager (executing_task) from now until it ends,
       // also while it waits for its dependencies or a retry.
       if (!p.run_in_background) {

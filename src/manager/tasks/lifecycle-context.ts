@@ -62,6 +62,8 @@ export interface TaskDealer {
   forget(uid: string): boolean;
   free(uid: string): void;
   ended(uid: string, worker: string, callMs: number): void;
+  /** The task was heard to start (its function's rate limit counts it from `timeSec`). */
+  started(uid: string, timeSec: number): void;
   lend(uid: string): void;
   reclaim(uid: string): void;
   workerLost(worker: string): void;

@@ -231,6 +231,7 @@ export class TaskLifecycle {
     switch (m.type) {
       case "task_started":
         this.tasks.started(m.id, worker, m.time);
+        this.dealer.started(m.id, m.time);
         this.startTimeout(m.id);
         break;
       case "task_progress": {
@@ -256,9 +257,10 @@ export class TaskLifecycle {
     const rec = this.tasks.active(m.id);
     if (!rec) return;
     const life = this.lives.get(m.id);
-    this.dealer.ended(m.id, worker, m.call_ms ?? (m.time_stop - m.time_start) * 1000);
     // Not one taken out of the worker unrun (a cancel of a task dealt ahead: `cancelled`, never started).
     const unrun = m.cancelled === true && rec.stopping !== undefined;
+    if (!rec.heardStart && !unrun) this.dealer.started(m.id, m.time_start);
+    this.dealer.ended(m.id, worker, m.call_ms ?? (m.time_stop - m.time_start) * 1000);
     if (life && !rec.heardStart && !unrun) this.tasks.started(m.id, worker, m.time_start);
     this.tasks.mark(m.id, "end_heard");
     if (m.trace)

@@ -12,6 +12,7 @@ import {
 import type { RunHandlersContext } from "./context.js";
 import type { Run } from "./runs.js";
 import type { FunctionCall } from "./scheduler.js";
+import { takeRateLimit } from "./rate-limits.js";
 
 /** Tasks one run may have, at most. */
 export const MAX_RUN_TASKS = 100_000;
@@ -79,6 +80,8 @@ export function runHandlers(m: RunHandlersContext): Handlers {
         });
       }
       requireOpen();
+      // Its tasks share their function's limit (the last check: taken once the run is accepted).
+      takeRateLimit(m.rateLimits, name, p.rate_limit);
       const run = m.runs.create({
         name,
         calls,

@@ -24,6 +24,7 @@
 import type { ExecuteFunctionMsg } from "../../protocol/ipc.js";
 import type { TaskWorker, TaskWorkerPool } from "../workers/pool.js";
 import { WorkerIndex } from "./worker-index.js";
+import { RateLimits, type RateLimitOptions, type RateLimitsContext } from "./rate-limits.js";
 
 /**
  * Most tasks dealt to one worker in one turn when every ready task may go
@@ -89,6 +90,8 @@ interface Job extends DealJob {
   worker: string | undefined;
   /** Its slot is lent to other tasks while it waits for its subtasks. */
   lent: boolean;
+  /** Held by its function's rate limit (in `limits`, not in `ready`). */
+  held: boolean;
 }
 
 /** What the scheduler records of the tasks it deals. */
@@ -150,9 +153,34 @@ export class TaskScheduler {
   /** The pool's `workersVersion` the index was built at (undefined: not built). */
   private indexedAt: number | undefined;
 
-  constructor(ctx: { tasks: DealerTasks; pool: DealerPool }) {
+  /** The functions' rate limits (rate-limits.ts), asked before a task is dealt. */
+  readonly limits: RateLimits<Job>;
+
+  constructor(ctx: {
+    tasks: DealerTasks;
+    pool: DealerPool;
+    rateLimits?: RateLimitOptions;
+    /** The rate limits' clock (tests give a fake one). */
+    clock?: Pick<RateLimitsContext<Job>, "now" | "setTimer">;
+  }) {
     this.tasks = ctx.tasks;
     this.pool = ctx.pool;
+    this.limits = new RateLimits<Job>(ctx.rateLimits ?? { defaults: new Map(), max: 1000 }, {
+      ...(ctx.clock ?? {
+        now: Date.now,
+        setTimer: (ms, fn) => {
+          const t = setTimeout(fn, ms);
+          return () => clearTimeout(t);
+        },
+      }),
+      release: (jobs) => {
+        for (const job of jobs) {
+          job.held = false;
+          this.enqueue(job.uid);
+        }
+        this.schedulePump();
+      },
+    });
   }
 
   /** A task to deal once it is ready (`enqueue`). */
@@ -164,13 +192,14 @@ export class TaskScheduler {
       noted: false,
       worker: undefined,
       lent: false,
+      held: false,
     });
   }
 
   /** The task is ready (again): it waits for a worker. */
   enqueue(uid: string): void {
     const job = this.jobs.get(uid);
-    if (!job || job.queued) return;
+    if (!job || job.queued || job.held) return;
     this.fresh.push(job);
     job.queued = true;
     this.ready.push(job);
@@ -184,6 +213,8 @@ export class TaskScheduler {
     if (!job) return false;
     const held = this.unload(job);
     if (job.queued) this.unqueue(job);
+    if (job.held) this.limits.drop(job);
+    else if (this.limits.active) this.limits.gone(uid);
     this.jobs.delete(uid);
     return held;
   }
@@ -191,7 +222,13 @@ export class TaskScheduler {
   /** The task's worker no longer holds it (it ended there, or is lost): its slot is free. */
   free(uid: string): void {
     const job = this.jobs.get(uid);
+    if (this.limits.active) this.limits.gone(uid);
     if (job && this.unload(job)) this.schedulePump();
+  }
+
+  /** The task was heard to start in its worker (its function's rate limit counts it from then). */
+  started(uid: string, timeSec: number): void {
+    if (this.limits.active) this.limits.started(uid, timeSec);
   }
 
   /** `worker` ended a call that took `callMs`: its running mean moves, the task's slot frees. */
@@ -455,6 +492,16 @@ export class TaskScheduler {
     job.queued = false;
     const rec = this.tasks.active(job.uid);
     if (!rec) return;
+    if (this.limits.active) {
+      const why = this.limits.admit(job);
+      if (why !== undefined) {
+        // Held by its function's rate limit: given back (`release`) when it may start.
+        job.held = true;
+        job.noted = true;
+        this.tasks.note(job.uid, why);
+        return;
+      }
+    }
     if (job.noted) {
       job.noted = false;
       this.tasks.note(job.uid, null);

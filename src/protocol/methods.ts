@@ -81,6 +81,11 @@ export interface MethodDef<
   extension?: boolean;
   /** Its `user` parameter selects (a filter), not who asks: clients do not fill it in. */
   userIsFilter?: boolean;
+  /**
+   * It changes nothing: a client may send it again (to another manager after a
+   * failover) without an idempotency key, and keeps its cached status.
+   */
+  readOnly?: boolean;
 }
 
 function method<P extends z.ZodRawShape, R extends z.ZodType>(
@@ -213,6 +218,7 @@ export const methods = {
   ping: method({
     summary: "Same as status (kept for compatibility).",
     http: "GET /api/ping",
+    readOnly: true,
     area: "status",
     params: {},
     reply: statusSchema,
@@ -221,6 +227,7 @@ export const methods = {
   status: method({
     summary: "The manager's status map (27 keys; *_uid keys change when what they name changes).",
     http: "GET /api/status",
+    readOnly: true,
     area: "status",
     params: {},
     reply: statusSchema,
@@ -230,6 +237,7 @@ export const methods = {
     summary:
       "Numbers for monitoring (/metrics): tasks by state, worker slots, request and store-write time histograms, schedules and their fires.",
     http: "GET /api/metrics",
+    readOnly: true,
     area: "status",
     params: {},
     reply: withKeys({
@@ -259,6 +267,7 @@ export const methods = {
   config_get: method({
     summary: "Manager configuration visible to clients.",
     http: "GET /api/config/get",
+    readOnly: true,
     area: "status",
     params: {},
     reply: withKeys({ config: z.record(z.string(), z.unknown()) }),
@@ -269,6 +278,7 @@ export const methods = {
   plans_allowed: method({
     summary: "Plans the user group may run.",
     http: "GET /api/plans/allowed",
+    readOnly: true,
     area: "permissions",
     params: { user_group: userGroup },
     reply: withKeys({
@@ -281,6 +291,7 @@ export const methods = {
   devices_allowed: method({
     summary: "Devices the user group may use.",
     http: "GET /api/devices/allowed",
+    readOnly: true,
     area: "permissions",
     params: { user_group: userGroup },
     reply: withKeys({
@@ -293,6 +304,7 @@ export const methods = {
   plans_existing: method({
     summary: "Every plan found in the environment's startup code.",
     http: "GET /api/plans/existing",
+    readOnly: true,
     area: "permissions",
     params: {},
     reply: withKeys({
@@ -305,6 +317,7 @@ export const methods = {
   devices_existing: method({
     summary: "Every device found in the environment's startup code.",
     http: "GET /api/devices/existing",
+    readOnly: true,
     area: "permissions",
     params: {},
     reply: withKeys({
@@ -329,6 +342,7 @@ export const methods = {
   permissions_get: method({
     summary: "The user group permissions in force.",
     http: "GET /api/permissions/get",
+    readOnly: true,
     area: "permissions",
     params: {},
     reply: withKeys({ user_group_permissions: z.record(z.string(), z.unknown()) }),
@@ -347,6 +361,7 @@ export const methods = {
   queue_get: method({
     summary: "The plan queue and the running item.",
     http: "GET /api/queue/get",
+    readOnly: true,
     area: "queue",
     params: {},
     reply: withKeys({
@@ -429,6 +444,7 @@ export const methods = {
   queue_item_get: method({
     summary: "One queue item, by position or uid (default: the last).",
     http: "GET /api/queue/item/get",
+    readOnly: true,
     area: "queue",
     params: { pos: pos.optional(), uid: uid.optional() },
     reply: withKeys({ item: itemSchema }),
@@ -556,6 +572,7 @@ export const methods = {
   history_get: method({
     summary: "The plan history.",
     http: "GET /api/history/get",
+    readOnly: true,
     area: "history",
     params: {},
     reply: withKeys({ items: itemsList, plan_history_uid: z.string() }),
@@ -672,6 +689,7 @@ export const methods = {
   task_status: method({
     summary: "running / completed / not_found for one task_uid or a list.",
     http: "GET /api/task/status",
+    readOnly: true,
     area: "tasks",
     params: { task_uid: taskUidOneOrMany },
     reply: withKeys({
@@ -685,6 +703,7 @@ export const methods = {
   task_result: method({
     summary: "Status and result of one task.",
     http: "GET /api/task/result",
+    readOnly: true,
     area: "tasks",
     params: {
       task_uid: z.string({
@@ -704,6 +723,7 @@ export const methods = {
   task_info: method({
     summary: "Full lifecycle record(s): state, times, attempts, progress, outputs.",
     http: "GET /api/task/info",
+    readOnly: true,
     area: "tasks",
     params: { task_uid: taskUidOneOrMany },
     reply: withKeys({
@@ -716,6 +736,7 @@ export const methods = {
   tasks_list: method({
     summary: "Tasks the manager knows (waiting, running, ended), newest first, filtered, paged.",
     http: "GET /api/tasks/list",
+    readOnly: true,
     area: "tasks",
     params: {
       state: z.union([z.enum(TASK_STATES), z.array(z.enum(TASK_STATES))]).optional(),
@@ -737,6 +758,7 @@ export const methods = {
   tasks_counts: method({
     summary: "How many tasks the manager knows in each state, overall and per function name.",
     http: "GET /api/tasks/counts",
+    readOnly: true,
     area: "tasks",
     params: {},
     reply: withKeys({ counts: stateCounts, by_name: z.record(z.string(), stateCounts) }),
@@ -816,6 +838,7 @@ export const methods = {
   re_runs: method({
     summary: "Runs opened by the running plan (active, open or closed).",
     http: "POST /api/re/runs",
+    readOnly: true,
     area: "control",
     params: { option: z.enum(["active", "open", "closed"]).default("active") },
     reply: withKeys({
@@ -827,6 +850,7 @@ export const methods = {
   re_metadata: method({
     summary: "Metadata of the environment's run engine.",
     http: "GET /api/re/metadata",
+    readOnly: true,
     area: "control",
     params: {},
     reply: withKeys({ re_metadata: z.record(z.string(), z.unknown()) }),
@@ -854,6 +878,7 @@ export const methods = {
   lock_info: method({
     summary: "The lock state (and whether a given key is valid).",
     http: "GET /api/lock/info",
+    readOnly: true,
     area: "locks",
     params: { lock_key: z.string().optional() },
     reply: withKeys({
@@ -897,6 +922,7 @@ export const methods = {
   run_info: method({
     summary: "Counts and progress of a run.",
     http: "GET /api/run/info",
+    readOnly: true,
     area: "runs",
     params: { run_uid: z.string() },
     reply: withKeys({
@@ -943,6 +969,7 @@ export const methods = {
   runs_list: method({
     summary: "All runs with their counts.",
     http: "GET /api/runs/list",
+    readOnly: true,
     area: "runs",
     params: {},
     reply: withKeys({ runs: z.array(z.record(z.string(), z.unknown())) }),
@@ -955,6 +982,7 @@ export const methods = {
     summary: "The workers: local processes and workers on other hosts (zqs worker).",
     area: "workers",
     http: "GET /api/workers/list",
+    readOnly: true,
     params: {},
     reply: withKeys({ workers: z.array(workerRowSchema) }),
     failure: { workers: [] },
@@ -982,6 +1010,7 @@ export const methods = {
   schedule_list: method({
     summary: "All schedules: state, next fire, number of fires.",
     http: "GET /api/schedule/list",
+    readOnly: true,
     area: "schedules",
     params: {},
     reply: withKeys({ schedules: z.array(scheduleRow) }),
@@ -992,6 +1021,7 @@ export const methods = {
     summary:
       "One schedule: its next fire times and its last fires, with their task uids and outcomes.",
     http: "GET /api/schedule/get",
+    readOnly: true,
     area: "schedules",
     params: scheduleUid,
     reply: withKeys({ schedule: scheduleRow }),
@@ -1125,6 +1155,11 @@ export function nullMeansAbsent(name: MethodName): ReadonlySet<string> {
     nullAsAbsent.set(name, s);
   }
   return s;
+}
+
+/** Methods that change nothing (`readOnly` in the table). */
+export function isReadOnly(name: MethodName): boolean {
+  return methods[name].readOnly === true;
 }
 
 export function supportedParams(name: MethodName): string[] {

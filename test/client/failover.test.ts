@@ -3,7 +3,7 @@
  * one is dead (kill -9) and reads carry on at the second, with the async
  * client (its info subscription follows), the blocking client and the CLI
  * (`-a a,b` and QSERVER_ZMQ_CONTROL_ADDRESS with commas), each saying that it
- * switched. Writes are left out here: a client with several addresses keys
+ * switched; the HTTP gateway with `--zqs-addr a,b` likewise. Writes are left out here: a client with several addresses keys
  * them, which needs a manager that takes `idempotency_key`
  * (failover-keys.test.ts).
  */
@@ -12,6 +12,7 @@ import type { ManagerSwitch } from "../../src/client/index.js";
 import { BPlan, REManagerAPISync } from "../../src/client/index.js";
 import { startManager, type RunningManager } from "../helpers/manager.js";
 import { json, zqs } from "../cli/helpers.js";
+import { call, SINGLE_KEY, startTestGateway } from "../http/helpers.js";
 import { clientOf, GROUP, USER, WAIT_S } from "./helpers.js";
 
 /**
@@ -98,5 +99,28 @@ describe("a client with two addresses, the first dead", () => {
     expect(r.stderr).toContain(
       `zqs: switched from the manager at ${dead.controlAddr} to ${live.controlAddr}: no connection to ${dead.controlAddr}`,
     );
+  });
+});
+
+describe("the HTTP gateway with --zqs-addr a,b, the first dead", () => {
+  it("reads from the second and refuses a bad Idempotency-Key header", async () => {
+    const gw = await startTestGateway({
+      controlAddr: `${dead.controlAddr},${live.controlAddr}`,
+      infoAddr: `${dead.infoAddr},${live.infoAddr}`,
+    });
+    try {
+      const r = await call(gw.url, "GET", "/api/queue/get", { key: SINGLE_KEY });
+      expect(r.status, r.text).toBe(200);
+      expect(r.json.items).toHaveLength(1);
+      const bad = await call(gw.url, "POST", "/api/queue/item/add", {
+        key: SINGLE_KEY,
+        body: { item: { item_type: "plan", name: "count", args: [["det1"]] } },
+        headers: { "Idempotency-Key": "k".repeat(129) },
+      });
+      expect(bad.status).toBe(400);
+      expect(bad.detail).toBe("The Idempotency-Key header must be given once, 1 to 128 characters");
+    } finally {
+      await gw.close();
+    }
   });
 });

@@ -9,6 +9,7 @@ import type { WireRequest } from "../../src/client/errors.js";
 import type { Channel, ManagerSwitch } from "../../src/client/managers.js";
 import { addressList, ManagerSet } from "../../src/client/managers.js";
 import { resolveClientOptions } from "../../src/client/options.js";
+import type { GlobalOptions } from "../../src/cli/connection.js";
 import { clientOptions } from "../../src/cli/connection.js";
 
 type Behaviour =
@@ -141,7 +142,7 @@ describe("ManagerSet", () => {
 
 describe("client address options", () => {
   it("reads several addresses from -a and from QSERVER_ZMQ_CONTROL_ADDRESS alike", () => {
-    const flag = clientOptions({ address: "tcp://a:1,tcp://b:1" });
+    const flag = clientOptions({ address: "tcp://a:1,tcp://b:1" } as GlobalOptions);
     expect(resolveClientOptions(flag).zmqControlAddrs).toEqual(["tcp://a:1", "tcp://b:1"]);
     const saved = process.env.QSERVER_ZMQ_CONTROL_ADDRESS;
     process.env.QSERVER_ZMQ_CONTROL_ADDRESS = "tcp://a:1, tcp://b:1";

@@ -96,6 +96,7 @@ export class REManagerAPI {
       },
       decode: (body) => decode(body, o.zmqEncoding),
       onSwitch: o.onManagerSwitch,
+      failoverWait: o.failoverWait,
     });
     // The info subscription follows the active manager (by position).
     this.managers.onSwitch((_e, index) => {

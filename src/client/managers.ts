@@ -12,9 +12,11 @@
  *    key (the manager applies a key once and answers a repeat with the
  *    remembered reply). A write without one fails with the timeout: it may
  *    have been applied.
- *  - Each address is tried once per request. When every manager is on
- *    standby, the first standby answer is the reply (its message names the
- *    active manager).
+ *  - Each address is tried once per round. When the managers that answered
+ *    are all on standby (a takeover under way: the active one is gone and its
+ *    lease has not lapsed yet), the request tries again, round after round,
+ *    for up to `failoverWait` seconds; then the first standby answer is the
+ *    reply (its message names the active manager).
  *
  * The connections are narrow (`Channel`): the client's DEALER transport in use,
  * fakes in the unit tests.
@@ -70,8 +72,15 @@ export interface ManagerSwitch {
   reason: string;
 }
 
+/** Seconds a request keeps trying while the managers that answer are all on standby (default). */
+export const DEFAULT_FAILOVER_WAIT = 15;
+/** Pause between two rounds of a request waiting for a standby to take over, in ms. */
+const ROUND_PAUSE_MS = 200;
+
 export interface ManagerSetOptions {
   addresses: readonly string[];
+  /** Seconds a request keeps trying while every manager that answers is on standby (default 15). */
+  failoverWait?: number;
   open: (address: string) => Channel;
   decode: (body: Buffer) => unknown;
   onSwitch?: ((e: ManagerSwitch) => void) | undefined;
@@ -177,6 +186,23 @@ export class ManagerSet {
     timeout: number,
     retryable: boolean,
   ): Promise<unknown> {
+    const deadline = Date.now() + (this.opts.failoverWait ?? DEFAULT_FAILOVER_WAIT) * 1000;
+    for (;;) {
+      const r = await this.round(wire, body, timeout, retryable);
+      if (!r.standbyOnly) return r.reply;
+      const left = deadline - Date.now();
+      if (left <= 0) return r.reply;
+      await new Promise((resolve) => setTimeout(resolve, Math.min(ROUND_PAUSE_MS, left)));
+    }
+  }
+
+  /** Each address once: a reply, or (`standbyOnly`) a standby's answer when no manager served. */
+  private async round(
+    wire: WireRequest,
+    body: Buffer,
+    timeout: number,
+    retryable: boolean,
+  ): Promise<{ reply: unknown; standbyOnly: boolean }> {
     const tried = new Set<number>();
     let i = this.current;
     let standbyReply: unknown;
@@ -194,7 +220,9 @@ export class ManagerSet {
         if (next < 0 || (wentOut && !retryable)) {
           // Later requests try the next manager first.
           if (wentOut) this.moveTo(this.nextUntried(i, new Set([i])), `no reply from ${address}`);
-          if (standbyReply !== undefined) return standbyReply;
+          if (standbyReply !== undefined && (!wentOut || retryable)) {
+            return { reply: standbyReply, standbyOnly: true };
+          }
           throw err;
         }
         reason = wentOut
@@ -212,12 +240,12 @@ export class ManagerSet {
             ? this.addresses.indexOf(standby.active.control_address)
             : -1;
         const next = hinted >= 0 && !tried.has(hinted) ? hinted : this.nextUntried(i, tried);
-        if (next < 0) return standbyReply;
+        if (next < 0) return { reply: standbyReply, standbyOnly: true };
         i = next;
         continue;
       }
       this.moveTo(i, reason || `${this.address} did not serve the request`);
-      return reply;
+      return { reply, standbyOnly: false };
     }
   }
 

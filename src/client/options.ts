@@ -1,7 +1,7 @@
 /** Options of the client, their defaults and the environment variables they read. */
 import type { WireEncoding } from "../protocol/index.js";
 import type { ManagerSwitch } from "./managers.js";
-import { addressList } from "./managers.js";
+import { addressList, DEFAULT_FAILOVER_WAIT } from "./managers.js";
 
 export const DEFAULT_CONTROL_ADDR = "tcp://localhost:60615";
 export const DEFAULT_INFO_ADDR = "tcp://localhost:60625";
@@ -34,6 +34,12 @@ export interface ClientOptions {
   idempotencyKeys?: boolean;
   /** Called when the client moves to another manager (a failover). */
   onManagerSwitch?: (e: ManagerSwitch) => void;
+  /**
+   * Seconds a request keeps trying while the managers that answer are all on
+   * standby (a takeover under way), before it fails with the standby's
+   * refusal (default 15; only with several control addresses).
+   */
+  failoverWait?: number;
   /** Encoding of requests and replies (default "json"). */
   zmqEncoding?: WireEncoding;
   /**
@@ -81,6 +87,7 @@ export interface ResolvedOptions {
   zmqInfoAddrs: string[] | null;
   idempotencyKeys: boolean;
   onManagerSwitch: ((e: ManagerSwitch) => void) | undefined;
+  failoverWait: number;
   zmqEncoding: WireEncoding;
   zmqPublicKey: string | null;
   zmqClientKeyPair: { publicKey: string; secretKey: string } | undefined;
@@ -146,6 +153,7 @@ export function resolveClientOptions(opts: ClientOptions = {}): ResolvedOptions 
     zmqInfoAddrs: infos === null ? null : controls.map((_a, i) => infos[i] ?? (infos[0] as string)),
     idempotencyKeys: opts.idempotencyKeys ?? controls.length > 1,
     onManagerSwitch: opts.onManagerSwitch,
+    failoverWait: seconds("failoverWait", opts.failoverWait, DEFAULT_FAILOVER_WAIT),
     zmqEncoding: enc,
     zmqPublicKey: publicKey,
     zmqClientKeyPair: opts.zmqClientKeyPair,

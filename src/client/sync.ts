@@ -342,8 +342,12 @@ export class REManagerAPISync {
   }
 
   private requestBudget(options: CallOptions): number {
-    const t = options.timeout ?? this.options.timeoutRecv;
-    return (t + this.options.timeoutSend + MARGIN_S) * 1000;
+    const o = this.options;
+    const t = options.timeout ?? o.timeoutRecv;
+    // With several managers: each may be tried, and a takeover waited for.
+    const n = o.zmqControlAddrs.length;
+    const failover = n > 1 ? o.failoverWait : 0;
+    return ((t + o.timeoutSend) * n + failover + MARGIN_S) * 1000;
   }
 
   private waitBudget(opts: SyncWaitOptions): number {

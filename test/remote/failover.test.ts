@@ -53,7 +53,7 @@ class FakeManager {
       for await (const [id, body] of this.sock) {
         const r = decodeWire(body as Buffer, agentMessageSchema);
         if (!r.ok) continue;
-        this.peer = id as Buffer;
+        this.peer = id;
         const msgs = r.msg.type === "reports" ? r.msg.reports : [r.msg];
         this.heard.push(...msgs);
       }

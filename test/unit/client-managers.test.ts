@@ -19,12 +19,16 @@ type Behaviour =
 
 const wire: WireRequest = { method: "queue_item_add", params: {} };
 
-function setOf(behaviours: Record<string, Behaviour>) {
+function setOf(
+  behaviours: Record<string, Behaviour>,
+  opts: { failoverWait?: number; onCall?: (address: string) => void } = {},
+) {
   const calls: string[] = [];
   const switches: ManagerSwitch[] = [];
   const open = (address: string): Channel => ({
     request(_body, timeout, request) {
       calls.push(address);
+      opts.onCall?.(address);
       const b = behaviours[address] as Behaviour;
       if (b.kind === "dead") {
         return Promise.reject(
@@ -46,6 +50,7 @@ function setOf(behaviours: Record<string, Behaviour>) {
   });
   const set = new ManagerSet({
     addresses: Object.keys(behaviours),
+    failoverWait: opts.failoverWait ?? 0,
     open,
     decode: (b) => JSON.parse(b.toString()) as unknown,
     onSwitch: (e) => switches.push(e),
@@ -119,6 +124,24 @@ describe("ManagerSet", () => {
       manager_state: "standby",
     });
     expect(calls).toEqual(["a", "b"]);
+  });
+
+  it("while every manager that answers is on standby, tries again until one takes over", async () => {
+    const behaviours: Record<string, Behaviour> = {
+      a: { kind: "dead", phase: "send" },
+      b: { kind: "standby", active: "a" },
+    };
+    let answersOfB = 0;
+    const { set, calls } = setOf(behaviours, {
+      failoverWait: 3600,
+      // b takes over at its third answer.
+      onCall: (address) => {
+        if (address === "b" && ++answersOfB === 3) behaviours.b = { kind: "active" };
+      },
+    });
+    expect(await set.request(wire, Buffer.alloc(0), 1, false)).toMatchObject({ from: "b" });
+    expect(calls).toEqual(["a", "b", "a", "b", "a", "b"]);
+    expect(set.address).toBe("b");
   });
 
   it("throws the last timeout when every manager is unreachable", async () => {

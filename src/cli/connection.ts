@@ -16,12 +16,12 @@ export const GLOBAL_OPTIONS = {
     short: "-a",
     value: "<addr>",
     description:
-      "control socket of the manager (env QSERVER_ZMQ_CONTROL_ADDRESS; default tcp://localhost:60615)",
+      "control socket of the manager, or several separated by commas (an active manager and its standbys: requests follow the active one; env QSERVER_ZMQ_CONTROL_ADDRESS; default tcp://localhost:60615)",
   },
   infoAddress: {
     value: "<addr>",
     description:
-      "info socket of the manager, or 'off' (env QSERVER_ZMQ_INFO_ADDRESS; default tcp://localhost:60625)",
+      "info socket of the manager (one per control address, separated by commas), or 'off' (env QSERVER_ZMQ_INFO_ADDRESS; default tcp://localhost:60625)",
   },
   encoding: { value: "<enc>", description: "message encoding", choices: ["json", "msgpack"] },
   publicKey: {
@@ -76,5 +76,7 @@ export function clientOptions(g: GlobalOptions): ClientOptions {
   if (g.user !== undefined) o.user = g.user;
   if (g.userGroup !== undefined) o.userGroup = g.userGroup;
   if (g.lockKey !== undefined) o.lockKey = g.lockKey;
+  o.onManagerSwitch = (e) =>
+    process.stderr.write(`zqs: switched from the manager at ${e.from} to ${e.to}: ${e.reason}\n`);
   return o;
 }

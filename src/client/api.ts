@@ -21,6 +21,7 @@ import type { WireRequest } from "./errors.js";
 import { ClientClosedError, RequestError } from "./errors.js";
 import type { ConsolePayload, InfoPayload, TaskEventPayload, WorkerEventPayload } from "./info.js";
 import { InfoHub, InfoMonitor } from "./info.js";
+import { checkIdempotencyKey, ManagerSet, newIdempotencyKey } from "./managers.js";
 import type { ClientOptions, ResolvedOptions } from "./options.js";
 import { resolveClientOptions } from "./options.js";
 import type { CallOptions, ProtocolMethods } from "./surface.js";
@@ -59,12 +60,14 @@ export class REManagerAPI {
   /** Sent as `lock_key` with the methods that take one (unless given). */
   lockKey: string | null;
 
-  private readonly transport: Transport;
+  private readonly managers: ManagerSet;
   private hub: InfoHub | undefined;
   private statusCache: { at: number; value: Status } | undefined;
   private statusInflight: Promise<Status> | undefined;
   /** Incremented by every request that may change the manager's state. */
   private generation = 0;
+  /** The connections opened so far (one per manager address). */
+  private readonly transports: Transport[] = [];
   private readonly listCache = new Map<string, Record<string, unknown>>();
   private closed = false;
   private readonly monitors = new Set<InfoMonitor<unknown>>();
@@ -80,11 +83,32 @@ export class REManagerAPI {
       const pair = o.zmqClientKeyPair ?? curveKeyPair();
       curve = { serverKey: o.zmqPublicKey, publicKey: pair.publicKey, secretKey: pair.secretKey };
     }
-    this.transport = new Transport({
-      address: o.zmqControlAddr,
-      timeoutSend: o.timeoutSend,
-      ...(curve ? { curve } : {}),
+    this.managers = new ManagerSet({
+      addresses: o.zmqControlAddrs,
+      open: (address) => {
+        const t = new Transport({
+          address,
+          timeoutSend: o.timeoutSend,
+          ...(curve ? { curve } : {}),
+        });
+        this.transports.push(t);
+        return t;
+      },
+      decode: (body) => decode(body, o.zmqEncoding),
+      onSwitch: o.onManagerSwitch,
+      failoverWait: o.failoverWait,
     });
+    // The info subscription follows the active manager (by position).
+    this.managers.onSwitch((_e, index) => {
+      const info = o.zmqInfoAddrs?.[index];
+      if (info !== undefined) this.hub?.retarget(info);
+      this.invalidateStatus();
+    });
+  }
+
+  /** The control address requests go to now (the active manager, as far as the client knows). */
+  get activeAddress(): string {
+    return this.managers.address;
   }
 
   static {
@@ -106,7 +130,7 @@ export class REManagerAPI {
 
   /** Replies that came after their request had timed out (dropped, never mistaken for a later reply). */
   get lateReplies(): number {
-    return this.transport.lateReplies;
+    return this.transports.reduce((n, t) => n + t.lateReplies, 0);
   }
 
   get isClosed(): boolean {
@@ -154,24 +178,32 @@ export class REManagerAPI {
       );
     }
     const mutating = !READ_ONLY.has(method);
+    const key =
+      options.idempotencyKey !== undefined
+        ? checkIdempotencyKey(options.idempotencyKey, "The call option 'idempotencyKey'")
+        : mutating && this.options.idempotencyKeys
+          ? newIdempotencyKey()
+          : undefined;
+    const sent: WireRequest = key === undefined ? wire : { ...wire, idempotency_key: key };
     if (mutating) this.invalidateStatus();
-    let replyBody: Buffer;
+    let reply: unknown;
     try {
-      replyBody = await this.transport.request(encode(wire, enc), timeout, wire);
+      reply = await this.managers.request(
+        sent,
+        encode(sent, enc),
+        timeout,
+        !mutating || key !== undefined,
+      );
+    } catch (err) {
+      if (!(err instanceof DecodeError)) throw err;
+      throw new RequestError(`Failed to decode the reply to '${method}': ${err.message}`, {
+        request: sent,
+        cause: err,
+      });
     } finally {
       if (mutating) this.invalidateStatus();
     }
-    let reply: unknown;
-    try {
-      reply = decode(replyBody, enc);
-    } catch (err) {
-      const detail = err instanceof DecodeError ? err.message : String(err);
-      throw new RequestError(`Failed to decode the reply to '${method}': ${detail}`, {
-        request: wire,
-        cause: err,
-      });
-    }
-    return parseReply(method, wire, reply, {
+    return parseReply(method, sent, reply, {
       requestFailExceptions: this.options.requestFailExceptions,
       checkReplies: this.options.checkReplies,
     });
@@ -248,7 +280,9 @@ export class REManagerAPI {
 
   private infoHub(): InfoHub | undefined {
     if (this.closed || this.options.zmqInfoAddr === null) return undefined;
-    this.hub ??= new InfoHub(this.options.zmqInfoAddr);
+    const infos = this.options.zmqInfoAddrs;
+    if (infos === null) return undefined;
+    this.hub ??= new InfoHub(infos[this.managers.index] as string);
     return this.hub;
   }
 
@@ -449,6 +483,6 @@ export class REManagerAPI {
     for (const m of this.monitors) m.close();
     this.monitors.clear();
     this.hub?.close();
-    await this.transport.close();
+    await this.managers.close();
   }
 }

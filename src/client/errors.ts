@@ -19,6 +19,8 @@ export type ErrorCode =
 export interface WireRequest {
   method: string;
   params: Record<string, unknown>;
+  /** Sent with state-changing requests when the client may retry them on another manager. */
+  idempotency_key?: string;
 }
 
 export type WireReply = Record<string, unknown>;

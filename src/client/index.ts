@@ -39,6 +39,8 @@ export {
   resolveClientOptions,
 } from "./options.js";
 export type { ClientOptions, ResolvedOptions } from "./options.js";
+export { IDEMPOTENCY_KEY_MAX } from "./managers.js";
+export type { ManagerSwitch } from "./managers.js";
 export { API_NAMES, POSITIONAL, CHANGE_MARKERS } from "./surface.js";
 export type { ApiArgs, CallOptions, ProtocolMethods, ProtocolMethodsSync } from "./surface.js";
 export { generateKeyPair, publicKeyFromPrivate } from "./keys.js";

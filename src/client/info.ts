@@ -43,8 +43,31 @@ export class InfoHub {
   /** Resolves when the first message arrives: from then on, nothing published is missed. */
   readonly firstMessage: Promise<void>;
 
-  constructor(private readonly address: string) {
+  constructor(private address: string) {
     this.firstMessage = new Promise((r) => (this.firstResolve = r));
+  }
+
+  /** The address subscribed to now. */
+  get subscribedTo(): string {
+    return this.address;
+  }
+
+  /**
+   * Subscribe to another manager's info socket instead (a failover): from now
+   * on only its messages arrive; `live` waits for its first one.
+   */
+  retarget(address: string): void {
+    if (address === this.address || this.closed) return;
+    const old = this.address;
+    this.address = address;
+    this.lastMessageAt = 0;
+    if (!this.sock) return;
+    try {
+      this.sock.disconnect(old);
+    } catch {
+      // Not connected (any more): nothing to undo.
+    }
+    this.sock.connect(address);
   }
 
   /** True while the manager's status messages keep arriving. */

@@ -1,5 +1,7 @@
 /** Options of the client, their defaults and the environment variables they read. */
 import type { WireEncoding } from "../protocol/index.js";
+import type { ManagerSwitch } from "./managers.js";
+import { addressList, DEFAULT_FAILOVER_WAIT } from "./managers.js";
 
 export const DEFAULT_CONTROL_ADDR = "tcp://localhost:60615";
 export const DEFAULT_INFO_ADDR = "tcp://localhost:60625";
@@ -11,13 +13,33 @@ export const ENV_INFO_ADDR = "QSERVER_ZMQ_INFO_ADDRESS";
 export const ENV_PUBLIC_KEY = "QSERVER_ZMQ_PUBLIC_KEY";
 
 export interface ClientOptions {
-  /** Control socket of the manager (env `QSERVER_ZMQ_CONTROL_ADDRESS`, default `tcp://localhost:60615`). */
-  zmqControlAddr?: string;
+  /**
+   * Control socket of the manager (env `QSERVER_ZMQ_CONTROL_ADDRESS`, default
+   * `tcp://localhost:60615`). Several (a list, or separated by commas): an
+   * active manager and its standbys; the client follows the active one.
+   */
+  zmqControlAddr?: string | readonly string[];
   /**
    * Info (PUB) socket of the manager (env `QSERVER_ZMQ_INFO_ADDRESS`, default
    * `tcp://localhost:60625`). `null` turns subscriptions off: waits then poll.
+   * With several control addresses: one info address, or one per control
+   * address in the same order (the subscription follows the active manager).
    */
-  zmqInfoAddr?: string | null;
+  zmqInfoAddr?: string | readonly string[] | null;
+  /**
+   * Send a random `idempotency_key` with every state-changing request, so that
+   * one that got no reply may be sent again to another manager and is applied
+   * once (default: on with several control addresses, off with one).
+   */
+  idempotencyKeys?: boolean;
+  /** Called when the client moves to another manager (a failover). */
+  onManagerSwitch?: (e: ManagerSwitch) => void;
+  /**
+   * Seconds a request keeps trying while the managers that answer are all on
+   * standby (a takeover under way), before it fails with the standby's
+   * refusal (default 15; only with several control addresses).
+   */
+  failoverWait?: number;
   /** Encoding of requests and replies (default "json"). */
   zmqEncoding?: WireEncoding;
   /**
@@ -56,8 +78,16 @@ export interface ClientOptions {
 }
 
 export interface ResolvedOptions {
+  /** The control address(es) as given (separated by commas). */
   zmqControlAddr: string;
   zmqInfoAddr: string | null;
+  /** Every control address, active first (as far as the client knows at the start). */
+  zmqControlAddrs: string[];
+  /** The info address of each control address (by position), or null when off. */
+  zmqInfoAddrs: string[] | null;
+  idempotencyKeys: boolean;
+  onManagerSwitch: ((e: ManagerSwitch) => void) | undefined;
+  failoverWait: number;
   zmqEncoding: WireEncoding;
   zmqPublicKey: string | null;
   zmqClientKeyPair: { publicKey: string; secretKey: string } | undefined;
@@ -97,12 +127,33 @@ export function resolveClientOptions(opts: ClientOptions = {}): ResolvedOptions 
   if (publicKey !== null && publicKey.length !== 40) {
     throw new TypeError("Option 'zmqPublicKey' must be a z85-encoded key of 40 characters");
   }
+  const controls = addressList(
+    opts.zmqControlAddr ?? envValue(ENV_CONTROL_ADDR) ?? DEFAULT_CONTROL_ADDR,
+    "Option 'zmqControlAddr'",
+  );
+  const infos =
+    opts.zmqInfoAddr === null
+      ? null
+      : addressList(
+          opts.zmqInfoAddr ?? envValue(ENV_INFO_ADDR) ?? DEFAULT_INFO_ADDR,
+          "Option 'zmqInfoAddr'",
+        );
+  if (infos && infos.length > 1 && infos.length !== controls.length) {
+    throw new TypeError(
+      `Option 'zmqInfoAddr' must be one address or one per control address (${controls.length}), got ${infos.length}`,
+    );
+  }
+  if (opts.onManagerSwitch !== undefined && typeof opts.onManagerSwitch !== "function") {
+    throw new TypeError("Option 'onManagerSwitch' must be a function");
+  }
   return {
-    zmqControlAddr: opts.zmqControlAddr ?? envValue(ENV_CONTROL_ADDR) ?? DEFAULT_CONTROL_ADDR,
-    zmqInfoAddr:
-      opts.zmqInfoAddr === null
-        ? null
-        : (opts.zmqInfoAddr ?? envValue(ENV_INFO_ADDR) ?? DEFAULT_INFO_ADDR),
+    zmqControlAddr: controls.join(","),
+    zmqInfoAddr: infos === null ? null : infos.join(","),
+    zmqControlAddrs: controls,
+    zmqInfoAddrs: infos === null ? null : controls.map((_a, i) => infos[i] ?? (infos[0] as string)),
+    idempotencyKeys: opts.idempotencyKeys ?? controls.length > 1,
+    onManagerSwitch: opts.onManagerSwitch,
+    failoverWait: seconds("failoverWait", opts.failoverWait, DEFAULT_FAILOVER_WAIT),
     zmqEncoding: enc,
     zmqPublicKey: publicKey,
     zmqClientKeyPair: opts.zmqClientKeyPair,

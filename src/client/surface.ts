@@ -7,7 +7,7 @@
  * built from these tables; nothing here is written per method twice.
  */
 import type { MethodName, Methods, ParamsIn, ReplyOf } from "../protocol/index.js";
-import { METHOD_NAMES } from "../protocol/index.js";
+import { isReadOnly, METHOD_NAMES } from "../protocol/index.js";
 import type { Status } from "../protocol/index.js";
 
 /** `config_get` → `configGet` (as a type). */
@@ -100,33 +100,10 @@ export const CHANGE_MARKERS = {
   lock_info: "lock_info_uid",
 } as const satisfies Partial<Record<MethodName, keyof Status>>;
 
-/** Methods that change nothing: calling them keeps the cached status. */
-export const READ_ONLY: ReadonlySet<MethodName> = new Set<MethodName>([
-  "ping",
-  "status",
-  "config_get",
-  "plans_allowed",
-  "devices_allowed",
-  "plans_existing",
-  "devices_existing",
-  "permissions_get",
-  "queue_get",
-  "queue_item_get",
-  "history_get",
-  "task_status",
-  "task_result",
-  "task_info",
-  "tasks_list",
-  "tasks_counts",
-  "re_runs",
-  "re_metadata",
-  "lock_info",
-  "run_info",
-  "runs_list",
-  "workers_list",
-  "schedule_list",
-  "schedule_get",
-]);
+/** Methods that change nothing (`readOnly` in the method table): calling them keeps the cached status. */
+export const READ_ONLY: ReadonlySet<MethodName> = new Set<MethodName>(
+  METHOD_NAMES.filter((m) => isReadOnly(m)),
+);
 
 /** Per-call options (the last argument of every method). */
 export interface CallOptions {
@@ -134,6 +111,12 @@ export interface CallOptions {
   timeout?: number;
   /** List getters and `status`: download again even if nothing changed. */
   reload?: boolean;
+  /**
+   * Sent as the request's `idempotency_key` (1..128 characters): the manager
+   * applies a state-changing request with a key it has seen once. Default: a
+   * random key when the client has several managers (option `idempotencyKeys`).
+   */
+  idempotencyKey?: string;
 }
 
 type Positional = typeof POSITIONAL;

@@ -6,8 +6,8 @@ import { workerData } from "node:worker_threads";
 import { REManagerAPI } from "./api.js";
 import { ClientClosedError, RequestError, serializeError } from "./errors.js";
 import type { InfoMonitor } from "./info.js";
-import type { SyncRequest, SyncResponse, WorkerData } from "./sync.js";
-import { FATAL_ID, SYNC_CALLABLE } from "./sync.js";
+import type { SwitchNotice, SyncRequest, SyncResponse, WorkerData } from "./sync.js";
+import { FATAL_ID, SWITCH_ID, SYNC_CALLABLE } from "./sync.js";
 
 const { port, signal } = workerData as WorkerData;
 let api: REManagerAPI | undefined;
@@ -34,7 +34,13 @@ function monitor(id: number): InfoMonitor<unknown> {
 async function handle(req: SyncRequest): Promise<unknown> {
   switch (req.op) {
     case "init":
-      api = new REManagerAPI(req.options);
+      api = new REManagerAPI({
+        ...req.options,
+        onManagerSwitch: (event) => {
+          const notice: SwitchNotice = { id: SWITCH_ID, event };
+          port.postMessage(notice);
+        },
+      });
       return null;
     case "call": {
       const c = client();

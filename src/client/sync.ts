@@ -25,6 +25,7 @@ import {
   RequestTimeoutError,
 } from "./errors.js";
 import type { ConsolePayload, InfoPayload, TaskEventPayload } from "./info.js";
+import type { ManagerSwitch } from "./managers.js";
 import type { ClientOptions, ResolvedOptions } from "./options.js";
 import { resolveClientOptions } from "./options.js";
 import type { CallOptions, ProtocolMethodsSync } from "./surface.js";
@@ -59,6 +60,13 @@ type WithoutId<T> = T extends unknown ? Omit<T, "id"> : never;
 
 /** The id of a message the worker sends when it fails as a whole. */
 export const FATAL_ID = -1;
+/** The id of a message telling that the client moved to another manager (`onManagerSwitch`). */
+export const SWITCH_ID = -2;
+
+export interface SwitchNotice {
+  id: typeof SWITCH_ID;
+  event: ManagerSwitch;
+}
 
 export interface WorkerData {
   port: MessagePort;
@@ -120,7 +128,8 @@ class Bridge {
   private nextId = 1;
   private dead: Error | undefined;
 
-  constructor() {
+  /** `onSwitch`: told (in the caller's thread, during a call) when the client moves to another manager. */
+  constructor(private readonly onSwitch?: (e: ManagerSwitch) => void) {
     const { port1, port2 } = new MessageChannel();
     this.port = port1;
     this.signal = new Int32Array(new SharedArrayBuffer(4));
@@ -147,7 +156,16 @@ class Bridge {
         m !== undefined;
         m = receiveMessageOnPort(this.port)
       ) {
-        const res = m.message as SyncResponse;
+        const msg = m.message as SyncResponse | SwitchNotice;
+        if ("event" in msg) {
+          try {
+            this.onSwitch?.(msg.event);
+          } catch {
+            // The caller's listener failing does not fail the call.
+          }
+          continue;
+        }
+        const res = msg;
         if (res.id === FATAL_ID && !res.ok) {
           this.dead = new RequestError(`The client's I/O thread failed: ${res.error.message}`, {
             cause: deserializeError(res.error),
@@ -297,9 +315,11 @@ export class REManagerAPISync {
     this._user = this.options.user;
     this._userGroup = this.options.userGroup;
     this._lockKey = this.options.lockKey;
-    this.bridge = new Bridge();
+    this.bridge = new Bridge(opts.onManagerSwitch);
+    // A function cannot cross to the I/O thread: it reports switches as messages.
+    const { onManagerSwitch: _fn, ...plain } = opts;
     try {
-      this.bridge.call({ op: "init", options: opts }, 30_000, "start");
+      this.bridge.call({ op: "init", options: plain }, 30_000, "start");
     } catch (err) {
       this.bridge.terminate();
       throw err;
@@ -322,8 +342,12 @@ export class REManagerAPISync {
   }
 
   private requestBudget(options: CallOptions): number {
-    const t = options.timeout ?? this.options.timeoutRecv;
-    return (t + this.options.timeoutSend + MARGIN_S) * 1000;
+    const o = this.options;
+    const t = options.timeout ?? o.timeoutRecv;
+    // With several managers: each may be tried, and a takeover waited for.
+    const n = o.zmqControlAddrs.length;
+    const failover = n > 1 ? o.failoverWait : 0;
+    return ((t + o.timeoutSend) * n + failover + MARGIN_S) * 1000;
   }
 
   private waitBudget(opts: SyncWaitOptions): number {

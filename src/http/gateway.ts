@@ -26,7 +26,7 @@ import { registerJsonBody } from "./json-body.js";
 import { GatewayMetrics } from "./metrics.js";
 import { DEFAULT_API_KEY_MAX_LIFETIME } from "./options.js";
 import { BrowserGuard } from "./origin.js";
-import { bodyParams, routeParams } from "./params.js";
+import { bodyParams, idempotencyKeyOf, routeParams } from "./params.js";
 import type { Scope } from "./routes.js";
 import { METHOD_ROUTES, SCOPES } from "./routes.js";
 import { StreamCredentials } from "./stream-credentials.js";
@@ -165,10 +165,12 @@ export class Gateway {
         config: { scope: r.scope, name: r.method },
         handler: async (req) => {
           const p = principalOf(req);
-          return backend.call(r.method, routeParams(r.method, req.body), {
-            user: p.user,
-            userGroup: p.userGroup,
-          });
+          return backend.call(
+            r.method,
+            routeParams(r.method, req.body),
+            { user: p.user, userGroup: p.userGroup },
+            { idempotencyKey: idempotencyKeyOf(req.headers["idempotency-key"]) },
+          );
         },
       });
     }

@@ -3,22 +3,30 @@
  * (the client's transport, in the manager's encoding) with the caller's user
  * and group put in, and the info socket's messages (status, console, task
  * events). The gateway is a client like any other, so it may run on another
- * host than the manager.
+ * host than the manager; given several addresses (an active manager and its
+ * standbys) it follows the active one as the client does (managers.ts), and
+ * its info subscription with it.
  */
 import { curveKeyPair } from "zeromq";
 import { buildRequest } from "../client/core.js";
 import { ClientClosedError, RequestParameterError, RequestTimeoutError } from "../client/errors.js";
+import type { WireRequest } from "../client/errors.js";
 import { InfoHub } from "../client/info.js";
 import type { Topic } from "../client/info.js";
+import type { ManagerSwitch } from "../client/managers.js";
+import { addressList, ManagerSet, newIdempotencyKey } from "../client/managers.js";
 import { Transport } from "../client/transport.js";
 import type { MethodName, WireEncoding } from "../protocol/index.js";
-import { decode, encode } from "../protocol/index.js";
+import { decode, encode, isReadOnly } from "../protocol/index.js";
 import { callerParams } from "./params.js";
 
 export interface ManagerLinkOptions {
+  /** One address, or several separated by commas (the active manager is followed). */
   controlAddr: string;
-  /** `null`: no info socket (streams stay silent). */
+  /** `null`: no info socket (streams stay silent). One, or one per control address. */
   infoAddr: string | null;
+  /** Told when the gateway moves to another manager (the gateway logs it). */
+  onSwitch?: (e: ManagerSwitch) => void;
   encoding: WireEncoding;
   /** Seconds to wait for a reply (default 10). */
   timeout?: number;
@@ -40,21 +48,36 @@ export interface Caller {
   userGroup: string;
 }
 
+export interface CallExtras {
+  /** Sent as the request's `idempotency_key` (the HTTP `Idempotency-Key` header). */
+  idempotencyKey?: string | undefined;
+}
+
 export interface ManagerBackend {
   readonly controlAddr: string;
-  call(method: MethodName, params: Record<string, unknown>, caller: Caller): Promise<Reply>;
+  call(
+    method: MethodName,
+    params: Record<string, unknown>,
+    caller: Caller,
+    extras?: CallExtras,
+  ): Promise<Reply>;
   /** Messages of one info topic (payload as published); returns the unsubscribe function. */
   on(topic: Topic, fn: (payload: unknown) => void): () => void;
   close(): Promise<void>;
 }
 
 export class ManagerLink implements ManagerBackend {
-  private readonly transport: Transport;
+  private readonly managers: ManagerSet;
   private readonly hub: InfoHub | undefined;
-  readonly controlAddr: string;
 
   constructor(private readonly opts: ManagerLinkOptions) {
-    this.controlAddr = opts.controlAddr;
+    const controls = addressList(opts.controlAddr, "--zqs-addr");
+    const infos = opts.infoAddr === null ? null : addressList(opts.infoAddr, "--zqs-info-addr");
+    if (infos && infos.length > 1 && infos.length !== controls.length) {
+      throw new TypeError(
+        `--zqs-info-addr must be one address or one per --zqs-addr address (${controls.length}), got ${infos.length}`,
+      );
+    }
     let curve: { serverKey: string; publicKey: string; secretKey: string } | undefined;
     if (opts.curve) {
       const pair =
@@ -63,12 +86,26 @@ export class ManagerLink implements ManagerBackend {
           : curveKeyPair();
       curve = { serverKey: opts.curve.serverKey, ...pair };
     }
-    this.transport = new Transport({
-      address: opts.controlAddr,
-      timeoutSend: opts.connectTimeout ?? 2,
-      ...(curve ? { curve } : {}),
+    this.managers = new ManagerSet({
+      addresses: controls,
+      open: (address) =>
+        new Transport({
+          address,
+          timeoutSend: opts.connectTimeout ?? 2,
+          ...(curve ? { curve } : {}),
+        }),
+      decode: (body) => decode(body, opts.encoding),
+      onSwitch: opts.onSwitch,
     });
-    this.hub = opts.infoAddr ? new InfoHub(opts.infoAddr) : undefined;
+    this.hub = infos ? new InfoHub(infos[0] as string) : undefined;
+    if (infos && infos.length > 1) {
+      this.managers.onSwitch((_e, i) => this.hub?.retarget(infos[i] as string));
+    }
+  }
+
+  /** The control address requests go to now. */
+  get controlAddr(): string {
+    return this.managers.address;
   }
 
   /**
@@ -76,10 +113,15 @@ export class ManagerLink implements ManagerBackend {
    * says (callerParams: not a `user` that filters). Parameters are checked as
    * the manager checks them; a refusal is the manager's own failure reply.
    */
-  async call(method: MethodName, params: Record<string, unknown>, caller: Caller): Promise<Reply> {
+  async call(
+    method: MethodName,
+    params: Record<string, unknown>,
+    caller: Caller,
+    extras: CallExtras = {},
+  ): Promise<Reply> {
     const p = { ...params };
     for (const k of callerParams(method)) p[k] = k === "user" ? caller.user : caller.userGroup;
-    let wire;
+    let wire: WireRequest;
     try {
       wire = buildRequest(method, p, {
         user: caller.user,
@@ -90,12 +132,18 @@ export class ManagerLink implements ManagerBackend {
       if (err instanceof RequestParameterError) return err.response;
       throw err;
     }
-    let body: Buffer;
+    const readOnly = isReadOnly(method);
+    const key =
+      extras.idempotencyKey ??
+      (!readOnly && this.managers.several ? newIdempotencyKey() : undefined);
+    if (key !== undefined) wire = { ...wire, idempotency_key: key };
+    let reply: unknown;
     try {
-      body = await this.transport.request(
+      reply = await this.managers.request(
+        wire,
         encode(wire, this.opts.encoding),
         this.opts.timeout ?? 10,
-        wire,
+        readOnly || key !== undefined,
       );
     } catch (err) {
       if (err instanceof RequestTimeoutError || err instanceof ClientClosedError) {
@@ -106,7 +154,6 @@ export class ManagerLink implements ManagerBackend {
       }
       throw err;
     }
-    const reply = decode(body, this.opts.encoding);
     if (reply === null || typeof reply !== "object" || Array.isArray(reply)) {
       throw new Error(`The manager's reply to '${method}' is not a map`);
     }
@@ -119,6 +166,6 @@ export class ManagerLink implements ManagerBackend {
 
   async close(): Promise<void> {
     this.hub?.close();
-    await this.transport.close();
+    await this.managers.close();
   }
 }

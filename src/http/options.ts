@@ -144,7 +144,8 @@ export const HTTP_OPTION_SPECS: HttpOptionSpec[] = [
     flag: "--zqs-addr",
     value: "<addr>",
     env: ENV_CONTROL_ADDR,
-    description: "control socket of the manager",
+    description:
+      "control socket of the manager, or several separated by commas (an active manager and its standbys: the gateway follows the active one)",
     default: DEFAULT_CONTROL_ADDR,
   },
   {
@@ -153,7 +154,7 @@ export const HTTP_OPTION_SPECS: HttpOptionSpec[] = [
     value: "<addr>",
     env: ENV_INFO_ADDR,
     description:
-      "info socket of the manager (its --zmq-publish-console ON), or 'off': the streams and /api/events need it",
+      "info socket of the manager (its --zmq-publish-console ON; one per --zqs-addr), or 'off': the streams and /api/events need it",
     default: DEFAULT_INFO_ADDR,
     parse: (raw) => (raw.trim() === "off" ? null : raw.trim()),
   },

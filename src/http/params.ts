@@ -7,6 +7,7 @@
  * manager can judge (locked, busy, not allowed, not found) stays its own
  * `success: false` reply, answered with 200.
  */
+import { IDEMPOTENCY_KEY_MAX } from "../client/managers.js";
 import type { MethodName } from "../protocol/index.js";
 import {
   checkParams,
@@ -94,4 +95,19 @@ export function routeParams(method: MethodName, body: unknown): Record<string, u
   const checked = checkParams(method, given);
   if (!checked.ok) throw new HttpError(400, detailOf(method, checked.reply.msg));
   return params;
+}
+
+/**
+ * The `Idempotency-Key` header, sent on as the request's `idempotency_key`
+ * (a retried write is then applied once): absent, or 1..128 characters.
+ */
+export function idempotencyKeyOf(header: string | string[] | undefined): string | undefined {
+  if (header === undefined) return undefined;
+  if (Array.isArray(header) || header.length < 1 || header.length > IDEMPOTENCY_KEY_MAX) {
+    throw new HttpError(
+      400,
+      `The Idempotency-Key header must be given once, 1 to ${IDEMPOTENCY_KEY_MAX} characters`,
+    );
+  }
+  return header;
 }

@@ -31,6 +31,10 @@ export async function startGateway(opts: HttpOptions): Promise<StartedGateway> {
   const link = new ManagerLink({
     controlAddr: opts.zqsAddr,
     infoAddr: opts.zqsInfoAddr,
+    onSwitch: (e) =>
+      process.stderr.write(
+        `zqs http: switched from the manager at ${e.from} to ${e.to}: ${e.reason}\n`,
+      ),
     encoding: opts.zmqEncoding,
     timeout: opts.timeout,
     ...(opts.zmqPublicKey

@@ -82,6 +82,11 @@ export interface MethodDef<
   extension?: boolean;
   /** Its `user` parameter selects (a filter), not who asks: clients do not fill it in. */
   userIsFilter?: boolean;
+  /**
+   * It changes nothing: a client may send it again (to another manager after a
+   * failover) without an idempotency key, and keeps its cached status.
+   */
+  readOnly?: boolean;
 }
 
 function method<P extends z.ZodRawShape, R extends z.ZodType>(
@@ -224,6 +229,7 @@ export const methods = {
   ping: method({
     summary: "Same as status (kept for compatibility).",
     http: "GET /api/ping",
+    readOnly: true,
     area: "status",
     params: {},
     reply: statusSchema,
@@ -232,6 +238,7 @@ export const methods = {
   status: method({
     summary: "The manager's status map (27 keys; *_uid keys change when what they name changes).",
     http: "GET /api/status",
+    readOnly: true,
     area: "status",
     params: {},
     reply: statusSchema,
@@ -241,6 +248,7 @@ export const methods = {
     summary:
       "Numbers for monitoring (/metrics): tasks by state, worker slots, request and store-write time histograms, schedules and their fires.",
     http: "GET /api/metrics",
+    readOnly: true,
     area: "status",
     params: {},
     reply: withKeys({
@@ -273,6 +281,7 @@ export const methods = {
   config_get: method({
     summary: "Manager configuration visible to clients.",
     http: "GET /api/config/get",
+    readOnly: true,
     area: "status",
     params: {},
     reply: withKeys({ config: z.record(z.string(), z.unknown()) }),
@@ -283,6 +292,7 @@ export const methods = {
   plans_allowed: method({
     summary: "Plans the user group may run.",
     http: "GET /api/plans/allowed",
+    readOnly: true,
     area: "permissions",
     params: { user_group: userGroup },
     reply: withKeys({
@@ -295,6 +305,7 @@ export const methods = {
   devices_allowed: method({
     summary: "Devices the user group may use.",
     http: "GET /api/devices/allowed",
+    readOnly: true,
     area: "permissions",
     params: { user_group: userGroup },
     reply: withKeys({
@@ -307,6 +318,7 @@ export const methods = {
   plans_existing: method({
     summary: "Every plan found in the environment's startup code.",
     http: "GET /api/plans/existing",
+    readOnly: true,
     area: "permissions",
     params: {},
     reply: withKeys({
@@ -319,6 +331,7 @@ export const methods = {
   devices_existing: method({
     summary: "Every device found in the environment's startup code.",
     http: "GET /api/devices/existing",
+    readOnly: true,
     area: "permissions",
     params: {},
     reply: withKeys({
@@ -343,6 +356,7 @@ export const methods = {
   permissions_get: method({
     summary: "The user group permissions in force.",
     http: "GET /api/permissions/get",
+    readOnly: true,
     area: "permissions",
     params: {},
     reply: withKeys({ user_group_permissions: z.record(z.string(), z.unknown()) }),
@@ -361,6 +375,7 @@ export const methods = {
   queue_get: method({
     summary: "The plan queue and the running item.",
     http: "GET /api/queue/get",
+    readOnly: true,
     area: "queue",
     params: {},
     reply: withKeys({
@@ -443,6 +458,7 @@ export const methods = {
   queue_item_get: method({
     summary: "One queue item, by position or uid (default: the last).",
     http: "GET /api/queue/item/get",
+    readOnly: true,
     area: "queue",
     params: { pos: pos.optional(), uid: uid.optional() },
     reply: withKeys({ item: itemSchema }),
@@ -570,6 +586,7 @@ export const methods = {
   history_get: method({
     summary: "The plan history.",
     http: "GET /api/history/get",
+    readOnly: true,
     area: "history",
     params: {},
     reply: withKeys({ items: itemsList, plan_history_uid: z.string() }),
@@ -686,6 +703,7 @@ export const methods = {
   task_status: method({
     summary: "running / completed / not_found for one task_uid or a list.",
     http: "GET /api/task/status",
+    readOnly: true,
     area: "tasks",
     params: { task_uid: taskUidOneOrMany },
     reply: withKeys({
@@ -699,6 +717,7 @@ export const methods = {
   task_result: method({
     summary: "Status and result of one task.",
     http: "GET /api/task/result",
+    readOnly: true,
     area: "tasks",
     params: {
       task_uid: z.string({
@@ -718,6 +737,7 @@ export const methods = {
   task_info: method({
     summary: "Full lifecycle record(s): state, times, attempts, progress, outputs.",
     http: "GET /api/task/info",
+    readOnly: true,
     area: "tasks",
     params: { task_uid: taskUidOneOrMany },
     reply: withKeys({
@@ -730,6 +750,7 @@ export const methods = {
   tasks_list: method({
     summary: "Tasks the manager knows (waiting, running, ended), newest first, filtered, paged.",
     http: "GET /api/tasks/list",
+    readOnly: true,
     area: "tasks",
     params: {
       state: z.union([z.enum(TASK_STATES), z.array(z.enum(TASK_STATES))]).optional(),
@@ -751,6 +772,7 @@ export const methods = {
   tasks_counts: method({
     summary: "How many tasks the manager knows in each state, overall and per function name.",
     http: "GET /api/tasks/counts",
+    readOnly: true,
     area: "tasks",
     params: {},
     reply: withKeys({ counts: stateCounts, by_name: z.record(z.string(), stateCounts) }),
@@ -830,6 +852,7 @@ export const methods = {
   re_runs: method({
     summary: "Runs opened by the running plan (active, open or closed).",
     http: "POST /api/re/runs",
+    readOnly: true,
     area: "control",
     params: { option: z.enum(["active", "open", "closed"]).default("active") },
     reply: withKeys({
@@ -841,6 +864,7 @@ export const methods = {
   re_metadata: method({
     summary: "Metadata of the environment's run engine.",
     http: "GET /api/re/metadata",
+    readOnly: true,
     area: "control",
     params: {},
     reply: withKeys({ re_metadata: z.record(z.string(), z.unknown()) }),
@@ -868,6 +892,7 @@ export const methods = {
   lock_info: method({
     summary: "The lock state (and whether a given key is valid).",
     http: "GET /api/lock/info",
+    readOnly: true,
     area: "locks",
     params: { lock_key: z.string().optional() },
     reply: withKeys({
@@ -912,6 +937,7 @@ export const methods = {
   run_info: method({
     summary: "Counts and progress of a run.",
     http: "GET /api/run/info",
+    readOnly: true,
     area: "runs",
     params: { run_uid: z.string() },
     reply: withKeys({
@@ -958,6 +984,7 @@ export const methods = {
   runs_list: method({
     summary: "All runs with their counts.",
     http: "GET /api/runs/list",
+    readOnly: true,
     area: "runs",
     params: {},
     reply: withKeys({ runs: z.array(z.record(z.string(), z.unknown())) }),
@@ -970,6 +997,7 @@ export const methods = {
     summary: "The workers: local processes and workers on other hosts (zqs worker).",
     area: "workers",
     http: "GET /api/workers/list",
+    readOnly: true,
     params: {},
     reply: withKeys({ workers: z.array(workerRowSchema) }),
     failure: { workers: [] },
@@ -997,6 +1025,7 @@ export const methods = {
   schedule_list: method({
     summary: "All schedules: state, next fire, number of fires.",
     http: "GET /api/schedule/list",
+    readOnly: true,
     area: "schedules",
     params: {},
     reply: withKeys({ schedules: z.array(scheduleRow) }),
@@ -1007,6 +1036,7 @@ export const methods = {
     summary:
       "One schedule: its next fire times and its last fires, with their task uids and outcomes.",
     http: "GET /api/schedule/get",
+    readOnly: true,
     area: "schedules",
     params: scheduleUid,
     reply: withKeys({ schedule: scheduleRow }),
@@ -1140,6 +1170,11 @@ export function nullMeansAbsent(name: MethodName): ReadonlySet<string> {
     nullAsAbsent.set(name, s);
   }
   return s;
+}
+
+/** Methods that change nothing (`readOnly` in the table). */
+export function isReadOnly(name: MethodName): boolean {
+  return methods[name].readOnly === true;
 }
 
 export function supportedParams(name: MethodName): string[] {

@@ -16,7 +16,14 @@
  *    `--orphan-policy abort` ends its running tasks (`finish`: they finish and
  *    their results are sent; the manager drops those it has given up). When
  *    the manager no longer knows it (a restart), it answers `who` and the agent
- *    says hello again, its old tasks orphaned.
+ *    says hello again.
+ *  - Several managers (`--connect a,b`: an active one and its standbys): when
+ *    the one it is joined to is lost, or answers a hello with `who`, or sends
+ *    no welcome within the timeout, the agent moves on to the next address.
+ *  - Its running tasks survive a change of manager: every hello lists them
+ *    (`running`), the manager that welcomes it takes them back, and their
+ *    reports (those not yet sent too) go to it. Only when no manager has
+ *    welcomed it within the timeout does the orphan policy apply to them.
  *  - Tasks dealt beyond its slots wait here, highest priority first, and go to
  *    the first free process; a cancel of a waiting one ends it unrun. What its
  *    processes report in one turn goes to the manager as one message (wire 2).
@@ -28,6 +35,7 @@ import os from "node:os";
 import { Dealer } from "zeromq";
 import { curveKeyPair } from "zeromq";
 import { publicKeyFromPrivate } from "../client/keys.js";
+import { addressList } from "../client/managers.js";
 import { helloProof } from "../protocol/worker-proof.js";
 import type { ExecuteFunctionMsg, WorkerToManager } from "../protocol/ipc.js";
 import type { AgentMessage, AgentReport, ManagerMessage } from "../protocol/worker-wire.js";
@@ -44,6 +52,7 @@ import { WorkerProcess } from "../worker-host/worker-process.js";
 export type OrphanPolicy = "finish" | "abort";
 
 export interface AgentOptions {
+  /** The manager's worker address, or several separated by commas (an active manager and its standbys). */
   connect: string;
   startupDir?: string | undefined;
   startupModule?: string | undefined;
@@ -90,7 +99,18 @@ export class WorkerAgent {
   private flushScheduled = false;
   private functions: Record<string, string> = {};
   private dealer: Dealer | undefined;
-  private readonly outbox: Buffer[] = [];
+  /** Messages written, not yet sent (kept by kind: a change of manager keeps only the reports). */
+  private outbox: { report: boolean; body: Buffer }[] = [];
+  /** The managers' worker addresses, and the one joined (or being joined) now. */
+  private readonly addresses: string[];
+  private current = 0;
+  /** The CURVE options of every connection (one key pair for this start). */
+  private curve: Record<string, string> = {};
+  /** When the last hello went out, and whether a welcome answered it. */
+  private helloAt = 0;
+  private welcomed = false;
+  /** Since when the running tasks wait for a manager to take them back (undefined: one has them). */
+  private unclaimedSince: number | undefined;
   private sending = false;
   private lastFromManager = Date.now();
   private heartbeatMs: number;
@@ -105,6 +125,7 @@ export class WorkerAgent {
 
   constructor(private readonly opts: AgentOptions) {
     this.name = opts.name ?? `${os.hostname()}:${process.pid}`;
+    this.addresses = addressList(opts.connect, "--connect");
     this.timeoutMs = opts.timeoutMs;
     this.heartbeatMs = Math.max(20, Math.floor(opts.timeoutMs / 4));
     this.exited = new Promise((r) => (this.resolveExited = r));
@@ -122,9 +143,22 @@ export class WorkerAgent {
     );
     this.functions = loaded[0] ?? {};
     this.opts.log(
-      `Worker '${this.name}': ${this.opts.slots} process(es) ready, ${Object.keys(this.functions).length} function(s); joining ${this.opts.connect}`,
+      `Worker '${this.name}': ${this.opts.slots} process(es) ready, ${Object.keys(this.functions).length} function(s); joining ${this.address}`,
     );
-    const curve = this.curveOptions();
+    this.curve = this.curveOptions();
+    this.openConnection();
+    this.hello();
+    this.beat = setInterval(() => this.tick(), this.heartbeatMs);
+  }
+
+  /** The manager address joined (or being joined) now. */
+  get address(): string {
+    return this.addresses[this.current] as string;
+  }
+
+  /** A connection to the current address (the previous one closed). */
+  private openConnection(): void {
+    this.dealer?.close();
     const dealer = new Dealer({
       linger: 2000,
       immediate: true,
@@ -133,13 +167,41 @@ export class WorkerAgent {
       maxMessageSize: WORKER_WIRE_MAX_BYTES,
       sendHighWaterMark: 100_000,
       receiveHighWaterMark: 100_000,
-      ...curve,
+      ...this.curve,
     });
     this.dealer = dealer;
-    dealer.connect(this.opts.connect);
+    dealer.connect(this.address);
     void this.receiveLoop(dealer);
+  }
+
+  /**
+   * Move on to the next manager: a new connection, a hello listing the running
+   * tasks, then their reports not yet sent (other messages are dropped: the
+   * hello says the state). Queued tasks that never started are left to the
+   * managers (the new one deals them again).
+   */
+  private switchManager(why: string): void {
+    const from = this.address;
+    this.current = (this.current + 1) % this.addresses.length;
+    this.opts.log(`Leaving the manager at ${from} (${why}); joining ${this.address}`);
+    if (this.state === "online" || this.state === "lost") this.state = "joining";
+    this.queue.length = 0;
+    if (this.unclaimedSince === undefined && this.running().length > 0) {
+      this.unclaimedSince = Date.now();
+    }
+    this.flushPending();
+    const reports = this.outbox.filter((m) => m.report);
+    this.outbox = [];
+    this.openConnection();
+    this.lastFromManager = Date.now();
     this.hello();
-    this.beat = setInterval(() => this.tick(), this.heartbeatMs);
+    this.outbox.push(...reports);
+    if (!this.sending) void this.flush();
+  }
+
+  /** The tasks its processes run for a manager (not given up). */
+  private running(): string[] {
+    return this.children.flatMap((c) => (c.task !== undefined && !c.orphan ? [c.task] : []));
   }
 
   private curveOptions(): Record<string, string> {
@@ -269,6 +331,9 @@ export class WorkerAgent {
   // ---- the manager ----------------------------------------------------------------
 
   private hello(): void {
+    const running = this.running();
+    this.helloAt = Date.now();
+    this.welcomed = false;
     this.send({
       type: "hello",
       name: this.name,
@@ -282,11 +347,13 @@ export class WorkerAgent {
       functions: this.functions,
       wire: WORKER_WIRE_VERSION,
       ...(this.state === "draining" ? { draining: true } : {}),
+      ...(running.length > 0 ? { running } : {}),
     });
   }
 
   private async receiveLoop(dealer: Dealer): Promise<void> {
     for (;;) {
+      if (dealer !== this.dealer) return; // an earlier manager's connection
       let frames: Buffer[];
       try {
         frames = await dealer.receive();
@@ -294,7 +361,7 @@ export class WorkerAgent {
         return; // closed
       }
       const body = frames[frames.length - 1];
-      if (!body) continue;
+      if (!body || dealer !== this.dealer) continue;
       const r = decodeWire(body, managerMessageSchema);
       if (!r.ok) {
         this.opts.log(`Dropped a message from the manager: ${r.error}`);
@@ -311,7 +378,14 @@ export class WorkerAgent {
       case "welcome": {
         if (this.state === "joining" || this.state === "lost") {
           this.state = "online";
-          this.opts.log(`Worker '${this.name}' joined the manager at ${this.opts.connect}`);
+          this.opts.log(`Worker '${this.name}' joined the manager at ${this.address}`);
+        }
+        this.welcomed = true;
+        if (this.unclaimedSince !== undefined) {
+          const n = this.running().length;
+          if (n > 0)
+            this.opts.log(`The manager at ${this.address} takes back ${n} running task(s)`);
+          this.unclaimedSince = undefined;
         }
         this.timeoutMs = m.timeout_ms;
         if (m.heartbeat_ms !== this.heartbeatMs) {
@@ -329,9 +403,17 @@ export class WorkerAgent {
         void this.leave(`refused: ${m.reason}`, false);
         return;
       case "who":
-        // The manager does not know this worker (now): what it runs was given up.
-        this.orphanAll("the manager does not know this worker (it restarted or gave it up)");
+        // Another manager may take this worker (a standby answering a hello).
+        if (this.addresses.length > 1 && !this.welcomed) {
+          this.switchManager(`${this.address} does not take this worker (it answers 'who')`);
+          return;
+        }
+        // The manager does not know this worker (now, a restart): a hello
+        // again, listing what it runs, for the manager to take back.
         if (this.state === "online") this.state = "joining";
+        if (this.unclaimedSince === undefined && this.running().length > 0) {
+          this.unclaimedSince = Date.now();
+        }
         this.hello();
         return;
       case "heartbeat":
@@ -413,9 +495,19 @@ export class WorkerAgent {
 
   private tick(): void {
     if (this.state === "closed") return;
+    this.checkUnclaimed();
     if (this.outbox.length === 0 && this.pending.length === 0) {
       const busy = this.children.filter((c) => c.task !== undefined).length + this.queue.length;
       this.send({ type: "heartbeat", busy });
+    }
+    if (!this.welcomed && this.addresses.length > 1) {
+      if (Date.now() - this.helloAt <= this.timeoutMs) return;
+      setImmediate(() => {
+        if (this.state === "closed" || this.welcomed) return;
+        if (Date.now() - this.helloAt <= this.timeoutMs) return;
+        this.switchManager(`no welcome within ${this.timeoutMs / 1000} s`);
+      });
+      return;
     }
     if (this.state !== "online" && this.state !== "draining") return;
     if (Date.now() - this.lastFromManager <= this.timeoutMs) return;
@@ -427,7 +519,19 @@ export class WorkerAgent {
     });
   }
 
+  /** Running tasks no manager took back within the timeout: the orphan policy applies. */
+  private checkUnclaimed(): void {
+    if (this.unclaimedSince === undefined) return;
+    if (Date.now() - this.unclaimedSince <= this.timeoutMs) return;
+    this.unclaimedSince = undefined;
+    this.orphanAll(`no manager took it back within ${this.timeoutMs / 1000} s`);
+  }
+
   private managerLost(): void {
+    if (this.addresses.length > 1) {
+      this.switchManager(`nothing heard for ${this.timeoutMs / 1000} s`);
+      return;
+    }
     const draining = this.state === "draining";
     this.opts.log(
       `Lost the manager (nothing heard for ${this.timeoutMs / 1000} s): no new task until it is back` +
@@ -485,23 +589,25 @@ export class WorkerAgent {
 
   private write(msg: AgentMessage): void {
     if (!this.dealer || this.dealer.closed) return;
-    this.outbox.push(encodeWire(msg));
+    this.outbox.push({ report: msg.type === "reports" || isReport(msg), body: encodeWire(msg) });
     if (!this.sending) void this.flush();
   }
 
   private async flush(): Promise<void> {
     this.sending = true;
     try {
-      let b: Buffer | undefined;
-      while ((b = this.outbox[0]) !== undefined) {
+      let m: { body: Buffer } | undefined;
+      while ((m = this.outbox[0]) !== undefined) {
         const d = this.dealer;
         if (!d || d.closed) break;
         try {
-          await d.send(b);
+          await d.send(m.body);
         } catch {
+          if (d !== this.dealer) continue; // the manager changed: on to the new connection
           if (d.closed) break;
         }
-        this.outbox.shift();
+        // Unless the manager changed meanwhile (the outbox was rebuilt: what was kept goes again).
+        if (this.outbox[0] === m) this.outbox.shift();
       }
     } finally {
       this.sending = false;

@@ -44,7 +44,8 @@ export const WORKER_OPTION_SPECS: WorkerOptionSpec[] = [
     key: "connect",
     flag: "--connect",
     value: "<addr>",
-    description: "the manager's worker address, e.g. tcp://HOST:60617",
+    description:
+      "the manager's worker address, e.g. tcp://HOST:60617; several separated by commas (an active manager and its standbys)",
     default: undefined,
     mandatory: true,
   },

@@ -1,0 +1,139 @@
+/**
+ * A worker agent given several managers (`zqs worker --connect a,b`): it joins
+ * the second when the first is gone, and when its manager is lost mid-task it
+ * says hello to the next one listing the task it still runs (`running`), then
+ * reports the task there. Two raw ROUTER sockets play the managers, so the
+ * test sees exactly what the agent says to each.
+ */
+import { afterAll, describe, expect, it } from "vitest";
+import { Router } from "zeromq";
+import type { AgentMessage } from "../../src/protocol/worker-wire.js";
+import {
+  agentMessageSchema,
+  decodeWire,
+  encodeWire,
+  WORKER_WIRE_MAX_BYTES,
+} from "../../src/protocol/worker-wire.js";
+import { freePort, RawClient } from "../helpers/manager.js";
+import { newGate } from "../helpers/startup.js";
+import { waitUntil } from "../helpers/wait.js";
+import type { RunningWorker } from "./helpers.js";
+import { startRemoteManager, startWorker, waitWorker } from "./helpers.js";
+
+const cleanup: (() => Promise<unknown>)[] = [];
+afterAll(async () => {
+  for (const f of cleanup.reverse()) await f();
+});
+
+function worker(addr: string, name: string, args: string[] = []): RunningWorker {
+  const w = startWorker(addr, { name, args: ["--worker-timeout", "3", ...args] });
+  cleanup.push(() => w.stop());
+  return w;
+}
+
+/** A ROUTER playing a manager: what each agent said (reports unpacked), in order. */
+class FakeManager {
+  readonly sock = new Router({ linger: 0, maxMessageSize: WORKER_WIRE_MAX_BYTES });
+  readonly heard: AgentMessage[] = [];
+  private peer: Buffer | undefined;
+
+  static async start(): Promise<FakeManager> {
+    const m = new FakeManager();
+    m.address = `tcp://127.0.0.1:${await freePort()}`;
+    await m.sock.bind(m.address);
+    void m.loop();
+    cleanup.push(async () => m.sock.close());
+    return m;
+  }
+
+  address = "";
+
+  private async loop(): Promise<void> {
+    try {
+      for await (const [id, body] of this.sock) {
+        const r = decodeWire(body as Buffer, agentMessageSchema);
+        if (!r.ok) continue;
+        this.peer = id;
+        const msgs = r.msg.type === "reports" ? r.msg.reports : [r.msg];
+        this.heard.push(...msgs);
+      }
+    } catch {
+      // closed
+    }
+  }
+
+  /** The first message of `type` (and `pred`) heard, once it is. */
+  async heardOne<T extends AgentMessage["type"]>(
+    type: T,
+    pred: (m: Extract<AgentMessage, { type: T }>) => boolean = () => true,
+  ): Promise<Extract<AgentMessage, { type: T }>> {
+    return waitUntil(() =>
+      this.heard.find(
+        (m): m is Extract<AgentMessage, { type: T }> =>
+          m.type === type && pred(m as Extract<AgentMessage, { type: T }>),
+      ),
+    );
+  }
+
+  async say(msg: Record<string, unknown>): Promise<void> {
+    if (!this.peer) throw new Error("no agent has spoken yet");
+    await this.sock.send([this.peer, encodeWire(msg as never)]);
+  }
+}
+
+/** A welcome whose timeout makes the agent give up on a silent manager after 1.5 s. */
+const WELCOME = { type: "welcome", heartbeat_ms: 300, timeout_ms: 1500 };
+
+describe("a worker agent with several managers", () => {
+  it("lost mid-task, it says hello to the next with its running task and reports it there", async () => {
+    const [first, second] = await Promise.all([FakeManager.start(), FakeManager.start()]);
+    const w = worker(`${first.address},${second.address}`, "follower");
+    const hello1 = await first.heardOne("hello");
+    expect(hello1.running).toBeUndefined();
+    await first.say(WELCOME);
+    const gate = newGate();
+    await first.say({
+      type: "execute",
+      id: "task-1",
+      name: "gate",
+      args: [gate.path],
+      kwargs: {},
+      background: true,
+      attempt: 1,
+    });
+    await first.heardOne("task_started", (m) => m.id === "task-1");
+    // The first manager goes silent (as a killed one): nothing it is sent from now on counts.
+    first.sock.close();
+
+    const hello2 = await second.heardOne("hello");
+    expect(hello2).toMatchObject({
+      name: "follower",
+      instance: hello1.instance,
+      running: ["task-1"],
+    });
+    await second.say(WELCOME);
+    gate.open();
+    const done = await second.heardOne("task_done", (m) => m.id === "task-1");
+    expect(done.success).toBe(true);
+    // Said to the second manager after its hello: nothing of it was lost or given up.
+    expect(second.heard.indexOf(done)).toBeGreaterThan(second.heard.indexOf(hello2));
+    await waitUntil(() => w.output().includes("takes back 1 running task(s)"));
+    expect(w.output()).toContain(
+      `Leaving the manager at ${first.address} (nothing heard for 1.5 s); joining ${second.address}`,
+    );
+    expect(w.output()).not.toContain("finishes unreported");
+  });
+
+  it("joins the second manager when nothing answers at the first", async () => {
+    const gone = `tcp://127.0.0.1:${await freePort()}`;
+    const { m, workerAddr } = await startRemoteManager();
+    cleanup.push(() => m.stop());
+    const w = worker(`${gone},${workerAddr}`, "second-choice");
+    const c = new RawClient(m.controlAddr);
+    cleanup.push(async () => c.close());
+    await waitWorker(c, "second-choice");
+    expect(w.output()).toContain(
+      `Leaving the manager at ${gone} (no welcome within 3 s); joining ${workerAddr}`,
+    );
+  });
+});

@@ -21,6 +21,7 @@ interface ManagerMetrics {
   buckets: number[];
   requests: Record<string, KeptHistogram>;
   store_writes: Record<string, KeptHistogram>;
+  deduplicated?: number;
   schedules?: {
     active: number;
     paused: number;
@@ -71,6 +72,7 @@ export class GatewayMetrics {
   private readonly schedules: Gauge<"state">;
   private readonly scheduleFires: Gauge<"outcome">;
   private readonly scheduleMissed: Gauge;
+  private readonly deduplicated: Gauge;
   /** The manager's histograms, as text in the exposition format (from its `metrics` method). */
   private managerHistograms = "";
 
@@ -147,6 +149,11 @@ export class GatewayMetrics {
       help: "Time slots the schedules did not fire: missed while the manager was down (misfire skip), or beyond --schedule-catch-up",
       registers,
     });
+    this.deduplicated = new Gauge({
+      name: "zqs_tasks_deduplicated_total",
+      help: "Submissions (function_execute with a dedup_key) answered with an earlier task instead of a new one, since the manager started",
+      registers,
+    });
     this.managerState = new Gauge({
       name: "zqs_manager_state",
       help: "1 for the manager's current state, 0 for the others",
@@ -207,6 +214,7 @@ export class GatewayMetrics {
     this.workers.set(m.worker_slots.workers);
     this.slotsBusy.set(m.worker_slots.busy);
     this.slotsFree.set(m.worker_slots.free ?? Infinity);
+    if (m.deduplicated !== undefined) this.deduplicated.set(m.deduplicated);
     if (m.schedules) {
       const sc = m.schedules;
       for (const state of ["active", "paused", "ended"] as const) {

@@ -60,6 +60,9 @@ export interface ManagerOptions {
   maxSchedules: number;
   scheduleMinEvery: number;
   scheduleCatchUp: number;
+  maxDelay: number;
+  maxDedupTtl: number;
+  maxDedupKey: number;
   emergencyLockKey: string | undefined;
   httpAddr: string | undefined;
   httpApiKeys: string | undefined;
@@ -448,6 +451,32 @@ export const OPTION_SPECS: OptionSpec[] = [
     description:
       "most missed fires a schedule with misfire 'all' makes up for at once (after a restart); older ones are counted missed",
     default: 100,
+    parse: positiveInt,
+  },
+  {
+    key: "maxDelay",
+    flag: "--max-delay",
+    value: "<seconds>",
+    description:
+      "the furthest a task may be put off (`delay`, `not_before` of function_execute and run_create); a later start is refused",
+    default: 365 * 24 * 3600,
+    parse: positiveNumber,
+  },
+  {
+    key: "maxDedupTtl",
+    flag: "--max-dedup-ttl",
+    value: "<seconds>",
+    description:
+      "the longest `dedup_ttl` of function_execute (how long after its end a task still answers for its `dedup_key`); a longer one is refused",
+    default: 7 * 24 * 3600,
+    parse: positiveNumber,
+  },
+  {
+    key: "maxDedupKey",
+    flag: "--max-dedup-key",
+    value: "<chars>",
+    description: "the longest `dedup_key` of function_execute; a longer one is refused",
+    default: 256,
     parse: positiveInt,
   },
   {

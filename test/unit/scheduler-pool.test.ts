@@ -211,6 +211,7 @@ describe("task handlers from a fake context", () => {
       access: { hasGroup: () => true, functionAllowed: () => true },
       trees: { liveRefusal: () => undefined },
       subtasks: { cancelDescendants: () => 0 },
+      limits: { maxDelay: 60, maxDedupTtl: 60, maxDedupKey: 16 },
     });
     let err: unknown;
     try {
@@ -244,6 +245,7 @@ describe("task handlers from a fake context", () => {
       access: { hasGroup: () => true, functionAllowed: () => true },
       trees,
       subtasks: { cancelDescendants: () => 0 },
+      limits: { maxDelay: 60, maxDedupTtl: 60, maxDedupKey: 16 },
     });
     const params = {
       item: { item_type: "function", name: "f" },

@@ -5,8 +5,18 @@ import type { ReplyOf, TaskInfo } from "../../protocol/index.js";
 import { command, group } from "../command.js";
 import { OutcomeError } from "../errors.js";
 import { inline, keyValues, out, printJson } from "../output.js";
-import { integer, jsonMap, parseValue, positiveInt, positiveSeconds, tagList } from "../parse.js";
+import {
+  integer,
+  jsonMap,
+  nonNegativeSeconds,
+  parseValue,
+  positiveInt,
+  positiveSeconds,
+  tagList,
+  timeValue,
+} from "../parse.js";
 import { waitTasks, waitTimeoutOption } from "../waits.js";
+import { DELAY_CLI_OPTIONS } from "../delay-options.js";
 
 /** One UID as itself, several as a list (the methods take either). */
 const oneOrMany = (uids: string[]): string | string[] =>
@@ -70,6 +80,19 @@ export function registerTasks(program: Command): void {
           parse: tagList,
           param: "worker_tags",
         },
+        ...DELAY_CLI_OPTIONS,
+        dedupKey: {
+          value: "<key>",
+          description:
+            "while a task of yours with this key waits or runs (or --dedup-ttl after its end), answer with it instead of a new one (zqs)",
+          param: "dedup_key",
+        },
+        dedupTtl: {
+          value: "<seconds>",
+          description: "how long after its end the task still answers for --dedup-key (zqs)",
+          parse: nonNegativeSeconds,
+          param: "dedup_ttl",
+        },
         wait: { description: "wait for the result and print it (exit 1 if the function failed)" },
         waitTimeout: waitTimeoutOption("give up waiting after this long"),
       },
@@ -84,7 +107,7 @@ export function registerTasks(program: Command): void {
       const r = await call({ item });
       const uid = String(r.task_uid);
       if (!opts.wait) {
-        show(r, () => `task_uid: ${uid}`);
+        show(r, () => `task_uid: ${uid}${r.deduplicated === true ? "  (deduplicated)" : ""}`);
         return;
       }
       await waitTasks(api, [uid], opts.waitTimeout);
@@ -262,12 +285,6 @@ interface TaskTree {
   state: string;
   name: string | null;
   subtasks: TaskTree[];
-}
-
-/** Seconds since the epoch (a number), or the text as given (ISO 8601). */
-function timeValue(text: string): number | string {
-  const n = Number(text);
-  return text.trim() !== "" && Number.isFinite(n) ? n : text;
 }
 
 async function taskTree(api: REManagerAPI, uid: string, seen: Set<string>): Promise<TaskTree> {

@@ -8,6 +8,7 @@ import type { RunRegistry } from "./runs.js";
 import type { TaskLifecycle } from "./lifecycle.js";
 import type { Subtasks } from "./subtasks.js";
 import type { TaskTrees } from "./task-tree.js";
+import type { TimeLimits } from "./time-params.js";
 
 /** What the registry needs: the status it keeps counts in, and the end of a foreground task. */
 export interface TaskRegistryContext {
@@ -22,7 +23,7 @@ type Access = Pick<AccessControl, "hasGroup" | "functionAllowed">;
 export interface TaskHandlersContext {
   tasks: Pick<
     TaskRegistry,
-    "status" | "result" | "info" | "all" | "whenFinal" | "whenAccepted" | "mark"
+    "status" | "result" | "info" | "all" | "whenFinal" | "whenAccepted" | "mark" | "dedupHolder"
   >;
   lifecycle: Pick<TaskLifecycle, "submit" | "cancel" | "stats" | "unknownDependencies">;
   /** --max-live-tasks, checked before a task is accepted. */
@@ -31,6 +32,8 @@ export interface TaskHandlersContext {
   subtasks: Pick<Subtasks, "cancelDescendants">;
   activity: Pick<Activity, "requireEnvironmentOpen" | "requireIdle" | "begin">;
   access: Access;
+  /** --max-delay, --max-dedup-ttl, --max-dedup-key. */
+  limits: TimeLimits;
 }
 
 /** What the run handlers (run_*, runs_list) use. */
@@ -44,4 +47,6 @@ export interface RunHandlersContext {
   /** --max-live-tasks, checked before a run's tasks are accepted. */
   trees: Pick<TaskTrees, "liveRefusal">;
   writer: Pick<StoreWriter, "write">;
+  /** --max-delay. */
+  limits: Pick<TimeLimits, "maxDelay">;
 }

@@ -4,6 +4,9 @@
  * (timeout, max_retries, retry_backoff, expires, after, priority) handed to
  * the task lifecycle; tasks_list and tasks_counts (query.ts). A task beyond
  * --max-live-tasks is refused; task_cancel cancels a task's whole tree.
+ * `delay`/`not_before` make a task `scheduled` until then (background only);
+ * a `dedup_key` held by a task of the same user and group answers with that
+ * task (`deduplicated: true`) instead of a new one (dedup.ts).
  */
 import { randomUUID } from "node:crypto";
 import { echoedItem, pyRepr } from "../../protocol/index.js";
@@ -21,6 +24,7 @@ import {
 import type { TaskHandlersContext } from "./context.js";
 import type { CancelOutcome } from "./lifecycle.js";
 import { countTasks, listTasks } from "./query.js";
+import { dedupOf, startAtOf } from "./time-params.js";
 
 const FUNCTION_ITEM = ["function"];
 
@@ -37,6 +41,27 @@ export function taskHandlers(m: TaskHandlersContext): Handlers {
         requireFunctionAllowed(m.access, group, c.name);
         return c;
       });
+      const startAt = startAtOf(p, m.limits.maxDelay, Date.now(), refused);
+      if (startAt !== undefined && !p.run_in_background) {
+        throw new RequestError(
+          "A delayed task ('delay', 'not_before') runs in the background: set 'run_in_background' (zqs function execute --background)",
+          refused,
+        );
+      }
+      const dedup = dedupOf(p, m.limits, refused);
+      const { item_type: _t, ...rest } = item;
+      const call = { name, args: args ?? [], kwargs: kwargs ?? {} };
+      const holder = dedup && m.tasks.dedupHolder(user, group, dedup.key);
+      if (holder !== undefined) {
+        await m.tasks.whenAccepted(holder);
+        return {
+          success: true,
+          msg: `Deduplicated: task '${holder}' holds the dedup key ${pyRepr(dedup?.key)}`,
+          item: { ...rest, ...call, user, user_group: group, item_uid: holder },
+          task_uid: holder,
+          deduplicated: true,
+        };
+      }
       const uid = ctx.chosenUid ?? randomUUID();
       const prepared = { ...item, user, user_group: group, item_uid: uid };
       m.activity.requireEnvironmentOpen(NOT_OPEN, { item: prepared });
@@ -51,8 +76,6 @@ export function taskHandlers(m: TaskHandlersContext): Handlers {
       }
       const full = m.trees.liveRefusal(1);
       if (full !== undefined) throw new RequestError(full, { item: prepared });
-      const call = { name, args: args ?? [], kwargs: kwargs ?? {} };
-      const { item_type: _t, ...rest } = item;
       const replyItem = { ...rest, ...call, user, user_group: group, item_uid: uid };
       // A foreground task holds the manager (executing_task) from now until it ends,
       // also while it waits for its dependencies or a retry.
@@ -71,9 +94,10 @@ export function taskHandlers(m: TaskHandlersContext): Handlers {
           after,
           priority: p.priority,
           worker_tags: p.worker_tags,
+          startAt,
         },
         undefined,
-        { user, group },
+        { user, group, ...(dedup ? { dedup } : {}) },
       );
       if (ctx.receivedAt !== undefined) m.tasks.mark(uid, "request_in", ctx.receivedAt);
       // Acknowledged only once durable: a crash after this reply cannot lose the task.

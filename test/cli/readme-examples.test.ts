@@ -169,7 +169,7 @@ describe("README.md", () => {
   it("README's delay.sh delays, deduplicates and cancels tasks", async () => {
     const r = await runExample("delay.sh", fresh);
     expect(r.code, r.stderr).toBe(0);
-    const uid = /^task_uid: ([0-9a-f-]{36})  \(deduplicated\)$/m.exec(r.stdout)?.[1];
+    const uid = /^task_uid: ([0-9a-f-]{36}) {2}\(deduplicated\)$/m.exec(r.stdout)?.[1];
     expect(uid, r.stdout).toBeDefined();
     expect(r.stdout).toMatch(/^scheduled$/m);
     expect(r.stdout).toMatch(new RegExp(`^${uid}\\s+cancelled$`, "m"));

@@ -21,6 +21,20 @@ export function positiveSeconds(text: string, flag: string): number {
   return n;
 }
 
+/** Seconds, 0 or more (`--delay`). */
+export function nonNegativeSeconds(text: string, flag: string): number {
+  const n = Number(text);
+  if (text.trim() === "" || !Number.isFinite(n) || n < 0)
+    throw new UsageError(`${flag} must be a number of seconds, 0 or more, got '${text}'`);
+  return n;
+}
+
+/** A time: seconds since the epoch (a number), or the text as given (ISO 8601, checked by the manager). */
+export function timeValue(text: string): number | string {
+  const n = Number(text);
+  return text.trim() !== "" && Number.isFinite(n) ? n : text;
+}
+
 export function positiveInt(text: string, flag: string): number {
   const n = Number(text);
   if (!Number.isInteger(n) || n < 1)

@@ -21,6 +21,7 @@ interface ManagerMetrics {
   buckets: number[];
   requests: Record<string, KeptHistogram>;
   store_writes: Record<string, KeptHistogram>;
+  deduplicated?: number;
   schedules?: {
     active: number;
     paused: number;
@@ -75,6 +76,7 @@ export class GatewayMetrics {
   private readonly scheduleMissed: Gauge;
   private readonly scheduleMisfires: Gauge;
   private readonly rateLimited: Gauge;
+  private readonly deduplicated: Gauge;
   /** The manager's histograms, as text in the exposition format (from its `metrics` method). */
   private managerHistograms = "";
 
@@ -161,6 +163,11 @@ export class GatewayMetrics {
       help: "Tasks waiting because their function is at its rate limit (--rate-limit, rate_limit)",
       registers,
     });
+    this.deduplicated = new Gauge({
+      name: "zqs_tasks_deduplicated_total",
+      help: "Submissions (function_execute with a dedup_key) answered with an earlier task instead of a new one, since the manager started",
+      registers,
+    });
     this.managerState = new Gauge({
       name: "zqs_manager_state",
       help: "1 for the manager's current state, 0 for the others",
@@ -221,6 +228,7 @@ export class GatewayMetrics {
     this.workers.set(m.worker_slots.workers);
     this.slotsBusy.set(m.worker_slots.busy);
     this.slotsFree.set(m.worker_slots.free ?? Infinity);
+    if (m.deduplicated !== undefined) this.deduplicated.set(m.deduplicated);
     if (m.schedules) {
       const sc = m.schedules;
       for (const state of ["active", "paused", "ended"] as const) {

@@ -304,6 +304,7 @@ export class Manager {
         buckets: [...LATENCY_BUCKETS],
         requests: this.requestLatency.snapshot(),
         store_writes: this.writer.latency.snapshot(),
+        deduplicated: this.tasks.deduplicated,
         schedules: this.schedules.counts(),
         rate_limited: this.scheduler.limits.held,
       }),
@@ -320,6 +321,11 @@ export class Manager {
         activity: this.activity,
         access: this.access,
         rateLimits: this.scheduler.limits,
+        limits: {
+          maxDelay: this.opts.maxDelay,
+          maxDedupTtl: this.opts.maxDedupTtl,
+          maxDedupKey: this.opts.maxDedupKey,
+        },
       }),
       ...permissionHandlers({
         access: this.access,
@@ -347,6 +353,7 @@ export class Manager {
         access: this.access,
         writer: this.writer,
         rateLimits: this.scheduler.limits,
+        limits: { maxDelay: this.opts.maxDelay },
       }),
       ...scheduleHandlers({
         schedules: this.schedules,
@@ -397,6 +404,8 @@ export class Manager {
     this.tasks.persist.commit = (ops, patient) =>
       this.writer.write(ops, { mode: "batched", patient });
     this.tasks.restore(snap.results);
+    // Delayed tasks still scheduled are submitted again (one whose time passed runs once now).
+    this.lifecycle.resume(this.tasks.takeResumable());
     this.runs.store = (ops) => this.background(ops);
     for (const { uid, reason } of this.runs.restore(snap.runs)) {
       this.log.error(`The stored run ${uid} cannot be read (${reason}): it is left out`);

@@ -63,6 +63,9 @@ export interface ManagerOptions {
   scheduleCatchUp: number;
   rateLimit: Map<string, Rate> | undefined;
   maxRateLimits: number;
+  maxDelay: number;
+  maxDedupTtl: number;
+  maxDedupKey: number;
   emergencyLockKey: string | undefined;
   httpAddr: string | undefined;
   httpApiKeys: string | undefined;
@@ -469,6 +472,32 @@ export const OPTION_SPECS: OptionSpec[] = [
     description:
       "most functions with a rate limit at once (--rate-limit and tasks' rate_limit); a task setting one more is refused, unless one set by a task holds and counts nothing",
     default: 1000,
+    parse: positiveInt,
+  },
+  {
+    key: "maxDelay",
+    flag: "--max-delay",
+    value: "<seconds>",
+    description:
+      "the furthest a task may be put off (`delay`, `not_before` of function_execute and run_create); a later start is refused",
+    default: 365 * 24 * 3600,
+    parse: positiveNumber,
+  },
+  {
+    key: "maxDedupTtl",
+    flag: "--max-dedup-ttl",
+    value: "<seconds>",
+    description:
+      "the longest `dedup_ttl` of function_execute (how long after its end a task still answers for its `dedup_key`); a longer one is refused",
+    default: 7 * 24 * 3600,
+    parse: positiveNumber,
+  },
+  {
+    key: "maxDedupKey",
+    flag: "--max-dedup-key",
+    value: "<chars>",
+    description: "the longest `dedup_key` of function_execute; a longer one is refused",
+    default: 256,
     parse: positiveInt,
   },
   {

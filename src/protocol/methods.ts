@@ -163,7 +163,8 @@ const histogramSchema = z.object({
 const timeParam = z.union([
   z.number(),
   z.string().refine((s) => !Number.isNaN(Date.parse(s)), {
-    message: "must be seconds since the epoch or an ISO 8601 time",
+    error: (iss) =>
+      `Parameter '${(iss.path ?? []).join(".")}' must be seconds since the epoch or an ISO 8601 time, got ${pyRepr(iss.input)}`,
   }),
 ]);
 const stateCounts = z.record(z.string(), z.number().int());
@@ -186,6 +187,12 @@ const TASK_OPTIONS = {
   priority: z.number().int().optional(),
   worker_tags: workerTags,
   rate_limit: rateLimitParam,
+};
+
+/** When a task may start (function_execute, run_create): one of them; bounded by --max-delay. */
+const DELAY_OPTIONS = {
+  delay: z.number().min(0).optional(),
+  not_before: timeParam.optional(),
 };
 
 /** What a schedule makes at each fire: a function call with its task options, or a plan. */
@@ -262,6 +269,8 @@ export const methods = {
         buckets: z.array(z.number()),
         requests: z.record(z.string(), histogramSchema),
         store_writes: z.record(z.string(), histogramSchema),
+        /** Submissions answered with an earlier task's uid (dedup_key), since the start. */
+        deduplicated: z.number().int().optional(),
         schedules: z.object({
           active: z.number().int(),
           paused: z.number().int(),
@@ -695,8 +704,17 @@ export const methods = {
       lock_key: lockKey,
       ...TASK_OPTIONS,
       after: z.array(z.string()).optional(),
+      ...DELAY_OPTIONS,
+      /** Another submission with this key (same user and group) while this task lives, or within `dedup_ttl` s after its end, gets its uid. */
+      dedup_key: z.string().min(1).optional(),
+      dedup_ttl: z.number().min(0).optional(),
     },
-    reply: withKeys({ item: itemSchema.nullable(), task_uid: nullableUid }),
+    reply: withKeys({
+      item: itemSchema.nullable(),
+      task_uid: nullableUid,
+      /** The task_uid is that of an earlier task with the same `dedup_key`: no new task was made. */
+      deduplicated: z.boolean().optional(),
+    }),
     lock: "environment",
     failure: (p) => ({ item: echoedItem(p?.item) ?? null, task_uid: null }),
   }),
@@ -925,6 +943,7 @@ export const methods = {
       concurrency: z.number().int().positive().optional(),
       worker_tags: workerTags,
       rate_limit: rateLimitParam,
+      ...DELAY_OPTIONS,
       user_group: userGroup,
       user: user,
       lock_key: lockKey,

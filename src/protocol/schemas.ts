@@ -104,6 +104,7 @@ export type TaskStatus = (typeof TASK_STATUSES)[number];
 
 /** Full lifecycle states of a task (SPEC §7.1). */
 export const TASK_STATES = [
+  "scheduled",
   "pending",
   "running",
   "retrying",
@@ -148,6 +149,8 @@ export const taskInfoSchema = z.object({
   user: z.string().nullable(),
   /** The task or plan item that submitted it as a subtask. */
   parent: z.string().nullable(),
+  /** Not started before this time (a delayed task: `delay` / `not_before`), or null. */
+  not_before: z.string().nullable().optional(),
   /** Its subtasks still known (within retention): submission order, until a restart. */
   children: z.array(z.string()),
   /** Its children by state (states with none are left out). */

@@ -167,6 +167,22 @@ describe("README.md", () => {
     expect(r.stdout).toMatch(/^deleted schedule [0-9a-f-]{36}$/m);
   });
 
+  it("README's delay.sh delays, deduplicates and cancels tasks", async () => {
+    const r = await runExample("delay.sh", fresh);
+    expect(r.code, r.stderr).toBe(0);
+    const uid = /^task_uid: ([0-9a-f-]{36}) {2}\(deduplicated\)$/m.exec(r.stdout)?.[1];
+    expect(uid, r.stdout).toBeDefined();
+    expect(r.stdout).toMatch(/^scheduled$/m);
+    expect(r.stdout).toMatch(new RegExp(`^${uid}\\s+cancelled$`, "m"));
+    expect(r.stdout).toMatch(/succeeded\n {2}return_value: \{"success":true,"time":0\.1\}/);
+  });
+
+  it("README's delay.mjs: one task for two submissions, started not before its time", async () => {
+    const r = await runExample("delay.mjs", fresh);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toBe("true true\ntrue\n");
+  });
+
   it("README's schedule.mjs lists the fires of an `every: 1` schedule", async () => {
     const r = await runExample("schedule.mjs", fresh);
     expect(r.code, r.stderr).toBe(0);

@@ -14,6 +14,7 @@ import type {
   TaskWorkerPool,
   TaskWorkerPoolEvents,
 } from "../../src/manager/workers/pool.js";
+import { FakeClock } from "../helpers/fake-clock.js";
 
 class FakePool extends EventEmitter<TaskWorkerPoolEvents> implements TaskWorkerPool {
   sent: { worker: string; ids: string[] }[] = [];
@@ -41,7 +42,7 @@ class FakePool extends EventEmitter<TaskWorkerPoolEvents> implements TaskWorkerP
 const closers: (() => void)[] = [];
 afterEach(() => closers.splice(0).forEach((c) => c()));
 
-function make(slots: number, ahead = 0) {
+function make(slots: number, ahead = 0, clock?: FakeClock) {
   const state = new StatusState();
   const tasks = new TaskRegistry(60, { state, activity: new Activity(state, () => true) });
   const pool = new FakePool(slots, ahead);
@@ -52,6 +53,7 @@ function make(slots: number, ahead = 0) {
     pool,
     log: pino({ level: "silent" }),
     cancelGraceSec: 5,
+    ...(clock ? { clock } : {}),
   });
   const events: Record<string, unknown>[] = [];
   tasks.events.on("task", (e) => events.push(e));
@@ -168,5 +170,58 @@ describe("TaskLifecycle", () => {
     expect(tasks.get("a")?.message).toBe(
       "The task did not run: the RE Worker environment was destroyed",
     );
+  });
+});
+
+describe("TaskLifecycle: delayed tasks (fake clock)", () => {
+  const dealt = (pool: FakePool) => pool.sent.flatMap((s) => s.ids);
+
+  it("a delayed task is scheduled until its time, then dealt", async () => {
+    const clock = new FakeClock();
+    const { tasks, pool, lifecycle, names } = make(1, 0, clock);
+    pool.list = [{ id: "main", main: true }];
+    lifecycle.submit("a", call("f"), true, { startAt: clock.t + 5000 });
+    expect(tasks.get("a")?.state).toBe("scheduled");
+    expect(lifecycle.stats().queue_depth).toBe(0);
+    await clock.advance(4999);
+    expect(dealt(pool)).toEqual([]);
+    await clock.advance(1);
+    expect(dealt(pool)).toEqual(["a"]);
+    expect(names("a")).toEqual(["task-sent", "task-due", "task-received"]);
+  });
+
+  it("cancelled while scheduled, it is never dealt", async () => {
+    const clock = new FakeClock();
+    const { tasks, pool, lifecycle } = make(1, 0, clock);
+    pool.list = [{ id: "main", main: true }];
+    lifecycle.submit("a", call("f"), true, { startAt: clock.t + 5000 });
+    expect(lifecycle.cancel("a").outcome).toBe("cancelled");
+    await clock.advance(10_000);
+    expect(tasks.get("a")).toMatchObject({ state: "cancelled", attempts: 0 });
+    expect(dealt(pool)).toEqual([]);
+  });
+
+  it("a parent that completes before the child's time does not start the child early", async () => {
+    const clock = new FakeClock();
+    const { pool, lifecycle, say } = make(1, 0, clock);
+    pool.list = [{ id: "main", main: true }];
+    lifecycle.submit("p", call("f"), true, {});
+    lifecycle.submit("c", call("f"), true, { after: ["p"], startAt: clock.t + 5000 });
+    say("main", done("p", true, 1000, 1001));
+    await clock.advance(0);
+    expect(dealt(pool)).toEqual(["p"]);
+    await clock.advance(5000);
+    expect(dealt(pool)).toEqual(["p", "c"]);
+  });
+
+  it("the workers gone for good fail the waiting tasks, not the scheduled ones", async () => {
+    const clock = new FakeClock();
+    const { tasks, pool, lifecycle } = make(1, 0, clock);
+    lifecycle.submit("waiting", call("f"), true, {});
+    lifecycle.submit("later", call("f"), true, { startAt: clock.t + 5000 });
+    pool.emit("all-gone", false, "the environment was closed");
+    await clock.advance(0);
+    expect(tasks.get("waiting")?.state).toBe("failed");
+    expect(tasks.get("later")?.state).toBe("scheduled");
   });
 });

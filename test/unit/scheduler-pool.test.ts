@@ -212,6 +212,7 @@ describe("task handlers from a fake context", () => {
       trees: { liveRefusal: () => undefined },
       subtasks: { cancelDescendants: () => 0 },
       rateLimits: { refusal: () => undefined, set: () => {} },
+      limits: { maxDelay: 60, maxDedupTtl: 60, maxDedupKey: 16 },
     });
     let err: unknown;
     try {
@@ -246,6 +247,7 @@ describe("task handlers from a fake context", () => {
       trees,
       subtasks: { cancelDescendants: () => 0 },
       rateLimits: { refusal: () => undefined, set: () => {} },
+      limits: { maxDelay: 60, maxDedupTtl: 60, maxDedupKey: 16 },
     });
     const params = {
       item: { item_type: "function", name: "f" },

@@ -5,6 +5,7 @@ import { OutcomeError, UsageError } from "../errors.js";
 import { inline } from "../output.js";
 import { jsonListOfMaps, jsonMap, parseValue, positiveInt, rateLimit, tagList } from "../parse.js";
 import type { RunInfo } from "../waits.js";
+import { DELAY_CLI_OPTIONS } from "../delay-options.js";
 import { runSummary, waitRun, waitTimeoutOption } from "../waits.js";
 
 const runUid = { run_uid: { description: "run UID", param: true } } as const;
@@ -52,6 +53,7 @@ export function registerRuns(program: Command): void {
           parse: positiveInt,
           param: true,
         },
+        ...DELAY_CLI_OPTIONS,
         workerTags: {
           value: "<a,b>",
           description: "only workers with all these tags take its tasks (zqs worker --tags)",

@@ -8,13 +8,16 @@ import { inline, keyValues, out, printJson } from "../output.js";
 import {
   integer,
   jsonMap,
+  nonNegativeSeconds,
   parseValue,
   positiveInt,
   positiveSeconds,
   rateLimit,
   tagList,
+  timeValue,
 } from "../parse.js";
 import { waitTasks, waitTimeoutOption } from "../waits.js";
+import { DELAY_CLI_OPTIONS } from "../delay-options.js";
 
 /** One UID as itself, several as a list (the methods take either). */
 const oneOrMany = (uids: string[]): string | string[] =>
@@ -85,6 +88,19 @@ export function registerTasks(program: Command): void {
           parse: rateLimit,
           param: "rate_limit",
         },
+        ...DELAY_CLI_OPTIONS,
+        dedupKey: {
+          value: "<key>",
+          description:
+            "while a task of yours with this key waits or runs (or --dedup-ttl after its end), answer with it instead of a new one (zqs)",
+          param: "dedup_key",
+        },
+        dedupTtl: {
+          value: "<seconds>",
+          description: "how long after its end the task still answers for --dedup-key (zqs)",
+          parse: nonNegativeSeconds,
+          param: "dedup_ttl",
+        },
         wait: { description: "wait for the result and print it (exit 1 if the function failed)" },
         waitTimeout: waitTimeoutOption("give up waiting after this long"),
       },
@@ -99,7 +115,7 @@ export function registerTasks(program: Command): void {
       const r = await call({ item });
       const uid = String(r.task_uid);
       if (!opts.wait) {
-        show(r, () => `task_uid: ${uid}`);
+        show(r, () => `task_uid: ${uid}${r.deduplicated === true ? "  (deduplicated)" : ""}`);
         return;
       }
       await waitTasks(api, [uid], opts.waitTimeout);
@@ -277,12 +293,6 @@ interface TaskTree {
   state: string;
   name: string | null;
   subtasks: TaskTree[];
-}
-
-/** Seconds since the epoch (a number), or the text as given (ISO 8601). */
-function timeValue(text: string): number | string {
-  const n = Number(text);
-  return text.trim() !== "" && Number.isFinite(n) ? n : text;
 }
 
 async function taskTree(api: REManagerAPI, uid: string, seen: Set<string>): Promise<TaskTree> {

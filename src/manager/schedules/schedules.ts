@@ -15,7 +15,7 @@
 import { randomUUID } from "node:crypto";
 import type { StoreOp } from "../store/types.js";
 import type { SchedulesContext } from "./context.js";
-import { MinHeap } from "./heap.js";
+import { MinHeap } from "../min-heap.js";
 import {
   fireRow,
   isScheduleRecord,

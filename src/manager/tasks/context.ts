@@ -9,6 +9,7 @@ import type { TaskLifecycle } from "./lifecycle.js";
 import type { Subtasks } from "./subtasks.js";
 import type { TaskTrees } from "./task-tree.js";
 import type { RateLimitSetter } from "./rate-limits.js";
+import type { TimeLimits } from "./time-params.js";
 
 /** What the registry needs: the status it keeps counts in, and the end of a foreground task. */
 export interface TaskRegistryContext {
@@ -23,7 +24,7 @@ type Access = Pick<AccessControl, "hasGroup" | "functionAllowed">;
 export interface TaskHandlersContext {
   tasks: Pick<
     TaskRegistry,
-    "status" | "result" | "info" | "all" | "whenFinal" | "whenAccepted" | "mark"
+    "status" | "result" | "info" | "all" | "whenFinal" | "whenAccepted" | "mark" | "dedupHolder"
   >;
   lifecycle: Pick<TaskLifecycle, "submit" | "cancel" | "stats" | "unknownDependencies">;
   /** --max-live-tasks, checked before a task is accepted. */
@@ -34,6 +35,8 @@ export interface TaskHandlersContext {
   access: Access;
   /** A task's `rate_limit` becomes its function's. */
   rateLimits: RateLimitSetter;
+  /** --max-delay, --max-dedup-ttl, --max-dedup-key. */
+  limits: TimeLimits;
 }
 
 /** What the run handlers (run_*, runs_list) use. */
@@ -49,4 +52,6 @@ export interface RunHandlersContext {
   writer: Pick<StoreWriter, "write">;
   /** A run's `rate_limit` becomes its function's. */
   rateLimits: RateLimitSetter;
+  /** --max-delay. */
+  limits: Pick<TimeLimits, "maxDelay">;
 }

@@ -5,6 +5,9 @@
  * the task lifecycle; tasks_list and tasks_counts (query.ts). A task beyond
  * --max-live-tasks is refused; task_cancel cancels a task's whole tree. A
  * task's rate_limit becomes its function's (rate-limits.ts).
+ * `delay`/`not_before` make a task `scheduled` until then (background only);
+ * a `dedup_key` held by a task of the same user and group answers with that
+ * task (`deduplicated: true`) instead of a new one (dedup.ts).
  */
 import { randomUUID } from "node:crypto";
 import { echoedItem, pyRepr } from "../../protocol/index.js";
@@ -23,6 +26,7 @@ import type { TaskHandlersContext } from "./context.js";
 import type { CancelOutcome } from "./lifecycle.js";
 import { countTasks, listTasks } from "./query.js";
 import { takeRateLimit } from "./rate-limits.js";
+import { dedupOf, startAtOf } from "./time-params.js";
 
 const FUNCTION_ITEM = ["function"];
 
@@ -39,6 +43,27 @@ export function taskHandlers(m: TaskHandlersContext): Handlers {
         requireFunctionAllowed(m.access, group, c.name);
         return c;
       });
+      const startAt = startAtOf(p, m.limits.maxDelay, Date.now(), refused);
+      if (startAt !== undefined && !p.run_in_background) {
+        throw new RequestError(
+          "A delayed task ('delay', 'not_before') runs in the background: set 'run_in_background' (zqs function execute --background)",
+          refused,
+        );
+      }
+      const dedup = dedupOf(p, m.limits, refused);
+      const { item_type: _t, ...rest } = item;
+      const call = { name, args: args ?? [], kwargs: kwargs ?? {} };
+      const holder = dedup && m.tasks.dedupHolder(user, group, dedup.key);
+      if (holder !== undefined) {
+        await m.tasks.whenAccepted(holder);
+        return {
+          success: true,
+          msg: `Deduplicated: task '${holder}' holds the dedup key ${pyRepr(dedup?.key)}`,
+          item: { ...rest, ...call, user, user_group: group, item_uid: holder },
+          task_uid: holder,
+          deduplicated: true,
+        };
+      }
       const uid = ctx.chosenUid ?? randomUUID();
       const prepared = { ...item, user, user_group: group, item_uid: uid };
       m.activity.requireEnvironmentOpen(NOT_OPEN, { item: prepared });
@@ -53,8 +78,6 @@ export function taskHandlers(m: TaskHandlersContext): Handlers {
       }
       const full = m.trees.liveRefusal(1);
       if (full !== undefined) throw new RequestError(full, { item: prepared });
-      const call = { name, args: args ?? [], kwargs: kwargs ?? {} };
-      const { item_type: _t, ...rest } = item;
       const replyItem = { ...rest, ...call, user, user_group: group, item_uid: uid };
       // Last of the checks: a task's rate_limit becomes its function's once accepted.
       takeRateLimit(m.rateLimits, name, p.rate_limit, { item: prepared });
@@ -75,9 +98,10 @@ export function taskHandlers(m: TaskHandlersContext): Handlers {
           after,
           priority: p.priority,
           worker_tags: p.worker_tags,
+          startAt,
         },
         undefined,
-        { user, group },
+        { user, group, ...(dedup ? { dedup } : {}) },
       );
       if (ctx.receivedAt !== undefined) m.tasks.mark(uid, "request_in", ctx.receivedAt);
       // Acknowledged only once durable: a crash after this reply cannot lose the task.

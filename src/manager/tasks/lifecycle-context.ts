@@ -6,6 +6,7 @@
 import type { Logger } from "pino";
 import type { TaskMessage } from "../workers/pool.js";
 import type { DealJob } from "./scheduler.js";
+import type { Clock } from "./delays.js";
 import type { EndFields, FinalState, NewTask, TaskRecord } from "./task-record.js";
 
 export interface TaskOptions {
@@ -25,11 +26,19 @@ export interface TaskOptions {
   worker_tags?: string[] | undefined;
 }
 
+/** When a task may start (epoch ms): it is `scheduled` until then (delays.ts runs the timer). */
+export interface StartAt {
+  startAt?: number | undefined;
+}
+
 /** One outcome of task_cancel per UID (SPEC §7.1). */
 export type CancelOutcome = "cancelled" | "cancelling" | "already_completed" | "not_found";
 
 /** Who asked for a task, the task (or plan item) that submitted it, where it is recorded (see NewTask). */
-export type TaskLinks = Pick<NewTask, "user" | "group" | "parent" | "listedElsewhere">;
+export type TaskLinks = Pick<
+  NewTask,
+  "user" | "group" | "parent" | "listedElsewhere" | "dedup" | "createdAt"
+>;
 
 /** What the lifecycle records its decisions in (the registry). */
 export interface LifecycleTasks {
@@ -42,6 +51,7 @@ export interface LifecycleTasks {
     p: { progress?: number; message?: string; outputs?: Record<string, unknown> },
   ): void;
   finish(uid: string, state: FinalState, f: EndFields): void;
+  due(uid: string): Promise<boolean>;
   undealt(uid: string, reason: string): void;
   retrying(uid: string, reason: string, delaySec: number): void;
   requestStop(uid: string, state: "cancelled" | "timed_out", msg: string): boolean;
@@ -90,6 +100,8 @@ export interface LifecycleContext {
   pool: LifecyclePool;
   log: Pick<Logger, "warn">;
   cancelGraceSec: number;
+  /** Now and a timer for delayed tasks (the real clock unless a test gives a fake one). */
+  clock?: Clock;
 }
 
 /** What the lifecycle keeps of a function task until it ends. */

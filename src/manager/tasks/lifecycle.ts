@@ -6,6 +6,12 @@
  * (registry.ts) and the scheduler deals it to a worker when it is ready
  * (scheduler.ts).
  *
+ * A task accepted with a `delay` or `not_before` is `scheduled` until that
+ * time (one timer for all: delays.ts), then `pending`; it may be cancelled
+ * meanwhile, and its accepted mark holds its call so that a restart submits
+ * it again (one whose time passed meanwhile runs once, at start). Its
+ * `expires` counts from that time.
+ *
  * A task accepted by `function_execute` is `pending` until it is handed to a
  * worker. It waits while
  *  - a task named in its `after` list has not completed (a parent that fails,
@@ -40,18 +46,23 @@ import type { TaskMessage } from "../workers/pool.js";
 import type { FunctionCall, RunPlace } from "./scheduler.js";
 import type { FinalState, TaskRecord, TaskStats } from "./task-record.js";
 import { clear, ENDED_AS, MAX_BACKOFF_SEC } from "./lifecycle-context.js";
+import { DueTimer, REAL_CLOCK } from "./delays.js";
+import type { AcceptedMark } from "./task-store.js";
+import type { Delayed } from "./task-record.js";
 import type {
   CancelOutcome,
   Life,
   LifecycleContext,
   LifecyclePool,
   LifecycleTasks,
+  StartAt,
   TaskDealer,
   TaskLinks,
   TaskOptions,
 } from "./lifecycle-context.js";
 
 export type {
+  StartAt,
   CancelOutcome,
   LifecycleContext,
   TaskLinks,
@@ -68,8 +79,11 @@ export class TaskLifecycle {
   private readonly tasks: LifecycleTasks;
   private readonly dealer: TaskDealer;
   private readonly pool: LifecyclePool;
+  /** Scheduled tasks by their start. */
+  private readonly delays: DueTimer;
 
   constructor(private readonly ctx: LifecycleContext) {
+    this.delays = new DueTimer(ctx.clock ?? REAL_CLOCK, (uid) => void this.onDue(uid));
     this.tasks = ctx.tasks;
     this.dealer = ctx.dealer;
     this.pool = ctx.pool;
@@ -93,10 +107,11 @@ export class TaskLifecycle {
     uid: string,
     call: FunctionCall,
     background: boolean,
-    o: TaskOptions,
+    opts: TaskOptions & StartAt,
     run?: { place: RunPlace; held: boolean },
     links: TaskLinks = {},
   ): void {
+    const { startAt, ...o } = opts;
     const after = o.after?.length ? [...new Set(o.after)] : [];
     const priority = o.priority ?? 0;
     const life: Life = {
@@ -121,6 +136,7 @@ export class TaskLifecycle {
       priority,
       ...(run ? { runUid: run.place.uid } : {}),
       ...links,
+      ...(startAt !== undefined ? { delayed: { at: startAt, call, options: { ...o } } } : {}),
     });
     this.lives.set(uid, life);
     this.dealer.add({
@@ -144,6 +160,49 @@ export class TaskLifecycle {
       if (!set) this.dependents.set(dep, (set = new Set()));
       set.add(uid);
     }
+    if (startAt !== undefined) {
+      this.delays.set(uid, startAt);
+      return;
+    }
+    if (life.expires !== undefined) {
+      life.expiryTimer = setTimeout(() => this.expire(life), life.expires * 1000);
+    }
+    if (life.waitingOn.size === 0 && !life.held) {
+      this.dealer.enqueue(uid);
+      this.dealer.pump();
+    }
+  }
+
+  /**
+   * At start: the delayed tasks found scheduled in the store are submitted
+   * again, as they were (uid, call, options, requester, time); one whose time
+   * has passed is due at once.
+   */
+  resume(list: readonly { uid: string; accepted: AcceptedMark & { delayed: Delayed } }[]): void {
+    for (const { uid, accepted: a } of list) {
+      const { at, call, options } = a.delayed;
+      this.submit(
+        uid,
+        call,
+        a.background,
+        { ...(options as TaskOptions), startAt: at },
+        undefined,
+        {
+          user: a.user ?? null,
+          group: a.group ?? null,
+          parent: a.parent ?? null,
+          createdAt: a.createdAt,
+          ...(a.dedup ? { dedup: a.dedup } : {}),
+        },
+      );
+    }
+  }
+
+  /** A scheduled task's time has come: it waits for a worker as any pending task. */
+  private async onDue(uid: string): Promise<void> {
+    if (!(await this.tasks.due(uid))) return;
+    const life = this.lives.get(uid);
+    if (!life) return;
     if (life.expires !== undefined) {
       life.expiryTimer = setTimeout(() => this.expire(life), life.expires * 1000);
     }
@@ -219,6 +278,7 @@ export class TaskLifecycle {
   }
 
   close(): void {
+    this.delays.close();
     for (const life of this.lives.values()) this.clearTimers(life);
     for (const t of this.graceTimers.values()) clearTimeout(t);
     this.graceTimers.clear();
@@ -341,7 +401,8 @@ export class TaskLifecycle {
     if (reopening) return;
     for (const life of [...this.lives.values()]) {
       const rec = this.tasks.active(life.uid);
-      if (rec && rec.state !== "running") {
+      // A scheduled task waits for its time, not for these workers: it stays.
+      if (rec && rec.state !== "running" && rec.state !== "scheduled") {
         const what = rec.attempts > 0 ? "was not retried" : "did not run";
         this.tasks.finish(life.uid, "failed", { msg: `The task ${what}: ${why}` });
       }
@@ -450,7 +511,8 @@ export class TaskLifecycle {
       if (!cl || !this.tasks.active(child)) continue;
       if (rec.state === "completed") {
         cl.waitingOn.delete(rec.uid);
-        if (cl.waitingOn.size === 0) {
+        // A scheduled one goes when its time comes.
+        if (cl.waitingOn.size === 0 && this.tasks.active(child)?.state === "pending") {
           this.dealer.enqueue(child);
           released = true;
         }
@@ -464,6 +526,7 @@ export class TaskLifecycle {
   }
 
   private clearTimers(life: Life): void {
+    this.delays.delete(life.uid);
     life.expiryTimer = clear(life.expiryTimer);
     life.retryTimer = clear(life.retryTimer);
     life.timeoutTimer = clear(life.timeoutTimer);

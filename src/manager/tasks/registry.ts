@@ -4,7 +4,7 @@
  * retention time (by a timer, whether or not other tasks complete), and the
  * indexes over them (children by parent, running tasks by worker, counts).
  *
- * States: pending → running → (retrying → running)* → completed | failed |
+ * States: (scheduled →) pending → running → (retrying → running)* → completed | failed |
  * cancelled | timed_out | expired. Every transition is recorded here, so this
  * is where the task events (QS_Task, in order per task), the change marker
  * `task_results_uid`, `worker_background_tasks` and the end of a foreground
@@ -29,7 +29,10 @@ import {
   type TaskStats,
 } from "./task-record.js";
 import { TaskIndexes } from "./task-indexes.js";
+import { DedupIndex, dedupScope } from "./dedup.js";
+import { REAL_CLOCK } from "./delays.js";
 import { cutOff, restoreResults, TaskStore, type AcceptedMark } from "./task-store.js";
+import type { Delayed } from "./task-record.js";
 import {
   countsByState,
   taskInfo,
@@ -78,6 +81,10 @@ export class TaskRegistry {
    * (after it is recorded).
    */
   readonly events = new EventEmitter<TaskRegistryEvents>();
+  /** Which task holds each dedup key (dedup.ts). */
+  private readonly dedup = new DedupIndex(REAL_CLOCK);
+  /** Delayed tasks found `scheduled` in the store at start, to be submitted again (takeResumable). */
+  private resumable: { uid: string; accepted: AcceptedMark & { delayed: Delayed } }[] = [];
 
   private readonly state: TaskRegistryContext["state"];
   private readonly activity: TaskRegistryContext["activity"];
@@ -95,21 +102,50 @@ export class TaskRegistry {
 
   // ---- transitions ---------------------------------------------------------------
 
-  /** A task accepted by the manager: `pending` (task-sent). */
+  /** A task accepted by the manager: `pending`, or `scheduled` when delayed (task-sent). */
   create(t: NewTask): TaskRecord {
     const rec = newRecord(t, Date.now());
     if (TRACE_TASKS) rec.trace = { accepted: traceNow() };
     this.records.set(rec.uid, rec);
     this.ix.link(rec);
     this.activeCount++;
-    this.waiting++;
+    if (rec.state === "pending") this.waiting++;
+    if (rec.dedup) this.dedup.claim(dedupScope(rec.user, rec.group, rec.dedup.key), rec.uid);
     if (!t.listedElsewhere) this.persist.writeAccepted(rec);
     this.emit(rec, "task-sent", {
       background: rec.background,
       after: rec.after,
       priority: rec.priority,
+      ...(rec.notBefore !== undefined ? { not_before: rec.notBefore / 1000 } : {}),
     });
     return rec;
+  }
+
+  /**
+   * A delayed task's time has come: its accepted mark is written again
+   * without its call, durably (a restart from then on does not run it
+   * again), then it is `pending` (task-due). False when it is no longer
+   * scheduled (cancelled meanwhile).
+   */
+  async due(uid: string): Promise<boolean> {
+    const rec = this.active(uid);
+    if (rec?.state !== "scheduled") return false;
+    rec.delayed = undefined;
+    if (!rec.runUid) await this.persist.rewriteAccepted(rec);
+    if (this.active(uid) !== rec || rec.state !== "scheduled") return false;
+    this.setState(rec, "pending");
+    this.emit(rec, "task-due", {});
+    return true;
+  }
+
+  /** The task that holds the dedup key `key` of `user` and `group` now, if any. */
+  dedupHolder(user: string | null, group: string | null, key: string): string | undefined {
+    return this.dedup.take(dedupScope(user, group, key));
+  }
+
+  /** Submissions answered with an earlier task's uid since the start. */
+  get deduplicated(): number {
+    return this.dedup.deduplicated;
   }
 
   /** A task handed to the worker at once (script_upload, environment_update). */
@@ -260,6 +296,10 @@ export class TaskRegistry {
     this.activeCount--;
     this.finalCount++;
     this.ix.keep(rec.uid, expiresAt);
+    if (rec.dedup) {
+      const key = dedupScope(rec.user, rec.group, rec.dedup.key);
+      this.dedup.ended(key, rec.uid, now + rec.dedup.ttl * 1000);
+    }
     this.state.bump("task_results_uid");
     const extra: Record<string, unknown> = {
       runtime: rec.startedAt !== undefined ? Math.max(0, now - rec.startedAt) / 1000 : null,
@@ -355,7 +395,8 @@ export class TaskRegistry {
 
   /** Take the stored results at start (see restoreResults in task-store.ts). */
   restore(stored: readonly StoredResult[]): void {
-    const { kept, gone, ops } = restoreResults(stored, this.retentionSec, Date.now());
+    const { kept, gone, ops, resume } = restoreResults(stored, this.retentionSec, Date.now());
+    this.resumable = resume;
     for (const uid of gone) this.ix.remember(uid);
     for (const { rec, at } of kept) this.adopt(rec, at);
     this.persist.background(ops);
@@ -378,12 +419,23 @@ export class TaskRegistry {
     this.state.bump("task_results_uid");
   }
 
+  /** The delayed tasks found scheduled at start (once): the lifecycle submits them again. */
+  takeResumable(): { uid: string; accepted: AcceptedMark & { delayed: Delayed } }[] {
+    const r = this.resumable;
+    this.resumable = [];
+    return r;
+  }
+
   /** A final record rebuilt from the store, kept until `at`. */
   private adopt(rec: TaskRecord, at: number): void {
     this.records.set(rec.uid, rec);
     this.ix.link(rec);
     this.finalCount++;
     this.ix.keep(rec.uid, at);
+    if (rec.dedup && rec.result) {
+      const key = dedupScope(rec.user, rec.group, rec.dedup.key);
+      this.dedup.restoreEnded(key, rec.uid, rec.result.time_stop * 1000 + rec.dedup.ttl * 1000);
+    }
   }
 
   // ---- records and indexes ----------------------------------------------------------
@@ -408,7 +460,7 @@ export class TaskRegistry {
     return this.ix.childrenOfTask(parent);
   }
 
-  /** Records that have not ended (pending, running, retrying), nor are ending. */
+  /** Records that have not ended (scheduled, pending, running, retrying), nor are ending. */
   activeRecords(): TaskRecord[] {
     return [...this.records.values()].filter((r) => !r.ending && !isFinal(r.state));
   }
@@ -463,6 +515,7 @@ export class TaskRegistry {
 
   close(): void {
     this.persist.close();
+    this.dedup.close();
     clearInterval(this.timer);
   }
 }

@@ -13,6 +13,7 @@ import type { RunHandlersContext } from "./context.js";
 import type { Run } from "./runs.js";
 import type { FunctionCall } from "./scheduler.js";
 import { takeRateLimit } from "./rate-limits.js";
+import { startAtOf } from "./time-params.js";
 
 /** Tasks one run may have, at most. */
 export const MAX_RUN_TASKS = 100_000;
@@ -49,6 +50,7 @@ export function runHandlers(m: RunHandlersContext): Handlers {
         throw new RequestError(`${FORMAT}a run has at most ${MAX_RUN_TASKS} tasks, got ${n}`);
       }
       requireFunctionAllowed(m.access, group, name);
+      const startAt = startAtOf(p, m.limits.maxDelay, Date.now());
       const full = m.trees.liveRefusal(n);
       if (full !== undefined) throw new RequestError(full);
       const baseArgs = args ?? [];
@@ -89,6 +91,7 @@ export function runHandlers(m: RunHandlersContext): Handlers {
         tags: p.worker_tags,
         user,
         userGroup: group,
+        startAt,
       });
       // Durable with the tasks' accepted marks (the same batch) before the reply.
       try {

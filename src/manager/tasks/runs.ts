@@ -13,6 +13,10 @@
  * cancelled, timed out, expired), so they always add up to the total.
  * `percent_done` averages the tasks' progress, an ended task counting 100.
  *
+ * A run created with `delay`/`not_before` has its tasks `scheduled` until
+ * then. As every unfinished task of a run, they are cut off by a restart
+ * (failed, saying so; `run_restart` runs them again).
+ *
  * `restart` gives the failed indexes (or, once nothing runs, all of them) new
  * tasks with new UIDs; `delete` cancels what has not ended and forgets the run.
  *
@@ -32,7 +36,7 @@
  */
 import { randomUUID } from "node:crypto";
 import type { FunctionCall, RunPlace } from "./scheduler.js";
-import type { TaskLinks, TaskOptions } from "./lifecycle.js";
+import type { StartAt, TaskLinks, TaskOptions } from "./lifecycle.js";
 import type { StoreOp, StoredRun } from "../store/types.js";
 import type { TaskRecord } from "./task-record.js";
 import type { AcceptedMark } from "./task-store.js";
@@ -131,7 +135,7 @@ export interface RunRegistryContext {
       uid: string,
       call: FunctionCall,
       background: boolean,
-      o: TaskOptions,
+      o: TaskOptions & StartAt,
       run: { place: RunPlace; held: boolean },
       links: TaskLinks,
     ): void;
@@ -178,6 +182,8 @@ export class RunRegistry {
     tags?: string[] | undefined;
     user: string;
     userGroup: string;
+    /** Its tasks are scheduled until then (epoch ms). */
+    startAt?: number | undefined;
   }): Run {
     const n = o.calls.length;
     const run = newRun({
@@ -192,7 +198,7 @@ export class RunRegistry {
       uids: [],
     });
     this.runs.set(run.uid, run);
-    for (let i = 0; i < n; i++) run.uids.push(this.submit(run, i));
+    for (let i = 0; i < n; i++) run.uids.push(this.submit(run, i, o.startAt));
     this.fill(run);
     return run;
   }
@@ -372,7 +378,7 @@ export class RunRegistry {
     this.flush();
   }
 
-  private submit(run: Run, index: number): string {
+  private submit(run: Run, index: number, startAt?: number): string {
     const uid = randomUUID();
     const call = run.calls[index] as FunctionCall;
     this.byTask.set(uid, { run, index });
@@ -380,7 +386,7 @@ export class RunRegistry {
       uid,
       call,
       true,
-      run.tags.length > 0 ? { worker_tags: run.tags } : {},
+      { ...(run.tags.length > 0 ? { worker_tags: run.tags } : {}), startAt },
       { place: { uid: run.uid, index }, held: true },
       // The run's definition lists it (written before the reply): no accepted mark of its own.
       { user: run.user, group: run.userGroup, listedElsewhere: true },

@@ -36,6 +36,30 @@ export interface NewTask {
    * `restoreCutOff`).
    */
   listedElsewhere?: boolean;
+  /**
+   * Not started before this time (epoch ms; `delay`, `not_before`): `scheduled`
+   * until then, with what its accepted mark needs to submit it again after a
+   * restart.
+   */
+  delayed?: Delayed;
+  /** Its dedup key (function_execute's `dedup_key`, `dedup_ttl`). */
+  dedup?: Dedup;
+  /** When it was accepted (epoch ms), when not now (a delayed task submitted again at start). */
+  createdAt?: number;
+}
+
+/** A delayed task: when it may start, and its call and options (to submit it again after a restart). */
+export interface Delayed {
+  /** Epoch ms. */
+  at: number;
+  call: { name: string; args: unknown[]; kwargs: Record<string, unknown> };
+  options: Record<string, unknown>;
+}
+
+/** A task's dedup key, as given (its scope is the task's user and group), and its ttl in seconds. */
+export interface Dedup {
+  key: string;
+  ttl: number;
 }
 
 export interface CompletedResult {
@@ -96,6 +120,11 @@ export interface TaskRecord {
   result: CompletedResult | undefined;
   /** Its worker was heard to start this attempt (task_started); false while dealt ahead. */
   heardStart: boolean;
+  /** Not started before this time (epoch ms), or undefined. */
+  notBefore: number | undefined;
+  /** While it is `scheduled`: its call and options, for its accepted mark. */
+  delayed: Delayed | undefined;
+  dedup: Dedup | undefined;
   /** Timing marks along its path (only with ZQS_TRACE_TASKS=1; see task-trace.ts). */
   trace?: TaskTrace;
 }
@@ -114,15 +143,15 @@ export interface EndFields {
   time_stop?: number;
 }
 
-/** The record of a task just accepted: `pending`, no attempt yet. */
+/** The record of a task just accepted: `pending` (`scheduled` when delayed), no attempt yet. */
 export function newRecord(t: NewTask, now: number): TaskRecord {
   return {
     uid: t.uid,
     name: t.name,
     kind: t.kind,
     background: t.background,
-    state: "pending",
-    createdAt: now,
+    state: t.delayed ? "scheduled" : "pending",
+    createdAt: t.createdAt ?? now,
     dispatchedAt: undefined,
     startedAt: undefined,
     endedAt: undefined,
@@ -142,5 +171,8 @@ export function newRecord(t: NewTask, now: number): TaskRecord {
     stopping: undefined,
     result: undefined,
     heardStart: false,
+    notBefore: t.delayed?.at,
+    delayed: t.delayed,
+    dedup: t.dedup,
   };
 }

@@ -14,7 +14,7 @@
  * restart.
  */
 import type { StoreOp, StoredResult } from "../store/types.js";
-import type { CompletedResult, FinalState, TaskRecord } from "./task-record.js";
+import type { CompletedResult, Dedup, Delayed, FinalState, TaskRecord } from "./task-record.js";
 
 /** How long an "accepted" mark may stay in the store (it is replaced when the task ends). */
 const ACCEPTED_KEPT_SEC = 10 * 365 * 24 * 3600;
@@ -30,6 +30,9 @@ export interface AcceptedMark {
   user?: string | null;
   group?: string | null;
   parent?: string | null;
+  /** A task still `scheduled`: when it may start, its call and options (submitted again at start). */
+  delayed?: Delayed;
+  dedup?: Dedup;
 }
 
 /** What a task's accepted mark keeps of it. */
@@ -41,6 +44,8 @@ function acceptedMark(rec: TaskRecord): AcceptedMark {
     createdAt: rec.createdAt,
     ...(rec.user !== null ? { user: rec.user, group: rec.group } : {}),
     ...(rec.parent !== null ? { parent: rec.parent } : {}),
+    ...(rec.delayed ? { delayed: rec.delayed } : {}),
+    ...(rec.dedup ? { dedup: rec.dedup } : {}),
   };
 }
 
@@ -63,6 +68,8 @@ type StoredInfo = Partial<
     | "user"
     | "group"
     | "parent"
+    | "notBefore"
+    | "dedup"
   >
 >;
 
@@ -94,14 +101,7 @@ export class TaskStore {
    * acknowledges it waits for it (whenAccepted).
    */
   writeAccepted(rec: TaskRecord): void {
-    const mark: StoreOp[] = [
-      {
-        op: "result_put",
-        uid: rec.uid,
-        result: { accepted: acceptedMark(rec) },
-        expiresAt: rec.createdAt / 1000 + ACCEPTED_KEPT_SEC,
-      },
-    ];
+    const mark = this.markOps(rec);
     if (!this.commit) this.store?.(mark);
     else {
       // Patient: when commits are slow, it waits a moment for the task's result to join it.
@@ -112,6 +112,35 @@ export class TaskStore {
       this.accepting.set(rec.uid, settled);
       void settled.then(() => this.accepting.delete(rec.uid));
     }
+  }
+
+  /**
+   * A delayed task's time has come: its accepted mark is written again
+   * without its call (so that a restart from now on cuts it off as any task
+   * that was pending, rather than running it again); resolves once durable.
+   */
+  async rewriteAccepted(rec: TaskRecord): Promise<void> {
+    const mark = this.markOps(rec);
+    if (!this.commit) return this.store?.(mark);
+    for (;;) {
+      try {
+        return await this.commit(mark);
+      } catch {
+        if (this.closed) return;
+        await new Promise((r) => setTimeout(r, COMMIT_RETRY_MS).unref());
+      }
+    }
+  }
+
+  private markOps(rec: TaskRecord): StoreOp[] {
+    return [
+      {
+        op: "result_put",
+        uid: rec.uid,
+        result: { accepted: acceptedMark(rec) },
+        expiresAt: Math.max(rec.createdAt, rec.notBefore ?? 0) / 1000 + ACCEPTED_KEPT_SEC,
+      },
+    ];
   }
 
   /** Resolves once the task's accepted mark is durable: before a reply acknowledges it. */
@@ -174,21 +203,32 @@ export class TaskStore {
 /**
  * What the stored results at start stand for: records still within their
  * retention (bounded by the retention in force now), uids whose retention
- * ended (deleted), and tasks accepted but not ended when the manager stopped
- * (failed results saying so, kept for the retention from now). `ops`: what
- * to write for them.
+ * ended (deleted), tasks accepted but not ended when the manager stopped
+ * (failed results saying so, kept for the retention from now), and delayed
+ * tasks still `scheduled` (`resume`: submitted again, their marks kept).
+ * `ops`: what to write for them.
  */
 export function restoreResults(
   stored: readonly StoredResult[],
   retentionSec: number,
   now: number,
-): { kept: Restored[]; gone: string[]; ops: StoreOp[] } {
+): {
+  kept: Restored[];
+  gone: string[];
+  ops: StoreOp[];
+  resume: { uid: string; accepted: AcceptedMark & { delayed: Delayed } }[];
+} {
+  const resume: { uid: string; accepted: AcceptedMark & { delayed: Delayed } }[] = [];
   const kept: Restored[] = [];
   const gone: string[] = [];
   const ops: StoreOp[] = [];
   const cut: StoreOp[] = [];
   for (const s of [...stored].sort((a, b) => a.expiresAt - b.expiresAt)) {
     const accepted = (s.result as { accepted?: AcceptedMark }).accepted;
+    if (accepted?.delayed) {
+      resume.push({ uid: s.uid, accepted: { ...accepted, delayed: accepted.delayed } });
+      continue;
+    }
     if (accepted) {
       const c = cutOff(s.uid, accepted, retentionSec, now);
       kept.push(c);
@@ -206,7 +246,7 @@ export function restoreResults(
     const { info = {}, ...result } = s.result as CompletedResult & { info?: StoredInfo };
     kept.push({ rec: restoredRecord(s.uid, result, info), at });
   }
-  return { kept, gone, ops: [...ops, ...cut] };
+  return { kept, gone, ops: [...ops, ...cut], resume };
 }
 
 /** The failed result of a task the stop cut off (kept for the retention from now); its store op. */
@@ -233,6 +273,7 @@ export function cutOff(
     state: "failed",
     ...(accepted.user != null ? { user: accepted.user, group: accepted.group ?? null } : {}),
     ...(accepted.parent != null ? { parent: accepted.parent } : {}),
+    ...(accepted.dedup ? { dedup: accepted.dedup } : {}),
   };
   const at = now + retentionSec * 1000;
   return {
@@ -273,6 +314,9 @@ function restoredRecord(uid: string, result: CompletedResult, info: StoredInfo):
     stopping: undefined,
     result,
     heardStart: attempts > 0,
+    notBefore: info.notBefore,
+    delayed: undefined,
+    dedup: info.dedup,
   };
 }
 
@@ -304,6 +348,8 @@ function storedInfo(
   if (r.priority !== 0) info.priority = r.priority;
   if (r.runUid !== null) info.runUid = r.runUid;
   if (r.parent !== null) info.parent = r.parent;
+  if (r.notBefore !== undefined) info.notBefore = r.notBefore;
+  if (r.dedup) info.dedup = r.dedup;
   // Who asked is kept so that tasks_list can filter by user after a restart.
   if (r.user !== null) {
     info.user = r.user;

@@ -1,7 +1,9 @@
 /**
- * A binary min-heap of (time, key): the schedules by their next fire, so that
- * one timer serves them all. An entry whose time is no longer its schedule's
- * next fire is left in place and skipped when it comes up (the owner checks).
+ * A binary min-heap of (time, key), so that one timer serves many things due
+ * at their own times: the schedules by their next fire (schedules/), the
+ * delayed tasks by their start and the dedup keys by their end (tasks/). An
+ * entry whose time is no longer its key's is left in place and skipped when
+ * it comes up (the owner checks).
  */
 export interface HeapEntry {
   at: number;

@@ -22,7 +22,7 @@ type Access = Pick<AccessControl, "hasGroup" | "functionAllowed">;
 export interface TaskHandlersContext {
   tasks: Pick<
     TaskRegistry,
-    "status" | "result" | "info" | "all" | "whenFinal" | "whenAccepted" | "mark"
+    "status" | "result" | "info" | "all" | "whenFinal" | "whenAccepted" | "mark" | "get"
   >;
   lifecycle: Pick<TaskLifecycle, "submit" | "cancel" | "stats" | "unknownDependencies">;
   /** --max-live-tasks, checked before a task is accepted. */

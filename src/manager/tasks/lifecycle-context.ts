@@ -29,7 +29,7 @@ export interface TaskOptions {
 export type CancelOutcome = "cancelled" | "cancelling" | "already_completed" | "not_found";
 
 /** Who asked for a task, the task (or plan item) that submitted it, where it is recorded (see NewTask). */
-export type TaskLinks = Pick<NewTask, "user" | "group" | "parent" | "listedElsewhere">;
+export type TaskLinks = Pick<NewTask, "user" | "group" | "parent" | "listedElsewhere" | "retryOf">;
 
 /** What the lifecycle records its decisions in (the registry). */
 export interface LifecycleTasks {

@@ -121,6 +121,7 @@ export class TaskLifecycle {
       priority,
       ...(run ? { runUid: run.place.uid } : {}),
       ...links,
+      call: { args: call.args, kwargs: call.kwargs, options: definedOptions(o) },
     });
     this.lives.set(uid, life);
     this.dealer.add({
@@ -466,4 +467,9 @@ export class TaskLifecycle {
     life.retryTimer = clear(life.retryTimer);
     life.timeoutTimer = clear(life.timeoutTimer);
   }
+}
+
+/** The options given (those left out are not listed). */
+function definedOptions(o: TaskOptions): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined));
 }

@@ -403,6 +403,11 @@ export class TaskRegistry {
     return this.records.values();
   }
 
+  /** The uids of the tasks that retry `uid` (task_retry) still known, in order. */
+  retriesOfTask(uid: string): string[] {
+    return this.ix.retriesOfTask(uid);
+  }
+
   /** The uids of the subtasks of `parent` still known, in the order they were submitted. */
   childrenOfTask(parent: string): string[] {
     return this.ix.childrenOfTask(parent);

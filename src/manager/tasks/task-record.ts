@@ -36,6 +36,18 @@ export interface NewTask {
    * `restoreCutOff`).
    */
   listedElsewhere?: boolean;
+  /** The task this one retries (task_retry), or null. */
+  retryOf?: string | null;
+  /** Its call's arguments and task options, kept for task_info and task_retry (not stored). */
+  call?: KeptCall;
+}
+
+/** A function task's arguments and options, as it was asked for. */
+export interface KeptCall {
+  args: unknown[];
+  kwargs: Record<string, unknown>;
+  /** The options of function_execute it was given (timeout, max_retries, ...). */
+  options: Record<string, unknown>;
 }
 
 export interface CompletedResult {
@@ -98,6 +110,10 @@ export interface TaskRecord {
   heardStart: boolean;
   /** Timing marks along its path (only with ZQS_TRACE_TASKS=1; see task-trace.ts). */
   trace?: TaskTrace;
+  /** The task this one retries (task_retry), or null. */
+  retryOf: string | null;
+  /** Its arguments and options (function tasks of this manager's life; not kept across a restart). */
+  call?: KeptCall;
 }
 
 export interface TaskStats {
@@ -142,5 +158,7 @@ export function newRecord(t: NewTask, now: number): TaskRecord {
     stopping: undefined,
     result: undefined,
     heardStart: false,
+    retryOf: t.retryOf ?? null,
+    ...(t.call ? { call: t.call } : {}),
   };
 }

@@ -63,6 +63,7 @@ type StoredInfo = Partial<
     | "user"
     | "group"
     | "parent"
+    | "retryOf"
   >
 >;
 
@@ -270,6 +271,7 @@ function restoredRecord(uid: string, result: CompletedResult, info: StoredInfo):
     user: info.user ?? null,
     group: info.group ?? null,
     parent: info.parent ?? null,
+    retryOf: info.retryOf ?? null,
     stopping: undefined,
     result,
     heardStart: attempts > 0,
@@ -304,6 +306,7 @@ function storedInfo(
   if (r.priority !== 0) info.priority = r.priority;
   if (r.runUid !== null) info.runUid = r.runUid;
   if (r.parent !== null) info.parent = r.parent;
+  if (r.retryOf !== null) info.retryOf = r.retryOf;
   // Who asked is kept so that tasks_list can filter by user after a restart.
   if (r.user !== null) {
     info.user = r.user;

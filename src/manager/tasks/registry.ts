@@ -13,7 +13,8 @@
  * task-store.ts, what the records answer in task-views.ts.
  */
 import { EventEmitter } from "node:events";
-import type { TaskInfo, TaskState, TaskStatus } from "../../protocol/index.js";
+import type { TaskEventName, TaskInfo, TaskState, TaskStatus } from "../../protocol/index.js";
+import { TASK_EVENTS } from "../../protocol/index.js";
 import type { TaskRegistryContext } from "./context.js";
 import { TRACE_TASKS, traceNow } from "../../protocol/task-trace.js";
 import type { StoreOp, StoredResult } from "../store/types.js";
@@ -38,12 +39,12 @@ import {
   type TaskResultView,
 } from "./task-views.js";
 
-const EVENT_OF_FINAL: Record<FinalState, string> = {
-  completed: "task-succeeded",
-  failed: "task-failed",
-  cancelled: "task-revoked",
-  timed_out: "task-timeout",
-  expired: "task-expired",
+const EVENT_OF_FINAL: Record<FinalState, TaskEventName> = {
+  completed: TASK_EVENTS.succeeded,
+  failed: TASK_EVENTS.failed,
+  cancelled: TASK_EVENTS.revoked,
+  timed_out: TASK_EVENTS.timeout,
+  expired: TASK_EVENTS.expired,
 };
 
 export interface TaskRegistryEvents {
@@ -334,7 +335,7 @@ export class TaskRegistry {
     rec.updatedAt = at;
   }
 
-  private emit(rec: TaskRecord, event: string, extra: Record<string, unknown> = {}): void {
+  private emit(rec: TaskRecord, event: TaskEventName, extra: Record<string, unknown> = {}): void {
     // Built only for someone (the info socket is off by default).
     if (this.events.listenerCount("task") === 0) return;
     const where = rec.worker !== null ? this.workerInfo?.(rec.worker) : undefined;

@@ -4,8 +4,11 @@
  * `?token=`, open the environment, add a plan through the page's form, start
  * the queue and see the plan reach the history; a background task's progress
  * bar and a run's percent move, all from live updates (the page is never
- * reloaded). With ZQS_SCREENSHOT=FILE it saves a screenshot of the page
- * mid-way (`npm run screenshot` writes docs/dashboard.png).
+ * reloaded). Then the task views: a failed task found by filter, its
+ * traceback, retried from the page; a read-only key without the buttons (and
+ * refused by the server); paging through 1,000 tasks; the flow chart during a
+ * run of 2,000; a schedule paused, resumed and fired. With ZQS_SCREENSHOT=FILE
+ * the chart's test saves a screenshot (`npm run screenshot` writes docs/dashboard.png).
  */
 /// <reference lib="dom" />
 import path from "node:path";
@@ -212,15 +215,10 @@ it("logs in, adds a plan through the page, runs it; a task's bar and a run's per
   }, runBar);
   const partial = await barValue(runBar);
 
-  // Something in the queue for the picture, added through the page as well.
+  // Something in the queue, added through the page as well.
   await page.type("#param-steps", "5");
   await page.click("#add-plan");
   await waitPage(() => document.querySelectorAll("#queue li.item").length === 1);
-  const shot = process.env.ZQS_SCREENSHOT;
-  if (shot) {
-    await page.screenshot({ path: path.resolve(ROOT, shot), fullPage: true });
-  }
-
   second.open();
   gate.open();
   await waitPage(
@@ -546,8 +544,6 @@ it("pages through 1,000 tasks to the oldest, each once", async () => {
 
 it("the flow chart moves while a run of 2,000 tasks passes", async () => {
   await ready();
-  await page.goto(`${g.url}/`);
-  await page.waitForSelector('#live[data-live="yes"]');
   const chart = () =>
     page.$eval("#flow-chart", (svg) => ({
       started: Number(svg.getAttribute("data-started")),
@@ -577,4 +573,55 @@ it("the flow chart moves while a run of 2,000 tasks passes", async () => {
   );
   const after = await chart();
   expect(after.started).toBeGreaterThanOrEqual(before.started + 2000);
+
+  // The picture for README: the last task of the run in detail, over the page (not reloaded:
+  // the chart keeps what it drew).
+  const shot = process.env.ZQS_SCREENSHOT;
+  if (shot) {
+    const last = (run.json as { task_uids: string[] }).task_uids.at(-1) ?? "";
+    await page.evaluate((u) => (location.hash = `#/task/${u}`), last);
+    await detailShown(page, last, "completed");
+    await page.waitForSelector("#task-return");
+    await page.evaluate(() => window.scrollTo(0, 0));
+    // The top of the page: the detail, the manager, the queue, the chart and the first tasks.
+    await page.screenshot({
+      path: path.resolve(ROOT, shot),
+      clip: { x: 0, y: 0, width: 1280, height: 2200 },
+      captureBeyondViewport: true,
+    });
+  }
+});
+
+it("shows a schedule's next fire and last fires; pauses, resumes and fires it from the page", async () => {
+  await ready();
+  const made = await api("POST", "/api/schedule/create", {
+    name: "hourly tick",
+    every: 3600,
+    task: { item_type: "function", name: "tick", options: { run_in_background: true } },
+  });
+  expect(made.json, made.text).toMatchObject({ success: true });
+  const uid = (made.json as { schedule_uid: string }).schedule_uid;
+  await page.goto(`${g.url}/`);
+  await page.waitForSelector('#live[data-live="yes"]');
+  const row = `#schedules tr[data-schedule="${uid}"]`;
+  await page.waitForSelector(`${row}[data-state="active"]`);
+  const next = await page.$eval(`${row} .schedule-next`, (e) => e.textContent ?? "");
+  expect(next).not.toBe("—");
+
+  await page.click(`${row} .schedule-pause`);
+  await page.waitForSelector(`${row}[data-state="paused"]`);
+  await page.click(`${row} .schedule-resume`);
+  await page.waitForSelector(`${row}[data-state="active"]`);
+
+  // Fire it now: its detail lists the fire with its task, which links to the task's detail.
+  await page.click(`${row} .schedule-open`);
+  await page.click(`${row} .schedule-trigger`);
+  await page.waitForSelector("#schedule-fires tr[data-fire] a");
+  const fired = await page.$eval("#schedule-fires tr[data-fire] a", (a) => a.textContent ?? "");
+  const s = (await api("GET", `/api/schedule/get?schedule_uid=${uid}`)).json as {
+    schedule: { last_fires: { task_uid: string }[] };
+  };
+  expect(s.schedule.last_fires.map((f) => f.task_uid)).toEqual([fired]);
+  await page.click("#schedule-fires tr[data-fire] a");
+  await detailShown(page, fired);
 });

@@ -469,7 +469,9 @@ export class TaskLifecycle {
   }
 }
 
-/** The options given (those left out are not listed). */
+/** The options given (those left out, and empty lists, are not listed). */
 function definedOptions(o: TaskOptions): Record<string, unknown> {
-  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined));
+  return Object.fromEntries(
+    Object.entries(o).filter(([, v]) => v !== undefined && !(Array.isArray(v) && v.length === 0)),
+  );
 }

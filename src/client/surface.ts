@@ -58,6 +58,7 @@ export const POSITIONAL = {
   task_result: "task_uid",
   task_info: "task_uid",
   task_cancel: "task_uid",
+  task_retry: "task_uid",
   script_upload: "script",
   permissions_set: "user_group_permissions",
   re_pause: "option",

@@ -14,9 +14,12 @@ export interface ConsoleMessage {
   msg: string;
 }
 
+/** The kinds of event for browsers (`/api/events`): their SSE event names. */
+export const GATEWAY_EVENT_TYPES = ["status", "task", "console"] as const;
+
 /** One event for browsers: `status` (the QS_Info payload), `task` (QS_Task) or `console`. */
 export interface GatewayEvent {
-  type: "status" | "task" | "console";
+  type: (typeof GATEWAY_EVENT_TYPES)[number];
   payload: unknown;
 }
 

@@ -26,7 +26,7 @@ import { registerJsonBody } from "./json-body.js";
 import { GatewayMetrics } from "./metrics.js";
 import { DEFAULT_API_KEY_MAX_LIFETIME } from "./options.js";
 import { BrowserGuard } from "./origin.js";
-import { bodyParams, idempotencyKeyOf, routeParams } from "./params.js";
+import { bodyParams, getParams, idempotencyKeyOf, paramFits, routeParams } from "./params.js";
 import type { Scope } from "./routes.js";
 import { METHOD_ROUTES, SCOPES } from "./routes.js";
 import { StreamCredentials } from "./stream-credentials.js";
@@ -165,9 +165,13 @@ export class Gateway {
         config: { scope: r.scope, name: r.method },
         handler: async (req) => {
           const p = principalOf(req);
+          const given =
+            r.verb === "GET"
+              ? getParams(req.body, req.query, (name, v) => paramFits(r.method, name, v))
+              : req.body;
           return backend.call(
             r.method,
-            routeParams(r.method, req.body),
+            routeParams(r.method, given),
             { user: p.user, userGroup: p.userGroup },
             { idempotencyKey: idempotencyKeyOf(req.headers["idempotency-key"]) },
           );
@@ -182,7 +186,7 @@ export class Gateway {
       "/api/console_output_update",
       { config: { scope: "read", name: "console_output_update" } },
       async (req) => {
-        const b = bodyParams(req.body);
+        const b = getParams(req.body, req.query, (name) => name === "last_msg_uid");
         const last = b.last_msg_uid ?? "";
         if (typeof last !== "string") throw new HttpError(400, "'last_msg_uid' must be a string");
         const r = events.consoleAfter(last);
@@ -198,7 +202,7 @@ export class Gateway {
       "/api/console_output",
       { config: { scope: "read", name: "console_output" } },
       async (req) => {
-        const b = bodyParams(req.body);
+        const b = getParams(req.body, req.query);
         const n = b.nlines;
         if (n !== undefined && (typeof n !== "number" || !Number.isInteger(n) || n < 0)) {
           throw new HttpError(400, "'nlines' must be a non-negative integer");

@@ -18,6 +18,7 @@ import {
   supportedParams,
   unsupportedParamsMessage,
 } from "../protocol/index.js";
+import type { ZodType } from "zod";
 import { HttpError } from "./http-error.js";
 
 /**
@@ -55,6 +56,62 @@ export function bodyParams(body: unknown): Record<string, unknown> {
     throw new HttpError(400, "The request body must be a JSON object (the method's parameters)");
   }
   return body;
+}
+
+/**
+ * A GET route's parameters from its URL's query string (a browser's fetch
+ * cannot send a body with GET): `?state=failed&state=running&limit=50`. A
+ * value is taken as text when the method's schema for it takes text, else as
+ * JSON (`limit=50` is the number 50, `after=["a"]` a list); a repeated name is
+ * a list. `schema` tells whether a value fits; without it every value is
+ * tried as JSON first (the gateway's own routes).
+ */
+export function queryParams(
+  query: unknown,
+  fits?: (name: string, value: unknown) => boolean,
+): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  if (!isMap(query)) return out;
+  const one = (name: string, text: string): unknown => {
+    if (fits?.(name, text)) return text;
+    try {
+      return JSON.parse(text) as unknown;
+    } catch {
+      return text;
+    }
+  };
+  for (const [name, value] of Object.entries(query)) {
+    if (Array.isArray(value)) {
+      const all = value.map((v) => (typeof v === "string" ? v : JSON.stringify(v)));
+      out[name] = fits?.(name, all) ? all : all.map((v) => one(name, v));
+    } else if (typeof value === "string") out[name] = one(name, value);
+  }
+  return out;
+}
+
+/**
+ * A GET route's parameters: its JSON body (the Python client's way) and its
+ * query string (a browser's), together; a parameter given both ways is a 400.
+ */
+export function getParams(
+  body: unknown,
+  query: unknown,
+  fits?: (name: string, value: unknown) => boolean,
+): Record<string, unknown> {
+  const fromBody = bodyParams(body);
+  const fromQuery = queryParams(query, fits);
+  for (const k of Object.keys(fromQuery)) {
+    if (Object.hasOwn(fromBody, k)) {
+      throw new HttpError(400, `'${k}' is given both in the query string and in the body`);
+    }
+  }
+  return { ...fromBody, ...fromQuery };
+}
+
+/** Whether `value` fits the schema of `method`'s parameter `name` as it is (text or a list of texts). */
+export function paramFits(method: MethodName, name: string, value: unknown): boolean {
+  const schema = (methods[method].params as Record<string, ZodType | undefined>)[name];
+  return schema !== undefined && schema.safeParse(value).success;
 }
 
 /**

@@ -6,3 +6,4 @@ export * from "./schemas.js";
 export * from "./pyrepr.js";
 export * from "./own.js";
 export * from "./info.js";
+export * from "./task-events.js";

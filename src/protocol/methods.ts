@@ -797,6 +797,27 @@ export const methods = {
     failure: { counts: {}, by_name: {} },
     extension: true,
   }),
+  task_retry: method({
+    summary:
+      "Run an ended task's call again (its function, arguments and options) as a new task whose task_info names the old one in `retry_of`.",
+    http: "POST /api/task/retry",
+    area: "tasks",
+    params: {
+      task_uid: z.string({
+        error: (iss) =>
+          iss.input === undefined
+            ? "Required 'task_uid' parameter is missing in the API call."
+            : `'task_uid' must be a string: type(task_uid)=<class '${pyTypeName(iss.input)}'>`,
+      }),
+      user_group: userGroup,
+      user: user,
+      lock_key: lockKey,
+    },
+    reply: withKeys({ task_uid: nullableUid, retry_of: nullableUid }),
+    lock: "environment",
+    failure: (p) => ({ task_uid: null, retry_of: p?.task_uid ?? null }),
+    extension: true,
+  }),
   task_cancel: method({
     summary: "Cancel pending or running task(s).",
     http: "POST /api/task/cancel",

@@ -156,13 +156,27 @@ export const taskInfoSchema = z.object({
   /** Its children by state (states with none are left out). */
   children_counts: z.record(z.string(), z.number().int()),
   stats: z.object({ queue_depth: z.number().int(), active_workers: z.number().int() }),
+  /** The task this one retries (task_retry). */
+  retry_of: z.string().nullable().optional(),
+  /** The tasks that retry this one (task_retry), still known. */
+  retries: z.array(z.string()).optional(),
+  /** Its call's arguments and task options (function tasks accepted since the manager started). */
+  args: z.array(z.unknown()).optional(),
+  kwargs: z.record(z.string(), z.unknown()).optional(),
+  options: z.record(z.string(), z.unknown()).optional(),
   /** Timing marks along the task's path, epoch ms (only when the manager runs with ZQS_TRACE_TASKS=1). */
   trace: z.record(z.string(), z.number()).optional(),
 });
 export type TaskInfo = z.infer<typeof taskInfoSchema>;
 
-/** An entry of tasks_list: a task_info record without its outputs and stats. */
-export const taskListEntrySchema = taskInfoSchema.omit({ outputs: true, stats: true });
+/** An entry of tasks_list: a task_info record without its outputs, stats and call. */
+export const taskListEntrySchema = taskInfoSchema.omit({
+  outputs: true,
+  stats: true,
+  args: true,
+  kwargs: true,
+  options: true,
+});
 export type TaskListEntry = z.infer<typeof taskListEntrySchema>;
 
 export const CANCEL_OUTCOMES = [

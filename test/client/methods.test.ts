@@ -148,6 +148,13 @@ describe("every method of the table, through REManagerAPI", () => {
     await exercise({ method: "task_info", params: { task_uid: [uid] } }, () => api.taskInfo([uid]));
     await exercise({ method: "task_cancel", params: { task_uid: uid } }, () => api.taskCancel(uid));
     await api.waitForCompletedTask(uid, { timeout: WAIT_S });
+    const retried = await exercise(
+      { method: "task_retry", params: { task_uid: uid, ...who } },
+      () => api.taskRetry(uid),
+      true,
+    );
+    expect(retried).toMatchObject({ success: true, retry_of: uid });
+    await api.waitForCompletedTask(retried.task_uid as string, { timeout: WAIT_S });
     // The client does not fill in tasks_list's `user`: there it selects, it does not ask.
     const listed = await exercise(
       { method: "tasks_list", params: { parent: "nobody", limit: 5 } },

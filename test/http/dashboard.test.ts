@@ -4,8 +4,11 @@
  * `?token=`, open the environment, add a plan through the page's form, start
  * the queue and see the plan reach the history; a background task's progress
  * bar and a run's percent move, all from live updates (the page is never
- * reloaded). With ZQS_SCREENSHOT=FILE it saves a screenshot of the page
- * mid-way (`npm run screenshot` writes docs/dashboard.png).
+ * reloaded). Then the task views: a failed task found by filter, its
+ * traceback, retried from the page; a read-only key without the buttons (and
+ * refused by the server); paging through 1,000 tasks; the flow chart during a
+ * run of 2,000; a schedule paused, resumed and fired. With ZQS_SCREENSHOT=FILE
+ * the chart's test saves a screenshot (`npm run screenshot` writes docs/dashboard.png).
  */
 /// <reference lib="dom" />
 import path from "node:path";
@@ -14,7 +17,9 @@ import { afterAll, beforeAll, expect, it } from "vitest";
 import { startManager, type RunningManager } from "../helpers/manager.js";
 import { ROOT, WORKER_API } from "../helpers/paths.js";
 import { newGate } from "../helpers/startup.js";
-import { ENV_OPEN_MS, GUARD_MS } from "../helpers/wait.js";
+import { ENV_OPEN_MS, GUARD_MS, waitUntil } from "../helpers/wait.js";
+import { BFunc } from "../../src/client/index.js";
+import { clientOf } from "../client/helpers.js";
 import { launchBrowser } from "./browser.js";
 import type { TestGateway } from "./helpers.js";
 import { client, SINGLE_KEY, startTestGateway, waitStatus } from "./helpers.js";
@@ -51,6 +56,23 @@ export async function stepped(first, second) {
   ctx.output("rows", 3);
   await until(second);
   return "done";
+}
+
+/** Fails until \`file\` exists: a retry made after it appears completes. */
+export async function flaky(file) {
+  if (!existsSync(file)) throw new Error("the file is not there yet");
+  return "fixed";
+}
+
+/** Nothing: many of it make a flow to page through and to draw. */
+export async function tick() {
+  return null;
+}
+
+/** Waits for \`gate\`: a task that stays running. */
+export async function hold(gate) {
+  await until(gate);
+  return "held";
 }
 
 /** A task of a run: reports half its work, then waits for \`gate\`. */
@@ -193,15 +215,10 @@ it("logs in, adds a plan through the page, runs it; a task's bar and a run's per
   }, runBar);
   const partial = await barValue(runBar);
 
-  // Something in the queue for the picture, added through the page as well.
+  // Something in the queue, added through the page as well.
   await page.type("#param-steps", "5");
   await page.click("#add-plan");
   await waitPage(() => document.querySelectorAll("#queue li.item").length === 1);
-  const shot = process.env.ZQS_SCREENSHOT;
-  if (shot) {
-    await page.screenshot({ path: path.resolve(ROOT, shot), fullPage: true });
-  }
-
   second.open();
   gate.open();
   await waitPage(
@@ -286,4 +303,325 @@ it("asks for the key when there is no session, and logs in with it", async () =>
   } finally {
     await ctx.close();
   }
+});
+
+/** Logged in as the single user, with the environment open (each test may run alone). */
+async function ready(): Promise<void> {
+  if (!(await page.$('#live[data-live="yes"]'))) {
+    await page.goto(`${g.url}/?token=${SINGLE_KEY}`);
+    await page.waitForSelector('#live[data-live="yes"]');
+  }
+  const s = (await api("GET", "/api/status")).json as { worker_environment_exists: boolean };
+  if (!s.worker_environment_exists) {
+    expect((await api("POST", "/api/environment/open")).json).toMatchObject({ success: true });
+    await waitStatus(api, (st) => st.worker_environment_exists === true, ENV_OPEN_MS);
+  }
+}
+
+/** Start a background call; its task uid. */
+async function background(name: string, args: unknown[] = []): Promise<string> {
+  const r = await api("POST", "/api/function/execute", {
+    item: { item_type: "function", name, args },
+    run_in_background: true,
+  });
+  expect(r.json, r.text).toMatchObject({ success: true });
+  return (r.json as { task_uid: string }).task_uid;
+}
+
+/** Wait until the manager says the task is in `state`. */
+async function taskState(uid: string, state: string): Promise<void> {
+  await waitUntil(async () => {
+    const r = await api("GET", `/api/task/info?task_uid=${uid}`);
+    return (r.json as { task_info?: { state?: string } }).task_info?.state === state;
+  });
+}
+
+/** The detail of task `uid` is shown and loaded (in `p`). */
+async function detailShown(p: Page, uid: string, state?: string): Promise<void> {
+  await p.waitForFunction(
+    (u: string, st: string) => {
+      const box = document.getElementById("task-detail");
+      return (
+        !!box &&
+        !box.hidden &&
+        box.dataset.task === u &&
+        (st === "" ? (box.dataset.state ?? "") !== "" : box.dataset.state === st)
+      );
+    },
+    { timeout: GUARD_MS, polling: "mutation" },
+    uid,
+    state ?? "",
+  );
+}
+
+it("finds a failed task by filtering, reads its traceback, retries it: the retry is linked and completes", async () => {
+  await ready();
+  const gate = newGate();
+  const uid = await background("flaky", [gate.path]);
+  await taskState(uid, "failed");
+
+  // Filter on `failed` with the form: only failed tasks are listed, this one among them.
+  await page.goto(`${g.url}/#/tasks`);
+  await page.waitForSelector('#live[data-live="yes"]');
+  await page.select("#filter-state", "failed");
+  await page.click("#filter-apply");
+  await waitPage((u) => {
+    const rows = Array.from(document.querySelectorAll("#tasks tr[data-task]"));
+    return (
+      location.hash === "#/tasks?state=failed" &&
+      rows.some((r) => r.getAttribute("data-task") === u) &&
+      rows.every((r) => r.getAttribute("data-state") === "failed")
+    );
+  }, uid);
+  // The count of failed tasks is a filter too, and says how many there are.
+  const failedCount = await page.$eval('[data-count-state="failed"]', (b) =>
+    Number(b.getAttribute("data-count")),
+  );
+  expect(failedCount).toBeGreaterThanOrEqual(1);
+
+  // Its detail: the error and its traceback.
+  await page.click(`#tasks tr[data-task="${uid}"] a`);
+  await detailShown(page, uid, "failed");
+  expect(new URL(page.url()).hash).toBe(`#/task/${uid}`);
+  await page.waitForSelector("#task-traceback");
+  expect(await page.$eval("#task-error", (e) => e.textContent)).toContain(
+    "the file is not there yet",
+  );
+  const traceback = await page.$eval("#task-traceback", (e) => e.textContent ?? "");
+  expect(traceback).toContain("the file is not there yet");
+  expect(traceback).toMatch(/flaky/);
+  expect(await page.$eval("#task-call", (e) => e.textContent ?? "")).toContain(gate.path);
+  // A final task has no cancel button; the single user may retry it.
+  expect(await page.$("#task-cancel")).toBeNull();
+
+  // Retry from the page, now that the file is there: the retry is listed under Retries.
+  gate.open();
+  await page.click("#task-retry");
+  await page.waitForSelector("#task-retries a");
+  const retry = await page.$eval("#task-retries a", (a) => a.textContent ?? "");
+  expect(retry).not.toBe(uid);
+  const info = (await api("GET", `/api/task/info?task_uid=${retry}`)).json as {
+    task_info: { retry_of: string; name: string; args: unknown[] };
+  };
+  expect(info.task_info).toMatchObject({ retry_of: uid, name: "flaky", args: [gate.path] });
+
+  // Its own detail links back, and shows it completed with its return value.
+  await page.click("#task-retries a");
+  await detailShown(page, retry, "completed");
+  expect(await page.$eval('[data-fact="Retry of"]', (e) => e.textContent)).toBe(uid);
+  await page.waitForSelector("#task-return");
+  expect(await page.$eval("#task-return", (e) => e.textContent)).toBe('"fixed"');
+});
+
+it("a user with a read-only key sees no cancel or retry buttons, and the server refuses them anyway", async () => {
+  await ready();
+  const failed = await background("flaky", ["/nonexistent/never"]);
+  const gate = newGate();
+  const running = await background("hold", [gate.path]);
+  await taskState(failed, "failed");
+  await taskState(running, "running");
+  // The single user (write) sees each button where it applies.
+  await page.goto(`${g.url}/#/task/${running}`);
+  await detailShown(page, running, "running");
+  await page.waitForSelector("#task-cancel");
+  await page.goto(`${g.url}/#/task/${failed}`);
+  await detailShown(page, failed, "failed");
+  await page.waitForSelector("#task-retry");
+
+  const reader = g.keys.create({
+    user: "reader",
+    userGroup: "primary",
+    scopes: ["read"],
+    expiresIn: 3600,
+  });
+  const ctx = await browser.createBrowserContext();
+  try {
+    const p = await ctx.newPage();
+    p.setDefaultTimeout(GUARD_MS);
+    await p.goto(`${g.url}/?token=${reader.secret}`);
+    await p.waitForSelector('#live[data-live="yes"]');
+    for (const [uid, state] of [
+      [running, "running"],
+      [failed, "failed"],
+    ] as const) {
+      await p.goto(`${g.url}/#/task/${uid}`);
+      await detailShown(p, uid, state);
+      // The buttons are decided once the detail is drawn (with its facts).
+      await p.waitForSelector('[data-fact="State"]');
+      expect(await p.$("#task-cancel")).toBeNull();
+      expect(await p.$("#task-retry")).toBeNull();
+    }
+    // The page's own session, with its CSRF token, is refused both.
+    const refused = await p.evaluate(
+      async (r: string, f: string) => {
+        const who = (await (await fetch("/api/auth/whoami")).json()) as { csrf_token: string };
+        const post = async (path: string, body: unknown) => {
+          const res = await fetch(path, {
+            method: "POST",
+            headers: { "Content-Type": "application/json", "X-ZQS-CSRF": who.csrf_token },
+            body: JSON.stringify(body),
+          });
+          return { status: res.status, detail: ((await res.json()) as { detail?: string }).detail };
+        };
+        return [
+          await post("/api/task/cancel", { task_uid: r }),
+          await post("/api/task/retry", { task_uid: f }),
+        ];
+      },
+      running,
+      failed,
+    );
+    for (const r of refused) {
+      expect(r.status).toBe(403);
+      expect(r.detail).toMatch(/write/);
+    }
+  } finally {
+    await ctx.close();
+  }
+  // Nothing was done: the task still runs, and the failed one has no retry.
+  const held = (await api("GET", `/api/task/info?task_uid=${running}`)).json as {
+    task_info: { state: string };
+  };
+  expect(held.task_info.state).toBe("running");
+  const f = (await api("GET", `/api/task/info?task_uid=${failed}`)).json as {
+    task_info: { retries: string[] };
+  };
+  expect(f.task_info.retries).toEqual([]);
+  gate.open();
+  await taskState(running, "completed");
+});
+
+it("pages through 1,000 tasks to the oldest, each once", async () => {
+  await ready();
+  const zqs = clientOf(m);
+  let uids: string[];
+  try {
+    // Pipelined on one connection: every request in flight at once.
+    const replies = await Promise.all(
+      Array.from({ length: 1000 }, () =>
+        zqs.functionExecute(new BFunc("tick"), { run_in_background: true }),
+      ),
+    );
+    uids = replies.map((r) => r.task_uid as string);
+  } finally {
+    await zqs.close();
+  }
+  await waitUntil(async () => {
+    const c = (await api("GET", "/api/tasks/counts")).json as {
+      by_name: Record<string, Record<string, number>>;
+    };
+    return c.by_name.tick?.completed === 1000;
+  });
+  // The oldest by the manager's own creation times.
+  const oldest = (await api("GET", "/api/tasks/list?name=tick&limit=1000")).json as {
+    tasks: { task_uid: string }[];
+  };
+  const oldestUid = oldest.tasks.at(-1)?.task_uid;
+
+  await page.goto(`${g.url}/#/tasks?name=tick`);
+  await waitPage(() => document.getElementById("tasks-page")?.textContent === "page 1");
+  const seen: string[] = [];
+  for (let n = 1; ; n++) {
+    await waitPage((want) => {
+      const rows = document.querySelectorAll("#tasks tr[data-task]");
+      return document.getElementById("tasks-page")?.textContent === want && rows.length > 0;
+    }, `page ${n}`);
+    const rows = await page.$$eval("#tasks tr[data-task]", (trs) =>
+      trs.map((tr) => tr.getAttribute("data-task") ?? ""),
+    );
+    seen.push(...rows);
+    if (await page.$eval("#tasks-older", (b) => (b as HTMLButtonElement).disabled)) break;
+    await page.click("#tasks-older");
+  }
+  expect(seen).toHaveLength(1000);
+  expect(new Set(seen).size).toBe(1000);
+  expect([...seen].sort()).toEqual([...uids].sort());
+  expect(seen.at(-1)).toBe(oldestUid);
+  // And back to the newest.
+  await page.click("#tasks-newest");
+  await waitPage(() => document.getElementById("tasks-page")?.textContent === "page 1");
+});
+
+it("the flow chart moves while a run of 2,000 tasks passes", async () => {
+  await ready();
+  const chart = () =>
+    page.$eval("#flow-chart", (svg) => ({
+      started: Number(svg.getAttribute("data-started")),
+      completed: Number(svg.getAttribute("data-completed")),
+      line: svg.querySelector('[data-series="completed"]')?.getAttribute("points") ?? "",
+    }));
+  const before = await chart();
+  const run = await api("POST", "/api/run/create", {
+    function: { item_type: "function", name: "tick" },
+    count: 2000,
+  });
+  expect(run.json, run.text).toMatchObject({ success: true });
+  // The chart follows the run's events: its completed line moves...
+  await waitPage((b) => {
+    const svg = document.getElementById("flow-chart");
+    const done = Number(svg?.getAttribute("data-completed"));
+    const line = svg?.querySelector('[data-series="completed"]')?.getAttribute("points");
+    return done > Number(b) && line !== undefined;
+  }, String(before.completed));
+  const during = await chart();
+  expect(during.line).not.toBe(before.line);
+  // ...and counts every task of it.
+  await waitPage(
+    (want) =>
+      Number(document.getElementById("flow-chart")?.getAttribute("data-completed")) >= Number(want),
+    String(before.completed + 2000),
+  );
+  const after = await chart();
+  expect(after.started).toBeGreaterThanOrEqual(before.started + 2000);
+
+  // The picture for README: the last task of the run in detail, over the page (not reloaded:
+  // the chart keeps what it drew).
+  const shot = process.env.ZQS_SCREENSHOT;
+  if (shot) {
+    const last = (run.json as { task_uids: string[] }).task_uids.at(-1) ?? "";
+    await page.evaluate((u) => (location.hash = `#/task/${u}`), last);
+    await detailShown(page, last, "completed");
+    await page.waitForSelector("#task-return");
+    await page.evaluate(() => window.scrollTo(0, 0));
+    // The top of the page: the detail, the manager, the queue, the chart and the first tasks.
+    await page.screenshot({
+      path: path.resolve(ROOT, shot),
+      clip: { x: 0, y: 0, width: 1280, height: 2200 },
+      captureBeyondViewport: true,
+    });
+  }
+});
+
+it("shows a schedule's next fire and last fires; pauses, resumes and fires it from the page", async () => {
+  await ready();
+  const made = await api("POST", "/api/schedule/create", {
+    name: "hourly tick",
+    every: 3600,
+    task: { item_type: "function", name: "tick", options: { run_in_background: true } },
+  });
+  expect(made.json, made.text).toMatchObject({ success: true });
+  const uid = (made.json as { schedule_uid: string }).schedule_uid;
+  await page.goto(`${g.url}/`);
+  await page.waitForSelector('#live[data-live="yes"]');
+  const row = `#schedules tr[data-schedule="${uid}"]`;
+  await page.waitForSelector(`${row}[data-state="active"]`);
+  const next = await page.$eval(`${row} .schedule-next`, (e) => e.textContent ?? "");
+  expect(next).not.toBe("—");
+
+  await page.click(`${row} .schedule-pause`);
+  await page.waitForSelector(`${row}[data-state="paused"]`);
+  await page.click(`${row} .schedule-resume`);
+  await page.waitForSelector(`${row}[data-state="active"]`);
+
+  // Fire it now: its detail lists the fire with its task, which links to the task's detail.
+  await page.click(`${row} .schedule-open`);
+  await page.click(`${row} .schedule-trigger`);
+  await page.waitForSelector("#schedule-fires tr[data-fire] a");
+  const fired = await page.$eval("#schedule-fires tr[data-fire] a", (a) => a.textContent ?? "");
+  const s = (await api("GET", `/api/schedule/get?schedule_uid=${uid}`)).json as {
+    schedule: { last_fires: { task_uid: string }[] };
+  };
+  expect(s.schedule.last_fires.map((f) => f.task_uid)).toEqual([fired]);
+  await page.click("#schedule-fires tr[data-fire] a");
+  await detailShown(page, fired);
 });

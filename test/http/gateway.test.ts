@@ -198,6 +198,8 @@ describe.each(["json", "msgpack"] as const)("every route, manager encoding %s", 
     expect((await ok("POST", "/api/task/cancel", { task_uid: uid })).result).toBe(
       "already_completed",
     );
+    const retried = await ok("POST", "/api/task/retry", { task_uid: uid });
+    expect(retried, String(retried.msg)).toMatchObject({ success: true, retry_of: uid });
     const up = await ok("POST", "/api/script/upload", {
       script: "export function func_for_test_http() { return 7; }\n",
     });

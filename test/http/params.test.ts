@@ -142,6 +142,32 @@ describe("a body nested too deep is refused with the limit named", () => {
   });
 });
 
+describe("GET routes take their parameters as a query string too (a browser's fetch)", () => {
+  it("text, numbers, repeated names as lists; checked as a body is", async () => {
+    // A uid that looks like a number stays text where the schema takes text.
+    const st = await api("GET", "/api/task/status?task_uid=123");
+    expect(st.status, st.text).toBe(200);
+    expect(st.json).toMatchObject({ task_uid: "123", status: "not_found" });
+    const many = await api("GET", "/api/task/status?task_uid=a&task_uid=b");
+    expect(many.json.status).toEqual({ a: "not_found", b: "not_found" });
+    const list = await api("GET", "/api/tasks/list?state=failed&state=completed&limit=2");
+    expect(list.status, list.text).toBe(200);
+    expect(list.json).toMatchObject({ success: true, tasks: [] });
+    const bad = await api("GET", "/api/tasks/list?limit=many");
+    expect(bad.status, bad.text).toBe(400);
+    expect(bad.detail).toMatch(/limit/);
+    const unknown = await api("GET", "/api/status?reload=1");
+    expect(unknown.status).toBe(400);
+    expect(unknown.detail).toMatch(/unsupported parameters: 'reload'/);
+    const both = await api("GET", "/api/task/status?task_uid=a", { task_uid: "a" });
+    expect(both.status).toBe(400);
+    expect(both.detail).toMatch(/'task_uid' is given both in the query string and in the body/);
+    const nlines = await api("GET", "/api/console_output?nlines=0");
+    expect(nlines.status, nlines.text).toBe(200);
+    expect(nlines.json.text).toBe("");
+  });
+});
+
 describe("identities", () => {
   it("a refused function_execute echoes the user and group applied, not the item's", async () => {
     const r = await api("POST", "/api/function/execute", {

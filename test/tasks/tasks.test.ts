@@ -192,6 +192,41 @@ describe("function_execute", () => {
     expect(r.return_value).toBeNull();
   });
 
+  it("task_retry runs an ended task's call again with its options, linked both ways; refuses one not ended or unknown", async () => {
+    const first = await execute(c, fn("function_sleep", [0.05]), {
+      run_in_background: true,
+      timeout: 30,
+      priority: 2,
+    });
+    await waitCompleted(c, first);
+    const r = await c.request("task_retry", { task_uid: first, ...USER });
+    expect(r, String(r.msg)).toMatchObject({ success: true, msg: "", retry_of: first });
+    const second = r.task_uid as string;
+    expect(second).not.toBe(first);
+    expect((await waitCompleted(c, second)).success).toBe(true);
+    const i = (await info(c, second)) as unknown as Record<string, unknown>;
+    expect(i).toMatchObject({
+      name: "function_sleep",
+      retry_of: first,
+      args: [0.05],
+      kwargs: {},
+      options: { timeout: 30, priority: 2 },
+    });
+    expect(((await info(c, first)) as unknown as { retries: string[] }).retries).toEqual([second]);
+
+    const long = await execute(c, fn("function_sleep", [30]), { run_in_background: true });
+    const busy = await c.request("task_retry", { task_uid: long, ...USER });
+    expect(busy).toMatchObject({ success: false, task_uid: null, retry_of: long });
+    expect(busy.msg).toMatch(/cannot be retried: it has not ended \(it is (pending|running)\)/);
+    await c.request("task_cancel", { task_uid: long });
+    const unknown = await c.request("task_retry", { task_uid: "no-such-task", ...USER });
+    expect(unknown).toMatchObject({ success: false, task_uid: null });
+    expect(unknown.msg).toMatch(/Task 'no-such-task' is not known/);
+    const missing = await c.request("task_retry", { ...USER });
+    expect(missing.success).toBe(false);
+    expect(missing.msg).toMatch(/Required 'task_uid' parameter is missing/);
+  });
+
   it("bad arguments and a missing function fail as task results", async () => {
     const bad = await waitCompleted(c, await execute(c, fn("function_sleep", ["abc"])));
     expect(bad.success).toBe(false);

@@ -283,6 +283,19 @@ export function registerTasks(program: Command): void {
       );
     },
   );
+  command(
+    task,
+    {
+      name: "retry",
+      method: "task_retry",
+      description: "run an ended task's call again as a new task linked to it (zqs)",
+      arguments: { uid: { description: "the task to retry" } },
+    },
+    async ({ call, show, args }) => {
+      const r = await call({ task_uid: args.uid });
+      show(r, () => `${r.task_uid ?? ""}  (retry of ${r.retry_of ?? ""})`);
+    },
+  );
 }
 
 type TaskResult = ReplyOf<"task_result">;

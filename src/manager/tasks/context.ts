@@ -24,7 +24,15 @@ type Access = Pick<AccessControl, "hasGroup" | "functionAllowed">;
 export interface TaskHandlersContext {
   tasks: Pick<
     TaskRegistry,
-    "status" | "result" | "info" | "all" | "whenFinal" | "whenAccepted" | "mark" | "dedupHolder"
+    | "status"
+    | "result"
+    | "info"
+    | "all"
+    | "whenFinal"
+    | "whenAccepted"
+    | "mark"
+    | "dedupHolder"
+    | "get"
   >;
   lifecycle: Pick<TaskLifecycle, "submit" | "cancel" | "stats" | "unknownDependencies">;
   /** --max-live-tasks, checked before a task is accepted. */

@@ -2,16 +2,18 @@
  * function_execute, task_status, task_result (the Python server's), and the
  * zqs lifecycle: task_info, task_cancel, and the options of function_execute
  * (timeout, max_retries, retry_backoff, expires, after, priority) handed to
- * the task lifecycle; tasks_list and tasks_counts (query.ts). A task beyond
- * --max-live-tasks is refused; task_cancel cancels a task's whole tree. A
- * task's rate_limit becomes its function's (rate-limits.ts).
- * `delay`/`not_before` make a task `scheduled` until then (background only);
- * a `dedup_key` held by a task of the same user and group answers with that
- * task (`deduplicated: true`) instead of a new one (dedup.ts).
+ * the task lifecycle; task_retry (an ended task's call again, linked to it);
+ * tasks_list and tasks_counts (query.ts). A task beyond --max-live-tasks is
+ * refused; task_cancel cancels a task's whole tree. A task's rate_limit
+ * becomes its function's (rate-limits.ts). `delay`/`not_before` make a task
+ * `scheduled` until then (background only); a `dedup_key` held by a task of
+ * the same user and group answers with that task (`deduplicated: true`)
+ * instead of a new one (dedup.ts).
  */
 import { randomUUID } from "node:crypto";
 import { echoedItem, pyRepr } from "../../protocol/index.js";
-import type { Handlers } from "../rpc/dispatch.js";
+import type { ParamsOut } from "../../protocol/index.js";
+import type { Handlers, RequestContext } from "../rpc/dispatch.js";
 import { BUSY, NOT_OPEN } from "../activity.js";
 import { RequestError } from "../errors.js";
 import {
@@ -27,87 +29,48 @@ import type { CancelOutcome } from "./lifecycle.js";
 import { countTasks, listTasks } from "./query.js";
 import { takeRateLimit } from "./rate-limits.js";
 import { dedupOf, startAtOf } from "./time-params.js";
+import { isFinal } from "./task-record.js";
 
 const FUNCTION_ITEM = ["function"];
 
 export function taskHandlers(m: TaskHandlersContext): Handlers {
   return {
-    function_execute: async (p, ctx) => {
-      const item = requireItem(p.item, { item: null });
-      const { user, group } = requireRequester(m.access, p.user, p.user_group);
-      // A refusal from here on echoes the item with the user and group applied.
-      const refused = { item: echoedItem(item, { user, user_group: group }) };
-      const { name, args, kwargs } = refusingWith(refused, () => {
-        requireItemType(item, FUNCTION_ITEM);
-        const c = checkCall(item);
-        requireFunctionAllowed(m.access, group, c.name);
-        return c;
-      });
-      const startAt = startAtOf(p, m.limits.maxDelay, Date.now(), refused);
-      if (startAt !== undefined && !p.run_in_background) {
+    function_execute: (p, ctx) => execute(m, p.item, p, ctx, {}),
+
+    task_retry: async ({ task_uid, user, user_group }, ctx) => {
+      const old = m.tasks.get(task_uid);
+      const refused = { task_uid: null, retry_of: task_uid };
+      if (!old) {
+        throw new RequestError(`Task '${task_uid}' is not known (never seen, or purged)`, refused);
+      }
+      if (!old.call) {
         throw new RequestError(
-          "A delayed task ('delay', 'not_before') runs in the background: set 'run_in_background' (zqs function execute --background)",
+          `Task '${task_uid}' cannot be retried: its call is not kept (not a function task, or accepted before the manager restarted)`,
           refused,
         );
       }
-      const dedup = dedupOf(p, m.limits, refused);
-      const { item_type: _t, ...rest } = item;
-      const call = { name, args: args ?? [], kwargs: kwargs ?? {} };
-      const holder = dedup && m.tasks.dedupHolder(user, group, dedup.key);
-      if (holder !== undefined) {
-        await m.tasks.whenAccepted(holder);
-        return {
-          success: true,
-          msg: `Deduplicated: task '${holder}' holds the dedup key ${pyRepr(dedup?.key)}`,
-          item: { ...rest, ...call, user, user_group: group, item_uid: holder },
-          task_uid: holder,
-          deduplicated: true,
-        };
-      }
-      const uid = ctx.chosenUid ?? randomUUID();
-      const prepared = { ...item, user, user_group: group, item_uid: uid };
-      m.activity.requireEnvironmentOpen(NOT_OPEN, { item: prepared });
-      if (!p.run_in_background) m.activity.requireIdle(BUSY.startTask, { item: prepared });
-      const after = p.after ?? [];
-      const unknown = m.lifecycle.unknownDependencies(after);
-      if (unknown.length > 0) {
+      if (!isFinal(old.state)) {
         throw new RequestError(
-          `Unknown task in 'after': ${unknown.map((u) => pyRepr(u)).join(", ")} (never seen, or its result was purged)`,
-          { item: prepared },
+          `Task '${task_uid}' cannot be retried: it has not ended (it is ${old.state})`,
+          refused,
         );
       }
-      const full = m.trees.liveRefusal(1);
-      if (full !== undefined) throw new RequestError(full, { item: prepared });
-      const replyItem = { ...rest, ...call, user, user_group: group, item_uid: uid };
-      // Last of the checks: a task's rate_limit becomes its function's once accepted.
-      takeRateLimit(m.rateLimits, name, p.rate_limit, { item: prepared });
-      // A foreground task holds the manager (executing_task) from now until it ends,
-      // also while it waits for its dependencies or a retry.
-      if (!p.run_in_background) {
-        m.activity.begin("executing_task", { worker_environment_state: "executing_task" });
+      const { options } = old.call;
+      const item = {
+        item_type: "function",
+        name: old.name,
+        args: old.call.args,
+        kwargs: old.call.kwargs,
+      };
+      const params = { ...options, user, user_group, run_in_background: old.background };
+      try {
+        const r = await execute(m, item, params, ctx, { retryOf: task_uid });
+        return { success: true, msg: "", task_uid: r.task_uid, retry_of: task_uid };
+      } catch (err) {
+        // Refused as function_execute would refuse it, with this method's keys.
+        if (err instanceof RequestError) throw new RequestError(err.message, refused, err.prefixed);
+        throw err;
       }
-      m.lifecycle.submit(
-        uid,
-        call,
-        p.run_in_background,
-        {
-          timeout: p.timeout,
-          max_retries: p.max_retries,
-          retry_backoff: p.retry_backoff,
-          expires: p.expires,
-          after,
-          priority: p.priority,
-          worker_tags: p.worker_tags,
-          startAt,
-        },
-        undefined,
-        { user, group, ...(dedup ? { dedup } : {}) },
-      );
-      if (ctx.receivedAt !== undefined) m.tasks.mark(uid, "request_in", ctx.receivedAt);
-      // Acknowledged only once durable: a crash after this reply cannot lose the task.
-      await m.tasks.whenAccepted(uid);
-      m.tasks.mark(uid, "replied");
-      return { success: true, msg: "", item: replyItem, task_uid: uid };
     },
 
     task_status: ({ task_uid }) => {
@@ -162,4 +125,99 @@ export function taskHandlers(m: TaskHandlersContext): Handlers {
       return { success: true, msg, task_uid, result: Object.fromEntries(result) };
     },
   };
+}
+
+type ExecuteParams = Omit<ParamsOut<"function_execute">, "item">;
+
+/**
+ * Accept a function call as a task (function_execute; task_retry with the
+ * old task's call, linked to it).
+ */
+async function execute(
+  m: TaskHandlersContext,
+  rawItem: unknown,
+  p: ExecuteParams,
+  ctx: RequestContext,
+  links: { retryOf?: string },
+) {
+  const item = requireItem(rawItem as ParamsOut<"function_execute">["item"], { item: null });
+  const { user, group } = requireRequester(m.access, p.user, p.user_group);
+  // A refusal from here on echoes the item with the user and group applied.
+  const refused = { item: echoedItem(item, { user, user_group: group }) };
+  const { name, args, kwargs } = refusingWith(refused, () => {
+    requireItemType(item, FUNCTION_ITEM);
+    const c = checkCall(item);
+    requireFunctionAllowed(m.access, group, c.name);
+    return c;
+  });
+  const startAt = startAtOf(p, m.limits.maxDelay, Date.now(), refused);
+  if (startAt !== undefined && !p.run_in_background) {
+    throw new RequestError(
+      "A delayed task ('delay', 'not_before') runs in the background: set 'run_in_background' (zqs function execute --background)",
+      refused,
+    );
+  }
+  const dedup = dedupOf(p, m.limits, refused);
+  const { item_type: _t, ...rest } = item;
+  const call = { name, args: args ?? [], kwargs: kwargs ?? {} };
+  const holder = dedup && m.tasks.dedupHolder(user, group, dedup.key);
+  if (holder !== undefined) {
+    await m.tasks.whenAccepted(holder);
+    return {
+      success: true,
+      msg: `Deduplicated: task '${holder}' holds the dedup key ${pyRepr(dedup?.key)}`,
+      item: { ...rest, ...call, user, user_group: group, item_uid: holder },
+      task_uid: holder,
+      deduplicated: true,
+    };
+  }
+  const uid = ctx.chosenUid ?? randomUUID();
+  const prepared = { ...item, user, user_group: group, item_uid: uid };
+  m.activity.requireEnvironmentOpen(NOT_OPEN, { item: prepared });
+  if (!p.run_in_background) m.activity.requireIdle(BUSY.startTask, { item: prepared });
+  const after = p.after ?? [];
+  const unknown = m.lifecycle.unknownDependencies(after);
+  if (unknown.length > 0) {
+    throw new RequestError(
+      `Unknown task in 'after': ${unknown.map((u) => pyRepr(u)).join(", ")} (never seen, or its result was purged)`,
+      { item: prepared },
+    );
+  }
+  const full = m.trees.liveRefusal(1);
+  if (full !== undefined) throw new RequestError(full, { item: prepared });
+  const replyItem = { ...rest, ...call, user, user_group: group, item_uid: uid };
+  // Last of the checks: a task's rate_limit becomes its function's once accepted.
+  takeRateLimit(m.rateLimits, name, p.rate_limit, { item: prepared });
+  // A foreground task holds the manager (executing_task) from now until it ends,
+  // also while it waits for its dependencies or a retry.
+  if (!p.run_in_background) {
+    m.activity.begin("executing_task", { worker_environment_state: "executing_task" });
+  }
+  m.lifecycle.submit(
+    uid,
+    call,
+    p.run_in_background,
+    {
+      timeout: p.timeout,
+      max_retries: p.max_retries,
+      retry_backoff: p.retry_backoff,
+      expires: p.expires,
+      after,
+      priority: p.priority,
+      worker_tags: p.worker_tags,
+      startAt,
+    },
+    undefined,
+    {
+      user,
+      group,
+      ...(dedup ? { dedup } : {}),
+      ...(links.retryOf !== undefined ? { retryOf: links.retryOf } : {}),
+    },
+  );
+  if (ctx.receivedAt !== undefined) m.tasks.mark(uid, "request_in", ctx.receivedAt);
+  // Acknowledged only once durable: a crash after this reply cannot lose the task.
+  await m.tasks.whenAccepted(uid);
+  m.tasks.mark(uid, "replied");
+  return { success: true, msg: "", item: replyItem, task_uid: uid };
 }

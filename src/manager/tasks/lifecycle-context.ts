@@ -37,7 +37,7 @@ export type CancelOutcome = "cancelled" | "cancelling" | "already_completed" | "
 /** Who asked for a task, the task (or plan item) that submitted it, where it is recorded (see NewTask). */
 export type TaskLinks = Pick<
   NewTask,
-  "user" | "group" | "parent" | "listedElsewhere" | "dedup" | "createdAt"
+  "user" | "group" | "parent" | "listedElsewhere" | "dedup" | "createdAt" | "retryOf"
 >;
 
 /** What the lifecycle records its decisions in (the registry). */

@@ -85,7 +85,8 @@ export function listTasks(
   const more = matched.length > page.length && last !== undefined;
   return {
     tasks: page.map((r) => {
-      const { outputs: _o, stats: _s, ...entry } = tasks.info(r.uid, NO_STATS);
+      const info = tasks.info(r.uid, NO_STATS);
+      const { outputs: _o, stats: _s, args: _a, kwargs: _k, options: _p, ...entry } = info;
       return entry;
     }),
     cursor: more ? encodeCursor({ at: last.createdAt, uid: last.uid }) : null,

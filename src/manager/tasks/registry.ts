@@ -13,7 +13,8 @@
  * task-store.ts, what the records answer in task-views.ts.
  */
 import { EventEmitter } from "node:events";
-import type { TaskInfo, TaskState, TaskStatus } from "../../protocol/index.js";
+import type { TaskEventName, TaskInfo, TaskState, TaskStatus } from "../../protocol/index.js";
+import { TASK_EVENTS } from "../../protocol/index.js";
 import type { TaskRegistryContext } from "./context.js";
 import { TRACE_TASKS, traceNow } from "../../protocol/task-trace.js";
 import type { StoreOp, StoredResult } from "../store/types.js";
@@ -41,12 +42,12 @@ import {
   type TaskResultView,
 } from "./task-views.js";
 
-const EVENT_OF_FINAL: Record<FinalState, string> = {
-  completed: "task-succeeded",
-  failed: "task-failed",
-  cancelled: "task-revoked",
-  timed_out: "task-timeout",
-  expired: "task-expired",
+const EVENT_OF_FINAL: Record<FinalState, TaskEventName> = {
+  completed: TASK_EVENTS.succeeded,
+  failed: TASK_EVENTS.failed,
+  cancelled: TASK_EVENTS.revoked,
+  timed_out: TASK_EVENTS.timeout,
+  expired: TASK_EVENTS.expired,
 };
 
 export interface TaskRegistryEvents {
@@ -374,7 +375,7 @@ export class TaskRegistry {
     rec.updatedAt = at;
   }
 
-  private emit(rec: TaskRecord, event: string, extra: Record<string, unknown> = {}): void {
+  private emit(rec: TaskRecord, event: TaskEventName, extra: Record<string, unknown> = {}): void {
     // Built only for someone (the info socket is off by default).
     if (this.events.listenerCount("task") === 0) return;
     const where = rec.worker !== null ? this.workerInfo?.(rec.worker) : undefined;
@@ -453,6 +454,11 @@ export class TaskRegistry {
   /** Every record known (active, and final within retention), in no order. */
   all(): IterableIterator<TaskRecord> {
     return this.records.values();
+  }
+
+  /** The uids of the tasks that retry `uid` (task_retry) still known, in order. */
+  retriesOfTask(uid: string): string[] {
+    return this.ix.retriesOfTask(uid);
   }
 
   /** The uids of the subtasks of `parent` still known, in the order they were submitted. */

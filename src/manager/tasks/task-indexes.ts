@@ -22,8 +22,16 @@ export class TaskIndexes {
   /** UIDs whose records were purged (insertion order: the oldest are forgotten first). */
   private readonly purged = new Set<string>();
 
-  /** Enter a subtask in its parent's list of children. */
+  /** Task uid → the uids of the tasks that retry it (task_retry), in order. */
+  private readonly retriesOf = new Map<string, Set<string>>();
+
+  /** Enter a subtask in its parent's list of children, a retry in its original's list. */
   link(rec: TaskRecord): void {
+    if (rec.retryOf) {
+      let r = this.retriesOf.get(rec.retryOf);
+      if (!r) this.retriesOf.set(rec.retryOf, (r = new Set()));
+      r.add(rec.uid);
+    }
     if (rec.parent === null) return;
     let set = this.childrenOf.get(rec.parent);
     if (!set) this.childrenOf.set(rec.parent, (set = new Set()));
@@ -32,10 +40,20 @@ export class TaskIndexes {
 
   /** Take a purged subtask out of its parent's list (a parent's own list goes with it). */
   unlink(rec: TaskRecord): void {
+    this.retriesOf.delete(rec.uid);
+    if (rec.retryOf) {
+      const r = this.retriesOf.get(rec.retryOf);
+      r?.delete(rec.uid);
+      if (r?.size === 0) this.retriesOf.delete(rec.retryOf);
+    }
     if (rec.parent === null) return;
     const set = this.childrenOf.get(rec.parent);
     set?.delete(rec.uid);
     if (set?.size === 0) this.childrenOf.delete(rec.parent);
+  }
+
+  retriesOfTask(uid: string): string[] {
+    return [...(this.retriesOf.get(uid) ?? [])];
   }
 
   childrenOfTask(parent: string): string[] {

@@ -46,6 +46,10 @@ export interface NewTask {
   dedup?: Dedup;
   /** When it was accepted (epoch ms), when not now (a delayed task submitted again at start). */
   createdAt?: number;
+  /** The task this one retries (task_retry), or null. */
+  retryOf?: string | null;
+  /** Its call's arguments and task options, kept for task_info and task_retry (not stored). */
+  call?: KeptCall;
 }
 
 /** A delayed task: when it may start, and its call and options (to submit it again after a restart). */
@@ -60,6 +64,14 @@ export interface Delayed {
 export interface Dedup {
   key: string;
   ttl: number;
+}
+
+/** A function task's arguments and options, as it was asked for. */
+export interface KeptCall {
+  args: unknown[];
+  kwargs: Record<string, unknown>;
+  /** The options of function_execute it was given (timeout, max_retries, ...). */
+  options: Record<string, unknown>;
 }
 
 export interface CompletedResult {
@@ -127,6 +139,10 @@ export interface TaskRecord {
   dedup: Dedup | undefined;
   /** Timing marks along its path (only with ZQS_TRACE_TASKS=1; see task-trace.ts). */
   trace?: TaskTrace;
+  /** The task this one retries (task_retry), or null. */
+  retryOf: string | null;
+  /** Its arguments and options (function tasks of this manager's life; not kept across a restart). */
+  call?: KeptCall;
 }
 
 export interface TaskStats {
@@ -174,5 +190,7 @@ export function newRecord(t: NewTask, now: number): TaskRecord {
     notBefore: t.delayed?.at,
     delayed: t.delayed,
     dedup: t.dedup,
+    retryOf: t.retryOf ?? null,
+    ...(t.call ? { call: t.call } : {}),
   };
 }

@@ -70,6 +70,7 @@ type StoredInfo = Partial<
     | "parent"
     | "notBefore"
     | "dedup"
+    | "retryOf"
   >
 >;
 
@@ -311,6 +312,7 @@ function restoredRecord(uid: string, result: CompletedResult, info: StoredInfo):
     user: info.user ?? null,
     group: info.group ?? null,
     parent: info.parent ?? null,
+    retryOf: info.retryOf ?? null,
     stopping: undefined,
     result,
     heardStart: attempts > 0,
@@ -350,6 +352,7 @@ function storedInfo(
   if (r.parent !== null) info.parent = r.parent;
   if (r.notBefore !== undefined) info.notBefore = r.notBefore;
   if (r.dedup) info.dedup = r.dedup;
+  if (r.retryOf !== null) info.retryOf = r.retryOf;
   // Who asked is kept so that tasks_list can filter by user after a restart.
   if (r.user !== null) {
     info.user = r.user;

@@ -13,6 +13,7 @@ export interface TaskRecordsView {
   get(uid: string): TaskRecord | undefined;
   wasPurged(uid: string): boolean;
   childrenOfTask(uid: string): string[];
+  retriesOfTask(uid: string): string[];
   all(): Iterable<TaskRecord>;
 }
 
@@ -103,6 +104,9 @@ export function taskInfo(v: TaskRecordsView, uid: string, stats: TaskStats): Tas
     children,
     children_counts: counts,
     stats,
+    retry_of: r.retryOf,
+    retries: v.retriesOfTask(uid),
+    ...(r.call ? { args: r.call.args, kwargs: r.call.kwargs, options: r.call.options } : {}),
     ...(r.trace ? { trace: r.trace } : {}),
   };
 }

@@ -1,5 +1,9 @@
+// @ts-check
 // The "add a plan" form: one field per parameter of the plan's description
 // (plans_allowed), and the values typed in them read back as plan arguments.
+import { h } from "../lib/dom.js";
+
+/** @typedef {{name: string, kind?: {value?: number}, default?: unknown, annotation?: any, description?: string}} PlanParam */
 
 /** Parameter kinds (Python's inspect.Parameter.kind values). */
 const VAR_POSITIONAL = 2;
@@ -9,6 +13,8 @@ const VAR_KEYWORD = 4;
  * A typed value: JSON (`3`, `[1, 2]`, `{"a": 1}`), a Python literal as the
  * descriptions show defaults (`None`, `True`, `['det1']`), or else the text
  * itself (a device name, say). Empty means "not given".
+ * @param {string} text
+ * @returns {unknown}
  */
 export function parseValue(text) {
   const t = text.trim();
@@ -30,15 +36,22 @@ export function parseValue(text) {
   }
 }
 
-/** A short text of a parameter's annotation (`typing.List[float]` → `List[float]`). */
+/**
+ * A short text of a parameter's annotation (`typing.List[float]` → `List[float]`).
+ * @param {PlanParam} p
+ */
 function typeText(p) {
   const a = p.annotation;
   const type = typeof a === "string" ? a : (a?.type ?? "");
   return type.replace(/\b(typing|collections\.abc)\./g, "");
 }
 
-/** The devices or plans an annotation names (`{"devices": {"Motors": ["m1"]}}`), flattened. */
+/**
+ * The devices or plans an annotation names (`{"devices": {"Motors": ["m1"]}}`), flattened.
+ * @param {PlanParam} p
+ */
 function choicesOf(p) {
+  /** @type {string[]} */
   const out = [];
   const a = p.annotation;
   if (a && typeof a === "object") {
@@ -54,9 +67,12 @@ function choicesOf(p) {
 /**
  * Build the fields of one plan into `box` (replacing what was there). Each
  * input is named `param-<name>` and carries `data-kind`.
+ * @param {HTMLElement} box
+ * @param {{parameters?: PlanParam[]} | undefined} plan
  */
-export function renderParams(box, plan, h) {
+export function renderParams(box, plan) {
   box.replaceChildren();
+  /** @type {PlanParam[]} */
   const params = Array.isArray(plan?.parameters) ? plan.parameters : [];
   if (params.length === 0) {
     box.append(h("p", { class: "muted" }, "This plan takes no parameters."));
@@ -107,10 +123,13 @@ export function renderParams(box, plan, h) {
  * when a `*args` parameter is given, those before it go to `args` in order
  * and it spreads its list after them. Throws an Error naming a missing
  * required parameter.
+ * @param {HTMLElement} box
+ * @param {string} planName
  */
 export function readItem(box, planName) {
-  const fields = [...box.querySelectorAll("input[data-param]")].map((input) => ({
-    name: input.dataset.param,
+  const inputs = /** @type {HTMLInputElement[]} */ ([...box.querySelectorAll("input[data-param]")]);
+  const fields = inputs.map((input) => ({
+    name: input.dataset.param ?? "",
     kind: Number(input.dataset.kind),
     required: input.required,
     value: parseValue(input.value),
@@ -120,7 +139,9 @@ export function readItem(box, planName) {
       throw new Error(`The parameter '${f.name}' is required`);
   }
   const star = fields.findIndex((f) => f.kind === VAR_POSITIONAL && f.value !== undefined);
+  /** @type {unknown[]} */
   const args = [];
+  /** @type {Record<string, unknown>} */
   const kwargs = {};
   fields.forEach((f, i) => {
     if (f.value === undefined) return;

@@ -112,6 +112,42 @@ export interface SimOptions {
   sleepMs?: number;
 }
 
+/** Simulated workers a process: each takes two file descriptors (its socket, its mailbox). */
+const SIM_PER_PROCESS = 5000;
+
+/** Start `count` simulated workers, named from sim-`first`; resolves once every one is welcome. */
+function startSim(
+  addr: string,
+  count: number,
+  first: number,
+  o: SimOptions,
+): { proc: ChildProcess; ready: Promise<void> } {
+  const proc = spawn(
+    process.execPath,
+    [
+      path.join(ROOT, "bench/sim-workers.mjs"),
+      addr,
+      String(count),
+      "--slots",
+      String(o.slots ?? 1),
+      "--sleep",
+      String(o.sleepMs ?? 0),
+      "--first",
+      String(first),
+    ],
+    { stdio: ["ignore", "pipe", "inherit"] },
+  );
+  const ready = new Promise<void>((resolve, reject) => {
+    proc.stdout?.on("data", (d: Buffer) => {
+      if (d.toString().includes("ready")) resolve();
+    });
+    proc.once("exit", (code) =>
+      reject(new Error(`the simulated workers exited (${String(code)})`)),
+    );
+  });
+  return { proc, ready };
+}
+
 /** Background no-op tasks/s with `simulated` workers connected (bench/sim-workers.mjs). */
 export async function benchRemoteScheduling(
   n = 5000,
@@ -119,33 +155,17 @@ export async function benchRemoteScheduling(
   o: SimOptions = {},
 ): Promise<number> {
   const { z, addr } = await remoteManager();
-  const sim = spawn(
-    process.execPath,
-    [
-      path.join(ROOT, "bench/sim-workers.mjs"),
-      addr,
-      String(simulated),
-      "--slots",
-      String(o.slots ?? 1),
-      "--sleep",
-      String(o.sleepMs ?? 0),
-    ],
-    { stdio: ["ignore", "pipe", "inherit"] },
-  );
+  const sims: ReturnType<typeof startSim>[] = [];
+  for (let first = 0; first < simulated; first += SIM_PER_PROCESS) {
+    sims.push(startSim(addr, Math.min(SIM_PER_PROCESS, simulated - first), first, o));
+  }
   try {
-    await new Promise<void>((resolve, reject) => {
-      sim.stdout?.on("data", (d: Buffer) => {
-        if (d.toString().includes("ready")) resolve();
-      });
-      sim.once("exit", (code) =>
-        reject(new Error(`the simulated workers exited (${String(code)})`)),
-      );
-    });
+    await Promise.all(sims.map((s) => s.ready));
     await waitUntil(async () => (await onlineWorkers(z)) === simulated, 300_000);
     await backgroundRate(z, Math.min(WARMUP_TASKS, n), 16);
     return await backgroundRate(z, n, 16);
   } finally {
-    await stopAll([sim]);
+    await stopAll(sims.map((s) => s.proc));
     await z.stop();
   }
 }

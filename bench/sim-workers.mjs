@@ -1,13 +1,15 @@
 /**
  * Simulated remote workers for bench/remote.ts: one process holding N DEALER
  * sockets that join a manager's worker socket (hello, wire 2), beat as the
- * welcome says, and answer each task with a successful task_done (no worker
+ * manager says (welcome, heartbeat), only after a silence, as the real agent,
+ * and answer each task with a successful task_done (no worker
  * process behind them): at once, or after `--sleep` ms, each worker running
  * at most `--slots` tasks at a time and holding the rest (dealt ahead) in
  * order. The reports of one turn go as one message, as the real agent's.
  *
- *   node bench/sim-workers.mjs ADDR N [--slots S] [--sleep MS]
- *   (prints "ready" once every one is welcome)
+ *   node bench/sim-workers.mjs ADDR N [--slots S] [--sleep MS] [--first I]
+ *   (prints "ready" once every one is welcome; they are named sim-I, sim-I+1...;
+ *   each socket takes two file descriptors: bench/remote.ts runs 5,000 a process)
  */
 import { parseArgs } from "node:util";
 import { context, Dealer } from "zeromq";
@@ -20,12 +22,17 @@ import {
 
 const { positionals, values } = parseArgs({
   allowPositionals: true,
-  options: { slots: { type: "string", default: "1" }, sleep: { type: "string", default: "0" } },
+  options: {
+    slots: { type: "string", default: "1" },
+    sleep: { type: "string", default: "0" },
+    first: { type: "string", default: "0" },
+  },
 });
 const [addr, nText] = positionals;
 const n = Number(nText);
 const slots = Number(values.slots);
 const sleepMs = Number(values.sleep);
+const first = Number(values.first);
 // zeromq's default is 1,024 sockets per context.
 context.maxSockets = n + 64;
 
@@ -53,7 +60,9 @@ async function run(i) {
   d.connect(addr);
   const out = [];
   let sending = false;
+  let lastSentAt = 0;
   const write = (msg) => {
+    lastSentAt = Date.now();
     out.push(encodeWire(msg));
     if (sending) return;
     sending = true;
@@ -88,7 +97,21 @@ async function run(i) {
   };
   write(hello);
   let known = false;
+  // A hello may be lost among thousands of connects: said again until welcome
+  // (the real agent's heartbeat gets a "who" and says hello again).
+  const again = setInterval(() => (known ? clearInterval(again) : write(hello)), 5000);
+  again.unref();
   let beat;
+  let beatMs = 0;
+  const pace = (ms) => {
+    if (ms === beatMs) return;
+    beatMs = ms;
+    clearInterval(beat);
+    beat = setInterval(() => {
+      if (Date.now() - lastSentAt >= beatMs / 2) write({ type: "heartbeat", busy: running });
+    }, beatMs);
+    beat.unref();
+  };
   const waiting = [];
   let running = 0;
   const start = () => {
@@ -113,9 +136,9 @@ async function run(i) {
     if (m.type === "welcome") {
       if (!known && ++welcomed === n) process.stdout.write("ready\n");
       known = true;
-      clearInterval(beat);
-      beat = setInterval(() => write({ type: "heartbeat", busy: running }), m.heartbeat_ms);
-      beat.unref();
+      pace(m.heartbeat_ms);
+    } else if (m.type === "heartbeat") {
+      if (m.heartbeat_ms !== undefined) pace(m.heartbeat_ms);
     } else if (m.type === "who") write(hello);
     else if (m.type === "execute" || m.type === "execute_batch") {
       for (const t of m.type === "execute" ? [m] : m.tasks) waiting.push(t.id);
@@ -124,7 +147,7 @@ async function run(i) {
   }
 }
 
-for (let i = 0; i < n; i++) void run(i);
+for (let i = 0; i < n; i++) void run(first + i);
 process.on("SIGTERM", () => {
   for (const s of socks) s.close();
   process.exit(0);

@@ -172,6 +172,7 @@ export class Manager {
           },
           maxMessageSize: opts.workerMaxMessageSize,
           forgetAfterMs: opts.workerForgetAfter * 1000,
+          heartbeatRate: opts.workerHeartbeatRate,
         },
         this.log,
       );

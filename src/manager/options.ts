@@ -51,6 +51,7 @@ export interface ManagerOptions {
   workerMaxHelloSize: number;
   workerMaxMessageSize: number;
   workerForgetAfter: number;
+  workerHeartbeatRate: number;
   maxMessageSize: number;
   consoleRate: number;
   consoleBurst: number;
@@ -368,6 +369,15 @@ export const OPTION_SPECS: OptionSpec[] = [
       "with --zmq-worker-addr: a zqs worker that left or was lost stays in workers_list (and keeps its name's key) this long (0: forgotten at once)",
     default: 3600,
     parse: positiveNumber,
+  },
+  {
+    key: "workerHeartbeatRate",
+    flag: "--worker-heartbeat-rate",
+    value: "<n>",
+    description:
+      "with --zmq-worker-addr: most heartbeats a second with all zqs workers together; past it, their interval and --worker-timeout double as often as needed (told to the workers)",
+    default: 2000,
+    parse: positiveInt,
   },
   {
     key: "maxMessageSize",

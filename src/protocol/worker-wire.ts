@@ -102,7 +102,15 @@ export const managerMessageSchema = z.discriminatedUnion("type", [
   z.object({ type: z.literal("refused"), reason: z.string() }),
   /** The manager does not know this connection: announce yourself (hello). */
   z.object({ type: z.literal("who") }),
-  z.object({ type: z.literal("heartbeat") }),
+  /**
+   * A sign of life; with the pace, when the manager changes it (many workers
+   * connected beat less often): the agent beats at `heartbeat_ms` from then on.
+   */
+  z.object({
+    type: z.literal("heartbeat"),
+    heartbeat_ms: z.number().positive().optional(),
+    timeout_ms: z.number().positive().optional(),
+  }),
   executeMsgSchema,
   /** Tasks dealt in one turn, in dealing order (to an agent that speaks wire 2). */
   z.object({ type: z.literal("execute_batch"), tasks: z.array(executeMsgSchema).min(1) }),

@@ -113,6 +113,8 @@ export class WorkerAgent {
   private unclaimedSince: number | undefined;
   private sending = false;
   private lastFromManager = Date.now();
+  /** When a message last went to the manager (a heartbeat is due only after a silence). */
+  private lastSentAt = 0;
   private heartbeatMs: number;
   private timeoutMs: number;
   private beat: NodeJS.Timeout | undefined;
@@ -387,12 +389,7 @@ export class WorkerAgent {
             this.opts.log(`The manager at ${this.address} takes back ${n} running task(s)`);
           this.unclaimedSince = undefined;
         }
-        this.timeoutMs = m.timeout_ms;
-        if (m.heartbeat_ms !== this.heartbeatMs) {
-          this.heartbeatMs = m.heartbeat_ms;
-          if (this.beat) clearInterval(this.beat);
-          this.beat = setInterval(() => this.tick(), this.heartbeatMs);
-        }
+        this.adoptPace(m.heartbeat_ms, m.timeout_ms);
         this.next();
         return;
       }
@@ -417,6 +414,9 @@ export class WorkerAgent {
         this.hello();
         return;
       case "heartbeat":
+        if (m.heartbeat_ms !== undefined && m.timeout_ms !== undefined) {
+          this.adoptPace(m.heartbeat_ms, m.timeout_ms);
+        }
         if (this.state === "lost") {
           this.state = "online";
           this.opts.log(`The manager answers again`);
@@ -478,6 +478,15 @@ export class WorkerAgent {
     }
   }
 
+  /** How often to beat and when the manager is lost, as the manager says (welcome, heartbeat). */
+  private adoptPace(heartbeatMs: number, timeoutMs: number): void {
+    this.timeoutMs = timeoutMs;
+    if (heartbeatMs === this.heartbeatMs) return;
+    this.heartbeatMs = heartbeatMs;
+    if (this.beat) clearInterval(this.beat);
+    this.beat = setInterval(() => this.tick(), this.heartbeatMs);
+  }
+
   /** The running and queued tasks are no longer the manager's: the orphan policy decides. */
   private orphanAll(why: string): void {
     this.queue.length = 0;
@@ -496,7 +505,10 @@ export class WorkerAgent {
   private tick(): void {
     if (this.state === "closed") return;
     this.checkUnclaimed();
-    if (this.outbox.length === 0 && this.pending.length === 0) {
+    // Any message is a sign of life: a heartbeat only after a silence (of half
+    // an interval: the last beat went a little after the last tick).
+    const silent = Date.now() - this.lastSentAt >= this.heartbeatMs / 2;
+    if (silent && this.outbox.length === 0 && this.pending.length === 0) {
       const busy = this.children.filter((c) => c.task !== undefined).length + this.queue.length;
       this.send({ type: "heartbeat", busy });
     }
@@ -602,6 +614,7 @@ export class WorkerAgent {
         if (!d || d.closed) break;
         try {
           await d.send(m.body);
+          this.lastSentAt = Date.now();
         } catch {
           if (d !== this.dealer) continue; // the manager changed: on to the new connection
           if (d.closed) break;

@@ -111,6 +111,8 @@ export async function startManager(opts: StartOptions = {}): Promise<RunningMana
   const infoAddr = opts.infoAddr ?? `tcp://127.0.0.1:${await freePort()}`;
   const tmpDir = mkdtempSync(path.join(os.tmpdir(), "zqs-test-"));
   const args = [
+    // ZQS_MANAGER_NODE_ARGS: node flags for the manager (e.g. "--cpu-prof --cpu-prof-dir=/tmp/p", to profile it in a bench).
+    ...(process.env.ZQS_MANAGER_NODE_ARGS?.split(" ").filter(Boolean) ?? []),
     opts.cli ?? CLI,
     "manager",
     "--zmq-control-addr",

@@ -12,6 +12,7 @@ import { execute, fn, info, openEnvironment, USER, waitFinal, waitInfo } from ".
 import { json, zqs } from "../cli/helpers.js";
 import type { RunningWorker } from "./helpers.js";
 import { startRemoteManager, startWorker, waitWorker, workersList } from "./helpers.js";
+import { RawWorker } from "./raw-worker.js";
 
 const cleanup: (() => Promise<void> | void)[] = [];
 afterEach(async () => {
@@ -237,6 +238,28 @@ describe("zqs worker: end to end", () => {
     while (off?.msg.event === "worker-heartbeat") off = await events.nextMessage(60);
     expect(off?.msg).toMatchObject({ event: "worker-offline", worker: "seen", reason: "left" });
     events.close();
+  });
+
+  it("past --worker-heartbeat-rate the heartbeat pace slows; the manager tells joining and joined workers", async () => {
+    // A quarter of 2 s is 500 ms: one worker beating twice a second is past a rate of 1.
+    const { addr } = await setup(["--worker-timeout", "2", "--worker-heartbeat-rate", "1"]);
+    const a = new RawWorker(addr);
+    cleanup.push(() => a.close());
+    await a.hello("pace-a");
+    expect(await a.answer()).toEqual({ type: "welcome", heartbeat_ms: 1000, timeout_ms: 4000 });
+    const b = new RawWorker(addr);
+    cleanup.push(() => b.close());
+    await b.hello("pace-b");
+    expect(await b.answer()).toEqual({ type: "welcome", heartbeat_ms: 2000, timeout_ms: 8000 });
+    // The one that joined first hears the new pace in a heartbeat.
+    await waitUntil(() =>
+      a.got("heartbeat").find((h) => "timeout_ms" in h && h.timeout_ms === 8000),
+    );
+    expect(a.got("heartbeat").at(-1)).toEqual({
+      type: "heartbeat",
+      heartbeat_ms: 2000,
+      timeout_ms: 8000,
+    });
   });
 
   it("a message that is not one is dropped and logged: the manager goes on", async () => {

@@ -11,9 +11,12 @@
  *    worker is known by its name, so a worker that comes back is the same
  *    worker again. A worker that left or was lost is forgotten after
  *    --worker-forget-after.
- *  - Liveness: heartbeats both ways every quarter of `--worker-timeout`. A
- *    worker silent for the timeout is lost: the scheduler retries or fails its
- *    running tasks (worker-lost), naming it and its host.
+ *  - Liveness: heartbeats both ways every quarter of `--worker-timeout`, none
+ *    to a peer that was sent something else meanwhile. A worker silent for the
+ *    timeout is lost: the scheduler retries or fails its running tasks
+ *    (worker-lost), naming it and its host. With more workers than
+ *    `--worker-heartbeat-rate` allows, both are longer (liveness.ts); one
+ *    timer visits the workers due (a heap), none is scanned per tick.
  *  - A task message is applied only if the task is assigned to that worker
  *    now (uid and attempt): a result that comes after the task was given up
  *    (its worker was lost, it was retried elsewhere) is logged and dropped,
@@ -37,6 +40,8 @@ import { ConsoleLimit, DEFAULT_CONSOLE_BURST, DEFAULT_CONSOLE_RATE } from "../co
 import { routerLoop } from "../rpc/router-loop.js";
 import { SendQueue } from "../rpc/sendqueue.js";
 import type { HelloLimits } from "./hello-limits.js";
+import type { Visited } from "./liveness.js";
+import { HeartbeatPace, VisitHeap } from "./liveness.js";
 import { helloCountRefusal, helloSizeRefusal } from "./hello-limits.js";
 import type { NameHolder } from "./worker-names.js";
 import { judgeClaim, nameInUse, PendingClaims } from "./worker-names.js";
@@ -66,7 +71,7 @@ export interface WorkerRow {
   tasks_failed: number;
 }
 
-interface RemoteWorker {
+interface RemoteWorker extends Visited {
   name: string;
   /** Its agent's instance token (hello). */
   instance: string;
@@ -86,6 +91,10 @@ interface RemoteWorker {
   state: WorkerState;
   connectedAt: number;
   lastSeen: number;
+  /** When the manager last sent it anything (a heartbeat is due only after a silence). */
+  lastSentAt: number;
+  /** The loss time it was last told (its beats keep that pace until it hears another). */
+  toldLossMs: number;
   lastHeartbeatEvent: number;
   tasksDone: number;
   tasksFailed: number;
@@ -119,6 +128,8 @@ export interface RemotePoolOptions {
   maxMessageSize: number;
   /** A worker that left or was lost is forgotten this long after (--worker-forget-after). */
   forgetAfterMs: number;
+  /** Heartbeats a second of all the workers together, before their pace slows (--worker-heartbeat-rate). */
+  heartbeatRate: number;
 }
 
 /** worker-heartbeat events are published at most this often per worker. */
@@ -137,6 +148,13 @@ export class RemoteWorkerPool extends EventEmitter<TaskWorkerPoolEvents> impleme
   private running = false;
   private loopDone: Promise<void> | undefined;
   private beat: NodeJS.Timeout | undefined;
+  private readonly pace: HeartbeatPace;
+  /** The manager's heartbeat at the current pace, encoded once. */
+  private heartbeatBody: Buffer;
+  /** Every known worker, by when to look at it next. */
+  private readonly visits = new VisitHeap<RemoteWorker>();
+  /** Workers past their deadline, judged after this turn's reads. */
+  private suspects: RemoteWorker[] = [];
   /** Peers whose broken messages were logged (once each). */
   private readonly complained = new Set<string>();
   /** Hellos under the name of a live worker, waiting for it to speak or be lost. */
@@ -161,10 +179,13 @@ export class RemoteWorkerPool extends EventEmitter<TaskWorkerPoolEvents> impleme
     this.sendQueue = new SendQueue(this.router, (err) =>
       this.log.debug({ err }, "Failed to send to a worker"),
     );
+    this.pace = new HeartbeatPace(opts.timeoutMs, opts.heartbeatRate);
+    this.heartbeatBody = this.encodeHeartbeat();
   }
 
-  get heartbeatMs(): number {
-    return Math.max(20, Math.floor(this.opts.timeoutMs / 4));
+  private encodeHeartbeat(): Buffer {
+    const { intervalMs, lossMs } = this.pace.pace;
+    return encodeWire({ type: "heartbeat", heartbeat_ms: intervalMs, timeout_ms: lossMs });
   }
 
   async bind(): Promise<void> {
@@ -177,7 +198,8 @@ export class RemoteWorkerPool extends EventEmitter<TaskWorkerPoolEvents> impleme
       onFrames: (frames) => this.onFrames(frames),
       yieldAfterBytes: LARGE_MESSAGE_BYTES,
     });
-    this.beat = setInterval(() => this.tick(), this.heartbeatMs);
+    // The timer's period bounds how late a heartbeat or a loss may come after it is due.
+    this.beat = setInterval(() => this.tick(), Math.min(100, Math.ceil(this.pace.baseMs / 4)));
     this.beat.unref();
   }
 
@@ -259,6 +281,7 @@ export class RemoteWorkerPool extends EventEmitter<TaskWorkerPoolEvents> impleme
   // ---- the socket -----------------------------------------------------------------
 
   private send(w: RemoteWorker, msg: ManagerMessage | ExecuteFunctionMsg | SubtaskNotice): void {
+    w.lastSentAt = Date.now();
     this.sendTo(w.routeBuf, msg);
   }
 
@@ -338,8 +361,7 @@ export class RemoteWorkerPool extends EventEmitter<TaskWorkerPoolEvents> impleme
 
   private holder(w: RemoteWorker): NameHolder {
     const live =
-      (w.state === "online" || w.state === "draining") &&
-      Date.now() - w.lastSeen <= this.opts.timeoutMs;
+      (w.state === "online" || w.state === "draining") && Date.now() - w.lastSeen <= this.lossMs(w);
     return { instance: w.instance, key: w.key, live, hostname: w.hostname, pid: w.pid };
   }
 
@@ -397,6 +419,10 @@ export class RemoteWorkerPool extends EventEmitter<TaskWorkerPoolEvents> impleme
         state: "online",
         connectedAt: now,
         lastSeen: now,
+        lastSentAt: now,
+        toldLossMs: 0,
+        visitAt: now,
+        heapIndex: -1,
         lastHeartbeatEvent: now,
         tasksDone: 0,
         tasksFailed: 0,
@@ -438,11 +464,11 @@ export class RemoteWorkerPool extends EventEmitter<TaskWorkerPoolEvents> impleme
       tags,
     };
     this.byRoute.set(key, w);
-    this.sendTo(route, {
-      type: "welcome",
-      heartbeat_ms: this.heartbeatMs,
-      timeout_ms: this.opts.timeoutMs,
-    });
+    this.paceFor(now);
+    const { intervalMs, lossMs } = this.pace.pace;
+    this.send(w, { type: "welcome", heartbeat_ms: intervalMs, timeout_ms: lossMs });
+    w.toldLossMs = lossMs;
+    this.visits.schedule(w, now + intervalMs);
     if (wasOnline) return;
     w.connectedAt = now;
     w.lastHeartbeatEvent = now;
@@ -507,29 +533,66 @@ export class RemoteWorkerPool extends EventEmitter<TaskWorkerPoolEvents> impleme
     this.emit("task-message", w.name, m);
   }
 
-  /** Heartbeats out; a worker silent past the timeout is lost; one gone long enough is forgotten. */
+  /** A worker silent this long is lost: the pace now, or the slower one it was told. */
+  private lossMs(w: RemoteWorker): number {
+    return Math.max(this.pace.pace.lossMs, w.toldLossMs);
+  }
+
+  /** The pace for the workers connected now; a new one goes out with the next heartbeats. */
+  private paceFor(now: number): void {
+    if (this.pace.update(this.byRoute.size, now)) this.heartbeatBody = this.encodeHeartbeat();
+  }
+
+  /**
+   * The workers due: a heartbeat to one told nothing for an interval (or not
+   * yet told the pace); one silent past its loss time is judged after this
+   * turn's reads; one gone long enough is forgotten.
+   */
   private tick(): void {
     const now = Date.now();
-    let late = false;
-    for (const w of this.byName.values()) {
+    this.paceFor(now);
+    const { intervalMs, lossMs } = this.pace.pace;
+    let w: RemoteWorker | undefined;
+    while ((w = this.visits.popDue(now)) !== undefined) {
       if (w.state !== "online" && w.state !== "draining") {
-        if (now - w.lastSeen >= this.opts.forgetAfterMs) this.byName.delete(w.name);
+        const forgetAt = w.lastSeen + this.opts.forgetAfterMs;
+        if (now < forgetAt) this.visits.schedule(w, forgetAt);
+        else if (this.byName.get(w.name) === w) this.byName.delete(w.name);
         continue;
       }
-      this.send(w, { type: "heartbeat" });
-      if (now - w.lastSeen > this.opts.timeoutMs) late = true;
-    }
-    if (!late) return;
-    // Decide after this turn's reads (setImmediate runs after the poll phase): a
-    // manager that was busy itself may have beats waiting unread.
-    setImmediate(() => {
-      const t = Date.now();
-      for (const w of this.byName.values()) {
-        if (w.state !== "online" && w.state !== "draining") continue;
-        if (t - w.lastSeen <= this.opts.timeoutMs) continue;
-        this.gone(w, "lost", this.lostMessage(w));
+      const deadline = w.lastSeen + this.lossMs(w);
+      if (now > deadline) {
+        if (this.suspects.length === 0) setImmediate(() => this.judgeSuspects());
+        this.suspects.push(w);
+        continue;
       }
-    });
+      if (now - w.lastSentAt >= intervalMs || w.toldLossMs !== lossMs) {
+        w.lastSentAt = now;
+        this.sendQueue.send([w.routeBuf, this.heartbeatBody]);
+        w.toldLossMs = lossMs;
+      }
+      this.visits.schedule(w, Math.min(w.lastSentAt + intervalMs, deadline + 1));
+    }
+  }
+
+  /**
+   * Decide after this turn's reads (setImmediate runs after the poll phase): a
+   * manager that was busy itself may have beats waiting unread.
+   */
+  private judgeSuspects(): void {
+    const suspects = this.suspects;
+    this.suspects = [];
+    const now = Date.now();
+    for (const w of suspects) {
+      if (w.state !== "online" && w.state !== "draining") {
+        this.visits.schedule(w, now);
+        continue;
+      }
+      const deadline = w.lastSeen + this.lossMs(w);
+      if (now > deadline) this.gone(w, "lost", this.lostMessage(w));
+      else
+        this.visits.schedule(w, Math.min(w.lastSentAt + this.pace.pace.intervalMs, deadline + 1));
+    }
   }
 
   /** A worker's output on QS_Console, each line after the worker's name. */
@@ -546,7 +609,7 @@ export class RemoteWorkerPool extends EventEmitter<TaskWorkerPoolEvents> impleme
   }
 
   private lostMessage(w: RemoteWorker): string {
-    return `The worker '${w.name}' on ${w.hostname} was lost (no heartbeat for ${this.opts.timeoutMs / 1000} s) while the task was running`;
+    return `The worker '${w.name}' on ${w.hostname} was lost (no heartbeat for ${this.lossMs(w) / 1000} s) while the task was running`;
   }
 
   /**
@@ -557,7 +620,10 @@ export class RemoteWorkerPool extends EventEmitter<TaskWorkerPoolEvents> impleme
     this.offline(w, state, msg);
     const claim = this.pending.take(w.name);
     if (claim) this.take(claim.routeBuf, claim.route, claim.hello, claim.key);
-    else if (this.opts.forgetAfterMs === 0) this.byName.delete(w.name);
+    else if (this.opts.forgetAfterMs === 0) {
+      this.byName.delete(w.name);
+      this.visits.remove(w);
+    } else this.visits.schedule(w, w.lastSeen + this.opts.forgetAfterMs);
   }
 
   private offline(w: RemoteWorker, state: "lost" | "offline", msg: string): void {

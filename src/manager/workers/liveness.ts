@@ -1,0 +1,139 @@
+/**
+ * Heartbeats of the workers on other hosts, at any number of them:
+ *
+ *  - `HeartbeatPace`: how often a worker beats and how long a silent one
+ *    lasts. A quarter of `--worker-timeout` and the timeout, until the workers
+ *    connected would beat more often together than `--worker-heartbeat-rate`
+ *    a second: then both are doubled as many times as needed (and halved back,
+ *    one step at a time, once half the rate would do). The manager tells each
+ *    worker the pace in its welcome and in its heartbeats.
+ *  - `VisitHeap`: the workers by the time the manager next looks at them (a
+ *    heartbeat due, a deadline passed, a worker to forget): one timer pops those
+ *    due, so no tick scans every worker.
+ */
+
+export interface Pace {
+  /** How often a worker beats, and the manager to it, when nothing else was said. */
+  intervalMs: number;
+  /** A worker silent this long is lost. */
+  lossMs: number;
+}
+
+export class HeartbeatPace {
+  private factor = 1;
+  private changedAt = -Infinity;
+
+  constructor(
+    private readonly timeoutMs: number,
+    /** Heartbeats a second, of all the workers together (--worker-heartbeat-rate). */
+    private readonly rate: number,
+  ) {}
+
+  /** The base interval: a quarter of the timeout. */
+  get baseMs(): number {
+    return Math.max(20, Math.floor(this.timeoutMs / 4));
+  }
+
+  get pace(): Pace {
+    return { intervalMs: this.baseMs * this.factor, lossMs: this.timeoutMs * this.factor };
+  }
+
+  /**
+   * The pace for `workers` connected now; true when it changed. Slower at once;
+   * faster only by one halving per loss time (a worker told the old pace may
+   * beat at it until it hears the new one), and only once half the rate suffices.
+   */
+  update(workers: number, now: number): boolean {
+    const beatsPerSec = (factor: number) => (workers * 1000) / (this.baseMs * factor);
+    let f = this.factor;
+    while (beatsPerSec(f) > this.rate) f *= 2;
+    if (f === this.factor && f > 1 && beatsPerSec(f / 2) <= this.rate / 2) {
+      if (now - this.changedAt < this.timeoutMs * f) return false;
+      f /= 2;
+    }
+    if (f === this.factor) return false;
+    this.factor = f;
+    this.changedAt = now;
+    return true;
+  }
+}
+
+/** An entry of the heap: when to visit it, and its place (-1: not in the heap). */
+export interface Visited {
+  visitAt: number;
+  heapIndex: number;
+}
+
+/** A binary min-heap by `visitAt`; entries know their place, so one can move or leave. */
+export class VisitHeap<T extends Visited> {
+  private readonly items: T[] = [];
+
+  get size(): number {
+    return this.items.length;
+  }
+
+  /** The first due, if any is due at `now` (it leaves the heap). */
+  popDue(now: number): T | undefined {
+    const top = this.items[0];
+    if (top === undefined || top.visitAt > now) return undefined;
+    this.remove(top);
+    return top;
+  }
+
+  /** Put it in (or move it) to be visited at `at`. */
+  schedule(item: T, at: number): void {
+    item.visitAt = at;
+    if (item.heapIndex < 0) {
+      item.heapIndex = this.items.length;
+      this.items.push(item);
+    }
+    this.up(item.heapIndex);
+    this.down(item.heapIndex);
+  }
+
+  remove(item: T): void {
+    const i = item.heapIndex;
+    if (i < 0) return;
+    const last = this.items.pop() as T;
+    item.heapIndex = -1;
+    if (last === item) return;
+    this.items[i] = last;
+    last.heapIndex = i;
+    this.up(i);
+    this.down(i);
+  }
+
+  private up(i: number): void {
+    const items = this.items;
+    const item = items[i] as T;
+    while (i > 0) {
+      const p = (i - 1) >> 1;
+      const parent = items[p] as T;
+      if (parent.visitAt <= item.visitAt) break;
+      items[i] = parent;
+      parent.heapIndex = i;
+      i = p;
+    }
+    items[i] = item;
+    item.heapIndex = i;
+  }
+
+  private down(i: number): void {
+    const items = this.items;
+    const n = items.length;
+    const item = items[i] as T;
+    for (;;) {
+      let c = 2 * i + 1;
+      if (c >= n) break;
+      const right = items[c + 1];
+      if (right !== undefined && right.visitAt < (items[c] as T).visitAt) c++;
+      const child = items[c] as T;
+      if (child.visitAt >= item.visitAt) break;
+      items[i] = child;
+      child.heapIndex = i;
+      i = c;
+    }
+    items[i] = item;
+    item.heapIndex = i;
+  }
+}

@@ -19,7 +19,7 @@ import {
   refusingWith,
 } from "../access/requester.js";
 import type { TaskHandlersContext } from "./context.js";
-import type { CancelOutcome } from "./lifecycle.js";
+import type { CancelOutcome } from "./lifecycle-context.js";
 import { countTasks, listTasks } from "./query.js";
 
 const FUNCTION_ITEM = ["function"];

@@ -37,9 +37,8 @@
  * time, as the run's concurrency allows.
  */
 import type { TaskMessage } from "../workers/pool.js";
-import type { FunctionCall, RunPlace } from "./scheduler.js";
-import type { FinalState, TaskRecord, TaskStats } from "./task-record.js";
-import { clear, ENDED_AS, MAX_BACKOFF_SEC } from "./lifecycle-context.js";
+import type { FinalState, FunctionCall, RunPlace, TaskRecord, TaskStats } from "./task-record.js";
+import { clear, ENDED_AS, MAX_BACKOFF_SEC, newLife } from "./lifecycle-context.js";
 import type {
   CancelOutcome,
   Life,
@@ -47,13 +46,6 @@ import type {
   LifecyclePool,
   LifecycleTasks,
   TaskDealer,
-  TaskLinks,
-  TaskOptions,
-} from "./lifecycle-context.js";
-
-export type {
-  CancelOutcome,
-  LifecycleContext,
   TaskLinks,
   TaskOptions,
 } from "./lifecycle-context.js";
@@ -99,19 +91,7 @@ export class TaskLifecycle {
   ): void {
     const after = o.after?.length ? [...new Set(o.after)] : [];
     const priority = o.priority ?? 0;
-    const life: Life = {
-      uid,
-      timeout: o.timeout,
-      maxRetries: o.max_retries ?? 0,
-      retryBackoff: o.retry_backoff ?? 1,
-      expires: o.expires,
-      waitingOn: new Set(),
-      cause: undefined,
-      held: run?.held ?? false,
-      expiryTimer: undefined,
-      retryTimer: undefined,
-      timeoutTimer: undefined,
-    };
+    const life = newLife(uid, o, run?.held ?? false);
     this.tasks.create({
       uid,
       name: call.name,
@@ -207,11 +187,6 @@ export class TaskLifecycle {
   /** The task resumes (its awaited subtasks ended): it takes its slot back. */
   reclaimSlot(uid: string): void {
     this.dealer.reclaim(uid);
-  }
-
-  /** The environment's worker is open: run what waits for one. */
-  workerReady(): void {
-    this.dealer.pump();
   }
 
   stats(): TaskStats {

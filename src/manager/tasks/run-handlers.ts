@@ -10,8 +10,8 @@ import {
   requireRequester,
 } from "../access/requester.js";
 import type { RunHandlersContext } from "./context.js";
-import type { Run } from "./runs.js";
-import type { FunctionCall } from "./scheduler.js";
+import type { Run } from "./run-record.js";
+import type { FunctionCall } from "./task-record.js";
 
 /** Tasks one run may have, at most. */
 export const MAX_RUN_TASKS = 100_000;

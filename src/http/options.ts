@@ -10,7 +10,7 @@ import {
   ENV_CONTROL_ADDR,
   ENV_INFO_ADDR,
 } from "../client/options.js";
-import { isCurveKey } from "../protocol/z85.js";
+import { curveKey, positiveInteger } from "../options/parsers.js";
 import { resolveTable, type TableOption } from "../options/spec.js";
 import { CONSOLE_KEEP, CONSOLE_KEEP_BYTES } from "./events.js";
 import { DEFAULT_STREAM_BUFFER } from "./stream-buffer.js";
@@ -42,24 +42,10 @@ export interface HttpOptions {
 /** A row of the gateway's table (src/options/spec.ts: one style for every command). */
 export type HttpOptionSpec = TableOption<keyof HttpOptions, HttpOptions[keyof HttpOptions]>;
 
-function curveKey(raw: string): string {
-  const v = raw.trim();
-  if (!isCurveKey(v)) throw new Error("expected a CURVE key of 40 z85 characters (see 'zqs keys')");
-  return v;
-}
-
 export function anonymousScope(raw: string): "read" | "write" {
   const v = raw.trim().toLowerCase();
   if (v !== "read" && v !== "write") throw new Error(`expected read or write, got '${raw}'`);
   return v;
-}
-
-/** A whole number of at least 1 (a count or a size in bytes). */
-export function positiveInteger(raw: string): number {
-  const n = Number(raw.trim());
-  if (!Number.isInteger(n) || n < 1)
-    throw new Error(`expected a whole number of 1 or more, got '${raw}'`);
-  return n;
 }
 
 /**

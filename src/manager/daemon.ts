@@ -1,9 +1,10 @@
 /**
  * The manager daemon, the composition root: builds the areas (activity, store
- * writer, access, environment, workers, tasks, queue, rpc), gives each the
- * narrow context it names, wires their events, starts (restoring the store,
- * binding the sockets) and stops. The areas' own logic lives in their folders
- * (docs/architecture.md); no area imports this class.
+ * writer, access, environment, workers, tasks, queue, schedules, rpc), each
+ * with the narrow context it names, and keeps them in one list of services,
+ * started in order (the store opened and restored from, the sockets bound)
+ * and stopped in reverse. It holds no rule of its own: the areas' logic lives
+ * in their folders (docs/architecture.md); no area imports this class.
  */
 import type { Logger } from "pino";
 import type { WireEncoding } from "../protocol/index.js";
@@ -11,6 +12,7 @@ import { methods, TOPIC_CONSOLE } from "../protocol/index.js";
 import { Dispatcher } from "./rpc/dispatch.js";
 import type { Handlers } from "./rpc/dispatch.js";
 import type { RpcContext } from "./rpc/context.js";
+import { ControlSocket, InfoSocket } from "./rpc/sockets.js";
 import { EnvironmentController } from "./environment/controller.js";
 import { StartupLists } from "./environment/startup-lists.js";
 import { environmentHandlers } from "./environment/handlers.js";
@@ -25,7 +27,7 @@ import { runHandlers } from "./tasks/run-handlers.js";
 import { RunRegistry } from "./tasks/runs.js";
 import { QueueExecutor } from "./queue/executor.js";
 import { PlanQueue } from "./queue/plan-queue.js";
-import { openStore } from "./store/index.js";
+import { taskProblem } from "./queue/task-check.js";
 import type { EnvironmentContent } from "../protocol/ipc.js";
 import { AccessControl, permissionsFile } from "./access/access.js";
 import { TaskRegistry } from "./tasks/registry.js";
@@ -36,26 +38,36 @@ import { TaskTrees } from "./tasks/task-tree.js";
 import { LockManager } from "./access/locks.js";
 import type { ManagerLogger } from "./log.js";
 import type { ManagerOptions } from "./options.js";
-import { AllowList, ControlServer, InfoPublisher, socketMessageLimit } from "./rpc/server.js";
+import { WORKER_ZAP_DOMAIN } from "./rpc/server.js";
 import { StatusState } from "./state.js";
 import { Activity } from "./activity.js";
 import type { StoreOp } from "./store/types.js";
+import { OpenedStore } from "./store/opened.js";
 import { StoreWriter } from "./store/writer.js";
-import { LocalWorkerPool } from "./workers/local-pool.js";
+import { LocalWorkerPool, slotsOfLocalWorker } from "./workers/local-pool.js";
 import { CombinedWorkerPool } from "./workers/combined-pool.js";
-import { LOCAL_HOSTNAME, RemoteWorkerPool } from "./workers/remote-pool.js";
+import { RemoteWorkerPool } from "./workers/remote-pool.js";
 import { workerHandlers } from "./workers/handlers.js";
-import { WORKER_ZAP_DOMAIN } from "./rpc/server.js";
 import { LATENCY_BUCKETS, LatencyHistograms } from "./metrics.js";
 import { Schedules } from "./schedules/schedules.js";
 import { scheduleHandlers } from "./schedules/handlers.js";
-import { taskProblem } from "./schedules/task-check.js";
+import { EmbeddedGateway } from "./embedded-gateway.js";
+
+/** One part of the manager as the root starts and stops it. */
+interface Service {
+  name: string;
+  start(): void | Promise<void>;
+  stop?(): void | Promise<void>;
+}
 
 export class Manager {
   readonly state = new StatusState();
   /** The one owner of manager_state. */
-  readonly activity = new Activity(this.state, () => this.env.phase === "open");
+  readonly activity: Activity;
   readonly log: Logger;
+  /** The one path of writes to the store. */
+  readonly writer: StoreWriter;
+  readonly store: OpenedStore;
   readonly tasks: TaskRegistry;
   /** Which worker runs a ready function task, and when. */
   readonly scheduler: TaskScheduler;
@@ -64,6 +76,9 @@ export class Manager {
   readonly env: EnvironmentController;
   /** The lists of plans and devices read from the startup code at start, without an environment. */
   readonly startupLists: StartupLists;
+  /** Workers on other hosts (--zmq-worker-addr), when the socket is on. */
+  readonly remote: RemoteWorkerPool | undefined;
+  readonly local: LocalWorkerPool;
   /** Runs of many tasks (run_create...). */
   readonly runs: RunRegistry;
   /** Tasks that running functions and plans submit (context().subtask). */
@@ -76,21 +91,17 @@ export class Manager {
   readonly locks: LockManager;
   /** Permissions and the allowed lists of each group. */
   readonly access: AccessControl;
-  /** The one path of writes to the store (set open in start()). */
-  readonly writer: StoreWriter;
   /** Schedules (schedule_create...): their fires go through `dispatcher.call`. */
   readonly schedules: Schedules;
-  private dispatcher: Dispatcher | undefined;
-  /** Workers on other hosts (--zmq-worker-addr), when the socket is on. */
-  readonly remote: RemoteWorkerPool | undefined;
-  private readonly localSlots: number;
+  private readonly dispatcher: Dispatcher;
+  private readonly control: ControlSocket;
+  private readonly info: InfoSocket;
   /** How long the manager took to handle each request, by method. */
   readonly requestLatency = new LatencyHistograms();
-  private control: ControlServer | undefined;
-  private allowedClients: AllowList | undefined;
-  private info: InfoPublisher | undefined;
-  /** The HTTP gateway started by --http-addr. */
-  private http: { close(): Promise<void>; url: string } | undefined;
+  /** Started in this order, stopped in reverse. */
+  private readonly services: Service[];
+  /** The services whose start has begun (those stopped at stop). */
+  private begun = 0;
   private stopping: Promise<void> | undefined;
   /** Resolves when the manager has shut down. */
   readonly stopped: Promise<void>;
@@ -100,193 +111,270 @@ export class Manager {
 
   constructor(
     readonly opts: ManagerOptions,
-    private readonly logger: ManagerLogger,
+    logger: ManagerLogger,
   ) {
-    this.log = logger.log;
-    this.writer = new StoreWriter(this.log);
+    const log = (this.log = logger.log);
+    const state = this.state;
     this.stopped = new Promise((r) => (this.resolveStopped = r));
-    this.tasks = new TaskRegistry(opts.taskResultsRetention, {
-      state: this.state,
-      activity: this.activity,
+    const writer = (this.writer = new StoreWriter(log));
+    const background = (ops: StoreOp[]): void => void writer.write(ops, { mode: "background" });
+    this.store = new OpenedStore(opts, {
+      writer,
+      log,
+      ownershipLost: () => {
+        this.exitCode = 1;
+        this.requestStop("lost ownership of the store");
+      },
     });
-    this.env = new EnvironmentController(
+    const console = (text: string): void => this.info.console(text);
+    const activity = (this.activity = new Activity(state, (): boolean => env.phase === "open"));
+
+    // The environment and its workers.
+    const env = (this.env = new EnvironmentController(
       {
         startupDir: opts.startupDir,
         startupModule: opts.startupModule,
         heartbeatTimeoutMs: opts.workerTimeout * 1000,
         closeTimeoutMs: 5000,
         workers: Math.max(1, opts.workers),
-        workerSlots: opts.workers > 1 ? opts.workerSlots : Infinity,
+        workerSlots: slotsOfLocalWorker(opts),
         consoleLimit: { rate: opts.consoleRate, burst: opts.consoleBurst },
       },
       {
-        activity: this.activity,
+        activity,
         tasks: { workersLost: (workers, msg) => this.lifecycle.workersLost(workers, msg) },
-        log: this.log,
-        console: (text) => this.console(text),
+        log,
+        console,
+        state,
+        writeInBackground: background,
       },
-    );
+    ));
     this.startupLists = new StartupLists(
       {
         startupDir: opts.startupDir,
         startupModule: opts.startupModule,
         heartbeatTimeoutMs: opts.workerTimeout * 1000,
       },
-      { info: (msg) => this.log.info(msg), error: (msg) => this.log.error(msg) },
+      { info: (msg) => log.info(msg), error: (msg) => log.error(msg) },
     );
-    this.startupLists.on("lists", (content, fingerprint) => {
-      this.env.adoptContent(content);
-      this.background([{ op: "set", key: "startup_fingerprint", value: fingerprint }]);
-    });
+    this.startupLists.on("lists", (content, fingerprint) => env.adoptContent(content, fingerprint));
     // An environment's own lists replace any still being read at start.
-    this.env.on("opening", () => this.startupLists.yieldTo(this.env.whenOpenEnds()));
-    this.env.on("content", (content) => {
-      this.access.contentChanged();
-      this.background([{ op: "set", key: "environment_content", value: content }]);
-      this.state.bump(
-        "plans_existing_uid",
-        "devices_existing_uid",
-        "plans_allowed_uid",
-        "devices_allowed_uid",
-      );
-    });
-    // One worker takes every task at once, as the Python server's; a pool deals out slots.
-    // With --workers 0 the main worker takes no background task (they wait for remote workers).
-    this.localSlots = opts.workers === 0 ? 0 : opts.workers > 1 ? opts.workerSlots : Infinity;
-    const local =
-      opts.workers > 1
-        ? new LocalWorkerPool(this.env, opts.workerSlots, opts.workerPrefetch)
-        : new LocalWorkerPool(this.env, Infinity, 0, opts.workers > 0);
-    if (opts.zmqWorkerAddr) {
-      this.remote = new RemoteWorkerPool(
-        {
-          address: opts.zmqWorkerAddr,
-          timeoutMs: opts.workerTimeout * 1000,
-          curveSecretKey: opts.zmqPrivateKey,
-          zapDomain: opts.zmqAllowedWorkers ? WORKER_ZAP_DOMAIN : undefined,
-          consoleLimit: { rate: opts.consoleRate, burst: opts.consoleBurst },
-          limits: {
-            maxFunctions: opts.workerMaxFunctions,
-            maxTags: opts.workerMaxTags,
-            maxHelloSize: opts.workerMaxHelloSize,
+    env.on("opening", () => this.startupLists.yieldTo(env.whenOpenEnds()));
+    const local = (this.local = new LocalWorkerPool(env, opts));
+    const remote = (this.remote = opts.zmqWorkerAddr
+      ? new RemoteWorkerPool(
+          {
+            address: opts.zmqWorkerAddr,
+            timeoutMs: opts.workerTimeout * 1000,
+            curveSecretKey: opts.zmqPrivateKey,
+            zapDomain: opts.zmqAllowedWorkers ? WORKER_ZAP_DOMAIN : undefined,
+            consoleLimit: { rate: opts.consoleRate, burst: opts.consoleBurst },
+            limits: {
+              maxFunctions: opts.workerMaxFunctions,
+              maxTags: opts.workerMaxTags,
+              maxHelloSize: opts.workerMaxHelloSize,
+            },
+            maxMessageSize: opts.workerMaxMessageSize,
+            forgetAfterMs: opts.workerForgetAfter * 1000,
+            heartbeatRate: opts.workerHeartbeatRate,
           },
-          maxMessageSize: opts.workerMaxMessageSize,
-          forgetAfterMs: opts.workerForgetAfter * 1000,
-          heartbeatRate: opts.workerHeartbeatRate,
-        },
-        this.log,
-      );
-      this.remote.notices.on("console", (text) => this.console(text));
-      this.remote.notices.on("worker-event", (e) => this.info?.task(e));
-    }
-    const remote = this.remote;
-    this.tasks.workerInfo = (id) => {
-      const r = remote?.info(id);
-      if (r) return r;
-      const pid = this.env.pidOf(id);
-      return { hostname: LOCAL_HOSTNAME, pid: pid ?? null };
-    };
+          log,
+        )
+      : undefined);
+    remote?.notices.on("console", console);
+    remote?.notices.on("worker-event", (e) => this.info.task(e));
     const pool = remote ? new CombinedWorkerPool(local, remote) : local;
+
+    // Access.
+    const access = (this.access = new AccessControl({
+      permissionsFile: permissionsFile(opts),
+      content: () => env.content,
+      listsKnown: (ms) => this.startupLists.whenKnown(ms),
+      listsWaitSeconds: opts.startupListsWait,
+      state,
+      writeInBackground: background,
+      log,
+    }));
+    env.on("content", () => access.contentChanged());
+    this.locks = new LockManager(
+      undefined,
+      (rec) =>
+        writer.write(
+          rec ? [{ op: "set", key: "lock", value: rec }] : [{ op: "delete", key: "lock" }],
+          { mode: "durable" },
+        ),
+      state,
+      opts.emergencyLockKey,
+    );
+
+    // The plan queue.
+    const queue = (this.queue = new PlanQueue(state, (ops) =>
+      writer.write(ops, { mode: "durable" }),
+    ));
+    this.executor = new QueueExecutor({ queue, activity, state, env, log });
+
+    // Function tasks.
+    const tasks = (this.tasks = new TaskRegistry(opts.taskResultsRetention, {
+      state,
+      activity,
+      workerInfo: (id) => pool.whereIs(id),
+      store: {
+        background,
+        // A final result is reported once durable: it joins the turn's batch (a group commit).
+        commit: (ops, patient) => writer.write(ops, { mode: "batched", patient }),
+      },
+    }));
     this.scheduler = new TaskScheduler({
-      tasks: this.tasks,
+      tasks,
       pool,
       rateLimits: { defaults: opts.rateLimit ?? new Map(), max: opts.maxRateLimits },
     });
-    this.lifecycle = new TaskLifecycle({
-      tasks: this.tasks,
+    const lifecycle = (this.lifecycle = new TaskLifecycle({
+      tasks,
       dealer: this.scheduler,
       pool,
-      log: this.log,
+      log,
       cancelGraceSec: opts.cancelGrace,
-    });
-    this.runs = new RunRegistry({ tasks: this.tasks, lifecycle: this.lifecycle });
+    }));
+    this.runs = new RunRegistry({ tasks, lifecycle, writeInBackground: background });
     this.trees = new TaskTrees(
       {
         maxSubtaskDepth: opts.maxSubtaskDepth,
         maxTreeTasks: opts.maxTreeTasks,
         maxLiveTasks: opts.maxLiveTasks,
       },
-      () => this.tasks.runningCount,
+      () => tasks.runningCount,
     );
     this.subtasks = new Subtasks({
       trees: this.trees,
-      tasks: this.tasks,
-      lifecycle: this.lifecycle,
+      tasks,
+      lifecycle,
       pool,
-      access: {
-        hasGroup: (g) => this.access.hasGroup(g),
-        functionAllowed: (g, n) => this.access.functionAllowed(g, n),
-      },
-      planOwner: (uid) => {
-        const r = this.queue.running;
-        if (r?.item_uid !== uid) return undefined;
-        const { user, user_group } = r as { user?: unknown; user_group?: unknown };
-        return typeof user === "string" && typeof user_group === "string"
-          ? { user, group: user_group }
-          : undefined;
-      },
+      access,
+      planOwner: (uid) => queue.ownerOfRunning(uid),
+      plans: env,
     });
-    this.access = new AccessControl({
-      permissionsFile: permissionsFile(opts),
-      content: () => this.env.content,
-      listsKnown: (ms) => this.startupLists.whenKnown(ms),
-      listsWaitSeconds: opts.startupListsWait,
-      state: this.state,
-      writeInBackground: (ops) => this.background(ops),
-      log: this.log,
-    });
-    this.locks = new LockManager(
-      undefined,
-      (rec) =>
-        this.writer.write(
-          rec ? [{ op: "set", key: "lock", value: rec }] : [{ op: "delete", key: "lock" }],
-          { mode: "durable" },
-        ),
-      this.state,
-      opts.emergencyLockKey,
-    );
-    this.queue = new PlanQueue(this.state, (ops) => this.writer.write(ops, { mode: "durable" }));
+
+    // Schedules: their fires are requests, through the dispatcher.
     this.schedules = new Schedules(
       {
-        submit: async ({ method, params, uid }) => {
-          if (!this.dispatcher) return { success: false, msg: "the manager is not serving yet" };
-          return this.dispatcher.call(method, params, uid);
-        },
-        check: (task, user, group) => taskProblem(this.access, task, user, group),
-        write: (ops, mode) => this.writer.write(ops, { mode }),
-        outcome: (uid) => this.outcomeOf(uid),
+        submit: ({ method, params, uid }) => this.dispatcher.call(method, params, uid),
+        check: (task, user, group) => taskProblem(access, task, user, group),
+        write: (ops, mode) => writer.write(ops, { mode }),
+        outcome: (uid) => tasks.get(uid)?.state ?? queue.outcomeOf(uid),
         now: () => Date.now(),
         setTimer: (ms, fn) => {
           const t = setTimeout(fn, ms);
           return () => clearTimeout(t);
         },
-        log: this.log,
+        log,
       },
       { catchUp: opts.scheduleCatchUp, firesKept: 20, nextShown: 5 },
     );
-    this.executor = new QueueExecutor({
-      queue: this.queue,
-      activity: this.activity,
-      state: this.state,
-      env: this.env,
-      log: this.log,
+
+    // Requests and the sockets.
+    this.dispatcher = new Dispatcher(opts.zmqEncoding, opts.maxMessageSize, {
+      handlers: this.handlers(),
+      statusBytes: (enc) => state.statusBytes(enc),
+      checkLock: (method, params) => this.locks.check(methods[method].lock, params.lock_key),
+      onInternalError: (method, err) => log.error({ err }, `Internal error in '${method}'`),
+      checkReplies: process.env.ZQS_CHECK_REPLIES === "1",
+      observe: (method, seconds) => this.requestLatency.observe(method, seconds),
     });
-    this.env.on("plan-message", (msg) => {
-      this.executor.onWorkerMessage(msg);
-      // A plan that was stopped stops its subtasks, as a cancelled task does.
-      if (
-        msg.type === "plan_done" &&
-        ["stopped", "aborted", "halted"].includes(msg.result.exit_status)
-      ) {
-        this.subtasks.cancelDescendants(msg.id);
-      }
-    });
-    this.env.on("lost", (reason) => this.executor.onWorkerLost(reason));
-    this.env.on("ready", (metadata) => {
-      this.executor.metadata = metadata;
-      this.lifecycle.workerReady();
-      this.executor.maybeAutostart();
-    });
+    this.control = new ControlSocket(opts, this.dispatcher, this.infoEncoding, log);
+    this.info = new InfoSocket(
+      opts,
+      this.infoEncoding,
+      { status: state, tasks: tasks.events },
+      log,
+    );
+
+    const snapshot = () => this.store.snapshot;
+    this.services = [
+      service("store", this.store),
+      // The in-process HTTP gateway streams from the info socket: --http-addr turns it on.
+      ...(opts.zmqPublishConsole || opts.httpAddr ? [service("info", this.info)] : []),
+      { name: "tasks", start: () => tasks.restore(snapshot().results), stop: () => tasks.close() },
+      {
+        name: "lifecycle",
+        // Delayed tasks still scheduled are submitted again (one whose time passed runs once now).
+        start: () => lifecycle.resume(tasks.takeResumable()),
+        stop: () => lifecycle.close(),
+      },
+      { name: "rate limits", start: () => undefined, stop: () => this.scheduler.limits.close() },
+      {
+        name: "runs",
+        start: () => {
+          for (const { uid, reason } of this.runs.restore(snapshot().runs)) {
+            log.error(`The stored run ${uid} cannot be read (${reason}): it is left out`);
+          }
+        },
+        stop: () => this.runs.close(),
+      },
+      {
+        name: "lock and permissions",
+        start: () => {
+          const d = snapshot().docs;
+          if (d.lock) this.locks.restore(d.lock);
+          if (d.permissions) access.restore(d.permissions);
+        },
+      },
+      {
+        name: "environment",
+        start: () => {
+          const content = snapshot().docs.environment_content;
+          if (content && typeof content === "object") env.restore(content as EnvironmentContent);
+        },
+        stop: () => env.shutdown(),
+      },
+      { name: "queue", start: () => queue.restore(snapshot()) },
+      { name: "stored schedules", start: () => this.schedules.restore(snapshot().schedules) },
+      { name: "executor", start: () => this.executor.recoverInterrupted() },
+      {
+        // Before the sockets bind, so that the first request that needs the lists waits for them.
+        name: "startup lists",
+        start: () => {
+          const d = snapshot().docs;
+          this.startupLists.start(d.startup_fingerprint, d.environment_content !== undefined);
+          log.info(
+            `Store: ${this.store.where} (${queue.items.length} queued, ${queue.history.length} in history, ${this.runs.list().length} run(s))`,
+          );
+        },
+        stop: () => this.startupLists.stop("the manager is stopping"),
+      },
+      ...(remote
+        ? [{ name: "worker socket", start: () => remote.bind(), stop: () => remote.close() }]
+        : []),
+      service("control socket", this.control),
+      {
+        name: "console sink",
+        start: () => {
+          if (this.info.on) logger.setConsoleSink((text) => this.info.console(text));
+          this.logReady();
+        },
+        stop: () => logger.setConsoleSink(undefined),
+      },
+      // Fires begin once requests are served: missed ones follow their misfire policy.
+      {
+        name: "schedules",
+        start: () => this.schedules.start(),
+        stop: () => this.schedules.close(),
+      },
+      ...(opts.httpAddr
+        ? [
+            service(
+              "HTTP gateway",
+              new EmbeddedGateway(
+                opts.httpAddr,
+                opts,
+                this.infoEncoding,
+                () => this.control.allowedClients,
+                log,
+              ),
+            ),
+          ]
+        : []),
+    ];
   }
 
   /** The methods this manager serves (the others answer "not implemented yet"). */
@@ -345,7 +433,7 @@ export class Manager {
         env: this.env,
         tasks: this.tasks,
         remote: this.remote,
-        localSlots: this.localSlots,
+        localSlots: this.local.listedSlots,
       }),
       ...runHandlers({
         runs: this.runs,
@@ -366,197 +454,30 @@ export class Manager {
     };
   }
 
-  /** The outcome of a schedule's task or queue item, while the manager knows it. */
-  private outcomeOf(uid: string): string | undefined {
-    const task = this.tasks.get(uid);
-    if (task) return task.state;
-    if (this.queue.running?.item_uid === uid) return "running";
-    if (this.queue.items.some((i) => i.item_uid === uid)) return "queued";
-    for (let i = this.queue.history.length - 1; i >= 0; i--) {
-      const h = this.queue.history[i] as { item_uid?: unknown; result?: { exit_status?: unknown } };
-      if (h.item_uid === uid) {
-        return typeof h.result?.exit_status === "string" ? h.result.exit_status : "completed";
-      }
-    }
-    return undefined;
-  }
-
   get infoEncoding(): WireEncoding {
     return this.opts.zmqEncoding === "msgpack" ? "msgpack" : "json";
   }
 
-  /** Open the store and take back what it holds; a plan cut off by a crash goes to history. */
-  private async restore(): Promise<void> {
-    const store = await openStore({
-      ...this.opts,
-      log: { info: (msg) => this.log.info(msg), warn: (msg) => this.log.warn(msg) },
-    });
-    this.writer.store = store;
-    // Another manager took the store (Redis: the lease): write nothing more, and stop.
-    store.onOwnershipLost = (why) => {
-      this.log.error(`${store.kind} store at ${store.location}: ${why}`);
-      this.exitCode = 1;
-      this.requestStop("lost ownership of the store");
-    };
-    const snap = await store.load();
-    const d = snap.docs;
-    this.tasks.persist.store = (ops) => this.background(ops);
-    // A final result is reported once durable: it joins the turn's batch (a group commit).
-    this.tasks.persist.commit = (ops, patient) =>
-      this.writer.write(ops, { mode: "batched", patient });
-    this.tasks.restore(snap.results);
-    // Delayed tasks still scheduled are submitted again (one whose time passed runs once now).
-    this.lifecycle.resume(this.tasks.takeResumable());
-    this.runs.store = (ops) => this.background(ops);
-    for (const { uid, reason } of this.runs.restore(snap.runs)) {
-      this.log.error(`The stored run ${uid} cannot be read (${reason}): it is left out`);
-    }
-    if (d.lock) this.locks.restore(d.lock);
-    if (d.permissions) this.access.restore(d.permissions);
-    if (d.environment_content && typeof d.environment_content === "object") {
-      this.env.content = d.environment_content as EnvironmentContent;
-    }
-    this.queue.restore(snap);
-    this.schedules.restore(snap.schedules);
-    await this.executor.recoverInterrupted();
-    // Before the sockets bind, so that the first request that needs the lists waits for them.
-    this.startupLists.start(d.startup_fingerprint, d.environment_content !== undefined);
+  private logReady(): void {
+    const o = this.opts;
+    const allowed = this.control.allowedClients;
     this.log.info(
-      `Store: ${store.kind} at ${store.location} (${this.queue.items.length} queued, ${this.queue.history.length} in history, ${this.runs.list().length} run(s))`,
+      `zqs manager is ready: control ${o.zmqControlAddr}` +
+        (this.info.on ? `, info ${o.zmqInfoAddr} (${TOPIC_CONSOLE} on)` : ", info socket off") +
+        `, encoding ${o.zmqEncoding}` +
+        (o.zmqPrivateKey ? ", CURVE on" : "") +
+        (allowed ? ` (${allowed.size} allowed client key(s))` : "") +
+        (o.zmqWorkerAddr ? `, workers ${o.zmqWorkerAddr}` : ""),
     );
   }
 
+  /** Start every service in order (a stop meanwhile ends the start). */
   async start(): Promise<void> {
-    await this.restore();
-    const dispatcher = (this.dispatcher = new Dispatcher(
-      this.opts.zmqEncoding,
-      this.opts.maxMessageSize,
-      {
-        handlers: this.handlers(),
-        statusBytes: (enc) => this.state.statusBytes(enc),
-        checkLock: (method, params) => this.locks.check(methods[method].lock, params.lock_key),
-        onInternalError: (method, err) => this.log.error({ err }, `Internal error in '${method}'`),
-        checkReplies: process.env.ZQS_CHECK_REPLIES === "1",
-        observe: (method, seconds) => this.requestLatency.observe(method, seconds),
-      },
-    ));
-    const allowedClients = this.opts.zmqAllowedClients
-      ? new AllowList(this.opts.zmqAllowedClients)
-      : undefined;
-    this.allowedClients = allowedClients;
-    if (allowedClients?.size === 0 && !this.opts.httpAddr) {
-      this.log.warn(`The allow-list '${allowedClients.file}' is empty: no client can connect`);
+    for (const s of this.services) {
+      if (this.stopping) return;
+      this.begun++;
+      await s.start();
     }
-    this.control = new ControlServer(
-      {
-        address: this.opts.zmqControlAddr,
-        socketMaxMessageSize: socketMessageLimit(this.opts.maxMessageSize),
-        ...(this.opts.zmqPrivateKey ? { curveSecretKey: this.opts.zmqPrivateKey } : {}),
-        ...(allowedClients ? { allowedClients } : {}),
-        ...(this.opts.zmqAllowedWorkers
-          ? {
-              otherZapDomains: new Map([
-                [
-                  WORKER_ZAP_DOMAIN,
-                  { list: new AllowList(this.opts.zmqAllowedWorkers), who: "worker" },
-                ],
-              ]),
-            }
-          : {}),
-        replyEncodingForErrors: this.infoEncoding,
-      },
-      dispatcher,
-      this.log,
-    );
-    // The in-process HTTP gateway streams from the info socket: --http-addr turns it on.
-    if (this.opts.zmqPublishConsole || this.opts.httpAddr) {
-      this.info = new InfoPublisher(
-        this.opts.zmqInfoAddr,
-        this.infoEncoding,
-        this.log,
-        this.opts.zmqInfoHwm,
-      );
-      await this.info.bind();
-      const info = this.info;
-      this.state.on("change", (s) => info.status(s));
-      this.tasks.events.on("task", (e) => info.task(e));
-      info.status(this.state.status());
-      this.logger.setConsoleSink((text) => info.console(text));
-    }
-    await this.control.bind();
-    await this.remote?.bind();
-    this.log.info(
-      `zqs manager is ready: control ${this.opts.zmqControlAddr}` +
-        (this.info
-          ? `, info ${this.opts.zmqInfoAddr} (${TOPIC_CONSOLE} on)`
-          : ", info socket off") +
-        `, encoding ${this.opts.zmqEncoding}` +
-        (this.opts.zmqPrivateKey ? ", CURVE on" : "") +
-        (allowedClients ? ` (${allowedClients.size} allowed client key(s))` : "") +
-        (this.opts.zmqWorkerAddr ? `, workers ${this.opts.zmqWorkerAddr}` : ""),
-    );
-    // Fires begin once requests are served: missed ones follow their misfire policy.
-    this.schedules.start();
-    if (this.opts.httpAddr) await this.startHttp(this.opts.httpAddr);
-  }
-
-  /**
-   * The HTTP gateway in this process (--http-addr): the same gateway as
-   * `zqs http`, a client of this manager's own sockets.
-   */
-  private async startHttp(listen: string): Promise<void> {
-    // Fastify is loaded only when the gateway is wanted.
-    const { startGateway, startedMessage } = await import("../http/start.js");
-    const { connectableAddress } = await import("../http/options.js");
-    const { publicKeyFromPrivate } = await import("../client/keys.js");
-    const zqsAddr = connectableAddress(this.opts.zmqControlAddr);
-    // With an allow-list, the gateway's own key pair is allowed too.
-    let clientKey: string | undefined;
-    if (this.opts.zmqPrivateKey && this.allowedClients) {
-      const { curveKeyPair } = await import("zeromq");
-      const pair = curveKeyPair();
-      this.allowedClients.allowOwn(pair.publicKey);
-      clientKey = pair.secretKey;
-    }
-    const started = await startGateway({
-      zqsAddr,
-      zqsInfoAddr: connectableAddress(this.opts.zmqInfoAddr),
-      listen,
-      zmqEncoding: this.infoEncoding,
-      zmqPublicKey: this.opts.zmqPrivateKey
-        ? publicKeyFromPrivate(this.opts.zmqPrivateKey)
-        : undefined,
-      zmqClientPrivateKey: clientKey,
-      apiKeys: this.opts.httpApiKeys,
-      singleUserApiKey: this.opts.httpSingleUserApiKey,
-      allowAnonymous: this.opts.httpAllowAnonymous,
-      allowedOrigins: this.opts.httpAllowedOrigins,
-      apiKeyMaxLifetime: this.opts.httpApiKeyMaxLifetime,
-      dashboardDir: undefined,
-      timeout: 10,
-      streamBuffer: this.opts.httpStreamBuffer,
-      consoleKeep: this.opts.httpConsoleKeep,
-      consoleKeepBytes: this.opts.httpConsoleKeepBytes,
-    });
-    if (this.stopping) {
-      // Stopped while the gateway was starting.
-      await started.close();
-      return;
-    }
-    this.http = started;
-    this.log.info(`HTTP gateway at ${started.url}`);
-    // On stdout only, never on QS_Console: a generated key must not reach the info socket.
-    if (started.generatedKey) process.stdout.write(startedMessage(started, zqsAddr) + "\n");
-  }
-
-  /** Write changes no reply waits for (results, lists); a failure is logged. */
-  private background(ops: StoreOp[]): void {
-    void this.writer.write(ops, { mode: "background" });
-  }
-
-  /** Publish text on QS_Console (worker output, manager messages). */
-  console(text: string): void {
-    this.info?.console(text);
   }
 
   /** Stop after the current replies are sent (manager_stop). */
@@ -564,33 +485,29 @@ export class Manager {
     setImmediate(() => void this.stop(reason));
   }
 
+  /** Stop the services begun, in reverse order. */
   stop(reason: string): Promise<void> {
     if (!this.stopping) {
       this.stopping = (async () => {
         this.log.info(`Stopping the manager (${reason})`);
-        await this.http
-          ?.close()
-          .catch((err: unknown) => this.log.error({ err }, "Closing the HTTP gateway failed"));
-        await this.control?.flush();
-        this.logger.setConsoleSink(undefined);
-        await this.control?.close();
-        await this.remote?.close();
-        this.env.shutdown();
-        this.startupLists.stop("the manager is stopping");
-        this.schedules.close();
-        this.lifecycle.close();
-        this.scheduler.limits.close();
-        this.tasks.close();
-        this.runs.close();
-        this.info?.close();
-        // The last quiet writes (results, run outcomes) before the store closes.
-        await this.writer.flush();
-        await this.writer.store
-          ?.close()
-          .catch((err: unknown) => this.log.error({ err }, "Closing the store failed"));
+        for (const s of this.services.slice(0, this.begun).reverse()) {
+          try {
+            await s.stop?.();
+          } catch (err) {
+            this.log.error({ err }, `Stopping the ${s.name} failed`);
+          }
+        }
         this.resolveStopped();
       })();
     }
     return this.stopping;
   }
+}
+
+/** A part with its own start and stop, named for the log. */
+function service(
+  name: string,
+  part: { start(): void | Promise<void>; stop(): void | Promise<void> },
+): Service {
+  return { name, start: () => part.start(), stop: () => part.stop() };
 }

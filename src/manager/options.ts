@@ -6,7 +6,7 @@
 import path from "node:path";
 import type { Encoding } from "../protocol/index.js";
 import { ENCODINGS } from "../protocol/index.js";
-import { isCurveKey } from "../protocol/z85.js";
+import { curveKey, positiveInteger } from "../options/parsers.js";
 import { STORE_SYNCS, type StoreSync } from "./store/types.js";
 import {
   anonymousScope,
@@ -14,7 +14,6 @@ import {
   ENV_SINGLE_USER_KEY,
   parseHostPort,
   parseOrigins,
-  positiveInteger,
   positiveSeconds,
   STREAM_LIMIT_SPECS,
 } from "../http/options.js";
@@ -111,12 +110,6 @@ function nonNegativeInt(raw: string): number {
   return n;
 }
 
-function positiveInt(raw: string): number {
-  const n = Number(raw);
-  if (!Number.isInteger(n) || n < 1) throw new Error(`expected a positive integer, got '${raw}'`);
-  return n;
-}
-
 /** A parser of one word out of `choices` (any case). */
 function oneOf<T extends string>(choices: readonly T[]): (raw: string) => T {
   return (raw) => {
@@ -126,15 +119,6 @@ function oneOf<T extends string>(choices: readonly T[]): (raw: string) => T {
     }
     return v as T;
   };
-}
-
-function curveKey(raw: string): string {
-  const v = raw.trim();
-  if (!isCurveKey(v)) {
-    const got = v.length === 40 ? "40 characters that are not z85" : `${v.length} characters`;
-    throw new Error(`expected a CURVE key of 40 z85 characters (see 'zqs keys'), got ${got}`);
-  }
-  return v;
 }
 
 export const OPTION_SPECS: OptionSpec[] = [
@@ -297,7 +281,7 @@ export const OPTION_SPECS: OptionSpec[] = [
     description:
       "with --workers above 1: background tasks one worker process runs at a time (1 suits CPU-bound code; raise it for code that mostly waits)",
     default: 1,
-    parse: positiveInt,
+    parse: positiveInteger,
   },
   {
     key: "workerPrefetch",
@@ -332,7 +316,7 @@ export const OPTION_SPECS: OptionSpec[] = [
     description:
       "with --zmq-worker-addr: most functions a zqs worker may offer; a hello with more is refused (the worker is told why and exits)",
     default: 10_000,
-    parse: positiveInt,
+    parse: positiveInteger,
   },
   {
     key: "workerMaxTags",
@@ -350,7 +334,7 @@ export const OPTION_SPECS: OptionSpec[] = [
     description:
       "with --zmq-worker-addr: largest hello (and largest message from a connection not yet joined) a zqs worker may send; larger ones are refused unread",
     default: 1024 * 1024,
-    parse: positiveInt,
+    parse: positiveInteger,
   },
   {
     key: "workerMaxMessageSize",
@@ -359,7 +343,7 @@ export const OPTION_SPECS: OptionSpec[] = [
     description:
       "with --zmq-worker-addr: largest message of a joined worker (a task's result); past it ZeroMQ drops the worker's connection unread",
     default: 256 * 1024 * 1024,
-    parse: positiveInt,
+    parse: positiveInteger,
   },
   {
     key: "workerForgetAfter",
@@ -377,7 +361,7 @@ export const OPTION_SPECS: OptionSpec[] = [
     description:
       "with --zmq-worker-addr: most heartbeats a second with all zqs workers together; past it, their interval and --worker-timeout double as often as needed (told to the workers)",
     default: 2000,
-    parse: positiveInt,
+    parse: positiveInteger,
   },
   {
     key: "maxMessageSize",
@@ -385,7 +369,7 @@ export const OPTION_SPECS: OptionSpec[] = [
     value: "<bytes>",
     description: "largest request accepted; larger ones get a success: false reply",
     default: 16 * 1024 * 1024,
-    parse: positiveInt,
+    parse: positiveInteger,
   },
   {
     key: "consoleRate",
@@ -403,7 +387,7 @@ export const OPTION_SPECS: OptionSpec[] = [
     description:
       "console output one worker process may publish at once before --console-rate applies",
     default: DEFAULT_CONSOLE_BURST,
-    parse: positiveInt,
+    parse: positiveInteger,
   },
   {
     key: "zmqInfoHwm",
@@ -412,7 +396,7 @@ export const OPTION_SPECS: OptionSpec[] = [
     description:
       "messages the info socket keeps for one subscriber that does not read; beyond it that subscriber misses messages (ZeroMQ's PUB drops them)",
     default: 10_000,
-    parse: positiveInt,
+    parse: positiveInteger,
   },
   {
     key: "maxSubtaskDepth",
@@ -421,7 +405,7 @@ export const OPTION_SPECS: OptionSpec[] = [
     description:
       "deepest subtask: a task a client submits is depth 0, a subtask its parent's depth + 1; a deeper one is refused (SubtaskError)",
     default: 32,
-    parse: positiveInt,
+    parse: positiveInteger,
   },
   {
     key: "maxTreeTasks",
@@ -430,7 +414,7 @@ export const OPTION_SPECS: OptionSpec[] = [
     description:
       "most unfinished tasks in one tree (a task and all its subtasks, theirs in turn); a subtask beyond it is refused (SubtaskError)",
     default: 1000,
-    parse: positiveInt,
+    parse: positiveInteger,
   },
   {
     key: "maxLiveTasks",
@@ -439,7 +423,7 @@ export const OPTION_SPECS: OptionSpec[] = [
     description:
       "most unfinished tasks in the manager (function_execute, runs, subtasks); a request or subtask beyond it is refused",
     default: 100_000,
-    parse: positiveInt,
+    parse: positiveInteger,
   },
   {
     key: "maxSchedules",
@@ -447,7 +431,7 @@ export const OPTION_SPECS: OptionSpec[] = [
     value: "<n>",
     description: "most schedules (schedule_create) the manager keeps; one beyond it is refused",
     default: 10_000,
-    parse: positiveInt,
+    parse: positiveInteger,
   },
   {
     key: "scheduleMinEvery",
@@ -464,7 +448,7 @@ export const OPTION_SPECS: OptionSpec[] = [
     description:
       "most missed fires a schedule with misfire 'all' makes up for at once (after a restart); older ones are counted missed",
     default: 100,
-    parse: positiveInt,
+    parse: positiveInteger,
   },
   {
     key: "rateLimit",
@@ -482,7 +466,7 @@ export const OPTION_SPECS: OptionSpec[] = [
     description:
       "most functions with a rate limit at once (--rate-limit and tasks' rate_limit); a task setting one more is refused, unless one set by a task holds and counts nothing",
     default: 1000,
-    parse: positiveInt,
+    parse: positiveInteger,
   },
   {
     key: "maxDelay",
@@ -508,7 +492,7 @@ export const OPTION_SPECS: OptionSpec[] = [
     value: "<chars>",
     description: "the longest `dedup_key` of function_execute; a longer one is refused",
     default: 256,
-    parse: positiveInt,
+    parse: positiveInteger,
   },
   {
     key: "emergencyLockKey",

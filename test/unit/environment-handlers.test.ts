@@ -2,7 +2,7 @@
 import { describe, expect, it } from "vitest";
 import { Activity } from "../../src/manager/activity.js";
 import type { EnvironmentHandlersContext } from "../../src/manager/environment/context.js";
-import type { EnvPhase } from "../../src/manager/environment/controller.js";
+import type { EnvPhase } from "../../src/manager/environment/context.js";
 import { environmentHandlers } from "../../src/manager/environment/handlers.js";
 import { RequestError } from "../../src/manager/errors.js";
 import type { RequestContext } from "../../src/manager/rpc/dispatch.js";

@@ -1,71 +1,17 @@
 /** The task lifecycle over the real registry and scheduler, with a fake pool of workers. */
-import { EventEmitter } from "node:events";
-import pino from "pino";
-import { afterEach, describe, expect, it } from "vitest";
-import type { ExecuteFunctionMsg } from "../../src/protocol/ipc.js";
-import { Activity } from "../../src/manager/activity.js";
-import { StatusState } from "../../src/manager/state.js";
-import { TaskLifecycle } from "../../src/manager/tasks/lifecycle.js";
-import { TaskRegistry } from "../../src/manager/tasks/registry.js";
-import { TaskScheduler } from "../../src/manager/tasks/scheduler.js";
-import type {
-  TaskMessage,
-  TaskWorker,
-  TaskWorkerPool,
-  TaskWorkerPoolEvents,
-} from "../../src/manager/workers/pool.js";
+import { describe, expect, it } from "vitest";
+import type { TaskMessage } from "../../src/manager/workers/pool.js";
 import { FakeClock } from "../helpers/fake-clock.js";
-
-class FakePool extends EventEmitter<TaskWorkerPoolEvents> implements TaskWorkerPool {
-  sent: { worker: string; ids: string[] }[] = [];
-  list: TaskWorker[] = [];
-  constructor(
-    readonly slotsPerWorker: number,
-    readonly aheadPerWorker = 0,
-  ) {
-    super();
-  }
-  workers(): TaskWorker[] {
-    return this.list;
-  }
-  get mainWorkerId(): string | undefined {
-    return this.list.find((w) => w.main)?.id;
-  }
-  sendTasks(worker: string, tasks: readonly ExecuteFunctionMsg[]): void {
-    this.sent.push({ worker, ids: tasks.map((t) => t.id) });
-  }
-  cancel(): void {}
-  replace(): void {}
-  notify(): void {}
-}
-
-const closers: (() => void)[] = [];
-afterEach(() => closers.splice(0).forEach((c) => c()));
+import { call, makeTaskPath, type FakePool } from "./fake-task-path.js";
 
 function make(slots: number, ahead = 0, clock?: FakeClock) {
-  const state = new StatusState();
-  const tasks = new TaskRegistry(60, { state, activity: new Activity(state, () => true) });
-  const pool = new FakePool(slots, ahead);
-  const dealer = new TaskScheduler({ tasks, pool });
-  const lifecycle = new TaskLifecycle({
-    tasks,
-    dealer,
-    pool,
-    log: pino({ level: "silent" }),
-    cancelGraceSec: 5,
-    ...(clock ? { clock } : {}),
-  });
+  const path = makeTaskPath(slots, ahead, clock);
   const events: Record<string, unknown>[] = [];
-  tasks.events.on("task", (e) => events.push(e));
-  closers.push(
-    () => lifecycle.close(),
-    () => tasks.close(),
-  );
-  const say = (worker: string, m: TaskMessage) => pool.emit("task-message", worker, m);
+  path.tasks.events.on("task", (e) => events.push(e));
+  const say = (worker: string, m: TaskMessage) => path.pool.say(worker, m);
   const names = (uid: string) => events.filter((e) => e.task_uid === uid).map((e) => e.event);
-  return { tasks, pool, lifecycle, say, names };
+  return { ...path, say, names };
 }
-const call = (name: string) => ({ name, args: [], kwargs: {} });
 const done = (
   id: string,
   success: boolean,
@@ -139,7 +85,8 @@ describe("TaskLifecycle", () => {
       else lifecycle.workersLost([lost], msg);
       expect(tasks.get("failed")).toMatchObject({ state: "failed", message: msg });
       expect(tasks.get("retried")?.state).toBe("retrying");
-      expect(tasks.get("ahead")).toMatchObject({ state: "pending", attempts: 0 });
+      // As if never dealt: its record names no worker.
+      expect(tasks.get("ahead")).toMatchObject({ state: "pending", attempts: 0, worker: null });
       expect(names("ahead")).toContain("task-requeued");
       // A new worker takes what waits.
       pool.list = [{ id: "w3", main: true }];

@@ -23,7 +23,7 @@ function make(open: boolean) {
     queue,
     activity,
     state,
-    env: { send: (m) => sent.push(m) > 0 },
+    env: { send: (m) => sent.push(m) > 0, on: () => undefined },
     log: pino({ level: "silent" }),
   });
   return { state, activity, queue, executor, sent, written };

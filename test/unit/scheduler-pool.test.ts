@@ -1,71 +1,10 @@
 /** The scheduler dealing tasks to a fake TaskWorkerPool; the task handlers from a fake context. */
-import { EventEmitter } from "node:events";
-import pino from "pino";
-import { afterEach, describe, expect, it } from "vitest";
-import type { ExecuteFunctionMsg } from "../../src/protocol/ipc.js";
-import { Activity } from "../../src/manager/activity.js";
-import { StatusState } from "../../src/manager/state.js";
+import { describe, expect, it } from "vitest";
 import { taskHandlers } from "../../src/manager/tasks/handlers.js";
-import { TaskRegistry } from "../../src/manager/tasks/registry.js";
-import { TaskLifecycle } from "../../src/manager/tasks/lifecycle.js";
-import { DEAL_CHUNK, TaskScheduler } from "../../src/manager/tasks/scheduler.js";
+import { DEAL_CHUNK } from "../../src/manager/tasks/scheduler.js";
 import { TaskTrees } from "../../src/manager/tasks/task-tree.js";
-import type {
-  TaskWorker,
-  TaskWorkerPool,
-  TaskWorkerPoolEvents,
-} from "../../src/manager/workers/pool.js";
-
-class FakePool extends EventEmitter<TaskWorkerPoolEvents> implements TaskWorkerPool {
-  sent: { worker: string; ids: string[] }[] = [];
-  cancels: string[] = [];
-  list: TaskWorker[] = [];
-  constructor(
-    readonly slotsPerWorker: number,
-    readonly aheadPerWorker = 0,
-  ) {
-    super();
-  }
-  workers(): TaskWorker[] {
-    return this.list;
-  }
-  get mainWorkerId(): string | undefined {
-    return this.list.find((w) => w.main)?.id;
-  }
-  sendTasks(worker: string, tasks: readonly ExecuteFunctionMsg[]): void {
-    this.sent.push({ worker, ids: tasks.map((t) => t.id) });
-  }
-  cancel(_w: string | null, uid: string): void {
-    this.cancels.push(uid);
-  }
-  replace(): void {}
-  notify(): void {}
-}
-
-const closers: (() => void)[] = [];
-afterEach(() => closers.splice(0).forEach((c) => c()));
-
-function make(slots: number, ahead = 0) {
-  const state = new StatusState();
-  let open = true;
-  const activity = new Activity(state, () => open);
-  const tasks = new TaskRegistry(60, { state, activity });
-  const pool = new FakePool(slots, ahead);
-  const dealer = new TaskScheduler({ tasks, pool });
-  const lifecycle = new TaskLifecycle({
-    tasks,
-    dealer,
-    pool,
-    log: pino({ level: "silent" }),
-    cancelGraceSec: 5,
-  });
-  closers.push(
-    () => lifecycle.close(),
-    () => tasks.close(),
-  );
-  return { state, activity, tasks, pool, lifecycle, setOpen: (o: boolean) => (open = o) };
-}
-const call = (name: string) => ({ name, args: [], kwargs: {} });
+import type { TaskWorker } from "../../src/manager/workers/pool.js";
+import { call, type FakePool, makeTaskPath as make } from "./fake-task-path.js";
 
 /** The task uids dealt to worker `w` so far, in order. */
 const dealtTo = (pool: FakePool, w: string) =>
@@ -95,6 +34,23 @@ function endTask(
 }
 
 describe("TaskScheduler with a fake pool", () => {
+  it("the local workers gone, a worker on another host keeps the slots its tasks hold", () => {
+    const { pool, lifecycle, tasks } = make(1);
+    const main: TaskWorker = { id: "main", main: true, background: false };
+    const remote: TaskWorker = { id: "r1", main: false, remote: true };
+    pool.list = [main, remote];
+    lifecycle.submit("a", call("f"), true, {});
+    expect(pool.dealt()).toEqual(["a"]);
+    // The environment closes and opens again (the pool lists no worker meanwhile); "a" still runs.
+    pool.list = [];
+    pool.emit("all-gone", true, "the environment is re-opening");
+    pool.list = [main, remote];
+    pool.emit("worker-joined");
+    lifecycle.submit("b", call("f"), true, {});
+    expect(pool.dealt()).toEqual(["a"]);
+    expect(tasks.get("b")?.state).toBe("pending");
+  });
+
   it("waits for workers, then deals one batch per worker within the free slots", () => {
     const { pool, lifecycle, tasks } = make(1);
     for (const uid of ["a", "b", "c"]) lifecycle.submit(uid, call("f"), true, {});
@@ -103,7 +59,7 @@ describe("TaskScheduler with a fake pool", () => {
       { id: "main", main: true },
       { id: "w2", main: false },
     ];
-    lifecycle.workerReady();
+    pool.emit("worker-joined");
     // One slot each; the other worker before the main one; "c" waits for a slot.
     expect(pool.sent).toEqual([
       { worker: "w2", ids: ["a"] },
@@ -116,7 +72,7 @@ describe("TaskScheduler with a fake pool", () => {
     const { pool, lifecycle } = make(Infinity);
     for (const uid of ["a", "b"]) lifecycle.submit(uid, call("f"), true, {});
     pool.list = [{ id: "main", main: true }];
-    lifecycle.workerReady();
+    pool.emit("worker-joined");
     expect(pool.sent).toEqual([{ worker: "main", ids: ["a", "b"] }]);
   });
 
@@ -125,7 +81,7 @@ describe("TaskScheduler with a fake pool", () => {
     const uids = Array.from({ length: 2 * DEAL_CHUNK + 3 }, (_, i) => `t${i}`);
     for (const uid of uids) lifecycle.submit(uid, call("f"), true, {});
     pool.list = [{ id: "main", main: true }];
-    lifecycle.workerReady();
+    pool.emit("worker-joined");
     expect(pool.sent.map((b) => b.ids.length)).toEqual([DEAL_CHUNK]);
     while (pool.sent.flatMap((b) => b.ids).length < uids.length) await nextTurn();
     expect(pool.sent.map((b) => b.ids.length)).toEqual([DEAL_CHUNK, DEAL_CHUNK, 3]);

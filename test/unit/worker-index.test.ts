@@ -3,7 +3,8 @@ import { EventEmitter } from "node:events";
 import { describe, expect, it } from "vitest";
 import type { ExecuteFunctionMsg } from "../../src/protocol/ipc.js";
 import { WorkerIndex } from "../../src/manager/tasks/worker-index.js";
-import { TaskScheduler, type DealerTasks } from "../../src/manager/tasks/scheduler.js";
+import type { DealerTasks } from "../../src/manager/tasks/context.js";
+import { TaskScheduler } from "../../src/manager/tasks/scheduler.js";
 import type { TaskWorker, TaskWorkerPoolEvents } from "../../src/manager/workers/pool.js";
 
 /** An index over fixed capacities, loads set by the test. */

@@ -7,22 +7,13 @@ import { existsSync } from "node:fs";
 import path from "node:path";
 import { RequestError } from "../errors.js";
 import type { AccessContext } from "./context.js";
+import type { AllowedLists, FunctionAccess, ListAccess } from "./types.js";
 import {
   DEFAULT_PERMISSIONS,
   loadPermissionsFile,
   Permissions,
   validatePermissions,
 } from "./permissions.js";
-
-/** What a user group may use, from the lists the worker found and the permissions. */
-export interface AllowedLists {
-  plans: Record<string, unknown>;
-  devices: Record<string, unknown>;
-  /** Device names (dotted for sub-devices) the group may name in a plan. */
-  deviceNames: Set<string>;
-  /** Device names that exist at all (those root allows). */
-  existingDeviceNames: Set<string>;
-}
 
 /** The permissions file: the option, else user_group_permissions.yaml of the startup dir. */
 export function permissionsFile(o: {
@@ -37,7 +28,7 @@ export function permissionsFile(o: {
   return undefined;
 }
 
-export class AccessControl {
+export class AccessControl implements FunctionAccess, ListAccess {
   permissions: Permissions;
   private readonly cache = new Map<string, AllowedLists>();
 
@@ -81,6 +72,7 @@ export class AccessControl {
   /** The lists of plans/devices changed: the allowed lists are made again when asked. */
   contentChanged(): void {
     this.cache.clear();
+    this.ctx.state.bump("plans_allowed_uid", "devices_allowed_uid");
   }
 
   private apply(doc: ReturnType<typeof validatePermissions>): void {

@@ -3,8 +3,10 @@ import type { Logger } from "pino";
 import type { EnvironmentContent } from "../../protocol/ipc.js";
 import type { StatusState } from "../state.js";
 import type { StoreOp } from "../store/types.js";
-import type { AccessControl } from "./access.js";
-import type { LockManager } from "./locks.js";
+import type { LockInfo } from "../../protocol/index.js";
+import type { LockReply, LockRequest } from "./locks.js";
+import type { PermissionsDoc } from "./permissions.js";
+import type { ListAccess } from "./types.js";
 
 /** What AccessControl needs. */
 export interface AccessContext {
@@ -24,21 +26,29 @@ export interface AccessContext {
 
 /** What the permission and list handlers use. */
 export interface PermissionHandlersContext {
-  access: Pick<
-    AccessControl,
-    | "permissions"
-    | "hasGroup"
-    | "allowedLists"
-    | "requireLists"
-    | "setPermissions"
-    | "reloadPermissions"
-  >;
+  access: ListAccess & {
+    /** The permissions in force (their document). */
+    readonly permissions: { readonly doc: PermissionsDoc };
+    /** Check and apply a new document (PermissionsError when it is not one). */
+    setPermissions(doc: unknown): void;
+    /** Read the permissions file again. */
+    reloadPermissions(): void;
+  };
   content(): EnvironmentContent;
   state: Pick<StatusState, "marker">;
 }
 
 /** What the lock handlers use. */
 export interface LockHandlersContext {
-  locks: Pick<LockManager, "lock" | "unlock" | "lockInfo" | "info" | "uid" | "locked">;
+  locks: {
+    lock(req: LockRequest): Promise<LockReply>;
+    unlock(lockKey: string | undefined): Promise<LockReply>;
+    /** lock_info (a wrong key is refused). */
+    lockInfo(lockKey: string | undefined): LockReply;
+    info(): LockInfo;
+    /** lock_info_uid */
+    readonly uid: string;
+    readonly locked: boolean;
+  };
   log: Pick<Logger, "info">;
 }

@@ -8,11 +8,9 @@
 import { pyRepr, pyTuple } from "../../protocol/index.js";
 import type { Item } from "../../protocol/index.js";
 import { RequestError } from "../errors.js";
-import type { AccessControl } from "./access.js";
+import type { FunctionAccess, GroupCheck } from "./types.js";
 
 export const FORMAT = "Incorrect request format: ";
-
-type Groups = Pick<AccessControl, "hasGroup">;
 
 function isMap(v: unknown): v is Record<string, unknown> {
   return v !== null && typeof v === "object" && !Array.isArray(v);
@@ -26,7 +24,7 @@ export function requireItem<T>(item: T | undefined, extras?: Record<string, unkn
 
 /** The user and the user group are given, and the group is one the permissions know. */
 export function requireRequester(
-  access: Groups,
+  access: GroupCheck,
   user: string | undefined,
   group: string | undefined,
 ): { user: string; group: string } {
@@ -67,7 +65,7 @@ export function checkCall(f: { name?: unknown; args?: unknown; kwargs?: unknown 
 
 /** The group may call the function. */
 export function requireFunctionAllowed(
-  access: Pick<AccessControl, "functionAllowed">,
+  access: Pick<FunctionAccess, "functionAllowed">,
   group: string,
   name: string,
 ): void {

@@ -31,11 +31,10 @@ type PlanMessage = Extract<
   { type: "re_state" | "re_runs" | "plan_done" | "control_reply" }
 >;
 import type { TaskMessage, TaskWorker } from "../workers/pool.js";
-import type { EnvironmentContext } from "./context.js";
+import type { EnvironmentContext, EnvPhase } from "./context.js";
+import type { StoreOp } from "../store/types.js";
 import { ConsoleLimit, DEFAULT_CONSOLE_BURST, DEFAULT_CONSOLE_RATE } from "../console-limit.js";
 import { WorkerProcess } from "../../worker-host/worker-process.js";
-
-export type EnvPhase = "closed" | "opening" | "open" | "closing" | "destroying";
 
 export interface EnvironmentOptions {
   startupDir: string | undefined;
@@ -92,6 +91,8 @@ export class EnvironmentController extends EventEmitter<EnvironmentEvents> {
   private readonly tasks: EnvironmentContext["tasks"];
   private readonly log: Logger;
   private readonly console: (text: string) => void;
+  private readonly state: EnvironmentContext["state"];
+  private readonly writeInBackground: EnvironmentContext["writeInBackground"];
   phase: EnvPhase = "closed";
   private worker: WorkerProcess | undefined;
   private mainReady: { content: EnvironmentContent; metadata: Record<string, unknown> } | undefined;
@@ -116,6 +117,13 @@ export class EnvironmentController extends EventEmitter<EnvironmentEvents> {
     this.tasks = ctx.tasks;
     this.log = ctx.log;
     this.console = (text) => ctx.console(text);
+    this.state = ctx.state;
+    this.writeInBackground = (ops) => ctx.writeInBackground(ops);
+  }
+
+  /** The lists kept in the store (at start): the lists until a worker reports others. */
+  restore(content: EnvironmentContent): void {
+    this.content = content;
   }
 
   get exists(): boolean {
@@ -410,12 +418,15 @@ export class EnvironmentController extends EventEmitter<EnvironmentEvents> {
    * Lists found without an environment (read from the startup code at start):
    * the lists until a worker of an environment reports its own.
    */
-  adoptContent(c: EnvironmentContent): void {
-    this.setContent(c);
+  adoptContent(c: EnvironmentContent, fingerprint: string): void {
+    this.setContent(c, [{ op: "set", key: "startup_fingerprint", value: fingerprint }]);
   }
 
-  private setContent(c: EnvironmentContent): void {
+  /** New lists: kept, stored (with `also`), their markers bumped, and told. */
+  private setContent(c: EnvironmentContent, also: StoreOp[] = []): void {
     this.content = c;
+    this.writeInBackground([{ op: "set", key: "environment_content", value: c }, ...also]);
+    this.state.bump("plans_existing_uid", "devices_existing_uid");
     this.emit("content", c);
   }
 

@@ -17,7 +17,8 @@ import type {
 import { BUSY, DOES_NOT_EXIST } from "../activity.js";
 import { RequestError } from "../errors.js";
 import type { ExecutorContext } from "./context.js";
-import { newUid, type QueueItem } from "./plan-queue.js";
+import { newUid } from "./plan-queue.js";
+import type { QueueItem } from "./types.js";
 
 const CONTROL_TIMEOUT_MS = 5000;
 
@@ -42,7 +43,14 @@ export class QueueExecutor {
     { resolve: (r: { success: boolean; msg: string }) => void; timer: NodeJS.Timeout }
   >();
 
-  constructor(private readonly m: ExecutorContext) {}
+  constructor(private readonly m: ExecutorContext) {
+    m.env.on("plan-message", (msg) => this.onWorkerMessage(msg));
+    m.env.on("lost", (reason) => this.onWorkerLost(reason));
+    m.env.on("ready", (metadata) => {
+      this.metadata = metadata;
+      this.maybeAutostart();
+    });
+  }
 
   /** queue_start */
   async start(): Promise<void> {

@@ -13,9 +13,8 @@ import {
   insertIndex,
   newUid,
   notInQueue,
-  type QueueItem,
-  type Where,
 } from "./plan-queue.js";
+import type { QueueItem, Where } from "./types.js";
 
 const ITEM_TYPES = ["plan", "instruction"];
 const INSTRUCTIONS = ["queue_stop"];

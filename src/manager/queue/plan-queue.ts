@@ -5,35 +5,22 @@
  * never says success for something the store does not hold.
  */
 import { randomUUID } from "node:crypto";
-import type { Item } from "../../protocol/index.js";
 import { RequestError } from "../errors.js";
 import type { StatusState } from "../state.js";
 import type { StoreOp, StoreSnapshot } from "../store/types.js";
+import type {
+  HistoryEdits,
+  Pos,
+  QueueDraft,
+  QueueItem,
+  QueueMode,
+  QueueState,
+  Where,
+} from "./types.js";
 
-export type QueueItem = Item & { item_uid: string };
-export type Pos = number | "front" | "back";
-export interface QueueMode {
-  loop: boolean;
-  ignore_failures: boolean;
-}
 export const DEFAULT_MODE: QueueMode = { loop: false, ignore_failures: false };
 
-/** Where an item goes: a position, or before/after an item. */
-export interface Where {
-  pos?: Pos | undefined;
-  before_uid?: string | undefined;
-  after_uid?: string | undefined;
-}
-
-/** The state a change works on (a copy of the live one). */
-export interface QueueDraft {
-  items: QueueItem[];
-  running: QueueItem | undefined;
-  mode: QueueMode;
-  autostart: boolean;
-}
-
-export class PlanQueue {
+export class PlanQueue implements QueueState {
   items: QueueItem[] = [];
   history: QueueItem[] = [];
   running: QueueItem | undefined;
@@ -59,6 +46,29 @@ export class PlanQueue {
     }
     this.autostart = d.queue_autostart === true;
     this.publish(true, true);
+  }
+
+  /** The user and group of the plan running now, when `uid` is its item uid (its subtasks run as them). */
+  ownerOfRunning(uid: string): { user: string; group: string } | undefined {
+    const r = this.running;
+    if (r?.item_uid !== uid) return undefined;
+    const { user, user_group } = r;
+    return typeof user === "string" && typeof user_group === "string"
+      ? { user, group: user_group }
+      : undefined;
+  }
+
+  /** Where an item stands, by uid, while the queue knows it (a schedule's fires show it). */
+  outcomeOf(uid: string): string | undefined {
+    if (this.running?.item_uid === uid) return "running";
+    if (this.items.some((i) => i.item_uid === uid)) return "queued";
+    for (let i = this.history.length - 1; i >= 0; i--) {
+      const h = this.history[i] as { item_uid?: unknown; result?: { exit_status?: unknown } };
+      if (h.item_uid === uid) {
+        return typeof h.result?.exit_status === "string" ? h.result.exit_status : "completed";
+      }
+    }
+    return undefined;
   }
 
   /**
@@ -134,7 +144,7 @@ function sameList(a: readonly unknown[], b: readonly unknown[]): boolean {
 }
 
 /** History changes of one queue change: the store operations and the resulting list. */
-export class HistoryOps {
+export class HistoryOps implements HistoryEdits {
   readonly ops: StoreOp[] = [];
   result: QueueItem[];
   constructor(current: QueueItem[]) {

@@ -1,5 +1,7 @@
 /** What the schedules area uses: nothing else of the manager. */
+import type { GroupCheck } from "../access/types.js";
 import type { StoreOp } from "../store/types.js";
+import type { FireRecord, ScheduleRecord } from "./record.js";
 
 /** A request made for a schedule's fire, as its owner: the manager's own checks apply. */
 export interface FireRequest {
@@ -30,4 +32,33 @@ export interface SchedulesContext {
   /** A timer (the real one in the manager): returns what cancels it. */
   setTimer(ms: number, fn: () => void): () => void;
   log: { info(msg: string): void; warn(msg: string): void; error(msg: string): void };
+}
+
+/** What the schedule handlers (schedule_*) use. */
+export interface ScheduleHandlersContext {
+  schedules: {
+    readonly size: number;
+    get(uid: string): ScheduleRecord | undefined;
+    list(): ScheduleRecord[];
+    /** Each change is written before it is live. */
+    add(s: ScheduleRecord): Promise<void>;
+    update(s: ScheduleRecord, change: Partial<ScheduleRecord>): Promise<void>;
+    setPaused(s: ScheduleRecord, paused: boolean): Promise<void>;
+    delete(s: ScheduleRecord): Promise<void>;
+    /** Fire now, outside the timing. */
+    trigger(s: ScheduleRecord): Promise<FireRecord>;
+    /** A schedule as schedule_list shows it, and as schedule_get does. */
+    row(s: ScheduleRecord): Record<string, unknown>;
+    details(s: ScheduleRecord): Record<string, unknown>;
+  };
+  access: GroupCheck;
+  /** A message when the task would be refused for this user and group (as its method checks it). */
+  check(task: Record<string, unknown>, user: string, group: string): Promise<string | undefined>;
+  now(): number;
+  limits: {
+    /** --max-schedules */
+    maxSchedules: number;
+    /** --schedule-min-every, in seconds */
+    minEvery: number;
+  };
 }

@@ -7,39 +7,12 @@
 import { randomUUID } from "node:crypto";
 import { pyRepr, scheduledFunctionSchema } from "../../protocol/index.js";
 import type { ParamsOut } from "../../protocol/index.js";
-import type { AccessControl } from "../access/access.js";
 import { FORMAT, requireRequester } from "../access/requester.js";
 import type { Handlers } from "../rpc/dispatch.js";
 import { RequestError } from "../errors.js";
 import type { ScheduleRecord } from "./record.js";
-import type { Schedules } from "./schedules.js";
+import type { ScheduleHandlersContext } from "./context.js";
 import { checkCron, nextSlot, TimingError } from "./timing.js";
-
-export interface ScheduleHandlersContext {
-  schedules: Pick<
-    Schedules,
-    | "size"
-    | "get"
-    | "add"
-    | "update"
-    | "setPaused"
-    | "delete"
-    | "trigger"
-    | "row"
-    | "details"
-    | "list"
-  >;
-  access: Pick<AccessControl, "hasGroup">;
-  /** A message when the task would be refused for this user and group (as its method checks it). */
-  check(task: Record<string, unknown>, user: string, group: string): Promise<string | undefined>;
-  now(): number;
-  limits: {
-    /** --max-schedules */
-    maxSchedules: number;
-    /** --schedule-min-every, in seconds */
-    minEvery: number;
-  };
-}
 
 type Fields = Partial<
   Pick<ParamsOut<"schedule_create">, "cron" | "tz" | "every" | "start" | "end" | "limit">

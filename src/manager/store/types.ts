@@ -109,6 +109,18 @@ export interface Store {
   close(): Promise<void>;
 }
 
+/**
+ * How a write reaches the store (writer.ts): `durable` now, on its own;
+ * `batched` with the turn's other writes, awaited; `background`, no one waits.
+ */
+export type WriteMode = "durable" | "batched" | "background";
+
+/** The one write path (StoreWriter), as other areas are given it. */
+export interface StoreWrites {
+  /** `patient` (batched only): may wait a little for company when commits are slow. */
+  write(ops: readonly StoreOp[], how: { mode: WriteMode; patient?: boolean }): Promise<void>;
+}
+
 /** Thrown when a store cannot be opened or written; the message names the place and the cause. */
 export class StoreError extends Error {
   override name = "StoreError";

@@ -23,12 +23,10 @@
  * change and its durability so that a test can crash the manager inside it.
  */
 import { LatencyHistograms } from "../metrics.js";
-import type { Store, StoreOp } from "./types.js";
+import type { Store, StoreOp, StoreWrites, WriteMode } from "./types.js";
 
 /** The injected delay of every commit, in ms (0: none); see above. */
 const COMMIT_DELAY_MS = Math.max(0, Number(process.env.ZQS_TEST_STORE_DELAY_MS ?? 0) || 0);
-
-export type WriteMode = "durable" | "batched" | "background";
 
 /** What the writer needs: where to log a failed batch. */
 export interface WriterLog {
@@ -81,7 +79,7 @@ function newBatch(due: Due): Batch {
   return { ops: [], due, timer: undefined, immediate: undefined, done, resolve, reject };
 }
 
-export class StoreWriter {
+export class StoreWriter implements StoreWrites {
   /** Where changes are made durable (set once the store is open). */
   store: Store | undefined;
   /** The writes gathered while the batch before them commits (or during this turn). */

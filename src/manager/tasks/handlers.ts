@@ -25,7 +25,7 @@ import {
   refusingWith,
 } from "../access/requester.js";
 import type { TaskHandlersContext } from "./context.js";
-import type { CancelOutcome } from "./lifecycle.js";
+import type { CancelOutcome } from "./lifecycle-context.js";
 import { countTasks, listTasks } from "./query.js";
 import { takeRateLimit } from "./rate-limits.js";
 import { dedupOf, startAtOf } from "./time-params.js";

@@ -5,9 +5,8 @@
  */
 import type { Logger } from "pino";
 import type { TaskMessage } from "../workers/pool.js";
-import type { DealJob } from "./scheduler.js";
+import type { DealJob, EndFields, FinalState, NewTask, TaskRecord } from "./task-record.js";
 import type { Clock } from "./delays.js";
-import type { EndFields, FinalState, NewTask, TaskRecord } from "./task-record.js";
 
 export interface TaskOptions {
   /** Seconds of run time before the task is stopped as timed_out. */
@@ -120,6 +119,23 @@ export interface Life {
   expiryTimer: NodeJS.Timeout | undefined;
   retryTimer: NodeJS.Timeout | undefined;
   timeoutTimer: NodeJS.Timeout | undefined;
+}
+
+/** What the lifecycle keeps of a task just accepted (`held`: a run's, until released). */
+export function newLife(uid: string, o: TaskOptions, held: boolean): Life {
+  return {
+    uid,
+    timeout: o.timeout,
+    maxRetries: o.max_retries ?? 0,
+    retryBackoff: o.retry_backoff ?? 1,
+    expires: o.expires,
+    waitingOn: new Set(),
+    cause: undefined,
+    held,
+    expiryTimer: undefined,
+    retryTimer: undefined,
+    timeoutTimer: undefined,
+  };
 }
 
 /** Longest wait between two tries. */

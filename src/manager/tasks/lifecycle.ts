@@ -43,9 +43,8 @@
  * time, as the run's concurrency allows.
  */
 import type { TaskMessage } from "../workers/pool.js";
-import type { FunctionCall, RunPlace } from "./scheduler.js";
-import type { FinalState, TaskRecord, TaskStats } from "./task-record.js";
-import { clear, ENDED_AS, MAX_BACKOFF_SEC } from "./lifecycle-context.js";
+import type { FinalState, FunctionCall, RunPlace, TaskRecord, TaskStats } from "./task-record.js";
+import { clear, ENDED_AS, MAX_BACKOFF_SEC, newLife } from "./lifecycle-context.js";
 import { DueTimer, REAL_CLOCK } from "./delays.js";
 import type { AcceptedMark } from "./task-store.js";
 import type { Delayed } from "./task-record.js";
@@ -57,14 +56,6 @@ import type {
   LifecycleTasks,
   StartAt,
   TaskDealer,
-  TaskLinks,
-  TaskOptions,
-} from "./lifecycle-context.js";
-
-export type {
-  StartAt,
-  CancelOutcome,
-  LifecycleContext,
   TaskLinks,
   TaskOptions,
 } from "./lifecycle-context.js";
@@ -114,19 +105,7 @@ export class TaskLifecycle {
     const { startAt, ...o } = opts;
     const after = o.after?.length ? [...new Set(o.after)] : [];
     const priority = o.priority ?? 0;
-    const life: Life = {
-      uid,
-      timeout: o.timeout,
-      maxRetries: o.max_retries ?? 0,
-      retryBackoff: o.retry_backoff ?? 1,
-      expires: o.expires,
-      waitingOn: new Set(),
-      cause: undefined,
-      held: run?.held ?? false,
-      expiryTimer: undefined,
-      retryTimer: undefined,
-      timeoutTimer: undefined,
-    };
+    const life = newLife(uid, o, run?.held ?? false);
     this.tasks.create({
       uid,
       name: call.name,
@@ -267,11 +246,6 @@ export class TaskLifecycle {
   /** The task resumes (its awaited subtasks ended): it takes its slot back. */
   reclaimSlot(uid: string): void {
     this.dealer.reclaim(uid);
-  }
-
-  /** The environment's worker is open: run what waits for one. */
-  workerReady(): void {
-    this.dealer.pump();
   }
 
   stats(): TaskStats {

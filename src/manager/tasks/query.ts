@@ -12,10 +12,10 @@
 import type { ParamsOut, TaskListEntry, TaskState } from "../../protocol/index.js";
 import { TASK_STATES } from "../../protocol/index.js";
 import { RequestError } from "../errors.js";
-import type { TaskRegistry } from "./registry.js";
+import type { TaskHandlersContext } from "./context.js";
 import type { TaskRecord, TaskStats } from "./task-record.js";
 
-type Registry = Pick<TaskRegistry, "all" | "info">;
+type Registry = Pick<TaskHandlersContext["tasks"], "all" | "info">;
 
 /** Where a page ends: the last entry's created_at (epoch ms) and uid. */
 interface Position {

@@ -29,6 +29,7 @@ import {
   type TaskRecord,
   type TaskStats,
 } from "./task-record.js";
+import { EVENT_OF_FINAL, qsTaskEvent, type TaskRegistryEvents } from "./task-events.js";
 import { TaskIndexes } from "./task-indexes.js";
 import { DedupIndex, dedupScope } from "./dedup.js";
 import { REAL_CLOCK } from "./delays.js";
@@ -42,23 +43,6 @@ import {
   type TaskResultView,
 } from "./task-views.js";
 
-const EVENT_OF_FINAL: Record<FinalState, TaskEventName> = {
-  completed: TASK_EVENTS.succeeded,
-  failed: TASK_EVENTS.failed,
-  cancelled: TASK_EVENTS.revoked,
-  timed_out: TASK_EVENTS.timeout,
-  expired: TASK_EVENTS.expired,
-};
-
-export interface TaskRegistryEvents {
-  task: [Record<string, unknown>];
-  final: [TaskRecord];
-  /** A running task was asked to stop (cancel, timeout): it will end in `stopping.state`. */
-  stopping: [TaskRecord];
-  /** Results are about to be deleted after their retention (written right after). */
-  purging: [];
-}
-
 export class TaskRegistry {
   /** Every task known: active ones and final ones within their retention. */
   private readonly records = new Map<string, TaskRecord>();
@@ -70,10 +54,9 @@ export class TaskRegistry {
   private activeCount = 0;
   private finalCount = 0;
   /** The host and pid of a worker (QS_Task events name where a task runs). */
-  workerInfo:
-    ((worker: string) => { hostname: string; pid: number | null } | undefined) | undefined;
-  /** Where the records are stored (set by the manager; unset: nothing is). */
-  readonly persist = new TaskStore();
+  private readonly workerInfo: TaskRegistryContext["workerInfo"];
+  /** Where the records are stored (unset in the context: nothing is). */
+  private readonly persist: TaskStore;
   /** Who waits for a task's final state to be visible (whenFinal). */
   private readonly finalWaiters = new Map<string, (() => void)[]>();
   /**
@@ -96,6 +79,8 @@ export class TaskRegistry {
   ) {
     this.state = ctx.state;
     this.activity = ctx.activity;
+    this.workerInfo = ctx.workerInfo;
+    this.persist = new TaskStore(ctx.store);
     const period = Math.min(1000, Math.max(50, (retentionSec * 1000) / 4));
     this.timer = setInterval(() => this.purge(), period);
     this.timer.unref();
@@ -230,6 +215,8 @@ export class TaskRegistry {
     this.setState(rec, "pending");
     rec.message = `Waiting again: ${reason} before it started the task`;
     this.emit(rec, "task-requeued", { reason });
+    // As if never dealt: it names no worker until it is dealt again.
+    rec.worker = null;
   }
 
   /** An attempt failed and another follows after `delaySec` (task-retried). */
@@ -378,18 +365,7 @@ export class TaskRegistry {
   private emit(rec: TaskRecord, event: TaskEventName, extra: Record<string, unknown> = {}): void {
     // Built only for someone (the info socket is off by default).
     if (this.events.listenerCount("task") === 0) return;
-    const where = rec.worker !== null ? this.workerInfo?.(rec.worker) : undefined;
-    this.events.emit("task", {
-      event,
-      task_uid: rec.uid,
-      name: rec.name,
-      state: rec.state,
-      attempt: rec.attempts,
-      ...(where ? { worker: rec.worker, hostname: where.hostname, pid: where.pid } : {}),
-      // A subtask's events name its parent.
-      ...(rec.parent !== null ? { parent: rec.parent } : {}),
-      ...extra,
-    });
+    this.events.emit("task", qsTaskEvent(rec, event, this.workerInfo, extra));
   }
 
   // ---- restart --------------------------------------------------------------------

@@ -10,8 +10,8 @@ import {
   requireRequester,
 } from "../access/requester.js";
 import type { RunHandlersContext } from "./context.js";
-import type { Run } from "./runs.js";
-import type { FunctionCall } from "./scheduler.js";
+import type { Run } from "./run-record.js";
+import type { FunctionCall } from "./task-record.js";
 import { takeRateLimit } from "./rate-limits.js";
 import { startAtOf } from "./time-params.js";
 

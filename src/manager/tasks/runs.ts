@@ -35,114 +35,22 @@
  * (as a task with an accepted mark does) and `run_restart` runs it again.
  */
 import { randomUUID } from "node:crypto";
-import type { FunctionCall, RunPlace } from "./scheduler.js";
-import type { StartAt, TaskLinks, TaskOptions } from "./lifecycle.js";
 import type { StoreOp, StoredRun } from "../store/types.js";
-import type { TaskRecord } from "./task-record.js";
+import type { RunRegistryContext } from "./context.js";
+import {
+  checkDefinition,
+  newRun,
+  outcomes,
+  runPutOp,
+  type NewRun,
+  type Run,
+  type RunCounts,
+} from "./run-record.js";
+import type { FunctionCall, TaskRecord } from "./task-record.js";
 import type { AcceptedMark } from "./task-store.js";
-
-type Outcome = "done" | "failed" | undefined;
-
-export interface Run {
-  uid: string;
-  name: string;
-  user: string;
-  userGroup: string;
-  createdAt: number;
-  /** Tasks handed out at once, at most (Infinity: as many as the workers take). */
-  concurrency: number;
-  /** Only workers with all these tags take its tasks. */
-  tags: string[];
-  /** The call of each index. */
-  calls: FunctionCall[];
-  /** The current task of each index. */
-  uids: string[];
-  outcome: Outcome[];
-  /** Released and not ended, by index. */
-  inFlight: boolean[];
-  inFlightCount: number;
-  /** Indexes waiting to be released, in order (from `head`). */
-  queue: number[];
-  head: number;
-  deleted: boolean;
-}
-
-export interface RunCounts {
-  run_uid: string;
-  num_tasks: number;
-  num_waiting: number;
-  num_computing: number;
-  num_done: number;
-  num_failed: number;
-  percent_done: number;
-}
-
-/** The stored definition of a run (store op run_put). */
-interface RunDefinition {
-  name: string;
-  user: string;
-  userGroup: string;
-  createdAt: number;
-  /** null: no limit. */
-  concurrency: number | null;
-  /** worker_tags (absent: none). */
-  tags?: string[];
-  /** The call of every index, when they are all the same (a `count` run)... */
-  call?: FunctionCall;
-  /** ...or the call of each index. */
-  calls?: FunctionCall[];
-  uids: string[];
-}
 
 /** How often at most the outcome string of a run is written (ms). */
 const OUTCOMES_EVERY_MS = 1000;
-
-/** A run with nothing ended, released or queued yet (one state per call). */
-function newRun(
-  d: Pick<
-    Run,
-    "uid" | "name" | "user" | "userGroup" | "createdAt" | "concurrency" | "calls" | "uids"
-  > &
-    Partial<Pick<Run, "tags">>,
-): Run {
-  const n = d.calls.length;
-  return {
-    tags: [],
-    ...d,
-    outcome: new Array<Outcome>(n).fill(undefined),
-    inFlight: new Array<boolean>(n).fill(false),
-    inFlightCount: 0,
-    queue: [],
-    head: 0,
-    deleted: false,
-  };
-}
-
-/** What a run registry uses of the tasks area. */
-export interface RunRegistryContext {
-  /** The records of its tasks (their ends, the purge of results). */
-  tasks: {
-    get(uid: string): TaskRecord | undefined;
-    restoreCutOff(listed: readonly { uid: string; accepted: AcceptedMark }[]): void;
-    readonly events: {
-      on(event: "final", listener: (r: TaskRecord) => void): unknown;
-      on(event: "purging", listener: () => void): unknown;
-    };
-  };
-  /** Where its tasks are submitted, released a few at a time, and cancelled. */
-  lifecycle: {
-    submit(
-      uid: string,
-      call: FunctionCall,
-      background: boolean,
-      o: TaskOptions & StartAt,
-      run: { place: RunPlace; held: boolean },
-      links: TaskLinks,
-    ): void;
-    release(uids: readonly string[]): void;
-    cancel(uid: string): unknown;
-  };
-}
 
 export class RunRegistry {
   private readonly runs = new Map<string, Run>();
@@ -151,8 +59,8 @@ export class RunRegistry {
   /** Runs with tasks ended since their outcome string was last written. */
   private readonly dirty = new Set<Run>();
   private readonly timer: NodeJS.Timeout;
-  /** Where the outcome strings go (writes no reply waits for); set by the manager. */
-  store: ((ops: StoreOp[]) => void) | undefined;
+  /** Where the outcome strings go (writes no reply waits for). */
+  private readonly store: RunRegistryContext["writeInBackground"];
 
   private readonly tasks: RunRegistryContext["tasks"];
   private readonly lifecycle: RunRegistryContext["lifecycle"];
@@ -160,6 +68,7 @@ export class RunRegistry {
   constructor(ctx: RunRegistryContext) {
     const tasks = (this.tasks = ctx.tasks);
     this.lifecycle = ctx.lifecycle;
+    this.store = (ops) => ctx.writeInBackground(ops);
     tasks.events.on("final", (r) => this.onTaskFinal(r));
     // A purged task result leaves its run's outcome string to answer for it.
     tasks.events.on("purging", () => this.flush());
@@ -175,16 +84,7 @@ export class RunRegistry {
     return [...this.runs.values()];
   }
 
-  create(o: {
-    name: string;
-    calls: FunctionCall[];
-    concurrency: number | undefined;
-    tags?: string[] | undefined;
-    user: string;
-    userGroup: string;
-    /** Its tasks are scheduled until then (epoch ms). */
-    startAt?: number | undefined;
-  }): Run {
+  create(o: NewRun): Run {
     const n = o.calls.length;
     const run = newRun({
       uid: randomUUID(),
@@ -275,24 +175,12 @@ export class RunRegistry {
 
   /** The store op writing the run's definition (at create and restart). */
   putOp(run: Run): StoreOp {
-    const first = run.calls[0];
-    const same = first !== undefined && run.calls.every((c) => c === first);
-    const def: RunDefinition = {
-      name: run.name,
-      user: run.user,
-      userGroup: run.userGroup,
-      createdAt: run.createdAt,
-      concurrency: Number.isFinite(run.concurrency) ? run.concurrency : null,
-      ...(run.tags.length > 0 ? { tags: run.tags } : {}),
-      ...(same ? { call: first } : { calls: run.calls }),
-      uids: run.uids,
-    };
-    return { op: "run_put", uid: run.uid, run: def };
+    return runPutOp(run);
   }
 
   /** Write the outcome strings of the runs whose tasks ended since the last time. */
   flush(): void {
-    if (this.dirty.size === 0 || !this.store) return;
+    if (this.dirty.size === 0) return;
     const ops: StoreOp[] = [];
     for (const run of this.dirty) {
       if (!run.deleted) ops.push({ op: "run_outcomes", uid: run.uid, outcomes: outcomes(run) });
@@ -425,45 +313,4 @@ export class RunRegistry {
     }
     this.fill(run);
   }
-}
-
-/** The outcome string of a run: "d" done, "f" failed, "-" not ended, by index. */
-function outcomes(run: Run): string {
-  let s = "";
-  for (const o of run.outcome) s += o === "done" ? "d" : o === "failed" ? "f" : "-";
-  return s;
-}
-
-function isCall(v: unknown): v is FunctionCall {
-  if (typeof v !== "object" || v === null) return false;
-  const c = v as Partial<FunctionCall>;
-  return (
-    typeof c.name === "string" &&
-    Array.isArray(c.args) &&
-    typeof c.kwargs === "object" &&
-    c.kwargs !== null &&
-    !Array.isArray(c.kwargs)
-  );
-}
-
-/** The stored definition, checked; or what is wrong with it. */
-function checkDefinition(v: unknown): RunDefinition | string {
-  if (typeof v !== "object" || v === null || Array.isArray(v)) return "not an object";
-  const d = v as Partial<RunDefinition>;
-  for (const k of ["name", "user", "userGroup"] as const) {
-    if (typeof d[k] !== "string") return `'${k}' is not a string`;
-  }
-  if (typeof d.createdAt !== "number") return "'createdAt' is not a number";
-  if (d.concurrency !== null && (typeof d.concurrency !== "number" || !(d.concurrency > 0))) {
-    return "'concurrency' is not a positive number or null";
-  }
-  if (!Array.isArray(d.uids) || !d.uids.every((u) => typeof u === "string" && u !== "")) {
-    return "'uids' is not a list of task uids";
-  }
-  if (d.calls !== undefined) {
-    if (!Array.isArray(d.calls) || d.calls.length !== d.uids.length || !d.calls.every(isCall)) {
-      return "'calls' is not one call per task";
-    }
-  } else if (!isCall(d.call)) return "neither 'call' nor 'calls' is given";
-  return d as RunDefinition;
 }

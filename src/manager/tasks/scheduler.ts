@@ -22,7 +22,9 @@
  * frees: short tasks then cost no round trip to the manager between them.
  */
 import type { ExecuteFunctionMsg } from "../../protocol/ipc.js";
-import type { TaskWorker, TaskWorkerPool } from "../workers/pool.js";
+import type { TaskWorker } from "../workers/pool.js";
+import type { DealerPool, DealerTasks, SchedulerContext } from "./context.js";
+import type { DealJob } from "./task-record.js";
 import { WorkerIndex } from "./worker-index.js";
 import { RateLimits, type RateLimitOptions, type RateLimitsContext } from "./rate-limits.js";
 
@@ -56,30 +58,6 @@ const AHEAD_OWN_SLOTS = 4;
 /** Weight of the newest call in a worker's running mean of call times. */
 const CALL_MS_WEIGHT = 0.2;
 
-export interface FunctionCall {
-  name: string;
-  args: unknown[];
-  kwargs: Record<string, unknown>;
-}
-
-/** Where a task of a run stands in it. */
-export interface RunPlace {
-  uid: string;
-  index: number;
-}
-
-/** A task as the scheduler deals it. */
-export interface DealJob {
-  uid: string;
-  call: FunctionCall;
-  background: boolean;
-  priority: number;
-  /** Tags a worker must have to take it. */
-  tags: string[];
-  /** The run it belongs to, and its index there. */
-  run: RunPlace | undefined;
-}
-
 interface Job extends DealJob {
   seq: number;
   /** In `ready`, waiting for a worker. */
@@ -93,22 +71,6 @@ interface Job extends DealJob {
   /** Held by its function's rate limit (in `limits`, not in `ready`). */
   held: boolean;
 }
-
-/** What the scheduler records of the tasks it deals. */
-export interface DealerTasks {
-  /** The task has not ended: its attempts so far. */
-  active(uid: string): { attempts: number } | undefined;
-  dispatched(uid: string, worker: string): void;
-  /** Why a waiting task waits (null: clear it). */
-  note(uid: string, message: string | null): void;
-  mark(uid: string, name: string, at?: number): void;
-}
-
-/** What the scheduler uses of the pool. */
-export type DealerPool = Pick<
-  TaskWorkerPool,
-  "slotsPerWorker" | "aheadPerWorker" | "workers" | "workersVersion" | "sendTasks"
->;
 
 /** The worker may take the job: it offers the function and has every tag asked for. */
 function fits(w: TaskWorker, job: Job): boolean {
@@ -156,13 +118,7 @@ export class TaskScheduler {
   /** The functions' rate limits (rate-limits.ts), asked before a task is dealt. */
   readonly limits: RateLimits<Job>;
 
-  constructor(ctx: {
-    tasks: DealerTasks;
-    pool: DealerPool;
-    rateLimits?: RateLimitOptions;
-    /** The rate limits' clock (tests give a fake one). */
-    clock?: Pick<RateLimitsContext<Job>, "now" | "setTimer">;
-  }) {
+  constructor(ctx: SchedulerContext) {
     this.tasks = ctx.tasks;
     this.pool = ctx.pool;
     this.limits = new RateLimits<Job>(ctx.rateLimits ?? { defaults: new Map(), max: 1000 }, {
@@ -276,7 +232,9 @@ export class TaskScheduler {
 
   /** The local workers are gone: their slots are free (those of workers on other hosts stay taken). */
   localGone(): void {
-    const index = this.workers();
+    // The index as last built: the pool lists no worker once the local ones are gone,
+    // while those on other hosts that hold tasks were in it when they were dealt them.
+    const index = this.index;
     for (const id of [...this.load.keys()]) {
       if (index.get(id)?.remote) continue;
       this.load.delete(id);

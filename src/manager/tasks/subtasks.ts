@@ -31,27 +31,10 @@ import { randomUUID } from "node:crypto";
 import { z } from "zod";
 import { methods, pyRepr } from "../../protocol/index.js";
 import type { SubtaskMsg } from "../../protocol/ipc.js";
-import type { AccessControl } from "../access/access.js";
 import { checkCall, requireFunctionAllowed } from "../access/requester.js";
-import type { SubtaskNotice, TaskWorkerPool } from "../workers/pool.js";
-import type { TaskRegistry } from "./registry.js";
+import type { SubtaskNotice } from "../workers/pool.js";
+import type { SubtasksContext } from "./context.js";
 import { isFinal, type TaskRecord } from "./task-record.js";
-import type { TaskLifecycle } from "./lifecycle.js";
-import type { TaskTrees } from "./task-tree.js";
-
-/** What the subtasks area uses. */
-export interface SubtasksContext {
-  tasks: Pick<TaskRegistry, "get" | "active" | "events" | "childrenOfTask">;
-  lifecycle: Pick<
-    TaskLifecycle,
-    "submit" | "cancel" | "lendSlot" | "reclaimSlot" | "unknownDependencies"
-  >;
-  pool: Pick<TaskWorkerPool, "on" | "notify">;
-  access: Pick<AccessControl, "hasGroup" | "functionAllowed">;
-  trees: Pick<TaskTrees, "admit" | "leave">;
-  /** The user and group of the plan running now, when `uid` is its item uid. */
-  planOwner(uid: string): { user: string; group: string } | undefined;
-}
 
 const fe = methods.function_execute.params;
 /** function_execute's lifecycle options, as a subtask takes them. */
@@ -63,6 +46,9 @@ const optionsSchema = z.strictObject({
   after: fe.after,
   priority: fe.priority,
 });
+
+/** How a plan ends when it was stopped (its subtasks are cancelled). */
+const STOPPED_PLAN = new Set(["stopped", "aborted", "halted"]);
 
 /** A refused request: the message the worker's promise rejects with. */
 class Refused extends Error {}
@@ -89,6 +75,12 @@ export class Subtasks {
     });
     m.tasks.events.on("final", (r) => this.onFinal(r));
     m.tasks.events.on("stopping", (r) => this.onStopping(r));
+    // A plan that was stopped stops its subtasks, as a cancelled task does.
+    m.plans.on("plan-message", (msg) => {
+      if (msg.type === "plan_done" && STOPPED_PLAN.has(msg.result.exit_status)) {
+        this.cancelDescendants(msg.id);
+      }
+    });
   }
 
   private onRequest(worker: string, req: SubtaskMsg): void {

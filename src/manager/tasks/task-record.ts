@@ -5,6 +5,31 @@
 import type { TaskState } from "../../protocol/index.js";
 import type { TaskTrace } from "../../protocol/task-trace.js";
 
+/** A function call, as a task makes it. */
+export interface FunctionCall {
+  name: string;
+  args: unknown[];
+  kwargs: Record<string, unknown>;
+}
+
+/** Where a task of a run stands in it. */
+export interface RunPlace {
+  uid: string;
+  index: number;
+}
+
+/** A task as the scheduler deals it. */
+export interface DealJob {
+  uid: string;
+  call: FunctionCall;
+  background: boolean;
+  priority: number;
+  /** Tags a worker must have to take it. */
+  tags: string[];
+  /** The run it belongs to, and its index there. */
+  run: RunPlace | undefined;
+}
+
 /** What `add()` takes: a task handed to the worker at once (script uploads, environment updates). */
 export interface RunningTask {
   uid: string;

@@ -74,23 +74,41 @@ type StoredInfo = Partial<
   >
 >;
 
+/** Where the registry's records go in the store. */
+export interface TaskRecordWrites {
+  /** Accepted marks of tasks listed elsewhere, removals: no one waits for them. */
+  background(ops: StoreOp[]): void;
+  /**
+   * Final results and accepted marks: resolves once durable (a group commit;
+   * `patient`: it may wait a moment for company).
+   */
+  commit(ops: StoreOp[], patient?: boolean): Promise<void>;
+}
+
 /** A record rebuilt from the store, kept until `at` (epoch ms). */
 export interface Restored {
   rec: TaskRecord;
   at: number;
 }
 
-/** Where the registry's writes go; set by the manager (unset in tests of the registry alone). */
+/** Where the registry's writes go (nowhere in tests of the registry alone). */
 export class TaskStore {
   /** Where accepted marks and removals are written (no one waits for them). */
-  store: ((ops: StoreOp[]) => void) | undefined;
+  private readonly store: ((ops: StoreOp[]) => void) | undefined;
   /**
    * Where final results and accepted marks are written: resolves once they
    * are durable (a group commit with the turn's other writes; `patient`: the
    * commit may wait a moment for company, see writer.ts). Unset: a final
    * state is visible at once.
    */
-  commit: ((ops: StoreOp[], patient?: boolean) => Promise<void>) | undefined;
+  private readonly commit: ((ops: StoreOp[], patient?: boolean) => Promise<void>) | undefined;
+
+  constructor(writes: TaskRecordWrites | undefined) {
+    if (writes) {
+      this.store = (ops) => writes.background(ops);
+      this.commit = (ops, patient) => writes.commit(ops, patient);
+    }
+  }
   private closed = false;
   /** Accepted marks being written: settles once durable (or failed, which is logged). */
   private readonly accepting = new Map<string, Promise<void>>();

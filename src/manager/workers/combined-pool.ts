@@ -6,6 +6,7 @@
 import { EventEmitter } from "node:events";
 import type { ExecuteFunctionMsg } from "../../protocol/ipc.js";
 import type { SubtaskNotice, TaskWorker, TaskWorkerPool, TaskWorkerPoolEvents } from "./pool.js";
+import type { LocalWorkerPool } from "./local-pool.js";
 import type { RemoteWorkerPool } from "./remote-pool.js";
 
 export class CombinedWorkerPool
@@ -13,7 +14,7 @@ export class CombinedWorkerPool
   implements TaskWorkerPool
 {
   constructor(
-    private readonly local: TaskWorkerPool,
+    private readonly local: LocalWorkerPool,
     private readonly remote: RemoteWorkerPool,
   ) {
     super();
@@ -23,6 +24,11 @@ export class CombinedWorkerPool
       p.on("worker-joined", () => this.emit("worker-joined"));
     }
     local.on("all-gone", (reopening, why) => this.emit("all-gone", reopening, why));
+  }
+
+  /** Where a worker runs, on another host or this one (QS_Task events name it). */
+  whereIs(id: string): { hostname: string; pid: number | null } {
+    return this.remote.info(id) ?? this.local.whereIs(id);
   }
 
   get slotsPerWorker(): number {

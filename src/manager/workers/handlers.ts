@@ -3,18 +3,9 @@
  * workers on other hosts, with what each is doing and has done.
  */
 import type { Handlers } from "../rpc/dispatch.js";
-import type { EnvironmentController } from "../environment/controller.js";
-import type { TaskRegistry } from "../tasks/registry.js";
-import type { RemoteWorkerPool, WorkerRow } from "./remote-pool.js";
+import type { WorkerHandlersContext } from "./context.js";
+import type { WorkerRow } from "./remote-pool.js";
 import { LOCAL_HOSTNAME } from "./remote-pool.js";
-
-export interface WorkerHandlersContext {
-  env: Pick<EnvironmentController, "localWorkers">;
-  tasks: Pick<TaskRegistry, "activeRecords" | "events">;
-  remote: Pick<RemoteWorkerPool, "rows"> | undefined;
-  /** Background slots of one local worker process (Infinity: every task). */
-  localSlots: number;
-}
 
 /** Done and failed counts of the local worker processes, by id. */
 class LocalCounts {

@@ -1,13 +1,14 @@
 /**
  * A schedule's task checked as its method checks it, without submitting it:
  * a function as function_execute (the group, the function allowed for it), a
- * plan as queue_item_add (the group, the plan and its devices allowed).
+ * plan as queue_item_add (the group, the plan and its devices allowed). The
+ * schedules area is given it as its context's `check`.
  */
-import type { AccessControl } from "../access/access.js";
 import { requireFunctionAllowed, requireRequester } from "../access/requester.js";
-import { prepareItem } from "../queue/handlers.js";
+import type { FunctionAccess, ListAccess } from "../access/types.js";
+import { prepareItem } from "./handlers.js";
 
-type Access = Pick<AccessControl, "hasGroup" | "functionAllowed" | "allowedLists" | "requireLists">;
+type Access = FunctionAccess & ListAccess;
 
 /** The refusal's message, or undefined when the task would be accepted. */
 export async function taskProblem(

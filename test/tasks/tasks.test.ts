@@ -9,7 +9,16 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { RawClient, startManager, type RunningManager } from "../helpers/manager.js";
 import { childPids } from "../helpers/process.js";
 import { gateModule, newGate } from "../helpers/startup.js";
-import { execute, fn, info, msOf, openEnvironment, USER, waitCompleted } from "../helpers/tasks.js";
+import {
+  execute,
+  fn,
+  info,
+  msOf,
+  openEnvironment,
+  USER,
+  waitCompleted,
+  waitInfo,
+} from "../helpers/tasks.js";
 import { ENV_OPEN_MS, sleep, waitUntil } from "../helpers/wait.js";
 
 let m: RunningManager;
@@ -169,6 +178,37 @@ describe("function_execute", () => {
     const r = await waitCompleted(c, bg);
     expect(r.success).toBe(true);
     expect((await c.request("status")).worker_background_tasks).toBe(0);
+  });
+
+  it("worker_tags with the one local worker (--workers 1): the task waits, others pass it; foreground is refused", async () => {
+    // The local worker has no tags: a task asking for one waits for a worker that has it.
+    const tagged = await execute(c, fn("function_sleep", [0]), {
+      run_in_background: true,
+      worker_tags: ["nope"],
+    });
+    const waiting = await waitInfo(c, tagged, (i) => i.message !== null || i.state !== "pending");
+    expect(waiting.state).toBe("pending");
+    expect(waiting.message).toBe(
+      "Waiting: no connected worker with the tags nope offers the function 'function_sleep'",
+    );
+    // A task without tags, made after it, is dealt past it and runs; the tagged one still waits.
+    const plain = await execute(c, fn("function_sleep", [0]), { run_in_background: true });
+    expect((await waitCompleted(c, plain)).success).toBe(true);
+    expect((await info(c, tagged)).state).toBe("pending");
+    expect((await c.request("task_cancel", { task_uid: tagged })).result).toBe("cancelled");
+
+    // A foreground task runs in the main worker, which has no tags: refused, saying why.
+    const fg = await c.request("function_execute", {
+      item: fn("function_sleep", [0]),
+      worker_tags: ["nope"],
+      ...USER,
+    });
+    expect(fg.success).toBe(false);
+    expect(fg.msg).toBe(
+      "Error: 'worker_tags' applies to background tasks only: a foreground task runs in the manager's main worker (set 'run_in_background')",
+    );
+    expect(fg.task_uid).toBeNull();
+    expect((await c.request("status")).manager_state).toBe("idle");
   });
 
   it("records a task's end when the worker reports it (how soon: bench/tasks.ts)", async () => {

@@ -88,6 +88,31 @@ describe("TaskScheduler with a fake pool", () => {
     expect(pool.sent.flatMap((b) => b.ids)).toEqual(uids);
   });
 
+  it("with unlimited slots and one worker, tasks asking for tags it lacks wait; the others pass them", async () => {
+    const { pool, lifecycle, tasks } = make(Infinity);
+    // More tagged tasks than a chunk, ahead of an untagged one.
+    const tagged = Array.from({ length: DEAL_CHUNK + 1 }, (_, i) => `g${i}`);
+    for (const uid of tagged) lifecycle.submit(uid, call("f"), true, { worker_tags: ["gpu"] });
+    lifecycle.submit("plain", call("f"), true, {});
+    pool.list = [{ id: "main", main: true }];
+    lifecycle.workerReady();
+    expect(pool.sent).toEqual([{ worker: "main", ids: ["plain"] }]);
+    expect(tasks.get("g0")?.state).toBe("pending");
+    expect(tasks.get("g0")?.message).toBe(
+      "Waiting: no connected worker with the tags gpu offers the function 'f'",
+    );
+    await nextTurn();
+    expect(pool.sent).toHaveLength(1);
+    // A worker with the tag joins: they go to it.
+    pool.list = [
+      { id: "main", main: true },
+      { id: "gpu", main: false, tags: new Set(["gpu"]) },
+    ];
+    pool.emit("worker-joined");
+    expect(dealtTo(pool, "gpu")).toEqual(tagged);
+    expect(dealtTo(pool, "main")).toEqual(["plain"]);
+  });
+
   it("deals further ahead to a worker whose calls are short, not to one whose calls are long", async () => {
     const { pool, lifecycle } = make(1, 2);
     pool.list = [

@@ -77,7 +77,8 @@ export function registerTasks(program: Command): void {
         },
         workerTags: {
           value: "<a,b>",
-          description: "only a worker with all these tags takes it (zqs worker --tags)",
+          description:
+            "with --background: only a worker with all these tags takes it (zqs worker --tags)",
           parse: tagList,
           param: "worker_tags",
         },

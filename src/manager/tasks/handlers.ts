@@ -173,6 +173,13 @@ async function execute(
   }
   const uid = ctx.chosenUid ?? randomUUID();
   const prepared = { ...item, user, user_group: group, item_uid: uid };
+  if (!p.run_in_background && (p.worker_tags?.length ?? 0) > 0) {
+    // A foreground task runs in the manager's main worker, which has no tags.
+    throw new RequestError(
+      "'worker_tags' applies to background tasks only: a foreground task runs in the manager's main worker (set 'run_in_background')",
+      { item: prepared },
+    );
+  }
   m.activity.requireEnvironmentOpen(NOT_OPEN, { item: prepared });
   if (!p.run_in_background) m.activity.requireIdle(BUSY.startTask, { item: prepared });
   const after = p.after ?? [];

@@ -5,7 +5,7 @@
  * and each worker's recent call times, and hands tasks out.
  *
  * Ready tasks are dispatched highest `priority` first, then in the order they
- * became ready. With one worker (no slot limit) every ready task is handed to
+ * became ready. With one worker (no slot limit) every ready task it may take is handed to
  * it at once, a chunk per turn (the Python server's behaviour: async
  * functions run side by side in it). With a pool, each worker has
  * `slotsPerWorker` slots (`--worker-slots`, default 1: a CPU-bound function
@@ -324,20 +324,7 @@ export class TaskScheduler {
     const main = index.main;
     if (!main) return;
     if (this.pool.slotsPerWorker === Infinity && index.count === 1 && main.background !== false) {
-      // Everything goes, a chunk per turn: the worker runs one chunk while this
-      // process deals the next and records the ends of the one before.
-      const batch = this.sortedReady();
-      const take = batch.splice(0, DEAL_CHUNK);
-      this.fresh = [];
-      for (const job of take) {
-        if (!job.queued) {
-          this.staleReady--;
-          continue;
-        }
-        if (!job.background) this.readyForeground--;
-        this.dispatch(job, main, out);
-      }
-      if (this.ready.length > 0) this.schedulePump();
+      this.dealAll(main, out);
       return;
     }
     // Least loaded first; on a tie the other workers before the main one (the index's order).
@@ -383,6 +370,42 @@ export class TaskScheduler {
       this.ready = batch;
     } else this.ready = left.concat(batch.slice(i));
     this.noteNewUnoffered(index);
+  }
+
+  /**
+   * One worker, no slot limit: every ready task it may take goes, a chunk per
+   * turn (the worker runs one chunk while this process deals the next and
+   * records the ends of the one before). A background task it may not take
+   * (a tag or function it lacks) waits, as with a pool, for a worker that may.
+   */
+  private dealAll(main: TaskWorker, out: Map<string, ExecuteFunctionMsg[]>): void {
+    const batch = this.sortedReady();
+    this.fresh = [];
+    const left: Job[] = [];
+    let dealt = 0;
+    let i = 0;
+    for (; i < batch.length && dealt < DEAL_CHUNK; i++) {
+      const job = batch[i] as Job;
+      if (!job.queued) {
+        this.staleReady--;
+        continue;
+      }
+      if (job.background && !fits(main, job)) {
+        this.noteUnoffered(job);
+        left.push(job);
+        continue;
+      }
+      if (!job.background) this.readyForeground--;
+      this.dispatch(job, main, out);
+      dealt++;
+    }
+    const more = i < batch.length;
+    if (left.length === 0) {
+      if (i > 0) batch.splice(0, i);
+      this.ready = batch;
+    } else this.ready = left.concat(batch.slice(i));
+    // Only the tasks not reached call for another turn: those left wait for another worker.
+    if (more) this.schedulePump();
   }
 
   /** The worker dealt to last, when its tasks are short and it holds little (see STAY_WORK_MS). */

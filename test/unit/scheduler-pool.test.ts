@@ -95,7 +95,7 @@ describe("TaskScheduler with a fake pool", () => {
     for (const uid of tagged) lifecycle.submit(uid, call("f"), true, { worker_tags: ["gpu"] });
     lifecycle.submit("plain", call("f"), true, {});
     pool.list = [{ id: "main", main: true }];
-    lifecycle.workerReady();
+    pool.emit("worker-joined");
     expect(pool.sent).toEqual([{ worker: "main", ids: ["plain"] }]);
     expect(tasks.get("g0")?.state).toBe("pending");
     expect(tasks.get("g0")?.message).toBe(

@@ -26,6 +26,8 @@ import { RunRegistry } from "./tasks/runs.js";
 import { QueueExecutor } from "./queue/executor.js";
 import { PlanQueue } from "./queue/plan-queue.js";
 import { openStore } from "./store/index.js";
+import type { Store } from "./store/types.js";
+import { Idempotency } from "./rpc/idempotency.js";
 import type { EnvironmentContent } from "../protocol/ipc.js";
 import { AccessControl, permissionsFile } from "./access/access.js";
 import { TaskRegistry } from "./tasks/registry.js";
@@ -36,7 +38,9 @@ import { TaskTrees } from "./tasks/task-tree.js";
 import { LockManager } from "./access/locks.js";
 import type { ManagerLogger } from "./log.js";
 import type { ManagerOptions } from "./options.js";
-import { AllowList, ControlServer, InfoPublisher, socketMessageLimit } from "./rpc/server.js";
+import type { AllowList, ControlServer } from "./rpc/server.js";
+import { InfoPublisher } from "./rpc/server.js";
+import { controlServer } from "./rpc/control-setup.js";
 import { StatusState } from "./state.js";
 import { Activity } from "./activity.js";
 import type { StoreOp } from "./store/types.js";
@@ -46,6 +50,7 @@ import { CombinedWorkerPool } from "./workers/combined-pool.js";
 import { LOCAL_HOSTNAME, RemoteWorkerPool } from "./workers/remote-pool.js";
 import { workerHandlers } from "./workers/handlers.js";
 import { WORKER_ZAP_DOMAIN } from "./rpc/server.js";
+import { BIND_RETRY_MS, type HaState } from "./ha/role.js";
 import { LATENCY_BUCKETS, LatencyHistograms } from "./metrics.js";
 import { Schedules } from "./schedules/schedules.js";
 import { scheduleHandlers } from "./schedules/handlers.js";
@@ -96,14 +101,33 @@ export class Manager {
   readonly stopped: Promise<void>;
   /** The process's exit code once stopped: 1 when it stopped because it lost its store. */
   exitCode = 0;
+  /** Stopped because another manager took the store, to wait as a standby (--standby). */
+  steppedDown = false;
+  /** Replies remembered by idempotency key. */
+  readonly idempotency: Idempotency;
+  /** With --standby: the role, shared with the standby phases of this process (ha/runner.ts). */
+  private readonly ha: HaState | undefined;
+  /** A store already taken (a standby that took over), used instead of opening one. */
+  private readonly preopened: Store | undefined;
+  /** The store says the environment was open (a manager taking over opens it). */
+  private reopenEnvironment = false;
   private resolveStopped!: () => void;
 
   constructor(
     readonly opts: ManagerOptions,
     private readonly logger: ManagerLogger,
+    takenOver?: { ha: HaState; store: Store },
   ) {
     this.log = logger.log;
+    this.ha = takenOver?.ha;
+    this.preopened = takenOver?.store;
     this.writer = new StoreWriter(this.log);
+    this.idempotency = new Idempotency({
+      ttlSec: opts.idempotencyTtl,
+      max: opts.idempotencyMax,
+      write: (ops, mode) => this.writer.write(ops, { mode }),
+    });
+    this.writer.tag = () => this.idempotency.pendingOp();
     this.stopped = new Promise((r) => (this.resolveStopped = r));
     this.tasks = new TaskRegistry(opts.taskResultsRetention, {
       state: this.state,
@@ -277,7 +301,12 @@ export class Manager {
       }
     });
     this.env.on("lost", (reason) => this.executor.onWorkerLost(reason));
+    // A manager taking the store over opens the environment when it was open (see restore).
+    this.env.on("lost", () =>
+      this.background([{ op: "set", key: "environment_open", value: false }]),
+    );
     this.env.on("ready", (metadata) => {
+      this.background([{ op: "set", key: "environment_open", value: true }]);
       this.executor.metadata = metadata;
       this.lifecycle.workerReady();
       this.executor.maybeAutostart();
@@ -301,6 +330,7 @@ export class Manager {
         requests: this.requestLatency.snapshot(),
         store_writes: this.writer.latency.snapshot(),
         schedules: this.schedules.counts(),
+        ...(this.ha ? { ha: this.ha.metrics() } : {}),
       }),
     };
     return {
@@ -372,17 +402,30 @@ export class Manager {
 
   /** Open the store and take back what it holds; a plan cut off by a crash goes to history. */
   private async restore(): Promise<void> {
-    const store = await openStore({
-      ...this.opts,
-      log: { info: (msg) => this.log.info(msg), warn: (msg) => this.log.warn(msg) },
-    });
+    const store =
+      this.preopened ??
+      (await openStore({
+        ...this.opts,
+        standbyWait: undefined,
+        log: { info: (msg) => this.log.info(msg), warn: (msg) => this.log.warn(msg) },
+      }));
     this.writer.store = store;
-    // Another manager took the store (Redis: the lease): write nothing more, and stop.
+    // Another manager took the store (Redis: the lease): write nothing more, and stop
+    // (a --standby manager steps down to standby: ha/runner.ts).
     store.onOwnershipLost = (why) => {
       this.log.error(`${store.kind} store at ${store.location}: ${why}`);
-      this.exitCode = 1;
-      this.requestStop("lost ownership of the store");
+      if (this.ha) this.steppedDown = true;
+      else this.exitCode = 1;
+      this.requestStop(
+        this.ha
+          ? "lost ownership of the store: stepping down to standby"
+          : "lost ownership of the store",
+      );
     };
+    if (this.ha) {
+      const ha = this.ha;
+      this.state.setExtras(() => ha.statusExtras());
+    }
     const snap = await store.load();
     const d = snap.docs;
     this.tasks.persist.store = (ops) => this.background(ops);
@@ -396,11 +439,14 @@ export class Manager {
     }
     if (d.lock) this.locks.restore(d.lock);
     if (d.permissions) this.access.restore(d.permissions);
+    this.reopenEnvironment = d.environment_open === true;
     if (d.environment_content && typeof d.environment_content === "object") {
       this.env.content = d.environment_content as EnvironmentContent;
     }
     this.queue.restore(snap);
     this.schedules.restore(snap.schedules);
+    this.idempotency.restore(snap.idempotency ?? []);
+    this.idempotency.start();
     await this.executor.recoverInterrupted();
     // Before the sockets bind, so that the first request that needs the lists waits for them.
     this.startupLists.start(d.startup_fingerprint, d.environment_content !== undefined);
@@ -420,37 +466,18 @@ export class Manager {
         checkLock: (method, params) => this.locks.check(methods[method].lock, params.lock_key),
         onInternalError: (method, err) => this.log.error({ err }, `Internal error in '${method}'`),
         checkReplies: process.env.ZQS_CHECK_REPLIES === "1",
+        idempotency: this.idempotency,
         observe: (method, seconds) => this.requestLatency.observe(method, seconds),
       },
     ));
-    const allowedClients = this.opts.zmqAllowedClients
-      ? new AllowList(this.opts.zmqAllowedClients)
-      : undefined;
+    const { control, allowedClients } = controlServer(this.opts, dispatcher, this.log, {
+      bindRetryMs: this.ha ? BIND_RETRY_MS : 0,
+    });
     this.allowedClients = allowedClients;
     if (allowedClients?.size === 0 && !this.opts.httpAddr) {
       this.log.warn(`The allow-list '${allowedClients.file}' is empty: no client can connect`);
     }
-    this.control = new ControlServer(
-      {
-        address: this.opts.zmqControlAddr,
-        socketMaxMessageSize: socketMessageLimit(this.opts.maxMessageSize),
-        ...(this.opts.zmqPrivateKey ? { curveSecretKey: this.opts.zmqPrivateKey } : {}),
-        ...(allowedClients ? { allowedClients } : {}),
-        ...(this.opts.zmqAllowedWorkers
-          ? {
-              otherZapDomains: new Map([
-                [
-                  WORKER_ZAP_DOMAIN,
-                  { list: new AllowList(this.opts.zmqAllowedWorkers), who: "worker" },
-                ],
-              ]),
-            }
-          : {}),
-        replyEncodingForErrors: this.infoEncoding,
-      },
-      dispatcher,
-      this.log,
-    );
+    this.control = control;
     // The in-process HTTP gateway streams from the info socket: --http-addr turns it on.
     if (this.opts.zmqPublishConsole || this.opts.httpAddr) {
       this.info = new InfoPublisher(
@@ -480,6 +507,15 @@ export class Manager {
     );
     // Fires begin once requests are served: missed ones follow their misfire policy.
     this.schedules.start();
+    // Taken over from a manager whose environment was open: open it here.
+    if (this.ha && this.reopenEnvironment) {
+      this.log.info("The environment was open under the manager before: opening it");
+      try {
+        this.env.open();
+      } catch (err) {
+        this.log.error({ err }, "Opening the environment after the takeover failed");
+      }
+    }
     if (this.opts.httpAddr) await this.startHttp(this.opts.httpAddr);
   }
 
@@ -564,6 +600,7 @@ export class Manager {
         this.lifecycle.close();
         this.tasks.close();
         this.runs.close();
+        this.idempotency.close();
         this.info?.close();
         // The last quiet writes (results, run outcomes) before the store closes.
         await this.writer.flush();

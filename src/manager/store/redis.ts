@@ -74,6 +74,9 @@ export interface RedisStoreOptions {
   log?: StoreLog | undefined;
 }
 
+/** How long a write waits for its replicas (--redis-wait-replicas), in ms. */
+const REPLICA_WAIT_MS = 3000;
+
 export function parseRedisAddr(addr: string): { host: string; port: number } {
   const bare = addr
     .trim()
@@ -285,7 +288,10 @@ export class RedisStore implements Store {
    * fewer confirm within the command timeout.
    */
   private async replicated(): Promise<void> {
-    const timeout = Math.max(1, (this.client.options.commandTimeout ?? 10_000) - 500);
+    const timeout = Math.max(
+      1,
+      Math.min(REPLICA_WAIT_MS, (this.client.options.commandTimeout ?? 10_000) - 500),
+    );
     let got: number;
     try {
       got = await this.client.wait(this.waitReplicas, timeout);

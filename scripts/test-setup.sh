@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # What `npm test` needs besides node_modules: Debian's redis-server (the Redis
-# store's tests) and chromium (the dashboard's browser tests, driven by
+# store's tests), redis-sentinel (the high-availability tests) and chromium (the dashboard's browser tests, driven by
 # puppeteer-core; never a browser download). Installed with apt-get when this
 # user can; otherwise the run stops at once, naming the command to run.
 set -euo pipefail
 missing=()
 have() { command -v "$1" >/dev/null 2>&1; }
 [ -n "${REDIS_SERVER:-}" ] || have redis-server || missing+=(redis-server)
+have redis-sentinel || missing+=(redis-sentinel)
 [ -n "${ZQS_CHROMIUM:-}" ] || have chromium || missing+=(chromium)
 [ ${#missing[@]} -eq 0 ] && exit 0
 

@@ -29,6 +29,12 @@ interface ManagerMetrics {
     fires_failed: number;
     missed: number;
   };
+  ha?: {
+    role: string;
+    takeovers: number;
+    step_downs: number;
+    lease_holder: { id: string; host: string; pid: number; control_address: string | null } | null;
+  };
 }
 
 function labelValue(v: string): string {
@@ -71,6 +77,10 @@ export class GatewayMetrics {
   private readonly schedules: Gauge<"state">;
   private readonly scheduleFires: Gauge<"outcome">;
   private readonly scheduleMissed: Gauge;
+  private readonly role: Gauge<"role">;
+  private readonly takeovers: Gauge;
+  private readonly stepDowns: Gauge;
+  private readonly leaseHolder: Gauge<"id" | "host" | "pid" | "control_address">;
   /** The manager's histograms, as text in the exposition format (from its `metrics` method). */
   private managerHistograms = "";
 
@@ -147,6 +157,28 @@ export class GatewayMetrics {
       help: "Time slots the schedules did not fire: missed while the manager was down (misfire skip), or beyond --schedule-catch-up",
       registers,
     });
+    this.role = new Gauge({
+      name: "zqs_manager_role",
+      help: "A manager with --standby: 1 for its role (active or standby), 0 for the other",
+      labelNames: ["role"],
+      registers,
+    });
+    this.takeovers = new Gauge({
+      name: "zqs_manager_failovers_total",
+      help: "A manager with --standby: times it took the store over from another manager",
+      registers,
+    });
+    this.stepDowns = new Gauge({
+      name: "zqs_manager_step_downs_total",
+      help: "A manager with --standby: times it lost the store to another manager and stepped down",
+      registers,
+    });
+    this.leaseHolder = new Gauge({
+      name: "zqs_manager_lease_holder",
+      help: "A manager with --standby: 1, labelled with the manager that holds the store's lease",
+      labelNames: ["id", "host", "pid", "control_address"],
+      registers,
+    });
     this.managerState = new Gauge({
       name: "zqs_manager_state",
       help: "1 for the manager's current state, 0 for the others",
@@ -215,6 +247,19 @@ export class GatewayMetrics {
       this.scheduleFires.set({ outcome: "submitted" }, sc.fires - sc.fires_failed);
       this.scheduleFires.set({ outcome: "refused" }, sc.fires_failed);
       this.scheduleMissed.set(sc.missed);
+    }
+    if (m.ha) {
+      for (const role of ["active", "standby"]) this.role.set({ role }, m.ha.role === role ? 1 : 0);
+      this.takeovers.set(m.ha.takeovers);
+      this.stepDowns.set(m.ha.step_downs);
+      this.leaseHolder.reset();
+      const h = m.ha.lease_holder;
+      if (h) {
+        this.leaseHolder.set(
+          { id: h.id, host: h.host, pid: String(h.pid), control_address: h.control_address ?? "" },
+          1,
+        );
+      }
     }
     this.managerHistograms =
       histogramText(

@@ -14,7 +14,10 @@ import {
 } from "./methods.js";
 import { isPlainObject, pyClass, pyNameOrList, pyRepr, pyTuple, pyTypeName } from "./pyrepr.js";
 
-export const ALLOWED_TOP_LEVEL_KEYS = ["method", "params", "idempotency_key"] as const;
+/** The top-level keys of a request the Python server takes (and names when it refuses others). */
+export const ALLOWED_TOP_LEVEL_KEYS = ["method", "params"] as const;
+/** zqs also takes `idempotency_key` (see manager/rpc/idempotency.ts); not named in the refusal. */
+const TOP_LEVEL_KEYS: readonly string[] = [...ALLOWED_TOP_LEVEL_KEYS, "idempotency_key"];
 
 /** Longest `idempotency_key` a request may carry (characters). */
 export const MAX_IDEMPOTENCY_KEY_LENGTH = 128;
@@ -38,9 +41,7 @@ export function checkEnvelope(decoded: unknown): EnvelopeResult {
     return fail(`Incorrect request type: ${pyClass(decoded)}. Dictionary is expected`);
   }
   const req = decoded;
-  const extra = Object.keys(req).filter(
-    (k) => !(ALLOWED_TOP_LEVEL_KEYS as readonly string[]).includes(k),
-  );
+  const extra = Object.keys(req).filter((k) => !TOP_LEVEL_KEYS.includes(k));
   if (extra.length > 0) {
     return fail(
       `Request contains unexpected keys ${pyRepr(extra)}. Allowed keys: ${pyTuple(ALLOWED_TOP_LEVEL_KEYS)}`,

@@ -56,12 +56,6 @@ export const helloSchema = z.object({
   draining: z.boolean().optional(),
   /** The version of this protocol it speaks (WORKER_WIRE_VERSION); absent: 1. */
   wire: z.number().int().positive().optional(),
-  /**
-   * The tasks it is still running, by uid, when it says hello to a manager
-   * that took over from another (a standby): that manager adopts them instead
-   * of ending them as cut off. Absent (older agents): none.
-   */
-  running: z.array(z.string().min(1).max(512)).max(100_000).optional(),
 });
 
 /**

@@ -13,6 +13,7 @@ import { RawClient, startManager, type RunningManager } from "../helpers/manager
 import { startRedis, type RunningRedis } from "../helpers/redis.js";
 import { fn, openEnvironment, USER } from "../helpers/tasks.js";
 import { ENV_OPEN_MS, waitUntil } from "../helpers/wait.js";
+import { call, SINGLE_KEY, startTestGateway } from "../http/helpers.js";
 
 const LEASE_S = 2;
 
@@ -198,6 +199,22 @@ describe("a standby manager on a shared Redis store", () => {
     for (const uid of tasks) expect(listed.filter((u) => u === uid).length).toBe(1);
     // The environment was open under the old manager: the new one opened it.
     await waitUntil(async () => (await status(b))?.worker_environment_exists === true, ENV_OPEN_MS);
+    // Status and /metrics tell the role, the failover and who holds the lease.
+    const sb = await status(b);
+    expect(sb?.manager_role).toBe("active");
+    expect((sb?.active_manager as { pid: number }).pid).toBe(b.proc.pid);
+    const g = await startTestGateway(b);
+    try {
+      const text = (await call(g.url, "GET", "/metrics", { key: SINGLE_KEY })).text;
+      expect(text).toMatch(/^zqs_manager_role\{role="active"\} 1$/m);
+      expect(text).toMatch(/^zqs_manager_role\{role="standby"\} 0$/m);
+      expect(text).toMatch(/^zqs_manager_failovers_total 1$/m);
+      expect(text).toMatch(
+        new RegExp(`^zqs_manager_lease_holder\\{.*pid="${b.proc.pid}".*\\} 1$`, "m"),
+      );
+    } finally {
+      await g.close();
+    }
   });
 
   it("an active manager stopped past its lease writes nothing when woken and steps down", async () => {

@@ -36,7 +36,7 @@ export async function benchFailover(tries = 5, leaseS = 2): Promise<FailoverResu
         // A request sent as the standby hands its socket over to the active
         // manager gets no reply: asked again on a new socket after RETRY_MS
         // (what a client following the active manager does).
-        for (let served = false; !served; ) {
+        for (let served = false; !served;) {
           const c = new RawClient(b.controlAddr, { timeoutMs: RETRY_MS });
           served = await c.request("queue_get").then(
             (r) => r.success === true,

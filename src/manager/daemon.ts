@@ -40,7 +40,7 @@ import type { ManagerLogger } from "./log.js";
 import type { ManagerOptions } from "./options.js";
 import type { AllowList, ControlServer } from "./rpc/server.js";
 import { InfoPublisher } from "./rpc/server.js";
-import { controlServer } from "./rpc/control-setup.js";
+import { BIND_RETRY_MS, controlServer } from "./rpc/control-setup.js";
 import { StatusState } from "./state.js";
 import { Activity } from "./activity.js";
 import type { StoreOp } from "./store/types.js";
@@ -50,7 +50,7 @@ import { CombinedWorkerPool } from "./workers/combined-pool.js";
 import { LOCAL_HOSTNAME, RemoteWorkerPool } from "./workers/remote-pool.js";
 import { workerHandlers } from "./workers/handlers.js";
 import { WORKER_ZAP_DOMAIN } from "./rpc/server.js";
-import { BIND_RETRY_MS, type HaState } from "./ha/role.js";
+import type { HaState } from "./ha-role.js";
 import { LATENCY_BUCKETS, LatencyHistograms } from "./metrics.js";
 import { Schedules } from "./schedules/schedules.js";
 import { scheduleHandlers } from "./schedules/handlers.js";
@@ -105,7 +105,7 @@ export class Manager {
   steppedDown = false;
   /** Replies remembered by idempotency key. */
   readonly idempotency: Idempotency;
-  /** With --standby: the role, shared with the standby phases of this process (ha/runner.ts). */
+  /** With --standby: the role, shared with the standby phases of this process (standby.ts). */
   private readonly ha: HaState | undefined;
   /** A store already taken (a standby that took over), used instead of opening one. */
   private readonly preopened: Store | undefined;
@@ -411,7 +411,7 @@ export class Manager {
       }));
     this.writer.store = store;
     // Another manager took the store (Redis: the lease): write nothing more, and stop
-    // (a --standby manager steps down to standby: ha/runner.ts).
+    // (a --standby manager steps down to standby: standby.ts).
     store.onOwnershipLost = (why) => {
       this.log.error(`${store.kind} store at ${store.location}: ${why}`);
       if (this.ha) this.steppedDown = true;

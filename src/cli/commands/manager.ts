@@ -25,7 +25,7 @@ export function runManager(program: Command): void {
     }
     const logger = createLogger({ verbose: opts.verbose, quiet: opts.quiet });
     if (opts.standby) {
-      const { HaRunner } = await import("../../manager/ha/runner.js");
+      const { HaRunner } = await import("../../manager/standby.js");
       const runner = new HaRunner(opts, logger);
       process.once("SIGTERM", () => runner.stop("signal SIGTERM"));
       process.once("SIGINT", () => runner.stop("signal SIGINT"));

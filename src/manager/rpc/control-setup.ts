@@ -17,6 +17,9 @@ export type ControlSetupOptions = Pick<
   | "zmqEncoding"
 >;
 
+/** How long a control socket keeps trying an address this process closed a moment ago (ms). */
+export const BIND_RETRY_MS = 5000;
+
 /** The control server and its client allow-list (undefined without one). */
 export function controlServer(
   opts: ControlSetupOptions,

@@ -1,5 +1,5 @@
 /**
- * `zqs manager --standby`: the life of a manager that shares a Redis store
+ * `zqs manager --standby`, a composition root beside daemon.ts: the life of a manager that shares a Redis store
  * with others. It waits as a standby while another manager holds the store's
  * lease (StandbyServer answering ping and status), takes the store over when
  * that lease lapses or its holder is seen gone, and serves as the active
@@ -8,14 +8,14 @@
  * sockets, its forked workers — and this process becomes a standby again. The
  * log says when and why each role change happened.
  */
-import type { ManagerLogger } from "../log.js";
-import type { ManagerOptions } from "../options.js";
-import { Manager } from "../daemon.js";
-import { describeOwner } from "../store/owner.js";
-import { openStore } from "../store/index.js";
-import type { RedisStore } from "../store/redis.js";
-import { HaState, managerInfo } from "./role.js";
-import { StandbyServer } from "./standby-server.js";
+import type { ManagerLogger } from "./log.js";
+import type { ManagerOptions } from "./options.js";
+import { Manager } from "./daemon.js";
+import { describeOwner } from "./store/owner.js";
+import { openStore } from "./store/index.js";
+import type { RedisStore } from "./store/redis.js";
+import { HaState, managerInfo } from "./ha-role.js";
+import { StandbyServer } from "./rpc/standby-server.js";
 
 export class HaRunner {
   readonly ha: HaState;

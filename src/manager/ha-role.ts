@@ -7,10 +7,7 @@
  */
 import { randomUUID } from "node:crypto";
 import os from "node:os";
-import type { ManagerIdentity, OwnerRecord } from "../store/owner.js";
-
-/** How long a control socket keeps trying an address this process closed a moment ago (ms). */
-export const BIND_RETRY_MS = 5000;
+import type { ManagerIdentity, OwnerRecord } from "./store/owner.js";
 
 export type HaRole = "active" | "standby";
 

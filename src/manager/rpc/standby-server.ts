@@ -4,11 +4,16 @@
  * manager), and for every other method a refusal naming the active manager.
  */
 import type { Logger } from "pino";
-import { Dispatcher } from "../rpc/dispatch.js";
-import { controlServer, type ControlSetupOptions } from "../rpc/control-setup.js";
-import type { ControlServer } from "../rpc/server.js";
+import { Dispatcher } from "./dispatch.js";
+import { BIND_RETRY_MS, controlServer, type ControlSetupOptions } from "./control-setup.js";
+import type { ControlServer } from "./server.js";
 import { StatusState } from "../state.js";
-import { BIND_RETRY_MS, type HaState } from "./role.js";
+
+/** What the standby says of itself: its status's extra keys, and its refusal. */
+export interface StandbyRole {
+  statusExtras(): Record<string, unknown>;
+  refusal(): Record<string, unknown>;
+}
 
 export class StandbyServer {
   private readonly state = new StatusState();
@@ -17,7 +22,7 @@ export class StandbyServer {
 
   constructor(
     private readonly opts: ControlSetupOptions,
-    private readonly ha: HaState,
+    private readonly ha: StandbyRole,
     private readonly log: Logger,
   ) {
     this.state.setManagerState("standby", {});

@@ -8,6 +8,7 @@
 import { randomUUID } from "node:crypto";
 import os from "node:os";
 import type { ManagerIdentity, OwnerRecord } from "./store/owner.js";
+import { STANDBY } from "./activity.js";
 
 export type HaRole = "active" | "standby";
 
@@ -92,7 +93,7 @@ export class HaState {
     return {
       success: false,
       msg: `This manager is on standby; ${where}`,
-      manager_state: "standby",
+      manager_state: STANDBY,
       active_manager: h ?? null,
     };
   }

@@ -8,6 +8,7 @@ import { Dispatcher } from "./dispatch.js";
 import { BIND_RETRY_MS, controlServer, type ControlSetupOptions } from "./control-setup.js";
 import type { ControlServer } from "./server.js";
 import { StatusState } from "../state.js";
+import { markStandby } from "../activity.js";
 
 /** What the standby says of itself: its status's extra keys, and its refusal. */
 export interface StandbyRole {
@@ -25,7 +26,7 @@ export class StandbyServer {
     private readonly ha: StandbyRole,
     private readonly log: Logger,
   ) {
-    this.state.setManagerState("standby", {});
+    markStandby(this.state);
     this.state.setExtras(() => ha.statusExtras());
   }
 

@@ -149,7 +149,15 @@ export class LmdbStore implements Store {
       for (const { key, value } of this.idempotency.getRange({ transaction: txn }))
         remembered.push([key, value]);
       const idempotency = decodeIdempotency(remembered, (k) => `${where} (idempotency ${k})`);
-      return { docs, history, results, runs, schedules, idempotency };
+      return {
+        docs,
+        history,
+        results,
+        runs,
+        schedules,
+        // Only when there are some (the snapshot's shape is the same without).
+        ...(idempotency.length > 0 ? { idempotency } : {}),
+      };
     } catch (err) {
       if (err instanceof StoreError) throw err;
       throw new StoreError(`Cannot read the store at ${where}: ${causeOf(err)}`, { cause: err });

@@ -266,7 +266,15 @@ export class RedisStore implements Store {
       Object.entries(remembered),
       (k) => `${this.location} (key ${this.keys.idempotency}, field ${k})`,
     );
-    return { docs, history, results, runs, schedules, idempotency };
+    return {
+      docs,
+      history,
+      results,
+      runs,
+      schedules,
+      // Only when there are some (the snapshot's shape is the same without).
+      ...(idempotency.length > 0 ? { idempotency } : {}),
+    };
   }
 
   async apply(ops: readonly StoreOp[]): Promise<void> {

@@ -13,6 +13,7 @@ import { benchPrinting, benchTasks } from "./tasks.js";
 import { benchRun, benchThroughput } from "./throughput.js";
 import { benchTrace, printTrace, type TraceResult } from "./trace.js";
 import { benchWaits } from "./waits.js";
+import { benchFailover } from "./failover.js";
 import {
   benchRemoteScheduling,
   benchRemoteThroughput,
@@ -256,6 +257,17 @@ rows.push({
   digits: 0,
   base: runBase,
 });
+{
+  const f = await benchFailover(5);
+  rows.push({
+    label: `failover: kill -9 of the active manager → first request served by the standby, median of ${f.times.length} (ms; max ${fmt(f.maxMs, 0)})`,
+    key: "failover_ms",
+    value: f.medianMs,
+    digits: 0,
+    base: { key: "redis_lease_ms", value: f.leaseMs, digits: 0, label: "--redis-lease" },
+    target: "≤ 1 (+1 s on another host)",
+  });
+}
 const s = await benchStartup();
 rows.push(
   {

@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # What `npm test` needs besides node_modules: Debian's redis-server (the Redis
-# store's tests), chromium (the dashboard's browser tests, driven by
-# puppeteer-core; never a browser download) and systemd's systemd-analyze (it
-# verifies the example unit docs/zqs.service; nothing is started with it). Installed with apt-get when this
+# store's tests), redis-sentinel (the high-availability tests), chromium (the
+# dashboard's browser tests, driven by puppeteer-core; never a browser download)
+# and systemd's systemd-analyze (it verifies the example unit docs/zqs.service;
+# nothing is started with it). Installed with apt-get when this
 # user can; otherwise the run stops at once, naming the command to run.
 set -euo pipefail
 missing=()
 have() { command -v "$1" >/dev/null 2>&1; }
 [ -n "${REDIS_SERVER:-}" ] || have redis-server || missing+=(redis-server)
+have redis-sentinel || missing+=(redis-sentinel)
 [ -n "${ZQS_CHROMIUM:-}" ] || have chromium || missing+=(chromium)
 have systemd-analyze || missing+=(systemd)
 [ ${#missing[@]} -eq 0 ] && exit 0

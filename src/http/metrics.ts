@@ -32,6 +32,12 @@ interface ManagerMetrics {
     misfires?: number;
   };
   rate_limited?: number;
+  ha?: {
+    role: string;
+    takeovers: number;
+    step_downs: number;
+    lease_holder: { id: string; host: string; pid: number; control_address: string | null } | null;
+  };
 }
 
 function labelValue(v: string): string {
@@ -77,6 +83,10 @@ export class GatewayMetrics {
   private readonly scheduleMisfires: Gauge;
   private readonly rateLimited: Gauge;
   private readonly deduplicated: Gauge;
+  private readonly role: Gauge<"role">;
+  private readonly takeovers: Gauge;
+  private readonly stepDowns: Gauge;
+  private readonly leaseHolder: Gauge<"id" | "host" | "pid" | "control_address">;
   /** The manager's histograms, as text in the exposition format (from its `metrics` method). */
   private managerHistograms = "";
 
@@ -168,6 +178,28 @@ export class GatewayMetrics {
       help: "Submissions (function_execute with a dedup_key) answered with an earlier task instead of a new one, since the manager started",
       registers,
     });
+    this.role = new Gauge({
+      name: "zqs_manager_role",
+      help: "A manager with --standby: 1 for its role (active or standby), 0 for the other",
+      labelNames: ["role"],
+      registers,
+    });
+    this.takeovers = new Gauge({
+      name: "zqs_manager_failovers_total",
+      help: "A manager with --standby: times it took the store over from another manager",
+      registers,
+    });
+    this.stepDowns = new Gauge({
+      name: "zqs_manager_step_downs_total",
+      help: "A manager with --standby: times it lost the store to another manager and stepped down",
+      registers,
+    });
+    this.leaseHolder = new Gauge({
+      name: "zqs_manager_lease_holder",
+      help: "A manager with --standby: 1, labelled with the manager that holds the store's lease",
+      labelNames: ["id", "host", "pid", "control_address"],
+      registers,
+    });
     this.managerState = new Gauge({
       name: "zqs_manager_state",
       help: "1 for the manager's current state, 0 for the others",
@@ -240,6 +272,19 @@ export class GatewayMetrics {
       this.scheduleMisfires.set(sc.misfires ?? 0);
     }
     this.rateLimited.set(m.rate_limited ?? 0);
+    if (m.ha) {
+      for (const role of ["active", "standby"]) this.role.set({ role }, m.ha.role === role ? 1 : 0);
+      this.takeovers.set(m.ha.takeovers);
+      this.stepDowns.set(m.ha.step_downs);
+      this.leaseHolder.reset();
+      const h = m.ha.lease_holder;
+      if (h) {
+        this.leaseHolder.set(
+          { id: h.id, host: h.host, pid: String(h.pid), control_address: h.control_address ?? "" },
+          1,
+        );
+      }
+    }
     this.managerHistograms =
       histogramText(
         "zqs_manager_request_duration_seconds",

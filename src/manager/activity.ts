@@ -79,3 +79,11 @@ export class Activity {
     if (this.current === name) this.end(also);
   }
 }
+
+/** The state of a standby manager (--standby), which serves nothing but ping and status. */
+export const STANDBY = "standby" satisfies ManagerState;
+
+/** Say in `state` that the manager is on standby (its status while it waits for the store). */
+export function markStandby(state: StatusState): void {
+  state.setManagerState(STANDBY, {});
+}

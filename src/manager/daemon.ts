@@ -12,6 +12,10 @@ import { methods, TOPIC_CONSOLE } from "../protocol/index.js";
 import { Dispatcher } from "./rpc/dispatch.js";
 import type { Handlers } from "./rpc/dispatch.js";
 import type { RpcContext } from "./rpc/context.js";
+import { BIND_RETRY_MS } from "./rpc/control-setup.js";
+import { Idempotency } from "./rpc/idempotency.js";
+import type { HaState } from "./ha-role.js";
+import type { Store } from "./store/types.js";
 import { ControlSocket, InfoSocket } from "./rpc/sockets.js";
 import { EnvironmentController } from "./environment/controller.js";
 import { StartupLists } from "./environment/startup-lists.js";
@@ -107,25 +111,51 @@ export class Manager {
   readonly stopped: Promise<void>;
   /** The process's exit code once stopped: 1 when it stopped because it lost its store. */
   exitCode = 0;
+  /** Stopped because another manager took the store, to wait as a standby (--standby). */
+  steppedDown = false;
+  /** Replies remembered by idempotency key. */
+  readonly idempotency: Idempotency;
+  /** With --standby: the role, shared with the standby phases of this process (standby.ts). */
+  private readonly ha: HaState | undefined;
   private resolveStopped!: () => void;
 
+  /** `takenOver`: a standby that took the store over (standby.ts) hands its role and the store. */
   constructor(
     readonly opts: ManagerOptions,
     logger: ManagerLogger,
+    takenOver?: { ha: HaState; store: Store },
   ) {
     const log = (this.log = logger.log);
     const state = this.state;
     this.stopped = new Promise((r) => (this.resolveStopped = r));
     const writer = (this.writer = new StoreWriter(log));
-    const background = (ops: StoreOp[]): void => void writer.write(ops, { mode: "background" });
-    this.store = new OpenedStore(opts, {
-      writer,
-      log,
-      ownershipLost: () => {
-        this.exitCode = 1;
-        this.requestStop("lost ownership of the store");
-      },
+    const ha = (this.ha = takenOver?.ha);
+    if (ha) state.setExtras(() => ha.statusExtras());
+    this.idempotency = new Idempotency({
+      ttlSec: opts.idempotencyTtl,
+      max: opts.idempotencyMax,
+      write: (ops, mode) => writer.write(ops, { mode }),
     });
+    writer.tag = () => this.idempotency.pendingOp();
+    const background = (ops: StoreOp[]): void => void writer.write(ops, { mode: "background" });
+    this.store = new OpenedStore(
+      opts,
+      {
+        writer,
+        log,
+        // A --standby manager steps down to standby (standby.ts); another stops, exit code 1.
+        ownershipLost: () => {
+          if (ha) this.steppedDown = true;
+          else this.exitCode = 1;
+          this.requestStop(
+            ha
+              ? "lost ownership of the store: stepping down to standby"
+              : "lost ownership of the store",
+          );
+        },
+      },
+      takenOver?.store,
+    );
     const console = (text: string): void => this.info.console(text);
     const activity = (this.activity = new Activity(state, (): boolean => env.phase === "open"));
 
@@ -279,9 +309,10 @@ export class Manager {
       checkLock: (method, params) => this.locks.check(methods[method].lock, params.lock_key),
       onInternalError: (method, err) => log.error({ err }, `Internal error in '${method}'`),
       checkReplies: process.env.ZQS_CHECK_REPLIES === "1",
+      idempotency: this.idempotency,
       observe: (method, seconds) => this.requestLatency.observe(method, seconds),
     });
-    this.control = new ControlSocket(opts, this.dispatcher, this.infoEncoding, log);
+    this.control = new ControlSocket(opts, this.dispatcher, log, ha ? BIND_RETRY_MS : 0);
     this.info = new InfoSocket(
       opts,
       this.infoEncoding,
@@ -329,6 +360,14 @@ export class Manager {
       },
       { name: "queue", start: () => queue.restore(snapshot()) },
       { name: "stored schedules", start: () => this.schedules.restore(snapshot().schedules) },
+      {
+        name: "remembered replies",
+        start: () => {
+          this.idempotency.restore(snapshot().idempotency ?? []);
+          this.idempotency.start();
+        },
+        stop: () => this.idempotency.close(),
+      },
       { name: "executor", start: () => this.executor.recoverInterrupted() },
       {
         // Before the sockets bind, so that the first request that needs the lists waits for them.
@@ -360,6 +399,8 @@ export class Manager {
         start: () => this.schedules.start(),
         stop: () => this.schedules.close(),
       },
+      // Taken over from a manager whose environment was open: open it here.
+      ...(ha ? [{ name: "environment reopened", start: () => this.reopenEnvironment() }] : []),
       ...(opts.httpAddr
         ? [
             service(
@@ -396,6 +437,7 @@ export class Manager {
         deduplicated: this.tasks.deduplicated,
         schedules: this.schedules.counts(),
         rate_limited: this.scheduler.limits.held,
+        ...(this.ha ? { ha: this.ha.metrics() } : {}),
       }),
     };
     return {
@@ -456,6 +498,17 @@ export class Manager {
 
   get infoEncoding(): WireEncoding {
     return this.opts.zmqEncoding === "msgpack" ? "msgpack" : "json";
+  }
+
+  /** A manager taking the store over opens the environment when it was open under the other. */
+  private reopenEnvironment(): void {
+    if (this.store.snapshot.docs.environment_open !== true) return;
+    this.log.info("The environment was open under the manager before: opening it");
+    try {
+      this.env.open();
+    } catch (err) {
+      this.log.error({ err }, "Opening the environment after the takeover failed");
+    }
   }
 
   private logReady(): void {

@@ -40,6 +40,13 @@ export interface ManagerOptions {
   redisAddr: string | undefined;
   redisNamePrefix: string;
   redisLease: number;
+  standby: boolean;
+  redisSentinel: string[] | undefined;
+  redisMasterName: string | undefined;
+  redisWaitReplicas: number | undefined;
+  idempotencyTtl: number;
+  idempotencyMax: number;
+  adoptWait: number | undefined;
   workers: number;
   workerSlots: number;
   workerPrefetch: number;
@@ -264,6 +271,72 @@ export const OPTION_SPECS: OptionSpec[] = [
       "lifetime of the manager's lease on a Redis store, renewed every third of it (see Stores and recovery)",
     default: 5,
     parse: leaseSeconds,
+  },
+  {
+    key: "standby",
+    flag: "--standby",
+    description:
+      "with a Redis store: wait while another manager holds the store, answering only ping and status, and take over when its lease lapses; a manager that loses the store steps down to standby instead of exiting (see High availability)",
+    default: false,
+  },
+  {
+    key: "redisSentinel",
+    flag: "--redis-sentinel",
+    value: "<host:port,...>",
+    description:
+      "reach the Redis store through Redis Sentinel (with --redis-master-name) instead of --redis-addr; a Redis failover is followed",
+    default: undefined,
+    parse: (raw) => {
+      const list = raw
+        .split(",")
+        .map((a) => a.trim())
+        .filter((a) => a !== "");
+      if (list.length === 0) throw new Error(`expected host:port,..., got '${raw}'`);
+      return list;
+    },
+  },
+  {
+    key: "redisMasterName",
+    flag: "--redis-master-name",
+    value: "<name>",
+    description: "with --redis-sentinel: the name of the master the sentinels watch",
+    default: undefined,
+  },
+  {
+    key: "redisWaitReplicas",
+    flag: "--redis-wait-replicas",
+    value: "<n>",
+    description:
+      "a write to Redis counts as done once this many replicas have it (Redis WAIT; fewer in time: the request fails, nothing acknowledged); default 1 with --redis-sentinel, else 0",
+    default: undefined,
+    parse: nonNegativeInt,
+  },
+  {
+    key: "idempotencyTtl",
+    flag: "--idempotency-ttl",
+    value: "<seconds>",
+    description:
+      "how long the reply to a request with an idempotency_key is remembered (in the store): a repeat within it gets that reply and changes nothing",
+    default: 600,
+    parse: positiveNumber,
+  },
+  {
+    key: "idempotencyMax",
+    flag: "--idempotency-max",
+    value: "<n>",
+    description:
+      "most idempotency keys remembered at once; beyond it the oldest are forgotten first",
+    default: 100_000,
+    parse: positiveInteger,
+  },
+  {
+    key: "adoptWait",
+    flag: "--adopt-wait",
+    value: "<seconds>",
+    description:
+      "a manager that took over a store keeps the tasks that ran on remote workers running this long for their workers to claim them (hello 'running'); unclaimed they end as cut off (default: twice --worker-timeout)",
+    default: undefined,
+    parse: positiveNumber,
   },
   {
     key: "workers",
@@ -607,6 +680,15 @@ export function resolveOptions(
     throw new Error(
       `--rate-limit names ${opts.rateLimit?.size} functions, more than --max-rate-limits (${opts.maxRateLimits})`,
     );
+  }
+  if ((opts.redisSentinel === undefined) !== (opts.redisMasterName === undefined)) {
+    throw new Error("--redis-sentinel and --redis-master-name go together");
+  }
+  if (opts.redisSentinel && opts.redisAddr) {
+    throw new Error("--redis-sentinel replaces --redis-addr: give one of them");
+  }
+  if (opts.standby && !opts.redisAddr && !opts.redisSentinel) {
+    throw new Error("--standby needs a Redis store (--redis-addr or --redis-sentinel)");
   }
   return opts;
 }

@@ -74,6 +74,8 @@ export class StatusState extends EventEmitter<{ change: [Status] }> {
   private snapshotAt = 0;
   private readonly bytes = new Map<WireEncoding, Buffer>();
   private pending = false;
+  /** Keys after the Python server's 27 (a manager on a shared store: its role); none by default. */
+  private extras: (() => Record<string, unknown>) | undefined;
 
   get<K extends keyof Mutable>(key: K): Mutable[K] {
     return this.fields[key];
@@ -104,6 +106,20 @@ export class StatusState extends EventEmitter<{ change: [Status] }> {
       changed = true;
     }
     if (changed) this.changed();
+  }
+
+  /**
+   * Keys the status carries after the Python server's 27, read at each new
+   * snapshot (call `extrasChanged` when they change).
+   */
+  setExtras(extras: () => Record<string, unknown>): void {
+    this.extras = extras;
+    this.changed();
+  }
+
+  /** The extras changed: a new status. */
+  extrasChanged(): void {
+    this.changed();
   }
 
   /** Give change markers new uids (their lists changed). */
@@ -163,6 +179,7 @@ export class StatusState extends EventEmitter<{ change: [Status] }> {
       task_results_uid: m("task_results_uid"),
       lock_info_uid: m("lock_info_uid"),
       lock: { ...f.lock },
+      ...this.extras?.(),
     };
     return this.snapshot;
   }

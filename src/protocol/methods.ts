@@ -282,6 +282,22 @@ export const methods = {
         }),
         /** Tasks waiting because their function is at its rate limit. */
         rate_limited: z.number().int(),
+        /** A manager on a shared store (--standby): its role, takeovers, and who holds the lease. */
+        ha: z
+          .object({
+            role: z.enum(["active", "standby"]),
+            takeovers: z.number().int(),
+            step_downs: z.number().int(),
+            lease_holder: z
+              .object({
+                id: z.string(),
+                host: z.string(),
+                pid: z.number().int(),
+                control_address: z.string().nullable(),
+              })
+              .nullable(),
+          })
+          .optional(),
       }),
     }),
     failure: { metrics: {} },

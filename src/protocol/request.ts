@@ -14,12 +14,19 @@ import {
 } from "./methods.js";
 import { isPlainObject, pyClass, pyNameOrList, pyRepr, pyTuple, pyTypeName } from "./pyrepr.js";
 
+/** The top-level keys of a request the Python server takes (and names when it refuses others). */
 export const ALLOWED_TOP_LEVEL_KEYS = ["method", "params"] as const;
+/** zqs also takes `idempotency_key` (see manager/rpc/idempotency.ts); not named in the refusal. */
+const TOP_LEVEL_KEYS: readonly string[] = [...ALLOWED_TOP_LEVEL_KEYS, "idempotency_key"];
+
+/** Longest `idempotency_key` a request may carry (characters). */
+export const MAX_IDEMPOTENCY_KEY_LENGTH = 128;
 
 export type Reply = Record<string, unknown>;
 
 export type EnvelopeResult =
-  { ok: true; method: string; params: unknown } | { ok: false; reply: Reply };
+  | { ok: true; method: string; params: unknown; idempotencyKey?: string }
+  | { ok: false; reply: Reply };
 
 function fail(msg: string): { ok: false; reply: Reply } {
   return { ok: false, reply: { success: false, msg } };
@@ -34,7 +41,7 @@ export function checkEnvelope(decoded: unknown): EnvelopeResult {
     return fail(`Incorrect request type: ${pyClass(decoded)}. Dictionary is expected`);
   }
   const req = decoded;
-  const extra = Object.keys(req).filter((k) => k !== "method" && k !== "params");
+  const extra = Object.keys(req).filter((k) => !TOP_LEVEL_KEYS.includes(k));
   if (extra.length > 0) {
     return fail(
       `Request contains unexpected keys ${pyRepr(extra)}. Allowed keys: ${pyTuple(ALLOWED_TOP_LEVEL_KEYS)}`,
@@ -48,7 +55,15 @@ export function checkEnvelope(decoded: unknown): EnvelopeResult {
       `Invalid request format: method must be a string, got ${pyClass(req.method)}: ${pyRepr(req)}`,
     );
   }
-  return { ok: true, method: req.method, params: "params" in req ? req.params : {} };
+  const params = "params" in req ? req.params : {};
+  if (!("idempotency_key" in req)) return { ok: true, method: req.method, params };
+  const key = req.idempotency_key;
+  if (typeof key !== "string" || key.length < 1 || key.length > MAX_IDEMPOTENCY_KEY_LENGTH) {
+    return fail(
+      `Invalid request format: idempotency_key must be a string of 1 to ${MAX_IDEMPOTENCY_KEY_LENGTH} characters, got ${pyClass(key)}${typeof key === "string" ? ` of ${key.length} characters` : ""}`,
+    );
+  }
+  return { ok: true, method: req.method, params, idempotencyKey: key };
 }
 
 export function unknownMethodReply(name: string): Reply {

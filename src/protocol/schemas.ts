@@ -15,6 +15,8 @@ export const MANAGER_STATES = [
   "executing_task",
   "closing_environment",
   "destroying_environment",
+  // zqs: a standby manager (--standby), waiting for the store's lease; it serves only ping and status.
+  "standby",
 ] as const;
 export type ManagerState = (typeof MANAGER_STATES)[number];
 

@@ -35,6 +35,13 @@ export interface StartRedisOptions {
    * "none": no persistence at all (`--appendonly no`), as the peer benchmark runs BullMQ's server.
    */
   persistence?: "always" | "none";
+  /** A replica of the server on this port (`--replicaof 127.0.0.1 <port>`). */
+  replicaOf?: number;
+  /**
+   * A sentinel (redis-server --sentinel) watching the master on this port
+   * under the name `master`: quick to judge it down (1 s) and to fail over.
+   */
+  sentinelOf?: { port: number; master: string };
 }
 
 function findRedisServer(): string {
@@ -88,13 +95,25 @@ export async function startRedis(opts: StartRedisOptions = {}): Promise<RunningR
   let lastErr: unknown;
   for (let attempt = 0; attempt < (opts.port === undefined ? 3 : 1); attempt++) {
     const port = opts.port ?? (await freePort());
-    const proc = spawn(
-      bin,
-      [
-        "--port",
-        String(port),
-        "--bind",
-        "127.0.0.1",
+    const common = ["--port", String(port), "--bind", "127.0.0.1", "--daemonize", "no"];
+    const s = opts.sentinelOf;
+    let args: string[];
+    if (s) {
+      // A sentinel rewrites its configuration file: one of its own.
+      const conf = path.join(dir, "sentinel.conf");
+      fs.writeFileSync(
+        conf,
+        [
+          `sentinel monitor ${s.master} 127.0.0.1 ${s.port} 1`,
+          `sentinel down-after-milliseconds ${s.master} 1000`,
+          `sentinel failover-timeout ${s.master} 5000`,
+          "",
+        ].join("\n"),
+      );
+      args = [conf, "--sentinel", ...common, "--protected-mode", "no"];
+    } else {
+      args = [
+        ...common,
         "--dir",
         dir,
         "--save",
@@ -102,13 +121,14 @@ export async function startRedis(opts: StartRedisOptions = {}): Promise<RunningR
         ...(opts.persistence === "none"
           ? ["--appendonly", "no"]
           : ["--appendonly", "yes", "--appendfsync", "always"]),
-        "--daemonize",
-        "no",
         "--protected-mode",
         "no",
-      ],
-      { stdio: ["ignore", "pipe", "pipe"] },
-    );
+        ...(opts.replicaOf !== undefined
+          ? ["--replicaof", "127.0.0.1", String(opts.replicaOf)]
+          : []),
+      ];
+    }
+    const proc = spawn(bin, args, { stdio: ["ignore", "pipe", "pipe"] });
     let out = "";
     proc.stdout.on("data", (c: Buffer) => (out += c.toString()));
     proc.stderr.on("data", (c: Buffer) => (out += c.toString()));

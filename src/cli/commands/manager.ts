@@ -24,6 +24,14 @@ export function runManager(program: Command): void {
       process.exit(2);
     }
     const logger = createLogger({ verbose: opts.verbose, quiet: opts.quiet });
+    if (opts.standby) {
+      const { HaRunner } = await import("../../manager/standby.js");
+      const runner = new HaRunner(opts, logger);
+      process.once("SIGTERM", () => runner.stop("signal SIGTERM"));
+      process.once("SIGINT", () => runner.stop("signal SIGINT"));
+      exitWhenDone(await runner.run(), EXIT_GRACE_MS);
+      return;
+    }
     const manager = new Manager(opts, logger);
     const onSignal = (sig: string) => void manager.stop(`signal ${sig}`);
     process.once("SIGTERM", () => onSignal("SIGTERM"));

@@ -398,6 +398,8 @@ export class EnvironmentController extends EventEmitter<EnvironmentEvents> {
     this.log.info(
       `The worker environment is open${this.opts.workers > 1 ? ` (${this.opts.workers} worker processes)` : ""}`,
     );
+    // A manager taking the store over (--standby) opens the environment when it was open.
+    this.writeInBackground([{ op: "set", key: "environment_open", value: true }]);
     this.emit("ready", metadata);
   }
 
@@ -506,6 +508,7 @@ export class EnvironmentController extends EventEmitter<EnvironmentEvents> {
     // Only the tasks of this host's processes: those of workers on other hosts go on.
     const local = new Set([w.opts.id, ...this.pool.keys()]);
     this.tasks.workersLost([...local], ended("task"));
+    this.writeInBackground([{ op: "set", key: "environment_open", value: false }]);
     this.emit("lost", ended("plan"));
     this.emit(
       "worker-gone",

@@ -43,6 +43,7 @@ import {
 import type { Reply } from "../../protocol/index.js";
 import { TRACE_TASKS, traceNow } from "../../protocol/task-trace.js";
 import { RequestError } from "../errors.js";
+import { changesState } from "./idempotency.js";
 
 export interface RequestContext {
   /** The encoding the reply will be written in. */
@@ -75,6 +76,15 @@ export interface DispatchHooks {
   checkReplies?: boolean;
   /** Told how long each handled request took (metrics); not status/ping. */
   observe?: (method: MethodName, seconds: number) => void;
+  /**
+   * Every method but status and ping gets this reply instead of being handled
+   * (a standby manager), when it returns one.
+   */
+  refuse?: (method: MethodName) => Reply | undefined;
+  /** Requests with an `idempotency_key` (see idempotency.ts). */
+  idempotency?: {
+    handle(key: string, method: string, run: () => Promise<Reply>): Promise<Reply>;
+  };
 }
 
 /** Distinct request bytes remembered as `status`/`ping` requests (clients repeat theirs). */
@@ -132,6 +142,15 @@ export class Dispatcher {
       }
       return this.hooks.statusBytes(enc);
     }
+    const refused = this.hooks.refuse?.(name);
+    if (refused) return encode(refused, enc);
+    const idem = this.hooks.idempotency;
+    if (env.idempotencyKey !== undefined && idem && changesState(name)) {
+      const ctx: RequestContext = { encoding: enc };
+      return idem
+        .handle(env.idempotencyKey, name, () => this.replyOf(name, env.params, ctx))
+        .then((reply) => this.encodeReply(name, reply, enc));
+    }
 
     const checkLock = this.hooks.checkLock;
     const checked = checkParams(
@@ -177,6 +196,42 @@ export class Dispatcher {
   }
 
   /**
+   * The reply to a request as an object (a failure as its failure reply):
+   * the same checks and handler as `handle`, for a request whose reply is
+   * remembered (idempotency).
+   */
+  private async replyOf(name: MethodName, raw: unknown, ctx: RequestContext): Promise<Reply> {
+    const checkLock = this.hooks.checkLock;
+    const checked = checkParams(
+      name,
+      raw,
+      methods[name].lock === "none" || !checkLock
+        ? undefined
+        : (p) => {
+            const refused = checkLock(name, p);
+            return refused === undefined ? undefined : lockFailure(name, refused);
+          },
+    );
+    if (!checked.ok) return checked.reply;
+    const params = checked.params as Record<string, unknown>;
+    const handler = this.hooks.handlers[name] as Handler<MethodName> | undefined;
+    if (!handler) {
+      return methodFailure(name, `Method '${name}' is not implemented yet in this version of zqs`);
+    }
+    const observe = this.hooks.observe;
+    const t0 = observe ? performance.now() : 0;
+    try {
+      const reply = (await handler(checked.params, ctx)) as Reply;
+      if (this.hooks.checkReplies) this.checkReply(name, reply);
+      return reply;
+    } catch (err) {
+      return this.failureReply(name, params, err);
+    } finally {
+      observe?.(name, (performance.now() - t0) / 1000);
+    }
+  }
+
+  /**
    * A request made inside the manager (a schedule's fire, as the schedule's
    * owner): the same parameter, lock and handler checks as one from a
    * socket, with its reply as an object (a failure as `success: false`).
@@ -217,16 +272,18 @@ export class Dispatcher {
   }
 
   private finish(name: MethodName, reply: Reply, enc: WireEncoding): Buffer {
-    if (this.hooks.checkReplies) {
-      const r = methods[name].reply.safeParse(reply);
-      if (!r.success) {
-        this.hooks.onInternalError(
-          name,
-          new Error(`reply does not match its schema: ${r.error.message}`),
-        );
-      }
-    }
+    if (this.hooks.checkReplies) this.checkReply(name, reply);
     return this.encodeReply(name, reply, enc);
+  }
+
+  private checkReply(name: MethodName, reply: Reply): void {
+    const r = methods[name].reply.safeParse(reply);
+    if (!r.success) {
+      this.hooks.onInternalError(
+        name,
+        new Error(`reply does not match its schema: ${r.error.message}`),
+      );
+    }
   }
 
   /**
@@ -263,13 +320,18 @@ export class Dispatcher {
     err: unknown,
     enc: WireEncoding,
   ): Buffer {
+    return this.encodeReply(name, this.failureReply(name, params, err), enc);
+  }
+
+  /** The failure reply to a handler's throw (an internal error is logged). */
+  private failureReply(name: MethodName, params: Record<string, unknown>, err: unknown): Reply {
     if (err instanceof RequestError) {
       const reply = methodFailure(name, err.message, params, err.extras);
       if (!err.prefixed) reply.msg = err.message;
-      return this.encodeReply(name, reply, enc);
+      return reply;
     }
     this.hooks.onInternalError(name, err);
     const msg = err instanceof Error ? err.message : String(err);
-    return this.encodeReply(name, methodFailure(name, `Internal error: ${msg}`, params), enc);
+    return methodFailure(name, `Internal error: ${msg}`, params);
   }
 }

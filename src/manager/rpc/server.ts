@@ -54,6 +54,12 @@ export interface ControlServerOptions {
   /** Other sockets' allow-lists, by ZAP domain (the worker socket's), checked by the same handler. */
   otherZapDomains?: Map<string, { list: AllowList; who: string }>;
   replyEncodingForErrors: WireEncoding;
+  /**
+   * Keep trying this long (ms) while the address is still in use (a socket
+   * of this process closed a moment ago: a manager stepping down to standby,
+   * or a standby taking over). Default 0: fail at once.
+   */
+  bindRetryMs?: number;
 }
 
 /** How long the control socket may still deliver queued replies once closed (ms). */
@@ -107,7 +113,17 @@ export class ControlServer {
       this.zap = new ZapHandler(domains, this.log);
       await this.zap.bind();
     }
-    await this.router.bind(this.opts.address);
+    const until = performance.now() + (this.opts.bindRetryMs ?? 0);
+    for (;;) {
+      try {
+        await this.router.bind(this.opts.address);
+        break;
+      } catch (err) {
+        if ((err as { code?: string }).code !== "EADDRINUSE" || performance.now() >= until)
+          throw err;
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    }
     this.running = true;
     this.loopDone = routerLoop(this.router, {
       name: "the control socket",

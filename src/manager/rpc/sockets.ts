@@ -7,23 +7,10 @@ import type { Logger } from "pino";
 import type { WireEncoding } from "../../protocol/index.js";
 import type { ManagerOptions } from "../options.js";
 import type { Dispatcher } from "./dispatch.js";
-import {
-  AllowList,
-  ControlServer,
-  InfoPublisher,
-  socketMessageLimit,
-  WORKER_ZAP_DOMAIN,
-} from "./server.js";
+import { controlServer, type ControlSetupOptions } from "./control-setup.js";
+import { type AllowList, type ControlServer, InfoPublisher } from "./server.js";
 
-type ControlOptions = Pick<
-  ManagerOptions,
-  | "zmqControlAddr"
-  | "maxMessageSize"
-  | "zmqPrivateKey"
-  | "zmqAllowedClients"
-  | "zmqAllowedWorkers"
-  | "httpAddr"
->;
+type ControlOptions = ControlSetupOptions & Pick<ManagerOptions, "httpAddr">;
 
 /** The control socket: its allow-lists are read at start (a file that cannot be read fails it). */
 export class ControlSocket {
@@ -31,38 +18,23 @@ export class ControlSocket {
   /** The allow-list of clients (--zmq-allowed-clients), once read. */
   allowedClients: AllowList | undefined;
 
+  /** `bindRetryMs`: how long to keep trying an address closed a moment ago (a standby taking over). */
   constructor(
     private readonly opts: ControlOptions,
     private readonly dispatcher: Dispatcher,
-    private readonly replyEncodingForErrors: WireEncoding,
     private readonly log: Logger,
+    private readonly bindRetryMs = 0,
   ) {}
 
   async start(): Promise<void> {
-    const o = this.opts;
-    const allowedClients = o.zmqAllowedClients ? new AllowList(o.zmqAllowedClients) : undefined;
+    const { control, allowedClients } = controlServer(this.opts, this.dispatcher, this.log, {
+      bindRetryMs: this.bindRetryMs,
+    });
     this.allowedClients = allowedClients;
-    if (allowedClients?.size === 0 && !o.httpAddr) {
+    if (allowedClients?.size === 0 && !this.opts.httpAddr) {
       this.log.warn(`The allow-list '${allowedClients.file}' is empty: no client can connect`);
     }
-    this.server = new ControlServer(
-      {
-        address: o.zmqControlAddr,
-        socketMaxMessageSize: socketMessageLimit(o.maxMessageSize),
-        ...(o.zmqPrivateKey ? { curveSecretKey: o.zmqPrivateKey } : {}),
-        ...(allowedClients ? { allowedClients } : {}),
-        ...(o.zmqAllowedWorkers
-          ? {
-              otherZapDomains: new Map([
-                [WORKER_ZAP_DOMAIN, { list: new AllowList(o.zmqAllowedWorkers), who: "worker" }],
-              ]),
-            }
-          : {}),
-        replyEncodingForErrors: this.replyEncodingForErrors,
-      },
-      this.dispatcher,
-      this.log,
-    );
+    this.server = control;
     await this.server.bind();
   }
 

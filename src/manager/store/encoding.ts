@@ -28,6 +28,7 @@ const DOC_KEY_RECORD: Record<DocKey, true> = {
   permissions: true,
   lock: true,
   environment_content: true,
+  environment_open: true,
   startup_fingerprint: true,
 };
 export const DOC_KEYS = Object.keys(DOC_KEY_RECORD) as readonly DocKey[];
@@ -48,7 +49,10 @@ export type EncodedOp =
   | { op: "run_delete"; uid: string }
   /** `json` holds the schedule (an object). */
   | { op: "schedule_put"; uid: string; json: string }
-  | { op: "schedule_delete"; uid: string };
+  | { op: "schedule_delete"; uid: string }
+  /** `json` holds the remembered reply's record (an object). */
+  | { op: "idem_put"; key: string; json: string }
+  | { op: "idem_delete"; key: string };
 
 /** Longest result or run uid accepted, in UTF-8 bytes (LMDB keys are limited to 1978 bytes). */
 export const MAX_UID_BYTES = 512;
@@ -198,6 +202,16 @@ function encodeOne(op: StoreOp): EncodedOp {
     }
     case "schedule_delete":
       return { op: "schedule_delete", uid: checkUid(o.uid) };
+    case "idem_put": {
+      const key = checkUid(o.key);
+      const record = o.record;
+      if (typeof record !== "object" || record === null || Array.isArray(record)) {
+        throw new TypeError("the idempotency record must be an object");
+      }
+      return { op: "idem_put", key, json: toJson(record) };
+    }
+    case "idem_delete":
+      return { op: "idem_delete", key: checkUid(o.key) };
     default:
       throw new TypeError("unknown operation");
   }
@@ -267,6 +281,16 @@ export function decodeRuns(
     runs.push(o === undefined ? { uid, run } : { uid, run, outcomes: o });
   }
   return runs;
+}
+
+/** The remembered idempotent replies from their JSON text by key. */
+export function decodeIdempotency(
+  entries: Iterable<[string, string]>,
+  where: (key: string) => string,
+): { key: string; record: unknown }[] {
+  const out: { key: string; record: unknown }[] = [];
+  for (const [key, json] of entries) out.push({ key, record: parseJson(json, where(key)) });
+  return out;
 }
 
 /** The stored schedules from their JSON text by uid. */

@@ -2,7 +2,8 @@
  * Opening the store (LMDB or Redis, each loaded on demand). The encoding both
  * implementations share is encoding.ts, re-exported here.
  */
-import type { StoreLog } from "./owner.js";
+import type { ManagerIdentity, StoreLog } from "./owner.js";
+import type { StandbyWait } from "./redis-lease.js";
 import type { Store, StoreSync } from "./types.js";
 
 export {
@@ -44,6 +45,17 @@ export interface OpenStoreOptions {
   redisLease?: number | undefined;
   /** Where to say that a store left by a manager that is gone is taken over, or waited for. */
   log?: StoreLog | undefined;
+  /** Redis Sentinel instead of `redisAddr`: the sentinels' `host:port` and the master's name. */
+  redisSentinel?: string[] | undefined;
+  redisMasterName?: string | undefined;
+  /** Replicas that must confirm each Redis write (default 1 with Sentinel, else 0). */
+  redisWaitReplicas?: number | undefined;
+  /** Redis: written into the lease. */
+  identity?: ManagerIdentity | undefined;
+  /** Redis: wait for the store however long another manager holds it. */
+  standbyWait?: StandbyWait | undefined;
+  /** Redis: what the manager does once it lost the store, for the message. */
+  onLostDoes?: string | undefined;
 }
 
 /**
@@ -52,13 +64,22 @@ export interface OpenStoreOptions {
  */
 export async function openStore(opts: OpenStoreOptions): Promise<Store> {
   // Imported on demand: a manager on LMDB never loads ioredis, and the other way round.
-  if (opts.redisAddr !== undefined && opts.redisAddr !== "") {
+  const sentinel =
+    opts.redisSentinel && opts.redisMasterName
+      ? { addrs: opts.redisSentinel, masterName: opts.redisMasterName }
+      : undefined;
+  if ((opts.redisAddr !== undefined && opts.redisAddr !== "") || sentinel) {
     const { RedisStore } = await import("./redis.js");
     return RedisStore.open({
-      addr: opts.redisAddr,
+      addr: opts.redisAddr ?? "",
+      sentinels: sentinel,
+      waitReplicas: opts.redisWaitReplicas ?? (sentinel ? 1 : 0),
       prefix: opts.redisNamePrefix,
       leaseMs: opts.redisLease === undefined ? undefined : Math.round(opts.redisLease * 1000),
       log: opts.log,
+      identity: opts.identity,
+      standby: opts.standbyWait,
+      onLostDoes: opts.onLostDoes,
     });
   }
   const { LmdbStore } = await import("./lmdb.js");

@@ -23,6 +23,7 @@ import {
   decodeResult,
   decodeRuns,
   decodeSchedules,
+  decodeIdempotency,
   encodeOps,
   parseJson,
   type EncodedOp,
@@ -63,6 +64,7 @@ export class LmdbStore implements Store {
     private readonly runs: Database<string, string>,
     private readonly runOutcomes: Database<string, string>,
     private readonly schedules: Database<string, string>,
+    private readonly idempotency: Database<string, string>,
     private readonly sync: StoreSync,
   ) {
     this.location = location;
@@ -92,6 +94,7 @@ export class LmdbStore implements Store {
       const runs = root.openDB<string, string>("runs", { encoding: "string" });
       const runOutcomes = root.openDB<string, string>("run_outcomes", { encoding: "string" });
       const schedules = root.openDB<string, string>("schedules", { encoding: "string" });
+      const idempotency = root.openDB<string, string>("idempotency", { encoding: "string" });
       return new LmdbStore(
         dir,
         ownership,
@@ -102,6 +105,7 @@ export class LmdbStore implements Store {
         runs,
         runOutcomes,
         schedules,
+        idempotency,
         opts.sync ?? "fsync",
       );
     } catch (err) {
@@ -141,7 +145,19 @@ export class LmdbStore implements Store {
       for (const { key, value } of this.schedules.getRange({ transaction: txn }))
         kept.push([key, value]);
       const schedules = decodeSchedules(kept, (uid) => `${where} (schedule ${uid})`);
-      return { docs, history, results, runs, schedules };
+      const remembered: [string, string][] = [];
+      for (const { key, value } of this.idempotency.getRange({ transaction: txn }))
+        remembered.push([key, value]);
+      const idempotency = decodeIdempotency(remembered, (k) => `${where} (idempotency ${k})`);
+      return {
+        docs,
+        history,
+        results,
+        runs,
+        schedules,
+        // Only when there are some (the snapshot's shape is the same without).
+        ...(idempotency.length > 0 ? { idempotency } : {}),
+      };
     } catch (err) {
       if (err instanceof StoreError) throw err;
       throw new StoreError(`Cannot read the store at ${where}: ${causeOf(err)}`, { cause: err });
@@ -246,6 +262,12 @@ export class LmdbStore implements Store {
           break;
         case "schedule_delete":
           void this.schedules.remove(op.uid);
+          break;
+        case "idem_put":
+          void this.idempotency.put(op.key, op.json);
+          break;
+        case "idem_delete":
+          void this.idempotency.remove(op.key);
           break;
       }
     }

@@ -20,17 +20,22 @@ export class OpenedStore {
   private store: Store | undefined;
   private loaded: StoreSnapshot | undefined;
 
+  /** `preopened`: a store already taken (a standby that took over), used instead of opening one. */
   constructor(
     private readonly opts: Omit<OpenStoreOptions, "log">,
     private readonly ctx: OpenedStoreContext,
+    private readonly preopened?: Store,
   ) {}
 
   async start(): Promise<void> {
     const log = this.ctx.log;
-    const store = await openStore({
-      ...this.opts,
-      log: { info: (msg) => log.info(msg), warn: (msg) => log.warn(msg) },
-    });
+    const store =
+      this.preopened ??
+      (await openStore({
+        ...this.opts,
+        standbyWait: undefined,
+        log: { info: (msg) => log.info(msg), warn: (msg) => log.warn(msg) },
+      }));
     this.store = store;
     this.ctx.writer.store = store;
     store.onOwnershipLost = (why) => {

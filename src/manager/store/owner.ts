@@ -25,6 +25,16 @@ export interface OwnerRecord {
   boot?: string;
   /** Linux: the process start time (clock ticks since boot, /proc/<pid>/stat field 22). */
   start?: string;
+  /** The manager's id (one per process; a standby names the active manager by it). */
+  id?: string;
+  /** Where clients reach the manager's control socket (a standby tells its clients). */
+  control_address?: string;
+}
+
+/** Who a manager is, for its owner record: its id and control address (a Redis store's lease). */
+export interface ManagerIdentity {
+  id: string;
+  controlAddress: string;
 }
 
 /** Where and how to log what ownership does (taking over, waiting). */
@@ -86,12 +96,13 @@ export function processRunning(pid: number): boolean {
 const bootId = (): string | undefined => readTrimmed("/proc/sys/kernel/random/boot_id");
 
 /** The record of this process taking a store now. */
-export function ownerRecord(): OwnerRecord {
+export function ownerRecord(identity?: ManagerIdentity): OwnerRecord {
   const rec: OwnerRecord = {
     pid: process.pid,
     host: os.hostname(),
     since: new Date().toISOString(),
     token: randomUUID(),
+    ...(identity ? { id: identity.id, control_address: identity.controlAddress } : {}),
   };
   const boot = bootId();
   const start = processStart(process.pid);
@@ -133,5 +144,9 @@ export function ownerState(o: OwnerRecord): "alive" | "gone" | "elsewhere" {
 
 /** "the manager pid 1234 on host h since 2026-12-02T03:00:00.000Z" */
 export function describeOwner(o: OwnerRecord): string {
-  return `the manager pid ${o.pid} on host ${o.host} since ${o.since}`;
+  const id =
+    o.id === undefined
+      ? ""
+      : ` (id ${o.id}${o.control_address ? `, control ${o.control_address}` : ""})`;
+  return `the manager pid ${o.pid} on host ${o.host} since ${o.since}${id}`;
 }

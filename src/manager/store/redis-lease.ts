@@ -23,11 +23,16 @@
  *  - held by a manager of another host, which cannot be checked from here:
  *    waited for, with a log line, until its lease would expire; taken if it
  *    did, a StoreInUseError if it was renewed (that manager runs).
+ * A standby (`standby` given) never gives up: whoever holds the store, it is
+ * told (`onHolder`) and asked again every third of a lease, or sooner when the
+ * lease is due to expire, until the store is free, its holder gone, or the
+ * wait is aborted.
  */
 import type { Redis } from "ioredis";
 import {
   StoreInUseError,
   describeOwner,
+  type ManagerIdentity,
   ownerRecord,
   ownerState,
   parseOwner,
@@ -94,7 +99,24 @@ function leaseCommands(client: Redis): LeaseCommands {
   return c as Redis & LeaseCommands;
 }
 
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+/** Wait `ms`; an aborted `signal` rejects at once. */
+function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    const t = setTimeout(() => {
+      signal?.removeEventListener("abort", abort);
+      resolve();
+    }, ms);
+    const abort = () => {
+      clearTimeout(t);
+      reject(signal?.reason instanceof Error ? signal.reason : new Error("aborted"));
+    };
+    signal?.addEventListener("abort", abort, { once: true });
+  });
+}
+
+function isoOrNever(ms: number): string {
+  return Number.isFinite(ms) ? new Date(ms).toISOString() : "never (it has no expiry)";
+}
 
 /** What `fenced` throws once the store is lost (the message says so). */
 export class LostOwnershipError extends StoreError {
@@ -109,6 +131,30 @@ export interface LeaseOptions {
   /** Lifetime of the lease without renewal (ms). */
   leaseMs: number;
   log?: StoreLog | undefined;
+  /** Written into the owner record: a standby names the active manager by it. */
+  identity?: ManagerIdentity | undefined;
+  /** Wait for the store however long another manager holds it (a standby manager). */
+  standby?: StandbyWait | undefined;
+  /** What the manager does once it lost the store, for the message ("exits"). */
+  onLostDoes?: string | undefined;
+}
+
+/** How a standby manager waits for the store. */
+export interface StandbyWait {
+  /** Told each time the holder (or its lease's expiry, epoch ms) is seen to change. */
+  onHolder(holder: OwnerRecord | undefined, expiresAt: number): void;
+  /** Aborts the wait: `take` then rejects. */
+  signal: AbortSignal;
+}
+
+/** How the store was taken: at once (free), from a gone holder, or once a lease expired. */
+export interface Taken {
+  /** The holder before, if any. */
+  from: OwnerRecord | undefined;
+  /** When its lease was due to expire (epoch ms), as last seen; undefined: not watched. */
+  expiredAt: number | undefined;
+  /** The holder's process was seen gone (same host): taken before its lease's end. */
+  gone: boolean;
 }
 
 export class RedisLease {
@@ -124,6 +170,8 @@ export class RedisLease {
     readonly record: OwnerRecord,
     private readonly value: string,
     private readonly epoch: string,
+    /** How the store was taken (see Taken). */
+    readonly taken: Taken,
   ) {
     this.timer = setInterval(() => void this.renew(), Math.max(1, Math.floor(opts.leaseMs / 3)));
     this.timer.unref();
@@ -132,20 +180,33 @@ export class RedisLease {
   /** Take the store for this process (see the file's comment), or throw a StoreInUseError. */
   static async take(client: Redis, opts: LeaseOptions): Promise<RedisLease> {
     const cmds = leaseCommands(client);
-    const me = ownerRecord();
+    const me = ownerRecord(opts.identity);
     const value = JSON.stringify(me);
     const epochKey = `${opts.key}_epoch`;
+    const standby = opts.standby;
     let expected = "";
     let watched: { held: string; until: number } | undefined;
-    for (let owners = 0; owners < 20;) {
-      const [ok, a, b] = await cmds.zqsTake(
-        opts.key,
-        epochKey,
-        value,
-        String(opts.leaseMs),
-        expected,
-      );
-      if (ok === 1) return new RedisLease(cmds, opts, me, value, a);
+    let gone: OwnerRecord | undefined;
+    for (let owners = 0; standby !== undefined || owners < 20;) {
+      standby?.signal.throwIfAborted();
+      let reply: [number, string, number?];
+      try {
+        reply = await cmds.zqsTake(opts.key, epochKey, value, String(opts.leaseMs), expected);
+      } catch (err) {
+        // A standby outlives a Redis server that is away for a while (or failing over).
+        if (!standby) throw err;
+        await sleep(Math.max(10, opts.leaseMs / 3), standby.signal);
+        continue;
+      }
+      const [ok, a, b] = reply;
+      if (ok === 1) {
+        const from = gone ?? (watched ? parseOwner(watched.held) : undefined);
+        return new RedisLease(cmds, opts, me, value, a, {
+          from,
+          expiredAt: watched?.until,
+          gone: gone !== undefined,
+        });
+      }
       const held = a;
       const pttl = Number(b);
       if (held !== watched?.held) owners++;
@@ -156,13 +217,33 @@ export class RedisLease {
           `Redis store ${opts.where} was owned by ${describeOwner(owner)}, which is no longer running: taking it over`,
         );
         expected = held;
+        gone = owner;
+        continue;
+      }
+      expected = "";
+      const now = Date.now();
+      if (standby) {
+        // The expiry as the server counts it: PTTL after this reply.
+        const until = pttl < 0 ? Infinity : now + pttl;
+        if (watched?.held !== held || Math.abs(until - watched.until) > opts.leaseMs / 2) {
+          if (watched?.held !== held) {
+            opts.log?.info(
+              `Standby: Redis store ${opts.where} is held by ${owner ? describeOwner(owner) : `a lease zqs did not write (key ${opts.key})`}; its lease expires at ${isoOrNever(until)} unless renewed`,
+            );
+          }
+          standby.onHolder(owner, until);
+        }
+        watched = { held, until };
+        await sleep(
+          Math.max(5, Math.min(pttl < 0 ? Infinity : pttl + 5, opts.leaseMs / 3)),
+          standby.signal,
+        );
         continue;
       }
       // Running here, or a lease that never expires: nothing to wait for.
       if (state === "alive" || pttl < 0) throw inUse(opts, owner, held);
       // Another host: a running manager renews its lease, a dead one's expires.
       // Asked again every third of a lease, so that a lease released is taken at once.
-      const now = Date.now();
       if (watched?.held !== held) {
         watched = { held, until: now + pttl + 100 };
         opts.log?.info(
@@ -209,7 +290,7 @@ export class RedisLease {
           : held === ""
             ? "its lease lapsed and another manager has taken the store since, or the store was reset"
             : `its lease key now holds a record zqs did not write`;
-      this.lostWhy = `the manager lost ownership of the store (${now}): it stops writing and exits`;
+      this.lostWhy = `the manager lost ownership of the store (${now}): it stops writing and ${this.opts.onLostDoes ?? "exits"}`;
       this.stopRenewing();
       this.onLost?.(this.lostWhy);
     }

@@ -6,6 +6,7 @@
  *   P + "zqs:runs"              a hash run uid -> JSON text of its definition
  *   P + "zqs:run_outcomes"      a hash run uid -> its outcome string
  *   P + "zqs:schedules"         a hash schedule uid -> JSON text of the schedule
+ *   P + "zqs:idempotency"       a hash idempotency key -> JSON text of the remembered reply
  *   P + "zqs:owner", P + "zqs:owner_epoch"  the lease of the manager that owns the store
  *
  * One manager at a time (redis-lease.ts): `open` takes the lease, and `apply`
@@ -27,12 +28,13 @@ import {
   decodeResult,
   decodeRuns,
   decodeSchedules,
+  decodeIdempotency,
   encodeOps,
   parseJson,
   type EncodedOp,
 } from "./encoding.js";
-import type { StoreLog } from "./owner.js";
-import { LostOwnershipError, RedisLease } from "./redis-lease.js";
+import type { ManagerIdentity, StoreLog } from "./owner.js";
+import { LostOwnershipError, RedisLease, type StandbyWait, type Taken } from "./redis-lease.js";
 import {
   StoreError,
   type Store,
@@ -42,8 +44,24 @@ import {
 } from "./types.js";
 
 export interface RedisStoreOptions {
-  /** `host:port`, `host` (port 6379), `[v6addr]:port`; a leading `redis://` is accepted. */
+  /**
+   * `host:port`, `host` (port 6379), `[v6addr]:port`; a leading `redis://` is accepted.
+   * With `sentinels`: ignored (the sentinels name the master).
+   */
   addr: string;
+  /** Redis Sentinel: `host:port` of each sentinel, and the name of the master they watch. */
+  sentinels?: { addrs: string[]; masterName: string } | undefined;
+  /**
+   * After each write, wait until this many replicas have it (Redis WAIT) before
+   * it counts as done; a write fewer replicas confirmed in time fails. 0: no wait.
+   */
+  waitReplicas?: number | undefined;
+  /** Written into the lease (a standby names the active manager by it). */
+  identity?: ManagerIdentity | undefined;
+  /** Wait for the store however long another manager holds it (see redis-lease.ts). */
+  standby?: StandbyWait | undefined;
+  /** What the manager does once it lost the store, for the message ("exits"). */
+  onLostDoes?: string | undefined;
   /** Prefix of every key name. */
   prefix: string;
   /** How long the server has to answer at start (ms, default 3000). */
@@ -55,6 +73,9 @@ export interface RedisStoreOptions {
   /** Where to say that the store is taken over, or waited for. */
   log?: StoreLog | undefined;
 }
+
+/** How long a write waits for its replicas (--redis-wait-replicas), in ms. */
+const REPLICA_WAIT_MS = 3000;
 
 export function parseRedisAddr(addr: string): { host: string; port: number } {
   const bare = addr
@@ -85,6 +106,8 @@ export class RedisStore implements Store {
   onOwnershipLost: ((why: string) => void) | undefined;
   private closed = false;
   private lease: RedisLease | undefined;
+  /** Replicas that must confirm each write (Redis WAIT); 0: none. */
+  private waitReplicas = 0;
   private readonly keys: {
     doc: (name: string) => string;
     history: string;
@@ -92,6 +115,7 @@ export class RedisStore implements Store {
     runs: string;
     runOutcomes: string;
     schedules: string;
+    idempotency: string;
     owner: string;
   };
 
@@ -109,6 +133,7 @@ export class RedisStore implements Store {
       runs: `${prefix}zqs:runs`,
       runOutcomes: `${prefix}zqs:run_outcomes`,
       schedules: `${prefix}zqs:schedules`,
+      idempotency: `${prefix}zqs:idempotency`,
       owner: `${prefix}zqs:owner`,
     };
   }
@@ -118,14 +143,27 @@ export class RedisStore implements Store {
    * server does not answer in time, a StoreInUseError naming the manager that owns it.
    */
   static async open(opts: RedisStoreOptions): Promise<RedisStore> {
-    const { host, port } = parseRedisAddr(opts.addr);
-    const addr = host.includes(":") ? `[${host}]:${port}` : `${host}:${port}`;
+    const sentinels = opts.sentinels?.addrs.map((a) => parseRedisAddr(a));
+    const { host, port } = sentinels?.[0] ?? parseRedisAddr(opts.addr);
+    const addr = opts.sentinels
+      ? `sentinel ${opts.sentinels.addrs.join(",")} master ${opts.sentinels.masterName}`
+      : host.includes(":")
+        ? `[${host}]:${port}`
+        : `${host}:${port}`;
     const connectTimeout = opts.connectTimeoutMs ?? 3000;
     let started = false;
     let lastError: unknown;
+    const retryStrategy = (times: number) => (started ? Math.min(100 * times, 2000) : null);
     const client = new Redis({
-      host,
-      port,
+      ...(sentinels && opts.sentinels
+        ? {
+            sentinels,
+            name: opts.sentinels.masterName,
+            sentinelRetryStrategy: retryStrategy,
+            // A master demoted to replica answers writes with READONLY: ask the sentinels again.
+            reconnectOnError: (err: Error) => (/READONLY/.test(err.message) ? 2 : false),
+          }
+        : { host, port }),
       lazyConnect: true,
       connectTimeout,
       commandTimeout: opts.commandTimeoutMs ?? 10_000,
@@ -137,7 +175,7 @@ export class RedisStore implements Store {
       autoResendUnfulfilledCommands: false,
       maxRetriesPerRequest: 0,
       // No retry while starting; once started, reconnect in the background.
-      retryStrategy: (times) => (started ? Math.min(100 * times, 2000) : null),
+      retryStrategy,
     });
     // An 'error' listener keeps ioredis from printing "Unhandled error event".
     client.on("error", (err: unknown) => {
@@ -163,12 +201,16 @@ export class RedisStore implements Store {
     }
     started = true;
     const store = new RedisStore(client, addr, opts.prefix, () => lastError);
+    store.waitReplicas = opts.waitReplicas ?? 0;
     try {
       store.lease = await RedisLease.take(client, {
         key: store.keys.owner,
         where: store.location,
         leaseMs: opts.leaseMs ?? 5000,
         log: opts.log,
+        identity: opts.identity,
+        standby: opts.standby,
+        onLostDoes: opts.onLostDoes,
       });
     } catch (err) {
       client.disconnect();
@@ -190,6 +232,7 @@ export class RedisStore implements Store {
     m.hgetall(this.keys.runs);
     m.hgetall(this.keys.runOutcomes);
     m.hgetall(this.keys.schedules);
+    m.hgetall(this.keys.idempotency);
     const replies = await this.exec(m, "read");
     const docs: StoreSnapshot["docs"] = {};
     DOC_KEYS.forEach((name, i) => {
@@ -218,7 +261,20 @@ export class RedisStore implements Store {
       Object.entries(kept),
       (uid) => `${this.location} (key ${this.keys.schedules}, field ${uid})`,
     );
-    return { docs, history, results, runs, schedules };
+    const remembered = replies[DOC_KEYS.length + 5] as Record<string, string>;
+    const idempotency = decodeIdempotency(
+      Object.entries(remembered),
+      (k) => `${this.location} (key ${this.keys.idempotency}, field ${k})`,
+    );
+    return {
+      docs,
+      history,
+      results,
+      runs,
+      schedules,
+      // Only when there are some (the snapshot's shape is the same without).
+      ...(idempotency.length > 0 ? { idempotency } : {}),
+    };
   }
 
   async apply(ops: readonly StoreOp[]): Promise<void> {
@@ -231,6 +287,40 @@ export class RedisStore implements Store {
     } catch (err) {
       throw this.failure("write to", err);
     }
+    if (this.waitReplicas > 0) await this.replicated();
+  }
+
+  /**
+   * Wait until `waitReplicas` replicas have every write so far (a write a
+   * promoted replica lacks would be lost in a failover): a StoreError when
+   * fewer confirm within the command timeout.
+   */
+  private async replicated(): Promise<void> {
+    const timeout = Math.max(
+      1,
+      Math.min(REPLICA_WAIT_MS, (this.client.options.commandTimeout ?? 10_000) - 500),
+    );
+    let got: number;
+    try {
+      got = await this.client.wait(this.waitReplicas, timeout);
+    } catch (err) {
+      throw this.failure("write to", err);
+    }
+    if (got < this.waitReplicas) {
+      throw new StoreError(
+        `Cannot write to the Redis store at ${this.location}: ${got} replica(s) of the ${this.waitReplicas} needed (--redis-wait-replicas) confirmed the write within ${timeout} ms; it may be lost if the master fails`,
+      );
+    }
+  }
+
+  /** How the lease was taken (for the log and status of a standby that took over). */
+  get taken(): Taken | undefined {
+    return this.lease?.taken;
+  }
+
+  /** The owner record this manager wrote (its identity). */
+  get owner(): RedisLease["record"] | undefined {
+    return this.lease?.record;
   }
 
   /** The Redis commands of one operation. */
@@ -263,6 +353,10 @@ export class RedisStore implements Store {
         return [["HSET", this.keys.schedules, op.uid, op.json]];
       case "schedule_delete":
         return [["HDEL", this.keys.schedules, op.uid]];
+      case "idem_put":
+        return [["HSET", this.keys.idempotency, op.key, op.json]];
+      case "idem_delete":
+        return [["HDEL", this.keys.idempotency, op.key]];
     }
   }
 

@@ -25,6 +25,7 @@ export type DocKey =
   | "permissions" // the permissions document in use (absent: load the file)
   | "lock" // the lock record, with a hash of the key (absent: unlocked)
   | "environment_content" // the plans and devices the worker found last
+  | "environment_open" // true while the environment is open (a manager taking over opens it)
   | "startup_fingerprint"; // the hash of the startup code the lists were read from at start
 
 export type StoreOp =
@@ -51,7 +52,13 @@ export type StoreOp =
   | { op: "run_delete"; uid: string }
   /** A schedule (schedule_create...), written whole at each change and fire; a JSON object. */
   | { op: "schedule_put"; uid: string; schedule: unknown }
-  | { op: "schedule_delete"; uid: string };
+  | { op: "schedule_delete"; uid: string }
+  /**
+   * The remembered reply to a request sent with an idempotency key (a JSON
+   * object: method, reply or pending, expiresAt); written whole.
+   */
+  | { op: "idem_put"; key: string; record: unknown }
+  | { op: "idem_delete"; key: string };
 
 export interface StoredResult {
   uid: string;
@@ -82,6 +89,8 @@ export interface StoreSnapshot {
   runs: StoredRun[];
   /** The schedules, as they were last written. */
   schedules: StoredSchedule[];
+  /** The remembered replies of requests with an idempotency key (absent: none). */
+  idempotency?: { key: string; record: unknown }[];
 }
 
 export interface Store {

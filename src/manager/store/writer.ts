@@ -92,6 +92,11 @@ export class StoreWriter implements StoreWrites {
   private commitMs = 0;
   /** How long the store took to write, by mode ("durable", "batched"). */
   readonly latency = new LatencyHistograms();
+  /**
+   * An operation to add to a write, in the same commit (the pending record
+   * of a request's idempotency key, made while that request is handled).
+   */
+  tag: (() => StoreOp | undefined) | undefined;
 
   /** `now`: the clock commits are timed by (ms; tests give their own). */
   constructor(
@@ -107,6 +112,8 @@ export class StoreWriter implements StoreWrites {
     ops: readonly StoreOp[],
     { mode, patient }: { mode: WriteMode; patient?: boolean },
   ): Promise<void> {
+    const extra = ops.length > 0 && mode !== "background" ? this.tag?.() : undefined;
+    if (extra) ops = [...ops, extra];
     if (mode === "durable") return this.apply(ops, "durable");
     const due: Due = mode === "background" ? "lazy" : patient ? "patient" : "now";
     const done = this.join(ops, due);

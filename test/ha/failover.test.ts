@@ -1,0 +1,253 @@
+/**
+ * Two managers on one real redis-server with --standby (issue 24): the
+ * standby answers ping/status and refuses the rest naming the active one;
+ * kill -9 of the active while a client adds queue items and background tasks
+ * (with idempotency keys, retried on the other manager) — the standby takes
+ * over within the lease plus a second (by its own log's timestamps), every
+ * item and task acknowledged is there exactly once; an idempotent repeat gets
+ * the same reply; a manager SIGSTOPped past its lease writes nothing once
+ * woken and steps down to standby.
+ */
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { RawClient, startManager, type RunningManager } from "../helpers/manager.js";
+import { startRedis, type RunningRedis } from "../helpers/redis.js";
+import { fn, openEnvironment, USER } from "../helpers/tasks.js";
+import { ENV_OPEN_MS, waitUntil } from "../helpers/wait.js";
+import { call, SINGLE_KEY, startTestGateway } from "../http/helpers.js";
+
+const LEASE_S = 2;
+
+let redis: RunningRedis;
+const managers: RunningManager[] = [];
+
+function haArgs(): string[] {
+  return ["--redis-addr", redis.addr, "--standby", "--redis-lease", String(LEASE_S)];
+}
+
+async function startHa(): Promise<RunningManager> {
+  const m = await startManager({ args: haArgs() });
+  managers.push(m);
+  return m;
+}
+
+/** One request on a fresh socket; undefined when no reply came in `timeoutMs`. */
+async function once(
+  addr: string,
+  msg: Record<string, unknown>,
+  timeoutMs = 1500,
+): Promise<Record<string, unknown> | undefined> {
+  const c = new RawClient(addr, { timeoutMs });
+  try {
+    const { encode } = await import("../../src/protocol/index.js");
+    return await c.send(encode(msg, "json"));
+  } catch {
+    return undefined;
+  } finally {
+    c.close();
+  }
+}
+
+/** Send with an idempotency key to whichever manager is active, until one succeeds. */
+async function untilAcknowledged(
+  addrs: string[],
+  method: string,
+  params: Record<string, unknown>,
+  key: string,
+): Promise<Record<string, unknown>> {
+  return waitUntil(async () => {
+    for (const a of addrs) {
+      const r = await once(a, { method, params, idempotency_key: key });
+      if (r?.success === true) return r;
+    }
+    return undefined;
+  });
+}
+
+const status = (m: RunningManager) => once(m.controlAddr, { method: "status" }, 5000);
+
+beforeAll(async () => {
+  redis = await startRedis();
+});
+
+afterAll(async () => {
+  for (const m of managers) {
+    if (m.proc.signalCode === null && m.proc.exitCode === null) m.proc.kill("SIGCONT");
+    await m.stop();
+  }
+  await redis?.stop();
+});
+
+describe("a standby manager on a shared Redis store", () => {
+  let a: RunningManager;
+  let b: RunningManager;
+
+  it("the standby answers status naming the active manager and refuses everything else", async () => {
+    a = await startHa();
+    b = await startHa();
+    const sa = await status(a);
+    expect(sa?.manager_role).toBe("active");
+    expect(sa?.manager_state).toBe("idle");
+    const sb = await status(b);
+    expect(sb?.manager_state).toBe("standby");
+    expect(sb?.manager_role).toBe("standby");
+    const active = sb?.active_manager as Record<string, unknown>;
+    expect(active.pid).toBe(a.proc.pid);
+    expect(active.control_address).toBe(a.controlAddr);
+    expect(active.id).toBe((sa?.active_manager as Record<string, unknown>).id);
+    const r = await once(b.controlAddr, { method: "queue_get" });
+    expect(r?.success).toBe(false);
+    expect(r?.msg).toBe(
+      `This manager is on standby; the active manager is ${String(active.id)} at ${a.controlAddr}`,
+    );
+    expect(r?.manager_state).toBe("standby");
+    expect(r?.active_manager).toEqual(active);
+  });
+
+  it("an idempotent repeat gets the same reply and changes nothing; another method is refused", async () => {
+    const params = { item: { item_type: "plan", name: "count", args: [["det1"]] }, ...USER };
+    const first = await once(a.controlAddr, {
+      method: "queue_item_add",
+      params,
+      idempotency_key: "once-1",
+    });
+    expect(first?.success, String(first?.msg)).toBe(true);
+    const again = await once(a.controlAddr, {
+      method: "queue_item_add",
+      params,
+      idempotency_key: "once-1",
+    });
+    expect(again).toEqual(first);
+    const other = await once(a.controlAddr, {
+      method: "queue_clear",
+      idempotency_key: "once-1",
+    });
+    expect(other?.success).toBe(false);
+    expect(other?.msg).toMatch(/idempotency_key 'once-1' was used by a 'queue_item_add' request/);
+    const bad = await once(a.controlAddr, {
+      method: "queue_get",
+      idempotency_key: "x".repeat(129),
+    });
+    expect(bad?.msg).toMatch(/idempotency_key must be a string of 1 to 128 characters/);
+    const q = await once(a.controlAddr, { method: "queue_get" });
+    expect((q?.items as unknown[]).length).toBe(1);
+    await once(a.controlAddr, { method: "queue_clear" });
+  });
+
+  it("kill -9 of the active: the standby takes over in time, every acknowledged change there once", async () => {
+    const c = new RawClient(a.controlAddr, { timeoutMs: ENV_OPEN_MS });
+    await openEnvironment(c);
+    c.close();
+    const addrs = [a.controlAddr, b.controlAddr];
+    const items: string[] = [];
+    const tasks: string[] = [];
+    const N = 12;
+    for (let i = 0; i < N; i++) {
+      if (i === N / 2) await a.kill9();
+      const item = { item_type: "plan", name: "count", args: [["det1"]], kwargs: { num: i + 1 } };
+      const r = await untilAcknowledged(addrs, "queue_item_add", { item, ...USER }, `item-${i}`);
+      items.push((r.item as { item_uid: string } | undefined)?.item_uid ?? `lost-${i}`);
+      const t = await untilAcknowledged(
+        addrs,
+        "function_execute",
+        { item: fn("function_sleep", [i < N / 2 ? 30 : 0]), run_in_background: true, ...USER },
+        `task-${i}`,
+      );
+      tasks.push(t.task_uid as string);
+    }
+    // The standby's own account: when it took over, and when the lease it watched would lapse.
+    const log = b.output();
+    const took = /Role change at (\S+): standby -> active, took over the store/.exec(log);
+    expect(took, log).not.toBeNull();
+    const expiry =
+      /standby -> active, took over the store .*the lease was due to expire at ([^)\s]+)\)/.exec(
+        log,
+      );
+    expect(expiry, log).not.toBeNull();
+    const tookAt = Date.parse(took?.[1] ?? "");
+    expect(tookAt - Date.parse(expiry?.[1] ?? "")).toBeLessThanOrEqual(1000);
+
+    const q = await once(b.controlAddr, { method: "queue_get" }, 5000);
+    const uids = (q?.items as { item_uid: string; kwargs: { num: number } }[]).map(
+      (x) => x.item_uid,
+    );
+    expect(uids.length).toBe(N);
+    expect(new Set(uids).size).toBe(N);
+    for (const u of items.filter((x) => !x.startsWith("lost-"))) expect(uids).toContain(u);
+    const nums = (q?.items as { kwargs: { num: number } }[])
+      .map((x) => x.kwargs.num)
+      .sort((x, y) => x - y);
+    expect(nums).toEqual(Array.from({ length: N }, (_, i) => i + 1));
+    // Every acknowledged task is known once: those of the old manager's own workers cut off.
+    for (const [i, uid] of tasks.entries()) {
+      const s = await waitUntil(async () => {
+        const r = await once(
+          b.controlAddr,
+          { method: "task_status", params: { task_uid: uid } },
+          5000,
+        );
+        return r?.status === "completed" ? r : undefined;
+      });
+      expect(s.status).toBe("completed");
+      const res = await once(b.controlAddr, { method: "task_result", params: { task_uid: uid } });
+      const result = res?.result as { success: boolean; msg: string };
+      if (i < N / 2) expect(result.msg).toMatch(/The manager stopped before the task ended/);
+      else expect(result.success, result.msg).toBe(true);
+    }
+    const list = await once(b.controlAddr, { method: "tasks_list", params: {} }, 5000);
+    const listed =
+      (list?.tasks as { task_uid: string }[] | undefined)?.map((t) => t.task_uid) ?? [];
+    for (const uid of tasks) expect(listed.filter((u) => u === uid).length).toBe(1);
+    // The environment was open under the old manager: the new one opened it.
+    await waitUntil(async () => (await status(b))?.worker_environment_exists === true, ENV_OPEN_MS);
+    // Status and /metrics tell the role, the failover and who holds the lease.
+    const sb = await status(b);
+    expect(sb?.manager_role).toBe("active");
+    expect((sb?.active_manager as { pid: number }).pid).toBe(b.proc.pid);
+    const g = await startTestGateway(b);
+    try {
+      const text = (await call(g.url, "GET", "/metrics", { key: SINGLE_KEY })).text;
+      expect(text).toMatch(/^zqs_manager_role\{role="active"\} 1$/m);
+      expect(text).toMatch(/^zqs_manager_role\{role="standby"\} 0$/m);
+      expect(text).toMatch(/^zqs_manager_failovers_total 1$/m);
+      expect(text).toMatch(
+        new RegExp(`^zqs_manager_lease_holder\\{.*pid="${b.proc.pid}".*\\} 1$`, "m"),
+      );
+    } finally {
+      await g.close();
+    }
+  });
+
+  it("an active manager stopped past its lease writes nothing when woken and steps down", async () => {
+    const d = await startHa();
+    expect((await status(d))?.manager_state).toBe("standby");
+    b.proc.kill("SIGSTOP");
+    await waitUntil(async () => (await status(d))?.manager_role === "active");
+    const before = await once(d.controlAddr, { method: "queue_get" });
+    // A write sent to the stopped manager is read when it wakes: it must not land
+    // (refused, or never answered when the manager stepped down first).
+    const late = new RawClient(b.controlAddr, { timeoutMs: 60_000 });
+    let reply: Record<string, unknown> | undefined;
+    late
+      .request("queue_item_add", {
+        item: { item_type: "plan", name: "count", args: [["det1"]] },
+        ...USER,
+      })
+      .then(
+        (r) => (reply = r),
+        () => undefined,
+      );
+    b.proc.kill("SIGCONT");
+    await waitUntil(() => /active -> standby \(it lost the store's lease/.test(b.output()));
+    const sb = await waitUntil(async () => {
+      const s = await status(b);
+      return s?.manager_state === "standby" ? s : undefined;
+    });
+    expect((sb.active_manager as { pid: number }).pid).toBe(d.proc.pid);
+    expect(b.output()).toMatch(/lost ownership of the store.*steps down to standby/);
+    expect(b.proc.exitCode).toBeNull();
+    late.close();
+    expect(reply?.success, JSON.stringify(reply)).not.toBe(true);
+    const after = await once(d.controlAddr, { method: "queue_get" });
+    expect(after?.items).toEqual(before?.items);
+  });
+});

@@ -72,7 +72,7 @@ describe("a client of an active manager and its standby", () => {
       expect((await api.queueGet({ reload: true })).items).toHaveLength(3);
       const raw = new RawClient(standby.controlAddr);
       try {
-        await waitUntil(async () => (await raw.request("status")).manager_state === "active");
+        await waitUntil(async () => (await raw.request("status")).manager_role === "active");
       } finally {
         raw.close();
       }

@@ -46,7 +46,6 @@ export interface ManagerOptions {
   redisWaitReplicas: number | undefined;
   idempotencyTtl: number;
   idempotencyMax: number;
-  adoptWait: number | undefined;
   workers: number;
   workerSlots: number;
   workerPrefetch: number;
@@ -328,15 +327,6 @@ export const OPTION_SPECS: OptionSpec[] = [
       "most idempotency keys remembered at once; beyond it the oldest are forgotten first",
     default: 100_000,
     parse: positiveInteger,
-  },
-  {
-    key: "adoptWait",
-    flag: "--adopt-wait",
-    value: "<seconds>",
-    description:
-      "a manager that took over a store keeps the tasks that ran on remote workers running this long for their workers to claim them (hello 'running'); unclaimed they end as cut off (default: twice --worker-timeout)",
-    default: undefined,
-    parse: positiveNumber,
   },
   {
     key: "workers",

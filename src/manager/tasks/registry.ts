@@ -14,7 +14,6 @@
  */
 import { EventEmitter } from "node:events";
 import type { TaskEventName, TaskInfo, TaskState, TaskStatus } from "../../protocol/index.js";
-import { TASK_EVENTS } from "../../protocol/index.js";
 import type { TaskRegistryContext } from "./context.js";
 import { TRACE_TASKS, traceNow } from "../../protocol/task-trace.js";
 import type { StoreOp, StoredResult } from "../store/types.js";

@@ -26,7 +26,7 @@ import type { TaskWorker } from "../workers/pool.js";
 import type { DealerPool, DealerTasks, SchedulerContext } from "./context.js";
 import type { DealJob } from "./task-record.js";
 import { WorkerIndex } from "./worker-index.js";
-import { RateLimits, type RateLimitOptions, type RateLimitsContext } from "./rate-limits.js";
+import { RateLimits } from "./rate-limits.js";
 
 /**
  * Most tasks dealt to one worker in one turn when every ready task may go

@@ -9,9 +9,9 @@ set -euo pipefail
 missing=()
 have() { command -v "$1" >/dev/null 2>&1; }
 [ -n "${REDIS_SERVER:-}" ] || have redis-server || missing+=(redis-server)
-have redis-sentinel || missing+=(redis-sentinel)
+[ -n "${REDIS_SERVER:-}" ] || have redis-sentinel || missing+=(redis-sentinel)
 [ -n "${ZQS_CHROMIUM:-}" ] || have chromium || missing+=(chromium)
-have systemd-analyze || missing+=(systemd)
+[ -n "${SYSTEMD_ANALYZE:-}" ] || have systemd-analyze || missing+=(systemd)
 [ ${#missing[@]} -eq 0 ] && exit 0
 
 apt=""
@@ -25,7 +25,7 @@ fi
 if [ -z "$apt" ]; then
   echo "zqs tests need ${missing[*]}, which are not installed. Install them with:" >&2
   echo "  sudo apt-get install -y ${missing[*]}" >&2
-  echo "(or set REDIS_SERVER / ZQS_CHROMIUM to their paths)" >&2
+  echo "(or set REDIS_SERVER / ZQS_CHROMIUM / SYSTEMD_ANALYZE to their paths)" >&2
   exit 1
 fi
 echo "zqs tests need ${missing[*]}: installing with apt-get" >&2

@@ -26,7 +26,7 @@ it("every package of the lockfile with an install script is declared in allowScr
   expect(undeclared).toEqual([]);
 });
 
-it("npm test sets up first: without redis-server, chromium or apt-get it stops, naming the command", () => {
+it("npm test sets up first: without redis-server, redis-sentinel, chromium, systemd-analyze or apt-get it stops, naming the command", () => {
   expect(pkg.scripts.pretest?.startsWith("bash scripts/test-setup.sh")).toBe(true);
   // A PATH with bash and id only: nothing to find, no apt-get to install with.
   const bin = mkdtempSync(path.join(os.tmpdir(), "zqs-setup-"));
@@ -41,10 +41,15 @@ it("npm test sets up first: without redis-server, chromium or apt-get it stops, 
       encoding: "utf8",
     });
     expect(run.status).toBe(1);
-    expect(run.stderr).toContain("apt-get install -y redis-server chromium");
+    expect(run.stderr).toContain("apt-get install -y redis-server redis-sentinel chromium systemd");
     // Given their paths, it has nothing to do.
     const given = spawnSync(path.join(bin, "bash"), [path.join(ROOT, "scripts/test-setup.sh")], {
-      env: { ...env, REDIS_SERVER: "/x/redis-server", ZQS_CHROMIUM: "/x/chromium" },
+      env: {
+        ...env,
+        REDIS_SERVER: "/x/redis-server",
+        ZQS_CHROMIUM: "/x/chromium",
+        SYSTEMD_ANALYZE: "/x/systemd-analyze",
+      },
       encoding: "utf8",
     });
     expect(given.status).toBe(0);

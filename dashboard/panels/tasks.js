@@ -181,6 +181,13 @@ function render() {
   input("tasks-newer").disabled = page === 1;
   input("tasks-newest").disabled = page === 1;
   input("tasks-older").disabled = nextCursor === null;
+}
+
+/**
+ * The filter form shows the filter in force: set when the filter changes
+ * (never on a reload, which would undo what the user is typing).
+ */
+function showFilter() {
   const select = input("filter-state");
   const st = filter.state;
   if (st && ![...select.querySelectorAll("option")].some((o) => o.value === st)) {
@@ -195,6 +202,7 @@ function render() {
  */
 export function showTasks(f) {
   filter = f;
+  showFilter();
   cursors = [undefined];
   load(loadPage);
   load(loadCounts);

@@ -373,14 +373,18 @@ it("finds a failed task by filtering, reads its traceback, retries it: the retry
       rows.every((r) => r.getAttribute("data-state") === "failed")
     );
   }, uid);
-  // The count of failed tasks is a filter too, and says how many there are.
+  // The count of failed tasks is a filter too, and says how many there are (the counts load
+  // beside the list: wait for them).
+  await page.waitForSelector('[data-count-state="failed"]');
   const failedCount = await page.$eval('[data-count-state="failed"]', (b) =>
     Number(b.getAttribute("data-count")),
   );
   expect(failedCount).toBeGreaterThanOrEqual(1);
 
   // Its detail: the error and its traceback.
-  await page.click(`#tasks tr[data-task="${uid}"] a`);
+  // Clicked in the page in one step: a task event may re-render the row between a lookup
+  // and a click from outside.
+  await page.$eval(`#tasks tr[data-task="${uid}"] a`, (a) => (a as HTMLElement).click());
   await detailShown(page, uid, "failed");
   expect(new URL(page.url()).hash).toBe(`#/task/${uid}`);
   await page.waitForSelector("#task-traceback");

@@ -269,7 +269,7 @@ it("moves and removes queue items from the page", async () => {
     );
 
   // The last item moves up one place.
-  await page.click(`#queue li[data-uid="${added}"] button[title="Move up"]`);
+  await clickNow(page, `#queue li[data-uid="${added}"] button[title="Move up"]`);
   const moved = [...uids.slice(0, -2), added, uids.at(-2) as string];
   await waitPage(
     (want) =>
@@ -281,7 +281,7 @@ it("moves and removes queue items from the page", async () => {
   expect(await order()).toEqual(moved);
 
   // And is removed.
-  await page.click(`#queue li[data-uid="${added}"] button[title="Remove"]`);
+  await clickNow(page, `#queue li[data-uid="${added}"] button[title="Remove"]`);
   await waitPage((uid) => !document.querySelector(`#queue li[data-uid="${uid}"]`), added);
   expect(await order()).toEqual(uids.slice(0, -1));
 });
@@ -326,6 +326,14 @@ async function background(name: string, args: unknown[] = []): Promise<string> {
   });
   expect(r.json, r.text).toMatchObject({ success: true });
   return (r.json as { task_uid: string }).task_uid;
+}
+
+/**
+ * Click in the page in one step: lists re-render on events, and one that does so between
+ * a lookup and a click from outside leaves the click on a detached element.
+ */
+async function clickNow(p: Page, selector: string): Promise<void> {
+  await p.$eval(selector, (e) => (e as HTMLElement).click());
 }
 
 /** Wait until the manager says the task is in `state`. */
@@ -382,9 +390,7 @@ it("finds a failed task by filtering, reads its traceback, retries it: the retry
   expect(failedCount).toBeGreaterThanOrEqual(1);
 
   // Its detail: the error and its traceback.
-  // Clicked in the page in one step: a task event may re-render the row between a lookup
-  // and a click from outside.
-  await page.$eval(`#tasks tr[data-task="${uid}"] a`, (a) => (a as HTMLElement).click());
+  await clickNow(page, `#tasks tr[data-task="${uid}"] a`);
   await detailShown(page, uid, "failed");
   expect(new URL(page.url()).hash).toBe(`#/task/${uid}`);
   await page.waitForSelector("#task-traceback");
@@ -400,7 +406,7 @@ it("finds a failed task by filtering, reads its traceback, retries it: the retry
 
   // Retry from the page, now that the file is there: the retry is listed under Retries.
   gate.open();
-  await page.click("#task-retry");
+  await clickNow(page, "#task-retry");
   await page.waitForSelector("#task-retries a");
   const retry = await page.$eval("#task-retries a", (a) => a.textContent ?? "");
   expect(retry).not.toBe(uid);
@@ -410,7 +416,7 @@ it("finds a failed task by filtering, reads its traceback, retries it: the retry
   expect(info.task_info).toMatchObject({ retry_of: uid, name: "flaky", args: [gate.path] });
 
   // Its own detail links back, and shows it completed with its return value.
-  await page.click("#task-retries a");
+  await clickNow(page, "#task-retries a");
   await detailShown(page, retry, "completed");
   expect(await page.$eval('[data-fact="Retry of"]', (e) => e.textContent)).toBe(uid);
   await page.waitForSelector("#task-return");
@@ -612,20 +618,20 @@ it("shows a schedule's next fire and last fires; pauses, resumes and fires it fr
   const next = await page.$eval(`${row} .schedule-next`, (e) => e.textContent ?? "");
   expect(next).not.toBe("—");
 
-  await page.click(`${row} .schedule-pause`);
+  await clickNow(page, `${row} .schedule-pause`);
   await page.waitForSelector(`${row}[data-state="paused"]`);
-  await page.click(`${row} .schedule-resume`);
+  await clickNow(page, `${row} .schedule-resume`);
   await page.waitForSelector(`${row}[data-state="active"]`);
 
   // Fire it now: its detail lists the fire with its task, which links to the task's detail.
-  await page.click(`${row} .schedule-open`);
-  await page.click(`${row} .schedule-trigger`);
+  await clickNow(page, `${row} .schedule-open`);
+  await clickNow(page, `${row} .schedule-trigger`);
   await page.waitForSelector("#schedule-fires tr[data-fire] a");
   const fired = await page.$eval("#schedule-fires tr[data-fire] a", (a) => a.textContent ?? "");
   const s = (await api("GET", `/api/schedule/get?schedule_uid=${uid}`)).json as {
     schedule: { last_fires: { task_uid: string }[] };
   };
   expect(s.schedule.last_fires.map((f) => f.task_uid)).toEqual([fired]);
-  await page.click("#schedule-fires tr[data-fire] a");
+  await clickNow(page, "#schedule-fires tr[data-fire] a");
   await detailShown(page, fired);
 });

@@ -1,5 +1,5 @@
 /** A fake clock with timers (the `Clock` of src/manager/tasks/delays.ts), for unit tests. */
-import type { Clock } from "../../src/manager/tasks/delays.js";
+import type { Clock } from "../../src/manager/due-timer.js";
 
 export class FakeClock implements Clock {
   private timers: { at: number; fn: () => void; id: number }[] = [];

@@ -1,7 +1,7 @@
 /** The due-time timer of delayed tasks and the dedup index, on a fake clock. */
 import { describe, expect, it } from "vitest";
 import { DedupIndex, dedupScope } from "../../src/manager/tasks/dedup.js";
-import { DueTimer } from "../../src/manager/tasks/delays.js";
+import { DueTimer } from "../../src/manager/due-timer.js";
 import { FakeClock } from "../helpers/fake-clock.js";
 
 describe("DueTimer", () => {

@@ -15,7 +15,7 @@
 import { randomUUID } from "node:crypto";
 import type { StoreOp } from "../store/types.js";
 import type { SchedulesContext } from "./context.js";
-import { MinHeap } from "../min-heap.js";
+import { DueTimer } from "../due-timer.js";
 import {
   fireRow,
   isScheduleRecord,
@@ -37,11 +37,6 @@ export interface SchedulesOptions {
   nextShown: number;
 }
 
-/** Schedules fired in one turn of the event loop before the timer lets others run. */
-const FIRES_PER_TURN = 500;
-/** Longest timer (setTimeout takes at most 2^31-1 ms): the heap is looked at again after it. */
-const MAX_TIMER_MS = 3_600_000;
-
 export interface ScheduleCounts {
   active: number;
   paused: number;
@@ -55,12 +50,8 @@ export interface ScheduleCounts {
 
 export class Schedules {
   private readonly byUid = new Map<string, ScheduleRecord>();
-  /** The next slot of each active schedule (absent: paused or ended). */
-  private readonly next = new Map<string, number>();
-  private readonly heap = new MinHeap();
-  private cancelTimer: (() => void) | undefined;
-  private timerAt = Infinity;
-  private started = false;
+  /** The next slot of each active schedule (absent: paused or ended); fires begin at start. */
+  private readonly next: DueTimer;
   private closed = false;
   private fired = 0;
   private firesFailed = 0;
@@ -71,7 +62,9 @@ export class Schedules {
   constructor(
     private readonly ctx: SchedulesContext,
     private readonly opts: SchedulesOptions,
-  ) {}
+  ) {
+    this.next = new DueTimer(ctx, (uid) => this.onDue(uid), true);
+  }
 
   get size(): number {
     return this.byUid.size;
@@ -93,20 +86,18 @@ export class Schedules {
    * each schedule's misfire policy, then the timer is armed.
    */
   start(): void {
-    this.started = true;
     const now = this.ctx.now();
     for (const s of this.byUid.values()) {
       if (s.paused || this.limitReached(s)) continue;
       this.catchUp(s, now);
       this.plan(s);
     }
-    this.arm();
+    this.next.release();
   }
 
   close(): void {
     this.closed = true;
-    this.cancelTimer?.();
-    this.cancelTimer = undefined;
+    this.next.close();
   }
 
   /** Resolves when every fire begun so far has been submitted and recorded. */
@@ -128,7 +119,6 @@ export class Schedules {
       throw err;
     }
     this.plan(s);
-    this.arm();
   }
 
   /** Replace a schedule's definition: it fires from now on by the new one (no catch-up). */
@@ -137,7 +127,6 @@ export class Schedules {
     s.after_ms = Math.max(s.after_ms, this.ctx.now());
     await this.ctx.write([this.put(s)], "batched");
     this.plan(s);
-    this.arm();
   }
 
   async setPaused(s: ScheduleRecord, paused: boolean): Promise<void> {
@@ -146,7 +135,6 @@ export class Schedules {
     if (!paused) s.after_ms = Math.max(s.after_ms, this.ctx.now());
     await this.ctx.write([this.put(s)], "batched");
     this.plan(s);
-    this.arm();
   }
 
   async delete(s: ScheduleRecord): Promise<void> {
@@ -164,16 +152,16 @@ export class Schedules {
 
   state(s: ScheduleRecord): ScheduleState {
     if (s.paused) return "paused";
-    return this.next.has(s.uid) ? "active" : "ended";
+    return this.next.dueAt(s.uid) !== undefined ? "active" : "ended";
   }
 
   row(s: ScheduleRecord): Record<string, unknown> {
-    return scheduleRow(s, this.state(s), this.next.get(s.uid) ?? null);
+    return scheduleRow(s, this.state(s), this.next.dueAt(s.uid) ?? null);
   }
 
   /** schedule_get: the row, the next fire times and the kept fires with their outcomes. */
   details(s: ScheduleRecord): Record<string, unknown> {
-    const next = this.next.get(s.uid);
+    const next = this.next.dueAt(s.uid);
     const left = s.limit === undefined ? this.opts.nextShown : s.limit - s.slot_fires;
     const upcoming =
       next === undefined
@@ -198,7 +186,7 @@ export class Schedules {
     let missed = 0;
     for (const s of this.byUid.values()) {
       if (s.paused) paused++;
-      else if (this.next.has(s.uid)) active++;
+      else if (this.next.dueAt(s.uid) !== undefined) active++;
       missed += s.missed;
     }
     return {
@@ -218,7 +206,7 @@ export class Schedules {
     return s.limit !== undefined && s.slot_fires >= s.limit;
   }
 
-  /** Work out the schedule's next slot and put it in the heap (or take it out). */
+  /** Work out the schedule's next slot and set it on the timer (or take it off). */
   private plan(s: ScheduleRecord): void {
     const at =
       s.paused || this.limitReached(s) || !this.byUid.has(s.uid)
@@ -229,57 +217,14 @@ export class Schedules {
       return;
     }
     this.next.set(s.uid, at);
-    this.heap.push({ at, key: s.uid });
   }
 
-  /** One timer, for the earliest next fire. */
-  private arm(): void {
-    if (!this.started || this.closed) return;
-    let top = this.heap.peek();
-    while (top && this.next.get(top.key) !== top.at) {
-      this.heap.pop();
-      top = this.heap.peek();
-    }
-    if (!top) {
-      this.cancelTimer?.();
-      this.cancelTimer = undefined;
-      this.timerAt = Infinity;
-      return;
-    }
-    if (this.cancelTimer && this.timerAt <= top.at) return;
-    this.cancelTimer?.();
-    this.timerAt = top.at;
-    const wait = Math.min(MAX_TIMER_MS, Math.max(0, top.at - this.ctx.now()));
-    this.cancelTimer = this.ctx.setTimer(wait, () => {
-      this.cancelTimer = undefined;
-      this.timerAt = Infinity;
-      this.onTimer();
-    });
-  }
-
-  /** Fire what is due; the rest waits for the next turn. */
-  private onTimer(): void {
-    if (this.closed) return;
-    const now = this.ctx.now();
-    let n = 0;
-    for (let top = this.heap.peek(); top && top.at <= now; top = this.heap.peek()) {
-      this.heap.pop();
-      const s = this.byUid.get(top.key);
-      if (!s || this.next.get(top.key) !== top.at) continue;
-      this.next.delete(s.uid);
-      this.due(s, now);
-      this.plan(s);
-      if (++n >= FIRES_PER_TURN) {
-        // Let requests in; go on at once after them.
-        this.cancelTimer = this.ctx.setTimer(0, () => {
-          this.cancelTimer = undefined;
-          this.onTimer();
-        });
-        this.timerAt = now;
-        return;
-      }
-    }
-    this.arm();
+  /** A schedule's slot came: fire it, and plan the next. */
+  private onDue(uid: string): void {
+    const s = this.byUid.get(uid);
+    if (!s || this.closed) return;
+    this.due(s, this.ctx.now());
+    this.plan(s);
   }
 
   /**

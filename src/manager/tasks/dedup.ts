@@ -12,7 +12,7 @@
  * restored); the key is stored with the task (its accepted mark, its result's
  * info), so that the index is rebuilt at start.
  */
-import { DueTimer, type Clock } from "./delays.js";
+import { DueTimer, type Clock } from "../due-timer.js";
 
 /** The key of the index: the key as given, in the scope of its user and group. */
 export function dedupScope(user: string | null, group: string | null, key: string): string {

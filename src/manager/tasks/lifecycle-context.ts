@@ -6,7 +6,7 @@
 import type { Logger } from "pino";
 import type { TaskMessage } from "../workers/pool.js";
 import type { DealJob, EndFields, FinalState, NewTask, TaskRecord } from "./task-record.js";
-import type { Clock } from "./delays.js";
+import type { Clock } from "../due-timer.js";
 
 export interface TaskOptions {
   /** Seconds of run time before the task is stopped as timed_out. */

@@ -45,7 +45,7 @@
 import type { TaskMessage } from "../workers/pool.js";
 import type { FinalState, FunctionCall, RunPlace, TaskRecord, TaskStats } from "./task-record.js";
 import { clear, ENDED_AS, MAX_BACKOFF_SEC, newLife } from "./lifecycle-context.js";
-import { DueTimer, REAL_CLOCK } from "./delays.js";
+import { DueTimer, REAL_CLOCK } from "../due-timer.js";
 import type { AcceptedMark } from "./task-store.js";
 import type { Delayed } from "./task-record.js";
 import type {

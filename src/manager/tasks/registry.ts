@@ -31,7 +31,7 @@ import {
 import { EVENT_OF_FINAL, qsTaskEvent, type TaskRegistryEvents } from "./task-events.js";
 import { TaskIndexes } from "./task-indexes.js";
 import { DedupIndex, dedupScope } from "./dedup.js";
-import { REAL_CLOCK } from "./delays.js";
+import { REAL_CLOCK } from "../due-timer.js";
 import { cutOff, restoreResults, TaskStore, type AcceptedMark } from "./task-store.js";
 import type { Delayed } from "./task-record.js";
 import {

@@ -1,12 +1,12 @@
 /**
- * Keys due at their own times, one timer for all of them (the shared
- * min-heap, as the schedules use it): the delayed tasks by their start
- * (`delay`, `not_before`: lifecycle.ts) and the dedup keys by the end of
- * their ttl (dedup.ts). `set` replaces a key's time, `delete` drops it; the
+ * Keys due at their own times, one timer for all of them over a min-heap: the
+ * delayed tasks by their start (`delay`, `not_before`: tasks/lifecycle.ts),
+ * the dedup keys by the end of their ttl (tasks/dedup.ts) and the schedules
+ * by their next slot (schedules/schedules.ts). `set` replaces a key's time, `delete` drops it; the
  * heap keeps stale entries and skips them when they come up, and is rebuilt
  * when they outnumber the live ones.
  */
-import { MinHeap } from "../min-heap.js";
+import { MinHeap } from "./min-heap.js";
 
 /** Now and a timer: the real ones in the manager, a fake clock in unit tests. */
 export interface Clock {
@@ -37,10 +37,18 @@ export class DueTimer {
   private timerAt = Infinity;
   private closed = false;
 
+  /** `held`: nothing is handed over until `release()` (keys may be set meanwhile). */
   constructor(
     private readonly clock: Clock,
     private readonly onDue: (key: string) => void,
+    private held = false,
   ) {}
+
+  /** Begin handing over due keys (a timer made held). */
+  release(): void {
+    this.held = false;
+    this.arm();
+  }
 
   get size(): number {
     return this.at.size;
@@ -76,7 +84,7 @@ export class DueTimer {
 
   /** One timer, for the earliest key. */
   private arm(): void {
-    if (this.closed) return;
+    if (this.closed || this.held) return;
     let top = this.heap.peek();
     while (top && this.at.get(top.key) !== top.at) {
       this.heap.pop();

@@ -120,6 +120,13 @@ const user = z.string().optional();
 const uid = z.string();
 /** `pos`: an index (negative counts from the back) or "front"/"back". */
 const pos = z.union([z.number().int(), z.enum(["front", "back"])]);
+/** One task's uid (task_result, task_retry), refused in the Python server's words. */
+const taskUid = z.string({
+  error: (iss) =>
+    iss.input === undefined
+      ? "Required 'task_uid' parameter is missing in the API call."
+      : `'task_uid' must be a string: type(task_uid)=<class '${pyTypeName(iss.input)}'>`,
+});
 const taskUidOneOrMany = z.union([z.string(), z.array(z.string())], {
   error: (iss) =>
     iss.input === undefined
@@ -754,12 +761,7 @@ export const methods = {
     readOnly: true,
     area: "tasks",
     params: {
-      task_uid: z.string({
-        error: (iss) =>
-          iss.input === undefined
-            ? "Required 'task_uid' parameter is missing in the API call."
-            : `'task_uid' must be a string: type(task_uid)=<class '${pyTypeName(iss.input)}'>`,
-      }),
+      task_uid: taskUid,
     },
     reply: withKeys({
       task_uid: z.string().nullable(),
@@ -819,12 +821,7 @@ export const methods = {
     http: "POST /api/task/retry",
     area: "tasks",
     params: {
-      task_uid: z.string({
-        error: (iss) =>
-          iss.input === undefined
-            ? "Required 'task_uid' parameter is missing in the API call."
-            : `'task_uid' must be a string: type(task_uid)=<class '${pyTypeName(iss.input)}'>`,
-      }),
+      task_uid: taskUid,
       user_group: userGroup,
       user: user,
       lock_key: lockKey,

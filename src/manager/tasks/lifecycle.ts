@@ -116,7 +116,8 @@ export class TaskLifecycle {
       ...(run ? { runUid: run.place.uid } : {}),
       ...links,
       ...(startAt !== undefined ? { delayed: { at: startAt, call, options: { ...o } } } : {}),
-      call: { args: call.args, kwargs: call.kwargs, options: definedOptions(o) },
+      // The options as they came: task_info lists those given (task-views.ts), off the hot path.
+      call: { args: call.args, kwargs: call.kwargs, options: o },
     });
     this.lives.set(uid, life);
     this.dealer.add({
@@ -506,11 +507,4 @@ export class TaskLifecycle {
     life.retryTimer = clear(life.retryTimer);
     life.timeoutTimer = clear(life.timeoutTimer);
   }
-}
-
-/** The options given (those left out, and empty lists, are not listed). */
-function definedOptions(o: TaskOptions): Record<string, unknown> {
-  return Object.fromEntries(
-    Object.entries(o).filter(([, v]) => v !== undefined && !(Array.isArray(v) && v.length === 0)),
-  );
 }

@@ -95,8 +95,15 @@ export interface Dedup {
 export interface KeptCall {
   args: unknown[];
   kwargs: Record<string, unknown>;
-  /** The options of function_execute it was given (timeout, max_retries, ...). */
+  /** The options of function_execute (timeout, max_retries, ...), those left out undefined. */
   options: Record<string, unknown>;
+}
+
+/** The options given (those left out, and empty lists, are not listed). */
+export function givenOptions(o: Record<string, unknown>): Record<string, unknown> {
+  return Object.fromEntries(
+    Object.entries(o).filter(([, v]) => v !== undefined && !(Array.isArray(v) && v.length === 0)),
+  );
 }
 
 export interface CompletedResult {

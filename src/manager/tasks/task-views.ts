@@ -6,7 +6,13 @@
  */
 import type { TaskInfo, TaskState, TaskStatus } from "../../protocol/index.js";
 import { TASK_STATES } from "../../protocol/index.js";
-import { isFinal, type CompletedResult, type TaskRecord, type TaskStats } from "./task-record.js";
+import {
+  givenOptions,
+  isFinal,
+  type CompletedResult,
+  type TaskRecord,
+  type TaskStats,
+} from "./task-record.js";
 
 /** The records the views read. */
 export interface TaskRecordsView {
@@ -106,7 +112,9 @@ export function taskInfo(v: TaskRecordsView, uid: string, stats: TaskStats): Tas
     stats,
     retry_of: r.retryOf,
     retries: v.retriesOfTask(uid),
-    ...(r.call ? { args: r.call.args, kwargs: r.call.kwargs, options: r.call.options } : {}),
+    ...(r.call
+      ? { args: r.call.args, kwargs: r.call.kwargs, options: givenOptions(r.call.options) }
+      : {}),
     ...(r.trace ? { trace: r.trace } : {}),
   };
 }

@@ -12,7 +12,7 @@ import { Request, Subscriber } from "zeromq";
 import { decode, encode, type WireEncoding } from "../../src/protocol/index.js";
 import { CLI, EXAMPLES } from "./paths.js";
 import { writeStartup } from "./startup.js";
-import { GUARD_MS, sleep, waitUntil } from "./wait.js";
+import { GUARD_MS, waitUntil } from "./wait.js";
 
 export { CLI, EXAMPLES, ROOT } from "./paths.js";
 export { sleep, waitUntil } from "./wait.js";
@@ -176,31 +176,35 @@ export async function startManager(opts: StartOptions = {}): Promise<RunningMana
     },
   };
   // Ready when it answers status (asked in its own encoding: a msgpack manager
-  // cannot read a JSON probe).
-  const deadline = Date.now() + START_MS;
-  const probeEncoding: WireEncoding = opts.encoding === "msgpack" ? "msgpack" : "json";
-  for (;;) {
-    if (proc.exitCode !== null) {
+  // cannot read a JSON probe). One request, sent at once: the REQ socket
+  // connects as soon as the manager binds (retrying every few ms until then) and
+  // the request waits in it, so the answer comes as soon as the manager can give
+  // it (a probe per 0.4 s made every start wait for the next probe).
+  const probe = new RawClient(controlAddr, {
+    timeoutMs: START_MS,
+    encoding: opts.encoding === "msgpack" ? "msgpack" : "json",
+    reconnectMs: 10,
+    ...(opts.probeCurve ? { curve: opts.probeCurve } : {}),
+  });
+  // Its output is complete once its pipes close, after its exit.
+  const closed = new Promise<string>((resolve) =>
+    proc.on("close", (code, signal) => resolve(code === null ? String(signal) : String(code))),
+  );
+  try {
+    const early = await Promise.race([
+      probe.request("status").then(() => undefined),
+      closed.then((code) => ({ code })),
+    ]);
+    if (early) {
       rmSync(tmpDir, { recursive: true, force: true });
-      throw new Error(`manager exited early (code ${proc.exitCode}):\n${out}`);
+      throw new Error(`manager exited early (code ${early.code}):\n${out}`);
     }
-    const c = new RawClient(controlAddr, {
-      timeoutMs: 300,
-      encoding: probeEncoding,
-      ...(opts.probeCurve ? { curve: opts.probeCurve } : {}),
-    });
-    try {
-      await c.request("status");
-      c.close();
-      break;
-    } catch {
-      c.close();
-      if (Date.now() > deadline) {
-        await m.stop();
-        throw new Error(`manager did not start:\n${out}`);
-      }
-      await sleep(100);
-    }
+  } catch (err) {
+    if (err instanceof Error && err.message.startsWith("manager exited early")) throw err;
+    await m.stop();
+    throw new Error(`manager did not start:\n${out}`);
+  } finally {
+    probe.close();
   }
   return m;
 }
@@ -211,12 +215,19 @@ export class RawClient {
   private readonly enc: WireEncoding;
   constructor(
     addr: string,
-    opts: { encoding?: WireEncoding; timeoutMs?: number; curve?: CurveClientKeys } = {},
+    opts: {
+      encoding?: WireEncoding;
+      timeoutMs?: number;
+      curve?: CurveClientKeys;
+      /** ZeroMQ's reconnect interval, in ms (default ZeroMQ's 100). */
+      reconnectMs?: number;
+    } = {},
   ) {
     this.enc = opts.encoding ?? "json";
     this.sock = new Request({
       receiveTimeout: opts.timeoutMs ?? REPLY_MS,
       linger: 0,
+      ...(opts.reconnectMs !== undefined ? { reconnectInterval: opts.reconnectMs } : {}),
       ...(opts.curve
         ? {
             curveServerKey: opts.curve.serverKey,

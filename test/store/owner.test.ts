@@ -36,6 +36,13 @@ const FOREIGN = {
   token: "foreign-token",
 };
 
+/**
+ * How long a request to a manager that lost its store may wait for a reply it
+ * may never get (it may exit first). Only a failure to notice: a reply later
+ * than this counts as none, which the test accepts anyway.
+ */
+const LATE_REPLY_MS = 5_000;
+
 const managers: RunningManager[] = [];
 const clients: RawClient[] = [];
 
@@ -344,6 +351,10 @@ describe("one owner per Redis store: the lease", () => {
     const args = ["--redis-addr", server.addr, "--redis-lease", "1"];
     const { m: m1, c: c1 } = await start(args);
     const a = await addItem(c1);
+    // The client of the late request, connected before the stop.
+    const lateClient = new RawClient(m1.controlAddr);
+    clients.push(lateClient);
+    await lateClient.request("status");
     m1.proc.kill("SIGSTOP");
     try {
       await waitUntil(async () => (await redis.exists(LEASE_KEY)) === 0, 20_000);
@@ -353,8 +364,11 @@ describe("one owner per Redis store: the lease", () => {
     }
     const { m: m2, c: c2 } = await start(args);
     const b = await addItem(c2);
-    // A request to the stopped manager waits in its socket.
-    const late = c1
+    // A request to the stopped manager waits in its socket. The manager may exit
+    // without a reply: a shorter receive timeout ends that wait (the default
+    // guard, 30 s, held the test that long).
+    lateClient.sock.receiveTimeout = LATE_REPLY_MS;
+    const late = lateClient
       .request("queue_item_add", {
         item: { item_type: "instruction", name: "queue_stop" },
         ...USER,

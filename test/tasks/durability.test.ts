@@ -15,7 +15,7 @@
  * held to the same tests; what it gives up, a crash of the machine, cannot be
  * shown from here.
  */
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { describe, expect, it, type TestContext } from "vitest";
 import { InfoListener, RawClient, startManager, type RunningManager } from "../helpers/manager.js";
 import { LMDB_OS_SYNC, STORES, type StoreSetup } from "../helpers/stores.js";
 import { execute, fn, openEnvironment, waitCompleted, waitEvent } from "../helpers/tasks.js";
@@ -26,43 +26,56 @@ const STARTUP = {
   "echo.mjs": `export function echo(x) { return { echoed: x, pid: process.pid }; }`,
 };
 
-const managers: RunningManager[] = [];
-const closers: { close(): void }[] = [];
-
-async function start(storeArgs: string[]): Promise<{ m: RunningManager; c: RawClient }> {
-  const m = await startManager({
-    startup: STARTUP,
-    args: storeArgs,
-    env: { ZQS_TEST_STORE_DELAY_MS: String(DELAY_MS) },
+/**
+ * The store, managers and sockets of one test, removed when it ends. Each
+ * test has its own: they run side by side (most of their time is the stretched
+ * commits, waited for, not computed).
+ */
+async function useStore(
+  makeStore: () => Promise<StoreSetup>,
+  onTestFinished: TestContext["onTestFinished"],
+) {
+  const store = await makeStore();
+  const managers: RunningManager[] = [];
+  const closers: { close(): void }[] = [];
+  onTestFinished(async () => {
+    for (const c of closers.splice(0)) c.close();
+    for (const m of managers.splice(0)) await m.stop();
+    await store.cleanup();
   });
-  managers.push(m);
-  const c = new RawClient(m.controlAddr);
-  closers.push(c);
-  return { m, c };
-}
-
-describe.each([...STORES, LMDB_OS_SYNC])(
-  "a reported result survives kill -9 (%s store)",
-  (_label, makeStore) => {
-    let store: StoreSetup;
-    beforeEach(async () => {
-      store = await makeStore();
+  async function start(): Promise<{ m: RunningManager; c: RawClient }> {
+    const m = await startManager({
+      startup: STARTUP,
+      args: store.args,
+      env: { ZQS_TEST_STORE_DELAY_MS: String(DELAY_MS) },
     });
-    afterEach(async () => {
-      for (const c of closers.splice(0)) c.close();
-      for (const m of managers.splice(0)) await m.stop();
-      await store.cleanup();
-    });
-
-    async function restartAndRead(uid: string): Promise<Record<string, unknown>> {
-      const { c } = await start(store.args);
+    managers.push(m);
+    const c = new RawClient(m.controlAddr);
+    closers.push(c);
+    return { m, c };
+  }
+  return {
+    start,
+    listen: async (m: RunningManager) => {
+      const listener = new InfoListener(m.infoAddr, ["QS_Task"]);
+      closers.push(listener);
+      return listener.ready();
+    },
+    restartAndRead: async (uid: string): Promise<Record<string, unknown>> => {
+      const { c } = await start();
       const r = await c.request("task_result", { task_uid: uid });
       expect(r.success, String(r.msg)).toBe(true);
       return r;
-    }
+    },
+  };
+}
 
-    it("seen completed by task_status", async () => {
-      const { m, c } = await start(store.args);
+describe.concurrent.each([...STORES, LMDB_OS_SYNC])(
+  "a reported result survives kill -9 (%s store)",
+  (_label, makeStore) => {
+    it("seen completed by task_status", async ({ onTestFinished }) => {
+      const { start, restartAndRead } = await useStore(makeStore, onTestFinished);
+      const { m, c } = await start();
       await openEnvironment(c);
       const uid = await execute(c, fn("echo", ["by-status"]));
       const result = await waitCompleted(c, uid);
@@ -74,8 +87,11 @@ describe.each([...STORES, LMDB_OS_SYNC])(
       expect(after.result).toEqual(result);
     });
 
-    it("acknowledged by function_execute: known after a kill -9 right after the reply", async () => {
-      const { m, c } = await start(store.args);
+    it("acknowledged by function_execute: known after a kill -9 right after the reply", async ({
+      onTestFinished,
+    }) => {
+      const { start, restartAndRead } = await useStore(makeStore, onTestFinished);
+      const { m, c } = await start();
       await openEnvironment(c);
       const uid = await execute(c, fn("echo", ["acknowledged"]), { run_in_background: true });
       await m.kill9();
@@ -87,11 +103,10 @@ describe.each([...STORES, LMDB_OS_SYNC])(
       expect(after.result).toMatchObject({ task_uid: uid });
     });
 
-    it("seen completed by its QS_Task event", async () => {
-      const { m, c } = await start(store.args);
-      const listener = new InfoListener(m.infoAddr, ["QS_Task"]);
-      closers.push(listener);
-      await listener.ready();
+    it("seen completed by its QS_Task event", async ({ onTestFinished }) => {
+      const { start, listen, restartAndRead } = await useStore(makeStore, onTestFinished);
+      const { m, c } = await start();
+      const listener = await listen(m);
       await openEnvironment(c);
       const uid = await execute(c, fn("echo", ["by-event"]));
       const ev = await waitEvent(listener, uid, "task-succeeded");

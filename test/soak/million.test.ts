@@ -8,9 +8,8 @@
  */
 import path from "node:path";
 import { expect, it } from "vitest";
-import { Dealer } from "zeromq";
-import { encode } from "../../src/protocol/index.js";
 import { ROOT, rssMb, waitUntil } from "../helpers/manager.js";
+import { pipelined } from "../helpers/pipeline.js";
 import { useOpenManager } from "../helpers/tasks.js";
 
 const TOTAL = Number(process.env.ZQS_SOAK_TASKS ?? 1_000_000);
@@ -42,46 +41,32 @@ it(
   async () => {
     const { m, c } = open;
     const pid = m.proc.pid as number;
-    const body = encode(
-      {
-        method: "function_execute",
-        params: {
-          item: { item_type: "function", name: "noop" },
-          user: "soak",
-          user_group: "primary",
-          run_in_background: true,
-        },
-      },
-      "json",
-    );
-    const d = new Dealer({ linger: 0 });
-    d.connect(m.controlAddr);
     const samples: number[] = [];
     let first = "";
     let last = "";
     let refused = 0;
     const t0 = Date.now();
-    try {
-      let sent = 0;
-      for (; sent < IN_FLIGHT; sent++) await d.send([Buffer.alloc(0), body]);
-      for (let got = 1; got <= TOTAL; got++) {
-        const frames = await d.receive();
-        const r = JSON.parse((frames[frames.length - 1] as Buffer).toString()) as {
-          success: boolean;
-          task_uid: string;
-        };
-        if (!r.success) refused++;
-        first ||= r.task_uid;
-        last = r.task_uid;
-        if (sent < TOTAL) {
-          await d.send([Buffer.alloc(0), body]);
-          sent++;
-        }
+    const request = {
+      method: "function_execute",
+      params: {
+        item: { item_type: "function", name: "noop" },
+        user: "soak",
+        user_group: "primary",
+        run_in_background: true,
+      },
+    };
+    await pipelined(
+      m.controlAddr,
+      request,
+      TOTAL,
+      (r, got) => {
+        if (r.success !== true) refused++;
+        first ||= r.task_uid as string;
+        last = r.task_uid as string;
         if (got % SAMPLE_EVERY === 0) samples.push(rssMb(pid));
-      }
-    } finally {
-      d.close();
-    }
+      },
+      IN_FLIGHT,
+    );
     await waitUntil(
       async () => (await c.request("task_status", { task_uid: last })).status === "completed",
     );

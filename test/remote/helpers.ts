@@ -7,10 +7,19 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import type { RawClient, RunningManager } from "../helpers/manager.js";
-import { CLI, freePort, startManager, waitUntil } from "../helpers/manager.js";
+import { afterAll, afterEach, beforeAll } from "vitest";
+import type { RunningManager } from "../helpers/manager.js";
+import {
+  CLI,
+  freePort,
+  InfoListener,
+  RawClient,
+  startManager,
+  waitUntil,
+} from "../helpers/manager.js";
 import { WORKER_API } from "../helpers/paths.js";
 import { gateModule, writeStartup } from "../helpers/startup.js";
+import { openEnvironment } from "../helpers/tasks.js";
 
 /** The startup code every test worker has. */
 export const REMOTE_STARTUP = `
@@ -157,4 +166,98 @@ export async function waitWorker(
   pred: (w: WorkerRow) => boolean = (w) => w.state === "online",
 ): Promise<WorkerRow> {
   return waitUntil(async () => (await workersList(c)).find((w) => w.name === name && pred(w)));
+}
+
+/** A manager with a worker socket, a client, a QS_Task listener and its environment open. */
+export interface RemoteSetup {
+  m: RunningManager;
+  c: RawClient;
+  addr: string;
+  events: InfoListener;
+}
+
+/**
+ * Start a RemoteSetup; `later` is handed what undoes it (run in reverse order
+ * after the test, or after the tests that share it).
+ */
+export async function setupRemote(
+  later: (undo: () => unknown) => void,
+  opts: { args?: string[]; storePath?: string; workerPort?: number; topics?: string[] } = {},
+): Promise<RemoteSetup> {
+  const { m, workerAddr } = await startRemoteManager(opts);
+  later(() => m.stop());
+  const c = new RawClient(m.controlAddr);
+  later(() => c.close());
+  const events = await new InfoListener(m.infoAddr, opts.topics ?? ["QS_Task"]).ready();
+  later(() => events.close());
+  await openEnvironment(c);
+  return { m, c, addr: workerAddr, events };
+}
+
+/**
+ * One RemoteSetup for the tests of a describe block (starting one per test
+ * was most of their time). The workers a test starts with `worker()` leave
+ * after it (SIGTERM: they drain and say goodbye), and the next test begins
+ * once the manager no longer counts them online, so that no task of a later
+ * test goes to them. Tests that share it give their workers names of their
+ * own and read events by worker name or task.
+ */
+export function useRemoteManager(args: string[] = []): RemoteSetup & {
+  /** A worker of the test, connected to the manager's worker socket or to `via` (a relay). */
+  worker(o: WorkerStart, via?: string): RunningWorker;
+} {
+  let setup: RemoteSetup | undefined;
+  const undo: (() => unknown)[] = [];
+  const workers: RunningWorker[] = [];
+  beforeAll(async () => {
+    setup = await setupRemote((f) => undo.push(f), { args });
+  });
+  afterEach(async () => {
+    const gone = workers.splice(0);
+    for (const w of gone) {
+      if (w.proc.exitCode === null && w.proc.signalCode === null) {
+        w.proc.kill("SIGCONT");
+        w.proc.kill("SIGTERM");
+      }
+    }
+    // A worker that does not leave (one stuck in a task) is killed, then found lost.
+    await waitUntil(
+      () => gone.every((w) => w.proc.exitCode !== null || w.proc.signalCode !== null),
+      30_000,
+    ).catch(() => undefined);
+    for (const w of gone) await w.stop();
+    const c = shared().c;
+    const pids = new Set(gone.map((w) => w.proc.pid));
+    await waitUntil(async () =>
+      (await workersList(c)).every(
+        (r) => !pids.has(r.pid ?? -1) || (r.state !== "online" && r.state !== "draining"),
+      ),
+    );
+  });
+  afterAll(async () => {
+    for (const f of undo.splice(0).reverse()) await f();
+  });
+  const shared = (): RemoteSetup => {
+    if (setup === undefined) throw new Error("useRemoteManager: read it inside the tests");
+    return setup;
+  };
+  return {
+    get m() {
+      return shared().m;
+    },
+    get c() {
+      return shared().c;
+    },
+    get addr() {
+      return shared().addr;
+    },
+    get events() {
+      return shared().events;
+    },
+    worker(o: WorkerStart, via?: string): RunningWorker {
+      const w = startWorker(via ?? shared().addr, o);
+      workers.push(w);
+      return w;
+    },
+  };
 }

@@ -20,6 +20,7 @@ import {
   REMOTE_STARTUP,
   startRemoteManager,
   startWorker,
+  useRemoteManager,
   waitWorker,
   workersList,
 } from "./helpers.js";
@@ -33,6 +34,9 @@ afterEach(async () => {
 });
 
 const TIMEOUT_S = 2;
+
+/** The manager of the tests that need no options of their own. */
+const shared = useRemoteManager(["--worker-timeout", String(TIMEOUT_S)]);
 
 async function setup(args: string[] = []) {
   const { m, workerAddr } = await startRemoteManager({
@@ -67,10 +71,6 @@ function workerEvents(events: InfoListener, event: string, name: string): Payloa
     .filter((e) => e.event === event && e.worker === name);
 }
 
-function count(text: string, what: string): number {
-  return text.split(what).length - 1;
-}
-
 /** A TCP relay to `port` whose connections the test can cut (a network drop). */
 async function relay(port: number): Promise<{ addr: string; cut: () => void; close: () => void }> {
   const open = new Set<net.Socket>();
@@ -99,78 +99,82 @@ async function relay(port: number): Promise<{ addr: string; cut: () => void; clo
 
 describe("a worker's name", () => {
   it("a second zqs worker under a live name exits non-zero naming the conflict; the first runs on, no flapping", async () => {
-    const { m, c, addr, events } = await setup();
-    const first = worker(addr, { name: "w1" });
-    await waitWorker(c, "w1");
+    const { m, c, events } = shared;
+    const first = shared.worker({ name: "first" });
+    await waitWorker(c, "first");
     const gate = newGate();
     const t = await execute(c, fn("gate", [gate.path]), { run_in_background: true });
-    await waitInfo(c, t, (i) => i.state === "running" && i.worker === "w1");
+    await waitInfo(c, t, (i) => i.state === "running" && i.worker === "first");
 
-    const second = worker(addr, { name: "w1" });
+    const second = shared.worker({ name: "first" });
     expect(await second.exited).toBe(1);
     expect(second.output()).toContain(
-      `the manager refused this worker: the name 'w1' is in use by a live worker on ${os.hostname()} (pid ${first.proc.pid})`,
+      `the manager refused this worker: the name 'first' is in use by a live worker on ${os.hostname()} (pid ${first.proc.pid})`,
     );
     // The log line comes on the manager\'s stdout pipe, after its reply.
     await waitUntil(() =>
-      m.output().includes("Refused a worker named 'w1': the name 'w1' is in use"),
+      m.output().includes("Refused a worker named 'first': the name 'first' is in use"),
     );
     gate.open();
-    expect(await waitFinal(c, t)).toMatchObject({ state: "completed", worker: "w1" });
-    expect(count(m.output(), "is back")).toBe(0);
-    expect(workerEvents(events, "worker-online", "w1")).toHaveLength(1);
-    expect(workerEvents(events, "worker-offline", "w1")).toHaveLength(0);
-    expect((await waitWorker(c, "w1")).pid).toBe(first.proc.pid);
+    expect(await waitFinal(c, t)).toMatchObject({ state: "completed", worker: "first" });
+    expect(m.output()).not.toMatch(/Worker 'first' .* is back/);
+    expect(workerEvents(events, "worker-online", "first")).toHaveLength(1);
+    expect(workerEvents(events, "worker-offline", "first")).toHaveLength(0);
+    expect((await waitWorker(c, "first")).pid).toBe(first.proc.pid);
   });
 
   it("a raw hello under a live worker's name fails nothing of it and gets no execute", async () => {
-    const { c, addr, events } = await setup();
-    worker(addr, { name: "w1" });
-    await waitWorker(c, "w1");
+    const { c, addr, events } = shared;
+    shared.worker({ name: "held" });
+    await waitWorker(c, "held");
     const gate = newGate();
     const t1 = await execute(c, fn("gate", [gate.path]), { run_in_background: true });
-    await waitInfo(c, t1, (i) => i.state === "running" && i.worker === "w1");
+    await waitInfo(c, t1, (i) => i.state === "running" && i.worker === "held");
 
     const intruder = raw(addr);
-    await intruder.hello("w1");
+    await intruder.hello("held");
     const t2 = await execute(c, fn("agent_pid"), { run_in_background: true });
     const answer = await intruder.answer();
     expect(answer).toMatchObject({ type: "refused" });
-    expect((answer as { reason: string }).reason).toContain("the name 'w1' is in use");
+    expect((answer as { reason: string }).reason).toContain("the name 'held' is in use");
     gate.open();
-    expect(await waitFinal(c, t1)).toMatchObject({ state: "completed", worker: "w1" });
-    expect(await waitFinal(c, t2)).toMatchObject({ state: "completed", worker: "w1" });
+    expect(await waitFinal(c, t1)).toMatchObject({ state: "completed", worker: "held" });
+    expect(await waitFinal(c, t2)).toMatchObject({ state: "completed", worker: "held" });
     expect(intruder.got("execute")).toHaveLength(0);
-    expect(workerEvents(events, "worker-online", "w1")).toHaveLength(1);
+    expect(workerEvents(events, "worker-online", "held")).toHaveLength(1);
   });
 
   it("kill -9 and a restart at once under the same name: known again once the old one is lost", async () => {
-    const { c, addr, events } = await setup();
-    const old = worker(addr, { name: "w1" });
-    await waitWorker(c, "w1");
+    const { c, events } = shared;
+    const old = shared.worker({ name: "reborn" });
+    await waitWorker(c, "reborn");
     await old.kill9();
-    const fresh = worker(addr, { name: "w1" });
-    const row = await waitWorker(c, "w1", (w) => w.state === "online" && w.pid === fresh.proc.pid);
+    const fresh = shared.worker({ name: "reborn" });
+    const row = await waitWorker(
+      c,
+      "reborn",
+      (w) => w.state === "online" && w.pid === fresh.proc.pid,
+    );
     expect(row.pid).toBe(fresh.proc.pid);
-    expect(workerEvents(events, "worker-offline", "w1")).toMatchObject([{ reason: "lost" }]);
+    expect(workerEvents(events, "worker-offline", "reborn")).toMatchObject([{ reason: "lost" }]);
     const t = await execute(c, fn("agent_pid"), { run_in_background: true });
-    expect(await waitFinal(c, t)).toMatchObject({ state: "completed", worker: "w1" });
+    expect(await waitFinal(c, t)).toMatchObject({ state: "completed", worker: "reborn" });
     expect(fresh.proc.exitCode).toBeNull();
   });
 
   it("a dropped connection: the same worker is known again at once on its new one", async () => {
-    const { m, c, addr, events } = await setup();
+    const { m, c, addr, events } = shared;
     const port = Number(addr.split(":").pop());
     const net1 = await relay(port);
     cleanup.push(() => net1.close());
-    const w = worker(net1.addr, { name: "w1" });
-    await waitWorker(c, "w1");
+    const w = shared.worker({ name: "relayed" }, net1.addr);
+    await waitWorker(c, "relayed");
     net1.cut();
-    await waitUntil(() => m.output().includes("Worker 'w1'") && m.output().includes("is back"));
-    expect(workerEvents(events, "worker-offline", "w1")).toHaveLength(0);
-    expect((await waitWorker(c, "w1")).pid).toBe(w.proc.pid);
+    await waitUntil(() => /Worker 'relayed' .* is back/.test(m.output()));
+    expect(workerEvents(events, "worker-offline", "relayed")).toHaveLength(0);
+    expect((await waitWorker(c, "relayed")).pid).toBe(w.proc.pid);
     const t = await execute(c, fn("agent_pid"), { run_in_background: true });
-    expect(await waitFinal(c, t)).toMatchObject({ state: "completed", worker: "w1" });
+    expect(await waitFinal(c, t)).toMatchObject({ state: "completed", worker: "relayed" });
   });
 });
 
@@ -245,8 +249,8 @@ describe("a worker's name with CURVE", () => {
 
 describe("bounds on a hello", () => {
   it("a hello of 500,000 functions is refused with the reason; the manager answers, a real worker is not lost", async () => {
-    const { m, c, addr, events } = await setup();
-    worker(addr, { name: "steady" });
+    const { m, c, addr, events } = shared;
+    shared.worker({ name: "steady" });
     await waitWorker(c, "steady");
     const functions: Record<string, string> = {};
     for (let i = 0; i < 500_000; i++) functions[`f${i}`] = "0123456789abcdef";

@@ -181,7 +181,7 @@ export interface RemoteSetup {
  * after the test, or after the tests that share it).
  */
 export async function setupRemote(
-  later: (undo: () => unknown) => void,
+  later: (undo: () => Promise<unknown> | void) => void,
   opts: { args?: string[]; storePath?: string; workerPort?: number; topics?: string[] } = {},
 ): Promise<RemoteSetup> {
   const { m, workerAddr } = await startRemoteManager(opts);
@@ -207,7 +207,7 @@ export function useRemoteManager(args: string[] = []): RemoteSetup & {
   worker(o: WorkerStart, via?: string): RunningWorker;
 } {
   let setup: RemoteSetup | undefined;
-  const undo: (() => unknown)[] = [];
+  const undo: (() => Promise<unknown> | void)[] = [];
   const workers: RunningWorker[] = [];
   beforeAll(async () => {
     setup = await setupRemote((f) => undo.push(f), { args });

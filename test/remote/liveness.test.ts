@@ -8,10 +8,9 @@ import os from "node:os";
 import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { generateKeyPair } from "../../src/client/index.js";
-import type { CurveClientKeys } from "../helpers/manager.js";
+import type { CurveClientKeys, InfoListener } from "../helpers/manager.js";
 import {
   freePort,
-  InfoListener,
   RawClient,
   startManager,
   waitUntil,
@@ -22,8 +21,9 @@ import { execute, fn, info, openEnvironment, USER, waitFinal, waitInfo } from ".
 import type { RunningWorker } from "./helpers.js";
 import {
   REMOTE_STARTUP,
-  startRemoteManager,
+  setupRemote,
   startWorker,
+  useRemoteManager,
   waitWorker,
   workersList,
 } from "./helpers.js";
@@ -37,18 +37,11 @@ afterEach(async () => {
 const TIMEOUT_S = 2;
 
 async function setup(args: string[] = [], storePath?: string, workerPort?: number) {
-  const { m, workerAddr } = await startRemoteManager({
+  return setupRemote((f) => cleanup.push(f), {
     args: ["--worker-timeout", String(TIMEOUT_S), ...args],
     ...(storePath ? { storePath } : {}),
     ...(workerPort ? { workerPort } : {}),
   });
-  cleanup.push(() => m.stop());
-  const c = new RawClient(m.controlAddr);
-  cleanup.push(() => c.close());
-  const events = await new InfoListener(m.infoAddr, ["QS_Task"]).ready();
-  cleanup.push(() => events.close());
-  await openEnvironment(c);
-  return { m, c, addr: workerAddr, events };
 }
 
 function worker(addr: string, o: Parameters<typeof startWorker>[1]): RunningWorker {
@@ -78,9 +71,12 @@ function taskEvents(events: InfoListener, uid: string, event: string): Payload[]
 }
 
 describe("liveness of workers on other hosts", () => {
+  /** The manager of the tests that need neither options nor a restart of their own. */
+  const shared = useRemoteManager(["--worker-timeout", String(TIMEOUT_S)]);
+
   it("kill -9 of a worker mid-run: its tasks are retried elsewhere or fail naming it, within --worker-timeout + 1 s", async () => {
-    const { c, addr, events } = await setup();
-    const doomed = worker(addr, { name: "doomed", slots: 2, tags: ["t"] });
+    const { c, events } = shared;
+    const doomed = shared.worker({ name: "doomed", slots: 2, tags: ["t"] });
     await waitWorker(c, "doomed");
     const gate = newGate();
     const tags = { run_in_background: true, worker_tags: ["t"] };
@@ -114,7 +110,7 @@ describe("liveness of workers on other hosts", () => {
     expect(waiting.state).toBe("retrying");
     expect((await workersList(c)).find((w) => w.name === "doomed")?.state).toBe("lost");
 
-    worker(addr, { name: "rescue", tags: ["t"] });
+    shared.worker({ name: "rescue", tags: ["t"] });
     const running = await waitInfo(c, x, (i) => i.state === "running" && i.worker === "rescue");
     expect(running.attempts).toBe(2);
     gate.open();
@@ -123,10 +119,10 @@ describe("liveness of workers on other hosts", () => {
   });
 
   it("SIGSTOP then SIGCONT of a worker: lost, then known again by name; no task completed twice", async () => {
-    const { c, addr, events } = await setup();
+    const { c, events } = shared;
     const workers = [
-      worker(addr, { name: "one", tags: ["one"] }),
-      worker(addr, { name: "two", tags: ["two"] }),
+      shared.worker({ name: "one", tags: ["one"] }),
+      shared.worker({ name: "two", tags: ["two"] }),
     ];
     await waitWorker(c, "one");
     await waitWorker(c, "two");
@@ -210,8 +206,8 @@ describe("liveness of workers on other hosts", () => {
   });
 
   it("SIGTERM drains a worker: its running task finishes, it takes no new one, it leaves", async () => {
-    const { c, addr, events } = await setup();
-    const d = worker(addr, { name: "drained" });
+    const { c, events } = shared;
+    const d = shared.worker({ name: "drained" });
     await waitWorker(c, "drained");
     const gate = newGate();
     const t = await execute(c, fn("gate", [gate.path]), { run_in_background: true });
@@ -226,7 +222,7 @@ describe("liveness of workers on other hosts", () => {
     const off = await workerEvent(events, "worker-offline", "drained");
     expect(off.msg.reason).toBe("left");
     expect((await info(c, later)).state).toBe("pending");
-    worker(addr, { name: "fresh" });
+    shared.worker({ name: "fresh" });
     expect(await waitFinal(c, later)).toMatchObject({ state: "completed", worker: "fresh" });
   });
 

@@ -11,14 +11,14 @@ import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { generateKeyPair } from "../../src/client/index.js";
 import { encodeWire } from "../../src/protocol/worker-wire.js";
-import type { CurveClientKeys } from "../helpers/manager.js";
-import { freePort, InfoListener, RawClient, startManager, waitUntil } from "../helpers/manager.js";
+import type { CurveClientKeys, InfoListener } from "../helpers/manager.js";
+import { freePort, RawClient, startManager, waitUntil } from "../helpers/manager.js";
 import { gateModule, newGate } from "../helpers/startup.js";
 import { execute, fn, openEnvironment, waitFinal, waitInfo } from "../helpers/tasks.js";
 import type { RunningWorker } from "./helpers.js";
 import {
   REMOTE_STARTUP,
-  startRemoteManager,
+  setupRemote,
   startWorker,
   useRemoteManager,
   waitWorker,
@@ -39,16 +39,9 @@ const TIMEOUT_S = 2;
 const shared = useRemoteManager(["--worker-timeout", String(TIMEOUT_S)]);
 
 async function setup(args: string[] = []) {
-  const { m, workerAddr } = await startRemoteManager({
+  return setupRemote((f) => cleanup.push(f), {
     args: ["--worker-timeout", String(TIMEOUT_S), ...args],
   });
-  cleanup.push(() => m.stop());
-  const c = new RawClient(m.controlAddr);
-  cleanup.push(() => c.close());
-  const events = await new InfoListener(m.infoAddr, ["QS_Task"]).ready();
-  cleanup.push(() => events.close());
-  await openEnvironment(c);
-  return { m, c, addr: workerAddr, events };
 }
 
 function worker(addr: string, o: Parameters<typeof startWorker>[1]): RunningWorker {

@@ -6,34 +6,22 @@
  */
 import { afterEach, describe, expect, it } from "vitest";
 import { REManagerAPI } from "../../src/client/index.js";
-import { InfoListener, RawClient, waitUntil, type RunningManager } from "../helpers/manager.js";
+import { waitUntil } from "../helpers/manager.js";
 import { newGate } from "../helpers/startup.js";
-import { execute, fn, info, openEnvironment, USER, waitFinal, waitInfo } from "../helpers/tasks.js";
+import { execute, fn, info, USER, waitFinal, waitInfo } from "../helpers/tasks.js";
 import { json, zqs } from "../cli/helpers.js";
-import type { RunningWorker } from "./helpers.js";
-import { startRemoteManager, startWorker, waitWorker, workersList } from "./helpers.js";
+import type { RemoteSetup, RunningWorker } from "./helpers.js";
+import { setupRemote, startWorker, waitWorker, workersList } from "./helpers.js";
 import { RawWorker } from "./raw-worker.js";
 
-const cleanup: (() => Promise<void> | void)[] = [];
+const cleanup: (() => Promise<unknown> | void)[] = [];
 afterEach(async () => {
   for (const f of cleanup.reverse()) await f();
   cleanup.length = 0;
 });
 
-async function setup(args: string[] = []): Promise<{
-  m: RunningManager;
-  c: RawClient;
-  addr: string;
-  events: InfoListener;
-}> {
-  const { m, workerAddr } = await startRemoteManager({ args });
-  cleanup.push(async () => void (await m.stop()));
-  const c = new RawClient(m.controlAddr);
-  cleanup.push(() => c.close());
-  const events = await new InfoListener(m.infoAddr, ["QS_Task", "QS_Console"]).ready();
-  cleanup.push(() => events.close());
-  await openEnvironment(c);
-  return { m, c, addr: workerAddr, events };
+async function setup(args: string[] = []): Promise<RemoteSetup> {
+  return setupRemote((f) => cleanup.push(f), { args, topics: ["QS_Task", "QS_Console"] });
 }
 
 function worker(addr: string, o: Parameters<typeof startWorker>[1]): RunningWorker {

@@ -12,7 +12,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { Redis } from "ioredis";
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { afterEach, beforeEach, describe, expect, it, type TestContext } from "vitest";
 import {
   CLI,
   freePort,
@@ -22,7 +22,7 @@ import {
   type RunningManager,
 } from "../helpers/manager.js";
 import { startRedis, type RunningRedis } from "../helpers/redis.js";
-import { STORES, type StoreSetup } from "../helpers/stores.js";
+import { STORES } from "../helpers/stores.js";
 import { openEnvironment, USER } from "../tasks/helpers.js";
 
 const HOST = os.hostname();
@@ -43,15 +43,29 @@ const FOREIGN = {
  */
 const LATE_REPLY_MS = 5_000;
 
-const managers: RunningManager[] = [];
-const clients: RawClient[] = [];
-
-async function start(args: string[]): Promise<{ m: RunningManager; c: RawClient }> {
-  const m = await startManager({ args });
-  managers.push(m);
-  const c = new RawClient(m.controlAddr);
-  clients.push(c);
-  return { m, c };
+/**
+ * The managers and clients of one test, stopped when it ends (then `after`):
+ * each test keeps its own, since some run side by side.
+ */
+function tracked(onTestFinished: TestContext["onTestFinished"], after?: () => Promise<void>) {
+  const managers: RunningManager[] = [];
+  const clients: RawClient[] = [];
+  onTestFinished(async () => {
+    for (const c of clients.splice(0)) c.close();
+    for (const m of managers.splice(0)) await m.stop();
+    await after?.();
+  });
+  return {
+    managers,
+    clients,
+    start: async (args: string[]): Promise<{ m: RunningManager; c: RawClient }> => {
+      const m = await startManager({ args });
+      managers.push(m);
+      const c = new RawClient(m.controlAddr);
+      clients.push(c);
+      return { m, c };
+    },
+  };
 }
 
 function ownedBy(pid: number | undefined, host = HOST): RegExp {
@@ -185,23 +199,21 @@ async function refused(args: string[]): Promise<string> {
   return msg;
 }
 
-afterEach(async () => {
-  for (const c of clients.splice(0)) c.close();
-  for (const m of managers.splice(0)) await m.stop();
-});
-
-describe.each(STORES)("one owner per store (%s)", (label, makeStore) => {
-  let store: StoreSetup;
-  beforeEach(async () => {
-    store = await makeStore();
-  });
-  afterEach(async () => {
-    await store.cleanup();
-  });
+// Each test has its own store: they run side by side (most of their time is
+// managers starting and stopping, waited for).
+describe.concurrent.each(STORES)("one owner per store (%s)", (label, makeStore) => {
+  /** The test's own store, and its managers and clients. */
+  async function begin(onTestFinished: TestContext["onTestFinished"]) {
+    const store = await makeStore();
+    return { store, ...tracked(onTestFinished, () => store.cleanup()) };
+  }
   const otherPlace = label === "LMDB" ? "--store-path" : "--redis-name-prefix";
 
-  it("a second manager exits naming the owner; the owner keeps serving and keeps its items", async () => {
-    const { m: m1, c: c1 } = await start(store.args);
+  it("a second manager exits naming the owner; the owner keeps serving and keeps its items", async ({
+    onTestFinished,
+  }) => {
+    const { store, ...t } = await begin(onTestFinished);
+    const { m: m1, c: c1 } = await t.start(store.args);
     const a = await addItem(c1);
     const msg = await refused(store.args);
     expect(msg).toMatch(ownedBy(m1.proc.pid));
@@ -210,22 +222,25 @@ describe.each(STORES)("one owner per store (%s)", (label, makeStore) => {
     const b = await addItem(c1);
     expect(await queueUids(c1)).toEqual([a, b]);
     await m1.stop();
-    const { c: c2 } = await start(store.args);
+    const { c: c2 } = await t.start(store.args);
     expect(await queueUids(c2)).toEqual([a, b]);
   });
 
-  it("after kill -9 of the owner a new manager starts at once, has every item, and owns the store", async () => {
+  it("after kill -9 of the owner a new manager starts at once, has every item, and owns the store", async ({
+    onTestFinished,
+  }) => {
+    const { store, ...t } = await begin(onTestFinished);
     // A Redis lease far longer than the test: the new manager must take over
     // because the owner's process is gone, not because its lease ran out
     // meanwhile (which it may on a busy machine with the default 5 s).
     const args = label === "Redis" ? [...store.args, "--redis-lease", "600"] : store.args;
-    const { m: m1, c: c1 } = await start(args);
+    const { m: m1, c: c1 } = await t.start(args);
     // A worker of the killed manager may outlive it: it must not hold the store.
     await openEnvironment(c1);
     const items = [await addItem(c1), await addItem(c1)];
     m1.proc.kill("SIGKILL");
     await m1.exited;
-    const { m: m2, c: c2 } = await start(args);
+    const { m: m2, c: c2 } = await t.start(args);
     expect(m2.output()).toMatch(
       new RegExp(`pid ${String(m1.proc.pid)} on host ${HOST} .*no longer running`),
     );
@@ -233,16 +248,19 @@ describe.each(STORES)("one owner per store (%s)", (label, makeStore) => {
     expect(await refused(args)).toMatch(ownedBy(m2.proc.pid));
   });
 
-  it("a killed manager its parent has not reaped (a zombie) does not hold the store", async () => {
+  it("a killed manager its parent has not reaped (a zombie) does not hold the store", async ({
+    onTestFinished,
+  }) => {
+    const { store, ...t } = await begin(onTestFinished);
     const args = label === "Redis" ? [...store.args, "--redis-lease", "600"] : store.args;
     const z = await startUnreaped(args);
     try {
       const c1 = new RawClient(z.controlAddr);
-      clients.push(c1);
+      t.clients.push(c1);
       const items = [await addItem(c1), await addItem(c1)];
       process.kill(z.pid, "SIGKILL");
       await waitUntil(() => processState(z.pid) === "Z");
-      const { m: m2, c: c2 } = await start(args);
+      const { m: m2, c: c2 } = await t.start(args);
       expect(m2.output()).toMatch(
         new RegExp(`pid ${String(z.pid)} on host ${HOST} .*no longer running`),
       );
@@ -254,13 +272,16 @@ describe.each(STORES)("one owner per store (%s)", (label, makeStore) => {
     }
   });
 
-  it("of two managers started at once on a fresh store, exactly one starts", async () => {
+  it("of two managers started at once on a fresh store, exactly one starts", async ({
+    onTestFinished,
+  }) => {
+    const { store, ...t } = await begin(onTestFinished);
     const results = await Promise.allSettled([
       startManager({ args: store.args }),
       startManager({ args: store.args }),
     ]);
     const started = results.flatMap((r) => (r.status === "fulfilled" ? [r.value] : []));
-    managers.push(...started);
+    t.managers.push(...started);
     const failed = results.flatMap((r) => (r.status === "rejected" ? [r.reason as Error] : []));
     expect(started).toHaveLength(1);
     expect(failed).toHaveLength(1);
@@ -284,10 +305,11 @@ describe("one owner per LMDB store: the owner record", () => {
   const writeRecord = (rec: Record<string, unknown>) =>
     fs.writeFileSync(path.join(storeDir, "owner.json"), JSON.stringify(rec));
 
-  it("takes over the record of a process of this host that is gone", async () => {
+  it("takes over the record of a process of this host that is gone", async ({ onTestFinished }) => {
+    const t = tracked(onTestFinished);
     const gone = spawnSync(process.execPath, ["-e", ""]).pid;
     writeRecord({ ...FOREIGN, pid: gone, host: HOST });
-    const { m } = await start(args);
+    const { m } = await t.start(args);
     expect(m.output()).toMatch(new RegExp(`pid ${gone} on host ${HOST} .*no longer running`));
     const rec = JSON.parse(fs.readFileSync(path.join(storeDir, "owner.json"), "utf8")) as {
       pid: number;
@@ -295,10 +317,13 @@ describe("one owner per LMDB store: the owner record", () => {
     expect(rec.pid).toBe(m.proc.pid);
   });
 
-  it("takes over the record of a pid now used by another process (start time differs)", async () => {
+  it("takes over the record of a pid now used by another process (start time differs)", async ({
+    onTestFinished,
+  }) => {
+    const t = tracked(onTestFinished);
     const boot = fs.readFileSync("/proc/sys/kernel/random/boot_id", "utf8").trim();
     writeRecord({ ...FOREIGN, pid: process.pid, host: HOST, boot, start: "1" });
-    const { m } = await start(args);
+    const { m } = await t.start(args);
     expect(m.output()).toMatch(/no longer running/);
   });
 
@@ -322,9 +347,12 @@ describe("one owner per Redis store: the lease", () => {
     await server.stop();
   });
 
-  it("a manager whose lease is taken refuses to write, says so and exits", async () => {
+  it("a manager whose lease is taken refuses to write, says so and exits", async ({
+    onTestFinished,
+  }) => {
+    const t = tracked(onTestFinished);
     // A long lease: the write, not the renewal, finds the lease gone.
-    const { m: m1, c: c1 } = await start(["--redis-addr", server.addr, "--redis-lease", "60"]);
+    const { m: m1, c: c1 } = await t.start(["--redis-addr", server.addr, "--redis-lease", "60"]);
     const a = await addItem(c1);
     const held = JSON.parse((await redis.get(LEASE_KEY)) ?? "null") as Record<string, unknown>;
     expect(held).toMatchObject({ pid: m1.proc.pid, host: HOST });
@@ -347,13 +375,16 @@ describe("one owner per Redis store: the lease", () => {
     expect(await redis.get(LEASE_KEY)).toBe(JSON.stringify(FOREIGN));
   });
 
-  it("a manager stopped past its lease loses the store to another and writes nothing after", async () => {
+  it("a manager stopped past its lease loses the store to another and writes nothing after", async ({
+    onTestFinished,
+  }) => {
+    const t = tracked(onTestFinished);
     const args = ["--redis-addr", server.addr, "--redis-lease", "1"];
-    const { m: m1, c: c1 } = await start(args);
+    const { m: m1, c: c1 } = await t.start(args);
     const a = await addItem(c1);
     // The client of the late request, connected before the stop.
     const lateClient = new RawClient(m1.controlAddr);
-    clients.push(lateClient);
+    t.clients.push(lateClient);
     await lateClient.request("status");
     m1.proc.kill("SIGSTOP");
     try {
@@ -362,7 +393,7 @@ describe("one owner per Redis store: the lease", () => {
       m1.proc.kill("SIGCONT");
       throw err;
     }
-    const { m: m2, c: c2 } = await start(args);
+    const { m: m2, c: c2 } = await t.start(args);
     const b = await addItem(c2);
     // A request to the stopped manager waits in its socket. The manager may exit
     // without a reply: a shorter receive timeout ends that wait (the default
@@ -386,7 +417,7 @@ describe("one owner per Redis store: the lease", () => {
     }
     expect(await queueUids(c2)).toEqual([a, b]);
     await m2.stop();
-    const { c: c3 } = await start(args);
+    const { c: c3 } = await t.start(args);
     expect(await queueUids(c3)).toEqual([a, b]);
   });
 

@@ -10,11 +10,11 @@
  * the same user and group answers with that task (`deduplicated: true`)
  * instead of a new one (dedup.ts).
  */
-import { randomUUID } from "node:crypto";
 import { echoedItem, pyRepr } from "../../protocol/index.js";
 import type { ParamsOut } from "../../protocol/index.js";
 import type { Handlers, RequestContext } from "../rpc/dispatch.js";
 import { BUSY, NOT_OPEN } from "../activity.js";
+import { newTaskUid } from "../task-uid.js";
 import { RequestError } from "../errors.js";
 import {
   checkCall,
@@ -171,7 +171,7 @@ async function execute(
       deduplicated: true,
     };
   }
-  const uid = ctx.chosenUid ?? randomUUID();
+  const uid = ctx.chosenUid ?? newTaskUid();
   const prepared = { ...item, user, user_group: group, item_uid: uid };
   if (!p.run_in_background && (p.worker_tags?.length ?? 0) > 0) {
     // A foreground task runs in the manager's main worker, which has no tags.

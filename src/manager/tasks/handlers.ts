@@ -130,10 +130,13 @@ export function taskHandlers(m: TaskHandlersContext): Handlers {
 type ExecuteParams = Omit<ParamsOut<"function_execute">, "item">;
 
 /*
- * The objects below are a plain copy, then fields set one by one: the same
- * keys in the same order as `{ ...item, user, ... }`, but V8 (Node 20) takes
- * microseconds for a spread followed by more fields (about 5 us, against
- * 0.3 us for the copy and the sets), twice per accepted task.
+ * The objects below are a copy by object rest (`const { ...o } = item`), then
+ * fields set one by one: the same keys in the same order as
+ * `{ ...item, user, ... }`, an item's `__proto__` key an own key as there.
+ * V8 (Node 20) takes microseconds to add fields to a spread's copy
+ * (`{ ...item, a }`, or `{ ...item }` then `o.a =`: 11-13 us each, measured
+ * alone on a JSON-parsed item) and a fraction of one to add them to a rest copy
+ * (0.9 us), twice per accepted task.
  */
 
 /** Set the requester and the uid on an item (keys already there keep their place). */
@@ -157,7 +160,7 @@ function replyItemOf(
   group: string,
   uid: string,
 ): Record<string, unknown> {
-  const o: Record<string, unknown> = { ...rest };
+  const { ...o } = rest;
   o.name = call.name;
   o.args = call.args;
   o.kwargs = call.kwargs;
@@ -207,7 +210,7 @@ async function execute(
     };
   }
   const uid = ctx.chosenUid ?? newTaskUid();
-  const prepared: Record<string, unknown> = { ...item };
+  const { ...prepared }: Record<string, unknown> = item;
   withRequester(prepared, user, group, uid);
   if (!p.run_in_background && (p.worker_tags?.length ?? 0) > 0) {
     // A foreground task runs in the manager's main worker, which has no tags.

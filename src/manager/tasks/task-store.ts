@@ -183,9 +183,11 @@ export class TaskStore {
     const info = storedInfo(rec, result, final);
     let stored: CompletedResult & { info?: StoredInfo } = result;
     if (info !== undefined) {
-      // A copy, then `info` set: `{ ...result, info }` costs V8 (Node 20) microseconds.
-      stored = { ...result };
-      stored.info = info;
+      // A copy by object rest, then `info` set: `{ ...result, info }` costs V8
+      // (Node 20) microseconds (see replyItemOf in handlers.ts).
+      const { ...copy }: CompletedResult & { info?: StoredInfo } = result;
+      copy.info = info;
+      stored = copy;
     }
     this.durably(
       [

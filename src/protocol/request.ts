@@ -141,13 +141,20 @@ function withoutAbsentNulls(
   return out;
 }
 
+/** Each method's parameter names as a set (asked per request: looked up, not listed). */
+const supportedSets = new Map<MethodName, ReadonlySet<string>>();
+
 /** The refusal of the names in `raw` that the method does not take (undefined: none). */
 export function unsupportedParamsMessage(
   name: MethodName,
   raw: Record<string, unknown>,
 ): string | undefined {
+  let known = supportedSets.get(name);
+  if (!known) supportedSets.set(name, (known = new Set(supportedParams(name))));
+  const keys = Object.keys(raw);
+  if (keys.every((k) => known.has(k))) return undefined;
   const supported = supportedParams(name);
-  const unsupported = Object.keys(raw).filter((k) => !supported.includes(k));
+  const unsupported = keys.filter((k) => !supported.includes(k));
   if (unsupported.length === 0) return undefined;
   return `API request contains unsupported parameters: ${pyNameOrList(unsupported)}. Supported parameters: ${pyRepr(supported)}`;
 }

@@ -106,6 +106,7 @@ export class TaskLifecycle {
     const after = o.after?.length ? [...new Set(o.after)] : [];
     const priority = o.priority ?? 0;
     const life = newLife(uid, o, run?.held ?? false);
+    // Every field written out (no spreads): one shape of object per accepted task.
     this.tasks.create({
       uid,
       name: call.name,
@@ -113,9 +114,15 @@ export class TaskLifecycle {
       background,
       after,
       priority,
-      ...(run ? { runUid: run.place.uid } : {}),
-      ...links,
-      ...(startAt !== undefined ? { delayed: { at: startAt, call, options: { ...o } } } : {}),
+      runUid: run?.place.uid,
+      user: links.user,
+      group: links.group,
+      parent: links.parent,
+      listedElsewhere: links.listedElsewhere,
+      dedup: links.dedup,
+      createdAt: links.createdAt,
+      retryOf: links.retryOf,
+      delayed: startAt !== undefined ? { at: startAt, call, options: { ...o } } : undefined,
       // The options as they came: task_info lists those given (task-views.ts), off the hot path.
       call: { args: call.args, kwargs: call.kwargs, options: o },
     });

@@ -97,12 +97,14 @@ export class TaskRegistry {
     if (rec.state === "pending") this.waiting++;
     if (rec.dedup) this.dedup.claim(dedupScope(rec.user, rec.group, rec.dedup.key), rec.uid);
     if (!t.listedElsewhere) this.persist.writeAccepted(rec);
-    this.emit(rec, "task-sent", {
-      background: rec.background,
-      after: rec.after,
-      priority: rec.priority,
-      ...(rec.notBefore !== undefined ? { not_before: rec.notBefore / 1000 } : {}),
-    });
+    if (this.listened) {
+      this.emit(rec, "task-sent", {
+        background: rec.background,
+        after: rec.after,
+        priority: rec.priority,
+        ...(rec.notBefore !== undefined ? { not_before: rec.notBefore / 1000 } : {}),
+      });
+    }
     return rec;
   }
 
@@ -288,11 +290,13 @@ export class TaskRegistry {
       this.dedup.ended(key, rec.uid, now + rec.dedup.ttl * 1000);
     }
     this.state.bump("task_results_uid");
-    const extra: Record<string, unknown> = {
-      runtime: rec.startedAt !== undefined ? Math.max(0, now - rec.startedAt) / 1000 : null,
-    };
-    if (state !== "completed") extra.msg = msg;
-    this.emit(rec, EVENT_OF_FINAL[state], extra);
+    if (this.listened) {
+      const extra: Record<string, unknown> = {
+        runtime: rec.startedAt !== undefined ? Math.max(0, now - rec.startedAt) / 1000 : null,
+      };
+      if (state !== "completed") extra.msg = msg;
+      this.emit(rec, EVENT_OF_FINAL[state], extra);
+    }
     if (!rec.background)
       this.activity.endIf("executing_task", { worker_environment_state: "idle" });
     this.events.emit("final", rec);
@@ -361,9 +365,13 @@ export class TaskRegistry {
     rec.updatedAt = at;
   }
 
+  /** Someone takes task events (the info socket is off by default): only then are they built. */
+  private get listened(): boolean {
+    return this.events.listenerCount("task") > 0;
+  }
+
   private emit(rec: TaskRecord, event: TaskEventName, extra: Record<string, unknown> = {}): void {
-    // Built only for someone (the info socket is off by default).
-    if (this.events.listenerCount("task") === 0) return;
+    if (!this.listened) return;
     this.events.emit("task", qsTaskEvent(rec, event, this.workerInfo, extra));
   }
 

@@ -35,6 +35,7 @@
  * (as a task with an accepted mark does) and `run_restart` runs it again.
  */
 import { randomUUID } from "node:crypto";
+import { newTaskUid } from "../task-uid.js";
 import type { StoreOp, StoredRun } from "../store/types.js";
 import type { RunRegistryContext } from "./context.js";
 import {
@@ -267,7 +268,7 @@ export class RunRegistry {
   }
 
   private submit(run: Run, index: number, startAt?: number): string {
-    const uid = randomUUID();
+    const uid = newTaskUid();
     const call = run.calls[index] as FunctionCall;
     this.byTask.set(uid, { run, index });
     this.lifecycle.submit(

@@ -27,11 +27,11 @@
  *    whose requests are refused folds up instead of filling the room its
  *    failures free).
  */
-import { randomUUID } from "node:crypto";
 import { z } from "zod";
 import { methods, pyRepr } from "../../protocol/index.js";
 import type { SubtaskMsg } from "../../protocol/ipc.js";
 import { checkCall, requireFunctionAllowed } from "../access/requester.js";
+import { newTaskUid } from "../task-uid.js";
 import type { SubtaskNotice } from "../workers/pool.js";
 import type { SubtasksContext } from "./context.js";
 import { isFinal, type TaskRecord } from "./task-record.js";
@@ -136,7 +136,7 @@ export class Subtasks {
         `Unknown task in 'after': ${unknown.map((u) => pyRepr(u)).join(", ")} (never seen, or its result was purged)`,
       );
     }
-    const uid = randomUUID();
+    const uid = newTaskUid();
     // Entered in its tree before it exists: it may end within submit (a failed `after`).
     this.m.trees.admit(uid, req.parent, isTask);
     this.m.lifecycle.submit(

@@ -223,6 +223,7 @@ export function newRecord(t: NewTask, now: number): TaskRecord {
     delayed: t.delayed,
     dedup: t.dedup,
     retryOf: t.retryOf ?? null,
-    ...(t.call ? { call: t.call } : {}),
+    // Always present (undefined when not kept): every record has one shape.
+    call: t.call,
   };
 }

@@ -181,12 +181,20 @@ export class TaskStore {
   ): void {
     if (!this.commit) return then();
     const info = storedInfo(rec, result, final);
+    let stored: CompletedResult & { info?: StoredInfo } = result;
+    if (info !== undefined) {
+      // A copy by object rest, then `info` set: `{ ...result, info }` costs V8
+      // (Node 20) microseconds (see replyItemOf in handlers.ts).
+      const { ...copy }: CompletedResult & { info?: StoredInfo } = result;
+      copy.info = info;
+      stored = copy;
+    }
     this.durably(
       [
         {
           op: "result_put",
           uid: rec.uid,
-          result: info === undefined ? result : { ...result, info },
+          result: stored,
           expiresAt: expiresAt / 1000,
         },
       ],

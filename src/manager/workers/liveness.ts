@@ -11,6 +11,7 @@
  *    heartbeat due, a deadline passed, a worker to forget): one timer pops those
  *    due, so no tick scans every worker.
  */
+import { PlacedHeap, type Placed } from "../placed-heap.js";
 
 export interface Pace {
   /** How often a worker beats, and the manager to it, when nothing else was said. */
@@ -59,81 +60,33 @@ export class HeartbeatPace {
 }
 
 /** An entry of the heap: when to visit it, and its place (-1: not in the heap). */
-export interface Visited {
+export interface Visited extends Placed {
   visitAt: number;
-  heapIndex: number;
 }
 
-/** A binary min-heap by `visitAt`; entries know their place, so one can move or leave. */
+/** The workers by when to visit them (placed-heap.ts), earliest first; one can move or leave. */
 export class VisitHeap<T extends Visited> {
-  private readonly items: T[] = [];
+  private readonly heap = new PlacedHeap<T>((a, b) => a.visitAt < b.visitAt);
 
   get size(): number {
-    return this.items.length;
+    return this.heap.size;
   }
 
   /** The first due, if any is due at `now` (it leaves the heap). */
   popDue(now: number): T | undefined {
-    const top = this.items[0];
+    const top = this.heap.peek();
     if (top === undefined || top.visitAt > now) return undefined;
-    this.remove(top);
+    this.heap.remove(top);
     return top;
   }
 
   /** Put it in (or move it) to be visited at `at`. */
   schedule(item: T, at: number): void {
     item.visitAt = at;
-    if (item.heapIndex < 0) {
-      item.heapIndex = this.items.length;
-      this.items.push(item);
-    }
-    this.up(item.heapIndex);
-    this.down(item.heapIndex);
+    this.heap.set(item);
   }
 
   remove(item: T): void {
-    const i = item.heapIndex;
-    if (i < 0) return;
-    const last = this.items.pop() as T;
-    item.heapIndex = -1;
-    if (last === item) return;
-    this.items[i] = last;
-    last.heapIndex = i;
-    this.up(i);
-    this.down(i);
-  }
-
-  private up(i: number): void {
-    const items = this.items;
-    const item = items[i] as T;
-    while (i > 0) {
-      const p = (i - 1) >> 1;
-      const parent = items[p] as T;
-      if (parent.visitAt <= item.visitAt) break;
-      items[i] = parent;
-      parent.heapIndex = i;
-      i = p;
-    }
-    items[i] = item;
-    item.heapIndex = i;
-  }
-
-  private down(i: number): void {
-    const items = this.items;
-    const n = items.length;
-    const item = items[i] as T;
-    for (;;) {
-      let c = 2 * i + 1;
-      if (c >= n) break;
-      const right = items[c + 1];
-      if (right !== undefined && right.visitAt < (items[c] as T).visitAt) c++;
-      const child = items[c] as T;
-      if (child.visitAt >= item.visitAt) break;
-      items[i] = child;
-      child.heapIndex = i;
-      i = c;
-    }
-    items[i] = item;
-    item.heapIndex = i;
+    this.heap.remove(item);
   }
 }

@@ -6,7 +6,8 @@
  *    connected would beat more often together than `--worker-heartbeat-rate`
  *    a second: then both are doubled as many times as needed (and halved back,
  *    one step at a time, once half the rate would do). The manager tells each
- *    worker the pace in its welcome and in its heartbeats.
+ *    worker the pace in its welcome and in its heartbeats; its own beats go
+ *    after a silence of half the loss time (`managerBeatMs`).
  *  - `VisitHeap`: the workers by the time the manager next looks at them (a
  *    heartbeat due, a deadline passed, a worker to forget): one timer pops those
  *    due, so no tick scans every worker.
@@ -18,6 +19,17 @@ export interface Pace {
   intervalMs: number;
   /** A worker silent this long is lost. */
   lossMs: number;
+}
+
+/**
+ * The manager beats to a worker after a silence of half the loss time it
+ * told (two of the worker's intervals): the worker, which gives the manager up
+ * after the loss time, still hears it twice within it, at half the messages
+ * of a beat every interval (with thousands of workers, heartbeats are most of
+ * what the manager sends).
+ */
+export function managerBeatMs(p: Pace): number {
+  return p.lossMs / 2;
 }
 
 export class HeartbeatPace {

@@ -22,6 +22,7 @@ import { CLI, freePort, ROOT, waitUntil } from "../test/helpers/manager.js";
 import {
   fmt,
   pipelinedRate,
+  processCpuUs,
   startEchoServer,
   startNoopManager,
   writeBenchJson,
@@ -29,7 +30,7 @@ import {
 } from "./lib.js";
 import { encode } from "../src/protocol/index.js";
 import { noopExecute } from "./lib.js";
-import { backgroundRate, benchThroughput, measuredBackgroundRate } from "./throughput.js";
+import { backgroundRate, benchThroughput, measuredBackgroundRate, runRate } from "./throughput.js";
 
 /** Background tasks run before the measured ones, on the same manager. */
 const WARMUP_TASKS = 1000;
@@ -110,6 +111,12 @@ export interface SimOptions {
   slots?: number;
   /** How long each task takes in it (ms; default 0: answered at once). */
   sleepMs?: number;
+  /**
+   * The measured tasks come as one `run_create` rather than one request each:
+   * for a row about keeping workers busy, so that it is not bounded by the
+   * rate of one request per task (the no-op rows measure that).
+   */
+  asRun?: boolean;
 }
 
 /** Simulated workers a process: each takes two file descriptors (its socket, its mailbox). */
@@ -148,39 +155,76 @@ function startSim(
   return { proc, ready };
 }
 
-/** Background no-op tasks/s with `simulated` workers connected (bench/sim-workers.mjs). */
-export async function benchRemoteScheduling(
+export interface SimRate {
+  tasksPerSec: number;
+  /** The manager process's CPU time over the measured tasks, per task (µs). */
+  managerCpuUsPerTask: number;
+  /** The simulator processes' CPU time over them, per task (µs): what they take from the manager on a small machine. */
+  simCpuUsPerTask: number;
+}
+
+/**
+ * Background no-op tasks/s with `simulated` workers connected
+ * (bench/sim-workers.mjs), and the CPU time per task of the manager and of the
+ * simulator beside it.
+ */
+export async function benchRemoteSchedulingCpu(
   n = 5000,
   simulated = 1000,
   o: SimOptions = {},
-): Promise<number> {
+): Promise<SimRate> {
   const { z, addr } = await remoteManager();
   const sims: ReturnType<typeof startSim>[] = [];
   for (let first = 0; first < simulated; first += SIM_PER_PROCESS) {
     sims.push(startSim(addr, Math.min(SIM_PER_PROCESS, simulated - first), first, o));
   }
+  const simCpuUs = () => sims.reduce((sum, s) => sum + processCpuUs(s.proc.pid as number), 0);
   try {
     await Promise.all(sims.map((s) => s.ready));
     await waitUntil(async () => (await onlineWorkers(z)) === simulated, 300_000);
     await backgroundRate(z, Math.min(WARMUP_TASKS, n), 16);
-    return await backgroundRate(z, n, 16);
+    const pid = z.m.proc.pid as number;
+    const sim0 = simCpuUs();
+    const cpu0 = processCpuUs(pid);
+    const tasksPerSec = o.asRun ? await runRate(z, n) : await backgroundRate(z, n, 16);
+    return {
+      tasksPerSec,
+      managerCpuUsPerTask: (processCpuUs(pid) - cpu0) / n,
+      simCpuUsPerTask: (simCpuUs() - sim0) / n,
+    };
   } finally {
     await stopAll(sims.map((s) => s.proc));
     await z.stop();
   }
 }
 
-/** 20 simulated workers × 2 slots, tasks of 20 ms: what they could run at most (tasks/s). */
-export const SIM_SLEEP = { workers: 20, slots: 2, sleepMs: 20 } as const;
+/** Background no-op tasks/s with `simulated` workers connected (bench/sim-workers.mjs). */
+export async function benchRemoteScheduling(
+  n = 5000,
+  simulated = 1000,
+  o: SimOptions = {},
+): Promise<number> {
+  return (await benchRemoteSchedulingCpu(n, simulated, o)).tasksPerSec;
+}
+
+/**
+ * 20 simulated workers × 2 slots, tasks of 20 ms (one run): what they could
+ * run at most (tasks/s).
+ */
+export const SIM_SLEEP = { workers: 20, slots: 2, sleepMs: 20, asRun: true } as const;
 export const SIM_SLEEP_IDEAL = (SIM_SLEEP.workers * SIM_SLEEP.slots * 1000) / SIM_SLEEP.sleepMs;
 
 export interface RemoteRows {
   /** Local `--workers 1` background no-ops (tasks/s) and the manager's CPU per task (µs). */
   local: { tasksPerSec: number; managerCpuUsPerTask: number };
   remote: RemoteThroughput;
-  sim1: number;
-  sim10000: number;
-  simSleep: number;
+  sim1: SimRate;
+  sim10000: SimRate;
+  simSleep: SimRate;
+}
+
+function simLine(r: SimRate): string {
+  return `${fmt(r.tasksPerSec, 0)} tasks/s; CPU per task: manager ${fmt(r.managerCpuUsPerTask, 0)} µs, simulator ${fmt(r.simCpuUsPerTask, 0)} µs`;
 }
 
 /** The rows of the issue's "Done when", measured in one run. */
@@ -192,16 +236,16 @@ export async function benchRemoteRows(
   progress(`local --workers 1: ${fmt(local.tasksPerSec, 0)} tasks/s`);
   const remote = await benchRemoteThroughput(n, 1);
   progress(`1 remote worker, --slots 2: ${fmt(remote.tasksPerSec, 0)} tasks/s`);
-  const simSleep = await benchRemoteScheduling(
+  const simSleep = await benchRemoteSchedulingCpu(
     Math.round(SIM_SLEEP_IDEAL * 2),
     SIM_SLEEP.workers,
     SIM_SLEEP,
   );
-  progress(`20 simulated workers × 2 slots, 20 ms tasks: ${fmt(simSleep, 0)} tasks/s`);
-  const sim1 = await benchRemoteScheduling(n, 1);
-  progress(`1 simulated worker: ${fmt(sim1, 0)} tasks/s`);
-  const sim10000 = await benchRemoteScheduling(n, 10_000);
-  progress(`10,000 simulated workers: ${fmt(sim10000, 0)} tasks/s`);
+  progress(`20 simulated workers × 2 slots, 20 ms tasks: ${simLine(simSleep)}`);
+  const sim1 = await benchRemoteSchedulingCpu(n, 1);
+  progress(`1 simulated worker: ${simLine(sim1)}`);
+  const sim10000 = await benchRemoteSchedulingCpu(n, 10_000);
+  progress(`10,000 simulated workers: ${simLine(sim10000)}`);
   return { local, remote, sim1, sim10000, simSleep };
 }
 
@@ -218,19 +262,25 @@ if (import.meta.url === `file://${process.argv[1]}`) {
     bg_tasks_per_s: r.local.tasksPerSec,
     remote_bg_tasks_per_s: r.remote.tasksPerSec,
     remote_vs_local: r.remote.tasksPerSec / r.local.tasksPerSec,
-    sim_1_worker_tasks_per_s: r.sim1,
-    sim_10000_workers_tasks_per_s: r.sim10000,
-    sim_10000_workers_ratio: r.sim10000 / r.sim1,
-    sim_sleep_tasks_per_s: r.simSleep,
-    sim_sleep_scaling: r.simSleep / SIM_SLEEP_IDEAL,
+    sim_1_worker_tasks_per_s: r.sim1.tasksPerSec,
+    sim_10000_workers_tasks_per_s: r.sim10000.tasksPerSec,
+    sim_10000_workers_ratio: r.sim10000.tasksPerSec / r.sim1.tasksPerSec,
+    // The manager's CPU per task with 1 simulated worker over with 10,000 (1: the same cost).
+    sim_10000_workers_cpu_ratio: r.sim1.managerCpuUsPerTask / r.sim10000.managerCpuUsPerTask,
+    sim_1_manager_cpu_us_per_task: r.sim1.managerCpuUsPerTask,
+    sim_10000_manager_cpu_us_per_task: r.sim10000.managerCpuUsPerTask,
+    sim_1_sim_cpu_us_per_task: r.sim1.simCpuUsPerTask,
+    sim_10000_sim_cpu_us_per_task: r.sim10000.simCpuUsPerTask,
+    sim_sleep_tasks_per_s: r.simSleep.tasksPerSec,
+    sim_sleep_scaling: r.simSleep.tasksPerSec / SIM_SLEEP_IDEAL,
     manager_cpu_us_per_task: r.local.managerCpuUsPerTask,
     remote_manager_cpu_us_per_task: r.remote.managerCpuUsPerTask,
   };
   console.log(
     [
       `remote_bg_tasks_per_s ${fmt(r.remote.tasksPerSec, 0)} / bg_tasks_per_s ${fmt(r.local.tasksPerSec, 0)} (local --workers 1) = ${fmt(json.remote_vs_local, 2)} (target ≥ 0.8)`,
-      `sim_10000_workers_ratio ${fmt(r.sim10000, 0)} / ${fmt(r.sim1, 0)} tasks/s = ${fmt(json.sim_10000_workers_ratio, 2)} (target ≥ 0.9)`,
-      `sim_sleep_scaling ${fmt(r.simSleep, 0)} / ${fmt(SIM_SLEEP_IDEAL, 0)} tasks/s = ${fmt(json.sim_sleep_scaling, 2)} (target ≥ 0.8)`,
+      `sim_10000_workers_ratio ${fmt(r.sim10000.tasksPerSec, 0)} / ${fmt(r.sim1.tasksPerSec, 0)} tasks/s = ${fmt(json.sim_10000_workers_ratio, 2)} (target ≥ 0.9); manager CPU per task with 1 over with 10,000 = ${fmt(json.sim_10000_workers_cpu_ratio, 2)}`,
+      `sim_sleep_scaling ${fmt(r.simSleep.tasksPerSec, 0)} / ${fmt(SIM_SLEEP_IDEAL, 0)} tasks/s = ${fmt(json.sim_sleep_scaling, 2)} (target ≥ 0.8)`,
       `manager_cpu_us_per_task ${fmt(r.local.managerCpuUsPerTask, 1)} (local --workers 1; target ≤ 50); over the remote worker ${fmt(r.remote.managerCpuUsPerTask, 1)}`,
       `load average after: ${load()}`,
     ].join("\n"),

@@ -203,7 +203,7 @@ for (const workers of [1, 2, 4]) {
     SIM_SLEEP,
   );
   rows.push({
-    label: `${SIM_SLEEP.workers} simulated workers × ${SIM_SLEEP.slots} slots, tasks of ${SIM_SLEEP.sleepMs} ms (tasks/s)`,
+    label: `${SIM_SLEEP.workers} simulated workers × ${SIM_SLEEP.slots} slots, a run of tasks of ${SIM_SLEEP.sleepMs} ms (tasks/s)`,
     key: "sim_sleep_tasks_per_s",
     value: sleeping,
     digits: 0,

@@ -131,31 +131,36 @@ export async function benchRun(
 ): Promise<RunThroughput> {
   const z = await startNoopManager({ workers, args });
   try {
-    const t0 = nowMs();
-    const r = await z.c.request("run_create", {
-      function: NOOP,
-      count,
-      user: "bench",
-      user_group: "primary",
-    });
-    if (r.success !== true) throw new Error(`run_create refused: ${String(r.msg)}`);
-    const uids = r.task_uids as string[];
-    const runUid = r.run_uid as string;
-    const last = uids[uids.length - 1] as string;
-    while ((await z.c.request("task_status", { task_uid: last })).status !== "completed") {
-      await sleep(2);
-    }
-    let counts = await runCounts(z.c, runUid);
-    while (counts.done + counts.failed < count) {
-      await sleep(2);
-      counts = await runCounts(z.c, runUid);
-    }
-    const tasksPerSec = count / ((nowMs() - t0) / 1000);
-    if (counts.failed > 0) throw new Error(`${counts.failed} of the run's no-op tasks failed`);
-    return { workers, count, tasksPerSec };
+    return { workers, count, tasksPerSec: await runRate(z, count) };
   } finally {
     await z.stop();
   }
+}
+
+/** `benchRun` on a manager already started (tasks/s). */
+export async function runRate(z: NoopManager, count: number): Promise<number> {
+  const t0 = nowMs();
+  const r = await z.c.request("run_create", {
+    function: NOOP,
+    count,
+    user: "bench",
+    user_group: "primary",
+  });
+  if (r.success !== true) throw new Error(`run_create refused: ${String(r.msg)}`);
+  const uids = r.task_uids as string[];
+  const runUid = r.run_uid as string;
+  const last = uids[uids.length - 1] as string;
+  while ((await z.c.request("task_status", { task_uid: last })).status !== "completed") {
+    await sleep(2);
+  }
+  let counts = await runCounts(z.c, runUid);
+  while (counts.done + counts.failed < count) {
+    await sleep(2);
+    counts = await runCounts(z.c, runUid);
+  }
+  const tasksPerSec = count / ((nowMs() - t0) / 1000);
+  if (counts.failed > 0) throw new Error(`${counts.failed} of the run's no-op tasks failed`);
+  return tasksPerSec;
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {

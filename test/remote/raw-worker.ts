@@ -19,6 +19,8 @@ export interface RawCurve {
 export class RawWorker {
   readonly sock: Dealer;
   readonly received: ManagerMessage[] = [];
+  /** When each of `received` came (performance.now()). */
+  readonly receivedAt: number[] = [];
   readonly instance = randomBytes(12).toString("hex");
 
   constructor(
@@ -41,7 +43,9 @@ export class RawWorker {
       try {
         for await (const [body] of sock) {
           const r = decodeWire(body as Buffer, managerMessageSchema);
-          if (r.ok) this.received.push(r.msg);
+          if (!r.ok) continue;
+          this.received.push(r.msg);
+          this.receivedAt.push(performance.now());
         }
       } catch {
         // closed

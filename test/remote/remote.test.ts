@@ -12,6 +12,7 @@ import { execute, fn, info, USER, waitFinal, waitInfo } from "../helpers/tasks.j
 import { json, zqs } from "../cli/helpers.js";
 import type { RemoteSetup, RunningWorker } from "./helpers.js";
 import { setupRemote, startWorker, waitWorker, workersList } from "./helpers.js";
+import { encodeWire } from "../../src/protocol/worker-wire.js";
 import { RawWorker } from "./raw-worker.js";
 
 const cleanup: (() => Promise<unknown> | void)[] = [];
@@ -248,6 +249,26 @@ describe("zqs worker: end to end", () => {
       heartbeat_ms: 2000,
       timeout_ms: 8000,
     });
+  });
+
+  it("the manager beats to a worker after a silence of half the loss time, not every interval", async () => {
+    // A quarter of 2 s is 500 ms: the worker beats every 500 ms, the manager every 1 s.
+    const { addr } = await setup(["--worker-timeout", "2"]);
+    const a = new RawWorker(addr);
+    cleanup.push(() => a.close());
+    await a.hello("quiet");
+    expect(await a.answer()).toEqual({ type: "welcome", heartbeat_ms: 500, timeout_ms: 2000 });
+    const beat = encodeWire({ type: "heartbeat", busy: 0 });
+    const beating = setInterval(() => void a.sendRaw(beat), 500);
+    cleanup.push(() => clearInterval(beating));
+    const beats = () => a.receivedAt.filter((_, i) => a.received[i]?.type === "heartbeat");
+    await waitUntil(() => beats().length >= 5);
+    // Four gaps of at least 1 s each (a beat every 500 ms would take 2 s); a late first
+    // one may shorten the span, never a load lengthen a gap below what the manager waits.
+    const [first, , , , fifth] = beats() as [number, number, number, number, number];
+    expect(fifth - first).toBeGreaterThan(3000);
+    // Never lost meanwhile: it is asked no `who`.
+    expect(a.got("who")).toEqual([]);
   });
 
   it("a message that is not one is dropped and logged: the manager goes on", async () => {

@@ -14,6 +14,7 @@
  * The index reads a worker's load and capacity from its owner (`update`
  * after either changes); `sync` rebuilds it when the set of workers changes.
  */
+import { PlacedHeap, type Placed } from "../placed-heap.js";
 import type { TaskWorker } from "../workers/pool.js";
 
 /** Where the index reads what it keeps of each worker. */
@@ -24,7 +25,8 @@ export interface WorkerMeasures {
   capacity(w: TaskWorker): number;
 }
 
-interface Entry {
+/** A worker in the index; `heapIndex`: its place in its bucket's heap (-1: not there, it has no free capacity). */
+interface Entry extends Placed {
   w: TaskWorker;
   /** Its place in the order given to `sync`: the tie-breaker. */
   rank: number;
@@ -33,12 +35,14 @@ interface Entry {
   free: number;
   /** Undefined: it takes no background task. */
   bucket: Bucket | undefined;
-  /** Its place in its bucket's heap (-1: not there, it has no free capacity). */
-  pos: number;
 }
 
+const before = (a: Entry, b: Entry): boolean =>
+  a.load < b.load || (a.load === b.load && a.rank < b.rank);
+
 class Bucket {
-  readonly heap: Entry[] = [];
+  /** Its workers with free capacity, least loaded first. */
+  readonly heap = new PlacedHeap<Entry>(before);
   constructor(
     /** Whether its workers offer the function. */
     readonly offers: (name: string) => boolean,
@@ -51,9 +55,6 @@ class Bucket {
     return true;
   }
 }
-
-const before = (a: Entry, b: Entry): boolean =>
-  a.load < b.load || (a.load === b.load && a.rank < b.rank);
 
 /** Most (function, tags) kinds whose buckets are kept between two changes of the workers. */
 const MAX_KINDS = 4096;
@@ -128,7 +129,7 @@ export class WorkerIndex {
         load: 0,
         free: 0,
         bucket,
-        pos: -1,
+        heapIndex: -1,
       };
       this.byId.set(w.id, e);
       this.refresh(e);
@@ -157,7 +158,7 @@ export class WorkerIndex {
     const buckets = this.fitting(name, tags);
     let best: Entry | undefined;
     for (const b of buckets) {
-      const top = b.heap[0];
+      const top = b.heap.peek();
       if (top && (!best || before(top, best))) best = top;
     }
     return { worker: best?.w, offered: buckets.length > 0 };
@@ -205,59 +206,7 @@ export class WorkerIndex {
     const free = Math.max(0, this.measures.capacity(e.w) - load);
     this.freeSum += free - e.free;
     e.free = free;
-    if (free === 0) {
-      if (e.pos >= 0) this.remove(b.heap, e);
-    } else if (e.pos < 0) {
-      e.pos = b.heap.length;
-      b.heap.push(e);
-      this.up(b.heap, e.pos);
-    } else {
-      this.up(b.heap, e.pos);
-      this.down(b.heap, e.pos);
-    }
-  }
-
-  private remove(heap: Entry[], e: Entry): void {
-    const at = e.pos;
-    const last = heap.pop() as Entry;
-    e.pos = -1;
-    if (last === e) return;
-    heap[at] = last;
-    last.pos = at;
-    this.up(heap, at);
-    this.down(heap, last.pos);
-  }
-
-  private up(heap: Entry[], i: number): void {
-    const e = heap[i] as Entry;
-    while (i > 0) {
-      const p = (i - 1) >> 1;
-      const parent = heap[p] as Entry;
-      if (!before(e, parent)) break;
-      heap[i] = parent;
-      parent.pos = i;
-      i = p;
-    }
-    heap[i] = e;
-    e.pos = i;
-  }
-
-  private down(heap: Entry[], i: number): void {
-    const e = heap[i] as Entry;
-    const n = heap.length;
-    for (;;) {
-      const l = 2 * i + 1;
-      if (l >= n) break;
-      const r = l + 1;
-      let c = l;
-      if (r < n && before(heap[r] as Entry, heap[l] as Entry)) c = r;
-      const child = heap[c] as Entry;
-      if (!before(child, e)) break;
-      heap[i] = child;
-      child.pos = i;
-      i = c;
-    }
-    heap[i] = e;
-    e.pos = i;
+    if (free === 0) b.heap.remove(e);
+    else b.heap.set(e);
   }
 }

@@ -6,17 +6,30 @@
  *    connected would beat more often together than `--worker-heartbeat-rate`
  *    a second: then both are doubled as many times as needed (and halved back,
  *    one step at a time, once half the rate would do). The manager tells each
- *    worker the pace in its welcome and in its heartbeats.
+ *    worker the pace in its welcome and in its heartbeats; its own beats go
+ *    after a silence of half the loss time (`managerBeatMs`).
  *  - `VisitHeap`: the workers by the time the manager next looks at them (a
  *    heartbeat due, a deadline passed, a worker to forget): one timer pops those
  *    due, so no tick scans every worker.
  */
+import { PlacedHeap, type Placed } from "../placed-heap.js";
 
 export interface Pace {
   /** How often a worker beats, and the manager to it, when nothing else was said. */
   intervalMs: number;
   /** A worker silent this long is lost. */
   lossMs: number;
+}
+
+/**
+ * The manager beats to a worker after a silence of half the loss time it
+ * told (two of the worker's intervals): the worker, which gives the manager up
+ * after the loss time, still hears it twice within it, at half the messages
+ * of a beat every interval (with thousands of workers, heartbeats are most of
+ * what the manager sends).
+ */
+export function managerBeatMs(p: Pace): number {
+  return p.lossMs / 2;
 }
 
 export class HeartbeatPace {
@@ -59,81 +72,33 @@ export class HeartbeatPace {
 }
 
 /** An entry of the heap: when to visit it, and its place (-1: not in the heap). */
-export interface Visited {
+export interface Visited extends Placed {
   visitAt: number;
-  heapIndex: number;
 }
 
-/** A binary min-heap by `visitAt`; entries know their place, so one can move or leave. */
+/** The workers by when to visit them (placed-heap.ts), earliest first; one can move or leave. */
 export class VisitHeap<T extends Visited> {
-  private readonly items: T[] = [];
+  private readonly heap = new PlacedHeap<T>((a, b) => a.visitAt < b.visitAt);
 
   get size(): number {
-    return this.items.length;
+    return this.heap.size;
   }
 
   /** The first due, if any is due at `now` (it leaves the heap). */
   popDue(now: number): T | undefined {
-    const top = this.items[0];
+    const top = this.heap.peek();
     if (top === undefined || top.visitAt > now) return undefined;
-    this.remove(top);
+    this.heap.remove(top);
     return top;
   }
 
   /** Put it in (or move it) to be visited at `at`. */
   schedule(item: T, at: number): void {
     item.visitAt = at;
-    if (item.heapIndex < 0) {
-      item.heapIndex = this.items.length;
-      this.items.push(item);
-    }
-    this.up(item.heapIndex);
-    this.down(item.heapIndex);
+    this.heap.set(item);
   }
 
   remove(item: T): void {
-    const i = item.heapIndex;
-    if (i < 0) return;
-    const last = this.items.pop() as T;
-    item.heapIndex = -1;
-    if (last === item) return;
-    this.items[i] = last;
-    last.heapIndex = i;
-    this.up(i);
-    this.down(i);
-  }
-
-  private up(i: number): void {
-    const items = this.items;
-    const item = items[i] as T;
-    while (i > 0) {
-      const p = (i - 1) >> 1;
-      const parent = items[p] as T;
-      if (parent.visitAt <= item.visitAt) break;
-      items[i] = parent;
-      parent.heapIndex = i;
-      i = p;
-    }
-    items[i] = item;
-    item.heapIndex = i;
-  }
-
-  private down(i: number): void {
-    const items = this.items;
-    const n = items.length;
-    const item = items[i] as T;
-    for (;;) {
-      let c = 2 * i + 1;
-      if (c >= n) break;
-      const right = items[c + 1];
-      if (right !== undefined && right.visitAt < (items[c] as T).visitAt) c++;
-      const child = items[c] as T;
-      if (child.visitAt >= item.visitAt) break;
-      items[i] = child;
-      child.heapIndex = i;
-      i = c;
-    }
-    items[i] = item;
-    item.heapIndex = i;
+    this.heap.remove(item);
   }
 }

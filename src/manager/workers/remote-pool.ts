@@ -11,7 +11,8 @@
  *    worker is known by its name, so a worker that comes back is the same
  *    worker again. A worker that left or was lost is forgotten after
  *    --worker-forget-after.
- *  - Liveness: heartbeats both ways every quarter of `--worker-timeout`, none
+ *  - Liveness: heartbeats from the workers every quarter of
+ *    `--worker-timeout`, from the manager every half of it (liveness.ts), none
  *    to a peer that was sent something else meanwhile. A worker silent for the
  *    timeout is lost: the scheduler retries or fails its running tasks
  *    (worker-lost), naming it and its host. With more workers than
@@ -41,7 +42,7 @@ import { routerLoop } from "../rpc/router-loop.js";
 import { SendQueue } from "../rpc/sendqueue.js";
 import type { HelloLimits } from "./hello-limits.js";
 import type { Visited } from "./liveness.js";
-import { HeartbeatPace, VisitHeap } from "./liveness.js";
+import { HeartbeatPace, managerBeatMs, VisitHeap } from "./liveness.js";
 import { helloCountRefusal, helloSizeRefusal } from "./hello-limits.js";
 import type { NameHolder } from "./worker-names.js";
 import { judgeClaim, nameInUse, PendingClaims } from "./worker-names.js";
@@ -544,14 +545,15 @@ export class RemoteWorkerPool extends EventEmitter<TaskWorkerPoolEvents> impleme
   }
 
   /**
-   * The workers due: a heartbeat to one told nothing for an interval (or not
-   * yet told the pace); one silent past its loss time is judged after this
+   * The workers due: a heartbeat to one told nothing for half the loss time
+   * (managerBeatMs; or not yet told the pace); one silent past its loss time is judged after this
    * turn's reads; one gone long enough is forgotten.
    */
   private tick(): void {
     const now = Date.now();
     this.paceFor(now);
-    const { intervalMs, lossMs } = this.pace.pace;
+    const { lossMs } = this.pace.pace;
+    const beatMs = managerBeatMs(this.pace.pace);
     let w: RemoteWorker | undefined;
     while ((w = this.visits.popDue(now)) !== undefined) {
       if (w.state !== "online" && w.state !== "draining") {
@@ -566,12 +568,12 @@ export class RemoteWorkerPool extends EventEmitter<TaskWorkerPoolEvents> impleme
         this.suspects.push(w);
         continue;
       }
-      if (now - w.lastSentAt >= intervalMs || w.toldLossMs !== lossMs) {
+      if (now - w.lastSentAt >= beatMs || w.toldLossMs !== lossMs) {
         w.lastSentAt = now;
         this.sendQueue.send([w.routeBuf, this.heartbeatBody]);
         w.toldLossMs = lossMs;
       }
-      this.visits.schedule(w, Math.min(w.lastSentAt + intervalMs, deadline + 1));
+      this.visits.schedule(w, Math.min(w.lastSentAt + beatMs, deadline + 1));
     }
   }
 
@@ -591,7 +593,10 @@ export class RemoteWorkerPool extends EventEmitter<TaskWorkerPoolEvents> impleme
       const deadline = w.lastSeen + this.lossMs(w);
       if (now > deadline) this.gone(w, "lost", this.lostMessage(w));
       else
-        this.visits.schedule(w, Math.min(w.lastSentAt + this.pace.pace.intervalMs, deadline + 1));
+        this.visits.schedule(
+          w,
+          Math.min(w.lastSentAt + managerBeatMs(this.pace.pace), deadline + 1),
+        );
     }
   }
 

@@ -44,6 +44,9 @@ export interface ManagerOptions {
   redisSentinel: string[] | undefined;
   redisMasterName: string | undefined;
   redisWaitReplicas: number | undefined;
+  redisReplicaWait: number;
+  bindRetry: number;
+  adoptWait: number | undefined;
   idempotencyTtl: number;
   idempotencyMax: number;
   workers: number;
@@ -309,6 +312,33 @@ export const OPTION_SPECS: OptionSpec[] = [
       "a write to Redis counts as done once this many replicas have it (Redis WAIT; fewer in time: the request fails, nothing acknowledged); default 1 with --redis-sentinel, else 0",
     default: undefined,
     parse: nonNegativeInt,
+  },
+  {
+    key: "redisReplicaWait",
+    flag: "--redis-replica-wait",
+    value: "<seconds>",
+    description:
+      "with --redis-wait-replicas: how long a write waits for its replicas to confirm it before it fails (at most the Redis command timeout, 10 s, less half a second)",
+    default: 3,
+    parse: positiveNumber,
+  },
+  {
+    key: "bindRetry",
+    flag: "--bind-retry",
+    value: "<seconds>",
+    description:
+      "with --standby: how long a manager taking over keeps trying to bind its control address, which this process closed a moment before (see High availability)",
+    default: 5,
+    parse: positiveNumber,
+  },
+  {
+    key: "adoptWait",
+    flag: "--adopt-wait",
+    value: "<seconds>",
+    description:
+      "after a restart or a takeover: how long a task found running on a zqs worker waits for that worker to take it back; then it is retried where its max_retries allow, else it fails as cut off; default twice --worker-timeout (see High availability)",
+    default: undefined,
+    parse: positiveNumber,
   },
   {
     key: "idempotencyTtl",

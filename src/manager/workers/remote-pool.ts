@@ -40,6 +40,7 @@ import { ConsoleLimit, DEFAULT_CONSOLE_BURST, DEFAULT_CONSOLE_RATE } from "../co
 import { routerLoop } from "../rpc/router-loop.js";
 import { SendQueue } from "../rpc/sendqueue.js";
 import type { HelloLimits } from "./hello-limits.js";
+import type { RemoteTaskMarks } from "./context.js";
 import type { Visited } from "./liveness.js";
 import { HeartbeatPace, VisitHeap } from "./liveness.js";
 import { helloCountRefusal, helloSizeRefusal } from "./hello-limits.js";
@@ -130,6 +131,8 @@ export interface RemotePoolOptions {
   forgetAfterMs: number;
   /** Heartbeats a second of all the workers together, before their pace slows (--worker-heartbeat-rate). */
   heartbeatRate: number;
+  /** Start marks of the tasks dealt, and claims of running tasks after a restart or takeover. */
+  marks?: RemoteTaskMarks | undefined;
 }
 
 /** worker-heartbeat events are published at most this often per worker. */
@@ -230,7 +233,11 @@ export class RemoteWorkerPool extends EventEmitter<TaskWorkerPoolEvents> impleme
   sendTasks(workerId: string, tasks: readonly ExecuteFunctionMsg[]): void {
     const w = this.byName.get(workerId);
     if (!w) return;
-    for (const t of tasks) w.assigned.set(t.id, t.attempt);
+    const marks = this.opts.marks;
+    for (const t of tasks) {
+      w.assigned.set(t.id, t.attempt);
+      marks?.dealt(w, t.id, t.attempt);
+    }
     const [first] = tasks;
     if (first === undefined) return;
     if (tasks.length === 1) this.send(w, first);
@@ -464,6 +471,7 @@ export class RemoteWorkerPool extends EventEmitter<TaskWorkerPoolEvents> impleme
       tags,
     };
     this.byRoute.set(key, w);
+    if (m.running && this.opts.marks) this.takeBack(w, m.running, this.opts.marks);
     this.paceFor(now);
     const { intervalMs, lossMs } = this.pace.pace;
     this.send(w, { type: "welcome", heartbeat_ms: intervalMs, timeout_ms: lossMs });
@@ -478,6 +486,17 @@ export class RemoteWorkerPool extends EventEmitter<TaskWorkerPoolEvents> impleme
     );
     this.event("worker-online", w);
     this.emit("worker-joined");
+  }
+
+  /**
+   * Its hello lists tasks it still runs (a restart or takeover of the
+   * manager): those it may take back are assigned to it again (their reports
+   * applied from now on); the tasks area ignores and logs the rest.
+   */
+  private takeBack(w: RemoteWorker, running: readonly string[], marks: RemoteTaskMarks): void {
+    const claimed = running.filter((uid) => !w.assigned.has(uid));
+    if (claimed.length === 0) return;
+    for (const { uid, attempt } of marks.claim(w, claimed)) w.assigned.set(uid, attempt);
   }
 
   private onMessage(w: RemoteWorker, m: AgentMessage): void {

@@ -147,5 +147,7 @@ describe("tasks found running at start", () => {
     const results = storedAfterDeal().filter((r) => r.uid !== "t#start");
     const { tasks } = restarted(results);
     expect(tasks.get("t")?.state).toBe("failed");
+    const again = storedAfterDeal({ max_retries: 1 }).filter((r) => r.uid !== "t#start");
+    expect(restarted(again).tasks.get("t")?.state).toBe("retrying");
   });
 });

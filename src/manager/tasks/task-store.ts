@@ -272,9 +272,10 @@ export type ResumedTask = { uid: string; accepted: AcceptedMark & { call: KeptCa
  * retention (bounded by the retention in force now), uids whose retention
  * ended (deleted), delayed tasks still `scheduled` (`resume`: submitted
  * again, their marks kept), function tasks accepted and not ended when the
- * manager stopped (`held`: with their call, and their start mark when one was
- * dealt to a worker on another host, which may take it back), and other
- * tasks accepted and not ended (failed results saying so, kept for the
+ * manager stopped that may go on (`held`: with their call, and their start
+ * mark when one was dealt to a worker on another host, which may take it
+ * back; or retried, their options allowing), and the other tasks accepted and
+ * not ended (failed results saying so, final at once and kept for the
  * retention from now). `ops`: what to write for them.
  */
 export function restoreResults(
@@ -308,8 +309,14 @@ export function restoreResults(
       resume.push({ uid: s.uid, accepted: { ...accepted, call, at: accepted.at } });
       continue;
     }
-    if (accepted && call) {
-      held.push({ uid: s.uid, accepted: { ...accepted, call }, start: starts.get(s.uid) });
+    const start = starts.get(s.uid);
+    // Held: one a worker on another host may take back, or one its options retry.
+    if (
+      accepted &&
+      call &&
+      (start || ((call.options.max_retries as number | undefined) ?? 0) > 0)
+    ) {
+      held.push({ uid: s.uid, accepted: { ...accepted, call }, start });
       starts.delete(s.uid);
       continue;
     }

@@ -22,9 +22,10 @@ import {
 import { freePort, RawClient } from "../helpers/manager.js";
 import { execute, fn, info, openEnvironment, waitFinal, waitInfo } from "../helpers/tasks.js";
 import { newGate } from "../helpers/startup.js";
+import { RawWorker } from "./raw-worker.js";
 import { waitUntil } from "../helpers/wait.js";
 import type { RunningWorker } from "./helpers.js";
-import { startRemoteManager, startWorker, waitWorker } from "./helpers.js";
+import { startRemoteManager, startWorker, waitWorker, workersList } from "./helpers.js";
 
 const cleanup: (() => Promise<unknown>)[] = [];
 afterAll(async () => {
@@ -171,6 +172,20 @@ describe("a manager restarted on its store (LMDB, no standby)", () => {
     const c2 = new RawClient(second.m.controlAddr);
     cleanup.push(async () => c2.close());
     expect((await c2.request("task_status", { task_uid: uid })).status).toBe("running");
+    // Another worker that claims the task (a guessed uid, a borrowed task) does not get it.
+    const impostor = new RawWorker(second.workerAddr);
+    cleanup.push(async () => impostor.close());
+    await impostor.hello("impostor", { running: [uid] });
+    expect((await impostor.answer()).type).toBe("welcome");
+    await waitUntil(() => second.m.output().includes("Ignored worker 'impostor''s claim of 1"));
+    // One that claims more tasks than it has slots is refused, naming why.
+    const greedy = new RawWorker(second.workerAddr);
+    cleanup.push(async () => greedy.close());
+    await greedy.hello("greedy", { running: [uid, "another"] });
+    expect(await greedy.answer()).toMatchObject({
+      type: "refused",
+      reason: "the worker lists 2 running tasks, more than its 1 slot(s) (zqs worker --slots)",
+    });
     const row = await waitWorker(c2, "keeper", (r) => r.state === "online" && r.busy === 1);
     expect(row.pid).toBe(w.proc.pid);
     expect(await info(c2, uid)).toMatchObject({ state: "running", worker: "keeper" });
@@ -180,6 +195,7 @@ describe("a manager restarted on its store (LMDB, no standby)", () => {
     expect(res.result).toMatchObject({ success: true });
     expect(typeof (res.result as { return_value: unknown }).return_value).toBe("number");
     expect(second.m.output()).toContain("Worker 'keeper' took back 1 running task(s)");
+    expect((await workersList(c2)).find((r) => r.name === "impostor")?.busy).toBe(0);
     expect(second.m.output()).not.toContain(`Dropped the result of task '${uid}'`);
     // The worker's slot is free again: it takes the next task.
     await openEnvironment(c2);

@@ -318,7 +318,7 @@ export const OPTION_SPECS: OptionSpec[] = [
     flag: "--redis-replica-wait",
     value: "<seconds>",
     description:
-      "with --redis-wait-replicas: how long a write waits for its replicas to confirm it before it fails (at most the Redis command timeout, 10 s, less half a second)",
+      "with --redis-wait-replicas: how long a write waits for its replicas to confirm it before it fails (at most 9.5 s)",
     default: 3,
     parse: positiveNumber,
   },
@@ -327,7 +327,7 @@ export const OPTION_SPECS: OptionSpec[] = [
     flag: "--bind-retry",
     value: "<seconds>",
     description:
-      "with --standby: how long a manager taking over keeps trying to bind its control address, which this process closed a moment before (see High availability)",
+      "with --standby: how long a manager taking over keeps trying to bind its control address, closed a moment before by this process",
     default: 5,
     parse: positiveNumber,
   },
@@ -336,7 +336,7 @@ export const OPTION_SPECS: OptionSpec[] = [
     flag: "--adopt-wait",
     value: "<seconds>",
     description:
-      "after a restart or a takeover: how long a task found running on a zqs worker waits for that worker to take it back; then it is retried where its max_retries allow, else it fails as cut off; default twice --worker-timeout (see High availability)",
+      "after a restart or takeover: how long a task found running on a zqs worker waits for it to take the task back, before a retry (max_retries) or failing as cut off; default twice --worker-timeout",
     default: undefined,
     parse: positiveNumber,
   },

@@ -40,7 +40,7 @@ import { ConsoleLimit, DEFAULT_CONSOLE_BURST, DEFAULT_CONSOLE_RATE } from "../co
 import { routerLoop } from "../rpc/router-loop.js";
 import { SendQueue } from "../rpc/sendqueue.js";
 import type { HelloLimits } from "./hello-limits.js";
-import type { RemoteTaskMarks } from "./context.js";
+import type { RemoteTaskMarks } from "./task-marks.js";
 import type { Visited } from "./liveness.js";
 import { HeartbeatPace, VisitHeap } from "./liveness.js";
 import { helloCountRefusal, helloSizeRefusal } from "./hello-limits.js";

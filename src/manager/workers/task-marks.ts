@@ -1,0 +1,19 @@
+/** Tasks that outlive a manager, as the remote pool tells the tasks area of them. */
+
+/** A worker on another host as a start mark names it: its name, its agent's instance, its CURVE key. */
+export interface RemoteIdentity {
+  name: string;
+  instance: string;
+  key: string | undefined;
+}
+
+/**
+ * What the remote pool tells the tasks area about tasks that outlive a
+ * manager (tasks/lifecycle.ts, registry.ts): which worker it deals each task
+ * to (its start mark), and a hello's claim of running tasks (`running`),
+ * answered with the tasks that worker may take back and their attempts.
+ */
+export interface RemoteTaskMarks {
+  dealt(worker: RemoteIdentity, uid: string, attempt: number): void;
+  claim(worker: RemoteIdentity, uids: readonly string[]): { uid: string; attempt: number }[];
+}

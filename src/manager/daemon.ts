@@ -216,7 +216,7 @@ export class Manager {
                   ...(w.key !== undefined ? { key: w.key } : {}),
                   attempt,
                 }),
-              claim: (w, uids) => this.lifecycle.claim(w, uids),
+              claim: (w, uids, quiet) => this.lifecycle.claim(w, uids, quiet),
             },
           },
           log,

@@ -202,4 +202,60 @@ describe("a manager restarted on its store (LMDB, no standby)", () => {
     const next = await execute(c2, fn("agent_pid"), { run_in_background: true });
     expect(await waitFinal(c2, next)).toMatchObject({ state: "completed", worker: "keeper" });
   });
+
+  it("a task that ended while its worker was away: its end, sent after a hello that no longer lists it, is kept from that worker only", async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), "zqs-adopt-ended-"));
+    cleanup.push(async () => rmSync(dir, { recursive: true, force: true }));
+    const storePath = path.join(dir, "store");
+    const workerPort = await freePort();
+    const args = ["--worker-timeout", "10"];
+    const first = await startRemoteManager({ storePath, workerPort, args });
+    cleanup.push(() => first.m.stop());
+    const c1 = new RawClient(first.m.controlAddr);
+    cleanup.push(async () => c1.close());
+    await openEnvironment(c1);
+    const before = new RawWorker(first.workerAddr);
+    cleanup.push(async () => before.close());
+    await before.hello("raw");
+    expect((await before.answer()).type).toBe("welcome");
+    const uid = await execute(c1, fn("agent_pid"), { run_in_background: true });
+    await waitUntil(() => before.got("execute").some((m) => m.type === "execute" && m.id === uid));
+    // The store writes in order: once this mark is durable, the start mark is too.
+    await execute(c1, fn("agent_pid"), { run_in_background: true });
+    await first.m.kill9();
+    before.close();
+
+    const second = await startRemoteManager({ storePath, workerPort, args });
+    cleanup.push(() => second.m.stop());
+    const c2 = new RawClient(second.m.controlAddr);
+    cleanup.push(async () => c2.close());
+    const end = {
+      type: "task_done",
+      id: uid,
+      success: true,
+      msg: "",
+      traceback: "",
+      return_value: 7,
+      time_start: Date.now() / 1000,
+      time_stop: Date.now() / 1000,
+    };
+    // Another instance under the same name (it was not dealt the task): its end is dropped.
+    const other = new RawWorker(second.workerAddr);
+    cleanup.push(async () => other.close());
+    await other.hello("raw");
+    expect((await other.answer()).type).toBe("welcome");
+    await other.sendRaw(encodeWire({ ...end, return_value: 666 } as never));
+    await waitUntil(() => second.m.output().includes(`Dropped the result of task '${uid}'`));
+    expect((await c2.request("task_status", { task_uid: uid })).status).toBe("running");
+    await other.sendRaw(encodeWire({ type: "bye", msg: "done" }));
+    // The worker it was dealt to (same name and instance) ended it meanwhile: its hello
+    // lists nothing, its end comes after; it is kept.
+    const back = new RawWorker(second.workerAddr);
+    cleanup.push(async () => back.close());
+    await back.hello("raw", { instance: before.instance });
+    await back.sendRaw(encodeWire(end as never));
+    expect(await waitFinal(c2, uid)).toMatchObject({ state: "completed", worker: "raw" });
+    const res = await c2.request("task_result", { task_uid: uid });
+    expect(res.result).toMatchObject({ success: true, return_value: 7 });
+  });
 });

@@ -235,12 +235,13 @@ export class TaskLifecycle {
    * found running at start whose start mark names this worker (its name,
    * instance and, with CURVE, key) are its own again: assigned to it, its
    * reports applied from now on. Any other claim (a worker that borrows
-   * another's name, or guesses uids) is ignored and logged. The tasks taken
-   * back, with their attempts.
+   * another's name, or guesses uids) is ignored and logged (unless `quiet`).
+   * The tasks taken back, with their attempts.
    */
   claim(
     worker: { name: string; instance: string; key: string | undefined },
     uids: readonly string[],
+    quiet = false,
   ): { uid: string; attempt: number }[] {
     const taken: { uid: string; attempt: number }[] = [];
     const ignored: string[] = [];
@@ -263,7 +264,7 @@ export class TaskLifecycle {
     if (taken.length > 0) {
       this.ctx.log.info(`Worker '${worker.name}' took back ${taken.length} running task(s)`);
     }
-    if (ignored.length > 0) {
+    if (ignored.length > 0 && !quiet) {
       const some = ignored.slice(0, 5).map((u) => `'${u}'`);
       this.ctx.log.warn(
         `Ignored worker '${worker.name}''s claim of ${ignored.length} running task(s) ` +

@@ -535,6 +535,11 @@ export class RemoteWorkerPool extends EventEmitter<TaskWorkerPoolEvents> impleme
   }
 
   private onTaskMessage(w: RemoteWorker, m: TaskMessage): void {
+    // The end of a task it ran for the manager before, ended before its hello could list
+    // it: taken back if its start mark names this worker.
+    if (m.type === "task_done" && this.opts.marks && !w.assigned.has(m.id)) {
+      for (const t of this.opts.marks.claim(w, [m.id], true)) w.assigned.set(t.uid, t.attempt);
+    }
     // A subtask is asked for by a task that runs there now.
     if (!w.assigned.has(m.type === "subtask" ? m.parent : m.id)) {
       if (m.type === "task_done") {

@@ -15,5 +15,10 @@ export interface RemoteIdentity {
  */
 export interface RemoteTaskMarks {
   dealt(worker: RemoteIdentity, uid: string, attempt: number): void;
-  claim(worker: RemoteIdentity, uids: readonly string[]): { uid: string; attempt: number }[];
+  /** `quiet`: a claim ignored is not logged (the caller says what it drops). */
+  claim(
+    worker: RemoteIdentity,
+    uids: readonly string[],
+    quiet?: boolean,
+  ): { uid: string; attempt: number }[];
 }

@@ -12,7 +12,7 @@ import { methods, TOPIC_CONSOLE } from "../protocol/index.js";
 import { Dispatcher } from "./rpc/dispatch.js";
 import type { Handlers } from "./rpc/dispatch.js";
 import type { RpcContext } from "./rpc/context.js";
-import { BIND_RETRY_MS } from "./rpc/control-setup.js";
+import { bindRetryMs } from "./rpc/control-setup.js";
 import { Idempotency } from "./rpc/idempotency.js";
 import type { HaState } from "./ha-role.js";
 import type { Store } from "./store/types.js";
@@ -207,6 +207,17 @@ export class Manager {
             maxMessageSize: opts.workerMaxMessageSize,
             forgetAfterMs: opts.workerForgetAfter * 1000,
             heartbeatRate: opts.workerHeartbeatRate,
+            // Tasks that outlive a manager: where each was dealt, and who takes it back.
+            marks: {
+              dealt: (w, uid, attempt) =>
+                this.tasks.startedRemotely(uid, {
+                  worker: w.name,
+                  instance: w.instance,
+                  ...(w.key !== undefined ? { key: w.key } : {}),
+                  attempt,
+                }),
+              claim: (w, uids, quiet) => this.lifecycle.claim(w, uids, quiet),
+            },
           },
           log,
         )
@@ -312,7 +323,7 @@ export class Manager {
       idempotency: this.idempotency,
       observe: (method, seconds) => this.requestLatency.observe(method, seconds),
     });
-    this.control = new ControlSocket(opts, this.dispatcher, log, ha ? BIND_RETRY_MS : 0);
+    this.control = new ControlSocket(opts, this.dispatcher, log, ha ? bindRetryMs(opts) : 0);
     this.info = new InfoSocket(
       opts,
       this.infoEncoding,
@@ -328,8 +339,13 @@ export class Manager {
       { name: "tasks", start: () => tasks.restore(snapshot().results), stop: () => tasks.close() },
       {
         name: "lifecycle",
-        // Delayed tasks still scheduled are submitted again (one whose time passed runs once now).
-        start: () => lifecycle.resume(tasks.takeResumable()),
+        // Delayed tasks still scheduled are submitted again (one whose time passed runs once now);
+        // those that ran wait for their workers on other hosts, or are retried or cut off.
+        start: () => {
+          lifecycle.resume(tasks.takeResumable());
+          const adoptWait = opts.adoptWait ?? 2 * opts.workerTimeout;
+          lifecycle.resumeRunning(tasks.takeHeld(), adoptWait * 1000);
+        },
         stop: () => lifecycle.close(),
       },
       { name: "rate limits", start: () => undefined, stop: () => this.scheduler.limits.close() },

@@ -44,6 +44,9 @@ export interface ManagerOptions {
   redisSentinel: string[] | undefined;
   redisMasterName: string | undefined;
   redisWaitReplicas: number | undefined;
+  redisReplicaWait: number;
+  bindRetry: number;
+  adoptWait: number | undefined;
   idempotencyTtl: number;
   idempotencyMax: number;
   workers: number;
@@ -309,6 +312,33 @@ export const OPTION_SPECS: OptionSpec[] = [
       "a write to Redis counts as done once this many replicas have it (Redis WAIT; fewer in time: the request fails, nothing acknowledged); default 1 with --redis-sentinel, else 0",
     default: undefined,
     parse: nonNegativeInt,
+  },
+  {
+    key: "redisReplicaWait",
+    flag: "--redis-replica-wait",
+    value: "<seconds>",
+    description:
+      "with --redis-wait-replicas: how long a write waits for its replicas to confirm it before it fails (at most 9.5 s)",
+    default: 3,
+    parse: positiveNumber,
+  },
+  {
+    key: "bindRetry",
+    flag: "--bind-retry",
+    value: "<seconds>",
+    description:
+      "with --standby: how long a manager taking over keeps trying to bind its control address, closed a moment before by this process",
+    default: 5,
+    parse: positiveNumber,
+  },
+  {
+    key: "adoptWait",
+    flag: "--adopt-wait",
+    value: "<seconds>",
+    description:
+      "after a restart or takeover: how long a task found running on a zqs worker waits for it to take the task back, before a retry (max_retries) or failing as cut off; default twice --worker-timeout",
+    default: undefined,
+    parse: positiveNumber,
   },
   {
     key: "idempotencyTtl",

@@ -56,8 +56,12 @@ export const helloSchema = z.object({
   draining: z.boolean().optional(),
   /** The version of this protocol it speaks (WORKER_WIRE_VERSION); absent: 1. */
   wire: z.number().int().positive().optional(),
-  /** The tasks it still runs (joining another manager after a failover, or after `who`): the manager takes them back. */
-  running: z.array(z.string().min(1).max(200)).max(100_000).optional(),
+  /**
+   * The tasks it still runs (joining another manager after a failover, or
+   * after `who`): the manager takes back those it dealt to this worker. How
+   * many: no more than its `slots` (the manager's hello-limits.ts).
+   */
+  running: z.array(z.string().min(1).max(200)).optional(),
 });
 
 /**

@@ -1,32 +1,43 @@
 /**
  * Two managers on one real redis-server with --standby (issue 24): the
  * standby answers ping/status and refuses the rest naming the active one;
- * kill -9 of the active while a client adds queue items and background tasks
- * (with idempotency keys, retried on the other manager) — the standby takes
- * over within the lease plus a second (by its own log's timestamps), every
- * item and task acknowledged is there exactly once; an idempotent repeat gets
- * the same reply; a manager SIGSTOPped past its lease writes nothing once
- * woken and steps down to standby.
+ * kill -9 of the active while 8 clients add queue items and background tasks
+ * (with idempotency keys, retried on the other manager) and a remote worker
+ * (`zqs worker --connect a,b`) runs a long task — the standby takes over
+ * (its time read from its own log), every item and task acknowledged is there
+ * exactly once, the remote task is taken back and completes there with its
+ * result kept, those of the old manager's own workers end cut off; an
+ * idempotent repeat gets the same reply; a manager SIGSTOPped past its lease
+ * writes nothing once woken and steps down to standby.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { RawClient, startManager, type RunningManager } from "../helpers/manager.js";
+import { freePort, RawClient, startManager, type RunningManager } from "../helpers/manager.js";
 import { startRedis, type RunningRedis } from "../helpers/redis.js";
-import { fn, openEnvironment, USER } from "../helpers/tasks.js";
+import { execute, fn, info, openEnvironment, USER, waitFinal, waitInfo } from "../helpers/tasks.js";
 import { ENV_OPEN_MS, waitUntil } from "../helpers/wait.js";
 import { call, SINGLE_KEY, startTestGateway } from "../http/helpers.js";
+import { gateModule, newGate } from "../helpers/startup.js";
+import type { RunningWorker } from "../remote/helpers.js";
+import { startWorker, waitWorker } from "../remote/helpers.js";
 
 const LEASE_S = 2;
 
 let redis: RunningRedis;
 const managers: RunningManager[] = [];
-
-function haArgs(): string[] {
-  return ["--redis-addr", redis.addr, "--standby", "--redis-lease", String(LEASE_S)];
-}
+const workers: RunningWorker[] = [];
+/** Each manager's socket for workers on other hosts. */
+const workerAddr = new Map<RunningManager, string>();
 
 async function startHa(): Promise<RunningManager> {
-  const m = await startManager({ args: haArgs() });
+  const addr = `tcp://127.0.0.1:${await freePort()}`;
+  const m = await startManager({
+    args: [
+      ...["--redis-addr", redis.addr, "--standby", "--redis-lease", String(LEASE_S)],
+      ...["--zmq-worker-addr", addr],
+    ],
+  });
   managers.push(m);
+  workerAddr.set(m, addr);
   return m;
 }
 
@@ -70,6 +81,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
+  for (const w of workers) await w.stop();
   for (const m of managers) {
     if (m.proc.signalCode === null && m.proc.exitCode === null) m.proc.kill("SIGCONT");
     await m.stop();
@@ -133,27 +145,71 @@ describe("a standby manager on a shared Redis store", () => {
     await once(a.controlAddr, { method: "queue_clear" });
   });
 
-  it("kill -9 of the active: the standby takes over (its time is the bench's), every acknowledged change there once", async () => {
+  it("kill -9 of the active under 8 clients and a remote task: the standby takes over, every acknowledged change there once, the remote task completes there", async () => {
     const c = new RawClient(a.controlAddr, { timeoutMs: ENV_OPEN_MS });
     await openEnvironment(c);
+    // A worker on another host that knows both managers runs a task until the test opens its gate.
+    const remote = startWorker(`${workerAddr.get(a)},${workerAddr.get(b)}`, {
+      name: "remote1",
+      tags: ["remote"],
+      only: true,
+      extra: { "10-gate.mjs": gateModule("func_for_test_gate") },
+    });
+    workers.push(remote);
+    await waitWorker(c, "remote1");
+    const gate = newGate();
+    const long = await execute(c, fn("func_for_test_gate", [gate.path]), {
+      run_in_background: true,
+      worker_tags: ["remote"],
+    });
+    await waitInfo(c, long, (i) => i.state === "running" && i.worker === "remote1");
     c.close();
+
     const addrs = [a.controlAddr, b.controlAddr];
+    const CLIENTS = 8;
+    const ROUNDS = 3;
     const items: string[] = [];
-    const tasks: string[] = [];
-    const N = 12;
-    for (let i = 0; i < N; i++) {
-      if (i === N / 2) await a.kill9();
-      const item = { item_type: "plan", name: "count", args: [["det1"]], kwargs: { num: i + 1 } };
-      const r = await untilAcknowledged(addrs, "queue_item_add", { item, ...USER }, `item-${i}`);
-      items.push((r.item as { item_uid: string } | undefined)?.item_uid ?? `lost-${i}`);
-      const t = await untilAcknowledged(
-        addrs,
-        "function_execute",
-        { item: fn("function_sleep", [i < N / 2 ? 30 : 0]), run_in_background: true, ...USER },
-        `task-${i}`,
-      );
-      tasks.push(t.task_uid as string);
-    }
+    /** Task uids by round: round 0 is acknowledged by the old manager (its long tasks are cut off). */
+    const tasks: string[][] = Array.from({ length: ROUNDS }, () => []);
+    let firstRound = 0;
+    let killed: Promise<void> | undefined;
+    await Promise.all(
+      Array.from({ length: CLIENTS }, async (_, k) => {
+        for (let round = 0; round < ROUNDS; round++) {
+          const n = round * CLIENTS + k;
+          const item = {
+            item_type: "plan",
+            name: "count",
+            args: [["det1"]],
+            kwargs: { num: n + 1 },
+          };
+          const r = await untilAcknowledged(
+            addrs,
+            "queue_item_add",
+            { item, ...USER },
+            `item-${n}`,
+          );
+          items.push((r.item as { item_uid: string } | undefined)?.item_uid ?? `lost-${n}`);
+          const t = await untilAcknowledged(
+            addrs,
+            "function_execute",
+            {
+              item: fn("function_sleep", [round === 0 ? 30 : 0]),
+              run_in_background: true,
+              ...USER,
+            },
+            `task-${n}`,
+          );
+          // A change made by the old manager whose reply was lost is told so (reply_lost, no uid).
+          if (t.reply_lost !== true) tasks[round]?.push(t.task_uid as string);
+          // Once every client's first round is acknowledged (so is the remote task's start
+          // mark: the store writes in order), the active manager is killed as they go on.
+          if (round === 0 && ++firstRound === CLIENTS) killed = a.kill9();
+        }
+      }),
+    );
+    await killed;
+    const N = CLIENTS * ROUNDS;
     // The standby's own account: when it took over, and when the lease it watched would lapse.
     const log = b.output();
     const took = /Role change at (\S+): standby -> active, took over the store/.exec(log);
@@ -181,26 +237,55 @@ describe("a standby manager on a shared Redis store", () => {
       .map((x) => x.kwargs.num)
       .sort((x, y) => x - y);
     expect(nums).toEqual(Array.from({ length: N }, (_, i) => i + 1));
-    // Every acknowledged task is known once: those of the old manager's own workers cut off.
-    for (const [i, uid] of tasks.entries()) {
-      const s = await waitUntil(async () => {
-        const r = await once(
-          b.controlAddr,
-          { method: "task_status", params: { task_uid: uid } },
-          5000,
-        );
-        return r?.status === "completed" ? r : undefined;
-      });
-      expect(s.status).toBe("completed");
-      const res = await once(b.controlAddr, { method: "task_result", params: { task_uid: uid } });
-      const result = res?.result as { success: boolean; msg: string };
-      if (i < N / 2) expect(result.msg).toMatch(/The manager stopped before the task ended/);
-      else expect(result.success, result.msg).toBe(true);
+    // Every acknowledged task is known once: the long ones of the old manager's own workers
+    // end cut off; the later ones ran on the new manager (or, acknowledged by the old one as
+    // it was killed, were cut off there).
+    let succeeded = 0;
+    for (const [round, uids] of tasks.entries()) {
+      for (const uid of uids) {
+        const s = await waitUntil(async () => {
+          const r = await once(
+            b.controlAddr,
+            { method: "task_status", params: { task_uid: uid } },
+            5000,
+          );
+          return r?.status === "completed" ? r : undefined;
+        });
+        expect(s.status).toBe("completed");
+        const res = await once(b.controlAddr, { method: "task_result", params: { task_uid: uid } });
+        const result = res?.result as { success: boolean; msg: string };
+        if (round === 0) expect(result.msg).toMatch(/The manager stopped before the task ended/);
+        else if (result.success) succeeded++;
+        else expect(result.msg).toMatch(/The manager stopped before the task ended/);
+      }
     }
+    // Those acknowledged by the new manager ran there.
+    expect(succeeded).toBeGreaterThan(0);
+
+    // The remote task was taken back by the new manager: its end there is its result.
+    const cb = new RawClient(b.controlAddr);
+    try {
+      await waitWorker(cb, "remote1", (r) => r.state === "online" && r.busy === 1);
+      expect(await info(cb, long)).toMatchObject({ state: "running", worker: "remote1" });
+      gate.open();
+      expect(await waitFinal(cb, long)).toMatchObject({ state: "completed", worker: "remote1" });
+      const res = await cb.request("task_result", { task_uid: long });
+      expect(res.result).toMatchObject({ success: true });
+      expect(typeof (res.result as { return_value: unknown }).return_value).toBe("number");
+    } finally {
+      cb.close();
+    }
+    expect(b.output()).toContain("Worker 'remote1' took back 1 running task(s)");
+
     const list = await once(b.controlAddr, { method: "tasks_list", params: {} }, 5000);
     const listed =
       (list?.tasks as { task_uid: string }[] | undefined)?.map((t) => t.task_uid) ?? [];
-    for (const uid of tasks) expect(listed.filter((u) => u === uid).length).toBe(1);
+    for (const uid of [long, ...tasks.flat()]) {
+      expect(listed.filter((u) => u === uid).length).toBe(1);
+    }
+    // One task per key, those whose reply was lost too.
+    const sleeps = (list?.tasks as { name: string }[]).filter((t) => t.name === "function_sleep");
+    expect(sleeps.length).toBe(N);
     // The environment was open under the old manager: the new one opened it.
     await waitUntil(async () => (await status(b))?.worker_environment_exists === true, ENV_OPEN_MS);
     // Status and /metrics tell the role, the failover and who holds the lease.

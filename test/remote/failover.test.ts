@@ -3,8 +3,13 @@
  * the second when the first is gone, and when its manager is lost mid-task it
  * says hello to the next one listing the task it still runs (`running`), then
  * reports the task there. Two raw ROUTER sockets play the managers, so the
- * test sees exactly what the agent says to each.
+ * test sees exactly what the agent says to each. And the manager's side: a
+ * manager killed and restarted on its store takes back the task a worker
+ * still runs, and keeps its result.
  */
+import { mkdtempSync, rmSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { Router } from "zeromq";
 import type { AgentMessage } from "../../src/protocol/worker-wire.js";
@@ -15,10 +20,12 @@ import {
   WORKER_WIRE_MAX_BYTES,
 } from "../../src/protocol/worker-wire.js";
 import { freePort, RawClient } from "../helpers/manager.js";
+import { execute, fn, info, openEnvironment, waitFinal, waitInfo } from "../helpers/tasks.js";
 import { newGate } from "../helpers/startup.js";
+import { RawWorker } from "./raw-worker.js";
 import { waitUntil } from "../helpers/wait.js";
 import type { RunningWorker } from "./helpers.js";
-import { startRemoteManager, startWorker, waitWorker } from "./helpers.js";
+import { startRemoteManager, startWorker, waitWorker, workersList } from "./helpers.js";
 
 const cleanup: (() => Promise<unknown>)[] = [];
 afterAll(async () => {
@@ -135,5 +142,120 @@ describe("a worker agent with several managers", () => {
     expect(w.output()).toContain(
       `Leaving the manager at ${gone} (no welcome within 3 s); joining ${workerAddr}`,
     );
+  });
+});
+
+describe("a manager restarted on its store (LMDB, no standby)", () => {
+  it("takes back the task a worker still runs (kill -9): its result is kept", async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), "zqs-adopt-restart-"));
+    cleanup.push(async () => rmSync(dir, { recursive: true, force: true }));
+    const storePath = path.join(dir, "store");
+    const workerPort = await freePort();
+    const args = ["--worker-timeout", "2"];
+    const first = await startRemoteManager({ storePath, workerPort, args });
+    cleanup.push(() => first.m.stop());
+    const w = worker(first.workerAddr, "keeper");
+    const c1 = new RawClient(first.m.controlAddr);
+    cleanup.push(async () => c1.close());
+    await openEnvironment(c1);
+    await waitWorker(c1, "keeper");
+    const gate = newGate();
+    const uid = await execute(c1, fn("gate", [gate.path]), { run_in_background: true });
+    await waitInfo(c1, uid, (i) => i.state === "running" && i.worker === "keeper");
+    // Writes reach the store in order: once a later task's accepted mark is durable (its
+    // reply waits for it), so is the start mark written when the first was dealt.
+    await execute(c1, fn("agent_pid"), { run_in_background: true });
+    await first.m.kill9();
+
+    const second = await startRemoteManager({ storePath, workerPort, args });
+    cleanup.push(() => second.m.stop());
+    const c2 = new RawClient(second.m.controlAddr);
+    cleanup.push(async () => c2.close());
+    expect((await c2.request("task_status", { task_uid: uid })).status).toBe("running");
+    // Another worker that claims the task (a guessed uid, a borrowed task) does not get it.
+    const impostor = new RawWorker(second.workerAddr);
+    cleanup.push(async () => impostor.close());
+    await impostor.hello("impostor", { running: [uid] });
+    expect((await impostor.answer()).type).toBe("welcome");
+    await waitUntil(() => second.m.output().includes("Ignored worker 'impostor''s claim of 1"));
+    // One that claims more tasks than it has slots is refused, naming why.
+    const greedy = new RawWorker(second.workerAddr);
+    cleanup.push(async () => greedy.close());
+    await greedy.hello("greedy", { running: [uid, "another"] });
+    expect(await greedy.answer()).toMatchObject({
+      type: "refused",
+      reason: "the worker lists 2 running tasks, more than its 1 slot(s) (zqs worker --slots)",
+    });
+    const row = await waitWorker(c2, "keeper", (r) => r.state === "online" && r.busy === 1);
+    expect(row.pid).toBe(w.proc.pid);
+    expect(await info(c2, uid)).toMatchObject({ state: "running", worker: "keeper" });
+    gate.open();
+    expect(await waitFinal(c2, uid)).toMatchObject({ state: "completed", worker: "keeper" });
+    const res = await c2.request("task_result", { task_uid: uid });
+    expect(res.result).toMatchObject({ success: true });
+    expect(typeof (res.result as { return_value: unknown }).return_value).toBe("number");
+    expect(second.m.output()).toContain("Worker 'keeper' took back 1 running task(s)");
+    expect((await workersList(c2)).find((r) => r.name === "impostor")?.busy).toBe(0);
+    expect(second.m.output()).not.toContain(`Dropped the result of task '${uid}'`);
+    // The worker's slot is free again: it takes the next task.
+    await openEnvironment(c2);
+    const next = await execute(c2, fn("agent_pid"), { run_in_background: true });
+    expect(await waitFinal(c2, next)).toMatchObject({ state: "completed", worker: "keeper" });
+  });
+
+  it("a task that ended while its worker was away: its end, sent after a hello that no longer lists it, is kept from that worker only", async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), "zqs-adopt-ended-"));
+    cleanup.push(async () => rmSync(dir, { recursive: true, force: true }));
+    const storePath = path.join(dir, "store");
+    const workerPort = await freePort();
+    const args = ["--worker-timeout", "10"];
+    const first = await startRemoteManager({ storePath, workerPort, args });
+    cleanup.push(() => first.m.stop());
+    const c1 = new RawClient(first.m.controlAddr);
+    cleanup.push(async () => c1.close());
+    await openEnvironment(c1);
+    const before = new RawWorker(first.workerAddr);
+    cleanup.push(async () => before.close());
+    await before.hello("raw");
+    expect((await before.answer()).type).toBe("welcome");
+    const uid = await execute(c1, fn("agent_pid"), { run_in_background: true });
+    await waitUntil(() => before.got("execute").some((m) => m.type === "execute" && m.id === uid));
+    // The store writes in order: once this mark is durable, the start mark is too.
+    await execute(c1, fn("agent_pid"), { run_in_background: true });
+    await first.m.kill9();
+    before.close();
+
+    const second = await startRemoteManager({ storePath, workerPort, args });
+    cleanup.push(() => second.m.stop());
+    const c2 = new RawClient(second.m.controlAddr);
+    cleanup.push(async () => c2.close());
+    const end = {
+      type: "task_done",
+      id: uid,
+      success: true,
+      msg: "",
+      traceback: "",
+      return_value: 7,
+      time_start: Date.now() / 1000,
+      time_stop: Date.now() / 1000,
+    };
+    // Another instance under the same name (it was not dealt the task): its end is dropped.
+    const other = new RawWorker(second.workerAddr);
+    cleanup.push(async () => other.close());
+    await other.hello("raw");
+    expect((await other.answer()).type).toBe("welcome");
+    await other.sendRaw(encodeWire({ ...end, return_value: 666 } as never));
+    await waitUntil(() => second.m.output().includes(`Dropped the result of task '${uid}'`));
+    expect((await c2.request("task_status", { task_uid: uid })).status).toBe("running");
+    await other.sendRaw(encodeWire({ type: "bye", msg: "done" }));
+    // The worker it was dealt to (same name and instance) ended it meanwhile: its hello
+    // lists nothing, its end comes after; it is kept.
+    const back = new RawWorker(second.workerAddr);
+    cleanup.push(async () => back.close());
+    await back.hello("raw", { instance: before.instance });
+    await back.sendRaw(encodeWire(end as never));
+    expect(await waitFinal(c2, uid)).toMatchObject({ state: "completed", worker: "raw" });
+    const res = await c2.request("task_result", { task_uid: uid });
+    expect(res.result).toMatchObject({ success: true, return_value: 7 });
   });
 });

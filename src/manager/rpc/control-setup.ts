@@ -15,10 +15,13 @@ export type ControlSetupOptions = Pick<
   | "zmqAllowedClients"
   | "zmqAllowedWorkers"
   | "zmqEncoding"
+  | "bindRetry"
 >;
 
-/** How long a control socket keeps trying an address this process closed a moment ago (ms). */
-export const BIND_RETRY_MS = 5000;
+/** How long a control socket keeps trying an address this process closed a moment ago (ms, --bind-retry). */
+export function bindRetryMs(opts: Pick<ManagerOptions, "bindRetry">): number {
+  return Math.round(opts.bindRetry * 1000);
+}
 
 /** The control server and its client allow-list (undefined without one). */
 export function controlServer(

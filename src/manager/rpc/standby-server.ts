@@ -5,7 +5,7 @@
  */
 import type { Logger } from "pino";
 import { Dispatcher } from "./dispatch.js";
-import { BIND_RETRY_MS, controlServer, type ControlSetupOptions } from "./control-setup.js";
+import { bindRetryMs, controlServer, type ControlSetupOptions } from "./control-setup.js";
 import type { ControlServer } from "./server.js";
 import { StatusState } from "../state.js";
 import { markStandby } from "../activity.js";
@@ -40,7 +40,7 @@ export class StandbyServer {
         onInternalError: (method, err) => this.log.error({ err }, `Internal error in '${method}'`),
       });
       const { control } = controlServer(this.opts, dispatcher, this.log, {
-        bindRetryMs: BIND_RETRY_MS,
+        bindRetryMs: bindRetryMs(this.opts),
       });
       this.control = control;
       await control.bind();

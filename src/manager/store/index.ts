@@ -50,6 +50,8 @@ export interface OpenStoreOptions {
   redisMasterName?: string | undefined;
   /** Replicas that must confirm each Redis write (default 1 with Sentinel, else 0). */
   redisWaitReplicas?: number | undefined;
+  /** How long a Redis write waits for its replicas, in seconds (--redis-replica-wait, default 3). */
+  redisReplicaWait?: number | undefined;
   /** Redis: written into the lease. */
   identity?: ManagerIdentity | undefined;
   /** Redis: wait for the store however long another manager holds it. */
@@ -74,6 +76,9 @@ export async function openStore(opts: OpenStoreOptions): Promise<Store> {
       addr: opts.redisAddr ?? "",
       sentinels: sentinel,
       waitReplicas: opts.redisWaitReplicas ?? (sentinel ? 1 : 0),
+      ...(opts.redisReplicaWait !== undefined
+        ? { replicaWaitMs: Math.round(opts.redisReplicaWait * 1000) }
+        : {}),
       prefix: opts.redisNamePrefix,
       leaseMs: opts.redisLease === undefined ? undefined : Math.round(opts.redisLease * 1000),
       log: opts.log,

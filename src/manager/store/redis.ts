@@ -56,6 +56,8 @@ export interface RedisStoreOptions {
    * it counts as done; a write fewer replicas confirmed in time fails. 0: no wait.
    */
   waitReplicas?: number | undefined;
+  /** How long a write waits for its replicas (ms, --redis-replica-wait; default REPLICA_WAIT_MS). */
+  replicaWaitMs?: number | undefined;
   /** Written into the lease (a standby names the active manager by it). */
   identity?: ManagerIdentity | undefined;
   /** Wait for the store however long another manager holds it (see redis-lease.ts). */
@@ -74,7 +76,7 @@ export interface RedisStoreOptions {
   log?: StoreLog | undefined;
 }
 
-/** How long a write waits for its replicas (--redis-wait-replicas), in ms. */
+/** How long a write waits for its replicas (--redis-wait-replicas) by default, in ms (--redis-replica-wait). */
 const REPLICA_WAIT_MS = 3000;
 
 export function parseRedisAddr(addr: string): { host: string; port: number } {
@@ -108,6 +110,7 @@ export class RedisStore implements Store {
   private lease: RedisLease | undefined;
   /** Replicas that must confirm each write (Redis WAIT); 0: none. */
   private waitReplicas = 0;
+  private replicaWaitMs = REPLICA_WAIT_MS;
   private readonly keys: {
     doc: (name: string) => string;
     history: string;
@@ -202,6 +205,7 @@ export class RedisStore implements Store {
     started = true;
     const store = new RedisStore(client, addr, opts.prefix, () => lastError);
     store.waitReplicas = opts.waitReplicas ?? 0;
+    store.replicaWaitMs = opts.replicaWaitMs ?? REPLICA_WAIT_MS;
     try {
       store.lease = await RedisLease.take(client, {
         key: store.keys.owner,
@@ -298,7 +302,7 @@ export class RedisStore implements Store {
   private async replicated(): Promise<void> {
     const timeout = Math.max(
       1,
-      Math.min(REPLICA_WAIT_MS, (this.client.options.commandTimeout ?? 10_000) - 500),
+      Math.min(this.replicaWaitMs, (this.client.options.commandTimeout ?? 10_000) - 500),
     );
     let got: number;
     try {
@@ -308,7 +312,7 @@ export class RedisStore implements Store {
     }
     if (got < this.waitReplicas) {
       throw new StoreError(
-        `Cannot write to the Redis store at ${this.location}: ${got} replica(s) of the ${this.waitReplicas} needed (--redis-wait-replicas) confirmed the write within ${timeout} ms; it may be lost if the master fails`,
+        `Cannot write to the Redis store at ${this.location}: ${got} replica(s) of the ${this.waitReplicas} needed (--redis-wait-replicas) confirmed the write within ${timeout} ms (--redis-replica-wait); it may be lost if the master fails`,
       );
     }
   }

@@ -75,6 +75,8 @@ export interface TaskDealer {
   started(uid: string, timeSec: number): void;
   lend(uid: string): void;
   reclaim(uid: string): void;
+  /** A task found running at start, taken back by `worker`: it holds a slot there. */
+  adopt(uid: string, worker: string): void;
   workerLost(worker: string): void;
   localGone(): void;
   workerCount(): number;
@@ -97,7 +99,7 @@ export interface LifecycleContext {
   tasks: LifecycleTasks;
   dealer: TaskDealer;
   pool: LifecyclePool;
-  log: Pick<Logger, "warn">;
+  log: Pick<Logger, "warn" | "info">;
   cancelGraceSec: number;
   /** Now and a timer for delayed tasks (the real clock unless a test gives a fake one). */
   clock?: Clock;

@@ -46,8 +46,7 @@ import type { TaskMessage } from "../workers/pool.js";
 import type { FinalState, FunctionCall, RunPlace, TaskRecord, TaskStats } from "./task-record.js";
 import { clear, ENDED_AS, MAX_BACKOFF_SEC, newLife } from "./lifecycle-context.js";
 import { DueTimer, REAL_CLOCK } from "../due-timer.js";
-import type { AcceptedMark } from "./task-store.js";
-import type { Delayed } from "./task-record.js";
+import { CUT_OFF_MSG, type HeldTask, type ResumedTask, type StartMark } from "./task-store.js";
 import type {
   CancelOutcome,
   Life,
@@ -72,6 +71,10 @@ export class TaskLifecycle {
   private readonly pool: LifecyclePool;
   /** Scheduled tasks by their start. */
   private readonly delays: DueTimer;
+  /** Tasks found running at start that wait for their worker on another host: their start marks. */
+  private readonly unclaimed = new Map<string, StartMark>();
+  /** Ends the wait of the tasks found running at start (--adopt-wait). */
+  private adoptTimer: NodeJS.Timeout | undefined;
 
   constructor(private readonly ctx: LifecycleContext) {
     this.delays = new DueTimer(ctx.clock ?? REAL_CLOCK, (uid) => void this.onDue(uid));
@@ -122,8 +125,9 @@ export class TaskLifecycle {
       dedup: links.dedup,
       createdAt: links.createdAt,
       retryOf: links.retryOf,
-      delayed: startAt !== undefined ? { at: startAt, call, options: { ...o } } : undefined,
-      // The options as they came: task_info lists those given (task-views.ts), off the hot path.
+      delayed: startAt !== undefined ? { at: startAt } : undefined,
+      // The options as they came: task_info lists those given (task-views.ts), off the hot
+      // path; the accepted mark keeps them (a restart submits it again or retries it).
       call: { args: call.args, kwargs: call.kwargs, options: o },
     });
     this.lives.set(uid, life);
@@ -166,14 +170,14 @@ export class TaskLifecycle {
    * again, as they were (uid, call, options, requester, time); one whose time
    * has passed is due at once.
    */
-  resume(list: readonly { uid: string; accepted: AcceptedMark & { delayed: Delayed } }[]): void {
+  resume(list: readonly ResumedTask[]): void {
     for (const { uid, accepted: a } of list) {
-      const { at, call, options } = a.delayed;
+      const { at, call } = a;
       this.submit(
         uid,
-        call,
+        { name: a.name, args: call.args, kwargs: call.kwargs },
         a.background,
-        { ...(options as TaskOptions), startAt: at },
+        { ...(call.options as TaskOptions), startAt: at },
         undefined,
         {
           user: a.user ?? null,
@@ -184,6 +188,98 @@ export class TaskLifecycle {
         },
       );
     }
+  }
+
+  /**
+   * At start: the function tasks that ran when the manager stopped, `running`
+   * on no worker. One dealt to a worker on another host (a start mark) waits
+   * up to `waitMs` for that worker to take it back (`claim`); the others (the
+   * old manager's own workers, a mark lost in the crash) and those not taken
+   * back in time are retried where their options allow, else end cut off.
+   */
+  resumeRunning(list: readonly HeldTask[], waitMs: number): void {
+    const now: string[] = [];
+    for (const { uid, accepted: a, start } of list) {
+      const o = a.call.options as TaskOptions;
+      this.lives.set(uid, newLife(uid, o, false));
+      this.dealer.add({
+        uid,
+        call: { name: a.name, args: a.call.args, kwargs: a.call.kwargs },
+        background: a.background,
+        priority: o.priority ?? 0,
+        tags: o.worker_tags ?? [],
+        run: undefined,
+      });
+      if (start) this.unclaimed.set(uid, start);
+      else now.push(uid);
+    }
+    for (const uid of now) this.unadopted(uid);
+    if (this.unclaimed.size === 0) return;
+    this.ctx.log.info(
+      `${this.unclaimed.size} task(s) ran on workers on other hosts when the manager stopped: ` +
+        `they wait up to ${waitMs / 1000} s (--adopt-wait) for their workers to take them back`,
+    );
+    this.adoptTimer = setTimeout(() => {
+      this.adoptTimer = undefined;
+      for (const uid of [...this.unclaimed.keys()]) this.unadopted(uid);
+    }, waitMs);
+  }
+
+  /** A task found running at start that no worker takes back: retried if it may be, else cut off. */
+  private unadopted(uid: string): void {
+    this.unclaimed.delete(uid);
+    const rec = this.tasks.active(uid);
+    const life = this.lives.get(uid);
+    if (!rec || !life) return;
+    // One whose dependencies had not all completed never ran: it ends as before.
+    const ready = rec.after.every((d) => this.tasks.get(d)?.state === "completed");
+    if (ready && rec.attempts <= life.maxRetries) this.retry(life, CUT_OFF_MSG);
+    else this.tasks.finish(uid, "failed", { msg: CUT_OFF_MSG });
+  }
+
+  /**
+   * A worker on another host says (in its hello) that it runs `uids`. Those
+   * found running at start whose start mark names this worker (its name,
+   * instance and, with CURVE, key) are its own again: assigned to it, its
+   * reports applied from now on. Any other claim (a worker that borrows
+   * another's name, or guesses uids) is ignored and logged (unless `quiet`).
+   * The tasks taken back, with their attempts.
+   */
+  claim(
+    worker: { name: string; instance: string; key: string | undefined },
+    uids: readonly string[],
+    quiet = false,
+  ): { uid: string; attempt: number }[] {
+    const taken: { uid: string; attempt: number }[] = [];
+    const ignored: string[] = [];
+    for (const uid of uids) {
+      const start = this.unclaimed.get(uid);
+      if (
+        start?.worker !== worker.name ||
+        start.instance !== worker.instance ||
+        start.key !== worker.key
+      ) {
+        ignored.push(uid);
+        continue;
+      }
+      this.unclaimed.delete(uid);
+      this.tasks.started(uid, worker.name, Date.now() / 1000);
+      this.dealer.adopt(uid, worker.name);
+      this.startTimeout(uid);
+      taken.push({ uid, attempt: start.attempt });
+    }
+    if (taken.length > 0) {
+      this.ctx.log.info(`Worker '${worker.name}' took back ${taken.length} running task(s)`);
+    }
+    if (ignored.length > 0 && !quiet) {
+      const some = ignored.slice(0, 5).map((u) => `'${u}'`);
+      this.ctx.log.warn(
+        `Ignored worker '${worker.name}''s claim of ${ignored.length} running task(s) ` +
+          `(${some.join(", ")}${ignored.length > 5 ? ", ..." : ""}): not dealt to it, or not waiting to be taken back`,
+      );
+    }
+    if (this.unclaimed.size === 0) this.adoptTimer = clear(this.adoptTimer);
+    return taken;
   }
 
   /** A scheduled task's time has come: it waits for a worker as any pending task. */
@@ -222,6 +318,12 @@ export class TaskLifecycle {
         : { outcome: "not_found" };
     }
     if (rec.result) return { outcome: "already_completed" };
+    if (this.unclaimed.delete(uid)) {
+      this.tasks.finish(uid, "cancelled", {
+        msg: "The task was cancelled while it waited for its worker to take it back after the manager's restart",
+      });
+      return { outcome: "cancelled" };
+    }
     if (this.tasks.isEnding(uid)) {
       return {
         outcome: "cancelling",
@@ -261,6 +363,7 @@ export class TaskLifecycle {
   }
 
   close(): void {
+    this.adoptTimer = clear(this.adoptTimer);
     this.delays.close();
     for (const life of this.lives.values()) this.clearTimers(life);
     for (const t of this.graceTimers.values()) clearTimeout(t);

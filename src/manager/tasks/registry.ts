@@ -32,8 +32,15 @@ import { EVENT_OF_FINAL, qsTaskEvent, type TaskRegistryEvents } from "./task-eve
 import { TaskIndexes } from "./task-indexes.js";
 import { DedupIndex, dedupScope } from "./dedup.js";
 import { REAL_CLOCK } from "../due-timer.js";
-import { cutOff, restoreResults, TaskStore, type AcceptedMark } from "./task-store.js";
-import type { Delayed } from "./task-record.js";
+import {
+  cutOff,
+  restoreResults,
+  TaskStore,
+  type AcceptedMark,
+  type HeldTask,
+  type ResumedTask,
+  type StartMark,
+} from "./task-store.js";
 import {
   countsByState,
   taskInfo,
@@ -67,7 +74,9 @@ export class TaskRegistry {
   /** Which task holds each dedup key (dedup.ts). */
   private readonly dedup = new DedupIndex(REAL_CLOCK);
   /** Delayed tasks found `scheduled` in the store at start, to be submitted again (takeResumable). */
-  private resumable: { uid: string; accepted: AcceptedMark & { delayed: Delayed } }[] = [];
+  private resumable: ResumedTask[] = [];
+  /** Function tasks found running at start (their records `running`), for the lifecycle (takeHeld). */
+  private held: HeldTask[] = [];
 
   private readonly state: TaskRegistryContext["state"];
   private readonly activity: TaskRegistryContext["activity"];
@@ -146,6 +155,11 @@ export class TaskRegistry {
     const rec = this.active(uid);
     if (!rec) return;
     this.ix.untrack(rec);
+    if (rec.startMarked) {
+      // Dealt again: the mark of the attempt before is stale (a remote worker writes its own).
+      rec.startMarked = false;
+      this.persist.background([TaskStore.startGone(uid)]);
+    }
     rec.attempts++;
     rec.progress = 0;
     rec.heardStart = false;
@@ -154,6 +168,18 @@ export class TaskRegistry {
     this.setState(rec, "running", at);
     this.ix.track(rec);
     this.emit(rec, "task-received", { worker: rec.worker });
+  }
+
+  /**
+   * Dealt to a worker on another host: which one runs which attempt, stored
+   * in the background (after a restart only that worker may take it back).
+   * Tasks of a run have no mark of their own (restore cuts them off).
+   */
+  startedRemotely(uid: string, mark: StartMark): void {
+    const rec = this.active(uid);
+    if (!rec?.call || rec.runUid !== null) return;
+    rec.startMarked = true;
+    this.persist.writeStart(uid, mark);
   }
 
   /** The worker began running it (task-started). */
@@ -379,10 +405,12 @@ export class TaskRegistry {
 
   /** Take the stored results at start (see restoreResults in task-store.ts). */
   restore(stored: readonly StoredResult[]): void {
-    const { kept, gone, ops, resume } = restoreResults(stored, this.retentionSec, Date.now());
+    const { kept, gone, ops, resume, held } = restoreResults(stored, this.retentionSec, Date.now());
     this.resumable = resume;
+    this.held = held;
     for (const uid of gone) this.ix.remember(uid);
     for (const { rec, at } of kept) this.adopt(rec, at);
+    for (const h of held) this.hold(h);
     this.persist.background(ops);
     if (stored.length > 0) this.state.bump("task_results_uid");
   }
@@ -404,10 +432,57 @@ export class TaskRegistry {
   }
 
   /** The delayed tasks found scheduled at start (once): the lifecycle submits them again. */
-  takeResumable(): { uid: string; accepted: AcceptedMark & { delayed: Delayed } }[] {
+  takeResumable(): ResumedTask[] {
     const r = this.resumable;
     this.resumable = [];
     return r;
+  }
+
+  /**
+   * The function tasks found running at start (once): their records are
+   * `running` on no worker yet; the lifecycle waits for their workers to take
+   * them back, or retries or ends them.
+   */
+  takeHeld(): HeldTask[] {
+    const h = this.held;
+    this.held = [];
+    return h;
+  }
+
+  /**
+   * A function task that ran when the manager stopped: `running` (its attempt
+   * the start mark's), on no worker until one takes it back (`started`); not
+   * in any worker's set meanwhile, so that no loss of a worker touches it.
+   */
+  private hold({ uid, accepted: a, start }: HeldTask): void {
+    const o = a.call.options as { after?: string[]; priority?: number };
+    const rec = newRecord(
+      {
+        uid,
+        name: a.name,
+        kind: a.kind,
+        background: a.background,
+        after: o.after ?? [],
+        priority: o.priority ?? 0,
+        user: a.user ?? null,
+        group: a.group ?? null,
+        parent: a.parent ?? null,
+        createdAt: a.createdAt,
+        call: a.call,
+        ...(a.dedup ? { dedup: a.dedup } : {}),
+      },
+      Date.now(),
+    );
+    rec.state = "running";
+    rec.attempts = start?.attempt ?? 1;
+    rec.dispatchedAt = a.createdAt;
+    rec.heardStart = true;
+    rec.startMarked = start !== undefined;
+    this.records.set(uid, rec);
+    this.ix.link(rec);
+    this.activeCount++;
+    if (rec.background) this.setBackground(this.background + 1);
+    if (rec.dedup) this.dedup.claim(dedupScope(rec.user, rec.group, rec.dedup.key), uid);
   }
 
   /** A final record rebuilt from the store, kept until `at`. */

@@ -228,6 +228,14 @@ export class TaskScheduler {
     if (job.worker !== undefined) this.take(job.worker, 1);
   }
 
+  /** A task found running at start, taken back by `worker` (not dealt here): it holds a slot there. */
+  adopt(uid: string, worker: string): void {
+    const job = this.jobs.get(uid);
+    if (!job || job.worker !== undefined) return;
+    job.worker = worker;
+    this.take(worker, 1);
+  }
+
   /** A worker is gone (its tasks were dealt with): what was known of it goes. */
   workerLost(worker: string): void {
     this.callMs.delete(worker);

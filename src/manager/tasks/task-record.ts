@@ -73,16 +73,14 @@ export interface NewTask {
   createdAt?: number;
   /** The task this one retries (task_retry), or null. */
   retryOf?: string | null;
-  /** Its call's arguments and task options, kept for task_info and task_retry (not stored). */
+  /** Its call's arguments and task options, kept for task_info and task_retry, and in its accepted mark. */
   call?: KeptCall;
 }
 
-/** A delayed task: when it may start, and its call and options (to submit it again after a restart). */
+/** A delayed task: when it may start (its call, to submit it again after a restart, is its `call`). */
 export interface Delayed {
   /** Epoch ms. */
   at: number;
-  call: { name: string; args: unknown[]; kwargs: Record<string, unknown> };
-  options: Record<string, unknown>;
 }
 
 /** A task's dedup key, as given (its scope is the task's user and group), and its ttl in seconds. */
@@ -166,15 +164,17 @@ export interface TaskRecord {
   heardStart: boolean;
   /** Not started before this time (epoch ms), or undefined. */
   notBefore: number | undefined;
-  /** While it is `scheduled`: its call and options, for its accepted mark. */
+  /** While it is `scheduled`: when it may start, for its accepted mark. */
   delayed: Delayed | undefined;
   dedup: Dedup | undefined;
   /** Timing marks along its path (only with ZQS_TRACE_TASKS=1; see task-trace.ts). */
   trace?: TaskTrace;
   /** The task this one retries (task_retry), or null. */
   retryOf: string | null;
-  /** Its arguments and options (function tasks of this manager's life; not kept across a restart). */
+  /** Its arguments and options (function tasks; its accepted mark keeps them across a restart). */
   call?: KeptCall;
+  /** A start mark was written for it (dealt to a worker on another host): removed when it ends. */
+  startMarked?: boolean;
 }
 
 export interface TaskStats {

@@ -14,7 +14,7 @@
  * restart.
  */
 import type { StoreOp, StoredResult } from "../store/types.js";
-import type { CompletedResult, Dedup, Delayed, FinalState, TaskRecord } from "./task-record.js";
+import type { CompletedResult, Dedup, FinalState, KeptCall, TaskRecord } from "./task-record.js";
 
 /** How long an "accepted" mark may stay in the store (it is replaced when the task ends). */
 const ACCEPTED_KEPT_SEC = 10 * 365 * 24 * 3600;
@@ -30,12 +30,36 @@ export interface AcceptedMark {
   user?: string | null;
   group?: string | null;
   parent?: string | null;
-  /** A task still `scheduled`: when it may start, its call and options (submitted again at start). */
-  delayed?: Delayed;
+  /** A function task's call: a delayed one is submitted again, one cut off may be retried. */
+  call?: KeptCall;
+  /** A task still `scheduled`: when it may start (epoch ms). */
+  at?: number;
   dedup?: Dedup;
 }
 
-/** What a task's accepted mark keeps of it. */
+/**
+ * Which worker on another host runs which attempt of a task (written in the
+ * background when it is dealt there): after a restart or a takeover, only
+ * that worker (its name, instance and, with CURVE, key) may take it back.
+ */
+export interface StartMark {
+  worker: string;
+  instance: string;
+  key?: string;
+  attempt: number;
+}
+
+/** A stored mark of a task that ran when the manager stopped, found at start. */
+export interface HeldTask {
+  uid: string;
+  accepted: AcceptedMark & { call: KeptCall };
+  start: StartMark | undefined;
+}
+
+/** The stored key of a task's start mark (beside its results: `<uid>` + this). */
+export const START_SUFFIX = "#start";
+
+/** What a task's accepted mark keeps of it (its call by reference: no copy). */
 function acceptedMark(rec: TaskRecord): AcceptedMark {
   return {
     name: rec.name,
@@ -44,7 +68,8 @@ function acceptedMark(rec: TaskRecord): AcceptedMark {
     createdAt: rec.createdAt,
     ...(rec.user !== null ? { user: rec.user, group: rec.group } : {}),
     ...(rec.parent !== null ? { parent: rec.parent } : {}),
-    ...(rec.delayed ? { delayed: rec.delayed } : {}),
+    ...(rec.call ? { call: rec.call } : {}),
+    ...(rec.delayed ? { at: rec.delayed.at } : {}),
     ...(rec.dedup ? { dedup: rec.dedup } : {}),
   };
 }
@@ -135,8 +160,9 @@ export class TaskStore {
 
   /**
    * A delayed task's time has come: its accepted mark is written again
-   * without its call (so that a restart from now on cuts it off as any task
-   * that was pending, rather than running it again); resolves once durable.
+   * without its start time (so that a restart from now on treats it as any
+   * task that was pending or running, rather than submitting it again as
+   * scheduled); resolves once durable.
    */
   async rewriteAccepted(rec: TaskRecord): Promise<void> {
     const mark = this.markOps(rec);
@@ -160,6 +186,26 @@ export class TaskStore {
         expiresAt: Math.max(rec.createdAt, rec.notBefore ?? 0) / 1000 + ACCEPTED_KEPT_SEC,
       },
     ];
+  }
+
+  /**
+   * The task is dealt to a worker on another host: its start mark, in the
+   * background (never awaited: one lost in a crash leaves the task cut off).
+   */
+  writeStart(uid: string, mark: StartMark): void {
+    this.background([
+      {
+        op: "result_put",
+        uid: uid + START_SUFFIX,
+        result: mark,
+        expiresAt: Date.now() / 1000 + ACCEPTED_KEPT_SEC,
+      },
+    ]);
+  }
+
+  /** The task's start mark is stale (it ended, or runs elsewhere now): its removal. */
+  static startGone(uid: string): StoreOp {
+    return { op: "result_delete", uid: uid + START_SUFFIX };
   }
 
   /** Resolves once the task's accepted mark is durable: before a reply acknowledges it. */
@@ -189,17 +235,11 @@ export class TaskStore {
       copy.info = info;
       stored = copy;
     }
-    this.durably(
-      [
-        {
-          op: "result_put",
-          uid: rec.uid,
-          result: stored,
-          expiresAt: expiresAt / 1000,
-        },
-      ],
-      then,
-    );
+    const ops: StoreOp[] = [
+      { op: "result_put", uid: rec.uid, result: stored, expiresAt: expiresAt / 1000 },
+    ];
+    if (rec.startMarked) ops.push(TaskStore.startGone(rec.uid));
+    this.durably(ops, then);
   }
 
   /**
@@ -227,13 +267,19 @@ export class TaskStore {
   }
 }
 
+/** A delayed task found `scheduled` at start: submitted again as it was. */
+export type ResumedTask = { uid: string; accepted: AcceptedMark & { call: KeptCall; at: number } };
+
 /**
  * What the stored results at start stand for: records still within their
  * retention (bounded by the retention in force now), uids whose retention
- * ended (deleted), tasks accepted but not ended when the manager stopped
- * (failed results saying so, kept for the retention from now), and delayed
- * tasks still `scheduled` (`resume`: submitted again, their marks kept).
- * `ops`: what to write for them.
+ * ended (deleted), delayed tasks still `scheduled` (`resume`: submitted
+ * again, their marks kept), function tasks accepted and not ended when the
+ * manager stopped that may go on (`held`: with their call, and their start
+ * mark when one was dealt to a worker on another host, which may take it
+ * back; or retried, their options allowing), and the other tasks accepted and
+ * not ended (failed results saying so, final at once and kept for the
+ * retention from now). `ops`: what to write for them.
  */
 export function restoreResults(
   stored: readonly StoredResult[],
@@ -243,17 +289,38 @@ export function restoreResults(
   kept: Restored[];
   gone: string[];
   ops: StoreOp[];
-  resume: { uid: string; accepted: AcceptedMark & { delayed: Delayed } }[];
+  resume: ResumedTask[];
+  held: HeldTask[];
 } {
-  const resume: { uid: string; accepted: AcceptedMark & { delayed: Delayed } }[] = [];
+  const resume: ResumedTask[] = [];
+  const held: HeldTask[] = [];
   const kept: Restored[] = [];
   const gone: string[] = [];
   const ops: StoreOp[] = [];
   const cut: StoreOp[] = [];
+  const starts = new Map<string, StartMark>();
+  for (const s of stored) {
+    if (s.uid.endsWith(START_SUFFIX)) {
+      starts.set(s.uid.slice(0, -START_SUFFIX.length), s.result as StartMark);
+    }
+  }
   for (const s of [...stored].sort((a, b) => a.expiresAt - b.expiresAt)) {
+    if (s.uid.endsWith(START_SUFFIX)) continue;
     const accepted = (s.result as { accepted?: AcceptedMark }).accepted;
-    if (accepted?.delayed) {
-      resume.push({ uid: s.uid, accepted: { ...accepted, delayed: accepted.delayed } });
+    const call = accepted?.call;
+    if (accepted && call && accepted.at !== undefined) {
+      resume.push({ uid: s.uid, accepted: { ...accepted, call, at: accepted.at } });
+      continue;
+    }
+    const start = starts.get(s.uid);
+    // Held: one a worker on another host may take back, or one its options retry.
+    if (
+      accepted &&
+      call &&
+      (start || ((call.options.max_retries as number | undefined) ?? 0) > 0)
+    ) {
+      held.push({ uid: s.uid, accepted: { ...accepted, call }, start });
+      starts.delete(s.uid);
       continue;
     }
     if (accepted) {
@@ -273,8 +340,13 @@ export function restoreResults(
     const { info = {}, ...result } = s.result as CompletedResult & { info?: StoredInfo };
     kept.push({ rec: restoredRecord(s.uid, result, info), at });
   }
-  return { kept, gone, ops: [...ops, ...cut], resume };
+  // Start marks of tasks no longer held (they ended as a crash came): stale.
+  for (const uid of starts.keys()) ops.push(TaskStore.startGone(uid));
+  return { kept, gone, ops: [...ops, ...cut], resume, held };
 }
+
+/** Why a task that ran when the manager stopped ended (or was retried). */
+export const CUT_OFF_MSG = "The manager stopped before the task ended: its outcome is unknown";
 
 /** The failed result of a task the stop cut off (kept for the retention from now); its store op. */
 export function cutOff(
@@ -286,7 +358,7 @@ export function cutOff(
   const result: CompletedResult = {
     task_uid: uid,
     success: false,
-    msg: "The manager stopped before the task ended: its outcome is unknown",
+    msg: CUT_OFF_MSG,
     traceback: "",
     return_value: null,
     time_start: accepted.createdAt / 1000,

@@ -1,7 +1,8 @@
 /**
  * Bounds on what a worker announces in its hello, checked before any costly
  * work: the size before the message is decoded, the counts before its schema
- * is checked. A hello past one is refused, the refusal naming the option.
+ * is checked (the tasks it says it still runs: no more than its slots). A
+ * hello past one is refused, the refusal naming the option.
  */
 export interface HelloLimits {
   /** --worker-max-functions */
@@ -33,6 +34,11 @@ export function helloCountRefusal(
   }
   if (Array.isArray(tags) && tags.length > limits.maxTags) {
     return `the worker has ${tags.length} tags, more than the manager's --worker-max-tags (${limits.maxTags})`;
+  }
+  // A worker runs at most one task per slot (one process each): it cannot still run more.
+  const { running, slots } = value;
+  if (Array.isArray(running) && typeof slots === "number" && running.length > slots) {
+    return `the worker lists ${running.length} running tasks, more than its ${slots} slot(s) (zqs worker --slots)`;
   }
   return undefined;
 }

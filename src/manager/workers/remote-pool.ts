@@ -41,6 +41,7 @@ import { ConsoleLimit, DEFAULT_CONSOLE_BURST, DEFAULT_CONSOLE_RATE } from "../co
 import { routerLoop } from "../rpc/router-loop.js";
 import { SendQueue } from "../rpc/sendqueue.js";
 import type { HelloLimits } from "./hello-limits.js";
+import type { RemoteTaskMarks } from "./task-marks.js";
 import type { Visited } from "./liveness.js";
 import { HeartbeatPace, managerBeatMs, VisitHeap } from "./liveness.js";
 import { helloCountRefusal, helloSizeRefusal } from "./hello-limits.js";
@@ -131,6 +132,8 @@ export interface RemotePoolOptions {
   forgetAfterMs: number;
   /** Heartbeats a second of all the workers together, before their pace slows (--worker-heartbeat-rate). */
   heartbeatRate: number;
+  /** Start marks of the tasks dealt, and claims of running tasks after a restart or takeover. */
+  marks?: RemoteTaskMarks | undefined;
 }
 
 /** worker-heartbeat events are published at most this often per worker. */
@@ -231,7 +234,11 @@ export class RemoteWorkerPool extends EventEmitter<TaskWorkerPoolEvents> impleme
   sendTasks(workerId: string, tasks: readonly ExecuteFunctionMsg[]): void {
     const w = this.byName.get(workerId);
     if (!w) return;
-    for (const t of tasks) w.assigned.set(t.id, t.attempt);
+    const marks = this.opts.marks;
+    for (const t of tasks) {
+      w.assigned.set(t.id, t.attempt);
+      marks?.dealt(w, t.id, t.attempt);
+    }
     const [first] = tasks;
     if (first === undefined) return;
     if (tasks.length === 1) this.send(w, first);
@@ -465,6 +472,7 @@ export class RemoteWorkerPool extends EventEmitter<TaskWorkerPoolEvents> impleme
       tags,
     };
     this.byRoute.set(key, w);
+    if (m.running && this.opts.marks) this.takeBack(w, m.running, this.opts.marks);
     this.paceFor(now);
     const { intervalMs, lossMs } = this.pace.pace;
     this.send(w, { type: "welcome", heartbeat_ms: intervalMs, timeout_ms: lossMs });
@@ -479,6 +487,17 @@ export class RemoteWorkerPool extends EventEmitter<TaskWorkerPoolEvents> impleme
     );
     this.event("worker-online", w);
     this.emit("worker-joined");
+  }
+
+  /**
+   * Its hello lists tasks it still runs (a restart or takeover of the
+   * manager): those it may take back are assigned to it again (their reports
+   * applied from now on); the tasks area ignores and logs the rest.
+   */
+  private takeBack(w: RemoteWorker, running: readonly string[], marks: RemoteTaskMarks): void {
+    const claimed = running.filter((uid) => !w.assigned.has(uid));
+    if (claimed.length === 0) return;
+    for (const { uid, attempt } of marks.claim(w, claimed)) w.assigned.set(uid, attempt);
   }
 
   private onMessage(w: RemoteWorker, m: AgentMessage): void {
@@ -517,6 +536,11 @@ export class RemoteWorkerPool extends EventEmitter<TaskWorkerPoolEvents> impleme
   }
 
   private onTaskMessage(w: RemoteWorker, m: TaskMessage): void {
+    // The end of a task it ran for the manager before, ended before its hello could list
+    // it: taken back if its start mark names this worker.
+    if (m.type === "task_done" && this.opts.marks && !w.assigned.has(m.id)) {
+      for (const t of this.opts.marks.claim(w, [m.id], true)) w.assigned.set(t.uid, t.attempt);
+    }
     // A subtask is asked for by a task that runs there now.
     if (!w.assigned.has(m.type === "subtask" ? m.parent : m.id)) {
       if (m.type === "task_done") {

@@ -24,6 +24,12 @@
  *    (`running`), the manager that welcomes it takes them back, and their
  *    reports (those not yet sent too) go to it. Only when no manager has
  *    welcomed it within the timeout does the orphan policy apply to them.
+ *  - Task ends are kept from when they are sent until the manager next shows
+ *    it knows this connection (any message but `who`). A `who` or a change of
+ *    manager means they may not have been applied (a task that ended while
+ *    the manager was down, its end answered `who` by the restarted one): they
+ *    go again after the welcome, and the manager takes back a task whose end
+ *    it was waiting for (one it applied already drops the copy).
  *  - Tasks dealt beyond its slots wait here, highest priority first, and go to
  *    the first free process; a cancel of a waiting one ends it unrun. What its
  *    processes report in one turn goes to the manager as one message (wire 2).
@@ -72,6 +78,11 @@ export interface AgentOptions {
 
 type AgentState = "joining" | "online" | "lost" | "draining" | "closed";
 
+type TaskEnd = Extract<AgentReport, { type: "task_done" }>;
+
+/** Task ends kept for a manager that may not have applied them: this many per slot at most. */
+const KEPT_ENDS_PER_SLOT = 4;
+
 interface Child {
   proc: WorkerProcess;
   ready: boolean;
@@ -99,8 +110,12 @@ export class WorkerAgent {
   private flushScheduled = false;
   private functions: Record<string, string> = {};
   private dealer: Dealer | undefined;
-  /** Messages written, not yet sent (kept by kind: a change of manager keeps only the reports). */
-  private outbox: { report: boolean; body: Buffer }[] = [];
+  /** Messages written, not yet sent (kept by kind: a change of manager keeps only the reports), with the task ends they hold. */
+  private outbox: { report: boolean; body: Buffer; ends: TaskEnd[] }[] = [];
+  /** Task ends sent since the manager last showed it knows this connection. */
+  private unconfirmed: TaskEnd[] = [];
+  /** Task ends to send again once a manager welcomes this worker (after a `who`, a change of manager). */
+  private resend: TaskEnd[] = [];
   /** The managers' worker addresses, and the one joined (or being joined) now. */
   private readonly addresses: string[];
   private current = 0;
@@ -194,6 +209,7 @@ export class WorkerAgent {
     this.flushPending();
     const reports = this.outbox.filter((m) => m.report);
     this.outbox = [];
+    this.endsAgain();
     this.openConnection();
     this.lastFromManager = Date.now();
     this.hello();
@@ -302,6 +318,11 @@ export class WorkerAgent {
       if (!orphan) {
         const { content: _c, ...done } = m;
         this.send(done);
+        if (this.state === "lost") {
+          this.opts.log(
+            `Task '${m.id}' ended while the manager is lost: its end goes when it is back`,
+          );
+        }
       }
       this.next();
       this.maybeDrained();
@@ -324,6 +345,11 @@ export class WorkerAgent {
 
   /** Into the queue by priority (highest first; dealing order among equals). */
   private enqueue(t: ExecuteFunctionMsg): void {
+    // Dealt again (a new attempt): an earlier end of it must not pass for this one's.
+    if (this.unconfirmed.length > 0 || this.resend.length > 0) {
+      this.unconfirmed = this.unconfirmed.filter((e) => e.id !== t.id);
+      this.resend = this.resend.filter((e) => e.id !== t.id);
+    }
     const p = t.priority ?? 0;
     let i = this.queue.length;
     while (i > 0 && ((this.queue[i - 1] as ExecuteFunctionMsg).priority ?? 0) < p) i--;
@@ -370,6 +396,8 @@ export class WorkerAgent {
         continue;
       }
       this.lastFromManager = Date.now();
+      // It knows this connection: the ends sent before are taken as applied.
+      if (r.msg.type !== "who") this.unconfirmed = [];
       this.onManager(r.msg);
     }
   }
@@ -383,6 +411,7 @@ export class WorkerAgent {
           this.opts.log(`Worker '${this.name}' joined the manager at ${this.address}`);
         }
         this.welcomed = true;
+        for (const end of this.resend.splice(0)) this.send(end);
         if (this.unclaimedSince !== undefined) {
           const n = this.running().length;
           if (n > 0)
@@ -411,6 +440,7 @@ export class WorkerAgent {
         if (this.unclaimedSince === undefined && this.running().length > 0) {
           this.unclaimedSince = Date.now();
         }
+        this.endsAgain();
         this.hello();
         return;
       case "heartbeat":
@@ -601,20 +631,62 @@ export class WorkerAgent {
 
   private write(msg: AgentMessage): void {
     if (!this.dealer || this.dealer.closed) return;
-    this.outbox.push({ report: msg.type === "reports" || isReport(msg), body: encodeWire(msg) });
+    const reports = msg.type === "reports" ? msg.reports : isReport(msg) ? [msg] : [];
+    this.outbox.push({
+      report: reports.length > 0,
+      body: encodeWire(msg),
+      ends: reports.filter((r): r is TaskEnd => r.type === "task_done"),
+    });
     if (!this.sending) void this.flush();
+  }
+
+  /** Ends sent: kept (the most recent, bounded) until the manager shows it knows this connection. */
+  private sent(ends: readonly TaskEnd[]): void {
+    if (ends.length === 0) return;
+    const ids = new Set(ends.map((e) => e.id));
+    this.unconfirmed = this.unconfirmed.filter((e) => !ids.has(e.id));
+    this.unconfirmed.push(...ends);
+    this.bound(this.unconfirmed);
+  }
+
+  /**
+   * The manager may not have applied the ends sent since it last showed it
+   * knew this connection (it answers `who`, or another one takes over): they
+   * go again after the next welcome.
+   */
+  private endsAgain(): void {
+    if (this.unconfirmed.length === 0) return;
+    const ids = new Set(this.unconfirmed.map((e) => e.id));
+    this.resend = this.resend.filter((e) => !ids.has(e.id));
+    this.resend.push(...this.unconfirmed.splice(0));
+    this.bound(this.resend);
+    this.opts.log(
+      `${this.resend.length} task end(s) go to the manager at ${this.address} again once it welcomes this worker`,
+    );
+  }
+
+  private bound(ends: TaskEnd[]): void {
+    const max = KEPT_ENDS_PER_SLOT * this.opts.slots;
+    if (ends.length <= max) return;
+    const gone = ends.splice(0, ends.length - max);
+    this.opts.log(
+      `Kept only the last ${max} task ends for a manager that may not have them; ` +
+        `not sent again: ${gone.map((e) => `'${e.id}'`).join(", ")}`,
+    );
   }
 
   private async flush(): Promise<void> {
     this.sending = true;
     try {
-      let m: { body: Buffer } | undefined;
+      let m: { body: Buffer; ends: TaskEnd[] } | undefined;
       while ((m = this.outbox[0]) !== undefined) {
         const d = this.dealer;
         if (!d || d.closed) break;
         try {
           await d.send(m.body);
           this.lastSentAt = Date.now();
+          // One sent to a manager left meanwhile goes again on the new connection (the outbox).
+          if (d === this.dealer) this.sent(m.ends);
         } catch {
           if (d !== this.dealer) continue; // the manager changed: on to the new connection
           if (d.closed) break;

@@ -203,6 +203,43 @@ describe("a manager restarted on its store (LMDB, no standby)", () => {
     expect(await waitFinal(c2, next)).toMatchObject({ state: "completed", worker: "keeper" });
   });
 
+  it("a task that ends while the manager is down (kill -9): its end, answered 'who' by the restarted one, goes again after the welcome", async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), "zqs-adopt-down-"));
+    cleanup.push(async () => rmSync(dir, { recursive: true, force: true }));
+    const storePath = path.join(dir, "store");
+    const workerPort = await freePort();
+    const args = ["--worker-timeout", "2"];
+    const first = await startRemoteManager({ storePath, workerPort, args });
+    cleanup.push(() => first.m.stop());
+    const w = worker(first.workerAddr, "finisher");
+    const c1 = new RawClient(first.m.controlAddr);
+    cleanup.push(async () => c1.close());
+    await openEnvironment(c1);
+    await waitWorker(c1, "finisher");
+    const gate = newGate();
+    const uid = await execute(c1, fn("gate", [gate.path]), { run_in_background: true });
+    await waitInfo(c1, uid, (i) => i.state === "running" && i.worker === "finisher");
+    // The store writes in order: once this mark is durable, the start mark is too.
+    await execute(c1, fn("agent_pid"), { run_in_background: true });
+    await first.m.kill9();
+    // The task ends while no manager is there: its end waits for one (or went nowhere).
+    await waitUntil(() => w.output().includes("Lost the manager"));
+    gate.open();
+    await waitUntil(() => w.output().includes(`Task '${uid}' ended while the manager is lost`));
+
+    const second = await startRemoteManager({ storePath, workerPort, args });
+    cleanup.push(() => second.m.stop());
+    const c2 = new RawClient(second.m.controlAddr);
+    cleanup.push(async () => c2.close());
+    expect(await waitFinal(c2, uid)).toMatchObject({ state: "completed", worker: "finisher" });
+    const res = await c2.request("task_result", { task_uid: uid });
+    expect(res.result).toMatchObject({ success: true });
+    expect(typeof (res.result as { return_value: unknown }).return_value).toBe("number");
+    expect(second.m.output()).toContain("Worker 'finisher' took back 1 running task(s)");
+    expect(w.output()).toMatch(/1 task end\(s\) go to the manager at \S+ again once it welcomes/);
+    expect(w.output()).not.toContain("finishes unreported");
+  });
+
   it("a task that ended while its worker was away: its end, sent after a hello that no longer lists it, is kept from that worker only", async () => {
     const dir = mkdtempSync(path.join(os.tmpdir(), "zqs-adopt-ended-"));
     cleanup.push(async () => rmSync(dir, { recursive: true, force: true }));

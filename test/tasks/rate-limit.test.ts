@@ -1,7 +1,13 @@
 /**
  * Rate limits on a real manager with a pool of 2 workers: at most N starts of
- * a function in any period, by the tasks' own time_start; held tasks wait
+ * a function in any period, by the tasks' own starts; held tasks wait
  * `pending` with a message saying why; the manager's --rate-limit; bad input.
+ *
+ * A task's own start is task_info's `started_at`: the `time_start` its worker
+ * reported, which is what the rate limit counts (rate-limits.ts: the start
+ * heard, clamped between the dealing and the hearing, both on the same clock
+ * here). task_result's `time_start` is when the task was dealt: earlier, by as
+ * long as it waited in its worker, so not what the limit counts.
  */
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { RawClient, type RunningManager } from "../helpers/manager.js";
@@ -22,7 +28,7 @@ afterAll(async () => {
 });
 
 const fn = (name: string, args: unknown[] = []) => ({ item_type: "function", name, args });
-/** When the last `where` of the first test started (epoch ms). */
+/** When the last `where` of the first test started (epoch ms), as the rate limit counts it. */
 let lastWhereStart = 0;
 
 async function execute(name: string, extra: Record<string, unknown> = {}, args: unknown[] = []) {
@@ -39,7 +45,7 @@ async function info(uid: string): Promise<Record<string, unknown>> {
   return r.task_info as Record<string, unknown>;
 }
 
-it("20/s over 2 workers: no second holds more than 20 starts (by time_start), and every task completes", async () => {
+it("20/s over 2 workers: no second holds more than 20 starts (the tasks' own), and every task completes", async () => {
   const run = await c.request("run_create", {
     function: fn("where"),
     count: 40,
@@ -62,7 +68,9 @@ it("20/s over 2 workers: no second holds more than 20 starts (by time_start), an
   for (const uid of uids) {
     const r = await c.request("task_result", { task_uid: uid });
     expect(r.status).toBe("completed");
-    starts.push(Math.round((r.result as { time_start: number }).time_start * 1000));
+    const started = (await info(uid)).started_at;
+    expect(typeof started, `started_at of ${uid}`).toBe("string");
+    starts.push(Date.parse(started as string));
   }
   starts.sort((a, b) => a - b);
   lastWhereStart = starts[starts.length - 1] as number;
@@ -122,7 +130,8 @@ it("refuses bad rate limits, another limit for a function the manager limits, an
     );
   };
   await counted("hold", [0]);
-  // Once where's starts have left its period, its place (set by tasks) may be taken.
+  // Once where's starts have left its period (as counted: the tasks' own starts), its place
+  // (set by tasks) may be taken.
   await waitUntil(() => Date.now() > lastWhereStart + 1000);
   await counted("halfway", [0]);
   // noop, hold and halfway count now: a fourth function is one too many.

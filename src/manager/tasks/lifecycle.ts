@@ -46,7 +46,8 @@ import type { TaskMessage } from "../workers/pool.js";
 import type { FinalState, FunctionCall, RunPlace, TaskRecord, TaskStats } from "./task-record.js";
 import { clear, ENDED_AS, MAX_BACKOFF_SEC, newLife } from "./lifecycle-context.js";
 import { DueTimer, REAL_CLOCK } from "../due-timer.js";
-import { CUT_OFF_MSG, type HeldTask, type ResumedTask, type StartMark } from "./task-store.js";
+import type { StartMark } from "./task-store.js";
+import { CUT_OFF_MSG, type HeldTask, type ResumedTask } from "./task-restore.js";
 import type {
   CancelOutcome,
   Life,

@@ -32,15 +32,8 @@ import { EVENT_OF_FINAL, qsTaskEvent, type TaskRegistryEvents } from "./task-eve
 import { TaskIndexes } from "./task-indexes.js";
 import { DedupIndex, dedupScope } from "./dedup.js";
 import { REAL_CLOCK } from "../due-timer.js";
-import {
-  cutOff,
-  restoreResults,
-  TaskStore,
-  type AcceptedMark,
-  type HeldTask,
-  type ResumedTask,
-  type StartMark,
-} from "./task-store.js";
+import { TaskStore, type AcceptedMark, type StartMark } from "./task-store.js";
+import { cutOff, restoreResults, type HeldTask, type ResumedTask } from "./task-restore.js";
 import {
   countsByState,
   taskInfo,
@@ -403,7 +396,7 @@ export class TaskRegistry {
 
   // ---- restart --------------------------------------------------------------------
 
-  /** Take the stored results at start (see restoreResults in task-store.ts). */
+  /** Take the stored results at start (see restoreResults in task-restore.ts). */
   restore(stored: readonly StoredResult[]): void {
     const { kept, gone, ops, resume, held } = restoreResults(stored, this.retentionSec, Date.now());
     this.resumable = resume;

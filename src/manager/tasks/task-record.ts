@@ -227,3 +227,21 @@ export function newRecord(t: NewTask, now: number): TaskRecord {
     call: t.call,
   };
 }
+
+/** The result of a task that ends in `state` (at `now`, epoch ms), as stored and published. */
+export function endResult(
+  rec: TaskRecord,
+  state: FinalState,
+  f: EndFields,
+  now: number,
+): CompletedResult {
+  return {
+    task_uid: rec.uid,
+    success: state === "completed",
+    msg: f.msg,
+    traceback: f.traceback ?? "",
+    return_value: state === "completed" ? (f.return_value ?? null) : null,
+    time_start: (rec.dispatchedAt ?? rec.createdAt) / 1000,
+    time_stop: f.time_stop ?? now / 1000,
+  };
+}

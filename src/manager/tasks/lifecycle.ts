@@ -41,7 +41,7 @@
  */
 import type { TaskMessage } from "../workers/pool.js";
 import type { FunctionCall, RunPlace, TaskRecord, TaskStats } from "./task-record.js";
-import { clear, MAX_BACKOFF_SEC, newLife } from "./lifecycle-context.js";
+import { acceptedTask, clear, dealJob, MAX_BACKOFF_SEC, newLife } from "./lifecycle-context.js";
 import { REAL_CLOCK } from "../due-timer.js";
 import { CUT_OFF_MSG, type HeldTask, type ResumedTask } from "./task-restore.js";
 import { Adoption, type Claimant } from "./adoption.js";
@@ -118,36 +118,9 @@ export class TaskLifecycle {
     const after = o.after?.length ? [...new Set(o.after)] : [];
     const priority = o.priority ?? 0;
     const life = newLife(uid, o, run?.held ?? false);
-    // Every field written out (no spreads): one shape of object per accepted task.
-    this.tasks.create({
-      uid,
-      name: call.name,
-      kind: "function",
-      background,
-      after,
-      priority,
-      runUid: run?.place.uid,
-      user: links.user,
-      group: links.group,
-      parent: links.parent,
-      listedElsewhere: links.listedElsewhere,
-      dedup: links.dedup,
-      createdAt: links.createdAt,
-      retryOf: links.retryOf,
-      delayed: startAt !== undefined ? { at: startAt } : undefined,
-      // The options as they came: task_info lists those given (task-views.ts), off the hot
-      // path; the accepted mark keeps them (a restart submits it again or retries it).
-      call: { args: call.args, kwargs: call.kwargs, options: o },
-    });
+    this.tasks.create(acceptedTask(uid, call, background, o, after, priority, run, links, startAt));
     this.lives.set(uid, life);
-    this.dealer.add({
-      uid,
-      call,
-      background,
-      priority,
-      tags: o.worker_tags ?? [],
-      run: run?.place,
-    });
+    this.dealer.add(dealJob(uid, call, background, o, run?.place));
     for (const dep of after) {
       const parent = this.tasks.get(dep);
       if (!parent || parent.state === "completed") continue;
@@ -191,14 +164,8 @@ export class TaskLifecycle {
   private keep({ uid, accepted: a }: HeldTask): void {
     const o = a.call.options as TaskOptions;
     this.lives.set(uid, newLife(uid, o, false));
-    this.dealer.add({
-      uid,
-      call: { name: a.name, args: a.call.args, kwargs: a.call.kwargs },
-      background: a.background,
-      priority: o.priority ?? 0,
-      tags: o.worker_tags ?? [],
-      run: undefined,
-    });
+    const call = { name: a.name, args: a.call.args, kwargs: a.call.kwargs };
+    this.dealer.add(dealJob(uid, call, a.background, o, undefined));
   }
 
   /** A task found running at start that no worker takes back: retried if it may be, else cut off. */

@@ -20,6 +20,7 @@ import { TRACE_TASKS, traceNow } from "../../protocol/task-trace.js";
 import type { StoreOp, StoredResult } from "../store/types.js";
 import {
   isFinal,
+  applyProgress,
   type CompletedResult,
   endResult,
   type EndFields,
@@ -212,19 +213,7 @@ export class TaskRegistry {
   ): void {
     const rec = this.active(uid);
     if (!rec || rec.state !== "running") return;
-    const ev: Record<string, unknown> = {};
-    if (p.progress !== undefined && Number.isFinite(p.progress)) {
-      rec.progress = Math.max(0, Math.min(100, p.progress));
-      ev.progress = rec.progress;
-    }
-    if (p.message !== undefined) {
-      rec.message = p.message;
-      ev.message = p.message;
-    }
-    if (p.outputs) {
-      Object.assign(rec.outputs, p.outputs);
-      ev.outputs = p.outputs;
-    }
+    const ev = applyProgress(rec, p);
     rec.updatedAt = Date.now();
     this.emit(rec, "task-progress", ev);
   }

@@ -245,3 +245,24 @@ export function endResult(
     time_stop: f.time_stop ?? now / 1000,
   };
 }
+
+/** A running task's report of progress, a message or outputs, applied to `rec`: the fields changed. */
+export function applyProgress(
+  rec: TaskRecord,
+  p: { progress?: number; message?: string; outputs?: Record<string, unknown> },
+): Record<string, unknown> {
+  const ev: Record<string, unknown> = {};
+  if (p.progress !== undefined && Number.isFinite(p.progress)) {
+    rec.progress = Math.max(0, Math.min(100, p.progress));
+    ev.progress = rec.progress;
+  }
+  if (p.message !== undefined) {
+    rec.message = p.message;
+    ev.message = p.message;
+  }
+  if (p.outputs) {
+    Object.assign(rec.outputs, p.outputs);
+    ev.outputs = p.outputs;
+  }
+  return ev;
+}

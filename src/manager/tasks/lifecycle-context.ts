@@ -1,11 +1,20 @@
 /**
  * The types around the task lifecycle (lifecycle.ts): a task's options, what
  * cancel answers, what it keeps of a task, and the narrow interfaces the lifecycle is given (the
- * registry it records in, the scheduler it deals through, the workers).
+ * registry it records in, the scheduler it deals through, the workers), and what it makes of
+ * a task it accepts (the record, the job the scheduler deals).
  */
 import type { Logger } from "pino";
 import type { TaskMessage } from "../workers/pool.js";
-import type { DealJob, EndFields, FinalState, NewTask, TaskRecord } from "./task-record.js";
+import type {
+  DealJob,
+  EndFields,
+  FinalState,
+  FunctionCall,
+  NewTask,
+  RunPlace,
+  TaskRecord,
+} from "./task-record.js";
 import type { Clock } from "../due-timer.js";
 
 export interface TaskOptions {
@@ -153,4 +162,50 @@ export const ENDED_AS: Record<Exclude<FinalState, "completed">, string> = {
 export function clear(t: NodeJS.Timeout | undefined): undefined {
   if (t) clearTimeout(t);
   return undefined;
+}
+
+/** The record of a function task just accepted (TaskLifecycle.submit; `o`: its options as they came). */
+export function acceptedTask(
+  uid: string,
+  call: FunctionCall,
+  background: boolean,
+  o: Omit<TaskOptions & StartAt, "startAt">,
+  after: string[],
+  priority: number,
+  run: { place: RunPlace } | undefined,
+  links: TaskLinks,
+  startAt: number | undefined,
+): NewTask {
+  // Every field written out (no spreads): one shape of object per accepted task.
+  return {
+    uid,
+    name: call.name,
+    kind: "function",
+    background,
+    after,
+    priority,
+    runUid: run?.place.uid,
+    user: links.user,
+    group: links.group,
+    parent: links.parent,
+    listedElsewhere: links.listedElsewhere,
+    dedup: links.dedup,
+    createdAt: links.createdAt,
+    retryOf: links.retryOf,
+    delayed: startAt !== undefined ? { at: startAt } : undefined,
+    // The options as they came: task_info lists those given (task-views.ts), off the hot
+    // path; the accepted mark keeps them (a restart submits it again or retries it).
+    call: { args: call.args, kwargs: call.kwargs, options: o },
+  };
+}
+
+/** A function task as the scheduler deals it. */
+export function dealJob(
+  uid: string,
+  call: FunctionCall,
+  background: boolean,
+  o: TaskOptions,
+  run: RunPlace | undefined,
+): DealJob {
+  return { uid, call, background, priority: o.priority ?? 0, tags: o.worker_tags ?? [], run };
 }

@@ -7,10 +7,7 @@
  * (scheduler.ts).
  *
  * A task accepted with a `delay` or `not_before` is `scheduled` until that
- * time (one timer for all: delays.ts), then `pending`; it may be cancelled
- * meanwhile, and its accepted mark holds its call so that a restart submits
- * it again (one whose time passed meanwhile runs once, at start). Its
- * `expires` counts from that time.
+ * time (delayed-tasks.ts), then `pending`. Its `expires` counts from that time.
  *
  * A task accepted by `function_execute` is `pending` until it is handed to a
  * worker. It waits while
@@ -27,9 +24,8 @@
  * or a cancel is not retried.
  *
  * Stopping a running task (cancel, timeout) aborts its AbortSignal in the
- * worker; if it has not stopped after the cancel grace period, the worker
- * process is replaced (the other tasks in it end, saying why) and the
- * environment re-opened, so that the user keeps a working environment.
+ * worker; one that does not stop in time has its worker process replaced
+ * (task-stopper.ts).
  *
  * A worker lost — the main one, a pool process, one on another host: one
  * rule — ends its tasks this way: one stopping ends as asked (cancelled,
@@ -40,13 +36,18 @@
  * not re-opening) the tasks that wait fail: no worker of this host will come.
  *
  * Runs (runs.ts) submit their tasks `held`: they are released a few at a
- * time, as the run's concurrency allows.
+ * time, as the run's concurrency allows. The tasks found running at start
+ * wait for their workers on other hosts to take them back (adoption.ts).
  */
 import type { TaskMessage } from "../workers/pool.js";
-import type { FinalState, FunctionCall, RunPlace, TaskRecord, TaskStats } from "./task-record.js";
-import { clear, ENDED_AS, MAX_BACKOFF_SEC, newLife } from "./lifecycle-context.js";
-import { DueTimer, REAL_CLOCK } from "../due-timer.js";
-import { CUT_OFF_MSG, type HeldTask, type ResumedTask, type StartMark } from "./task-store.js";
+import type { FunctionCall, RunPlace, TaskRecord, TaskStats } from "./task-record.js";
+import { acceptedTask, clear, dealJob, MAX_BACKOFF_SEC, newLife } from "./lifecycle-context.js";
+import { REAL_CLOCK } from "../due-timer.js";
+import { CUT_OFF_MSG, type HeldTask, type ResumedTask } from "./task-restore.js";
+import { Adoption, type Claimant } from "./adoption.js";
+import { DelayedTasks, resubmission } from "./delayed-tasks.js";
+import { TaskStopper } from "./task-stopper.js";
+import { dependencyCancel, TaskDependencies } from "./dependencies.js";
 import type {
   CancelOutcome,
   Life,
@@ -62,22 +63,30 @@ import type {
 export class TaskLifecycle {
   /** Function tasks that have not ended. */
   private readonly lives = new Map<string, Life>();
-  /** parent uid → uids of the tasks that wait for it. */
-  private readonly dependents = new Map<string, Set<string>>();
-  /** Running tasks asked to stop: when their grace period ends. */
-  private readonly graceTimers = new Map<string, NodeJS.Timeout>();
+  /** Which tasks wait for which (dependencies.ts). */
+  private readonly dependents = new TaskDependencies();
+  /** Running tasks asked to stop, their grace periods (task-stopper.ts). */
+  private readonly stopper: TaskStopper;
   private readonly tasks: LifecycleTasks;
   private readonly dealer: TaskDealer;
   private readonly pool: LifecyclePool;
-  /** Scheduled tasks by their start. */
-  private readonly delays: DueTimer;
-  /** Tasks found running at start that wait for their worker on another host: their start marks. */
-  private readonly unclaimed = new Map<string, StartMark>();
-  /** Ends the wait of the tasks found running at start (--adopt-wait). */
-  private adoptTimer: NodeJS.Timeout | undefined;
+  /** Scheduled tasks by their start (delayed-tasks.ts). */
+  private readonly delays: DelayedTasks;
+  /** Tasks found running at start that wait for their worker on another host (adoption.ts). */
+  private readonly adoption: Adoption;
 
   constructor(private readonly ctx: LifecycleContext) {
-    this.delays = new DueTimer(ctx.clock ?? REAL_CLOCK, (uid) => void this.onDue(uid));
+    this.delays = new DelayedTasks(ctx.clock ?? REAL_CLOCK, {
+      due: (uid) => this.tasks.due(uid),
+      ready: (uid) => this.onDue(uid),
+    });
+    this.adoption = new Adoption({
+      keep: (h) => this.keep(h),
+      unadopted: (uid) => this.unadopted(uid),
+      adopted: (uid, worker) => this.adopted(uid, worker),
+      log: ctx.log,
+    });
+    this.stopper = new TaskStopper(ctx);
     this.tasks = ctx.tasks;
     this.dealer = ctx.dealer;
     this.pool = ctx.pool;
@@ -109,36 +118,9 @@ export class TaskLifecycle {
     const after = o.after?.length ? [...new Set(o.after)] : [];
     const priority = o.priority ?? 0;
     const life = newLife(uid, o, run?.held ?? false);
-    // Every field written out (no spreads): one shape of object per accepted task.
-    this.tasks.create({
-      uid,
-      name: call.name,
-      kind: "function",
-      background,
-      after,
-      priority,
-      runUid: run?.place.uid,
-      user: links.user,
-      group: links.group,
-      parent: links.parent,
-      listedElsewhere: links.listedElsewhere,
-      dedup: links.dedup,
-      createdAt: links.createdAt,
-      retryOf: links.retryOf,
-      delayed: startAt !== undefined ? { at: startAt } : undefined,
-      // The options as they came: task_info lists those given (task-views.ts), off the hot
-      // path; the accepted mark keeps them (a restart submits it again or retries it).
-      call: { args: call.args, kwargs: call.kwargs, options: o },
-    });
+    this.tasks.create(acceptedTask(uid, call, background, o, after, priority, run, links, startAt));
     this.lives.set(uid, life);
-    this.dealer.add({
-      uid,
-      call,
-      background,
-      priority,
-      tags: o.worker_tags ?? [],
-      run: run?.place,
-    });
+    this.dealer.add(dealJob(uid, call, background, o, run?.place));
     for (const dep of after) {
       const parent = this.tasks.get(dep);
       if (!parent || parent.state === "completed") continue;
@@ -148,86 +130,47 @@ export class TaskLifecycle {
         return;
       }
       life.waitingOn.add(dep);
-      let set = this.dependents.get(dep);
-      if (!set) this.dependents.set(dep, (set = new Set()));
-      set.add(uid);
+      this.dependents.wait(uid, dep);
     }
     if (startAt !== undefined) {
       this.delays.set(uid, startAt);
       return;
     }
+    this.startWaiting(life);
+  }
+
+  /** It may start from now on: its expiry counts, it goes to the workers unless it has to wait. */
+  private startWaiting(life: Life): void {
     if (life.expires !== undefined) {
       life.expiryTimer = setTimeout(() => this.expire(life), life.expires * 1000);
     }
     if (life.waitingOn.size === 0 && !life.held) {
-      this.dealer.enqueue(uid);
+      this.dealer.enqueue(life.uid);
       this.dealer.pump();
     }
   }
 
-  /**
-   * At start: the delayed tasks found scheduled in the store are submitted
-   * again, as they were (uid, call, options, requester, time); one whose time
-   * has passed is due at once.
-   */
+  /** At start: the delayed tasks found scheduled in the store are submitted again (delayed-tasks.ts). */
   resume(list: readonly ResumedTask[]): void {
-    for (const { uid, accepted: a } of list) {
-      const { at, call } = a;
-      this.submit(
-        uid,
-        { name: a.name, args: call.args, kwargs: call.kwargs },
-        a.background,
-        { ...(call.options as TaskOptions), startAt: at },
-        undefined,
-        {
-          user: a.user ?? null,
-          group: a.group ?? null,
-          parent: a.parent ?? null,
-          createdAt: a.createdAt,
-          ...(a.dedup ? { dedup: a.dedup } : {}),
-        },
-      );
-    }
+    for (const r of list) this.submit(...resubmission(r));
   }
 
-  /**
-   * At start: the function tasks that ran when the manager stopped, `running`
-   * on no worker. One dealt to a worker on another host (a start mark) waits
-   * up to `waitMs` for that worker to take it back (`claim`); the others (the
-   * old manager's own workers, a mark lost in the crash) and those not taken
-   * back in time are retried where their options allow, else end cut off.
-   */
+  /** At start: the function tasks that ran when the manager stopped (adoption.ts). */
   resumeRunning(list: readonly HeldTask[], waitMs: number): void {
-    const now: string[] = [];
-    for (const { uid, accepted: a, start } of list) {
-      const o = a.call.options as TaskOptions;
-      this.lives.set(uid, newLife(uid, o, false));
-      this.dealer.add({
-        uid,
-        call: { name: a.name, args: a.call.args, kwargs: a.call.kwargs },
-        background: a.background,
-        priority: o.priority ?? 0,
-        tags: o.worker_tags ?? [],
-        run: undefined,
-      });
-      if (start) this.unclaimed.set(uid, start);
-      else now.push(uid);
-    }
-    for (const uid of now) this.unadopted(uid);
-    if (this.unclaimed.size === 0) return;
-    this.ctx.log.info(
-      `${this.unclaimed.size} task(s) ran on workers on other hosts when the manager stopped: ` +
-        `they wait up to ${waitMs / 1000} s (--adopt-wait) for their workers to take them back`,
-    );
-    this.adoptTimer = setTimeout(() => {
-      this.adoptTimer = undefined;
-      for (const uid of [...this.unclaimed.keys()]) this.unadopted(uid);
-    }, waitMs);
+    this.adoption.resumeRunning(list, waitMs);
+  }
+
+  /** A task found running at start is the lifecycle's again: its life, its job for the dealer. */
+  private keep({ uid, accepted: a }: HeldTask): void {
+    const o = a.call.options as TaskOptions;
+    this.lives.set(uid, newLife(uid, o, false));
+    const call = { name: a.name, args: a.call.args, kwargs: a.call.kwargs };
+    this.dealer.add(dealJob(uid, call, a.background, o, undefined));
   }
 
   /** A task found running at start that no worker takes back: retried if it may be, else cut off. */
   private unadopted(uid: string): void {
-    this.unclaimed.delete(uid);
+    this.adoption.drop(uid);
     const rec = this.tasks.active(uid);
     const life = this.lives.get(uid);
     if (!rec || !life) return;
@@ -238,62 +181,29 @@ export class TaskLifecycle {
   }
 
   /**
-   * A worker on another host says (in its hello) that it runs `uids`. Those
-   * found running at start whose start mark names this worker (its name,
-   * instance and, with CURVE, key) are its own again: assigned to it, its
-   * reports applied from now on. Any other claim (a worker that borrows
-   * another's name, or guesses uids) is ignored and logged (unless `quiet`).
-   * The tasks taken back, with their attempts.
+   * A worker on another host says (in its hello) that it runs `uids`: those
+   * whose start mark names it are its own again (see Adoption.claim). The
+   * tasks taken back, with their attempts.
    */
   claim(
-    worker: { name: string; instance: string; key: string | undefined },
+    worker: Claimant,
     uids: readonly string[],
     quiet = false,
   ): { uid: string; attempt: number }[] {
-    const taken: { uid: string; attempt: number }[] = [];
-    const ignored: string[] = [];
-    for (const uid of uids) {
-      const start = this.unclaimed.get(uid);
-      if (
-        start?.worker !== worker.name ||
-        start.instance !== worker.instance ||
-        start.key !== worker.key
-      ) {
-        ignored.push(uid);
-        continue;
-      }
-      this.unclaimed.delete(uid);
-      this.tasks.started(uid, worker.name, Date.now() / 1000);
-      this.dealer.adopt(uid, worker.name);
-      this.startTimeout(uid);
-      taken.push({ uid, attempt: start.attempt });
-    }
-    if (taken.length > 0) {
-      this.ctx.log.info(`Worker '${worker.name}' took back ${taken.length} running task(s)`);
-    }
-    if (ignored.length > 0 && !quiet) {
-      const some = ignored.slice(0, 5).map((u) => `'${u}'`);
-      this.ctx.log.warn(
-        `Ignored worker '${worker.name}''s claim of ${ignored.length} running task(s) ` +
-          `(${some.join(", ")}${ignored.length > 5 ? ", ..." : ""}): not dealt to it, or not waiting to be taken back`,
-      );
-    }
-    if (this.unclaimed.size === 0) this.adoptTimer = clear(this.adoptTimer);
-    return taken;
+    return this.adoption.claim(worker, uids, quiet);
   }
 
-  /** A scheduled task's time has come: it waits for a worker as any pending task. */
-  private async onDue(uid: string): Promise<void> {
-    if (!(await this.tasks.due(uid))) return;
+  /** Taken back by `worker`: assigned to it, its reports applied from now on. */
+  private adopted(uid: string, worker: string): void {
+    this.tasks.started(uid, worker, Date.now() / 1000);
+    this.dealer.adopt(uid, worker);
+    this.startTimeout(uid);
+  }
+
+  /** A scheduled task's time has come (recorded): it waits for a worker as any pending task. */
+  private onDue(uid: string): void {
     const life = this.lives.get(uid);
-    if (!life) return;
-    if (life.expires !== undefined) {
-      life.expiryTimer = setTimeout(() => this.expire(life), life.expires * 1000);
-    }
-    if (life.waitingOn.size === 0 && !life.held) {
-      this.dealer.enqueue(uid);
-      this.dealer.pump();
-    }
+    if (life) this.startWaiting(life);
   }
 
   /** Let held tasks (of a run) go to the workers. */
@@ -318,7 +228,7 @@ export class TaskLifecycle {
         : { outcome: "not_found" };
     }
     if (rec.result) return { outcome: "already_completed" };
-    if (this.unclaimed.delete(uid)) {
+    if (this.adoption.drop(uid)) {
       this.tasks.finish(uid, "cancelled", {
         msg: "The task was cancelled while it waited for its worker to take it back after the manager's restart",
       });
@@ -331,7 +241,7 @@ export class TaskLifecycle {
       };
     }
     if (rec.state === "running") {
-      this.stop(rec, "cancelled", "The task was cancelled");
+      this.stopper.stop(rec, "cancelled", "The task was cancelled");
       const g = this.ctx.cancelGraceSec;
       return {
         outcome: "cancelling",
@@ -363,11 +273,10 @@ export class TaskLifecycle {
   }
 
   close(): void {
-    this.adoptTimer = clear(this.adoptTimer);
+    this.adoption.close();
     this.delays.close();
     for (const life of this.lives.values()) this.clearTimers(life);
-    for (const t of this.graceTimers.values()) clearTimeout(t);
-    this.graceTimers.clear();
+    this.stopper.close();
   }
 
   // ---- what a worker says -----------------------------------------------------------
@@ -440,7 +349,7 @@ export class TaskLifecycle {
       life.timeoutTimer = undefined;
       const r = this.tasks.active(uid);
       if (r?.state === "running") {
-        this.stop(r, "timed_out", `The task timed out: it ran longer than ${t} s`);
+        this.stopper.stop(r, "timed_out", `The task timed out: it ran longer than ${t} s`);
       }
     }, t * 1000);
   }
@@ -510,46 +419,6 @@ export class TaskLifecycle {
     }, delay * 1000);
   }
 
-  // ---- stopping ---------------------------------------------------------------------
-
-  /** Abort a running task's signal; replace its worker if it has not stopped after the grace period. */
-  private stop(rec: TaskRecord, state: "cancelled" | "timed_out", msg: string): void {
-    if (!this.tasks.requestStop(rec.uid, state, msg)) return;
-    this.pool.cancel(rec.worker, rec.uid, msg);
-    if (this.graceTimers.has(rec.uid)) return;
-    const g = this.ctx.cancelGraceSec;
-    const timer = setTimeout(() => {
-      this.graceTimers.delete(rec.uid);
-      this.graceEnded(rec.uid, g);
-    }, g * 1000);
-    this.graceTimers.set(rec.uid, timer);
-  }
-
-  /** A task asked to stop did not within `g` s: its worker process is replaced. */
-  private graceEnded(uid: string, g: number): void {
-    const r = this.tasks.active(uid);
-    if (r?.state !== "running" || !r.stopping) return;
-    const what = r.stopping.state === "timed_out" ? "it timed out" : "it was cancelled";
-    this.tasks.extendStop(
-      uid,
-      `; it did not stop within ${g} s, so its worker process was replaced` +
-        " (the environment is re-opened automatically)",
-    );
-    // Replacing the main worker re-opens the whole environment; another worker goes alone.
-    const alone = r.worker !== null && r.worker !== this.pool.mainWorkerId;
-    const others = alone ? this.tasks.runningOn(r.worker) : this.tasks.activeRecords();
-    for (const other of others) {
-      if (other !== r && other.state === "running" && other.stopping) {
-        this.tasks.extendStop(other.uid, "; it was ended when its worker process was replaced");
-      }
-    }
-    this.ctx.log.warn(`Task '${uid}' did not stop within ${g} s after ${what}`);
-    this.pool.replace(
-      `to end task '${uid}', which did not stop within ${g} s after ${what}`,
-      r.worker,
-    );
-  }
-
   // ---- waiting ----------------------------------------------------------------------
 
   private expire(life: Life): void {
@@ -567,14 +436,9 @@ export class TaskLifecycle {
   }
 
   private cancelForDependency(life: Life, parent: TaskRecord): void {
-    const state = parent.state as Exclude<FinalState, "completed">;
-    let how = ENDED_AS[state] ?? parent.state;
-    const cause = this.lives.get(parent.uid)?.cause;
-    if (state === "cancelled" && cause) how += ` because ${cause}`;
-    life.cause = `task '${parent.uid}' ${how}`;
-    this.tasks.finish(life.uid, "cancelled", {
-      msg: `The task was cancelled: it depends on task '${parent.uid}', which ${how}`,
-    });
+    const { cause, msg } = dependencyCancel(parent, this.lives.get(parent.uid)?.cause);
+    life.cause = cause;
+    this.tasks.finish(life.uid, "cancelled", { msg });
   }
 
   /** A task ended: release or cancel the tasks that wait for it; drop its timers. */
@@ -585,13 +449,8 @@ export class TaskLifecycle {
       this.clearTimers(life);
       if (this.dealer.forget(rec.uid)) released = true;
     }
-    const grace = this.graceTimers.get(rec.uid);
-    if (grace) {
-      clearTimeout(grace);
-      this.graceTimers.delete(rec.uid);
-    }
-    const children = this.dependents.get(rec.uid);
-    this.dependents.delete(rec.uid);
+    this.stopper.ended(rec.uid);
+    const children = this.dependents.take(rec.uid);
     for (const child of children ?? []) {
       const cl = this.lives.get(child);
       if (!cl || !this.tasks.active(child)) continue;

@@ -10,7 +10,8 @@
  * `task_results_uid`, `worker_background_tasks` and the end of a foreground
  * task (manager back to idle) are made. The lifecycle (lifecycle.ts) decides
  * when a task moves; this file only records it. What is stored lives in
- * task-store.ts, what the records answer in task-views.ts.
+ * task-store.ts, what the records answer in task-views.ts, what is rebuilt at
+ * start in registry-restore.ts.
  */
 import { EventEmitter } from "node:events";
 import type { TaskEventName, TaskInfo, TaskState, TaskStatus } from "../../protocol/index.js";
@@ -19,7 +20,9 @@ import { TRACE_TASKS, traceNow } from "../../protocol/task-trace.js";
 import type { StoreOp, StoredResult } from "../store/types.js";
 import {
   isFinal,
+  applyProgress,
   type CompletedResult,
+  endResult,
   type EndFields,
   type FinalState,
   newRecord,
@@ -28,19 +31,18 @@ import {
   type TaskRecord,
   type TaskStats,
 } from "./task-record.js";
-import { EVENT_OF_FINAL, qsTaskEvent, type TaskRegistryEvents } from "./task-events.js";
+import {
+  EVENT_OF_FINAL,
+  FinalWaiters,
+  qsTaskEvent,
+  type TaskRegistryEvents,
+} from "./task-events.js";
 import { TaskIndexes } from "./task-indexes.js";
 import { DedupIndex, dedupScope } from "./dedup.js";
 import { REAL_CLOCK } from "../due-timer.js";
-import {
-  cutOff,
-  restoreResults,
-  TaskStore,
-  type AcceptedMark,
-  type HeldTask,
-  type ResumedTask,
-  type StartMark,
-} from "./task-store.js";
+import { TaskStore, type AcceptedMark, type StartMark } from "./task-store.js";
+import type { HeldTask, ResumedTask } from "./task-restore.js";
+import { RegistryRestore } from "./registry-restore.js";
 import {
   countsByState,
   taskInfo,
@@ -64,7 +66,7 @@ export class TaskRegistry {
   /** Where the records are stored (unset in the context: nothing is). */
   private readonly persist: TaskStore;
   /** Who waits for a task's final state to be visible (whenFinal). */
-  private readonly finalWaiters = new Map<string, (() => void)[]>();
+  private readonly finalWaiters = new FinalWaiters();
   /**
    * What the registry tells its subscribers: `task`, every task event (QS_Task:
    * `{event, task_uid, ...}`); `final`, every record that reaches a final state
@@ -73,10 +75,8 @@ export class TaskRegistry {
   readonly events = new EventEmitter<TaskRegistryEvents>();
   /** Which task holds each dedup key (dedup.ts). */
   private readonly dedup = new DedupIndex(REAL_CLOCK);
-  /** Delayed tasks found `scheduled` in the store at start, to be submitted again (takeResumable). */
-  private resumable: ResumedTask[] = [];
-  /** Function tasks found running at start (their records `running`), for the lifecycle (takeHeld). */
-  private held: HeldTask[] = [];
+  /** The records rebuilt at start, and what the lifecycle takes of them (registry-restore.ts). */
+  private readonly restorer: RegistryRestore;
 
   private readonly state: TaskRegistryContext["state"];
   private readonly activity: TaskRegistryContext["activity"];
@@ -89,6 +89,14 @@ export class TaskRegistry {
     this.activity = ctx.activity;
     this.workerInfo = ctx.workerInfo;
     this.persist = new TaskStore(ctx.store);
+    this.restorer = new RegistryRestore(retentionSec, {
+      has: (uid) => this.records.has(uid),
+      adoptFinal: (rec, at) => this.adopt(rec, at),
+      adoptRunning: (rec) => this.hold(rec),
+      purged: (uid) => this.ix.remember(uid),
+      background: (ops) => this.persist.background(ops),
+      changed: () => this.state.bump("task_results_uid"),
+    });
     const period = Math.min(1000, Math.max(50, (retentionSec * 1000) / 4));
     this.timer = setInterval(() => this.purge(), period);
     this.timer.unref();
@@ -205,19 +213,7 @@ export class TaskRegistry {
   ): void {
     const rec = this.active(uid);
     if (!rec || rec.state !== "running") return;
-    const ev: Record<string, unknown> = {};
-    if (p.progress !== undefined && Number.isFinite(p.progress)) {
-      rec.progress = Math.max(0, Math.min(100, p.progress));
-      ev.progress = rec.progress;
-    }
-    if (p.message !== undefined) {
-      rec.message = p.message;
-      ev.message = p.message;
-    }
-    if (p.outputs) {
-      Object.assign(rec.outputs, p.outputs);
-      ev.outputs = p.outputs;
-    }
+    const ev = applyProgress(rec, p);
     rec.updatedAt = Date.now();
     this.emit(rec, "task-progress", ev);
   }
@@ -267,15 +263,7 @@ export class TaskRegistry {
     const rec = this.active(uid);
     if (!rec) return;
     const now = Date.now();
-    const result: CompletedResult = {
-      task_uid: uid,
-      success: state === "completed",
-      msg: f.msg,
-      traceback: f.traceback ?? "",
-      return_value: state === "completed" ? (f.return_value ?? null) : null,
-      time_start: (rec.dispatchedAt ?? rec.createdAt) / 1000,
-      time_stop: f.time_stop ?? now / 1000,
-    };
+    const result = endResult(rec, state, f, now);
     rec.ending = true;
     this.ix.untrack(rec);
     const expiresAt = now + this.retentionSec * 1000;
@@ -326,11 +314,7 @@ export class TaskRegistry {
     if (!rec.background)
       this.activity.endIf("executing_task", { worker_environment_state: "idle" });
     this.events.emit("final", rec);
-    const waiters = this.finalWaiters.get(rec.uid);
-    if (waiters) {
-      this.finalWaiters.delete(rec.uid);
-      for (const w of waiters) w();
-    }
+    this.finalWaiters.ended(rec.uid);
   }
 
   /** Mark a running task as being stopped; it ends in `state` whatever its code reports. */
@@ -366,11 +350,7 @@ export class TaskRegistry {
   whenFinal(uid: string): Promise<void> {
     const r = this.records.get(uid);
     if (!r || isFinal(r.state)) return Promise.resolve();
-    return new Promise((resolve) => {
-      const list = this.finalWaiters.get(uid);
-      if (list) list.push(resolve);
-      else this.finalWaiters.set(uid, [resolve]);
-    });
+    return this.finalWaiters.wait(uid);
   }
 
   /** The task has ended and its outcome is being made durable (not visible yet). */
@@ -401,88 +381,21 @@ export class TaskRegistry {
     this.events.emit("task", qsTaskEvent(rec, event, this.workerInfo, extra));
   }
 
-  // ---- restart --------------------------------------------------------------------
+  // ---- restart (registry-restore.ts) ------------------------------------------------
 
-  /** Take the stored results at start (see restoreResults in task-store.ts). */
-  restore(stored: readonly StoredResult[]): void {
-    const { kept, gone, ops, resume, held } = restoreResults(stored, this.retentionSec, Date.now());
-    this.resumable = resume;
-    this.held = held;
-    for (const uid of gone) this.ix.remember(uid);
-    for (const { rec, at } of kept) this.adopt(rec, at);
-    for (const h of held) this.hold(h);
-    this.persist.background(ops);
-    if (stored.length > 0) this.state.bump("task_results_uid");
-  }
+  restore = (stored: readonly StoredResult[]): void => this.restorer.restore(stored);
+  restoreCutOff = (listed: readonly { uid: string; accepted: AcceptedMark }[]): void =>
+    this.restorer.restoreCutOff(listed);
+  takeResumable = (): ResumedTask[] => this.restorer.takeResumable();
+  takeHeld = (): HeldTask[] => this.restorer.takeHeld();
 
-  /**
-   * At start, after `restore`: the tasks listed by a durable record of their
-   * own (a run's definition, see NewTask.listedElsewhere) that have no stored
-   * result were cut off by the stop: each becomes a failed result saying so
-   * (one store write for all).
-   */
-  restoreCutOff(listed: readonly { uid: string; accepted: AcceptedMark }[]): void {
-    const now = Date.now();
-    const cut = listed.filter((l) => !this.records.has(l.uid));
-    if (cut.length === 0) return;
-    const all = cut.map((l) => cutOff(l.uid, l.accepted, this.retentionSec, now));
-    for (const c of all) this.adopt(c.rec, c.at);
-    this.persist.background(all.map((c) => c.op));
-    this.state.bump("task_results_uid");
-  }
-
-  /** The delayed tasks found scheduled at start (once): the lifecycle submits them again. */
-  takeResumable(): ResumedTask[] {
-    const r = this.resumable;
-    this.resumable = [];
-    return r;
-  }
-
-  /**
-   * The function tasks found running at start (once): their records are
-   * `running` on no worker yet; the lifecycle waits for their workers to take
-   * them back, or retries or ends them.
-   */
-  takeHeld(): HeldTask[] {
-    const h = this.held;
-    this.held = [];
-    return h;
-  }
-
-  /**
-   * A function task that ran when the manager stopped: `running` (its attempt
-   * the start mark's), on no worker until one takes it back (`started`); not
-   * in any worker's set meanwhile, so that no loss of a worker touches it.
-   */
-  private hold({ uid, accepted: a, start }: HeldTask): void {
-    const o = a.call.options as { after?: string[]; priority?: number };
-    const rec = newRecord(
-      {
-        uid,
-        name: a.name,
-        kind: a.kind,
-        background: a.background,
-        after: o.after ?? [],
-        priority: o.priority ?? 0,
-        user: a.user ?? null,
-        group: a.group ?? null,
-        parent: a.parent ?? null,
-        createdAt: a.createdAt,
-        call: a.call,
-        ...(a.dedup ? { dedup: a.dedup } : {}),
-      },
-      Date.now(),
-    );
-    rec.state = "running";
-    rec.attempts = start?.attempt ?? 1;
-    rec.dispatchedAt = a.createdAt;
-    rec.heardStart = true;
-    rec.startMarked = start !== undefined;
-    this.records.set(uid, rec);
+  /** A record found running at start (see heldRecord in registry-restore.ts). */
+  private hold(rec: TaskRecord): void {
+    this.records.set(rec.uid, rec);
     this.ix.link(rec);
     this.activeCount++;
     if (rec.background) this.setBackground(this.background + 1);
-    if (rec.dedup) this.dedup.claim(dedupScope(rec.user, rec.group, rec.dedup.key), uid);
+    if (rec.dedup) this.dedup.claim(dedupScope(rec.user, rec.group, rec.dedup.key), rec.uid);
   }
 
   /** A final record rebuilt from the store, kept until `at`. */

@@ -45,3 +45,26 @@ export function qsTaskEvent(
     ...extra,
   };
 }
+
+/** Who waits for a task's final state to be visible (TaskRegistry.whenFinal). */
+export class FinalWaiters {
+  private readonly waiters = new Map<string, (() => void)[]>();
+
+  /** Resolves once `uid`'s final state is visible (`ended`). */
+  wait(uid: string): Promise<void> {
+    return new Promise((resolve) => {
+      const list = this.waiters.get(uid);
+      if (list) list.push(resolve);
+      else this.waiters.set(uid, [resolve]);
+    });
+  }
+
+  /** `uid`'s final state is visible: its waiters go on. */
+  ended(uid: string): void {
+    const waiters = this.waiters.get(uid);
+    if (waiters) {
+      this.waiters.delete(uid);
+      for (const w of waiters) w();
+    }
+  }
+}

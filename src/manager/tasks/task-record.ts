@@ -227,3 +227,42 @@ export function newRecord(t: NewTask, now: number): TaskRecord {
     call: t.call,
   };
 }
+
+/** The result of a task that ends in `state` (at `now`, epoch ms), as stored and published. */
+export function endResult(
+  rec: TaskRecord,
+  state: FinalState,
+  f: EndFields,
+  now: number,
+): CompletedResult {
+  return {
+    task_uid: rec.uid,
+    success: state === "completed",
+    msg: f.msg,
+    traceback: f.traceback ?? "",
+    return_value: state === "completed" ? (f.return_value ?? null) : null,
+    time_start: (rec.dispatchedAt ?? rec.createdAt) / 1000,
+    time_stop: f.time_stop ?? now / 1000,
+  };
+}
+
+/** A running task's report of progress, a message or outputs, applied to `rec`: the fields changed. */
+export function applyProgress(
+  rec: TaskRecord,
+  p: { progress?: number; message?: string; outputs?: Record<string, unknown> },
+): Record<string, unknown> {
+  const ev: Record<string, unknown> = {};
+  if (p.progress !== undefined && Number.isFinite(p.progress)) {
+    rec.progress = Math.max(0, Math.min(100, p.progress));
+    ev.progress = rec.progress;
+  }
+  if (p.message !== undefined) {
+    rec.message = p.message;
+    ev.message = p.message;
+  }
+  if (p.outputs) {
+    Object.assign(rec.outputs, p.outputs);
+    ev.outputs = p.outputs;
+  }
+  return ev;
+}

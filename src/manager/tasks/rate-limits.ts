@@ -48,6 +48,15 @@ export interface RateLimitsContext<J> {
   release(jobs: J[]): void;
 }
 
+/** The clock of the manager (tests give the scheduler a fake one). */
+export const SYSTEM_CLOCK: Pick<RateLimitsContext<unknown>, "now" | "setTimer"> = {
+  now: Date.now,
+  setTimer: (ms, fn) => {
+    const t = setTimeout(fn, ms);
+    return () => clearTimeout(t);
+  },
+};
+
 /** A dealt task's start not heard yet: when it was dealt. Reserved (released, not dealt): -1. */
 const RESERVED = -1;
 

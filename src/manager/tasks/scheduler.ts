@@ -20,13 +20,17 @@
  * (`--worker-prefetch`; more for short calls, see AHEAD_WORK_MS), which wait
  * in the worker (highest priority first) and start there the moment a slot
  * frees: short tasks then cost no round trip to the manager between them.
+ * Each worker's pace is worker-pace.ts, a function's rate limit is asked in
+ * rate-limits.ts, and why a task waits is said in its record by wait-notes.ts.
  */
 import type { ExecuteFunctionMsg } from "../../protocol/ipc.js";
 import type { TaskWorker } from "../workers/pool.js";
 import type { DealerPool, DealerTasks, SchedulerContext } from "./context.js";
 import type { DealJob } from "./task-record.js";
 import { WorkerIndex } from "./worker-index.js";
-import { RateLimits } from "./rate-limits.js";
+import { RateLimits, SYSTEM_CLOCK } from "./rate-limits.js";
+import { WaitNotes } from "./wait-notes.js";
+import { WorkerPace } from "./worker-pace.js";
 
 /**
  * Most tasks dealt to one worker in one turn when every ready task may go
@@ -35,28 +39,6 @@ import { RateLimits } from "./rate-limits.js";
  * of the one before, instead of three stages one after another.
  */
 export const DEAL_CHUNK = 512;
-
-/**
- * Short tasks stay with the worker dealt to last while what it holds would
- * run in about this long (ms): a pool of workers then costs the manager no
- * more than one worker (one pipe written and read, its ends arriving in one
- * stream) as long as one worker keeps up; longer tasks go to the least loaded.
- */
-const STAY_WORK_MS = 2;
-/**
- * Dealing ahead grows for short tasks: a worker is dealt, beyond its slots,
- * as many tasks as its recent calls would run in about AHEAD_WORK_MS (never
- * fewer than `--worker-prefetch`, never more than MAX_AHEAD), so that
- * no-op-sized tasks do not wait for a round trip to the manager each few
- * tasks, while at most a few milliseconds of work wait in one worker when
- * another may be free.
- */
-const AHEAD_WORK_MS = 10;
-const MAX_AHEAD = 256;
-/** The least dealt ahead to a worker with its own slots and `ahead` (a remote one). */
-const AHEAD_OWN_SLOTS = 4;
-/** Weight of the newest call in a worker's running mean of call times. */
-const CALL_MS_WEIGHT = 0.2;
 
 interface Job extends DealJob {
   seq: number;
@@ -97,20 +79,20 @@ export class TaskScheduler {
   private pumpScheduled = false;
   /** `ready` is in dispatch order (no job was added since it was sorted). */
   private readySorted = true;
-  /** Jobs made ready since every slot was last seen taken (noteNewUnoffered looks at them). */
-  private fresh: Job[] = [];
   /** Foreground jobs in `ready` (they do not wait for a slot). */
   private readyForeground = 0;
-  /** Worker id → running mean of its calls' run times (ms), from their task_done. */
-  private readonly callMs = new Map<string, number>();
-  /** The worker dealt a background task to last (see STAY_WORK_MS). */
+  /** The worker dealt a background task to last (see WorkerPace.mayStay). */
   private lastWorker: string | undefined;
   private readonly tasks: DealerTasks;
   private readonly pool: DealerPool;
+  /** Each worker's calls' run times: how many tasks it may hold. */
+  private readonly pace: WorkerPace;
+  /** Why a task waits, in its record. */
+  private readonly notes: WaitNotes<Job>;
   /** The workers by what they offer, those with free capacity least loaded first. */
   private readonly index = new WorkerIndex({
     load: (id) => this.load.get(id) ?? 0,
-    capacity: (w) => this.capacity(w),
+    capacity: (w) => this.pace.capacity(w),
   });
   /** The pool's `workersVersion` the index was built at (undefined: not built). */
   private indexedAt: number | undefined;
@@ -121,14 +103,10 @@ export class TaskScheduler {
   constructor(ctx: SchedulerContext) {
     this.tasks = ctx.tasks;
     this.pool = ctx.pool;
+    this.pace = new WorkerPace(ctx.pool);
+    this.notes = new WaitNotes(ctx.tasks);
     this.limits = new RateLimits<Job>(ctx.rateLimits ?? { defaults: new Map(), max: 1000 }, {
-      ...(ctx.clock ?? {
-        now: Date.now,
-        setTimer: (ms, fn) => {
-          const t = setTimeout(fn, ms);
-          return () => clearTimeout(t);
-        },
-      }),
+      ...(ctx.clock ?? SYSTEM_CLOCK),
       release: (jobs) => {
         for (const job of jobs) {
           job.held = false;
@@ -162,7 +140,7 @@ export class TaskScheduler {
   enqueue(uid: string): void {
     const job = this.jobs.get(uid);
     if (!job || job.queued || job.held) return;
-    this.fresh.push(job);
+    this.notes.ready(job);
     job.queued = true;
     this.ready.push(job);
     this.readySorted = false;
@@ -195,13 +173,8 @@ export class TaskScheduler {
 
   /** `worker` ended a call that took `callMs`: its running mean moves, the task's slot frees. */
   ended(uid: string, worker: string, callMs: number): void {
-    const ms = Math.max(0, callMs);
-    if (Number.isFinite(ms)) {
-      const prev = this.callMs.get(worker);
-      this.callMs.set(worker, prev === undefined ? ms : prev + (ms - prev) * CALL_MS_WEIGHT);
-      // Its capacity follows its call times.
-      this.index.update(worker);
-    }
+    // Its capacity follows its call times.
+    if (this.pace.ended(worker, callMs)) this.index.update(worker);
     this.free(uid);
   }
 
@@ -238,7 +211,7 @@ export class TaskScheduler {
 
   /** A worker is gone (its tasks were dealt with): what was known of it goes. */
   workerLost(worker: string): void {
-    this.callMs.delete(worker);
+    this.pace.forget(worker);
     this.load.delete(worker);
     this.index.update(worker);
     this.schedulePump();
@@ -343,7 +316,7 @@ export class TaskScheduler {
     }
     // Least loaded first; on a tie the other workers before the main one (the index's order).
     if (index.free === 0 && this.readyForeground === 0) {
-      this.noteNewUnoffered(index);
+      this.notes.noteNew(index);
       return;
     }
     const batch = this.sortedReady();
@@ -370,7 +343,7 @@ export class TaskScheduler {
       if (!best) ({ worker: best, offered } = index.best(job.call.name, job.tags));
       if (!best) {
         // Every worker that could take it is busy, or none offers it: it waits.
-        if (!offered) this.noteUnoffered(job);
+        if (!offered) this.notes.unoffered(job);
         left.push(job);
         continue;
       }
@@ -383,7 +356,7 @@ export class TaskScheduler {
       if (i > 0) batch.splice(0, i);
       this.ready = batch;
     } else this.ready = left.concat(batch.slice(i));
-    this.noteNewUnoffered(index);
+    this.notes.noteNew(index);
   }
 
   /**
@@ -394,7 +367,7 @@ export class TaskScheduler {
    */
   private dealAll(main: TaskWorker, out: Map<string, ExecuteFunctionMsg[]>): void {
     const batch = this.sortedReady();
-    this.fresh = [];
+    this.notes.seen();
     const left: Job[] = [];
     let dealt = 0;
     let i = 0;
@@ -405,7 +378,7 @@ export class TaskScheduler {
         continue;
       }
       if (job.background && !fits(main, job)) {
-        this.noteUnoffered(job);
+        this.notes.unoffered(job);
         left.push(job);
         continue;
       }
@@ -422,32 +395,13 @@ export class TaskScheduler {
     if (more) this.schedulePump();
   }
 
-  /** The worker dealt to last, when its tasks are short and it holds little (see STAY_WORK_MS). */
+  /** The worker dealt to last, when its tasks are short and it holds little (WorkerPace.mayStay). */
   private stay(job: Job, index: WorkerIndex): TaskWorker | undefined {
     const last = this.lastWorker;
-    const ms = last === undefined ? undefined : this.callMs.get(last);
-    if (last === undefined || ms === undefined) return undefined;
+    if (last === undefined || !this.pace.known(last)) return undefined;
     const w = index.get(last);
     if (!w || w.background === false || !fits(w, job)) return undefined;
-    const n = this.load.get(w.id) ?? 0;
-    return n < this.capacity(w) && (n + 1) * ms <= STAY_WORK_MS ? w : undefined;
-  }
-
-  /**
-   * How many tasks `w` may hold: its own slots (a worker on another host), or
-   * the pool's slots; and the tasks dealt ahead beyond them (more for short
-   * tasks, see AHEAD_WORK_MS; none for a local worker when `--worker-prefetch`
-   * is 0), for local workers and for those that ask for it (`ahead`).
-   */
-  private capacity(w: TaskWorker): number {
-    if (w.slots !== undefined && w.ahead !== true) return w.slots;
-    const slots = w.slots ?? this.pool.slotsPerWorker;
-    // A worker with its own slots (remote) is dealt ahead as a pool's default prefetch.
-    const ahead = w.slots !== undefined ? AHEAD_OWN_SLOTS : (this.pool.aheadPerWorker ?? 0);
-    if (ahead === 0) return slots;
-    const ms = this.callMs.get(w.id);
-    const short = ms === undefined ? 0 : Math.floor(AHEAD_WORK_MS / Math.max(ms, 0.01));
-    return (w.slots ?? this.pool.slotsPerWorker) + Math.max(ahead, Math.min(MAX_AHEAD, short));
+    return this.pace.mayStay(w, this.load.get(w.id) ?? 0) ? w : undefined;
   }
 
   private sortedReady(): Job[] {
@@ -456,31 +410,6 @@ export class TaskScheduler {
       this.readySorted = true;
     }
     return this.ready;
-  }
-
-  /**
-   * Every slot is taken: the jobs that became ready since the last look, which
-   * no worker could take even when free, say so (each job is looked at once).
-   */
-  private noteNewUnoffered(index: WorkerIndex): void {
-    const fresh = this.fresh;
-    if (fresh.length === 0) return;
-    this.fresh = [];
-    for (const job of fresh) {
-      if (!job.background || job.worker !== undefined || !this.tasks.active(job.uid)) continue;
-      if (!index.offers(job.call.name, job.tags)) this.noteUnoffered(job);
-    }
-  }
-
-  /** Say in the task's record why it waits (once, until it is dealt). */
-  private noteUnoffered(job: Job): void {
-    if (job.noted) return;
-    job.noted = true;
-    const tags = job.tags.length > 0 ? ` with the tags ${job.tags.join(", ")}` : "";
-    this.tasks.note(
-      job.uid,
-      `Waiting: no connected worker${tags} offers the function '${job.call.name}'`,
-    );
   }
 
   private dispatch(job: Job, worker: TaskWorker, out: Map<string, ExecuteFunctionMsg[]>): void {
@@ -492,15 +421,11 @@ export class TaskScheduler {
       if (why !== undefined) {
         // Held by its function's rate limit: given back (`release`) when it may start.
         job.held = true;
-        job.noted = true;
-        this.tasks.note(job.uid, why);
+        this.notes.held(job, why);
         return;
       }
     }
-    if (job.noted) {
-      job.noted = false;
-      this.tasks.note(job.uid, null);
-    }
+    this.notes.dealt(job);
     job.worker = worker.id;
     this.tasks.mark(job.uid, "dispatched");
     this.take(worker.id, 1);

@@ -2,7 +2,7 @@
 import type { ManagerToWorker } from "../../protocol/ipc.js";
 import type { TaskRecord } from "../tasks/task-record.js";
 import type { TaskMessage, TaskWorker } from "./pool.js";
-import type { WorkerRow } from "./remote-pool.js";
+import type { WorkerRow } from "./remote-worker.js";
 
 /** The worker processes of this host, as the environment controller keeps them. */
 export interface LocalEnvironment {

@@ -28,84 +28,33 @@
  *    (the tasks wait in its agent, highest priority first); to an agent that
  *    speaks wire 2 the tasks of one deal go as one `execute_batch`, and its
  *    reports of one turn come as one `reports` message.
+ *
+ * The pool keeps the workers by name and connection, the one receive loop
+ * (rpc/router-loop.ts), their joining and their liveness; its parts each get
+ * a narrow context: remote-worker.ts (a worker's record, row and event),
+ * remote-hello.ts (hellos judged: proofs, names, claims, refusals),
+ * remote-reports.ts (a known worker's messages, tasks taken back) and
+ * remote-send.ts (what goes out, the tasks of a deal batched).
  */
 import { EventEmitter } from "node:events";
 import os from "node:os";
 import type { Logger } from "pino";
 import { Router } from "zeromq";
 import type { ExecuteFunctionMsg } from "../../protocol/ipc.js";
-import { checkHelloProof } from "../../protocol/worker-proof.js";
-import type { AgentMessage, HelloMsg, ManagerMessage } from "../../protocol/worker-wire.js";
+import type { HelloMsg } from "../../protocol/worker-wire.js";
 import { agentMessageSchema, decodeWire, encodeWire } from "../../protocol/worker-wire.js";
 import { ConsoleLimit, DEFAULT_CONSOLE_BURST, DEFAULT_CONSOLE_RATE } from "../console-limit.js";
 import { routerLoop } from "../rpc/router-loop.js";
-import { SendQueue } from "../rpc/sendqueue.js";
 import type { HelloLimits } from "./hello-limits.js";
 import type { RemoteTaskMarks } from "./task-marks.js";
-import type { Visited } from "./liveness.js";
 import { HeartbeatPace, managerBeatMs, VisitHeap } from "./liveness.js";
 import { helloCountRefusal, helloSizeRefusal } from "./hello-limits.js";
-import type { NameHolder } from "./worker-names.js";
-import { judgeClaim, nameInUse, PendingClaims } from "./worker-names.js";
-import type {
-  SubtaskNotice,
-  TaskMessage,
-  TaskWorker,
-  TaskWorkerPool,
-  TaskWorkerPoolEvents,
-} from "./pool.js";
-
-export type WorkerState = "online" | "draining" | "lost" | "offline";
-
-/** One row of `workers_list`. */
-export interface WorkerRow {
-  name: string;
-  kind: "local" | "remote";
-  hostname: string;
-  pid: number | null;
-  slots: number;
-  busy: number;
-  tags: string[];
-  state: WorkerState;
-  connected_at: string | null;
-  last_seen: string | null;
-  tasks_done: number;
-  tasks_failed: number;
-}
-
-interface RemoteWorker extends Visited {
-  name: string;
-  /** Its agent's instance token (hello). */
-  instance: string;
-  /** With CURVE: the public key bound to its name. */
-  key: string | undefined;
-  /** Routing id of its current connection (hex). */
-  route: string;
-  routeBuf: Buffer;
-  hostname: string;
-  pid: number;
-  slots: number;
-  tags: Set<string>;
-  version: string;
-  /** The version of the wire protocol it speaks (hello's `wire`). */
-  wire: number;
-  functions: Map<string, string>;
-  state: WorkerState;
-  connectedAt: number;
-  lastSeen: number;
-  /** When the manager last sent it anything (a heartbeat is due only after a silence). */
-  lastSentAt: number;
-  /** The loss time it was last told (its beats keep that pace until it hears another). */
-  toldLossMs: number;
-  lastHeartbeatEvent: number;
-  tasksDone: number;
-  tasksFailed: number;
-  /** Tasks handed to it and not ended: uid → attempt. */
-  assigned: Map<string, number>;
-  view: TaskWorker;
-  /** The bound on its console output (`--console-rate`). */
-  console: ConsoleLimit;
-}
+import { RemoteHellos } from "./remote-hello.js";
+import { RemoteReports } from "./remote-reports.js";
+import { WorkerSender } from "./remote-send.js";
+import type { RemoteWorker, WorkerRow } from "./remote-worker.js";
+import { applyHello, newRemoteWorker, workerEvent, workerRow } from "./remote-worker.js";
+import type { SubtaskNotice, TaskWorker, TaskWorkerPool, TaskWorkerPoolEvents } from "./pool.js";
 
 /**
  * What the pool tells the manager beside the scheduler's events: worker
@@ -136,8 +85,6 @@ export interface RemotePoolOptions {
   marks?: RemoteTaskMarks | undefined;
 }
 
-/** worker-heartbeat events are published at most this often per worker. */
-const HEARTBEAT_EVENT_MS = 10_000;
 /** After a message this large the receive loop lets the other sockets have a turn. */
 const LARGE_MESSAGE_BYTES = 64 * 1024;
 
@@ -146,7 +93,7 @@ export class RemoteWorkerPool extends EventEmitter<TaskWorkerPoolEvents> impleme
   readonly slotsPerWorker = 1;
   readonly mainWorkerId = undefined;
   private readonly router: Router;
-  private readonly sendQueue: SendQueue;
+  private readonly sender: WorkerSender;
   private readonly byName = new Map<string, RemoteWorker>();
   private readonly byRoute = new Map<string, RemoteWorker>();
   private running = false;
@@ -159,10 +106,10 @@ export class RemoteWorkerPool extends EventEmitter<TaskWorkerPoolEvents> impleme
   private readonly visits = new VisitHeap<RemoteWorker>();
   /** Workers past their deadline, judged after this turn's reads. */
   private suspects: RemoteWorker[] = [];
-  /** Peers whose broken messages were logged (once each). */
-  private readonly complained = new Set<string>();
-  /** Hellos under the name of a live worker, waiting for it to speak or be lost. */
-  private readonly pending = new PendingClaims();
+  /** The hellos: names judged, claims waiting, refusals. */
+  private readonly hellos: RemoteHellos;
+  /** The messages of known workers. */
+  private readonly reports: RemoteReports;
   /** Bumped when the workers taking tasks change (TaskWorkerPool.workersVersion). */
   private version = 0;
 
@@ -180,9 +127,25 @@ export class RemoteWorkerPool extends EventEmitter<TaskWorkerPoolEvents> impleme
       ...(opts.curveSecretKey ? { curveServer: true, curveSecretKey: opts.curveSecretKey } : {}),
       ...(opts.zapDomain ? { zapDomain: opts.zapDomain } : {}),
     });
-    this.sendQueue = new SendQueue(this.router, (err) =>
+    this.sender = new WorkerSender(this.router, (err) =>
       this.log.debug({ err }, "Failed to send to a worker"),
     );
+    this.hellos = new RemoteHellos({
+      curveSecretKey: opts.curveSecretKey,
+      log,
+      sendTo: (route, msg) => this.sender.sendTo(route, msg),
+      known: (name) => this.byName.get(name),
+      lossMs: (w) => this.lossMs(w),
+      take: (route, key, m, curveKey) => this.take(route, key, m, curveKey),
+    });
+    this.reports = new RemoteReports({
+      log,
+      marks: opts.marks,
+      event: (name, w) => this.event(name, w),
+      changed: () => this.version++,
+      left: (w, msg) => this.gone(w, "offline", msg),
+      task: (worker, m) => this.emit("task-message", worker, m),
+    });
     this.pace = new HeartbeatPace(opts.timeoutMs, opts.heartbeatRate);
     this.heartbeatBody = this.encodeHeartbeat();
   }
@@ -210,7 +173,7 @@ export class RemoteWorkerPool extends EventEmitter<TaskWorkerPoolEvents> impleme
   async close(): Promise<void> {
     this.running = false;
     if (this.beat) clearInterval(this.beat);
-    this.sendQueue.close();
+    this.sender.close();
     this.router.close();
     await this.loopDone?.catch(() => undefined);
   }
@@ -239,26 +202,22 @@ export class RemoteWorkerPool extends EventEmitter<TaskWorkerPoolEvents> impleme
       w.assigned.set(t.id, t.attempt);
       marks?.dealt(w, t.id, t.attempt);
     }
-    const [first] = tasks;
-    if (first === undefined) return;
-    if (tasks.length === 1) this.send(w, first);
-    else if (w.wire >= 2) this.send(w, { type: "execute_batch", tasks: [...tasks] });
-    else for (const t of tasks) this.send(w, t);
+    this.sender.sendTasks(w, tasks);
   }
 
   notify(workerId: string, msg: SubtaskNotice): void {
     const w = this.byName.get(workerId);
-    if (w && (w.state === "online" || w.state === "draining")) this.send(w, msg);
+    if (w && (w.state === "online" || w.state === "draining")) this.sender.send(w, msg);
   }
 
   cancel(workerId: string | null, taskUid: string, reason: string): void {
     const w = workerId ? this.byName.get(workerId) : undefined;
-    if (w) this.send(w, { type: "cancel", id: taskUid, reason });
+    if (w) this.sender.send(w, { type: "cancel", id: taskUid, reason });
   }
 
   replace(why: string, workerId: string | null): void {
     const w = workerId ? this.byName.get(workerId) : undefined;
-    if (w) this.send(w, { type: "replace", why });
+    if (w) this.sender.send(w, { type: "replace", why });
   }
 
   // ---- views ----------------------------------------------------------------------
@@ -270,32 +229,10 @@ export class RemoteWorkerPool extends EventEmitter<TaskWorkerPoolEvents> impleme
   }
 
   rows(): WorkerRow[] {
-    return [...this.byName.values()].map((w) => ({
-      name: w.name,
-      kind: "remote",
-      hostname: w.hostname,
-      pid: w.pid,
-      slots: w.slots,
-      busy: w.assigned.size,
-      tags: [...w.tags],
-      state: w.state,
-      connected_at: new Date(w.connectedAt).toISOString(),
-      last_seen: new Date(w.lastSeen).toISOString(),
-      tasks_done: w.tasksDone,
-      tasks_failed: w.tasksFailed,
-    }));
+    return [...this.byName.values()].map(workerRow);
   }
 
   // ---- the socket -----------------------------------------------------------------
-
-  private send(w: RemoteWorker, msg: ManagerMessage | ExecuteFunctionMsg | SubtaskNotice): void {
-    w.lastSentAt = Date.now();
-    this.sendTo(w.routeBuf, msg);
-  }
-
-  private sendTo(route: Buffer, msg: ManagerMessage): void {
-    this.sendQueue.send([route, encodeWire(msg)]);
-  }
 
   private onFrames(frames: Buffer[]): void {
     const [route, body, ...rest] = frames;
@@ -305,22 +242,22 @@ export class RemoteWorkerPool extends EventEmitter<TaskWorkerPoolEvents> impleme
     if (!w) {
       // Only a hello is expected here: refused unread past its size.
       const tooBig = helloSizeRefusal(body.length, this.opts.limits);
-      if (tooBig !== undefined) return this.refuse(route, key, undefined, tooBig);
+      if (tooBig !== undefined) return this.hellos.refuse(route, key, undefined, tooBig);
     }
     const r = decodeWire(body, agentMessageSchema, (v) => helloCountRefusal(v, this.opts.limits));
     if (!r.ok) {
-      if (r.type === "hello") this.refuse(route, key, undefined, r.error);
-      else this.complain(key, r.error);
+      if (r.type === "hello") this.hellos.refuse(route, key, undefined, r.error);
+      else this.hellos.complain(key, r.error);
       return;
     }
     const m = r.msg;
     if (m.type === "hello") {
-      this.hello(route, key, m);
+      this.hellos.hello(route, key, m);
       return;
     }
     if (!w || w.route !== key || w.state === "lost" || w.state === "offline") {
       // A claim that waits on a live holder is answered when the holder speaks or is lost.
-      if (this.pending.waiting(key)) return;
+      if (this.hellos.waiting(key)) return;
       // A connection it does not know (a restart, a worker given up): ask who it is.
       for (const r of m.type === "reports" ? m.reports : [m]) {
         if (r.type !== "task_done") continue;
@@ -328,65 +265,13 @@ export class RemoteWorkerPool extends EventEmitter<TaskWorkerPoolEvents> impleme
           `Dropped the result of task '${r.id}' from a worker the manager does not know (now): the task was given up`,
         );
       }
-      if (m.type !== "bye") this.sendTo(route, { type: "who" });
+      if (m.type !== "bye") this.sender.sendTo(route, { type: "who" });
       return;
     }
     w.lastSeen = Date.now();
     // It is live: a claim of its name that waited on it is refused.
-    const claim = this.pending.take(w.name);
-    if (claim) this.refuse(claim.routeBuf, claim.route, w.name, nameInUse(w.name, w));
-    this.onMessage(w, m);
-  }
-
-  private complain(key: string, error: string): void {
-    if (this.complained.has(key)) return;
-    if (this.complained.size > 10_000) this.complained.clear();
-    this.complained.add(key);
-    this.log.warn(`Dropped a message from a worker connection: ${error}`);
-  }
-
-  /** Tell a connection why its hello is refused (logged once per connection). */
-  private refuse(route: Buffer, key: string, name: string | undefined, reason: string): void {
-    this.sendTo(route, { type: "refused", reason });
-    if (this.complained.has(`refused:${key}`)) return;
-    if (this.complained.size > 10_000) this.complained.clear();
-    this.complained.add(`refused:${key}`);
-    this.log.warn(`Refused a worker${name !== undefined ? ` named '${name}'` : ""}: ${reason}`);
-  }
-
-  /** With CURVE, the key a hello proves (worker-proof.ts); a refusal when it proves none. */
-  private provenKey(m: HelloMsg): { key: string | undefined } | { refusal: string } {
-    const secret = this.opts.curveSecretKey;
-    if (!secret) return { key: undefined };
-    if (m.key === undefined || m.proof === undefined) {
-      return { refusal: "with CURVE, a hello names the worker's public key and proves it" };
-    }
-    if (!checkHelloProof(secret, m.key, m.name, m.instance, m.proof)) {
-      return { refusal: `the hello does not prove that the worker holds the key ${m.key}` };
-    }
-    return { key: m.key };
-  }
-
-  private holder(w: RemoteWorker): NameHolder {
-    const live =
-      (w.state === "online" || w.state === "draining") && Date.now() - w.lastSeen <= this.lossMs(w);
-    return { instance: w.instance, key: w.key, live, hostname: w.hostname, pid: w.pid };
-  }
-
-  private hello(route: Buffer, key: string, m: HelloMsg): void {
-    const proven = this.provenKey(m);
-    if ("refusal" in proven) return this.refuse(route, key, m.name, proven.refusal);
-    const held = this.byName.get(m.name);
-    const v = judgeClaim(held && this.holder(held), m, proven.key);
-    if (v.verdict === "refuse") return this.refuse(route, key, m.name, v.reason);
-    if (v.verdict === "wait" && held) {
-      const replaced = this.pending.add({ route: key, routeBuf: route, hello: m, key: proven.key });
-      if (replaced) {
-        this.refuse(replaced.routeBuf, replaced.route, m.name, nameInUse(m.name, held));
-      }
-      return;
-    }
-    this.take(route, key, m, proven.key);
+    this.hellos.spoke(w);
+    this.reports.report(w, m);
   }
 
   /** The hello's worker has the name (new, back, or on a new connection). */
@@ -394,10 +279,7 @@ export class RemoteWorkerPool extends EventEmitter<TaskWorkerPoolEvents> impleme
     const now = Date.now();
     let w = this.byName.get(m.name);
     const back = w !== undefined;
-    const claim = this.pending.take(m.name);
-    if (claim && claim.route !== key) {
-      this.refuse(claim.routeBuf, claim.route, m.name, nameInUse(m.name, m));
-    }
+    this.hellos.taken(m.name, key, m);
     if (w && w.route !== key) {
       this.byRoute.delete(w.route);
       if ((w.state === "online" || w.state === "draining") && w.instance === m.instance) {
@@ -411,71 +293,23 @@ export class RemoteWorkerPool extends EventEmitter<TaskWorkerPoolEvents> impleme
     }
     const wasOnline = w?.route === key && (w.state === "online" || w.state === "draining");
     if (!w) {
-      const created: RemoteWorker = {
-        name: m.name,
-        instance: m.instance,
-        key: curveKey,
-        route: key,
-        routeBuf: route,
-        hostname: m.hostname,
-        pid: m.pid,
-        slots: m.slots,
-        tags: new Set(m.tags),
-        version: m.version,
-        wire: m.wire ?? 1,
-        functions: new Map(Object.entries(m.functions)),
-        state: "online",
-        connectedAt: now,
-        lastSeen: now,
-        lastSentAt: now,
-        toldLossMs: 0,
-        visitAt: now,
-        heapIndex: -1,
-        lastHeartbeatEvent: now,
-        tasksDone: 0,
-        tasksFailed: 0,
-        assigned: new Map(),
-        view: { id: m.name, main: false, remote: true },
-        console: new ConsoleLimit(
-          this.opts.consoleLimit ?? { rate: DEFAULT_CONSOLE_RATE, burst: DEFAULT_CONSOLE_BURST },
-          (text) => this.printed(m.name, text),
-        ),
-      };
-      w = created;
+      const name = m.name;
+      const limit = new ConsoleLimit(
+        this.opts.consoleLimit ?? { rate: DEFAULT_CONSOLE_RATE, burst: DEFAULT_CONSOLE_BURST },
+        (text) => this.printed(name, text),
+      );
+      w = newRemoteWorker(route, key, m, curveKey, now, limit);
       this.byName.set(m.name, w);
     }
-    w.route = key;
-    w.routeBuf = route;
-    w.instance = m.instance;
-    w.key ??= curveKey;
-    w.hostname = m.hostname;
-    w.pid = m.pid;
-    w.slots = m.slots;
-    w.tags = new Set(m.tags);
-    w.version = m.version;
-    w.wire = m.wire ?? 1;
-    w.functions = new Map(Object.entries(m.functions));
-    w.lastSeen = now;
-    w.state = m.draining ? "draining" : "online";
+    applyHello(w, route, key, m, curveKey, now);
     this.version++;
     const fns = w.functions;
     const tags = w.tags;
-    w.view = {
-      id: w.name,
-      main: false,
-      remote: true,
-      slots: w.slots,
-      // Short tasks are dealt ahead to it: they wait in the agent (highest priority first).
-      ahead: true,
-      offers: (fn) => fns.has(fn),
-      functions: new Set(fns.keys()),
-      tags,
-    };
     this.byRoute.set(key, w);
-    if (m.running && this.opts.marks) this.takeBack(w, m.running, this.opts.marks);
+    if (m.running) this.reports.takeBack(w, m.running);
     this.paceFor(now);
     const { intervalMs, lossMs } = this.pace.pace;
-    this.send(w, { type: "welcome", heartbeat_ms: intervalMs, timeout_ms: lossMs });
+    this.sender.send(w, { type: "welcome", heartbeat_ms: intervalMs, timeout_ms: lossMs });
     w.toldLossMs = lossMs;
     this.visits.schedule(w, now + intervalMs);
     if (wasOnline) return;
@@ -487,75 +321,6 @@ export class RemoteWorkerPool extends EventEmitter<TaskWorkerPoolEvents> impleme
     );
     this.event("worker-online", w);
     this.emit("worker-joined");
-  }
-
-  /**
-   * Its hello lists tasks it still runs (a restart or takeover of the
-   * manager): those it may take back are assigned to it again (their reports
-   * applied from now on); the tasks area ignores and logs the rest.
-   */
-  private takeBack(w: RemoteWorker, running: readonly string[], marks: RemoteTaskMarks): void {
-    const claimed = running.filter((uid) => !w.assigned.has(uid));
-    if (claimed.length === 0) return;
-    for (const { uid, attempt } of marks.claim(w, claimed)) w.assigned.set(uid, attempt);
-  }
-
-  private onMessage(w: RemoteWorker, m: AgentMessage): void {
-    switch (m.type) {
-      case "hello":
-        return;
-      case "heartbeat":
-        if (Date.now() - w.lastHeartbeatEvent >= HEARTBEAT_EVENT_MS) {
-          w.lastHeartbeatEvent = Date.now();
-          this.event("worker-heartbeat", w);
-        }
-        return;
-      case "output":
-        w.console.write(m.text);
-        return;
-      case "reports":
-        for (const r of m.reports) this.onMessage(w, r);
-        return;
-      case "draining":
-        if (w.state === "online") {
-          w.state = "draining";
-          this.version++;
-          this.log.info(`Worker '${w.name}' on ${w.hostname} is draining: it takes no new task`);
-        }
-        return;
-      case "bye":
-        this.gone(w, "offline", `The worker '${w.name}' on ${w.hostname} left (${m.msg})`);
-        return;
-      case "task_started":
-      case "task_progress":
-      case "task_done":
-      case "subtask":
-        this.onTaskMessage(w, m);
-        return;
-    }
-  }
-
-  private onTaskMessage(w: RemoteWorker, m: TaskMessage): void {
-    // The end of a task it ran for the manager before, ended before its hello could list
-    // it: taken back if its start mark names this worker.
-    if (m.type === "task_done" && this.opts.marks && !w.assigned.has(m.id)) {
-      for (const t of this.opts.marks.claim(w, [m.id], true)) w.assigned.set(t.uid, t.attempt);
-    }
-    // A subtask is asked for by a task that runs there now.
-    if (!w.assigned.has(m.type === "subtask" ? m.parent : m.id)) {
-      if (m.type === "task_done") {
-        this.log.warn(
-          `Dropped the result of task '${m.id}' from worker '${w.name}': the task is not assigned to it (it was given up)`,
-        );
-      }
-      return;
-    }
-    if (m.type === "task_done") {
-      w.assigned.delete(m.id);
-      if (m.success) w.tasksDone++;
-      else w.tasksFailed++;
-    }
-    this.emit("task-message", w.name, m);
   }
 
   /** A worker silent this long is lost: the pace now, or the slower one it was told. */
@@ -593,8 +358,7 @@ export class RemoteWorkerPool extends EventEmitter<TaskWorkerPoolEvents> impleme
         continue;
       }
       if (now - w.lastSentAt >= beatMs || w.toldLossMs !== lossMs) {
-        w.lastSentAt = now;
-        this.sendQueue.send([w.routeBuf, this.heartbeatBody]);
+        this.sender.sendEncoded(w, this.heartbeatBody, now);
         w.toldLossMs = lossMs;
       }
       this.visits.schedule(w, Math.min(w.lastSentAt + beatMs, deadline + 1));
@@ -647,7 +411,7 @@ export class RemoteWorkerPool extends EventEmitter<TaskWorkerPoolEvents> impleme
    */
   private gone(w: RemoteWorker, state: "lost" | "offline", msg: string): void {
     this.offline(w, state, msg);
-    const claim = this.pending.take(w.name);
+    const claim = this.hellos.claimOf(w.name);
     if (claim) this.take(claim.routeBuf, claim.route, claim.hello, claim.key);
     else if (this.opts.forgetAfterMs === 0) {
       this.byName.delete(w.name);
@@ -673,18 +437,7 @@ export class RemoteWorkerPool extends EventEmitter<TaskWorkerPoolEvents> impleme
   }
 
   private event(name: string, w: RemoteWorker, extra: Record<string, unknown> = {}): void {
-    this.notices.emit("worker-event", {
-      event: name,
-      worker: w.name,
-      hostname: w.hostname,
-      pid: w.pid,
-      slots: w.slots,
-      busy: w.assigned.size,
-      tags: [...w.tags],
-      state: w.state,
-      last_seen: w.lastSeen / 1000,
-      ...extra,
-    });
+    this.notices.emit("worker-event", workerEvent(name, w, extra));
   }
 }
 

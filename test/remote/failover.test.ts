@@ -19,7 +19,7 @@ import {
   encodeWire,
   WORKER_WIRE_MAX_BYTES,
 } from "../../src/protocol/worker-wire.js";
-import { freePort, RawClient } from "../helpers/manager.js";
+import { freePort, RawClient, type RunningManager } from "../helpers/manager.js";
 import { execute, fn, info, openEnvironment, waitFinal, waitInfo } from "../helpers/tasks.js";
 import { newGate } from "../helpers/startup.js";
 import { RawWorker } from "./raw-worker.js";
@@ -145,32 +145,47 @@ describe("a worker agent with several managers", () => {
   });
 });
 
+/** A manager on a store of its own in a temp dir, its client, and how to start it again there. */
+async function managerOnStore(prefix: string, args: string[]) {
+  const dir = mkdtempSync(path.join(os.tmpdir(), prefix));
+  cleanup.push(async () => rmSync(dir, { recursive: true, force: true }));
+  const storePath = path.join(dir, "store");
+  const workerPort = await freePort();
+  const start = async () => {
+    const r = await startRemoteManager({ storePath, workerPort, args });
+    cleanup.push(() => r.m.stop());
+    const c = new RawClient(r.m.controlAddr);
+    cleanup.push(async () => c.close());
+    return { ...r, c };
+  };
+  return { first: await start(), again: start };
+}
+
+/** A gated task running on worker `name`; then kill -9 of its manager once its start mark is durable. */
+async function gatedTaskThenKill(
+  first: { m: RunningManager; c: RawClient },
+  name: string,
+): Promise<{ uid: string; gate: ReturnType<typeof newGate> }> {
+  const gate = newGate();
+  const uid = await execute(first.c, fn("gate", [gate.path]), { run_in_background: true });
+  await waitInfo(first.c, uid, (i) => i.state === "running" && i.worker === name);
+  // Writes reach the store in order: once a later task's accepted mark is durable (its
+  // reply waits for it), so is the start mark written when the first was dealt.
+  await execute(first.c, fn("agent_pid"), { run_in_background: true });
+  await first.m.kill9();
+  return { uid, gate };
+}
+
 describe("a manager restarted on its store (LMDB, no standby)", () => {
   it("takes back the task a worker still runs (kill -9): its result is kept", async () => {
-    const dir = mkdtempSync(path.join(os.tmpdir(), "zqs-adopt-restart-"));
-    cleanup.push(async () => rmSync(dir, { recursive: true, force: true }));
-    const storePath = path.join(dir, "store");
-    const workerPort = await freePort();
-    const args = ["--worker-timeout", "2"];
-    const first = await startRemoteManager({ storePath, workerPort, args });
-    cleanup.push(() => first.m.stop());
+    const { first, again } = await managerOnStore("zqs-adopt-restart-", ["--worker-timeout", "2"]);
     const w = worker(first.workerAddr, "keeper");
-    const c1 = new RawClient(first.m.controlAddr);
-    cleanup.push(async () => c1.close());
-    await openEnvironment(c1);
-    await waitWorker(c1, "keeper");
-    const gate = newGate();
-    const uid = await execute(c1, fn("gate", [gate.path]), { run_in_background: true });
-    await waitInfo(c1, uid, (i) => i.state === "running" && i.worker === "keeper");
-    // Writes reach the store in order: once a later task's accepted mark is durable (its
-    // reply waits for it), so is the start mark written when the first was dealt.
-    await execute(c1, fn("agent_pid"), { run_in_background: true });
-    await first.m.kill9();
+    await openEnvironment(first.c);
+    await waitWorker(first.c, "keeper");
+    const { uid, gate } = await gatedTaskThenKill(first, "keeper");
 
-    const second = await startRemoteManager({ storePath, workerPort, args });
-    cleanup.push(() => second.m.stop());
-    const c2 = new RawClient(second.m.controlAddr);
-    cleanup.push(async () => c2.close());
+    const second = await again();
+    const c2 = second.c;
     expect((await c2.request("task_status", { task_uid: uid })).status).toBe("running");
     // Another worker that claims the task (a guessed uid, a borrowed task) does not get it.
     const impostor = new RawWorker(second.workerAddr);
@@ -204,33 +219,18 @@ describe("a manager restarted on its store (LMDB, no standby)", () => {
   });
 
   it("a task that ends while the manager is down (kill -9): its end, answered 'who' by the restarted one, goes again after the welcome", async () => {
-    const dir = mkdtempSync(path.join(os.tmpdir(), "zqs-adopt-down-"));
-    cleanup.push(async () => rmSync(dir, { recursive: true, force: true }));
-    const storePath = path.join(dir, "store");
-    const workerPort = await freePort();
-    const args = ["--worker-timeout", "2"];
-    const first = await startRemoteManager({ storePath, workerPort, args });
-    cleanup.push(() => first.m.stop());
+    const { first, again } = await managerOnStore("zqs-adopt-down-", ["--worker-timeout", "2"]);
     const w = worker(first.workerAddr, "finisher");
-    const c1 = new RawClient(first.m.controlAddr);
-    cleanup.push(async () => c1.close());
-    await openEnvironment(c1);
-    await waitWorker(c1, "finisher");
-    const gate = newGate();
-    const uid = await execute(c1, fn("gate", [gate.path]), { run_in_background: true });
-    await waitInfo(c1, uid, (i) => i.state === "running" && i.worker === "finisher");
-    // The store writes in order: once this mark is durable, the start mark is too.
-    await execute(c1, fn("agent_pid"), { run_in_background: true });
-    await first.m.kill9();
+    await openEnvironment(first.c);
+    await waitWorker(first.c, "finisher");
+    const { uid, gate } = await gatedTaskThenKill(first, "finisher");
     // The task ends while no manager is there: its end waits for one (or went nowhere).
     await waitUntil(() => w.output().includes("Lost the manager"));
     gate.open();
     await waitUntil(() => w.output().includes(`Task '${uid}' ended while the manager is lost`));
 
-    const second = await startRemoteManager({ storePath, workerPort, args });
-    cleanup.push(() => second.m.stop());
-    const c2 = new RawClient(second.m.controlAddr);
-    cleanup.push(async () => c2.close());
+    const second = await again();
+    const c2 = second.c;
     expect(await waitFinal(c2, uid)).toMatchObject({ state: "completed", worker: "finisher" });
     const res = await c2.request("task_result", { task_uid: uid });
     expect(res.result).toMatchObject({ success: true });
@@ -241,15 +241,8 @@ describe("a manager restarted on its store (LMDB, no standby)", () => {
   });
 
   it("a task that ended while its worker was away: its end, sent after a hello that no longer lists it, is kept from that worker only", async () => {
-    const dir = mkdtempSync(path.join(os.tmpdir(), "zqs-adopt-ended-"));
-    cleanup.push(async () => rmSync(dir, { recursive: true, force: true }));
-    const storePath = path.join(dir, "store");
-    const workerPort = await freePort();
-    const args = ["--worker-timeout", "10"];
-    const first = await startRemoteManager({ storePath, workerPort, args });
-    cleanup.push(() => first.m.stop());
-    const c1 = new RawClient(first.m.controlAddr);
-    cleanup.push(async () => c1.close());
+    const { first, again } = await managerOnStore("zqs-adopt-ended-", ["--worker-timeout", "10"]);
+    const c1 = first.c;
     await openEnvironment(c1);
     const before = new RawWorker(first.workerAddr);
     cleanup.push(async () => before.close());
@@ -262,10 +255,8 @@ describe("a manager restarted on its store (LMDB, no standby)", () => {
     await first.m.kill9();
     before.close();
 
-    const second = await startRemoteManager({ storePath, workerPort, args });
-    cleanup.push(() => second.m.stop());
-    const c2 = new RawClient(second.m.controlAddr);
-    cleanup.push(async () => c2.close());
+    const second = await again();
+    const c2 = second.c;
     const end = {
       type: "task_done",
       id: uid,

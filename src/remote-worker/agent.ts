@@ -73,6 +73,8 @@ export interface AgentOptions {
   orphanPolicy: OrphanPolicy;
   /** Silence (of the manager, of a worker process) taken as loss, until the manager says its own. */
   timeoutMs: number;
+  /** Task ends kept for a manager that may not have applied them: this many per slot at most. */
+  keptEndsPerSlot?: number;
   log: (line: string) => void;
 }
 
@@ -80,8 +82,8 @@ type AgentState = "joining" | "online" | "lost" | "draining" | "closed";
 
 type TaskEnd = Extract<AgentReport, { type: "task_done" }>;
 
-/** Task ends kept for a manager that may not have applied them: this many per slot at most. */
-const KEPT_ENDS_PER_SLOT = 4;
+/** The default of `keptEndsPerSlot` (zqs worker --kept-ends). */
+export const DEFAULT_KEPT_ENDS_PER_SLOT = 4;
 
 interface Child {
   proc: WorkerProcess;
@@ -666,11 +668,11 @@ export class WorkerAgent {
   }
 
   private bound(ends: TaskEnd[]): void {
-    const max = KEPT_ENDS_PER_SLOT * this.opts.slots;
+    const max = (this.opts.keptEndsPerSlot ?? DEFAULT_KEPT_ENDS_PER_SLOT) * this.opts.slots;
     if (ends.length <= max) return;
     const gone = ends.splice(0, ends.length - max);
     this.opts.log(
-      `Kept only the last ${max} task ends for a manager that may not have them; ` +
+      `Kept only the last ${max} task ends for a manager that may not have them (--kept-ends per slot); ` +
         `not sent again: ${gone.map((e) => `'${e.id}'`).join(", ")}`,
     );
   }

@@ -63,6 +63,7 @@ describe("zqs worker's table", () => {
       drainTimeout: 60,
       orphanPolicy: "finish",
       workerTimeout: 3,
+      keptEnds: 4,
     });
     expect(
       resolveWorkerOptions(
@@ -72,6 +73,10 @@ describe("zqs worker's table", () => {
     ).toMatchObject({ slots: 4, tags: ["gpu", "big"], drainTimeout: 0.5 });
     expect(() => resolveWorkerOptions({ slots: "0" }, {})).toThrow(
       "--slots: expected a positive integer, got '0'",
+    );
+    expect(resolveWorkerOptions({ connect: "tcp://h:1", keptEnds: "16" }, {}).keptEnds).toBe(16);
+    expect(() => resolveWorkerOptions({ keptEnds: "-1" }, {})).toThrow(
+      "--kept-ends: expected a positive integer, got '-1'",
     );
     expect(() => resolveWorkerOptions({ orphanPolicy: "drop" }, {})).toThrow(
       "--orphan-policy: expected finish or abort, got 'drop'",

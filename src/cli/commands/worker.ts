@@ -4,8 +4,8 @@
  */
 import { exitWhenDone } from "../exit.js";
 import type { Command } from "commander";
-import { WorkerAgent } from "../../remote-worker/agent.js";
-import { isCurveKey } from "../../protocol/z85.js";
+import { DEFAULT_KEPT_ENDS_PER_SLOT, WorkerAgent } from "../../remote-worker/agent.js";
+import { curveKey, positiveInteger } from "../../options/parsers.js";
 import { command } from "../command.js";
 import { addTable, resolveTable, type TableOption } from "../../options/spec.js";
 
@@ -22,6 +22,7 @@ export interface WorkerOptions {
   drainTimeout: number;
   orphanPolicy: "finish" | "abort";
   workerTimeout: number;
+  keptEnds: number;
 }
 
 type WorkerOptionSpec = TableOption<keyof WorkerOptions, WorkerOptions[keyof WorkerOptions]>;
@@ -30,12 +31,6 @@ function seconds(raw: string): number {
   const n = Number(raw);
   if (!Number.isFinite(n) || n <= 0) throw new Error(`expected seconds above 0, got '${raw}'`);
   return n;
-}
-
-function curveKey(raw: string): string {
-  const v = raw.trim();
-  if (!isCurveKey(v)) throw new Error("expected a CURVE key of 40 z85 characters (see 'zqs keys')");
-  return v;
 }
 
 /** The options of `zqs worker`: one table (src/options/spec.ts), as the manager's and the gateway's. */
@@ -76,12 +71,16 @@ export const WORKER_OPTION_SPECS: WorkerOptionSpec[] = [
     value: "<n>",
     description: "tasks run at once, one worker process each",
     default: 1,
-    parse: (raw) => {
-      const n = Number(raw);
-      if (!Number.isInteger(n) || n < 1)
-        throw new Error(`expected a positive integer, got '${raw}'`);
-      return n;
-    },
+    parse: positiveInteger,
+  },
+  {
+    key: "keptEnds",
+    flag: "--kept-ends",
+    value: "<n>",
+    description:
+      "task ends kept per slot, sent again to a manager that may have lost them (a failover, a restart)",
+    default: DEFAULT_KEPT_ENDS_PER_SLOT,
+    parse: positiveInteger,
   },
   {
     key: "tags",
@@ -184,6 +183,7 @@ export function runWorker(program: Command): void {
       drainTimeoutMs: o.drainTimeout * 1000,
       orphanPolicy: o.orphanPolicy,
       timeoutMs: o.workerTimeout * 1000,
+      keptEndsPerSlot: o.keptEnds,
       log: (line) => process.stderr.write(`${new Date().toISOString()} ${line}\n`),
     });
     process.once("SIGTERM", () => agent.drain());

@@ -11,6 +11,7 @@ import { Activity } from "../../src/manager/activity.js";
 import { StatusState } from "../../src/manager/state.js";
 import { TaskLifecycle } from "../../src/manager/tasks/lifecycle.js";
 import { TaskRegistry } from "../../src/manager/tasks/registry.js";
+import type { TaskRegistryContext } from "../../src/manager/tasks/context.js";
 import { TaskScheduler } from "../../src/manager/tasks/scheduler.js";
 import type {
   TaskMessage,
@@ -57,12 +58,20 @@ export class FakePool extends EventEmitter<TaskWorkerPoolEvents> implements Task
 const closers: (() => void)[] = [];
 afterEach(() => closers.splice(0).forEach((c) => c()));
 
-/** The registry, scheduler and lifecycle over a FakePool (`slots` per worker, `ahead` beyond). */
-export function makeTaskPath(slots: number, ahead = 0, clock?: FakeClock) {
+/**
+ * The registry, scheduler and lifecycle over a FakePool (`slots` per worker,
+ * `ahead` beyond), with a fake of the store when given.
+ */
+export function makeTaskPath(
+  slots: number,
+  ahead = 0,
+  clock?: FakeClock,
+  store?: TaskRegistryContext["store"],
+) {
   const state = new StatusState();
   let open = true;
   const activity = new Activity(state, () => open);
-  const tasks = new TaskRegistry(60, { state, activity });
+  const tasks = new TaskRegistry(60, { state, activity, ...(store ? { store } : {}) });
   const pool = new FakePool(slots, ahead);
   const dealer = new TaskScheduler({ tasks, pool });
   const lifecycle = new TaskLifecycle({

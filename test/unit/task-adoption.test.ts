@@ -4,50 +4,22 @@
  * host) is what the next one restores from; a task found running waits for
  * the worker its start mark names, and a claim by any other is ignored.
  */
-import pino from "pino";
-import { afterEach, describe, expect, it } from "vitest";
-import { Activity } from "../../src/manager/activity.js";
-import { StatusState } from "../../src/manager/state.js";
+import { describe, expect, it } from "vitest";
 import type { StoreOp, StoredResult } from "../../src/manager/store/types.js";
-import { TaskLifecycle } from "../../src/manager/tasks/lifecycle.js";
-import { TaskRegistry } from "../../src/manager/tasks/registry.js";
-import { TaskScheduler } from "../../src/manager/tasks/scheduler.js";
 import type { TaskMessage } from "../../src/manager/workers/pool.js";
 import { waitUntil } from "../helpers/wait.js";
-import { FakePool, makeTaskPath } from "./fake-task-path.js";
-
-const closers: (() => void)[] = [];
-afterEach(() => closers.splice(0).forEach((c) => c()));
+import { makeTaskPath } from "./fake-task-path.js";
 
 /** A manager's task path whose store writes are kept, in order. */
 function storingPath() {
-  const state = new StatusState();
-  const activity = new Activity(state, () => true);
   const ops: StoreOp[] = [];
-  const tasks = new TaskRegistry(60, {
-    state,
-    activity,
-    store: {
-      background: (o) => void ops.push(...o),
-      commit: (o) => {
-        ops.push(...o);
-        return Promise.resolve();
-      },
+  const { tasks, pool, lifecycle } = makeTaskPath(1, 0, undefined, {
+    background: (o) => void ops.push(...o),
+    commit: (o) => {
+      ops.push(...o);
+      return Promise.resolve();
     },
   });
-  const pool = new FakePool(1);
-  const dealer = new TaskScheduler({ tasks, pool });
-  const lifecycle = new TaskLifecycle({
-    tasks,
-    dealer,
-    pool,
-    log: pino({ level: "silent" }),
-    cancelGraceSec: 5,
-  });
-  closers.push(
-    () => lifecycle.close(),
-    () => tasks.close(),
-  );
   return { tasks, pool, lifecycle, ops };
 }
 

@@ -209,13 +209,15 @@ export class Manager {
             heartbeatRate: opts.workerHeartbeatRate,
             // Tasks that outlive a manager: where each was dealt, and who takes it back.
             marks: {
-              dealt: (w, uid, attempt) =>
-                this.tasks.startedRemotely(uid, {
-                  worker: w.name,
-                  instance: w.instance,
-                  ...(w.key !== undefined ? { key: w.key } : {}),
-                  attempt,
-                }),
+              dealt: (w, tasks) =>
+                this.tasks.startedRemotely(
+                  {
+                    worker: w.name,
+                    instance: w.instance,
+                    ...(w.key !== undefined ? { key: w.key } : {}),
+                  },
+                  tasks,
+                ),
               claim: (w, uids, quiet) => this.lifecycle.claim(w, uids, quiet),
             },
           },
@@ -336,7 +338,11 @@ export class Manager {
       service("store", this.store),
       // The in-process HTTP gateway streams from the info socket: --http-addr turns it on.
       ...(opts.zmqPublishConsole || opts.httpAddr ? [service("info", this.info)] : []),
-      { name: "tasks", start: () => tasks.restore(snapshot().results), stop: () => tasks.close() },
+      {
+        name: "tasks",
+        start: () => tasks.restore(snapshot().results, snapshot().starts),
+        stop: () => tasks.close(),
+      },
       {
         name: "lifecycle",
         // Delayed tasks still scheduled are submitted again (one whose time passed runs once now);

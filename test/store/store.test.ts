@@ -273,6 +273,39 @@ for (const kind of kinds) {
       });
     });
 
+    it("puts start marks (several in one op) and deletes them, apart from the results", async () => {
+      await withStore(kind.freshPlace(), async (s) => {
+        const mark = (attempt: number) => ({ worker: "w1", instance: "i1", attempt });
+        await s.apply([
+          {
+            op: "start_put",
+            marks: [
+              { uid: "t1", mark: mark(1) },
+              { uid: "t2", mark: mark(1) },
+            ],
+          },
+          { op: "result_put", uid: "t1", result: { accepted: {} }, expiresAt: 2e9 },
+        ]);
+        await s.apply([{ op: "start_put", marks: [{ uid: "t1", mark: mark(2) }] }]);
+        const byUid = (r: { uid: string }[]) => [...r].sort((a, b) => a.uid.localeCompare(b.uid));
+        const loaded = await s.load();
+        expect(byUid(loaded.starts ?? [])).toEqual([
+          { uid: "t1", mark: mark(2) },
+          { uid: "t2", mark: mark(1) },
+        ]);
+        expect(loaded.results.map((r) => r.uid)).toEqual(["t1"]);
+        await s.apply([
+          { op: "start_delete", uid: "t1" },
+          { op: "start_delete", uid: "nope" },
+          { op: "start_put", marks: [] },
+        ]);
+        expect((await s.load()).starts).toEqual([{ uid: "t2", mark: mark(1) }]);
+        await s.apply([{ op: "start_delete", uid: "t2" }]);
+        // None left: the snapshot has no `starts` (its shape as before there were any).
+        expect("starts" in (await s.load())).toBe(false);
+      });
+    });
+
     it("puts, replaces and deletes runs, with their outcomes", async () => {
       await withStore(kind.freshPlace(), async (s) => {
         const def = (uids: string[]) => ({ name: "f", calls: [{ name: "f", args: [1] }], uids });
@@ -326,10 +359,11 @@ for (const kind of kinds) {
           { op: "run_put", uid: "run", run: { uids: ["a"] } },
           { op: "run_outcomes", uid: "run", outcomes: "d" },
           { op: "schedule_put", uid: "sch", schedule: { seq: 0 } },
+          { op: "start_put", marks: [{ uid: "t", mark: { attempt: 1 } }] },
         ];
         const bad: [StoreOp, RegExp][] = [
-          [{ op: "set", key: "lock", value: { big: 10n } }, /operation 8 \(set lock\).*bigint/],
-          [push({ f: () => 1 }), /operation 8 \(history_push\).*function/],
+          [{ op: "set", key: "lock", value: { big: 10n } }, /operation 9 \(set lock\).*bigint/],
+          [push({ f: () => 1 }), /operation 9 \(history_push\).*function/],
           [push([Symbol("s")]), /symbol/],
           [{ op: "result_put", uid: "r2", result: 2n, expiresAt: 1 }, /bigint/],
           [{ op: "set", key: "queue", value: undefined }, /undefined/],
@@ -340,7 +374,7 @@ for (const kind of kinds) {
           [{ op: "result_put", uid: "x", result: 1, expiresAt: NaN }, /expiresAt/],
           [{ op: "result_delete", uid: "x".repeat(600) }, /uid is longer/],
           [{ op: "oops" } as unknown as StoreOp, /unknown operation/],
-          [{ op: "run_put", uid: "r3", run: [1] }, /operation 8 \(run_put r3\).*object/],
+          [{ op: "run_put", uid: "r3", run: [1] }, /operation 9 \(run_put r3\).*object/],
           [{ op: "run_put", uid: "r3", run: null }, /the run must be an object/],
           [{ op: "run_put", uid: "r3", run: { n: 1n } }, /bigint/],
           [{ op: "run_put", uid: "", run: {} }, /uid/],
@@ -350,6 +384,14 @@ for (const kind of kinds) {
           [{ op: "schedule_put", uid: "s3", schedule: [1] }, /the schedule must be an object/],
           [{ op: "schedule_put", uid: "s3", schedule: { n: 1n } }, /bigint/],
           [{ op: "schedule_delete", uid: "" }, /uid/],
+          [{ op: "start_put", marks: {} } as unknown as StoreOp, /marks must be an array/],
+          [
+            { op: "start_put", marks: [{ uid: "t", mark: 1 }] },
+            /the start mark 0 must be an object/,
+          ],
+          [{ op: "start_put", marks: [{ uid: "t", mark: { a: 1n } }] }, /bigint/],
+          [{ op: "start_put", marks: [{ uid: "", mark: {} }] }, /uid/],
+          [{ op: "start_delete", uid: "x\0y" }, /NUL/],
         ];
         const cyclic: Record<string, unknown> = {};
         cyclic.self = cyclic;
@@ -367,6 +409,7 @@ for (const kind of kinds) {
           results: [{ uid: "r", result: 1, expiresAt: 1 }],
           runs: [{ uid: "run", run: { uids: ["a"] }, outcomes: "d" }],
           schedules: [{ uid: "sch", schedule: { seq: 0 } }],
+          starts: [{ uid: "t", mark: { attempt: 1 } }],
         });
       });
     });

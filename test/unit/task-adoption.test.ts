@@ -5,7 +5,7 @@
  * the worker its start mark names, and a claim by any other is ignored.
  */
 import { describe, expect, it } from "vitest";
-import type { StoreOp, StoredResult } from "../../src/manager/store/types.js";
+import type { StoreOp, StoredResult, StoredStart } from "../../src/manager/store/types.js";
 import type { TaskMessage } from "../../src/manager/workers/pool.js";
 import { waitUntil } from "../helpers/wait.js";
 import { makeTaskPath } from "./fake-task-path.js";
@@ -23,32 +23,39 @@ function storingPath() {
   return { tasks, pool, lifecycle, ops };
 }
 
-/** What the store holds after `ops` (the last put of each uid, without those deleted). */
-function stored(ops: readonly StoreOp[]): StoredResult[] {
+/** What the store holds after `ops`: results and start marks (the last put of each uid, without those deleted). */
+interface Stored {
+  results: StoredResult[];
+  starts: StoredStart[];
+}
+function stored(ops: readonly StoreOp[]): Stored {
   const m = new Map<string, StoredResult>();
+  const starts = new Map<string, StoredStart>();
   for (const op of ops) {
     if (op.op === "result_put")
       m.set(op.uid, { uid: op.uid, result: op.result, expiresAt: op.expiresAt });
     else if (op.op === "result_delete") m.delete(op.uid);
+    else if (op.op === "start_put") for (const s of op.marks) starts.set(s.uid, s);
+    else if (op.op === "start_delete") starts.delete(op.uid);
   }
-  return [...m.values()];
+  return { results: [...m.values()], starts: [...starts.values()] };
 }
 
 const W1 = { name: "w1", instance: "instance-1", key: undefined };
 
 /** A manager that dealt task "t" (options `o`) to the remote worker w1 and stopped: what it stored. */
-function storedAfterDeal(o: Record<string, unknown> = {}): StoredResult[] {
+function storedAfterDeal(o: Record<string, unknown> = {}): Stored {
   const first = storingPath();
   first.pool.list = [{ id: "w1", main: true }];
   first.lifecycle.submit("t", { name: "f", args: [7], kwargs: { k: 1 } }, true, o);
   expect(first.pool.dealt()).toEqual(["t"]);
-  first.tasks.startedRemotely("t", { worker: "w1", instance: "instance-1", attempt: 1 });
+  first.tasks.startedRemotely({ worker: "w1", instance: "instance-1" }, [{ id: "t", attempt: 1 }]);
   return stored(first.ops);
 }
 
-function restarted(results: StoredResult[], waitMs = 60_000) {
+function restarted({ results, starts }: Stored, waitMs = 60_000) {
   const path = makeTaskPath(1);
-  path.tasks.restore(results);
+  path.tasks.restore(results, starts);
   path.lifecycle.resumeRunning(path.tasks.takeHeld(), waitMs);
   return path;
 }
@@ -66,7 +73,7 @@ const done = (id: string): Extract<TaskMessage, { type: "task_done" }> => ({
 
 describe("tasks found running at start", () => {
   it("the accepted mark keeps the call and its options; the start mark names the worker", () => {
-    const results = storedAfterDeal({ max_retries: 2 });
+    const { results, starts } = storedAfterDeal({ max_retries: 2 });
     const mark = results.find((r) => r.uid === "t")?.result as {
       accepted: Record<string, unknown>;
     };
@@ -75,11 +82,11 @@ describe("tasks found running at start", () => {
       kwargs: { k: 1 },
       options: { max_retries: 2 },
     });
-    expect(results.find((r) => r.uid === "t#start")?.result).toEqual({
-      worker: "w1",
-      instance: "instance-1",
-      attempt: 1,
-    });
+    // The start mark is in a keyspace of its own, not among the results.
+    expect(results.map((r) => r.uid)).toEqual(["t"]);
+    expect(starts).toEqual([
+      { uid: "t", mark: { worker: "w1", instance: "instance-1", attempt: 1 } },
+    ]);
   });
 
   it("wait as running; the worker its start mark names takes it back and its result is applied", () => {
@@ -116,10 +123,47 @@ describe("tasks found running at start", () => {
   });
 
   it("one with no start mark (the old manager's own workers) is decided at once", () => {
-    const results = storedAfterDeal().filter((r) => r.uid !== "t#start");
-    const { tasks } = restarted(results);
+    const { tasks } = restarted({ ...storedAfterDeal(), starts: [] });
     expect(tasks.get("t")?.state).toBe("failed");
-    const again = storedAfterDeal({ max_retries: 1 }).filter((r) => r.uid !== "t#start");
+    const again = { ...storedAfterDeal({ max_retries: 1 }), starts: [] };
     expect(restarted(again).tasks.get("t")?.state).toBe("retrying");
+  });
+
+  it("a start mark kept among the results by an earlier version (`<uid>#start`) is read as one, and deleted", () => {
+    const { results, starts } = storedAfterDeal();
+    const legacy = starts.map((s) => ({ uid: `${s.uid}#start`, result: s.mark, expiresAt: 9e9 }));
+    const path = storingPath();
+    path.tasks.restore([...results, ...legacy], []);
+    path.lifecycle.resumeRunning(path.tasks.takeHeld(), 60_000);
+    expect(path.tasks.get("t#start")).toBeUndefined();
+    expect(path.ops).toContainEqual({ op: "result_delete", uid: "t#start" });
+    expect(path.lifecycle.claim(W1, ["t"])).toEqual([{ uid: "t", attempt: 1 }]);
+  });
+});
+
+describe("start marks", () => {
+  it("the tasks of one deal are one store op; each mark is deleted with its task's result", () => {
+    const path = storingPath();
+    path.pool.list = [{ id: "w1", main: true }];
+    for (const uid of ["a", "b", "c"])
+      path.lifecycle.submit(uid, { name: "f", args: [], kwargs: {} }, true, {});
+    const before = path.ops.length;
+    path.tasks.startedRemotely({ worker: "w1", instance: "i" }, [
+      { id: "a", attempt: 1 },
+      { id: "b", attempt: 1 },
+      { id: "c", attempt: 1 },
+    ]);
+    expect(path.ops.slice(before)).toEqual([
+      {
+        op: "start_put",
+        marks: ["a", "b", "c"].map((uid) => ({
+          uid,
+          mark: { worker: "w1", instance: "i", attempt: 1 },
+        })),
+      },
+    ]);
+    path.pool.say("w1", done("b"));
+    expect(path.ops).toContainEqual({ op: "start_delete", uid: "b" });
+    expect(stored(path.ops).starts.map((s) => s.uid)).toEqual(["a", "c"]);
   });
 });

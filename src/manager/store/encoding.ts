@@ -17,6 +17,7 @@ import {
   type StoreOp,
   type StoredRun,
   type StoredSchedule,
+  type StoredStart,
 } from "./types.js";
 
 // A record, so that a document key added to DocKey fails to compile until it is listed here.
@@ -52,7 +53,10 @@ export type EncodedOp =
   | { op: "schedule_delete"; uid: string }
   /** `json` holds the remembered reply's record (an object). */
   | { op: "idem_put"; key: string; json: string }
-  | { op: "idem_delete"; key: string };
+  | { op: "idem_delete"; key: string }
+  /** One task's start mark (a `start_put` of several marks becomes one each); `json`: the mark. */
+  | { op: "start_put"; uid: string; json: string }
+  | { op: "start_delete"; uid: string };
 
 /** Longest result or run uid accepted, in UTF-8 bytes (LMDB keys are limited to 1978 bytes). */
 export const MAX_UID_BYTES = 512;
@@ -140,7 +144,7 @@ function describe(op: unknown): string {
   return typeof op;
 }
 
-function encodeOne(op: StoreOp): EncodedOp {
+function encodeOne(op: StoreOp): EncodedOp | EncodedOp[] {
   // The checks are for callers that bypass the types (data from the wire, JS).
   const o = op as { op: unknown } & Record<string, unknown>;
   switch (o.op) {
@@ -212,6 +216,18 @@ function encodeOne(op: StoreOp): EncodedOp {
     }
     case "idem_delete":
       return { op: "idem_delete", key: checkUid(o.key) };
+    case "start_put": {
+      if (!Array.isArray(o.marks)) throw new TypeError("marks must be an array");
+      return (o.marks as unknown[]).map((m, i) => {
+        const { uid, mark } = (m ?? {}) as { uid?: unknown; mark?: unknown };
+        if (typeof mark !== "object" || mark === null || Array.isArray(mark)) {
+          throw new TypeError(`the start mark ${i} must be an object`);
+        }
+        return { op: "start_put", uid: checkUid(uid), json: toJson(mark) };
+      });
+    }
+    case "start_delete":
+      return { op: "start_delete", uid: checkUid(o.uid) };
     default:
       throw new TypeError("unknown operation");
   }
@@ -240,7 +256,9 @@ export function encodeOps(ops: readonly StoreOp[], location: string): EncodedOp[
   for (let i = 0; i < ops.length; i++) {
     const op = ops[i] as StoreOp;
     try {
-      out.push(encodeOne(op));
+      const e = encodeOne(op);
+      if (Array.isArray(e)) out.push(...e);
+      else out.push(e);
     } catch (err) {
       const cause = err instanceof Error ? err.message : String(err);
       throw new StoreError(
@@ -290,6 +308,16 @@ export function decodeIdempotency(
 ): { key: string; record: unknown }[] {
   const out: { key: string; record: unknown }[] = [];
   for (const [key, json] of entries) out.push({ key, record: parseJson(json, where(key)) });
+  return out;
+}
+
+/** The stored start marks from their JSON text by task uid. */
+export function decodeStarts(
+  entries: Iterable<[string, string]>,
+  where: (uid: string) => string,
+): StoredStart[] {
+  const out: StoredStart[] = [];
+  for (const [uid, json] of entries) out.push({ uid, mark: parseJson(json, where(uid)) });
   return out;
 }
 

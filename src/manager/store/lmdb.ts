@@ -1,10 +1,12 @@
 /**
- * The embedded store: one LMDB environment in a directory, with six named
+ * The embedded store: one LMDB environment in a directory, with eight named
  * databases in it: "docs" (document name -> JSON text), "history" (sequence
  * number -> JSON text, increasing, so the oldest item has the smallest key),
  * "results" (uid -> JSON text of `{ expiresAt, result }`), "runs" (run uid ->
  * JSON text of its definition), "run_outcomes" (run uid -> outcome string) and
- * "schedules" (schedule uid -> JSON text of the schedule).
+ * "schedules" (schedule uid -> JSON text of the schedule), "idempotency"
+ * (key -> JSON text of a remembered reply) and "starts" (task uid -> JSON text
+ * of its start mark).
  *
  * `apply` runs all its operations in one LMDB (child) transaction and
  * resolves once that transaction is committed and flushed to disk — or, with
@@ -24,6 +26,7 @@ import {
   decodeRuns,
   decodeSchedules,
   decodeIdempotency,
+  decodeStarts,
   encodeOps,
   parseJson,
   type EncodedOp,
@@ -65,6 +68,7 @@ export class LmdbStore implements Store {
     private readonly runOutcomes: Database<string, string>,
     private readonly schedules: Database<string, string>,
     private readonly idempotency: Database<string, string>,
+    private readonly starts: Database<string, string>,
     private readonly sync: StoreSync,
   ) {
     this.location = location;
@@ -95,6 +99,7 @@ export class LmdbStore implements Store {
       const runOutcomes = root.openDB<string, string>("run_outcomes", { encoding: "string" });
       const schedules = root.openDB<string, string>("schedules", { encoding: "string" });
       const idempotency = root.openDB<string, string>("idempotency", { encoding: "string" });
+      const starts = root.openDB<string, string>("starts", { encoding: "string" });
       return new LmdbStore(
         dir,
         ownership,
@@ -106,6 +111,7 @@ export class LmdbStore implements Store {
         runOutcomes,
         schedules,
         idempotency,
+        starts,
         opts.sync ?? "fsync",
       );
     } catch (err) {
@@ -149,6 +155,10 @@ export class LmdbStore implements Store {
       for (const { key, value } of this.idempotency.getRange({ transaction: txn }))
         remembered.push([key, value]);
       const idempotency = decodeIdempotency(remembered, (k) => `${where} (idempotency ${k})`);
+      const marks: [string, string][] = [];
+      for (const { key, value } of this.starts.getRange({ transaction: txn }))
+        marks.push([key, value]);
+      const starts = decodeStarts(marks, (uid) => `${where} (start mark ${uid})`);
       return {
         docs,
         history,
@@ -157,6 +167,7 @@ export class LmdbStore implements Store {
         schedules,
         // Only when there are some (the snapshot's shape is the same without).
         ...(idempotency.length > 0 ? { idempotency } : {}),
+        ...(starts.length > 0 ? { starts } : {}),
       };
     } catch (err) {
       if (err instanceof StoreError) throw err;
@@ -268,6 +279,12 @@ export class LmdbStore implements Store {
           break;
         case "idem_delete":
           void this.idempotency.remove(op.key);
+          break;
+        case "start_put":
+          void this.starts.put(op.uid, op.json);
+          break;
+        case "start_delete":
+          void this.starts.remove(op.uid);
           break;
       }
     }

@@ -7,6 +7,7 @@
  *   P + "zqs:run_outcomes"      a hash run uid -> its outcome string
  *   P + "zqs:schedules"         a hash schedule uid -> JSON text of the schedule
  *   P + "zqs:idempotency"       a hash idempotency key -> JSON text of the remembered reply
+ *   P + "zqs:starts"            a hash task uid -> JSON text of its start mark
  *   P + "zqs:owner", P + "zqs:owner_epoch"  the lease of the manager that owns the store
  *
  * One manager at a time (redis-lease.ts): `open` takes the lease, and `apply`
@@ -29,6 +30,7 @@ import {
   decodeRuns,
   decodeSchedules,
   decodeIdempotency,
+  decodeStarts,
   encodeOps,
   parseJson,
   type EncodedOp,
@@ -119,6 +121,7 @@ export class RedisStore implements Store {
     runOutcomes: string;
     schedules: string;
     idempotency: string;
+    starts: string;
     owner: string;
   };
 
@@ -137,6 +140,7 @@ export class RedisStore implements Store {
       runOutcomes: `${prefix}zqs:run_outcomes`,
       schedules: `${prefix}zqs:schedules`,
       idempotency: `${prefix}zqs:idempotency`,
+      starts: `${prefix}zqs:starts`,
       owner: `${prefix}zqs:owner`,
     };
   }
@@ -237,6 +241,7 @@ export class RedisStore implements Store {
     m.hgetall(this.keys.runOutcomes);
     m.hgetall(this.keys.schedules);
     m.hgetall(this.keys.idempotency);
+    m.hgetall(this.keys.starts);
     const replies = await this.exec(m, "read");
     const docs: StoreSnapshot["docs"] = {};
     DOC_KEYS.forEach((name, i) => {
@@ -270,6 +275,11 @@ export class RedisStore implements Store {
       Object.entries(remembered),
       (k) => `${this.location} (key ${this.keys.idempotency}, field ${k})`,
     );
+    const marks = replies[DOC_KEYS.length + 6] as Record<string, string>;
+    const starts = decodeStarts(
+      Object.entries(marks),
+      (uid) => `${this.location} (key ${this.keys.starts}, field ${uid})`,
+    );
     return {
       docs,
       history,
@@ -278,6 +288,7 @@ export class RedisStore implements Store {
       schedules,
       // Only when there are some (the snapshot's shape is the same without).
       ...(idempotency.length > 0 ? { idempotency } : {}),
+      ...(starts.length > 0 ? { starts } : {}),
     };
   }
 
@@ -361,6 +372,10 @@ export class RedisStore implements Store {
         return [["HSET", this.keys.idempotency, op.key, op.json]];
       case "idem_delete":
         return [["HDEL", this.keys.idempotency, op.key]];
+      case "start_put":
+        return [["HSET", this.keys.starts, op.uid, op.json]];
+      case "start_delete":
+        return [["HDEL", this.keys.starts, op.uid]];
     }
   }
 

@@ -1,6 +1,6 @@
 /**
  * The store: what survives a restart of the manager (queue, history, running
- * item, queue mode, permissions, lock, completed task results, runs, schedules). One
+ * item, queue mode, permissions, lock, completed task results, start marks, runs, schedules). One
  * interface, two implementations (embedded LMDB, Redis). The manager keeps
  * the live copy in memory and sends every change here as a list of
  * operations, applied atomically and durably before the reply says success.
@@ -58,12 +58,25 @@ export type StoreOp =
    * object: method, reply or pending, expiresAt); written whole.
    */
   | { op: "idem_put"; key: string; record: unknown }
-  | { op: "idem_delete"; key: string };
+  | { op: "idem_delete"; key: string }
+  /**
+   * Start marks (a JSON object each: which worker on another host runs which
+   * attempt of a task), kept in a keyspace of their own by task uid; the
+   * tasks of one deal are written as one operation.
+   */
+  | { op: "start_put"; marks: readonly StoredStart[] }
+  | { op: "start_delete"; uid: string };
 
 export interface StoredResult {
   uid: string;
   result: unknown;
   expiresAt: number;
+}
+
+/** A task's start mark, by its uid. */
+export interface StoredStart {
+  uid: string;
+  mark: unknown;
 }
 
 /** A stored run: its definition, and its outcomes when they were written. */
@@ -91,6 +104,8 @@ export interface StoreSnapshot {
   schedules: StoredSchedule[];
   /** The remembered replies of requests with an idempotency key (absent: none). */
   idempotency?: { key: string; record: unknown }[];
+  /** The start marks of tasks dealt to workers on other hosts (absent: none). */
+  starts?: StoredStart[];
 }
 
 export interface Store {

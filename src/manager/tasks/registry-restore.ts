@@ -6,7 +6,7 @@
  * and the tasks found running. The registry only adds the records to its
  * indexes (RestoredRecords).
  */
-import type { StoreOp, StoredResult } from "../store/types.js";
+import type { StoreOp, StoredResult, StoredStart } from "../store/types.js";
 import { newRecord, type TaskRecord } from "./task-record.js";
 import type { AcceptedMark } from "./task-store.js";
 import { cutOff, restoreResults, type HeldTask, type ResumedTask } from "./task-restore.js";
@@ -38,9 +38,15 @@ export class RegistryRestore {
     private readonly to: RestoredRecords,
   ) {}
 
-  /** Take the stored results at start (see restoreResults in task-restore.ts). */
-  restore(stored: readonly StoredResult[]): void {
-    const { kept, gone, ops, resume, held } = restoreResults(stored, this.retentionSec, Date.now());
+  /** Take the stored results and start marks at start (see restoreResults in task-restore.ts). */
+  restore(stored: readonly StoredResult[], starts: readonly StoredStart[] = []): void {
+    const now = Date.now();
+    const { kept, gone, ops, resume, held } = restoreResults(
+      stored,
+      starts,
+      this.retentionSec,
+      now,
+    );
     this.resumable = resume;
     this.held = held;
     for (const uid of gone) this.to.purged(uid);

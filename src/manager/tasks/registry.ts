@@ -17,7 +17,7 @@ import { EventEmitter } from "node:events";
 import type { TaskEventName, TaskInfo, TaskState, TaskStatus } from "../../protocol/index.js";
 import type { TaskRegistryContext } from "./context.js";
 import { TRACE_TASKS, traceNow } from "../../protocol/task-trace.js";
-import type { StoreOp, StoredResult } from "../store/types.js";
+import type { StoreOp, StoredResult, StoredStart } from "../store/types.js";
 import {
   isFinal,
   applyProgress,
@@ -40,7 +40,7 @@ import {
 import { TaskIndexes } from "./task-indexes.js";
 import { DedupIndex, dedupScope } from "./dedup.js";
 import { REAL_CLOCK } from "../due-timer.js";
-import { TaskStore, type AcceptedMark, type StartMark } from "./task-store.js";
+import { TaskStore, type AcceptedMark, type Dealt, type StartMark } from "./task-store.js";
 import type { HeldTask, ResumedTask } from "./task-restore.js";
 import { RegistryRestore } from "./registry-restore.js";
 import {
@@ -179,15 +179,20 @@ export class TaskRegistry {
   }
 
   /**
-   * Dealt to a worker on another host: which one runs which attempt, stored
-   * in the background (after a restart only that worker may take it back).
-   * Tasks of a run have no mark of their own (restore cuts them off).
+   * Dealt to a worker on another host (one deal): which one runs which
+   * attempt, stored in the background, one store op for the deal (after a
+   * restart only that worker may take it back). Tasks of a run have no mark
+   * of their own (restore cuts them off).
    */
-  startedRemotely(uid: string, mark: StartMark): void {
-    const rec = this.active(uid);
-    if (!rec?.call || rec.runUid !== null) return;
-    rec.startMarked = true;
-    this.persist.writeStart(uid, mark);
+  startedRemotely(worker: Omit<StartMark, "attempt">, tasks: readonly Dealt[]): void {
+    const marks: { uid: string; mark: StartMark }[] = [];
+    for (const { id, attempt } of tasks) {
+      const rec = this.active(id);
+      if (!rec?.call || rec.runUid !== null) continue;
+      rec.startMarked = true;
+      marks.push({ uid: id, mark: { ...worker, attempt } });
+    }
+    this.persist.writeStarts(marks);
   }
 
   /** The worker began running it (task-started). */
@@ -383,7 +388,8 @@ export class TaskRegistry {
 
   // ---- restart (registry-restore.ts) ------------------------------------------------
 
-  restore = (stored: readonly StoredResult[]): void => this.restorer.restore(stored);
+  restore = (stored: readonly StoredResult[], starts?: readonly StoredStart[]): void =>
+    this.restorer.restore(stored, starts);
   restoreCutOff = (listed: readonly { uid: string; accepted: AcceptedMark }[]): void =>
     this.restorer.restoreCutOff(listed);
   takeResumable = (): ResumedTask[] => this.restorer.takeResumable();

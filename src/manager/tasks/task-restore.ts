@@ -5,15 +5,12 @@
  * them back, or their options retry them), and the failed results of tasks the
  * stop cut off.
  */
-import type { StoreOp, StoredResult } from "../store/types.js";
+import type { StoreOp, StoredResult, StoredStart } from "../store/types.js";
 import type { CompletedResult, KeptCall, TaskRecord } from "./task-record.js";
-import {
-  START_SUFFIX,
-  TaskStore,
-  type AcceptedMark,
-  type StartMark,
-  type StoredInfo,
-} from "./task-store.js";
+import { TaskStore, type AcceptedMark, type StartMark, type StoredInfo } from "./task-store.js";
+
+/** The uid suffix of a start mark kept among the results (before its own keyspace). */
+const LEGACY_START_SUFFIX = "#start";
 
 /** A stored mark of a task that ran when the manager stopped, found at start. */
 export interface HeldTask {
@@ -44,6 +41,7 @@ export type ResumedTask = { uid: string; accepted: AcceptedMark & { call: KeptCa
  */
 export function restoreResults(
   stored: readonly StoredResult[],
+  startMarks: readonly StoredStart[],
   retentionSec: number,
   now: number,
 ): {
@@ -60,13 +58,15 @@ export function restoreResults(
   const ops: StoreOp[] = [];
   const cut: StoreOp[] = [];
   const starts = new Map<string, StartMark>();
+  for (const s of startMarks) starts.set(s.uid, s.mark as StartMark);
   for (const s of stored) {
-    if (s.uid.endsWith(START_SUFFIX)) {
-      starts.set(s.uid.slice(0, -START_SUFFIX.length), s.result as StartMark);
-    }
+    // A start mark as a store of an earlier version kept it (a result `<uid>#start`).
+    if (!s.uid.endsWith(LEGACY_START_SUFFIX)) continue;
+    starts.set(s.uid.slice(0, -LEGACY_START_SUFFIX.length), s.result as StartMark);
+    ops.push({ op: "result_delete", uid: s.uid });
   }
   for (const s of [...stored].sort((a, b) => a.expiresAt - b.expiresAt)) {
-    if (s.uid.endsWith(START_SUFFIX)) continue;
+    if (s.uid.endsWith(LEGACY_START_SUFFIX)) continue;
     const accepted = (s.result as { accepted?: AcceptedMark }).accepted;
     const call = accepted?.call;
     if (accepted && call && accepted.at !== undefined) {

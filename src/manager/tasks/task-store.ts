@@ -1,7 +1,8 @@
 /**
  * What the task registry keeps in the store: a task's accepted mark (written
- * when it is accepted, replaced by its result), a remote task's start mark,
- * and its final result with the lifecycle fields its result cannot tell
+ * when it is accepted, replaced by its result), a remote task's start mark
+ * (in a keyspace of its own: store op `start_put`, the tasks of one deal at
+ * once), and its final result with the lifecycle fields its result cannot tell
  * (stored info). What is rebuilt from them at start is in task-restore.ts.
  *
  * A plain task with no requester (one attempt that completed or failed, no
@@ -48,8 +49,11 @@ export interface StartMark {
   attempt: number;
 }
 
-/** The stored key of a task's start mark (beside its results: `<uid>` + this). */
-export const START_SUFFIX = "#start";
+/** A task dealt: its uid and the attempt dealt. */
+export interface Dealt {
+  id: string;
+  attempt: number;
+}
 
 /** What a task's accepted mark keeps of it (its call by reference: no copy). */
 function acceptedMark(rec: TaskRecord): AcceptedMark {
@@ -176,23 +180,17 @@ export class TaskStore {
   }
 
   /**
-   * The task is dealt to a worker on another host: its start mark, in the
-   * background (never awaited: one lost in a crash leaves the task cut off).
+   * Tasks dealt to a worker on another host (one deal): their start marks, as
+   * one store operation in the background (never awaited: one lost in a
+   * crash leaves its task cut off or retried).
    */
-  writeStart(uid: string, mark: StartMark): void {
-    this.background([
-      {
-        op: "result_put",
-        uid: uid + START_SUFFIX,
-        result: mark,
-        expiresAt: Date.now() / 1000 + ACCEPTED_KEPT_SEC,
-      },
-    ]);
+  writeStarts(marks: readonly { uid: string; mark: StartMark }[]): void {
+    if (marks.length > 0) this.background([{ op: "start_put", marks }]);
   }
 
   /** The task's start mark is stale (it ended, or runs elsewhere now): its removal. */
   static startGone(uid: string): StoreOp {
-    return { op: "result_delete", uid: uid + START_SUFFIX };
+    return { op: "start_delete", uid };
   }
 
   /** Resolves once the task's accepted mark is durable: before a reply acknowledges it. */

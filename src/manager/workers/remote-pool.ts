@@ -197,11 +197,8 @@ export class RemoteWorkerPool extends EventEmitter<TaskWorkerPoolEvents> impleme
   sendTasks(workerId: string, tasks: readonly ExecuteFunctionMsg[]): void {
     const w = this.byName.get(workerId);
     if (!w) return;
-    const marks = this.opts.marks;
-    for (const t of tasks) {
-      w.assigned.set(t.id, t.attempt);
-      marks?.dealt(w, t.id, t.attempt);
-    }
+    for (const t of tasks) w.assigned.set(t.id, t.attempt);
+    this.opts.marks?.dealt(w, tasks);
     this.sender.sendTasks(w, tasks);
   }
 

@@ -10,11 +10,12 @@ export interface RemoteIdentity {
 /**
  * What the remote pool tells the tasks area about tasks that outlive a
  * manager (tasks/lifecycle.ts, registry.ts): which worker it deals each task
- * to (its start mark), and a hello's claim of running tasks (`running`),
+ * to (their start marks, one call a deal), and a hello's claim of running tasks (`running`),
  * answered with the tasks that worker may take back and their attempts.
  */
 export interface RemoteTaskMarks {
-  dealt(worker: RemoteIdentity, uid: string, attempt: number): void;
+  /** The tasks of one deal to `worker` (uid and attempt each). */
+  dealt(worker: RemoteIdentity, tasks: readonly { id: string; attempt: number }[]): void;
   /** `quiet`: a claim ignored is not logged (the caller says what it drops). */
   claim(
     worker: RemoteIdentity,

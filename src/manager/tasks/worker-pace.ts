@@ -28,35 +28,72 @@ const MAX_AHEAD = 256;
 const AHEAD_OWN_SLOTS = 4;
 /** Weight of the newest call in a worker's running mean of call times. */
 const CALL_MS_WEIGHT = 0.2;
+/**
+ * A call slower than this many times the mean (and than OUTLIER_MIN_MS) is an
+ * outlier: alone (a call preempted by the machine, a collection of garbage)
+ * it leaves the mean as it was, so that one slow no-op does not send short
+ * tasks away from the worker dealt to last; a second one within
+ * OUTLIER_WINDOW calls is believed (the calls got slower): the mean becomes
+ * it at once, so that long calls stop being dealt ahead after two of them.
+ */
+const OUTLIER_FACTOR = 4;
+const OUTLIER_MIN_MS = 0.5;
+const OUTLIER_WINDOW = 4;
+
+/** A worker's recent call times. */
+interface Pace {
+  /** Running mean of its calls' run times (ms), outliers left out (see OUTLIER_FACTOR). */
+  ms: number;
+  /** Calls ended so far, and the number of the last outlier left out (-Infinity: none). */
+  calls: number;
+  lastOutlier: number;
+}
 
 export class WorkerPace {
-  /** Worker id → running mean of its calls' run times (ms), from their task_done. */
-  private readonly callMs = new Map<string, number>();
+  /** Worker id → its recent call times, from their task_done (`call_ms`). */
+  private readonly paces = new Map<string, Pace>();
 
   constructor(private readonly pool: Pick<DealerPool, "slotsPerWorker" | "aheadPerWorker">) {}
 
-  /** `worker` ended a call that took `callMs`: whether its running mean moved. */
+  /** `worker` ended a call that took `callMs`: whether its mean moved. */
   ended(worker: string, callMs: number): boolean {
     const ms = Math.max(0, callMs);
     if (!Number.isFinite(ms)) return false;
-    const prev = this.callMs.get(worker);
-    this.callMs.set(worker, prev === undefined ? ms : prev + (ms - prev) * CALL_MS_WEIGHT);
+    const p = this.paces.get(worker);
+    if (p === undefined) {
+      this.paces.set(worker, { ms, calls: 1, lastOutlier: -Infinity });
+      return true;
+    }
+    p.calls++;
+    if (ms > OUTLIER_MIN_MS && ms > p.ms * OUTLIER_FACTOR) {
+      const believed = p.calls - p.lastOutlier <= OUTLIER_WINDOW;
+      p.lastOutlier = p.calls;
+      if (!believed) return false;
+      p.ms = ms;
+      return true;
+    }
+    p.ms += (ms - p.ms) * CALL_MS_WEIGHT;
     return true;
   }
 
   /** The worker is gone. */
   forget(worker: string): void {
-    this.callMs.delete(worker);
+    this.paces.delete(worker);
   }
 
   /** Its calls' run times are known (it ended one). */
   known(worker: string): boolean {
-    return this.callMs.has(worker);
+    return this.paces.has(worker);
+  }
+
+  /** The mean of `worker`'s recent calls (ms; outliers left out), once it ended one. */
+  meanMs(worker: string): number | undefined {
+    return this.paces.get(worker)?.ms;
   }
 
   /** `w`, holding `n` tasks, may take one more short task (see STAY_WORK_MS). */
   mayStay(w: TaskWorker, n: number): boolean {
-    const ms = this.callMs.get(w.id);
+    const ms = this.paces.get(w.id)?.ms;
     if (ms === undefined) return false;
     return n < this.capacity(w) && (n + 1) * ms <= STAY_WORK_MS;
   }
@@ -73,7 +110,7 @@ export class WorkerPace {
     // A worker with its own slots (remote) is dealt ahead as a pool's default prefetch.
     const ahead = w.slots !== undefined ? AHEAD_OWN_SLOTS : (this.pool.aheadPerWorker ?? 0);
     if (ahead === 0) return slots;
-    const ms = this.callMs.get(w.id);
+    const ms = this.paces.get(w.id)?.ms;
     const short = ms === undefined ? 0 : Math.floor(AHEAD_WORK_MS / Math.max(ms, 0.01));
     return (w.slots ?? this.pool.slotsPerWorker) + Math.max(ahead, Math.min(MAX_AHEAD, short));
   }

@@ -136,19 +136,33 @@ export function applyHello(
   };
 }
 
-/** Its row of `workers_list`. */
-export function workerRow(w: RemoteWorker): WorkerRow {
+/**
+ * What a worker's row of `workers_list` and the body of its events both show
+ * of it, its last sign of life in `time`'s format (the row's ISO text, the
+ * event's epoch seconds).
+ */
+function shown<T>(w: RemoteWorker, time: (ms: number) => T) {
   return {
-    name: w.name,
-    kind: "remote",
     hostname: w.hostname,
     pid: w.pid,
     slots: w.slots,
     busy: w.assigned.size,
     tags: [...w.tags],
     state: w.state,
-    connected_at: new Date(w.connectedAt).toISOString(),
-    last_seen: new Date(w.lastSeen).toISOString(),
+    last_seen: time(w.lastSeen),
+  };
+}
+
+const isoTime = (ms: number): string => new Date(ms).toISOString();
+const epochSeconds = (ms: number): number => ms / 1000;
+
+/** Its row of `workers_list`. */
+export function workerRow(w: RemoteWorker): WorkerRow {
+  return {
+    name: w.name,
+    kind: "remote",
+    connected_at: isoTime(w.connectedAt),
+    ...shown(w, isoTime),
     tasks_done: w.tasksDone,
     tasks_failed: w.tasksFailed,
   };
@@ -160,16 +174,5 @@ export function workerEvent(
   w: RemoteWorker,
   extra: Record<string, unknown>,
 ): Record<string, unknown> {
-  return {
-    event: name,
-    worker: w.name,
-    hostname: w.hostname,
-    pid: w.pid,
-    slots: w.slots,
-    busy: w.assigned.size,
-    tags: [...w.tags],
-    state: w.state,
-    last_seen: w.lastSeen / 1000,
-    ...extra,
-  };
+  return { event: name, worker: w.name, ...shown(w, epochSeconds), ...extra };
 }

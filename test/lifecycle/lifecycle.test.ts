@@ -3,7 +3,13 @@
  * what triggers it, with the QS_Task events of each task checked in order.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { InfoListener, RawClient, startManager, type RunningManager } from "../helpers/manager.js";
+import {
+  BRISK_INFO_INTERVAL,
+  InfoListener,
+  RawClient,
+  startManager,
+  type RunningManager,
+} from "../helpers/manager.js";
 import { childPids } from "../helpers/process.js";
 import { newGate } from "../helpers/startup.js";
 import {
@@ -27,7 +33,11 @@ let c: RawClient;
 let events: InfoListener;
 
 beforeAll(async () => {
-  m = await startManager({ startup: STARTUP, args: ["--cancel-grace", "0.5"] });
+  m = await startManager({
+    infoInterval: BRISK_INFO_INTERVAL,
+    startup: STARTUP,
+    args: ["--cancel-grace", "0.5"],
+  });
   c = new RawClient(m.controlAddr);
   events = await new InfoListener(m.infoAddr, ["QS_Task"]).ready();
   await openEnvironment(c);

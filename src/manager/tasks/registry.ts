@@ -13,8 +13,7 @@
  * task-store.ts, what the records answer in task-views.ts, what is rebuilt at
  * start in registry-restore.ts.
  */
-import { EventEmitter } from "node:events";
-import type { TaskEventName, TaskInfo, TaskState, TaskStatus } from "../../protocol/index.js";
+import type { TaskInfo, TaskState, TaskStatus } from "../../protocol/index.js";
 import type { TaskRegistryContext } from "./context.js";
 import { TRACE_TASKS, traceNow } from "../../protocol/task-trace.js";
 import type { StoreOp, StoredResult } from "../store/types.js";
@@ -31,12 +30,7 @@ import {
   type TaskRecord,
   type TaskStats,
 } from "./task-record.js";
-import {
-  EVENT_OF_FINAL,
-  FinalWaiters,
-  qsTaskEvent,
-  type TaskRegistryEvents,
-} from "./task-events.js";
+import { FinalWaiters, TaskEvents } from "./task-events.js";
 import { TaskIndexes } from "./task-indexes.js";
 import { DedupIndex, dedupScope } from "./dedup.js";
 import { REAL_CLOCK } from "../due-timer.js";
@@ -61,18 +55,12 @@ export class TaskRegistry {
   private waiting = 0;
   private activeCount = 0;
   private finalCount = 0;
-  /** The host and pid of a worker (QS_Task events name where a task runs). */
-  private readonly workerInfo: TaskRegistryContext["workerInfo"];
   /** Where the records are stored (unset in the context: nothing is). */
   private readonly persist: TaskStore;
   /** Who waits for a task's final state to be visible (whenFinal). */
   private readonly finalWaiters = new FinalWaiters();
-  /**
-   * What the registry tells its subscribers: `task`, every task event (QS_Task:
-   * `{event, task_uid, ...}`); `final`, every record that reaches a final state
-   * (after it is recorded).
-   */
-  readonly events = new EventEmitter<TaskRegistryEvents>();
+  /** What the registry tells its subscribers (task-events.ts). */
+  readonly events: TaskEvents;
   /** Which task holds each dedup key (dedup.ts). */
   private readonly dedup = new DedupIndex(REAL_CLOCK);
   /** The records rebuilt at start, and what the lifecycle takes of them (registry-restore.ts). */
@@ -87,7 +75,7 @@ export class TaskRegistry {
   ) {
     this.state = ctx.state;
     this.activity = ctx.activity;
-    this.workerInfo = ctx.workerInfo;
+    this.events = new TaskEvents(ctx.workerInfo);
     this.persist = new TaskStore(ctx.store);
     this.restorer = new RegistryRestore(retentionSec, {
       has: (uid) => this.records.has(uid),
@@ -114,14 +102,7 @@ export class TaskRegistry {
     if (rec.state === "pending") this.waiting++;
     if (rec.dedup) this.dedup.claim(dedupScope(rec.user, rec.group, rec.dedup.key), rec.uid);
     if (!t.listedElsewhere) this.persist.writeAccepted(rec);
-    if (this.listened) {
-      this.emit(rec, "task-sent", {
-        background: rec.background,
-        after: rec.after,
-        priority: rec.priority,
-        ...(rec.notBefore !== undefined ? { not_before: rec.notBefore / 1000 } : {}),
-      });
-    }
+    this.events.sent(rec);
     return rec;
   }
 
@@ -138,7 +119,7 @@ export class TaskRegistry {
     if (!rec.runUid) await this.persist.rewriteAccepted(rec);
     if (this.active(uid) !== rec || rec.state !== "scheduled") return false;
     this.setState(rec, "pending");
-    this.emit(rec, "task-due", {});
+    this.events.task(rec, "task-due", {});
     return true;
   }
 
@@ -175,7 +156,7 @@ export class TaskRegistry {
     if (worker !== null) rec.worker = worker;
     this.setState(rec, "running", at);
     this.ix.track(rec);
-    this.emit(rec, "task-received", { worker: rec.worker });
+    this.events.task(rec, "task-received", { worker: rec.worker });
   }
 
   /**
@@ -203,7 +184,7 @@ export class TaskRegistry {
       this.ix.track(rec);
     }
     rec.updatedAt = Date.now();
-    this.emit(rec, "task-started", { worker });
+    this.events.task(rec, "task-started", { worker });
   }
 
   /** User code reported progress, a message or outputs (task-progress). */
@@ -215,7 +196,7 @@ export class TaskRegistry {
     if (!rec || rec.state !== "running") return;
     const ev = applyProgress(rec, p);
     rec.updatedAt = Date.now();
-    this.emit(rec, "task-progress", ev);
+    this.events.task(rec, "task-progress", ev);
   }
 
   /** Set (or clear) the message of a waiting task (why it waits); no event. */
@@ -237,7 +218,7 @@ export class TaskRegistry {
     rec.progress = 0;
     this.setState(rec, "pending");
     rec.message = `Waiting again: ${reason} before it started the task`;
-    this.emit(rec, "task-requeued", { reason });
+    this.events.task(rec, "task-requeued", { reason });
     // As if never dealt: it names no worker until it is dealt again.
     rec.worker = null;
   }
@@ -248,7 +229,7 @@ export class TaskRegistry {
     if (!rec) return;
     this.setState(rec, "retrying");
     rec.message = `Attempt ${rec.attempts} failed (${reason}); retrying in ${delaySec.toFixed(2)} s`;
-    this.emit(rec, "task-retried", { reason, retry_in: delaySec });
+    this.events.task(rec, "task-retried", { reason, retry_in: delaySec });
   }
 
   /**
@@ -304,13 +285,7 @@ export class TaskRegistry {
       this.dedup.ended(key, rec.uid, now + rec.dedup.ttl * 1000);
     }
     this.state.bump("task_results_uid");
-    if (this.listened) {
-      const extra: Record<string, unknown> = {
-        runtime: rec.startedAt !== undefined ? Math.max(0, now - rec.startedAt) / 1000 : null,
-      };
-      if (state !== "completed") extra.msg = msg;
-      this.emit(rec, EVENT_OF_FINAL[state], extra);
-    }
+    this.events.ended(rec, state, now, msg);
     if (!rec.background)
       this.activity.endIf("executing_task", { worker_environment_state: "idle" });
     this.events.emit("final", rec);
@@ -369,16 +344,6 @@ export class TaskRegistry {
     if (prev === "running" && state !== "running") this.ix.untrack(rec);
     rec.state = state;
     rec.updatedAt = at;
-  }
-
-  /** Someone takes task events (the info socket is off by default): only then are they built. */
-  private get listened(): boolean {
-    return this.events.listenerCount("task") > 0;
-  }
-
-  private emit(rec: TaskRecord, event: TaskEventName, extra: Record<string, unknown> = {}): void {
-    if (!this.listened) return;
-    this.events.emit("task", qsTaskEvent(rec, event, this.workerInfo, extra));
   }
 
   // ---- restart (registry-restore.ts) ------------------------------------------------

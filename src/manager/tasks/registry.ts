@@ -32,6 +32,7 @@ import {
 } from "./task-record.js";
 import { FinalWaiters, TaskEvents } from "./task-events.js";
 import { TaskIndexes } from "./task-indexes.js";
+import { TaskCounts } from "./task-counts.js";
 import { DedupIndex, dedupScope } from "./dedup.js";
 import { REAL_CLOCK } from "../due-timer.js";
 import { TaskStore, type AcceptedMark, type StartMark } from "./task-store.js";
@@ -51,10 +52,8 @@ export class TaskRegistry {
   /** Children by parent, running tasks by worker, the retention FIFO, purged uids. */
   private readonly ix = new TaskIndexes();
   private readonly timer: NodeJS.Timeout;
-  private background = 0;
-  private waiting = 0;
-  private activeCount = 0;
-  private finalCount = 0;
+  /** Waiting, not ended, background tasks running (task-counts.ts). */
+  private readonly counts: TaskCounts;
   /** Where the records are stored (unset in the context: nothing is). */
   private readonly persist: TaskStore;
   /** Who waits for a task's final state to be visible (whenFinal). */
@@ -76,6 +75,7 @@ export class TaskRegistry {
     this.state = ctx.state;
     this.activity = ctx.activity;
     this.events = new TaskEvents(ctx.workerInfo);
+    this.counts = new TaskCounts(ctx.state);
     this.persist = new TaskStore(ctx.store);
     this.restorer = new RegistryRestore(retentionSec, {
       has: (uid) => this.records.has(uid),
@@ -98,8 +98,7 @@ export class TaskRegistry {
     if (TRACE_TASKS) rec.trace = { accepted: traceNow() };
     this.records.set(rec.uid, rec);
     this.ix.link(rec);
-    this.activeCount++;
-    if (rec.state === "pending") this.waiting++;
+    this.counts.added(rec);
     if (rec.dedup) this.dedup.claim(dedupScope(rec.user, rec.group, rec.dedup.key), rec.uid);
     if (!t.listedElsewhere) this.persist.writeAccepted(rec);
     this.events.sent(rec);
@@ -277,8 +276,7 @@ export class TaskRegistry {
     if (state === "completed") rec.progress = 100;
     else rec.message = msg;
     this.setState(rec, state, now);
-    this.activeCount--;
-    this.finalCount++;
+    this.counts.ended();
     this.ix.keep(rec.uid, expiresAt);
     if (rec.dedup) {
       const key = dedupScope(rec.user, rec.group, rec.dedup.key);
@@ -335,12 +333,7 @@ export class TaskRegistry {
 
   private setState(rec: TaskRecord, state: TaskState, at = Date.now()): void {
     const prev = rec.state;
-    const wasWaiting = prev === "pending" || prev === "retrying";
-    const isWaiting = state === "pending" || state === "retrying";
-    if (wasWaiting !== isWaiting) this.waiting += isWaiting ? 1 : -1;
-    if (rec.background && (prev === "running") !== (state === "running")) {
-      this.setBackground(this.background + (state === "running" ? 1 : -1));
-    }
+    this.counts.moved(rec, prev, state);
     if (prev === "running" && state !== "running") this.ix.untrack(rec);
     rec.state = state;
     rec.updatedAt = at;
@@ -358,8 +351,7 @@ export class TaskRegistry {
   private hold(rec: TaskRecord): void {
     this.records.set(rec.uid, rec);
     this.ix.link(rec);
-    this.activeCount++;
-    if (rec.background) this.setBackground(this.background + 1);
+    this.counts.added(rec);
     if (rec.dedup) this.dedup.claim(dedupScope(rec.user, rec.group, rec.dedup.key), rec.uid);
   }
 
@@ -367,7 +359,6 @@ export class TaskRegistry {
   private adopt(rec: TaskRecord, at: number): void {
     this.records.set(rec.uid, rec);
     this.ix.link(rec);
-    this.finalCount++;
     this.ix.keep(rec.uid, at);
     if (rec.dedup && rec.result) {
       const key = dedupScope(rec.user, rec.group, rec.dedup.key);
@@ -425,16 +416,12 @@ export class TaskRegistry {
 
   /** Tasks waiting to run (pending or retrying). */
   get waitingCount(): number {
-    return this.waiting;
+    return this.counts.waiting;
   }
 
+  /** Tasks that have not ended. */
   get runningCount(): number {
-    return this.activeCount;
-  }
-
-  private setBackground(n: number): void {
-    this.background = n;
-    this.state.set({ worker_background_tasks: n });
+    return this.counts.active;
   }
 
   /** Drop results whose retention ended. */
@@ -445,7 +432,6 @@ export class TaskRegistry {
       if (!r || !isFinal(r.state)) continue;
       this.records.delete(uid);
       this.ix.unlink(r);
-      this.finalCount--;
       this.ix.remember(uid);
       gone.push({ op: "result_delete", uid });
     }

@@ -127,6 +127,7 @@ export interface Life {
   cause: string | undefined;
   /** Submitted but not released yet (a run's task waiting for its turn). */
   held: boolean;
+  /** Its timers (task-timers.ts). */
   expiryTimer: NodeJS.Timeout | undefined;
   retryTimer: NodeJS.Timeout | undefined;
   timeoutTimer: NodeJS.Timeout | undefined;
@@ -148,9 +149,6 @@ export function newLife(uid: string, o: TaskOptions, held: boolean): Life {
     timeoutTimer: undefined,
   };
 }
-
-/** Longest wait between two tries. */
-export const MAX_BACKOFF_SEC = 300;
 
 export const ENDED_AS: Record<Exclude<FinalState, "completed">, string> = {
   failed: "failed",

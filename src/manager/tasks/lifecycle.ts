@@ -239,16 +239,7 @@ export class TaskLifecycle {
         note: `task '${uid}' has already ended: its outcome is being saved`,
       };
     }
-    if (rec.state === "running") {
-      this.stopper.stop(rec, "cancelled", "The task was cancelled");
-      const g = this.ctx.cancelGraceSec;
-      return {
-        outcome: "cancelling",
-        note:
-          `task '${uid}' is being cancelled: its signal was aborted; if it does not stop within ${g} s, ` +
-          `its worker process is replaced (other tasks running in it fail) and the environment is re-opened automatically`,
-      };
-    }
+    if (rec.state === "running") return { outcome: "cancelling", note: this.stopper.cancel(rec) };
     const msg =
       rec.state === "retrying"
         ? "The task was cancelled while it waited to be retried"

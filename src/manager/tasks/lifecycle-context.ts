@@ -12,6 +12,7 @@ import type {
   FinalState,
   FunctionCall,
   NewTask,
+  ProgressReport,
   RunPlace,
   TaskRecord,
 } from "./task-record.js";
@@ -54,10 +55,7 @@ export interface LifecycleTasks {
   active(uid: string): TaskRecord | undefined;
   create(t: NewTask): TaskRecord;
   started(uid: string, worker: string, timeSec: number): void;
-  progress(
-    uid: string,
-    p: { progress?: number; message?: string; outputs?: Record<string, unknown> },
-  ): void;
+  progress(uid: string, p: ProgressReport): void;
   finish(uid: string, state: FinalState, f: EndFields): void;
   due(uid: string): Promise<boolean>;
   undealt(uid: string, reason: string): void;

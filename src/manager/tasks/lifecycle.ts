@@ -278,14 +278,9 @@ export class TaskLifecycle {
         this.dealer.started(m.id, m.time);
         this.startTimeout(m.id);
         break;
-      case "task_progress": {
-        const p: { progress?: number; message?: string; outputs?: Record<string, unknown> } = {};
-        if (m.progress !== undefined) p.progress = m.progress;
-        if (m.message !== undefined) p.message = m.message;
-        if (m.outputs !== undefined) p.outputs = m.outputs;
-        this.tasks.progress(m.id, p);
+      case "task_progress":
+        this.tasks.progress(m.id, m);
         break;
-      }
       case "task_done":
         this.done(worker, m);
         break;

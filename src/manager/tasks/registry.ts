@@ -26,6 +26,7 @@ import {
   type FinalState,
   newRecord,
   type NewTask,
+  type ProgressReport,
   type RunningTask,
   type TaskRecord,
   type TaskStats,
@@ -187,10 +188,7 @@ export class TaskRegistry {
   }
 
   /** User code reported progress, a message or outputs (task-progress). */
-  progress(
-    uid: string,
-    p: { progress?: number; message?: string; outputs?: Record<string, unknown> },
-  ): void {
+  progress(uid: string, p: ProgressReport): void {
     const rec = this.active(uid);
     if (!rec || rec.state !== "running") return;
     const ev = applyProgress(rec, p);

@@ -44,7 +44,8 @@ import type { FunctionCall, RunPlace, TaskRecord, TaskStats } from "./task-recor
 import { acceptedTask, dealJob, newLife } from "./lifecycle-context.js";
 import { REAL_CLOCK } from "../due-timer.js";
 import { CUT_OFF_MSG, type HeldTask, type ResumedTask } from "./task-restore.js";
-import { Adoption, type Claimant } from "./adoption.js";
+import { Adoption } from "./adoption.js";
+import type { RemoteIdentity } from "../workers/types.js";
 import { resubmission } from "./delayed-tasks.js";
 import { TaskTimers } from "./task-timers.js";
 import { TaskStopper } from "./task-stopper.js";
@@ -185,7 +186,7 @@ export class TaskLifecycle {
    * tasks taken back, with their attempts.
    */
   claim(
-    worker: Claimant,
+    worker: RemoteIdentity,
     uids: readonly string[],
     quiet = false,
   ): { uid: string; attempt: number }[] {

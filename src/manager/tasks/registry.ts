@@ -16,7 +16,7 @@
 import type { TaskInfo, TaskState, TaskStatus } from "../../protocol/index.js";
 import type { TaskRegistryContext } from "./context.js";
 import { TRACE_TASKS, traceNow } from "../../protocol/task-trace.js";
-import type { StoreOp, StoredResult } from "../store/types.js";
+import type { StoredResult } from "../store/types.js";
 import {
   isFinal,
   applyProgress,
@@ -424,19 +424,19 @@ export class TaskRegistry {
 
   /** Drop results whose retention ended. */
   purge(now = Date.now()): void {
-    const gone: StoreOp[] = [];
+    const gone: string[] = [];
     for (const uid of this.ix.due(now)) {
       const r = this.records.get(uid);
       if (!r || !isFinal(r.state)) continue;
       this.records.delete(uid);
       this.ix.unlink(r);
       this.ix.remember(uid);
-      gone.push({ op: "result_delete", uid });
+      gone.push(uid);
     }
     if (gone.length === 0) return;
     // What stands for a purged result (a run's outcome string) is written first.
     this.events.emit("purging");
-    this.persist.background(gone);
+    this.persist.deleteResults(gone);
   }
 
   close(): void {

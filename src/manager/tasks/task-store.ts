@@ -250,6 +250,11 @@ export class TaskStore {
     if (ops.length > 0) this.store?.(ops);
   }
 
+  /** The results of `uids` are purged (their retention ended): their deletion, in the background. */
+  deleteResults(uids: readonly string[]): void {
+    this.background(uids.map((uid): StoreOp => ({ op: "result_delete", uid })));
+  }
+
   close(): void {
     this.closed = true;
   }

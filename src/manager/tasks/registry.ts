@@ -9,7 +9,8 @@
  * is where the task events (QS_Task, in order per task), the change marker
  * `task_results_uid`, `worker_background_tasks` and the end of a foreground
  * task (manager back to idle) are made. The lifecycle (lifecycle.ts) decides
- * when a task moves; this file only records it. What is stored lives in
+ * when a task moves; this file only records it. The events are told by
+ * task-events.ts, the counts kept by task-counts.ts; what is stored lives in
  * task-store.ts, what the records answer in task-views.ts, what is rebuilt at
  * start in registry-restore.ts.
  */

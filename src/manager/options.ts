@@ -460,8 +460,8 @@ export const OPTION_SPECS: OptionSpec[] = [
     flag: "--worker-heartbeat-rate",
     value: "<n>",
     description:
-      "with --zmq-worker-addr: most heartbeats a second with all zqs workers together; past it, their interval and --worker-timeout double as often as needed (told to the workers)",
-    default: 2000,
+      "with --zmq-worker-addr: most heartbeats a second, both ways, with all zqs workers together; past it, their interval and --worker-timeout double as often as needed (told to the workers)",
+    default: 1000,
     parse: positiveInteger,
   },
   {

@@ -21,6 +21,13 @@ import { DEFAULT_CONSOLE_BURST, DEFAULT_CONSOLE_RATE } from "./console-limit.js"
 import { resolveTable, tableDefaults, type TableOption } from "../options/spec.js";
 import { parseRateRules, type Rate } from "../protocol/rate-limit.js";
 
+/** `--zmq-info-interval`: seconds above 0, at most 1 (clients' liveness window is 1.5 s). */
+function infoInterval(raw: string): number {
+  const n = positiveSeconds(raw);
+  if (n > 1) throw new Error(`expected at most 1 second, got '${raw}'`);
+  return n;
+}
+
 export interface ManagerOptions {
   zmqControlAddr: string;
   zmqInfoAddr: string;
@@ -64,6 +71,7 @@ export interface ManagerOptions {
   consoleRate: number;
   consoleBurst: number;
   zmqInfoHwm: number;
+  zmqInfoInterval: number;
   maxSubtaskDepth: number;
   maxTreeTasks: number;
   maxLiveTasks: number;
@@ -452,8 +460,8 @@ export const OPTION_SPECS: OptionSpec[] = [
     flag: "--worker-heartbeat-rate",
     value: "<n>",
     description:
-      "with --zmq-worker-addr: most heartbeats a second with all zqs workers together; past it, their interval and --worker-timeout double as often as needed (told to the workers)",
-    default: 2000,
+      "with --zmq-worker-addr: most heartbeats a second, both ways, with all zqs workers together; past it, their interval and --worker-timeout double as often as needed (told to the workers)",
+    default: 1000,
     parse: positiveInteger,
   },
   {
@@ -490,6 +498,15 @@ export const OPTION_SPECS: OptionSpec[] = [
       "messages the info socket keeps for one subscriber that does not read; beyond it that subscriber misses messages (ZeroMQ's PUB drops them)",
     default: 10_000,
     parse: positiveInteger,
+  },
+  {
+    key: "zmqInfoInterval",
+    flag: "--zmq-info-interval",
+    value: "<seconds>",
+    description:
+      "the info socket publishes the status on QS_Info at each change and again this often (a new subscriber has it within this time); at most 1, since clients take an info socket silent for 1.5 s as down",
+    default: 1,
+    parse: infoInterval,
   },
   {
     key: "maxSubtaskDepth",

@@ -9,6 +9,7 @@
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
+  BRISK_INFO_INTERVAL,
   EXAMPLES,
   InfoListener,
   RawClient,
@@ -52,6 +53,7 @@ let c: RawClient;
 
 beforeAll(async () => {
   m = await startManager({
+    infoInterval: BRISK_INFO_INTERVAL,
     examples: false,
     args: ["--startup-dir", path.join(EXAMPLES, "startup")],
   });

@@ -418,10 +418,12 @@ it(
     for (const name of METHOD_NAMES)
       expect(kinds.get(`method ${name}`) ?? 0, name).toBeGreaterThan(0);
 
-    // Let the event loop turn once: zeromq.js times receives with libuv timers,
-    // which count from the loop's cached clock; after seconds of synchronous
-    // generation that clock is stale and a fresh timeout would expire at once.
-    await new Promise((r) => setImmediate(r));
+    // zeromq.js times receives with libuv timers, which count from the loop's
+    // cached clock; after seconds of synchronous generation that clock is stale
+    // and a fresh timeout would expire at once (seen on a busy machine: each
+    // socket's first request "not answered"). A Node timer brings the clock up
+    // to date (setImmediate does not: its turn reads no clock).
+    await new Promise((r) => setTimeout(r, 0));
     const rssBefore = rssMb(m.proc.pid as number);
     const problems: string[] = [];
     let answered = 0;

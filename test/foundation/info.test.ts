@@ -5,6 +5,8 @@
  * the server's own times); in the manager's encoding (msgpack with
  * `--zmq-encoding msgpack`).
  *
+ * `--zmq-info-interval` sets how often the idle status is published again.
+ *
  * The status change is caused with `permissions_reload` (it gives
  * plans_allowed_uid and devices_allowed_uid new values): it exists now and
  * needs no environment.
@@ -151,3 +153,28 @@ function infoSuite(enc: "json" | "msgpack"): void {
 
 infoSuite("json");
 infoSuite("msgpack");
+
+describe("QS_Info with --zmq-info-interval 0.1", () => {
+  let m: RunningManager;
+  let sub: Collector;
+  beforeAll(async () => {
+    m = await startManager({ examples: false, infoInterval: 0.1 });
+    sub = new Collector(m.infoAddr, TOPIC_INFO);
+  });
+  afterAll(async () => {
+    sub?.close();
+    await m?.stop();
+  });
+
+  it("publishes the idle status again that often", async () => {
+    const time = (r: Received) => (decode(r.frames[1] as Buffer, "json") as { time: number }).time;
+    await waitUntil(() => sub.got.length > 0);
+    const from = sub.got.length - 1;
+    const first = time(sub.got[from] as Received);
+    // One second of the messages' own times: about 10 publications (once a second gives 1).
+    await waitUntil(() => time(sub.got[sub.got.length - 1] as Received) - first >= 1);
+    const republished = sub.got.length - 1 - from;
+    console.log(`${republished} QS_Info messages in 1 s at --zmq-info-interval 0.1`);
+    expect(republished).toBeGreaterThanOrEqual(5);
+  });
+});

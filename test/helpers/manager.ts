@@ -82,7 +82,16 @@ export interface StartOptions {
   infoAddr?: string;
   /** CURVE keys of the readiness probe (a manager with --zmq-private-key answers no one else). */
   probeCurve?: CurveClientKeys;
+  /**
+   * `--zmq-info-interval` (seconds; default: the manager's, 1 s). Managers whose
+   * tests wait on `InfoListener.ready()` pass BRISK_INFO_INTERVAL: it waits for
+   * one republished status.
+   */
+  infoInterval?: number;
 }
+
+/** An info interval that makes `InfoListener.ready()` quick (it waits up to one interval). */
+export const BRISK_INFO_INTERVAL = 0.05;
 
 /** CURVE keys of a client: the server's public key and the client's own pair (z85). */
 export interface CurveClientKeys {
@@ -138,6 +147,9 @@ export async function startManager(opts: StartOptions = {}): Promise<RunningMana
       "--user-group-permissions",
       path.join(EXAMPLES, "user_group_permissions.yaml"),
     );
+  }
+  if (opts.infoInterval !== undefined) {
+    args.push("--zmq-info-interval", String(opts.infoInterval));
   }
   args.push(...(opts.args ?? []));
   const proc = spawn(process.execPath, args, {
@@ -302,8 +314,9 @@ export class InfoListener {
 
   /**
    * Resolves once the subscriptions are in place (a SUB socket misses what is
-   * published before them): once a QS_Info message, published at least once a
-   * second, has come through a subscription made after the others.
+   * published before them): once a QS_Info message, published again every
+   * `--zmq-info-interval` (see BRISK_INFO_INTERVAL), has come through a
+   * subscription made after the others.
    */
   async ready(): Promise<this> {
     const probe = !this.wants("QS_Info");

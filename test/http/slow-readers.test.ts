@@ -11,6 +11,7 @@ import net from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
 import WebSocket from "ws";
 import {
+  BRISK_INFO_INTERVAL,
   freePort,
   InfoListener,
   RawClient,
@@ -172,6 +173,7 @@ describe("stream clients that do not read", () => {
 
   it("--console-rate: a worker's output beyond it is dropped, with one line naming the option", async () => {
     m = await startManager({
+      infoInterval: BRISK_INFO_INTERVAL,
       startup: STARTUP,
       args: ["--console-rate", "100000", "--console-burst", "200000"],
     });

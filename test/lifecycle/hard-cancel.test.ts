@@ -6,7 +6,13 @@
 import { existsSync } from "node:fs";
 import path from "node:path";
 import { afterEach, expect, it } from "vitest";
-import { InfoListener, RawClient, startManager, type RunningManager } from "../helpers/manager.js";
+import {
+  BRISK_INFO_INTERVAL,
+  InfoListener,
+  RawClient,
+  startManager,
+  type RunningManager,
+} from "../helpers/manager.js";
 import { childPids } from "../helpers/process.js";
 import {
   eventNames,
@@ -30,7 +36,11 @@ afterEach(async () => {
 });
 
 it("cancel of a CPU-bound task replaces its worker; the other running task fails; the environment is open again", async () => {
-  m = await startManager({ startup: STARTUP, args: ["--cancel-grace", "0.5"] });
+  m = await startManager({
+    infoInterval: BRISK_INFO_INTERVAL,
+    startup: STARTUP,
+    args: ["--cancel-grace", "0.5"],
+  });
   c = new RawClient(m.controlAddr);
   events = await new InfoListener(m.infoAddr, ["QS_Task"]).ready();
   await openEnvironment(c);

@@ -3,7 +3,13 @@
  * what triggers it, with the QS_Task events of each task checked in order.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { InfoListener, RawClient, startManager, type RunningManager } from "../helpers/manager.js";
+import {
+  BRISK_INFO_INTERVAL,
+  InfoListener,
+  RawClient,
+  startManager,
+  type RunningManager,
+} from "../helpers/manager.js";
 import { childPids } from "../helpers/process.js";
 import { newGate } from "../helpers/startup.js";
 import {
@@ -27,7 +33,11 @@ let c: RawClient;
 let events: InfoListener;
 
 beforeAll(async () => {
-  m = await startManager({ startup: STARTUP, args: ["--cancel-grace", "0.5"] });
+  m = await startManager({
+    infoInterval: BRISK_INFO_INTERVAL,
+    startup: STARTUP,
+    args: ["--cancel-grace", "0.5"],
+  });
   c = new RawClient(m.controlAddr);
   events = await new InfoListener(m.infoAddr, ["QS_Task"]).ready();
   await openEnvironment(c);
@@ -188,15 +198,19 @@ describe("states", () => {
   it("expired: a task waiting behind a long parent (`after`) was not started within `expires`", async () => {
     const pids = childPids(m.proc.pid as number);
     const parent = await execute(c, fn("gate", [newGate().path]), { run_in_background: true });
+    // Two tasks wait behind the parent; the one without `expires` shows what
+    // waiting looks like (the other may have expired by the time it is asked,
+    // on a busy machine).
+    const held = await execute(c, fn("wait", [0]), { run_in_background: true, after: [parent] });
     const uid = await execute(c, fn("wait", [0]), {
       run_in_background: true,
       after: [parent],
       expires: 0.3,
     });
-    const waiting = await info(c, uid);
+    const waiting = await info(c, held);
     expect(waiting).toMatchObject({ state: "pending", attempts: 0, after: [parent] });
     expect(waiting.stats.queue_depth).toBeGreaterThanOrEqual(1);
-    expect((await c.request("task_status", { task_uid: uid })).status).toBe("running");
+    expect((await c.request("task_status", { task_uid: held })).status).toBe("running");
 
     const i = await waitFinal(c, uid);
     expect(i).toMatchObject({ state: "expired", attempts: 0, started_at: null, worker: null });
@@ -204,6 +218,8 @@ describe("states", () => {
     expect(i.message).toContain(parent);
     expect(await eventNames(events, uid, "task-expired")).toEqual(["task-sent", "task-expired"]);
     expect((await info(c, parent)).state).toBe("running");
+    expect((await info(c, held)).state).toBe("pending");
+    expect((await c.request("task_cancel", { task_uid: held })).result).toBe("cancelled");
 
     // Cancelled while running: its signal aborts the wait, no worker is replaced.
     const r = await c.request("task_cancel", { task_uid: parent });

@@ -7,7 +7,7 @@
  */
 import { afterEach, describe, expect, it } from "vitest";
 import { RawClient, sleep, waitUntil, type RunningManager } from "../helpers/manager.js";
-import { InfoListener } from "../helpers/manager.js";
+import { BRISK_INFO_INTERVAL, InfoListener } from "../helpers/manager.js";
 import { childPids } from "../helpers/process.js";
 import { newGate } from "../helpers/startup.js";
 import {
@@ -34,7 +34,14 @@ afterEach(async () => {
 });
 
 async function setup(): Promise<RawClient> {
-  pool = await startPool(2, ["--worker-slots", "1", "--worker-prefetch", "2"]);
+  pool = await startPool(2, [
+    "--worker-slots",
+    "1",
+    "--worker-prefetch",
+    "2",
+    "--zmq-info-interval",
+    String(BRISK_INFO_INTERVAL),
+  ]);
   c = new RawClient(pool.controlAddr);
   events = await new InfoListener(pool.infoAddr, ["QS_Task"]).ready();
   await openEnvironment(c);

@@ -13,6 +13,7 @@ import os from "node:os";
 import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import {
+  BRISK_INFO_INTERVAL,
   InfoListener,
   RawClient,
   startManager,
@@ -68,7 +69,10 @@ export async function* gated() {}
 describe("the lists of plans and devices at start", () => {
   it("a new manager on a new store queues an allowed plan without opening an environment", async () => {
     // A long wait for the lists: the test is about their being known, not how soon.
-    const { m, c } = await start({ args: ["--startup-lists-wait", "600"] });
+    const { m, c } = await start({
+      args: ["--startup-lists-wait", "600"],
+      infoInterval: BRISK_INFO_INTERVAL,
+    });
     const info = new InfoListener(m.infoAddr, ["QS_Info"]);
     clients.push(info);
     // Sent at once: the request waits for the lists rather than being refused.

@@ -10,6 +10,7 @@ import path from "node:path";
 import { afterAll, afterEach, beforeAll } from "vitest";
 import type { RunningManager } from "../helpers/manager.js";
 import {
+  BRISK_INFO_INTERVAL,
   CLI,
   freePort,
   InfoListener,
@@ -140,6 +141,7 @@ export async function startRemoteManager(
   const port = opts.workerPort ?? (await freePort());
   const workerAddr = `tcp://127.0.0.1:${port}`;
   const m = await startManager({
+    infoInterval: BRISK_INFO_INTERVAL,
     startup: { "10-remote.mjs": REMOTE_STARTUP, "20-gate.mjs": gateModule() },
     args: [
       "--zmq-worker-addr",

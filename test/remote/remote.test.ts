@@ -230,8 +230,9 @@ describe("zqs worker: end to end", () => {
   });
 
   it("past --worker-heartbeat-rate the heartbeat pace slows; the manager tells joining and joined workers", async () => {
-    // A quarter of 2 s is 500 ms: one worker beating twice a second is past a rate of 1.
-    const { addr } = await setup(["--worker-timeout", "2", "--worker-heartbeat-rate", "1"]);
+    // A quarter of 2 s is 500 ms: one worker beating twice a second and the manager to it
+    // once (half the loss time) is past a rate of 2 both ways; at 1 s and 4 s, 1.5 a second.
+    const { addr } = await setup(["--worker-timeout", "2", "--worker-heartbeat-rate", "2"]);
     const a = new RawWorker(addr);
     cleanup.push(() => a.close());
     await a.hello("pace-a");
@@ -239,6 +240,7 @@ describe("zqs worker: end to end", () => {
     const b = new RawWorker(addr);
     cleanup.push(() => b.close());
     await b.hello("pace-b");
+    // Two workers at 1 s: 3 a second; at 2 s and 8 s, 1.5.
     expect(await b.answer()).toEqual({ type: "welcome", heartbeat_ms: 2000, timeout_ms: 8000 });
     // The one that joined first hears the new pace in a heartbeat.
     await waitUntil(() =>

@@ -8,7 +8,13 @@
  * pipes), so the end would otherwise overtake the last lines.
  */
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { InfoListener, RawClient, startManager, type RunningManager } from "../helpers/manager.js";
+import {
+  BRISK_INFO_INTERVAL,
+  InfoListener,
+  RawClient,
+  startManager,
+  type RunningManager,
+} from "../helpers/manager.js";
 import { execute, fn, openEnvironment, waitEvent } from "../helpers/tasks.js";
 
 const STARTUP = {
@@ -33,7 +39,7 @@ let c: RawClient;
 let listener: InfoListener;
 
 beforeEach(async () => {
-  m = await startManager({ startup: STARTUP });
+  m = await startManager({ infoInterval: BRISK_INFO_INTERVAL, startup: STARTUP });
   c = new RawClient(m.controlAddr);
   listener = new InfoListener(m.infoAddr, ["QS_Console", "QS_Task"]);
   await listener.ready();

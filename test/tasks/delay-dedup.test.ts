@@ -12,7 +12,13 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { InfoListener, RawClient, startManager, type RunningManager } from "../helpers/manager.js";
+import {
+  BRISK_INFO_INTERVAL,
+  InfoListener,
+  RawClient,
+  startManager,
+  type RunningManager,
+} from "../helpers/manager.js";
 import { STORES, type StoreSetup } from "../helpers/stores.js";
 import {
   eventsOf,
@@ -68,7 +74,12 @@ describe.each(STORES)("delayed and deduplicated tasks (%s store)", (_label, make
   let listener: InfoListener;
 
   async function start(): Promise<void> {
-    m = await startManager({ startup: STARTUP, args: store.args, publishConsole: true });
+    m = await startManager({
+      infoInterval: BRISK_INFO_INTERVAL,
+      startup: STARTUP,
+      args: store.args,
+      publishConsole: true,
+    });
     c = new RawClient(m.controlAddr);
     listener = new InfoListener(m.infoAddr, ["QS_Task"]);
     await listener.ready();

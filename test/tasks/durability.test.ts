@@ -16,7 +16,13 @@
  * shown from here.
  */
 import { describe, expect, it, type TestContext } from "vitest";
-import { InfoListener, RawClient, startManager, type RunningManager } from "../helpers/manager.js";
+import {
+  BRISK_INFO_INTERVAL,
+  InfoListener,
+  RawClient,
+  startManager,
+  type RunningManager,
+} from "../helpers/manager.js";
 import { LMDB_OS_SYNC, STORES, type StoreSetup } from "../helpers/stores.js";
 import { execute, fn, openEnvironment, waitCompleted, waitEvent } from "../helpers/tasks.js";
 
@@ -45,6 +51,7 @@ async function useStore(
   });
   async function start(): Promise<{ m: RunningManager; c: RawClient }> {
     const m = await startManager({
+      infoInterval: BRISK_INFO_INTERVAL,
       startup: STARTUP,
       args: store.args,
       env: { ZQS_TEST_STORE_DELAY_MS: String(DELAY_MS) },

@@ -4,6 +4,7 @@ import os from "node:os";
 import path from "node:path";
 import { afterEach, expect, it } from "vitest";
 import {
+  BRISK_INFO_INTERVAL,
   InfoListener,
   RawClient,
   startManager,
@@ -53,7 +54,10 @@ it("loads one --startup-module", async () => {
 });
 
 it("startup code that throws leaves the environment closed and says why on QS_Console", async () => {
-  m = await startManager({ startup: { "bad.mjs": "throw new Error('broken startup file');\n" } });
+  m = await startManager({
+    infoInterval: BRISK_INFO_INTERVAL,
+    startup: { "bad.mjs": "throw new Error('broken startup file');\n" },
+  });
   c = new RawClient(m.controlAddr);
   const info = await new InfoListener(m.infoAddr, ["QS_Console"]).ready();
   expect((await c.request("environment_open")).success).toBe(true);
@@ -67,7 +71,7 @@ it("startup code that throws leaves the environment closed and says why on QS_Co
 });
 
 it("the worker's printed lines and status changes reach the info socket", async () => {
-  m = await startManager();
+  m = await startManager({ infoInterval: BRISK_INFO_INTERVAL });
   c = new RawClient(m.controlAddr);
   await openEnvironment(c);
   const info = await new InfoListener(m.infoAddr).ready();

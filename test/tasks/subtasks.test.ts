@@ -9,7 +9,13 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { InfoListener, RawClient, startManager, type RunningManager } from "../helpers/manager.js";
+import {
+  BRISK_INFO_INTERVAL,
+  InfoListener,
+  RawClient,
+  startManager,
+  type RunningManager,
+} from "../helpers/manager.js";
 import { gateModule, newGate } from "../helpers/startup.js";
 import { STORES, type StoreSetup } from "../helpers/stores.js";
 import {
@@ -101,7 +107,11 @@ describe("subtasks with one worker", () => {
     permsDir = mkdtempSync(path.join(os.tmpdir(), "zqs-perms-"));
     const perms = path.join(permsDir, "permissions.yaml");
     writeFileSync(perms, PERMISSIONS);
-    m = await startManager({ startup: STARTUP, args: ["--user-group-permissions", perms] });
+    m = await startManager({
+      infoInterval: BRISK_INFO_INTERVAL,
+      startup: STARTUP,
+      args: ["--user-group-permissions", perms],
+    });
     c = new RawClient(m.controlAddr);
     events = await new InfoListener(m.infoAddr, ["QS_Task"]).ready();
     await openEnvironment(c);

@@ -3,7 +3,7 @@ import { Command } from "commander";
 import { describe, expect, it } from "vitest";
 import { resolveWorkerOptions, WORKER_OPTION_SPECS } from "../../src/cli/commands/worker.js";
 import { HTTP_OPTION_SPECS } from "../../src/http/options.js";
-import { OPTION_SPECS } from "../../src/manager/options.js";
+import { OPTION_SPECS, resolveOptions } from "../../src/manager/options.js";
 import { addTable, resolveTable, type TableOption } from "../../src/options/spec.js";
 
 const table: TableOption[] = [
@@ -86,6 +86,19 @@ describe("zqs worker's table", () => {
     );
     expect(() => resolveWorkerOptions({ startupDir: "a", startupModule: "b" }, {})).toThrow(
       "--startup-dir and --startup-module cannot be used together",
+    );
+  });
+});
+
+describe("zqs manager's table", () => {
+  it("--zmq-info-interval: seconds above 0, at most 1, refused naming the flag", () => {
+    expect(resolveOptions({}).zmqInfoInterval).toBe(1);
+    expect(resolveOptions({ zmqInfoInterval: "0.05" }).zmqInfoInterval).toBe(0.05);
+    expect(() => resolveOptions({ zmqInfoInterval: "0" })).toThrow(
+      "--zmq-info-interval: expected seconds, got '0'",
+    );
+    expect(() => resolveOptions({ zmqInfoInterval: "2" })).toThrow(
+      "--zmq-info-interval: expected at most 1 second, got '2'",
     );
   });
 });

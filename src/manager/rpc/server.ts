@@ -395,6 +395,8 @@ export class InfoPublisher {
     log: Logger,
     /** Messages kept for one subscriber that does not read (`--zmq-info-hwm`). */
     private readonly hwm: number,
+    /** How often the last status is published again (ms; `--zmq-info-interval`). */
+    private readonly intervalMs: number,
   ) {
     this.pub = new Publisher({ linger: 0, sendHighWaterMark: hwm });
     this.sendQueue = new SendQueue(this.pub, (err) =>
@@ -404,10 +406,10 @@ export class InfoPublisher {
 
   async bind(): Promise<void> {
     await this.pub.bind(this.address);
-    // Re-publish the last status at least once a second (same status_uid).
+    // Re-publish the last status at least every interval (same status_uid).
     this.timer = setInterval(() => {
       if (this.lastStatusPayload !== undefined) this.publish(TOPIC_INFO, this.lastStatusPayload);
-    }, 1000);
+    }, this.intervalMs);
     this.timer.unref();
   }
 

@@ -59,7 +59,7 @@ export class InfoSocket {
   private publisher: InfoPublisher | undefined;
 
   constructor(
-    private readonly opts: Pick<ManagerOptions, "zmqInfoAddr" | "zmqInfoHwm">,
+    private readonly opts: Pick<ManagerOptions, "zmqInfoAddr" | "zmqInfoHwm" | "zmqInfoInterval">,
     private readonly encoding: WireEncoding,
     private readonly sources: InfoSources,
     private readonly log: Logger,
@@ -75,6 +75,7 @@ export class InfoSocket {
       this.encoding,
       this.log,
       this.opts.zmqInfoHwm,
+      this.opts.zmqInfoInterval * 1000,
     );
     this.publisher = info;
     await info.bind();

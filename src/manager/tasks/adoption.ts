@@ -10,6 +10,7 @@ import type { Logger } from "pino";
 import { clear } from "./lifecycle-context.js";
 import type { HeldTask } from "./task-restore.js";
 import type { StartMark } from "./task-store.js";
+import type { RemoteIdentity } from "../workers/types.js";
 
 /** What the adoption asks of the lifecycle. */
 export interface AdoptionHost {
@@ -20,13 +21,6 @@ export interface AdoptionHost {
   /** Taken back by `worker`: it runs there from now on. */
   adopted(uid: string, worker: string): void;
   log: Pick<Logger, "warn" | "info">;
-}
-
-/** A worker that says which tasks it runs (its hello). */
-export interface Claimant {
-  name: string;
-  instance: string;
-  key: string | undefined;
 }
 
 export class Adoption {
@@ -72,7 +66,7 @@ export class Adoption {
    * attempts.
    */
   claim(
-    worker: Claimant,
+    worker: RemoteIdentity,
     uids: readonly string[],
     quiet = false,
   ): { uid: string; attempt: number }[] {

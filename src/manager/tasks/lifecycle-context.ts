@@ -12,6 +12,7 @@ import type {
   FinalState,
   FunctionCall,
   NewTask,
+  ProgressReport,
   RunPlace,
   TaskRecord,
 } from "./task-record.js";
@@ -54,10 +55,7 @@ export interface LifecycleTasks {
   active(uid: string): TaskRecord | undefined;
   create(t: NewTask): TaskRecord;
   started(uid: string, worker: string, timeSec: number): void;
-  progress(
-    uid: string,
-    p: { progress?: number; message?: string; outputs?: Record<string, unknown> },
-  ): void;
+  progress(uid: string, p: ProgressReport): void;
   finish(uid: string, state: FinalState, f: EndFields): void;
   due(uid: string): Promise<boolean>;
   undealt(uid: string, reason: string): void;
@@ -127,6 +125,7 @@ export interface Life {
   cause: string | undefined;
   /** Submitted but not released yet (a run's task waiting for its turn). */
   held: boolean;
+  /** Its timers (task-timers.ts). */
   expiryTimer: NodeJS.Timeout | undefined;
   retryTimer: NodeJS.Timeout | undefined;
   timeoutTimer: NodeJS.Timeout | undefined;
@@ -148,9 +147,6 @@ export function newLife(uid: string, o: TaskOptions, held: boolean): Life {
     timeoutTimer: undefined,
   };
 }
-
-/** Longest wait between two tries. */
-export const MAX_BACKOFF_SEC = 300;
 
 export const ENDED_AS: Record<Exclude<FinalState, "completed">, string> = {
   failed: "failed",

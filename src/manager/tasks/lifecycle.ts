@@ -41,11 +41,13 @@
  */
 import type { TaskMessage } from "../workers/pool.js";
 import type { FunctionCall, RunPlace, TaskRecord, TaskStats } from "./task-record.js";
-import { acceptedTask, clear, dealJob, MAX_BACKOFF_SEC, newLife } from "./lifecycle-context.js";
+import { acceptedTask, dealJob, newLife } from "./lifecycle-context.js";
 import { REAL_CLOCK } from "../due-timer.js";
 import { CUT_OFF_MSG, type HeldTask, type ResumedTask } from "./task-restore.js";
-import { Adoption, type Claimant } from "./adoption.js";
-import { DelayedTasks, resubmission } from "./delayed-tasks.js";
+import { Adoption } from "./adoption.js";
+import type { RemoteIdentity } from "../workers/types.js";
+import { resubmission } from "./delayed-tasks.js";
+import { TaskTimers } from "./task-timers.js";
 import { TaskStopper } from "./task-stopper.js";
 import { dependencyCancel, TaskDependencies } from "./dependencies.js";
 import type {
@@ -70,13 +72,13 @@ export class TaskLifecycle {
   private readonly tasks: LifecycleTasks;
   private readonly dealer: TaskDealer;
   private readonly pool: LifecyclePool;
-  /** Scheduled tasks by their start (delayed-tasks.ts). */
-  private readonly delays: DelayedTasks;
+  /** Scheduled starts, expiries, timeouts, retry back-offs (task-timers.ts). */
+  private readonly timers: TaskTimers;
   /** Tasks found running at start that wait for their worker on another host (adoption.ts). */
   private readonly adoption: Adoption;
 
   constructor(private readonly ctx: LifecycleContext) {
-    this.delays = new DelayedTasks(ctx.clock ?? REAL_CLOCK, {
+    this.timers = new TaskTimers(ctx.clock ?? REAL_CLOCK, {
       due: (uid) => this.tasks.due(uid),
       ready: (uid) => this.onDue(uid),
     });
@@ -133,7 +135,7 @@ export class TaskLifecycle {
       this.dependents.wait(uid, dep);
     }
     if (startAt !== undefined) {
-      this.delays.set(uid, startAt);
+      this.timers.startAt(uid, startAt);
       return;
     }
     this.startWaiting(life);
@@ -141,9 +143,7 @@ export class TaskLifecycle {
 
   /** It may start from now on: its expiry counts, it goes to the workers unless it has to wait. */
   private startWaiting(life: Life): void {
-    if (life.expires !== undefined) {
-      life.expiryTimer = setTimeout(() => this.expire(life), life.expires * 1000);
-    }
+    this.timers.expiry(life, () => this.expire(life));
     if (life.waitingOn.size === 0 && !life.held) {
       this.dealer.enqueue(life.uid);
       this.dealer.pump();
@@ -186,7 +186,7 @@ export class TaskLifecycle {
    * tasks taken back, with their attempts.
    */
   claim(
-    worker: Claimant,
+    worker: RemoteIdentity,
     uids: readonly string[],
     quiet = false,
   ): { uid: string; attempt: number }[] {
@@ -240,16 +240,7 @@ export class TaskLifecycle {
         note: `task '${uid}' has already ended: its outcome is being saved`,
       };
     }
-    if (rec.state === "running") {
-      this.stopper.stop(rec, "cancelled", "The task was cancelled");
-      const g = this.ctx.cancelGraceSec;
-      return {
-        outcome: "cancelling",
-        note:
-          `task '${uid}' is being cancelled: its signal was aborted; if it does not stop within ${g} s, ` +
-          `its worker process is replaced (other tasks running in it fail) and the environment is re-opened automatically`,
-      };
-    }
+    if (rec.state === "running") return { outcome: "cancelling", note: this.stopper.cancel(rec) };
     const msg =
       rec.state === "retrying"
         ? "The task was cancelled while it waited to be retried"
@@ -274,8 +265,7 @@ export class TaskLifecycle {
 
   close(): void {
     this.adoption.close();
-    this.delays.close();
-    for (const life of this.lives.values()) this.clearTimers(life);
+    this.timers.close(this.lives.values());
     this.stopper.close();
   }
 
@@ -289,14 +279,9 @@ export class TaskLifecycle {
         this.dealer.started(m.id, m.time);
         this.startTimeout(m.id);
         break;
-      case "task_progress": {
-        const p: { progress?: number; message?: string; outputs?: Record<string, unknown> } = {};
-        if (m.progress !== undefined) p.progress = m.progress;
-        if (m.message !== undefined) p.message = m.message;
-        if (m.outputs !== undefined) p.outputs = m.outputs;
-        this.tasks.progress(m.id, p);
+      case "task_progress":
+        this.tasks.progress(m.id, m);
         break;
-      }
       case "task_done":
         this.done(worker, m);
         break;
@@ -320,7 +305,7 @@ export class TaskLifecycle {
     this.tasks.mark(m.id, "end_heard");
     if (m.trace)
       for (const [k, at] of Object.entries(m.trace)) this.tasks.mark(m.id, `worker_${k}`, at);
-    if (life) life.timeoutTimer = clear(life.timeoutTimer);
+    if (life) this.timers.stopTimeout(life);
     if (rec.stopping) {
       this.tasks.finish(m.id, rec.stopping.state, {
         msg: rec.stopping.msg,
@@ -342,16 +327,13 @@ export class TaskLifecycle {
   /** The task started in its worker: its timeout counts from now. */
   private startTimeout(uid: string): void {
     const life = this.lives.get(uid);
-    if (life?.timeout === undefined || life.timeoutTimer) return;
-    if (this.tasks.active(uid)?.state !== "running") return;
-    const t = life.timeout;
-    life.timeoutTimer = setTimeout(() => {
-      life.timeoutTimer = undefined;
+    if (!life || this.tasks.active(uid)?.state !== "running") return;
+    this.timers.timeout(life, (t) => {
       const r = this.tasks.active(uid);
       if (r?.state === "running") {
         this.stopper.stop(r, "timed_out", `The task timed out: it ran longer than ${t} s`);
       }
-    }, t * 1000);
+    });
   }
 
   // ---- losing workers ---------------------------------------------------------------
@@ -407,22 +389,17 @@ export class TaskLifecycle {
   private retry(life: Life, reason: string): void {
     this.dealer.free(life.uid);
     const attempts = this.tasks.get(life.uid)?.attempts ?? 1;
-    // Exponential, with "equal jitter": half the step is fixed, half random.
-    const step = Math.min(MAX_BACKOFF_SEC, life.retryBackoff * 2 ** (attempts - 1));
-    const delay = step / 2 + Math.random() * (step / 2);
-    this.tasks.retrying(life.uid, reason, delay);
-    life.retryTimer = setTimeout(() => {
-      life.retryTimer = undefined;
+    const delay = this.timers.retry(life, attempts, () => {
       if (this.tasks.active(life.uid)?.state !== "retrying") return;
       this.dealer.enqueue(life.uid);
       this.dealer.pump();
-    }, delay * 1000);
+    });
+    this.tasks.retrying(life.uid, reason, delay);
   }
 
   // ---- waiting ----------------------------------------------------------------------
 
   private expire(life: Life): void {
-    life.expiryTimer = undefined;
     const rec = this.tasks.active(life.uid);
     // Only while it waits to be dealt the first time (one dealt and requeued has started waiting anew).
     if (rec?.state !== "pending" || rec.dispatchedAt !== undefined) return;
@@ -446,7 +423,7 @@ export class TaskLifecycle {
     const life = this.lives.get(rec.uid);
     let released = false;
     if (life) {
-      this.clearTimers(life);
+      this.timers.clear(life);
       if (this.dealer.forget(rec.uid)) released = true;
     }
     this.stopper.ended(rec.uid);
@@ -468,12 +445,5 @@ export class TaskLifecycle {
     // The life is kept until here so that its dependents can name the cause.
     if (life) this.lives.delete(rec.uid);
     if (released) this.dealer.pump();
-  }
-
-  private clearTimers(life: Life): void {
-    this.delays.delete(life.uid);
-    life.expiryTimer = clear(life.expiryTimer);
-    life.retryTimer = clear(life.retryTimer);
-    life.timeoutTimer = clear(life.timeoutTimer);
   }
 }

@@ -9,15 +9,15 @@
  * is where the task events (QS_Task, in order per task), the change marker
  * `task_results_uid`, `worker_background_tasks` and the end of a foreground
  * task (manager back to idle) are made. The lifecycle (lifecycle.ts) decides
- * when a task moves; this file only records it. What is stored lives in
+ * when a task moves; this file only records it. The events are told by
+ * task-events.ts, the counts kept by task-counts.ts; what is stored lives in
  * task-store.ts, what the records answer in task-views.ts, what is rebuilt at
  * start in registry-restore.ts.
  */
-import { EventEmitter } from "node:events";
-import type { TaskEventName, TaskInfo, TaskState, TaskStatus } from "../../protocol/index.js";
+import type { TaskInfo, TaskState, TaskStatus } from "../../protocol/index.js";
 import type { TaskRegistryContext } from "./context.js";
 import { TRACE_TASKS, traceNow } from "../../protocol/task-trace.js";
-import type { StoreOp, StoredResult, StoredStart } from "../store/types.js";
+import type { StoredResult, StoredStart } from "../store/types.js";
 import {
   isFinal,
   applyProgress,
@@ -27,17 +27,14 @@ import {
   type FinalState,
   newRecord,
   type NewTask,
+  type ProgressReport,
   type RunningTask,
   type TaskRecord,
   type TaskStats,
 } from "./task-record.js";
-import {
-  EVENT_OF_FINAL,
-  FinalWaiters,
-  qsTaskEvent,
-  type TaskRegistryEvents,
-} from "./task-events.js";
+import { FinalWaiters, TaskEvents } from "./task-events.js";
 import { TaskIndexes } from "./task-indexes.js";
+import { TaskCounts } from "./task-counts.js";
 import { DedupIndex, dedupScope } from "./dedup.js";
 import { REAL_CLOCK } from "../due-timer.js";
 import { TaskStore, type AcceptedMark, type Dealt, type StartMark } from "./task-store.js";
@@ -57,22 +54,14 @@ export class TaskRegistry {
   /** Children by parent, running tasks by worker, the retention FIFO, purged uids. */
   private readonly ix = new TaskIndexes();
   private readonly timer: NodeJS.Timeout;
-  private background = 0;
-  private waiting = 0;
-  private activeCount = 0;
-  private finalCount = 0;
-  /** The host and pid of a worker (QS_Task events name where a task runs). */
-  private readonly workerInfo: TaskRegistryContext["workerInfo"];
+  /** Waiting, not ended, background tasks running (task-counts.ts). */
+  private readonly counts: TaskCounts;
   /** Where the records are stored (unset in the context: nothing is). */
   private readonly persist: TaskStore;
   /** Who waits for a task's final state to be visible (whenFinal). */
   private readonly finalWaiters = new FinalWaiters();
-  /**
-   * What the registry tells its subscribers: `task`, every task event (QS_Task:
-   * `{event, task_uid, ...}`); `final`, every record that reaches a final state
-   * (after it is recorded).
-   */
-  readonly events = new EventEmitter<TaskRegistryEvents>();
+  /** What the registry tells its subscribers (task-events.ts). */
+  readonly events: TaskEvents;
   /** Which task holds each dedup key (dedup.ts). */
   private readonly dedup = new DedupIndex(REAL_CLOCK);
   /** The records rebuilt at start, and what the lifecycle takes of them (registry-restore.ts). */
@@ -87,7 +76,8 @@ export class TaskRegistry {
   ) {
     this.state = ctx.state;
     this.activity = ctx.activity;
-    this.workerInfo = ctx.workerInfo;
+    this.events = new TaskEvents(ctx.workerInfo);
+    this.counts = new TaskCounts(ctx.state);
     this.persist = new TaskStore(ctx.store);
     this.restorer = new RegistryRestore(retentionSec, {
       has: (uid) => this.records.has(uid),
@@ -110,18 +100,10 @@ export class TaskRegistry {
     if (TRACE_TASKS) rec.trace = { accepted: traceNow() };
     this.records.set(rec.uid, rec);
     this.ix.link(rec);
-    this.activeCount++;
-    if (rec.state === "pending") this.waiting++;
+    this.counts.added(rec);
     if (rec.dedup) this.dedup.claim(dedupScope(rec.user, rec.group, rec.dedup.key), rec.uid);
     if (!t.listedElsewhere) this.persist.writeAccepted(rec);
-    if (this.listened) {
-      this.emit(rec, "task-sent", {
-        background: rec.background,
-        after: rec.after,
-        priority: rec.priority,
-        ...(rec.notBefore !== undefined ? { not_before: rec.notBefore / 1000 } : {}),
-      });
-    }
+    this.events.sent(rec);
     return rec;
   }
 
@@ -138,7 +120,7 @@ export class TaskRegistry {
     if (!rec.runUid) await this.persist.rewriteAccepted(rec);
     if (this.active(uid) !== rec || rec.state !== "scheduled") return false;
     this.setState(rec, "pending");
-    this.emit(rec, "task-due", {});
+    this.events.task(rec, "task-due", {});
     return true;
   }
 
@@ -175,7 +157,7 @@ export class TaskRegistry {
     if (worker !== null) rec.worker = worker;
     this.setState(rec, "running", at);
     this.ix.track(rec);
-    this.emit(rec, "task-received", { worker: rec.worker });
+    this.events.task(rec, "task-received", { worker: rec.worker });
   }
 
   /**
@@ -208,19 +190,16 @@ export class TaskRegistry {
       this.ix.track(rec);
     }
     rec.updatedAt = Date.now();
-    this.emit(rec, "task-started", { worker });
+    this.events.task(rec, "task-started", { worker });
   }
 
   /** User code reported progress, a message or outputs (task-progress). */
-  progress(
-    uid: string,
-    p: { progress?: number; message?: string; outputs?: Record<string, unknown> },
-  ): void {
+  progress(uid: string, p: ProgressReport): void {
     const rec = this.active(uid);
     if (!rec || rec.state !== "running") return;
     const ev = applyProgress(rec, p);
     rec.updatedAt = Date.now();
-    this.emit(rec, "task-progress", ev);
+    this.events.task(rec, "task-progress", ev);
   }
 
   /** Set (or clear) the message of a waiting task (why it waits); no event. */
@@ -242,7 +221,7 @@ export class TaskRegistry {
     rec.progress = 0;
     this.setState(rec, "pending");
     rec.message = `Waiting again: ${reason} before it started the task`;
-    this.emit(rec, "task-requeued", { reason });
+    this.events.task(rec, "task-requeued", { reason });
     // As if never dealt: it names no worker until it is dealt again.
     rec.worker = null;
   }
@@ -253,7 +232,7 @@ export class TaskRegistry {
     if (!rec) return;
     this.setState(rec, "retrying");
     rec.message = `Attempt ${rec.attempts} failed (${reason}); retrying in ${delaySec.toFixed(2)} s`;
-    this.emit(rec, "task-retried", { reason, retry_in: delaySec });
+    this.events.task(rec, "task-retried", { reason, retry_in: delaySec });
   }
 
   /**
@@ -301,21 +280,14 @@ export class TaskRegistry {
     if (state === "completed") rec.progress = 100;
     else rec.message = msg;
     this.setState(rec, state, now);
-    this.activeCount--;
-    this.finalCount++;
+    this.counts.ended();
     this.ix.keep(rec.uid, expiresAt);
     if (rec.dedup) {
       const key = dedupScope(rec.user, rec.group, rec.dedup.key);
       this.dedup.ended(key, rec.uid, now + rec.dedup.ttl * 1000);
     }
     this.state.bump("task_results_uid");
-    if (this.listened) {
-      const extra: Record<string, unknown> = {
-        runtime: rec.startedAt !== undefined ? Math.max(0, now - rec.startedAt) / 1000 : null,
-      };
-      if (state !== "completed") extra.msg = msg;
-      this.emit(rec, EVENT_OF_FINAL[state], extra);
-    }
+    this.events.ended(rec, state, now, msg);
     if (!rec.background)
       this.activity.endIf("executing_task", { worker_environment_state: "idle" });
     this.events.emit("final", rec);
@@ -365,25 +337,10 @@ export class TaskRegistry {
 
   private setState(rec: TaskRecord, state: TaskState, at = Date.now()): void {
     const prev = rec.state;
-    const wasWaiting = prev === "pending" || prev === "retrying";
-    const isWaiting = state === "pending" || state === "retrying";
-    if (wasWaiting !== isWaiting) this.waiting += isWaiting ? 1 : -1;
-    if (rec.background && (prev === "running") !== (state === "running")) {
-      this.setBackground(this.background + (state === "running" ? 1 : -1));
-    }
+    this.counts.moved(rec, prev, state);
     if (prev === "running" && state !== "running") this.ix.untrack(rec);
     rec.state = state;
     rec.updatedAt = at;
-  }
-
-  /** Someone takes task events (the info socket is off by default): only then are they built. */
-  private get listened(): boolean {
-    return this.events.listenerCount("task") > 0;
-  }
-
-  private emit(rec: TaskRecord, event: TaskEventName, extra: Record<string, unknown> = {}): void {
-    if (!this.listened) return;
-    this.events.emit("task", qsTaskEvent(rec, event, this.workerInfo, extra));
   }
 
   // ---- restart (registry-restore.ts) ------------------------------------------------
@@ -399,8 +356,7 @@ export class TaskRegistry {
   private hold(rec: TaskRecord): void {
     this.records.set(rec.uid, rec);
     this.ix.link(rec);
-    this.activeCount++;
-    if (rec.background) this.setBackground(this.background + 1);
+    this.counts.added(rec);
     if (rec.dedup) this.dedup.claim(dedupScope(rec.user, rec.group, rec.dedup.key), rec.uid);
   }
 
@@ -408,7 +364,6 @@ export class TaskRegistry {
   private adopt(rec: TaskRecord, at: number): void {
     this.records.set(rec.uid, rec);
     this.ix.link(rec);
-    this.finalCount++;
     this.ix.keep(rec.uid, at);
     if (rec.dedup && rec.result) {
       const key = dedupScope(rec.user, rec.group, rec.dedup.key);
@@ -466,34 +421,29 @@ export class TaskRegistry {
 
   /** Tasks waiting to run (pending or retrying). */
   get waitingCount(): number {
-    return this.waiting;
+    return this.counts.waiting;
   }
 
+  /** Tasks that have not ended. */
   get runningCount(): number {
-    return this.activeCount;
-  }
-
-  private setBackground(n: number): void {
-    this.background = n;
-    this.state.set({ worker_background_tasks: n });
+    return this.counts.active;
   }
 
   /** Drop results whose retention ended. */
   purge(now = Date.now()): void {
-    const gone: StoreOp[] = [];
+    const gone: string[] = [];
     for (const uid of this.ix.due(now)) {
       const r = this.records.get(uid);
       if (!r || !isFinal(r.state)) continue;
       this.records.delete(uid);
       this.ix.unlink(r);
-      this.finalCount--;
       this.ix.remember(uid);
-      gone.push({ op: "result_delete", uid });
+      gone.push(uid);
     }
     if (gone.length === 0) return;
     // What stands for a purged result (a run's outcome string) is written first.
     this.events.emit("purging");
-    this.persist.background(gone);
+    this.persist.deleteResults(gone);
   }
 
   close(): void {

@@ -1,8 +1,10 @@
 /**
- * What the task registry tells its subscribers, and a QS_Task event as it is
- * published: `{event, task_uid, name, state, attempt, ...}`, naming the worker
- * (its host and pid) that runs the task and the parent of a subtask.
+ * What the task registry tells its subscribers (TaskEvents), and a QS_Task
+ * event as it is published: `{event, task_uid, name, state, attempt, ...}`,
+ * naming the worker (its host and pid) that runs the task and the parent of a
+ * subtask.
  */
+import { EventEmitter } from "node:events";
 import { TASK_EVENTS, type TaskEventName } from "../../protocol/task-events.js";
 import type { TaskRegistryContext } from "./context.js";
 import type { FinalState, TaskRecord } from "./task-record.js";
@@ -44,6 +46,50 @@ export function qsTaskEvent(
     ...(rec.parent !== null ? { parent: rec.parent } : {}),
     ...extra,
   };
+}
+
+/**
+ * The registry's events: `task`, every task event (QS_Task: `{event,
+ * task_uid, ...}`), built only when someone takes them (the info socket is off
+ * by default); `final`, every record that reaches a final state (after it is
+ * recorded); `stopping`, `purging` (TaskRegistryEvents).
+ */
+export class TaskEvents extends EventEmitter<TaskRegistryEvents> {
+  constructor(private readonly workerInfo: TaskRegistryContext["workerInfo"]) {
+    super();
+  }
+
+  /** Someone takes task events: only then are they built. */
+  get listened(): boolean {
+    return this.listenerCount("task") > 0;
+  }
+
+  /** The task event `event` of the record, with `extra` fields (built only when listened). */
+  task(rec: TaskRecord, event: TaskEventName, extra: Record<string, unknown> = {}): void {
+    if (!this.listened) return;
+    this.emit("task", qsTaskEvent(rec, event, this.workerInfo, extra));
+  }
+
+  /** The task was accepted (task-sent). */
+  sent(rec: TaskRecord): void {
+    if (!this.listened) return;
+    this.task(rec, "task-sent", {
+      background: rec.background,
+      after: rec.after,
+      priority: rec.priority,
+      ...(rec.notBefore !== undefined ? { not_before: rec.notBefore / 1000 } : {}),
+    });
+  }
+
+  /** Its final state `state` became visible at `now` (`msg`: why it did not complete). */
+  ended(rec: TaskRecord, state: FinalState, now: number, msg: string): void {
+    if (!this.listened) return;
+    const extra: Record<string, unknown> = {
+      runtime: rec.startedAt !== undefined ? Math.max(0, now - rec.startedAt) / 1000 : null,
+    };
+    if (state !== "completed") extra.msg = msg;
+    this.task(rec, EVENT_OF_FINAL[state], extra);
+  }
 }
 
 /** Who waits for a task's final state to be visible (TaskRegistry.whenFinal). */

@@ -246,11 +246,15 @@ export function endResult(
   };
 }
 
+/** What user code reports of a running task (task_progress): only the fields given change. */
+export interface ProgressReport {
+  progress?: number;
+  message?: string;
+  outputs?: Record<string, unknown>;
+}
+
 /** A running task's report of progress, a message or outputs, applied to `rec`: the fields changed. */
-export function applyProgress(
-  rec: TaskRecord,
-  p: { progress?: number; message?: string; outputs?: Record<string, unknown> },
-): Record<string, unknown> {
+export function applyProgress(rec: TaskRecord, p: ProgressReport): Record<string, unknown> {
   const ev: Record<string, unknown> = {};
   if (p.progress !== undefined && Number.isFinite(p.progress)) {
     rec.progress = Math.max(0, Math.min(100, p.progress));

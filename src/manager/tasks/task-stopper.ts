@@ -39,6 +39,16 @@ export class TaskStopper {
     this.graceTimers.set(rec.uid, timer);
   }
 
+  /** Cancel a running task (task_cancel): what the reply says of it while it stops. */
+  cancel(rec: TaskRecord): string {
+    this.stop(rec, "cancelled", "The task was cancelled");
+    const g = this.ctx.cancelGraceSec;
+    return (
+      `task '${rec.uid}' is being cancelled: its signal was aborted; if it does not stop within ${g} s, ` +
+      `its worker process is replaced (other tasks running in it fail) and the environment is re-opened automatically`
+    );
+  }
+
   /** The task ended: its grace period no longer runs. */
   ended(uid: string): void {
     const grace = this.graceTimers.get(uid);

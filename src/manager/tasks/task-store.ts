@@ -14,6 +14,7 @@
  * restart.
  */
 import type { StoreOp } from "../store/types.js";
+import type { RemoteIdentity } from "../workers/types.js";
 import type { CompletedResult, Dedup, FinalState, KeptCall, TaskRecord } from "./task-record.js";
 
 /** How long an "accepted" mark may stay in the store (it is replaced when the task ends). */
@@ -40,12 +41,12 @@ export interface AcceptedMark {
 /**
  * Which worker on another host runs which attempt of a task (written in the
  * background when it is dealt there): after a restart or a takeover, only
- * that worker (its name, instance and, with CURVE, key) may take it back.
+ * that worker (its RemoteIdentity: name, instance and, with CURVE, key) may
+ * take it back. Stored with its name as `worker`, and no `key` without CURVE.
  */
-export interface StartMark {
-  worker: string;
-  instance: string;
-  key?: string;
+export interface StartMark extends Omit<RemoteIdentity, "name" | "key"> {
+  worker: RemoteIdentity["name"];
+  key?: NonNullable<RemoteIdentity["key"]>;
   attempt: number;
 }
 
@@ -245,6 +246,11 @@ export class TaskStore {
   /** Write changes no one waits for. */
   background(ops: StoreOp[]): void {
     if (ops.length > 0) this.store?.(ops);
+  }
+
+  /** The results of `uids` are purged (their retention ended): their deletion, in the background. */
+  deleteResults(uids: readonly string[]): void {
+    this.background(uids.map((uid): StoreOp => ({ op: "result_delete", uid })));
   }
 
   close(): void {

@@ -2,12 +2,13 @@
  * Heartbeats of the workers on other hosts, at any number of them:
  *
  *  - `HeartbeatPace`: how often a worker beats and how long a silent one
- *    lasts. A quarter of `--worker-timeout` and the timeout, until the workers
- *    connected would beat more often together than `--worker-heartbeat-rate`
- *    a second: then both are doubled as many times as needed (and halved back,
- *    one step at a time, once half the rate would do). The manager tells each
- *    worker the pace in its welcome and in its heartbeats; its own beats go
- *    after a silence of half the loss time (`managerBeatMs`).
+ *    lasts. A quarter of `--worker-timeout` and the timeout, until the
+ *    heartbeats of the workers connected and the manager's to them would be
+ *    more together than `--worker-heartbeat-rate` a second: then both are
+ *    doubled as many times as needed (and halved back, one step at a time,
+ *    once half the rate would do). The manager tells each worker the pace in
+ *    its welcome and in its heartbeats; its own beats go after a silence of
+ *    half the loss time (`managerBeatMs`).
  *  - `VisitHeap`: the workers by the time the manager next looks at them (a
  *    heartbeat due, a deadline passed, a worker to forget): one timer pops those
  *    due, so no tick scans every worker.
@@ -32,13 +33,21 @@ export function managerBeatMs(p: Pace): number {
   return p.lossMs / 2;
 }
 
+/**
+ * The heartbeats of one idle worker a second, both ways: its own (one an
+ * interval) and the manager's to it (one each `managerBeatMs`).
+ */
+export function beatsPerWorkerPerSec(p: Pace): number {
+  return 1000 / p.intervalMs + 1000 / managerBeatMs(p);
+}
+
 export class HeartbeatPace {
   private factor = 1;
   private changedAt = -Infinity;
 
   constructor(
     private readonly timeoutMs: number,
-    /** Heartbeats a second, of all the workers together (--worker-heartbeat-rate). */
+    /** Heartbeats a second, both ways, with all the workers together (--worker-heartbeat-rate). */
     private readonly rate: number,
   ) {}
 
@@ -48,7 +57,11 @@ export class HeartbeatPace {
   }
 
   get pace(): Pace {
-    return { intervalMs: this.baseMs * this.factor, lossMs: this.timeoutMs * this.factor };
+    return this.paceAt(this.factor);
+  }
+
+  private paceAt(factor: number): Pace {
+    return { intervalMs: this.baseMs * factor, lossMs: this.timeoutMs * factor };
   }
 
   /**
@@ -57,7 +70,7 @@ export class HeartbeatPace {
    * beat at it until it hears the new one), and only once half the rate suffices.
    */
   update(workers: number, now: number): boolean {
-    const beatsPerSec = (factor: number) => (workers * 1000) / (this.baseMs * factor);
+    const beatsPerSec = (factor: number) => workers * beatsPerWorkerPerSec(this.paceAt(factor));
     let f = this.factor;
     while (beatsPerSec(f) > this.rate) f *= 2;
     if (f === this.factor && f > 1 && beatsPerSec(f / 2) <= this.rate / 2) {

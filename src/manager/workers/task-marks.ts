@@ -1,11 +1,5 @@
 /** Tasks that outlive a manager, as the remote pool tells the tasks area of them. */
-
-/** A worker on another host as a start mark names it: its name, its agent's instance, its CURVE key. */
-export interface RemoteIdentity {
-  name: string;
-  instance: string;
-  key: string | undefined;
-}
+import type { RemoteIdentity } from "./types.js";
 
 /**
  * What the remote pool tells the tasks area about tasks that outlive a

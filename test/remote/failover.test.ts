@@ -32,8 +32,13 @@ afterAll(async () => {
   for (const f of cleanup.reverse()) await f();
 });
 
-function worker(addr: string, name: string, args: string[] = []): RunningWorker {
-  const w = startWorker(addr, { name, args: ["--worker-timeout", "3", ...args] });
+function worker(
+  addr: string,
+  name: string,
+  args: string[] = [],
+  env?: Record<string, string>,
+): RunningWorker {
+  const w = startWorker(addr, { name, args: ["--worker-timeout", "3", ...args], env });
   cleanup.push(() => w.stop());
   return w;
 }
@@ -238,6 +243,40 @@ describe("a manager restarted on its store (LMDB, no standby)", () => {
     expect(second.m.output()).toContain("Worker 'finisher' took back 1 running task(s)");
     expect(w.output()).toMatch(/1 task end\(s\) go to the manager at \S+ again once it welcomes/);
     expect(w.output()).not.toContain("finishes unreported");
+  });
+
+  it("a task end in flight when the manager is killed (-9): kept by the worker until acknowledged, it is applied by the restarted one", async () => {
+    const { first, again } = await managerOnStore("zqs-ack-inflight-", ["--worker-timeout", "2"]);
+    // ZQS_TRACE_TASKS=1: the worker logs each task end it sent.
+    const w = worker(first.workerAddr, "acked", [], { ZQS_TRACE_TASKS: "1" });
+    await openEnvironment(first.c);
+    await waitWorker(first.c, "acked");
+    const gate = newGate();
+    const uid = await execute(first.c, fn("gate", [gate.path]), { run_in_background: true });
+    await waitInfo(first.c, uid, (i) => i.state === "running" && i.worker === "acked");
+    // The store writes in order: once this task's accepted mark is durable, the start mark is too.
+    await execute(first.c, fn("agent_pid"), { run_in_background: true });
+    // Kill -9 the manager the moment the worker says it sent the end: the end is in flight.
+    const sentLine = `Sent the end of task '${uid}'`;
+    let seen = "";
+    let killed: Promise<void> | undefined;
+    const onData = (d: Buffer) => {
+      seen += d.toString();
+      if (!killed && seen.includes(sentLine)) killed = first.m.kill9();
+    };
+    w.proc.stdout?.on("data", onData);
+    w.proc.stderr?.on("data", onData);
+    gate.open();
+    await waitUntil(() => killed !== undefined);
+    await killed;
+
+    const second = await again();
+    const c2 = second.c;
+    expect(await waitFinal(c2, uid)).toMatchObject({ state: "completed", worker: "acked" });
+    const res = await c2.request("task_result", { task_uid: uid });
+    expect(res.result).toMatchObject({ success: true });
+    expect(typeof (res.result as { return_value: unknown }).return_value).toBe("number");
+    expect(w.output()).toMatch(/task end\(s\) go to the manager at \S+ again once it welcomes/);
   });
 
   it("a task that ended while its worker was away: its end, sent after a hello that no longer lists it, is kept from that worker only", async () => {

@@ -83,6 +83,8 @@ export interface WorkerStart {
   /** Leave out the common startup (only `extra`). */
   only?: boolean;
   args?: string[];
+  /** Environment variables beside the test's own. */
+  env?: Record<string, string>;
 }
 
 /** Start `zqs worker` in its own temp folder with its own copy of the startup code. */
@@ -106,7 +108,11 @@ export function startWorker(addr: string, o: WorkerStart): RunningWorker {
     ...(o.tags ? ["--tags", o.tags.join(",")] : []),
     ...(o.args ?? []),
   ];
-  const proc = spawn(process.execPath, args, { cwd: dir, stdio: ["ignore", "pipe", "pipe"] });
+  const proc = spawn(process.execPath, args, {
+    cwd: dir,
+    stdio: ["ignore", "pipe", "pipe"],
+    ...(o.env ? { env: { ...process.env, ...o.env } } : {}),
+  });
   let out = "";
   proc.stdout?.on("data", (d: Buffer) => (out += d.toString()));
   proc.stderr?.on("data", (d: Buffer) => (out += d.toString()));

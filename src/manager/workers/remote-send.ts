@@ -2,7 +2,8 @@
  * What the remote pool sends its workers on its one ROUTER socket: each
  * message encoded and queued (rpc/sendqueue.ts), the time of the last send
  * kept on the worker (a heartbeat is due only after a silence), and the
- * tasks of one deal as one `execute_batch` to an agent that speaks wire 2.
+ * tasks of one deal as one `execute_batch` to an agent that speaks wire 2
+ * (with the task ends acknowledged riding on it, wire 3).
  */
 import type { Router } from "zeromq";
 import type { ExecuteFunctionMsg } from "../../protocol/ipc.js";
@@ -41,11 +42,16 @@ export class WorkerSender {
     this.queue.send([w.routeBuf, body]);
   }
 
-  /** The tasks of one deal: one `execute_batch` from wire 2, else one message each. */
-  sendTasks(w: SendTarget, tasks: readonly ExecuteFunctionMsg[]): void {
+  /**
+   * The tasks of one deal: one `execute_batch` from wire 2, else one message
+   * each; with the task ends to acknowledge (`acked`, wire 3) riding on it.
+   */
+  sendTasks(w: SendTarget, tasks: readonly ExecuteFunctionMsg[], acked?: string[]): void {
     const [first] = tasks;
     if (first === undefined) return;
-    if (tasks.length === 1) this.send(w, first);
+    if (acked && acked.length > 0)
+      this.send(w, { type: "execute_batch", tasks: [...tasks], acked });
+    else if (tasks.length === 1) this.send(w, first);
     else if (w.wire >= 2) this.send(w, { type: "execute_batch", tasks: [...tasks] });
     else for (const t of tasks) this.send(w, t);
   }

@@ -1,0 +1,79 @@
+/**
+ * The manager's acknowledgements of the task ends a remote worker sends (wire
+ * 3): an agent keeps each end until acknowledged and sends it again after a
+ * reconnect. Every end received on a known connection is acknowledged, applied
+ * or dropped: the acks of one turn ride on an `execute_batch` dealt to that
+ * worker in the turn (remote-send.ts), else go as one `ack` at its end. The
+ * ends applied last (as many as an agent keeps by default) are remembered per
+ * worker, so that a copy sent again is known as one and dropped quietly.
+ */
+import type { ManagerMessage } from "../../protocol/worker-wire.js";
+import { DEFAULT_KEPT_ENDS_PER_SLOT } from "../../remote-worker/kept-ends.js";
+
+/** A worker as the acks need it. */
+export interface AckTarget {
+  wire: number;
+  slots: number;
+}
+
+export class EndAcks<W extends AckTarget> {
+  /** Uids received this turn and not yet acknowledged, by worker. */
+  private readonly pending = new Map<W, string[]>();
+  /** Ends applied last, by worker: uid → attempt (oldest first). */
+  private readonly applied = new WeakMap<W, Map<string, number | undefined>>();
+  private flushScheduled = false;
+  /** Copies of ends applied already, dropped. */
+  duplicates = 0;
+
+  constructor(private readonly send: (w: W, msg: ManagerMessage) => void) {}
+
+  /** An end from `w` was received (applied or dropped): acknowledged this turn. */
+  received(w: W, uid: string): void {
+    if (w.wire < 3) return;
+    const list = this.pending.get(w);
+    if (list) list.push(uid);
+    else this.pending.set(w, [uid]);
+    if (this.flushScheduled) return;
+    this.flushScheduled = true;
+    setImmediate(() => this.flush());
+  }
+
+  /** The acks waiting for `w`, taken to ride on a message sent to it now. */
+  take(w: W): string[] | undefined {
+    const list = this.pending.get(w);
+    if (list) this.pending.delete(w);
+    return list;
+  }
+
+  /** The end of this attempt was applied. */
+  wasApplied(w: W, uid: string, attempt: number | undefined): void {
+    let m = this.applied.get(w);
+    if (!m) this.applied.set(w, (m = new Map<string, number | undefined>()));
+    m.delete(uid);
+    m.set(uid, attempt);
+    const max = Math.max(1, w.slots) * DEFAULT_KEPT_ENDS_PER_SLOT;
+    for (const k of m.keys()) {
+      if (m.size <= max) break;
+      m.delete(k);
+    }
+  }
+
+  /** Whether an end of this attempt was applied lately (a copy sent again). */
+  isCopy(w: W, uid: string, attempt: number | undefined): boolean {
+    const m = this.applied.get(w);
+    if (!m?.has(uid)) return false;
+    const was = m.get(uid);
+    return attempt === undefined || was === undefined || was === attempt;
+  }
+
+  /** The worker is gone: nothing more to acknowledge on its connection. */
+  forget(w: W): void {
+    this.pending.delete(w);
+  }
+
+  private flush(): void {
+    this.flushScheduled = false;
+    for (const [w, acked] of this.pending) this.send(w, { type: "ack", acked });
+    this.pending.clear();
+  }
+}

@@ -151,19 +151,19 @@ describe("a worker agent with several managers", () => {
 });
 
 /** A manager on a store of its own in a temp dir, its client, and how to start it again there. */
-async function managerOnStore(prefix: string, args: string[]) {
+async function managerOnStore(prefix: string, args: string[], firstEnv?: Record<string, string>) {
   const dir = mkdtempSync(path.join(os.tmpdir(), prefix));
   cleanup.push(async () => rmSync(dir, { recursive: true, force: true }));
   const storePath = path.join(dir, "store");
   const workerPort = await freePort();
-  const start = async () => {
-    const r = await startRemoteManager({ storePath, workerPort, args });
+  const start = async (env?: Record<string, string>) => {
+    const r = await startRemoteManager({ storePath, workerPort, args, env });
     cleanup.push(() => r.m.stop());
     const c = new RawClient(r.m.controlAddr);
     cleanup.push(async () => c.close());
     return { ...r, c };
   };
-  return { first: await start(), again: start };
+  return { first: await start(firstEnv), again: () => start() };
 }
 
 /** A gated task running on worker `name`; then kill -9 of its manager once its start mark is durable. */
@@ -245,10 +245,14 @@ describe("a manager restarted on its store (LMDB, no standby)", () => {
     expect(w.output()).not.toContain("finishes unreported");
   });
 
-  it("a task end in flight when the manager is killed (-9): kept by the worker until acknowledged, it is applied by the restarted one", async () => {
-    const { first, again } = await managerOnStore("zqs-ack-inflight-", ["--worker-timeout", "2"]);
+  it("a task end in flight when the manager is killed (-9), the manager heard from after it: kept by the worker until acknowledged, it is applied by the restarted one", async () => {
+    // Every commit of the first manager takes 2 s (ZQS_TEST_STORE_DELAY_MS): the end it
+    // receives is not durable when it is killed, though it has told the worker other things.
+    const { first, again } = await managerOnStore("zqs-ack-inflight-", ["--worker-timeout", "2"], {
+      ZQS_TEST_STORE_DELAY_MS: "2000",
+    });
     // ZQS_TRACE_TASKS=1: the worker logs each task end it sent.
-    const w = worker(first.workerAddr, "acked", [], { ZQS_TRACE_TASKS: "1" });
+    const w = worker(first.workerAddr, "acked", ["--slots", "2"], { ZQS_TRACE_TASKS: "1" });
     await openEnvironment(first.c);
     await waitWorker(first.c, "acked");
     const gate = newGate();
@@ -256,19 +260,18 @@ describe("a manager restarted on its store (LMDB, no standby)", () => {
     await waitInfo(first.c, uid, (i) => i.state === "running" && i.worker === "acked");
     // The store writes in order: once this task's accepted mark is durable, the start mark is too.
     await execute(first.c, fn("agent_pid"), { run_in_background: true });
-    // Kill -9 the manager the moment the worker says it sent the end: the end is in flight.
     const sentLine = `Sent the end of task '${uid}'`;
-    let seen = "";
-    let killed: Promise<void> | undefined;
-    const onData = (d: Buffer) => {
-      seen += d.toString();
-      if (!killed && seen.includes(sentLine)) killed = first.m.kill9();
-    };
-    w.proc.stdout?.on("data", onData);
-    w.proc.stderr?.on("data", onData);
     gate.open();
-    await waitUntil(() => killed !== undefined);
-    await killed;
+    await waitUntil(() => w.output().includes(sentLine));
+    // The manager deals the worker another task after the end reached it (its reply waits
+    // for the store; not awaited): once the worker sent that one's end, it has heard from
+    // the manager since it sent the first.
+    void execute(first.c, fn("agent_pid"), { run_in_background: true }).catch(() => undefined);
+    await waitUntil(() => {
+      const out = w.output();
+      return out.indexOf("Sent the end of task", out.indexOf(sentLine) + 1) >= 0;
+    });
+    await first.m.kill9();
 
     const second = await again();
     const c2 = second.c;

@@ -142,12 +142,18 @@ export function startWorker(addr: string, o: WorkerStart): RunningWorker {
 
 /** A manager with a worker socket (and `--workers 0` unless `args` say otherwise). */
 export async function startRemoteManager(
-  opts: { args?: string[]; workerPort?: number; storePath?: string } = {},
+  opts: {
+    args?: string[];
+    workerPort?: number;
+    storePath?: string;
+    env?: Record<string, string>;
+  } = {},
 ): Promise<{ m: RunningManager; workerAddr: string }> {
   const port = opts.workerPort ?? (await freePort());
   const workerAddr = `tcp://127.0.0.1:${port}`;
   const m = await startManager({
     infoInterval: BRISK_INFO_INTERVAL,
+    ...(opts.env ? { env: opts.env } : {}),
     startup: { "10-remote.mjs": REMOTE_STARTUP, "20-gate.mjs": gateModule() },
     args: [
       "--zmq-worker-addr",

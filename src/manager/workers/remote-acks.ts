@@ -2,8 +2,10 @@
  * The manager's acknowledgements of the task ends a remote worker sends (wire
  * 3): an agent keeps each end until acknowledged and sends it again after a
  * reconnect. Every end received on a known connection is acknowledged, applied
- * or dropped: the acks of one turn ride on an `execute_batch` dealt to that
- * worker in the turn (remote-send.ts), else go as one `ack` at its end. The
+ * or dropped, once what it changed is durable in the store (`durable`: the
+ * writes made so far): the acks of the ends of a turn ride on an
+ * `execute_batch` dealt to that worker in the turn they become durable
+ * (remote-send.ts), else go as one `ack` at its end. The
  * ends applied last (as many as an agent keeps by default) are remembered per
  * worker, so that a copy sent again is known as one and dropped quietly.
  */
@@ -17,25 +19,40 @@ export interface AckTarget {
 }
 
 export class EndAcks<W extends AckTarget> {
-  /** Uids received this turn and not yet acknowledged, by worker. */
+  /** Uids received this turn, their writes not yet made durable, by worker. */
+  private arrived = new Map<W, string[]>();
+  /** Uids whose writes are durable, to acknowledge this turn, by worker. */
   private readonly pending = new Map<W, string[]>();
   /** Ends applied last, by worker: uid → attempt (oldest first). */
   private readonly applied = new WeakMap<W, Map<string, number | undefined>>();
+  private receivedScheduled = false;
   private flushScheduled = false;
   /** Copies of ends applied already, dropped. */
   duplicates = 0;
 
-  constructor(private readonly send: (w: W, msg: ManagerMessage) => void) {}
+  constructor(
+    private readonly send: (w: W, msg: ManagerMessage) => void,
+    private readonly durable: () => Promise<void> = () => Promise.resolve(),
+  ) {}
 
-  /** An end from `w` was received (applied or dropped): acknowledged this turn. */
+  /** An end from `w` was received (applied or dropped): acknowledged once its writes are durable. */
   received(w: W, uid: string): void {
     if (w.wire < 3) return;
-    const list = this.pending.get(w);
-    if (list) list.push(uid);
-    else this.pending.set(w, [uid]);
-    if (this.flushScheduled) return;
-    this.flushScheduled = true;
-    setImmediate(() => this.flush());
+    add(this.arrived, w, [uid]);
+    if (this.receivedScheduled) return;
+    this.receivedScheduled = true;
+    // At the end of the turn: the writes the ends of this turn made are queued by then.
+    setImmediate(() => {
+      this.receivedScheduled = false;
+      const turn = this.arrived;
+      this.arrived = new Map();
+      void this.durable().then(() => {
+        for (const [w, uids] of turn) add(this.pending, w, uids);
+        if (this.flushScheduled) return;
+        this.flushScheduled = true;
+        setImmediate(() => this.flush());
+      });
+    });
   }
 
   /** The acks waiting for `w`, taken to ride on a message sent to it now. */
@@ -69,6 +86,7 @@ export class EndAcks<W extends AckTarget> {
   /** The worker is gone: nothing more to acknowledge on its connection. */
   forget(w: W): void {
     this.pending.delete(w);
+    this.arrived.delete(w);
   }
 
   private flush(): void {
@@ -76,4 +94,10 @@ export class EndAcks<W extends AckTarget> {
     for (const [w, acked] of this.pending) this.send(w, { type: "ack", acked });
     this.pending.clear();
   }
+}
+
+function add<W>(m: Map<W, string[]>, w: W, uids: readonly string[]): void {
+  const list = m.get(w);
+  if (list) list.push(...uids);
+  else m.set(w, [...uids]);
 }

@@ -85,6 +85,8 @@ export interface RemotePoolOptions {
   forgetAfterMs: number;
   /** Heartbeats a second of all the workers together, before their pace slows (--worker-heartbeat-rate). */
   heartbeatRate: number;
+  /** Resolves once the store's writes made so far are durable: task ends are acknowledged then. */
+  durable?: () => Promise<void>;
   /** Start marks of the tasks dealt, and claims of running tasks after a restart or takeover. */
   marks?: RemoteTaskMarks | undefined;
 }
@@ -146,7 +148,7 @@ export class RemoteWorkerPool extends EventEmitter<TaskWorkerPoolEvents> impleme
     });
     this.acks = new EndAcks((w, msg) => {
       if (w.state === "online" || w.state === "draining") this.sender.send(w, msg);
-    });
+    }, opts.durable);
     this.reports = new RemoteReports({
       log,
       acks: this.acks,

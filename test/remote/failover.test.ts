@@ -127,6 +127,8 @@ describe("a worker agent with several managers", () => {
     gate.open();
     const done = await second.heardOne("task_done", (m) => m.id === "task-1");
     expect(done.success).toBe(true);
+    // The end names the attempt it was dealt as.
+    expect(done.attempt).toBe(1);
     // Said to the second manager after its hello: nothing of it was lost or given up.
     expect(second.heard.indexOf(done)).toBeGreaterThan(second.heard.indexOf(hello2));
     await waitUntil(() => w.output().includes("takes back 1 running task(s)"));

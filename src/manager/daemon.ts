@@ -207,6 +207,8 @@ export class Manager {
             maxMessageSize: opts.workerMaxMessageSize,
             forgetAfterMs: opts.workerForgetAfter * 1000,
             heartbeatRate: opts.workerHeartbeatRate,
+            // A task end is acknowledged to its worker once its result is durable.
+            durable: () => writer.settled(),
             // Tasks that outlive a manager: where each was dealt, and who takes it back.
             marks: {
               dealt: (w, tasks) =>

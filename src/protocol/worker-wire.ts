@@ -25,11 +25,25 @@ import {
  * The version of this protocol an agent says in its hello (`wire`). 2: tasks
  * dealt in one turn go as one `execute_batch`, and the agent may send its
  * reports of one turn as one `reports`; an agent that says no version (1)
- * gets one `execute` per task. Both sides take every message of version 1.
+ * gets one `execute` per task. 3: the agent's task ends name their attempt, and
+ * the manager acknowledges them (`acked`: on an `execute_batch` it sends
+ * anyway, else in an `ack` at the end of its turn); its welcome says so
+ * (`acks`). Both sides take every message of version 1.
  */
-export const WORKER_WIRE_VERSION = 2;
+export const WORKER_WIRE_VERSION = 3;
 
 const name = z.string().min(1).max(200);
+
+/** Task ends the manager has received from this worker (their uids). */
+const acked = z.array(z.string().min(1).max(200)).min(1);
+
+/**
+ * A task's end from an agent: with the attempt it was dealt as (wire 3; an
+ * end of another attempt of the task is dropped; absent: taken as today).
+ */
+export const remoteEndSchema = taskEndSchema.extend({
+  attempt: z.number().int().optional(),
+});
 
 // ---- agent → manager ---------------------------------------------------------
 
@@ -71,7 +85,7 @@ export const helloSchema = z.object({
 export const agentReportSchema = z.discriminatedUnion("type", [
   taskStartedMsgSchema,
   taskProgressMsgSchema,
-  taskEndSchema,
+  remoteEndSchema,
   /** A running task asks for a subtask. */
   subtaskMsgSchema,
   /** Console output of its worker processes. */
@@ -101,6 +115,8 @@ export const managerMessageSchema = z.discriminatedUnion("type", [
     type: z.literal("welcome"),
     heartbeat_ms: z.number().positive(),
     timeout_ms: z.number().positive(),
+    /** It acknowledges task ends (wire 3): the agent keeps each end until then. */
+    acks: z.boolean().optional(),
   }),
   /** The manager refuses the worker's hello (its name is taken, it announces too much): it leaves. */
   z.object({ type: z.literal("refused"), reason: z.string() }),
@@ -117,7 +133,14 @@ export const managerMessageSchema = z.discriminatedUnion("type", [
   }),
   executeMsgSchema,
   /** Tasks dealt in one turn, in dealing order (to an agent that speaks wire 2). */
-  z.object({ type: z.literal("execute_batch"), tasks: z.array(executeMsgSchema).min(1) }),
+  z.object({
+    type: z.literal("execute_batch"),
+    tasks: z.array(executeMsgSchema).min(1),
+    /** Task ends received since the last acknowledgement (wire 3). */
+    acked: acked.optional(),
+  }),
+  /** Task ends received, when no `execute_batch` carried them this turn (wire 3). */
+  z.object({ type: z.literal("ack"), acked }),
   cancelMsgSchema,
   /** The answers about subtasks (relayed to the worker process that asked). */
   subtaskReplyMsgSchema,

@@ -24,12 +24,13 @@
  *    (`running`), the manager that welcomes it takes them back, and their
  *    reports (those not yet sent too) go to it. Only when no manager has
  *    welcomed it within the timeout does the orphan policy apply to them.
- *  - Task ends are kept from when they are sent until the manager next shows
- *    it knows this connection (any message but `who`). A `who` or a change of
- *    manager means they may not have been applied (a task that ended while
- *    the manager was down, its end answered `who` by the restarted one): they
- *    go again after the welcome, and the manager takes back a task whose end
- *    it was waiting for (one it applied already drops the copy).
+ *  - Task ends name their attempt and are kept from when they are sent until
+ *    the manager acknowledges them (kept-ends.ts; a manager that does not
+ *    acknowledge: until it next shows it knows this connection). A `who` or a
+ *    change of manager means they may not have been applied (an end in flight
+ *    to a manager that died, a task that ended while the manager was down):
+ *    they go again after the welcome, and the manager takes back a task whose
+ *    end it was waiting for (one it applied already drops the copy).
  *  - Tasks dealt beyond its slots wait here, highest priority first, and go to
  *    the first free process; a cancel of a waiting one ends it unrun. What its
  *    processes report in one turn goes to the manager as one message (wire 2).
@@ -52,8 +53,11 @@ import {
   WORKER_WIRE_MAX_BYTES,
   WORKER_WIRE_VERSION,
 } from "../protocol/worker-wire.js";
+import { TRACE_TASKS } from "../protocol/task-trace.js";
 import { VERSION } from "../version.js";
 import { WorkerProcess } from "../worker-host/worker-process.js";
+import type { TaskEnd } from "./kept-ends.js";
+import { DEFAULT_KEPT_ENDS_PER_SLOT, KeptEnds } from "./kept-ends.js";
 
 export type OrphanPolicy = "finish" | "abort";
 
@@ -80,15 +84,14 @@ export interface AgentOptions {
 
 type AgentState = "joining" | "online" | "lost" | "draining" | "closed";
 
-type TaskEnd = Extract<AgentReport, { type: "task_done" }>;
-
-/** The default of `keptEndsPerSlot` (zqs worker --kept-ends). */
-export const DEFAULT_KEPT_ENDS_PER_SLOT = 4;
+export { DEFAULT_KEPT_ENDS_PER_SLOT } from "./kept-ends.js";
 
 interface Child {
   proc: WorkerProcess;
   ready: boolean;
   task: string | undefined;
+  /** The attempt its task was dealt as. */
+  attempt: number | undefined;
   /** Its task was cancelled (a replace ends it). */
   cancelled: boolean;
   /** Its task was given up (the manager lost): its reports are not sent. */
@@ -114,10 +117,8 @@ export class WorkerAgent {
   private dealer: Dealer | undefined;
   /** Messages written, not yet sent (kept by kind: a change of manager keeps only the reports), with the task ends they hold. */
   private outbox: { report: boolean; body: Buffer; ends: TaskEnd[] }[] = [];
-  /** Task ends sent since the manager last showed it knows this connection. */
-  private unconfirmed: TaskEnd[] = [];
-  /** Task ends to send again once a manager welcomes this worker (after a `who`, a change of manager). */
-  private resend: TaskEnd[] = [];
+  /** Task ends the manager may not have applied (sent and not acknowledged, or to send again). */
+  private readonly kept: KeptEnds;
   /** The managers' worker addresses, and the one joined (or being joined) now. */
   private readonly addresses: string[];
   private current = 0;
@@ -148,6 +149,10 @@ export class WorkerAgent {
     this.timeoutMs = opts.timeoutMs;
     this.heartbeatMs = Math.max(20, Math.floor(opts.timeoutMs / 4));
     this.exited = new Promise((r) => (this.resolveExited = r));
+    this.kept = new KeptEnds(
+      () => (opts.keptEndsPerSlot ?? DEFAULT_KEPT_ENDS_PER_SLOT) * opts.slots,
+      opts.log,
+    );
   }
 
   /** Resolves when the agent has left (drained, or closed). */
@@ -250,7 +255,14 @@ export class WorkerAgent {
       startupModule: this.opts.startupModule,
       heartbeatTimeoutMs: this.opts.timeoutMs,
     });
-    const child: Child = { proc, ready: false, task: undefined, cancelled: false, orphan: false };
+    const child: Child = {
+      proc,
+      ready: false,
+      task: undefined,
+      attempt: undefined,
+      cancelled: false,
+      orphan: false,
+    };
     this.children.push(child);
     return new Promise((resolve, reject) => {
       proc.on("output", (text) => this.send({ type: "output", text }));
@@ -279,6 +291,7 @@ export class WorkerAgent {
           return;
         }
         const task = child.task;
+        const attempt = child.attempt;
         if (task !== undefined && !child.orphan) {
           const how = e.reason ?? (e.signal ? `signal ${e.signal}` : `exit code ${String(e.code)}`);
           const now = Date.now() / 1000;
@@ -291,6 +304,7 @@ export class WorkerAgent {
             return_value: null,
             time_start: now,
             time_stop: now,
+            ...(attempt !== undefined ? { attempt } : {}),
           });
         }
         if (this.state === "closed") return;
@@ -313,13 +327,15 @@ export class WorkerAgent {
     if (m.type !== "task_started" && m.type !== "task_progress" && m.type !== "task_done") return;
     if (m.id !== child.task) return;
     if (m.type === "task_done") {
+      const attempt = child.attempt;
       child.task = undefined;
+      child.attempt = undefined;
       child.cancelled = false;
       const orphan = child.orphan;
       child.orphan = false;
       if (!orphan) {
         const { content: _c, ...done } = m;
-        this.send(done);
+        this.send({ ...done, ...(attempt !== undefined ? { attempt } : {}) });
         if (this.state === "lost") {
           this.opts.log(
             `Task '${m.id}' ended while the manager is lost: its end goes when it is back`,
@@ -341,17 +357,14 @@ export class WorkerAgent {
       if (!c.ready || c.task !== undefined || !c.proc.alive) continue;
       const t = this.queue.shift() as ExecuteFunctionMsg;
       c.task = t.id;
+      c.attempt = t.attempt;
       c.proc.send(t);
     }
   }
 
   /** Into the queue by priority (highest first; dealing order among equals). */
   private enqueue(t: ExecuteFunctionMsg): void {
-    // Dealt again (a new attempt): an earlier end of it must not pass for this one's.
-    if (this.unconfirmed.length > 0 || this.resend.length > 0) {
-      this.unconfirmed = this.unconfirmed.filter((e) => e.id !== t.id);
-      this.resend = this.resend.filter((e) => e.id !== t.id);
-    }
+    this.kept.dealtAgain(t.id);
     const p = t.priority ?? 0;
     let i = this.queue.length;
     while (i > 0 && ((this.queue[i - 1] as ExecuteFunctionMsg).priority ?? 0) < p) i--;
@@ -398,8 +411,8 @@ export class WorkerAgent {
         continue;
       }
       this.lastFromManager = Date.now();
-      // It knows this connection: the ends sent before are taken as applied.
-      if (r.msg.type !== "who") this.unconfirmed = [];
+      // Ends it acknowledges (or, if it does not, all sent before: it knows this connection).
+      this.kept.heard(r.msg);
       this.onManager(r.msg);
     }
   }
@@ -413,7 +426,7 @@ export class WorkerAgent {
           this.opts.log(`Worker '${this.name}' joined the manager at ${this.address}`);
         }
         this.welcomed = true;
-        for (const end of this.resend.splice(0)) this.send(end);
+        for (const end of this.kept.takeResend()) this.send(end);
         if (this.unclaimedSince !== undefined) {
           const n = this.running().length;
           if (n > 0)
@@ -463,10 +476,12 @@ export class WorkerAgent {
         for (const t of m.tasks) this.enqueue(t);
         this.next();
         return;
+      case "ack":
+        return;
       case "cancel": {
         const qi = this.queue.findIndex((t) => t.id === m.id);
         if (qi >= 0) {
-          this.queue.splice(qi, 1);
+          const [t] = this.queue.splice(qi, 1);
           const now = Date.now() / 1000;
           this.send({
             type: "task_done",
@@ -478,6 +493,7 @@ export class WorkerAgent {
             time_start: now,
             time_stop: now,
             cancelled: true,
+            ...(t ? { attempt: t.attempt } : {}),
           });
           this.maybeDrained();
           return;
@@ -642,38 +658,15 @@ export class WorkerAgent {
     if (!this.sending) void this.flush();
   }
 
-  /** Ends sent: kept (the most recent, bounded) until the manager shows it knows this connection. */
-  private sent(ends: readonly TaskEnd[]): void {
-    if (ends.length === 0) return;
-    const ids = new Set(ends.map((e) => e.id));
-    this.unconfirmed = this.unconfirmed.filter((e) => !ids.has(e.id));
-    this.unconfirmed.push(...ends);
-    this.bound(this.unconfirmed);
-  }
-
   /**
-   * The manager may not have applied the ends sent since it last showed it
-   * knew this connection (it answers `who`, or another one takes over): they
-   * go again after the next welcome.
+   * The manager may not have applied the ends it has not acknowledged (it
+   * answers `who`, or another one takes over): they go again after the next welcome.
    */
   private endsAgain(): void {
-    if (this.unconfirmed.length === 0) return;
-    const ids = new Set(this.unconfirmed.map((e) => e.id));
-    this.resend = this.resend.filter((e) => !ids.has(e.id));
-    this.resend.push(...this.unconfirmed.splice(0));
-    this.bound(this.resend);
+    const n = this.kept.again();
+    if (n === 0) return;
     this.opts.log(
-      `${this.resend.length} task end(s) go to the manager at ${this.address} again once it welcomes this worker`,
-    );
-  }
-
-  private bound(ends: TaskEnd[]): void {
-    const max = (this.opts.keptEndsPerSlot ?? DEFAULT_KEPT_ENDS_PER_SLOT) * this.opts.slots;
-    if (ends.length <= max) return;
-    const gone = ends.splice(0, ends.length - max);
-    this.opts.log(
-      `Kept only the last ${max} task ends for a manager that may not have them (--kept-ends per slot); ` +
-        `not sent again: ${gone.map((e) => `'${e.id}'`).join(", ")}`,
+      `${n} task end(s) go to the manager at ${this.address} again once it welcomes this worker`,
     );
   }
 
@@ -688,7 +681,10 @@ export class WorkerAgent {
           await d.send(m.body);
           this.lastSentAt = Date.now();
           // One sent to a manager left meanwhile goes again on the new connection (the outbox).
-          if (d === this.dealer) this.sent(m.ends);
+          if (d === this.dealer) this.kept.sent(m.ends);
+          if (TRACE_TASKS) {
+            for (const e of m.ends) this.opts.log(`Sent the end of task '${e.id}'`);
+          }
         } catch {
           if (d !== this.dealer) continue; // the manager changed: on to the new connection
           if (d.closed) break;

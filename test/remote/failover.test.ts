@@ -32,8 +32,13 @@ afterAll(async () => {
   for (const f of cleanup.reverse()) await f();
 });
 
-function worker(addr: string, name: string, args: string[] = []): RunningWorker {
-  const w = startWorker(addr, { name, args: ["--worker-timeout", "3", ...args] });
+function worker(
+  addr: string,
+  name: string,
+  args: string[] = [],
+  env?: Record<string, string>,
+): RunningWorker {
+  const w = startWorker(addr, { name, args: ["--worker-timeout", "3", ...args], env });
   cleanup.push(() => w.stop());
   return w;
 }
@@ -122,6 +127,8 @@ describe("a worker agent with several managers", () => {
     gate.open();
     const done = await second.heardOne("task_done", (m) => m.id === "task-1");
     expect(done.success).toBe(true);
+    // The end names the attempt it was dealt as.
+    expect(done.attempt).toBe(1);
     // Said to the second manager after its hello: nothing of it was lost or given up.
     expect(second.heard.indexOf(done)).toBeGreaterThan(second.heard.indexOf(hello2));
     await waitUntil(() => w.output().includes("takes back 1 running task(s)"));
@@ -146,19 +153,19 @@ describe("a worker agent with several managers", () => {
 });
 
 /** A manager on a store of its own in a temp dir, its client, and how to start it again there. */
-async function managerOnStore(prefix: string, args: string[]) {
+async function managerOnStore(prefix: string, args: string[], firstEnv?: Record<string, string>) {
   const dir = mkdtempSync(path.join(os.tmpdir(), prefix));
   cleanup.push(async () => rmSync(dir, { recursive: true, force: true }));
   const storePath = path.join(dir, "store");
   const workerPort = await freePort();
-  const start = async () => {
-    const r = await startRemoteManager({ storePath, workerPort, args });
+  const start = async (env?: Record<string, string>) => {
+    const r = await startRemoteManager({ storePath, workerPort, args, env });
     cleanup.push(() => r.m.stop());
     const c = new RawClient(r.m.controlAddr);
     cleanup.push(async () => c.close());
     return { ...r, c };
   };
-  return { first: await start(), again: start };
+  return { first: await start(firstEnv), again: () => start() };
 }
 
 /** A gated task running on worker `name`; then kill -9 of its manager once its start mark is durable. */
@@ -238,6 +245,43 @@ describe("a manager restarted on its store (LMDB, no standby)", () => {
     expect(second.m.output()).toContain("Worker 'finisher' took back 1 running task(s)");
     expect(w.output()).toMatch(/1 task end\(s\) go to the manager at \S+ again once it welcomes/);
     expect(w.output()).not.toContain("finishes unreported");
+  });
+
+  it("a task end in flight when the manager is killed (-9), the manager heard from after it: kept by the worker until acknowledged, it is applied by the restarted one", async () => {
+    // Every commit of the first manager takes 2 s (ZQS_TEST_STORE_DELAY_MS): the end it
+    // receives is not durable when it is killed, though it has told the worker other things.
+    const { first, again } = await managerOnStore("zqs-ack-inflight-", ["--worker-timeout", "2"], {
+      ZQS_TEST_STORE_DELAY_MS: "2000",
+    });
+    // ZQS_TRACE_TASKS=1: the worker logs each task end it sent.
+    const w = worker(first.workerAddr, "acked", ["--slots", "2"], { ZQS_TRACE_TASKS: "1" });
+    await openEnvironment(first.c);
+    await waitWorker(first.c, "acked");
+    const gate = newGate();
+    const uid = await execute(first.c, fn("gate", [gate.path]), { run_in_background: true });
+    await waitInfo(first.c, uid, (i) => i.state === "running" && i.worker === "acked");
+    // The store writes in order: once this task's accepted mark is durable, the start mark is too.
+    await execute(first.c, fn("agent_pid"), { run_in_background: true });
+    const sentLine = `Sent the end of task '${uid}'`;
+    gate.open();
+    await waitUntil(() => w.output().includes(sentLine));
+    // The manager deals the worker another task after the end reached it (its reply waits
+    // for the store; not awaited): once the worker sent that one's end, it has heard from
+    // the manager since it sent the first.
+    void execute(first.c, fn("agent_pid"), { run_in_background: true }).catch(() => undefined);
+    await waitUntil(() => {
+      const out = w.output();
+      return out.indexOf("Sent the end of task", out.indexOf(sentLine) + 1) >= 0;
+    });
+    await first.m.kill9();
+
+    const second = await again();
+    const c2 = second.c;
+    expect(await waitFinal(c2, uid)).toMatchObject({ state: "completed", worker: "acked" });
+    const res = await c2.request("task_result", { task_uid: uid });
+    expect(res.result).toMatchObject({ success: true });
+    expect(typeof (res.result as { return_value: unknown }).return_value).toBe("number");
+    expect(w.output()).toMatch(/task end\(s\) go to the manager at \S+ again once it welcomes/);
   });
 
   it("a task that ended while its worker was away: its end, sent after a hello that no longer lists it, is kept from that worker only", async () => {

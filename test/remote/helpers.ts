@@ -83,6 +83,8 @@ export interface WorkerStart {
   /** Leave out the common startup (only `extra`). */
   only?: boolean;
   args?: string[];
+  /** Environment variables beside the test's own. */
+  env?: Record<string, string>;
 }
 
 /** Start `zqs worker` in its own temp folder with its own copy of the startup code. */
@@ -106,7 +108,11 @@ export function startWorker(addr: string, o: WorkerStart): RunningWorker {
     ...(o.tags ? ["--tags", o.tags.join(",")] : []),
     ...(o.args ?? []),
   ];
-  const proc = spawn(process.execPath, args, { cwd: dir, stdio: ["ignore", "pipe", "pipe"] });
+  const proc = spawn(process.execPath, args, {
+    cwd: dir,
+    stdio: ["ignore", "pipe", "pipe"],
+    ...(o.env ? { env: { ...process.env, ...o.env } } : {}),
+  });
   let out = "";
   proc.stdout?.on("data", (d: Buffer) => (out += d.toString()));
   proc.stderr?.on("data", (d: Buffer) => (out += d.toString()));
@@ -136,12 +142,18 @@ export function startWorker(addr: string, o: WorkerStart): RunningWorker {
 
 /** A manager with a worker socket (and `--workers 0` unless `args` say otherwise). */
 export async function startRemoteManager(
-  opts: { args?: string[]; workerPort?: number; storePath?: string } = {},
+  opts: {
+    args?: string[];
+    workerPort?: number;
+    storePath?: string;
+    env?: Record<string, string>;
+  } = {},
 ): Promise<{ m: RunningManager; workerAddr: string }> {
   const port = opts.workerPort ?? (await freePort());
   const workerAddr = `tcp://127.0.0.1:${port}`;
   const m = await startManager({
     infoInterval: BRISK_INFO_INTERVAL,
+    ...(opts.env ? { env: opts.env } : {}),
     startup: { "10-remote.mjs": REMOTE_STARTUP, "20-gate.mjs": gateModule() },
     args: [
       "--zmq-worker-addr",

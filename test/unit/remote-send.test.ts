@@ -1,7 +1,8 @@
 /**
  * WorkerSender (src/manager/workers/remote-send.ts) over a fake socket: the
- * tasks dealt to a worker in one turn go as one message at its end, and
- * anything else sent to that worker in the turn comes after them.
+ * tasks dealt to a worker in one turn go as one message at its end, the task
+ * ends acknowledged in the turn riding on it, and anything else sent to that
+ * worker in the turn comes after them.
  */
 import type { Router } from "zeromq";
 import { describe, expect, it } from "vitest";
@@ -97,6 +98,26 @@ describe("WorkerSender", () => {
       ["execute", "t1"],
       ["execute", "t2"],
     ]);
+    s.close();
+  });
+  it("acknowledges task ends on the worker's tasks of the turn, else in one ack", async () => {
+    const { router, sent } = fakeRouter();
+    const s = new WorkerSender(router, (err) => {
+      throw err;
+    });
+    const a = worker("a", 3);
+    const b = worker("b", 3);
+    s.ack(a, ["e1"]);
+    s.sendTasks(a, [task("t1")]);
+    s.ack(a, ["e2"]);
+    s.ack(b, ["e3", "e4"]);
+    await turn();
+    await settled();
+    expect(sent.map((m) => [m.to, m.msg.type, m.msg.acked])).toEqual([
+      ["a", "execute_batch", ["e1", "e2"]],
+      ["b", "ack", ["e3", "e4"]],
+    ]);
+    expect((sent[0]?.msg.tasks as { id: string }[]).map((t) => t.id)).toEqual(["t1"]);
     s.close();
   });
 });

@@ -70,6 +70,26 @@ describe("StoreWriter", () => {
     await expect(none.write([op("x")], { mode: "batched" })).resolves.toBeUndefined();
   });
 
+  it("settled: resolves once the writes made so far are durable, not waiting for later ones", async () => {
+    const pending: (() => void)[] = [];
+    const w = new StoreWriter({ error: () => undefined });
+    w.store = {
+      apply: () => new Promise<void>((r) => pending.push(r)),
+    } as unknown as Store;
+    let settled = false;
+    void w.write([op("a")], { mode: "background" });
+    void w.settled().then(() => (settled = true));
+    await vi.waitFor(() => expect(pending.length).toBe(1));
+    // A later write gathers while the first commits.
+    void w.write([op("b")], { mode: "batched" });
+    await new Promise((r) => setImmediate(r));
+    expect(settled).toBe(false);
+    pending[0]?.();
+    await vi.waitFor(() => expect(settled).toBe(true));
+    expect(pending.length).toBe(2);
+    pending[1]?.();
+  });
+
   it("patient: commits at the end of the turn while commits are fast", async () => {
     const { w, calls } = writerWith();
     await w.write([op("a")], { mode: "batched", patient: true });

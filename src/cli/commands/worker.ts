@@ -78,7 +78,7 @@ export const WORKER_OPTION_SPECS: WorkerOptionSpec[] = [
     flag: "--kept-ends",
     value: "<n>",
     description:
-      "task ends kept per slot, sent again to a manager that may have lost them (a failover, a restart)",
+      "task ends kept per slot until the manager acknowledges them, sent again to a manager that may have lost them (a failover, a restart)",
     default: DEFAULT_KEPT_ENDS_PER_SLOT,
     parse: positiveInteger,
   },

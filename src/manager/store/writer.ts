@@ -131,6 +131,14 @@ export class StoreWriter implements StoreWrites {
     await this.durable;
   }
 
+  /**
+   * Resolves once every write made so far is durable (or failed), without
+   * waiting for later ones (a remote worker's task ends are acknowledged then).
+   */
+  settled(): Promise<void> {
+    return (this.batch?.done ?? this.durable).catch(() => undefined);
+  }
+
   private async apply(ops: readonly StoreOp[], mode: "durable" | "batched"): Promise<void> {
     await this.applyInSteps(ops, mode).durable;
   }

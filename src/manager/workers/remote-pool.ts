@@ -21,7 +21,9 @@
  *  - A task message is applied only if the task is assigned to that worker
  *    now (uid and attempt): a result that comes after the task was given up
  *    (its worker was lost, it was retried elsewhere) is logged and dropped,
- *    never applied twice.
+ *    never applied twice; an end that names another attempt of the task is
+ *    dropped too. Every end received is acknowledged (remote-acks.ts: on the
+ *    `execute_batch` of the turn, else one `ack`): the agent keeps it until then.
  *  - Every message is checked against its schema (worker-wire.ts): a broken
  *    or hostile peer gets its message dropped and logged once, never a crash.
  *  - Speed: a worker is dealt ahead beyond its slots by its recent call times
@@ -33,7 +35,8 @@
  * (rpc/router-loop.ts), their joining and their liveness; its parts each get
  * a narrow context: remote-worker.ts (a worker's record, row and event),
  * remote-hello.ts (hellos judged: proofs, names, claims, refusals),
- * remote-reports.ts (a known worker's messages, tasks taken back) and
+ * remote-reports.ts (a known worker's messages, tasks taken back),
+ * remote-acks.ts (task ends acknowledged, copies known) and
  * remote-send.ts (what goes out, the tasks of a deal batched).
  */
 import { EventEmitter } from "node:events";
@@ -49,6 +52,7 @@ import type { HelloLimits } from "./hello-limits.js";
 import type { RemoteTaskMarks } from "./task-marks.js";
 import { HeartbeatPace, managerBeatMs, VisitHeap } from "./liveness.js";
 import { helloCountRefusal, helloSizeRefusal } from "./hello-limits.js";
+import { EndAcks } from "./remote-acks.js";
 import { RemoteHellos } from "./remote-hello.js";
 import { RemoteReports } from "./remote-reports.js";
 import { WorkerSender } from "./remote-send.js";
@@ -81,6 +85,8 @@ export interface RemotePoolOptions {
   forgetAfterMs: number;
   /** Heartbeats a second of all the workers together, before their pace slows (--worker-heartbeat-rate). */
   heartbeatRate: number;
+  /** Resolves once the store's writes made so far are durable: task ends are acknowledged then. */
+  durable?: () => Promise<void>;
   /** Start marks of the tasks dealt, and claims of running tasks after a restart or takeover. */
   marks?: RemoteTaskMarks | undefined;
 }
@@ -110,6 +116,8 @@ export class RemoteWorkerPool extends EventEmitter<TaskWorkerPoolEvents> impleme
   private readonly hellos: RemoteHellos;
   /** The messages of known workers. */
   private readonly reports: RemoteReports;
+  /** The acknowledgements of task ends. */
+  private readonly acks: EndAcks<RemoteWorker>;
   /** Bumped when the workers taking tasks change (TaskWorkerPool.workersVersion). */
   private version = 0;
 
@@ -138,8 +146,12 @@ export class RemoteWorkerPool extends EventEmitter<TaskWorkerPoolEvents> impleme
       lossMs: (w) => this.lossMs(w),
       take: (route, key, m, curveKey) => this.take(route, key, m, curveKey),
     });
+    this.acks = new EndAcks((w, uids) => {
+      if (w.state === "online" || w.state === "draining") this.sender.ack(w, uids);
+    }, opts.durable);
     this.reports = new RemoteReports({
       log,
+      acks: this.acks,
       marks: opts.marks,
       event: (name, w) => this.event(name, w),
       changed: () => this.version++,
@@ -306,7 +318,12 @@ export class RemoteWorkerPool extends EventEmitter<TaskWorkerPoolEvents> impleme
     if (m.running) this.reports.takeBack(w, m.running);
     this.paceFor(now);
     const { intervalMs, lossMs } = this.pace.pace;
-    this.sender.send(w, { type: "welcome", heartbeat_ms: intervalMs, timeout_ms: lossMs });
+    this.sender.send(w, {
+      type: "welcome",
+      heartbeat_ms: intervalMs,
+      timeout_ms: lossMs,
+      ...(w.wire >= 3 ? { acks: true } : {}),
+    });
     w.toldLossMs = lossMs;
     this.visits.schedule(w, now + intervalMs);
     if (wasOnline) return;
@@ -421,6 +438,7 @@ export class RemoteWorkerPool extends EventEmitter<TaskWorkerPoolEvents> impleme
     this.version++;
     w.console.close();
     this.byRoute.delete(w.route);
+    this.acks.forget(w);
     if (state === "lost") this.log.error(msg.replace(/ while the task was running$/, ""));
     else this.log.info(msg);
     this.giveUp(w, msg);

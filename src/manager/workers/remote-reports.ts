@@ -3,7 +3,9 @@
  * heartbeats (a worker-heartbeat event at most every HEARTBEAT_EVENT_MS), its
  * output (bounded by its ConsoleLimit), draining, bye, and its task messages,
  * applied only for a task assigned to it now (uid and attempt): a result that
- * comes after the task was given up is logged and dropped. Tasks it ran for a
+ * comes after the task was given up, or names another attempt, is logged and
+ * dropped; a copy of an end applied already (sent again after a reconnect) is
+ * dropped quietly. Every end is acknowledged (remote-acks.ts). Tasks it ran for a
  * manager before (listed by its hello, or an end its hello could not list
  * yet) are claimed from the tasks area (task-marks.ts) and assigned to it
  * again.
@@ -11,6 +13,7 @@
 import type { Logger } from "pino";
 import type { AgentMessage } from "../../protocol/worker-wire.js";
 import type { TaskMessage } from "./pool.js";
+import type { EndAcks } from "./remote-acks.js";
 import type { RemoteWorker } from "./remote-worker.js";
 import type { RemoteTaskMarks } from "./task-marks.js";
 
@@ -19,7 +22,9 @@ const HEARTBEAT_EVENT_MS = 10_000;
 
 /** What the reports need of the remote pool. */
 export interface ReportsContext {
-  log: Pick<Logger, "info" | "warn">;
+  log: Pick<Logger, "info" | "warn" | "debug">;
+  /** The acknowledgements of task ends. */
+  acks: EndAcks<RemoteWorker>;
   /** Start marks of the tasks dealt, and claims of running tasks after a restart or takeover. */
   marks: RemoteTaskMarks | undefined;
   /** Publish a worker event (QS_Task). */
@@ -87,25 +92,49 @@ export class RemoteReports {
   }
 
   private onTaskMessage(w: RemoteWorker, m: TaskMessage): void {
-    // The end of a task it ran for the manager before, ended before its hello could list
-    // it: taken back if its start mark names this worker.
-    if (m.type === "task_done" && this.ctx.marks && !w.assigned.has(m.id)) {
-      for (const t of this.ctx.marks.claim(w, [m.id], true)) w.assigned.set(t.uid, t.attempt);
-    }
-    // A subtask is asked for by a task that runs there now.
-    if (!w.assigned.has(m.type === "subtask" ? m.parent : m.id)) {
-      if (m.type === "task_done") {
-        this.ctx.log.warn(
-          `Dropped the result of task '${m.id}' from worker '${w.name}': the task is not assigned to it (it was given up)`,
-        );
-      }
+    if (m.type === "task_done") {
+      this.onEnd(w, m);
       return;
     }
-    if (m.type === "task_done") {
-      w.assigned.delete(m.id);
-      if (m.success) w.tasksDone++;
-      else w.tasksFailed++;
+    // A subtask is asked for by a task that runs there now.
+    if (!w.assigned.has(m.type === "subtask" ? m.parent : m.id)) return;
+    this.ctx.task(w.name, m);
+  }
+
+  /** A task's end: applied once, for the attempt assigned to the worker now; acknowledged. */
+  private onEnd(w: RemoteWorker, m: Extract<TaskMessage, { type: "task_done" }>): void {
+    this.ctx.acks.received(w, m.id);
+    // The attempt it was dealt as (absent: an agent of wire 2, taken as today).
+    const attempt = (m as { attempt?: number }).attempt;
+    if (!w.assigned.has(m.id) && this.ctx.acks.isCopy(w, m.id, attempt)) {
+      this.ctx.acks.duplicates++;
+      this.ctx.log.debug(
+        `Dropped a copy of the end of task '${m.id}' from worker '${w.name}': applied already (${this.ctx.acks.duplicates} copies so far)`,
+      );
+      return;
     }
+    // The end of a task it ran for the manager before, ended before its hello could list
+    // it: taken back if its start mark names this worker.
+    if (this.ctx.marks && !w.assigned.has(m.id)) {
+      for (const t of this.ctx.marks.claim(w, [m.id], true)) w.assigned.set(t.uid, t.attempt);
+    }
+    const current = w.assigned.get(m.id);
+    if (current === undefined) {
+      this.ctx.log.warn(
+        `Dropped the result of task '${m.id}' from worker '${w.name}': the task is not assigned to it (it was given up)`,
+      );
+      return;
+    }
+    if (attempt !== undefined && attempt !== current) {
+      this.ctx.log.warn(
+        `Dropped the result of attempt ${attempt} of task '${m.id}' from worker '${w.name}': it runs attempt ${current} now`,
+      );
+      return;
+    }
+    w.assigned.delete(m.id);
+    this.ctx.acks.wasApplied(w, m.id, attempt);
+    if (m.success) w.tasksDone++;
+    else w.tasksFailed++;
     this.ctx.task(w.name, m);
   }
 }

@@ -4,8 +4,9 @@
  * kept on the worker (a heartbeat is due only after a silence), and the
  * tasks dealt to a worker in one turn of the event loop (one deal or many:
  * the requests read in a turn are dealt one by one) as one `execute_batch` at
- * its end, to an agent that speaks wire 2. Anything else sent to that worker
- * first sends its tasks, so the order of its messages is kept.
+ * its end, to an agent that speaks wire 2, with the task ends acknowledged
+ * in the turn riding on it (wire 3; alone, one `ack`). Anything else sent to
+ * that worker first sends those, so the order of its messages is kept.
  */
 import type { Router } from "zeromq";
 import type { ExecuteFunctionMsg } from "../../protocol/ipc.js";
@@ -23,8 +24,11 @@ export interface SendTarget {
 
 export class WorkerSender {
   private readonly queue: SendQueue;
-  /** Tasks dealt in this turn, by worker, sent at its end. */
-  private readonly dealt = new Map<SendTarget, ExecuteFunctionMsg[]>();
+  /** Tasks dealt and task ends acknowledged in this turn, by worker, sent at its end. */
+  private readonly outgoing = new Map<
+    SendTarget,
+    { tasks: ExecuteFunctionMsg[]; acked: string[] }
+  >();
   private flushScheduled = false;
 
   constructor(router: Router, onError: (err: unknown) => void) {
@@ -39,7 +43,7 @@ export class WorkerSender {
 
   /** To a connection (a worker not known by it yet, or no longer). */
   sendTo(route: Buffer, msg: ManagerMessage): void {
-    for (const w of this.dealt.keys()) if (w.routeBuf.equals(route)) this.sendDealt(w);
+    for (const w of this.outgoing.keys()) if (w.routeBuf.equals(route)) this.sendDealt(w);
     this.queue.send([route, encodeWire(msg)]);
   }
 
@@ -53,32 +57,55 @@ export class WorkerSender {
   /** Tasks dealt to `w`: sent at the end of this turn with the others dealt to it in the turn. */
   sendTasks(w: SendTarget, tasks: readonly ExecuteFunctionMsg[]): void {
     if (tasks.length === 0) return;
-    const pending = this.dealt.get(w);
-    if (pending) for (const t of tasks) pending.push(t);
-    else this.dealt.set(w, [...tasks]);
+    const out = this.pending(w);
+    for (const t of tasks) out.tasks.push(t);
     w.lastSentAt = Date.now();
-    if (this.flushScheduled) return;
-    this.flushScheduled = true;
-    setImmediate(() => {
-      this.flushScheduled = false;
-      for (const w of [...this.dealt.keys()]) this.sendDealt(w);
-    });
   }
 
-  /** The tasks dealt to `w` and not sent yet: one `execute_batch` from wire 2, else one message each. */
+  /** Task ends acknowledged to `w` (wire 3): on its tasks of this turn, else one `ack` at its end. */
+  ack(w: SendTarget, uids: readonly string[]): void {
+    if (uids.length === 0) return;
+    const out = this.pending(w);
+    for (const u of uids) out.acked.push(u);
+  }
+
+  private pending(w: SendTarget): { tasks: ExecuteFunctionMsg[]; acked: string[] } {
+    let out = this.outgoing.get(w);
+    if (!out) this.outgoing.set(w, (out = { tasks: [], acked: [] }));
+    if (!this.flushScheduled) {
+      this.flushScheduled = true;
+      setImmediate(() => {
+        this.flushScheduled = false;
+        for (const w of [...this.outgoing.keys()]) this.sendDealt(w);
+      });
+    }
+    return out;
+  }
+
+  /**
+   * What this turn has for `w`, sent now: its tasks as one `execute_batch`
+   * from wire 2 (else one message each), the acks riding on it; acks alone as
+   * one `ack`.
+   */
   private sendDealt(w: SendTarget): void {
-    const tasks = this.dealt.get(w);
-    if (tasks === undefined) return;
-    this.dealt.delete(w);
-    if (tasks.length > 1 && w.wire >= 2) {
-      this.queue.send([w.routeBuf, encodeWire({ type: "execute_batch", tasks })]);
+    const out = this.outgoing.get(w);
+    if (out === undefined) return;
+    this.outgoing.delete(w);
+    const { tasks, acked } = out;
+    const route = w.routeBuf;
+    if (tasks.length === 0) {
+      this.queue.send([route, encodeWire({ type: "ack", acked })]);
+    } else if (acked.length > 0) {
+      this.queue.send([route, encodeWire({ type: "execute_batch", tasks, acked })]);
+    } else if (tasks.length > 1 && w.wire >= 2) {
+      this.queue.send([route, encodeWire({ type: "execute_batch", tasks })]);
     } else {
-      for (const t of tasks) this.queue.send([w.routeBuf, encodeWire(t)]);
+      for (const t of tasks) this.queue.send([route, encodeWire(t)]);
     }
   }
 
   close(): void {
-    this.dealt.clear();
+    this.outgoing.clear();
     this.queue.close();
   }
 }

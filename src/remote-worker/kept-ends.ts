@@ -1,0 +1,93 @@
+/**
+ * The task ends a worker agent keeps for a manager that may not have applied
+ * them. An end is kept from when it is sent until the manager acknowledges it
+ * (a manager that says `acks` in its welcome: wire 3), or, with a manager that
+ * does not, until it next shows it knows this connection (any message but
+ * `who`). A `who` or a change of manager means the kept ends may not have been
+ * applied: they go again after the next welcome. At most `max()` are kept
+ * (zqs worker --kept-ends per slot); the oldest go, logged.
+ */
+import type { AgentReport, ManagerMessage } from "../protocol/worker-wire.js";
+
+/** The default of ends kept per slot (zqs worker --kept-ends). */
+export const DEFAULT_KEPT_ENDS_PER_SLOT = 4;
+
+export type TaskEnd = Extract<AgentReport, { type: "task_done" }>;
+
+export class KeptEnds {
+  /** Ends sent and not yet acknowledged (or, without acks, not yet confirmed). */
+  private unconfirmed: TaskEnd[] = [];
+  /** Ends to send again once a manager welcomes this worker. */
+  private resend: TaskEnd[] = [];
+  /** The manager joined acknowledges ends (its welcome said `acks`). */
+  private acking = false;
+
+  constructor(
+    private readonly max: () => number,
+    private readonly log: (line: string) => void,
+  ) {}
+
+  /** How many ends are kept (sent unacknowledged, or waiting to go again). */
+  get size(): number {
+    return this.unconfirmed.length + this.resend.length;
+  }
+
+  /** Ends sent to the manager joined now: kept until it acknowledges them. */
+  sent(ends: readonly TaskEnd[]): void {
+    if (ends.length === 0) return;
+    const ids = new Set(ends.map((e) => e.id));
+    this.unconfirmed = this.unconfirmed.filter((e) => !ids.has(e.id));
+    this.unconfirmed.push(...ends);
+    this.bound(this.unconfirmed);
+  }
+
+  /** A message from the manager joined now. */
+  heard(m: ManagerMessage): void {
+    if (m.type === "who") return;
+    if (m.type === "welcome") this.acking = m.acks === true;
+    if ((m.type === "ack" || m.type === "execute_batch") && m.acked) this.acked(m.acked);
+    // A manager that does not acknowledge: it knows this connection, so it has them.
+    if (!this.acking) this.unconfirmed = [];
+  }
+
+  /** The task was dealt again (a new attempt): an earlier end of it must not pass for this one's. */
+  dealtAgain(id: string): void {
+    if (this.size === 0) return;
+    this.unconfirmed = this.unconfirmed.filter((e) => e.id !== id);
+    this.resend = this.resend.filter((e) => e.id !== id);
+  }
+
+  /**
+   * The manager may not have applied the ends not acknowledged (it answers
+   * `who`, or another one takes over): they go again after the next welcome.
+   * Returns how many wait to go.
+   */
+  again(): number {
+    if (this.unconfirmed.length === 0) return 0;
+    const ids = new Set(this.unconfirmed.map((e) => e.id));
+    this.resend = this.resend.filter((e) => !ids.has(e.id));
+    this.resend.push(...this.unconfirmed.splice(0));
+    this.bound(this.resend);
+    return this.resend.length;
+  }
+
+  /** A manager welcomed this worker: the ends to send again (they are kept again once sent). */
+  takeResend(): TaskEnd[] {
+    return this.resend.splice(0);
+  }
+
+  private acked(ids: readonly string[]): void {
+    const gone = new Set(ids);
+    this.unconfirmed = this.unconfirmed.filter((e) => !gone.has(e.id));
+  }
+
+  private bound(ends: TaskEnd[]): void {
+    const max = this.max();
+    if (ends.length <= max) return;
+    const gone = ends.splice(0, ends.length - max);
+    this.log(
+      `Kept only the last ${max} task ends for a manager that may not have them (--kept-ends per slot); ` +
+        `not sent again: ${gone.map((e) => `'${e.id}'`).join(", ")}`,
+    );
+  }
+}

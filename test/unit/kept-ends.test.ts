@@ -1,0 +1,113 @@
+/**
+ * The task ends a worker agent keeps for its manager (kept-ends.ts): with a
+ * manager that acknowledges ends, an end is kept until acknowledged, whatever
+ * else the manager says meanwhile (a heartbeat sent before the end reached it),
+ * and goes again after a `who`; with an older manager, as before.
+ */
+import { describe, expect, it } from "vitest";
+import type { TaskEnd } from "../../src/remote-worker/kept-ends.js";
+import { KeptEnds } from "../../src/remote-worker/kept-ends.js";
+
+function end(id: string, attempt = 1): TaskEnd {
+  return {
+    type: "task_done",
+    id,
+    attempt,
+    success: true,
+    msg: "",
+    traceback: "",
+    return_value: id,
+    time_start: 1,
+    time_stop: 2,
+  };
+}
+
+function kept(max = 8) {
+  const lines: string[] = [];
+  return {
+    k: new KeptEnds(
+      () => max,
+      (l) => lines.push(l),
+    ),
+    lines,
+  };
+}
+
+const WELCOME_ACKS = { type: "welcome", heartbeat_ms: 100, timeout_ms: 400, acks: true } as const;
+const WELCOME_OLD = { type: "welcome", heartbeat_ms: 100, timeout_ms: 400 } as const;
+const HEARTBEAT = { type: "heartbeat" } as const;
+
+describe("the task ends an agent keeps", () => {
+  it("an end in flight when the manager died is sent again, though a heartbeat came after it", () => {
+    const { k } = kept();
+    k.heard(WELCOME_ACKS);
+    k.sent([end("a")]);
+    // A heartbeat the manager sent before the end reached it; then it dies.
+    k.heard(HEARTBEAT);
+    // The restarted manager does not know the connection.
+    k.heard({ type: "who" });
+    expect(k.again()).toBe(1);
+    k.heard(WELCOME_ACKS);
+    expect(k.takeResend().map((e) => e.id)).toEqual(["a"]);
+  });
+
+  it("an end acknowledged (by an ack, or riding on an execute_batch) is not sent again", () => {
+    const { k } = kept();
+    k.heard(WELCOME_ACKS);
+    k.sent([end("a"), end("b"), end("c")]);
+    k.heard({ type: "ack", acked: ["a"] });
+    k.heard({
+      type: "execute_batch",
+      tasks: [{ type: "execute", id: "d", name: "f", args: [], kwargs: {}, attempt: 1 }],
+      acked: ["c"],
+    } as never);
+    expect(k.size).toBe(1);
+    k.heard({ type: "who" });
+    expect(k.again()).toBe(1);
+    expect(k.takeResend().map((e) => e.id)).toEqual(["b"]);
+  });
+
+  it("with a manager that does not acknowledge (an older one): any message but who confirms", () => {
+    const { k } = kept();
+    k.heard(WELCOME_OLD);
+    k.sent([end("a")]);
+    k.heard(HEARTBEAT);
+    expect(k.size).toBe(0);
+    k.sent([end("b")]);
+    k.heard({ type: "who" });
+    expect(k.again()).toBe(1);
+  });
+
+  it("an end sent again is kept again until acknowledged", () => {
+    const { k } = kept();
+    k.heard(WELCOME_ACKS);
+    k.sent([end("a")]);
+    k.heard({ type: "who" });
+    k.again();
+    k.heard(WELCOME_ACKS);
+    k.sent(k.takeResend());
+    k.heard(HEARTBEAT);
+    expect(k.size).toBe(1);
+    k.heard({ type: "ack", acked: ["a"] });
+    expect(k.size).toBe(0);
+  });
+
+  it("a task dealt again drops the end of its earlier attempt", () => {
+    const { k } = kept();
+    k.heard(WELCOME_ACKS);
+    k.sent([end("a", 1), end("b")]);
+    k.dealtAgain("a");
+    k.heard({ type: "who" });
+    expect(k.again()).toBe(1);
+    expect(k.takeResend().map((e) => e.id)).toEqual(["b"]);
+  });
+
+  it("keeps at most max ends, the oldest go, logged", () => {
+    const { k, lines } = kept(2);
+    k.heard(WELCOME_ACKS);
+    k.sent([end("a"), end("b"), end("c")]);
+    expect(k.size).toBe(2);
+    expect(lines.join("\n")).toContain("Kept only the last 2 task ends");
+    expect(lines.join("\n")).toContain("not sent again: 'a'");
+  });
+});

@@ -5,12 +5,14 @@
  * does not, until it next shows it knows this connection (any message but
  * `who`). A `who` or a change of manager means the kept ends may not have been
  * applied: they go again after the next welcome. At most `max()` are kept
- * (zqs worker --kept-ends per slot); the oldest go, logged.
+ * (zqs worker --kept-ends per slot: enough for the ends in flight to a
+ * manager that acknowledges them once durable); the oldest go, logged once
+ * until the manager is heard to take ends again.
  */
 import type { AgentReport, ManagerMessage } from "../protocol/worker-wire.js";
 
 /** The default of ends kept per slot (zqs worker --kept-ends). */
-export const DEFAULT_KEPT_ENDS_PER_SLOT = 4;
+export const DEFAULT_KEPT_ENDS_PER_SLOT = 64;
 
 export type TaskEnd = Extract<AgentReport, { type: "task_done" }>;
 
@@ -21,6 +23,8 @@ export class KeptEnds {
   private resend: TaskEnd[] = [];
   /** The manager joined acknowledges ends (its welcome said `acks`). */
   private acking = false;
+  /** Ends let go since the last log line about it (logged again after the manager takes ends). */
+  private dropped = 0;
 
   constructor(
     private readonly max: () => number,
@@ -44,7 +48,10 @@ export class KeptEnds {
   /** A message from the manager joined now. */
   heard(m: ManagerMessage): void {
     if (m.type === "who") return;
-    if (m.type === "welcome") this.acking = m.acks === true;
+    if (m.type === "welcome") {
+      this.acking = m.acks === true;
+      this.dropped = 0;
+    }
     if ((m.type === "ack" || m.type === "execute_batch") && m.acked) this.acked(m.acked);
     // A manager that does not acknowledge: it knows this connection, so it has them.
     if (!this.acking) this.unconfirmed = [];
@@ -77,6 +84,7 @@ export class KeptEnds {
   }
 
   private acked(ids: readonly string[]): void {
+    this.dropped = 0;
     const gone = new Set(ids);
     this.unconfirmed = this.unconfirmed.filter((e) => !gone.has(e.id));
   }
@@ -85,9 +93,13 @@ export class KeptEnds {
     const max = this.max();
     if (ends.length <= max) return;
     const gone = ends.splice(0, ends.length - max);
-    this.log(
-      `Kept only the last ${max} task ends for a manager that may not have them (--kept-ends per slot); ` +
-        `not sent again: ${gone.map((e) => `'${e.id}'`).join(", ")}`,
-    );
+    // One line until the manager takes ends again: not one a task on a busy worker.
+    if (this.dropped === 0) {
+      this.log(
+        `Kept only the last ${max} task ends for a manager that may not have them (--kept-ends per slot); ` +
+          `not sent again: ${gone.map((e) => `'${e.id}'`).join(", ")} (more are not logged until the manager acknowledges ends)`,
+      );
+    }
+    this.dropped += gone.length;
   }
 }

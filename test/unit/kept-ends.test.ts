@@ -110,4 +110,19 @@ describe("the task ends an agent keeps", () => {
     expect(lines.join("\n")).toContain("Kept only the last 2 task ends");
     expect(lines.join("\n")).toContain("not sent again: 'a'");
   });
+
+  it("logs the ends let go once until the manager acknowledges ends again", () => {
+    const { k, lines } = kept(2);
+    k.heard(WELCOME_ACKS);
+    k.sent([end("a"), end("b"), end("c")]);
+    k.sent([end("d")]);
+    k.sent([end("e")]);
+    expect(k.size).toBe(2);
+    expect(lines.filter((l) => l.includes("Kept only"))).toHaveLength(1);
+    k.heard({ type: "ack", acked: ["d", "e"] });
+    expect(k.size).toBe(0);
+    k.sent([end("f"), end("g"), end("h")]);
+    expect(lines.filter((l) => l.includes("Kept only"))).toHaveLength(2);
+    expect(lines.at(-1)).toContain("not sent again: 'f'");
+  });
 });

@@ -63,7 +63,7 @@ describe("zqs worker's table", () => {
       drainTimeout: 60,
       orphanPolicy: "finish",
       workerTimeout: 3,
-      keptEnds: 4,
+      keptEnds: 64,
     });
     expect(
       resolveWorkerOptions(

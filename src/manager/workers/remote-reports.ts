@@ -11,7 +11,7 @@
  * again.
  */
 import type { Logger } from "pino";
-import type { AgentMessage } from "../../protocol/worker-wire.js";
+import type { AgentMessage, AgentReport } from "../../protocol/worker-wire.js";
 import type { TaskMessage } from "./pool.js";
 import type { EndAcks } from "./remote-acks.js";
 import type { RemoteWorker } from "./remote-worker.js";
@@ -91,7 +91,10 @@ export class RemoteReports {
     for (const { uid, attempt } of marks.claim(w, claimed)) w.assigned.set(uid, attempt);
   }
 
-  private onTaskMessage(w: RemoteWorker, m: TaskMessage): void {
+  private onTaskMessage(
+    w: RemoteWorker,
+    m: Extract<AgentReport, { type: TaskMessage["type"] }>,
+  ): void {
     if (m.type === "task_done") {
       this.onEnd(w, m);
       return;
@@ -102,10 +105,10 @@ export class RemoteReports {
   }
 
   /** A task's end: applied once, for the attempt assigned to the worker now; acknowledged. */
-  private onEnd(w: RemoteWorker, m: Extract<TaskMessage, { type: "task_done" }>): void {
+  private onEnd(w: RemoteWorker, m: Extract<AgentReport, { type: "task_done" }>): void {
     this.ctx.acks.received(w, m.id);
     // The attempt it was dealt as (absent: an agent of wire 2, taken as today).
-    const attempt = (m as { attempt?: number }).attempt;
+    const attempt = m.attempt;
     if (!w.assigned.has(m.id) && this.ctx.acks.isCopy(w, m.id, attempt)) {
       this.ctx.acks.duplicates++;
       this.ctx.log.debug(

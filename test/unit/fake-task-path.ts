@@ -99,3 +99,21 @@ export function makeTaskPath(
 
 /** A call of function `name` with no arguments. */
 export const call = (name: string) => ({ name, args: [], kwargs: {} });
+
+export type TaskDone = Extract<TaskMessage, { type: "task_done" }>;
+
+/** A worker's report that task `id` ended: a success returning 1 at 1000–1001 s unless `fields` say otherwise. */
+export const taskDone = (
+  id: string,
+  fields: Partial<Omit<TaskDone, "type" | "id">> = {},
+): TaskDone => ({
+  type: "task_done",
+  id,
+  success: true,
+  msg: "",
+  traceback: "",
+  return_value: 1,
+  time_start: 1000,
+  time_stop: 1001,
+  ...fields,
+});

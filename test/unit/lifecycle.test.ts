@@ -2,7 +2,7 @@
 import { describe, expect, it } from "vitest";
 import type { TaskMessage } from "../../src/manager/workers/pool.js";
 import { FakeClock } from "../helpers/fake-clock.js";
-import { call, makeTaskPath, type FakePool } from "./fake-task-path.js";
+import { call, makeTaskPath, taskDone, type FakePool } from "./fake-task-path.js";
 
 function make(slots: number, ahead = 0, clock?: FakeClock) {
   const path = makeTaskPath(slots, ahead, clock);
@@ -12,21 +12,14 @@ function make(slots: number, ahead = 0, clock?: FakeClock) {
   const names = (uid: string) => events.filter((e) => e.task_uid === uid).map((e) => e.event);
   return { ...path, say, names };
 }
-const done = (
-  id: string,
-  success: boolean,
-  start: number,
-  stop: number,
-): Extract<TaskMessage, { type: "task_done" }> => ({
-  type: "task_done",
-  id,
-  success,
-  msg: success ? "" : "boom",
-  traceback: "",
-  return_value: success ? 1 : null,
-  time_start: start,
-  time_stop: stop,
-});
+const done = (id: string, success: boolean, start: number, stop: number) =>
+  taskDone(id, {
+    success,
+    msg: success ? "" : "boom",
+    return_value: success ? 1 : null,
+    time_start: start,
+    time_stop: stop,
+  });
 
 describe("TaskLifecycle", () => {
   it("a task_done with no task_started before it is a start and an end: the start from its time_start", () => {

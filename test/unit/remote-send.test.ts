@@ -22,6 +22,15 @@ function fakeRouter(): { router: Router; sent: { to: string; msg: Record<string,
   return { router, sent };
 }
 
+/** A sender over a fake socket, and what it handed to the socket. */
+function sender(): { s: WorkerSender; sent: { to: string; msg: Record<string, unknown> }[] } {
+  const { router, sent } = fakeRouter();
+  const s = new WorkerSender(router, (err) => {
+    throw err;
+  });
+  return { s, sent };
+}
+
 function task(id: string): ExecuteFunctionMsg {
   return { type: "execute", id, name: "noop", args: [], kwargs: {}, background: true, attempt: 1 };
 }
@@ -38,10 +47,7 @@ const settled = async () => {
 
 describe("WorkerSender", () => {
   it("sends the tasks dealt to a worker in one turn as one execute_batch, at the end of the turn", async () => {
-    const { router, sent } = fakeRouter();
-    const s = new WorkerSender(router, (err) => {
-      throw err;
-    });
+    const { s, sent } = sender();
     const a = worker("a");
     const b = worker("b");
     s.sendTasks(a, [task("t1")]);
@@ -62,10 +68,7 @@ describe("WorkerSender", () => {
   });
 
   it("sends a worker's dealt tasks before anything else sent to it in the turn", async () => {
-    const { router, sent } = fakeRouter();
-    const s = new WorkerSender(router, (err) => {
-      throw err;
-    });
+    const { s, sent } = sender();
     const a = worker("a");
     const b = worker("b");
     s.sendTasks(a, [task("t1"), task("t2")]);
@@ -87,10 +90,7 @@ describe("WorkerSender", () => {
   });
 
   it("sends one message a task to an agent of wire 1", async () => {
-    const { router, sent } = fakeRouter();
-    const s = new WorkerSender(router, (err) => {
-      throw err;
-    });
+    const { s, sent } = sender();
     s.sendTasks(worker("old", 1), [task("t1"), task("t2")]);
     await turn();
     await settled();
@@ -101,10 +101,7 @@ describe("WorkerSender", () => {
     s.close();
   });
   it("acknowledges task ends on the worker's tasks of the turn, else in one ack", async () => {
-    const { router, sent } = fakeRouter();
-    const s = new WorkerSender(router, (err) => {
-      throw err;
-    });
+    const { s, sent } = sender();
     const a = worker("a", 3);
     const b = worker("b", 3);
     s.ack(a, ["e1"]);

@@ -6,9 +6,8 @@
  */
 import { describe, expect, it } from "vitest";
 import type { StoreOp, StoredResult, StoredStart } from "../../src/manager/store/types.js";
-import type { TaskMessage } from "../../src/manager/workers/pool.js";
 import { waitUntil } from "../helpers/wait.js";
-import { makeTaskPath } from "./fake-task-path.js";
+import { makeTaskPath, taskDone } from "./fake-task-path.js";
 
 /** A manager's task path whose store writes are kept, in order. */
 function storingPath() {
@@ -60,16 +59,7 @@ function restarted({ results, starts }: Stored, waitMs = 60_000) {
   return path;
 }
 
-const done = (id: string): Extract<TaskMessage, { type: "task_done" }> => ({
-  type: "task_done",
-  id,
-  success: true,
-  msg: "",
-  traceback: "",
-  return_value: 42,
-  time_start: 1000,
-  time_stop: 1001,
-});
+const done = (id: string) => taskDone(id, { return_value: 42 });
 
 describe("tasks found running at start", () => {
   it("the accepted mark keeps the call and its options; the start mark names the worker", () => {

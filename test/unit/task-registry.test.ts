@@ -6,20 +6,10 @@
  */
 import { describe, expect, it } from "vitest";
 import type { StoreOp } from "../../src/manager/store/types.js";
-import type { TaskMessage } from "../../src/manager/workers/pool.js";
 import { waitUntil } from "../helpers/wait.js";
-import { call, makeTaskPath } from "./fake-task-path.js";
+import { call, makeTaskPath, taskDone } from "./fake-task-path.js";
 
-const done = (id: string): Extract<TaskMessage, { type: "task_done" }> => ({
-  type: "task_done",
-  id,
-  success: true,
-  msg: "",
-  traceback: "",
-  return_value: 1,
-  time_start: 1000,
-  time_stop: 1001,
-});
+const done = (id: string) => taskDone(id);
 
 describe("TaskRegistry", () => {
   it("counts what waits, what has not ended and the background tasks running (in the status)", async () => {

@@ -16,11 +16,14 @@ export const DEFAULT_KEPT_ENDS_PER_SLOT = 64;
 
 export type TaskEnd = Extract<AgentReport, { type: "task_done" }>;
 
+/** Ends by task uid, oldest first (a Map keeps the order it was given them in). */
+type Ends = Map<string, TaskEnd>;
+
 export class KeptEnds {
   /** Ends sent and not yet acknowledged (or, without acks, not yet confirmed). */
-  private unconfirmed: TaskEnd[] = [];
+  private unconfirmed: Ends = new Map();
   /** Ends to send again once a manager welcomes this worker. */
-  private resend: TaskEnd[] = [];
+  private resend: Ends = new Map();
   /** The manager joined acknowledges ends (its welcome said `acks`). */
   private acking = false;
   /** Ends let go since the last log line about it (logged again after the manager takes ends). */
@@ -33,15 +36,13 @@ export class KeptEnds {
 
   /** How many ends are kept (sent unacknowledged, or waiting to go again). */
   get size(): number {
-    return this.unconfirmed.length + this.resend.length;
+    return this.unconfirmed.size + this.resend.size;
   }
 
   /** Ends sent to the manager joined now: kept until it acknowledges them. */
   sent(ends: readonly TaskEnd[]): void {
     if (ends.length === 0) return;
-    const ids = new Set(ends.map((e) => e.id));
-    this.unconfirmed = this.unconfirmed.filter((e) => !ids.has(e.id));
-    this.unconfirmed.push(...ends);
+    for (const e of ends) keep(this.unconfirmed, e);
     this.bound(this.unconfirmed);
   }
 
@@ -54,14 +55,13 @@ export class KeptEnds {
     }
     if ((m.type === "ack" || m.type === "execute_batch") && m.acked) this.acked(m.acked);
     // A manager that does not acknowledge: it knows this connection, so it has them.
-    if (!this.acking) this.unconfirmed = [];
+    if (!this.acking) this.unconfirmed.clear();
   }
 
   /** The task was dealt again (a new attempt): an earlier end of it must not pass for this one's. */
   dealtAgain(id: string): void {
-    if (this.size === 0) return;
-    this.unconfirmed = this.unconfirmed.filter((e) => e.id !== id);
-    this.resend = this.resend.filter((e) => e.id !== id);
+    this.unconfirmed.delete(id);
+    this.resend.delete(id);
   }
 
   /**
@@ -70,36 +70,47 @@ export class KeptEnds {
    * Returns how many wait to go.
    */
   again(): number {
-    if (this.unconfirmed.length === 0) return 0;
-    const ids = new Set(this.unconfirmed.map((e) => e.id));
-    this.resend = this.resend.filter((e) => !ids.has(e.id));
-    this.resend.push(...this.unconfirmed.splice(0));
+    if (this.unconfirmed.size === 0) return 0;
+    for (const e of this.unconfirmed.values()) keep(this.resend, e);
+    this.unconfirmed.clear();
     this.bound(this.resend);
-    return this.resend.length;
+    return this.resend.size;
   }
 
   /** A manager welcomed this worker: the ends to send again (they are kept again once sent). */
   takeResend(): TaskEnd[] {
-    return this.resend.splice(0);
+    const ends = [...this.resend.values()];
+    this.resend.clear();
+    return ends;
   }
 
   private acked(ids: readonly string[]): void {
     this.dropped = 0;
-    const gone = new Set(ids);
-    this.unconfirmed = this.unconfirmed.filter((e) => !gone.has(e.id));
+    for (const id of ids) this.unconfirmed.delete(id);
   }
 
-  private bound(ends: TaskEnd[]): void {
+  private bound(ends: Ends): void {
     const max = this.max();
-    if (ends.length <= max) return;
-    const gone = ends.splice(0, ends.length - max);
+    if (ends.size <= max) return;
+    const gone: string[] = [];
+    for (const id of ends.keys()) {
+      if (ends.size <= max) break;
+      ends.delete(id);
+      gone.push(id);
+    }
     // One line until the manager takes ends again: not one a task on a busy worker.
     if (this.dropped === 0) {
       this.log(
         `Kept only the last ${max} task ends for a manager that may not have them (--kept-ends per slot); ` +
-          `not sent again: ${gone.map((e) => `'${e.id}'`).join(", ")} (more are not logged until the manager acknowledges ends)`,
+          `not sent again: ${gone.map((id) => `'${id}'`).join(", ")} (more are not logged until the manager acknowledges ends)`,
       );
     }
     this.dropped += gone.length;
   }
+}
+
+/** Keep `e` as the newest of `ends` (an end of the same task kept before goes). */
+function keep(ends: Ends, e: TaskEnd): void {
+  ends.delete(e.id);
+  ends.set(e.id, e);
 }

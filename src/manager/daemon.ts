@@ -35,6 +35,7 @@ import { taskProblem } from "./queue/task-check.js";
 import type { EnvironmentContent } from "../protocol/ipc.js";
 import { AccessControl, permissionsFile } from "./access/access.js";
 import { TaskRegistry } from "./tasks/registry.js";
+import { attemptEnded } from "./tasks/task-record.js";
 import { TaskScheduler } from "./tasks/scheduler.js";
 import { TaskLifecycle } from "./tasks/lifecycle.js";
 import { Subtasks } from "./tasks/subtasks.js";
@@ -221,6 +222,7 @@ export class Manager {
                   tasks,
                 ),
               claim: (w, uids, quiet) => this.lifecycle.claim(w, uids, quiet),
+              ended: (uid, attempt) => attemptEnded(this.tasks.get(uid), attempt),
             },
           },
           log,

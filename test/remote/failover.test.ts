@@ -330,4 +330,52 @@ describe("a manager restarted on its store (LMDB, no standby)", () => {
     const res = await c2.request("task_result", { task_uid: uid });
     expect(res.result).toMatchObject({ success: true, return_value: 7 });
   });
+
+  it("a copy of a task's end that reaches a restarted manager after the end was applied is dropped quietly, not as a result given up", async () => {
+    const { first, again } = await managerOnStore("zqs-end-copy-", ["--worker-timeout", "10"]);
+    await openEnvironment(first.c);
+    const raw = new RawWorker(first.workerAddr);
+    cleanup.push(async () => raw.close());
+    await raw.hello("copier", { wire: 3 });
+    expect((await raw.answer()).type).toBe("welcome");
+    const uid = await execute(first.c, fn("agent_pid"), { run_in_background: true });
+    const dealt = await waitUntil(() =>
+      raw.received
+        .flatMap((m) => (m.type === "execute_batch" ? m.tasks : m.type === "execute" ? [m] : []))
+        .find((t) => t.id === uid),
+    );
+    const now = Date.now() / 1000;
+    const end = (id: string) =>
+      encodeWire({
+        type: "task_done",
+        id,
+        attempt: dealt.attempt,
+        success: true,
+        msg: "",
+        traceback: "",
+        return_value: 7,
+        time_start: now,
+        time_stop: now,
+      } as never);
+    await raw.sendRaw(end(uid));
+    expect(await waitFinal(first.c, uid)).toMatchObject({ state: "completed", worker: "copier" });
+    // Applied and durable (the manager stops cleanly); the worker never saw the ack.
+    await first.m.stop();
+    raw.close();
+
+    const second = await again();
+    const back = new RawWorker(second.workerAddr);
+    cleanup.push(async () => back.close());
+    await back.hello("copier", { wire: 3, instance: raw.instance });
+    expect((await back.answer()).type).toBe("welcome");
+    await back.sendRaw(end(uid));
+    // An end of a task that never ran anywhere, after it: the manager logs in order, so
+    // once its line is out, a line about the copy would be too.
+    const bogus = "not-a-task-uid";
+    await back.sendRaw(end(bogus));
+    await waitUntil(() => second.m.output().includes(`Dropped the result of task '${bogus}'`));
+    expect(second.m.output()).not.toContain(`Dropped the result of task '${uid}'`);
+    const res = await second.c.request("task_result", { task_uid: uid });
+    expect(res.result).toMatchObject({ success: true, return_value: 7 });
+  });
 });

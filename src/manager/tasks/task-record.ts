@@ -127,6 +127,15 @@ export function isFinal(state: TaskState): state is FinalState {
   return FINAL_STATES.includes(state);
 }
 
+/**
+ * Whether `attempt` of this task has ended (its end applied, or its outcome
+ * decided): an end of it that comes again is a copy. Absent attempt: any.
+ */
+export function attemptEnded(r: TaskRecord | undefined, attempt: number | undefined): boolean {
+  if (!r || !(r.ending || isFinal(r.state))) return false;
+  return attempt === undefined || attempt === r.attempts;
+}
+
 export interface TaskRecord {
   uid: string;
   name: string;

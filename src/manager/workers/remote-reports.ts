@@ -4,7 +4,8 @@
  * output (bounded by its ConsoleLimit), draining, bye, and its task messages,
  * applied only for a task assigned to it now (uid and attempt): a result that
  * comes after the task was given up, or names another attempt, is logged and
- * dropped; a copy of an end applied already (sent again after a reconnect) is
+ * dropped; a copy of an end applied already (sent again after a reconnect, or
+ * to a manager restarted or taking over after it was applied) is
  * dropped quietly. Every end is acknowledged (remote-acks.ts). Tasks it ran for a
  * manager before (listed by its hello, or an end its hello could not list
  * yet) are claimed from the tasks area (task-marks.ts) and assigned to it
@@ -122,6 +123,14 @@ export class RemoteReports {
       for (const t of this.ctx.marks.claim(w, [m.id], true)) w.assigned.set(t.uid, t.attempt);
     }
     const current = w.assigned.get(m.id);
+    if (current === undefined && this.ctx.marks?.ended(m.id, attempt)) {
+      // Sent again to a manager that restarted or took over after the end was applied.
+      this.ctx.acks.duplicates++;
+      this.ctx.log.debug(
+        `Dropped a copy of the end of task '${m.id}' from worker '${w.name}': the task has ended already (${this.ctx.acks.duplicates} copies so far)`,
+      );
+      return;
+    }
     if (current === undefined) {
       this.ctx.log.warn(
         `Dropped the result of task '${m.id}' from worker '${w.name}': the task is not assigned to it (it was given up)`,

@@ -165,7 +165,21 @@ async function managerOnStore(prefix: string, args: string[], firstEnv?: Record<
     cleanup.push(async () => c.close());
     return { ...r, c };
   };
-  return { first: await start(firstEnv), again: () => start() };
+  const first = await start(firstEnv);
+  await openEnvironment(first.c);
+  return { first, again: () => start() };
+}
+
+/** A worker agent joined to `m` (its environment open), once the manager lists it online. */
+async function joined(
+  m: { workerAddr: string; c: RawClient },
+  name: string,
+  args: string[] = [],
+  env?: Record<string, string>,
+): Promise<RunningWorker> {
+  const w = worker(m.workerAddr, name, args, env);
+  await waitWorker(m.c, name);
+  return w;
 }
 
 /** A gated task running on worker `name`; then kill -9 of its manager once its start mark is durable. */
@@ -186,9 +200,7 @@ async function gatedTaskThenKill(
 describe("a manager restarted on its store (LMDB, no standby)", () => {
   it("takes back the task a worker still runs (kill -9): its result is kept", async () => {
     const { first, again } = await managerOnStore("zqs-adopt-restart-", ["--worker-timeout", "2"]);
-    const w = worker(first.workerAddr, "keeper");
-    await openEnvironment(first.c);
-    await waitWorker(first.c, "keeper");
+    const w = await joined(first, "keeper");
     const { uid, gate } = await gatedTaskThenKill(first, "keeper");
 
     const second = await again();
@@ -227,9 +239,7 @@ describe("a manager restarted on its store (LMDB, no standby)", () => {
 
   it("a task that ends while the manager is down (kill -9): its end, answered 'who' by the restarted one, goes again after the welcome", async () => {
     const { first, again } = await managerOnStore("zqs-adopt-down-", ["--worker-timeout", "2"]);
-    const w = worker(first.workerAddr, "finisher");
-    await openEnvironment(first.c);
-    await waitWorker(first.c, "finisher");
+    const w = await joined(first, "finisher");
     const { uid, gate } = await gatedTaskThenKill(first, "finisher");
     // The task ends while no manager is there: its end waits for one (or went nowhere).
     await waitUntil(() => w.output().includes("Lost the manager"));
@@ -254,9 +264,7 @@ describe("a manager restarted on its store (LMDB, no standby)", () => {
       ZQS_TEST_STORE_DELAY_MS: "2000",
     });
     // ZQS_TRACE_TASKS=1: the worker logs each task end it sent.
-    const w = worker(first.workerAddr, "acked", ["--slots", "2"], { ZQS_TRACE_TASKS: "1" });
-    await openEnvironment(first.c);
-    await waitWorker(first.c, "acked");
+    const w = await joined(first, "acked", ["--slots", "2"], { ZQS_TRACE_TASKS: "1" });
     const gate = newGate();
     const uid = await execute(first.c, fn("gate", [gate.path]), { run_in_background: true });
     await waitInfo(first.c, uid, (i) => i.state === "running" && i.worker === "acked");
@@ -287,7 +295,6 @@ describe("a manager restarted on its store (LMDB, no standby)", () => {
   it("a task that ended while its worker was away: its end, sent after a hello that no longer lists it, is kept from that worker only", async () => {
     const { first, again } = await managerOnStore("zqs-adopt-ended-", ["--worker-timeout", "10"]);
     const c1 = first.c;
-    await openEnvironment(c1);
     const before = new RawWorker(first.workerAddr);
     cleanup.push(async () => before.close());
     await before.hello("raw");
@@ -333,7 +340,6 @@ describe("a manager restarted on its store (LMDB, no standby)", () => {
 
   it("a copy of a task's end that reaches a restarted manager after the end was applied is dropped quietly, not as a result given up", async () => {
     const { first, again } = await managerOnStore("zqs-end-copy-", ["--worker-timeout", "10"]);
-    await openEnvironment(first.c);
     const raw = new RawWorker(first.workerAddr);
     cleanup.push(async () => raw.close());
     await raw.hello("copier", { wire: 3 });

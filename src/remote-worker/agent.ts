@@ -57,7 +57,7 @@ import { TRACE_TASKS } from "../protocol/task-trace.js";
 import { VERSION } from "../version.js";
 import { WorkerProcess } from "../worker-host/worker-process.js";
 import type { TaskEnd } from "./kept-ends.js";
-import { DEFAULT_KEPT_ENDS_PER_SLOT, KeptEnds } from "./kept-ends.js";
+import { DEFAULT_KEPT_END_BYTES, DEFAULT_KEPT_ENDS_PER_SLOT, KeptEnds } from "./kept-ends.js";
 
 export type OrphanPolicy = "finish" | "abort";
 
@@ -79,12 +79,14 @@ export interface AgentOptions {
   timeoutMs: number;
   /** Task ends kept for a manager that may not have applied them: this many per slot at most. */
   keptEndsPerSlot?: number;
+  /** Bytes the kept task ends may hold together. */
+  keptEndsBytes?: number;
   log: (line: string) => void;
 }
 
 type AgentState = "joining" | "online" | "lost" | "draining" | "closed";
 
-export { DEFAULT_KEPT_ENDS_PER_SLOT } from "./kept-ends.js";
+export { DEFAULT_KEPT_END_BYTES, DEFAULT_KEPT_ENDS_PER_SLOT } from "./kept-ends.js";
 
 interface Child {
   proc: WorkerProcess;
@@ -152,6 +154,7 @@ export class WorkerAgent {
     this.kept = new KeptEnds(
       () => (opts.keptEndsPerSlot ?? DEFAULT_KEPT_ENDS_PER_SLOT) * opts.slots,
       opts.log,
+      () => opts.keptEndsBytes ?? DEFAULT_KEPT_END_BYTES,
     );
   }
 
@@ -681,7 +684,7 @@ export class WorkerAgent {
           await d.send(m.body);
           this.lastSentAt = Date.now();
           // One sent to a manager left meanwhile goes again on the new connection (the outbox).
-          if (d === this.dealer) this.kept.sent(m.ends);
+          if (d === this.dealer) this.kept.sent(m.ends, m.body.length);
           if (TRACE_TASKS) {
             for (const e of m.ends) this.opts.log(`Sent the end of task '${e.id}'`);
           }

@@ -6,18 +6,28 @@
  * `who`). A `who` or a change of manager means the kept ends may not have been
  * applied: they go again after the next welcome. At most `max()` are kept
  * (zqs worker --kept-ends per slot: enough for the ends in flight to a
- * manager that acknowledges them once durable); the oldest go, logged once
+ * manager that acknowledges them once durable), holding at most `maxBytes()`
+ * of encoded messages together (--kept-ends-bytes: each end holds its result;
+ * the newest end is kept whatever its size); the oldest go, logged once
  * until the manager is heard to take ends again.
  */
 import type { AgentReport, ManagerMessage } from "../protocol/worker-wire.js";
 
 /** The default of ends kept per slot (zqs worker --kept-ends). */
 export const DEFAULT_KEPT_ENDS_PER_SLOT = 64;
+/** The default of bytes the kept ends may hold together (zqs worker --kept-ends-bytes). */
+export const DEFAULT_KEPT_END_BYTES = 64 * 1024 * 1024;
 
 export type TaskEnd = Extract<AgentReport, { type: "task_done" }>;
 
+/** An end kept, and its share of the bytes of the message it went in. */
+interface Kept {
+  end: TaskEnd;
+  bytes: number;
+}
+
 /** Ends by task uid, oldest first (a Map keeps the order it was given them in). */
-type Ends = Map<string, TaskEnd>;
+type Ends = Map<string, Kept>;
 
 export class KeptEnds {
   /** Ends sent and not yet acknowledged (or, without acks, not yet confirmed). */
@@ -28,10 +38,13 @@ export class KeptEnds {
   private acking = false;
   /** Ends let go since the last log line about it (logged again after the manager takes ends). */
   private dropped = 0;
+  /** Bytes the kept ends hold (both maps). */
+  private bytes = 0;
 
   constructor(
     private readonly max: () => number,
     private readonly log: (line: string) => void,
+    private readonly maxBytes: () => number = () => DEFAULT_KEPT_END_BYTES,
   ) {}
 
   /** How many ends are kept (sent unacknowledged, or waiting to go again). */
@@ -39,11 +52,20 @@ export class KeptEnds {
     return this.unconfirmed.size + this.resend.size;
   }
 
-  /** Ends sent to the manager joined now: kept until it acknowledges them. */
-  sent(ends: readonly TaskEnd[]): void {
+  /** Bytes the kept ends hold (their shares of the messages they went in). */
+  get heldBytes(): number {
+    return this.bytes;
+  }
+
+  /**
+   * Ends sent to the manager joined now, in one message of `bodyBytes`
+   * (each end counts for an equal share of it): kept until it acknowledges them.
+   */
+  sent(ends: readonly TaskEnd[], bodyBytes = 0): void {
     if (ends.length === 0) return;
-    for (const e of ends) keep(this.unconfirmed, e);
-    this.bound(this.unconfirmed);
+    const share = bodyBytes / ends.length;
+    for (const end of ends) this.keep(this.unconfirmed, { end, bytes: share });
+    this.bound();
   }
 
   /** A message from the manager joined now. */
@@ -55,13 +77,13 @@ export class KeptEnds {
     }
     if ((m.type === "ack" || m.type === "execute_batch") && m.acked) this.acked(m.acked);
     // A manager that does not acknowledge: it knows this connection, so it has them.
-    if (!this.acking) this.unconfirmed.clear();
+    if (!this.acking) this.clear(this.unconfirmed);
   }
 
   /** The task was dealt again (a new attempt): an earlier end of it must not pass for this one's. */
   dealtAgain(id: string): void {
-    this.unconfirmed.delete(id);
-    this.resend.delete(id);
+    this.drop(this.unconfirmed, id);
+    this.drop(this.resend, id);
   }
 
   /**
@@ -71,46 +93,65 @@ export class KeptEnds {
    */
   again(): number {
     if (this.unconfirmed.size === 0) return 0;
-    for (const e of this.unconfirmed.values()) keep(this.resend, e);
-    this.unconfirmed.clear();
-    this.bound(this.resend);
+    for (const k of this.unconfirmed.values()) this.keep(this.resend, k);
+    this.clear(this.unconfirmed);
+    this.bound();
     return this.resend.size;
   }
 
   /** A manager welcomed this worker: the ends to send again (they are kept again once sent). */
   takeResend(): TaskEnd[] {
-    const ends = [...this.resend.values()];
-    this.resend.clear();
+    const ends = [...this.resend.values()].map((k) => k.end);
+    this.clear(this.resend);
     return ends;
   }
 
   private acked(ids: readonly string[]): void {
     this.dropped = 0;
-    for (const id of ids) this.unconfirmed.delete(id);
+    for (const id of ids) this.drop(this.unconfirmed, id);
   }
 
-  private bound(ends: Ends): void {
+  /** Keep `k` as the newest of `ends` (an end of the same task kept before goes). */
+  private keep(ends: Ends, k: Kept): void {
+    this.drop(ends, k.end.id);
+    ends.set(k.end.id, k);
+    this.bytes += k.bytes;
+  }
+
+  private drop(ends: Ends, id: string): void {
+    const k = ends.get(id);
+    if (!k) return;
+    ends.delete(id);
+    this.bytes -= k.bytes;
+  }
+
+  private clear(ends: Ends): void {
+    for (const k of ends.values()) this.bytes -= k.bytes;
+    ends.clear();
+  }
+
+  /** The oldest go past the count or the bytes, those to send again first (never the newest). */
+  private bound(): void {
     const max = this.max();
-    if (ends.size <= max) return;
+    const maxBytes = this.maxBytes();
+    const over = () => this.size > max || (this.bytes > maxBytes && this.size > 1);
+    if (!over()) return;
     const gone: string[] = [];
-    for (const id of ends.keys()) {
-      if (ends.size <= max) break;
-      ends.delete(id);
-      gone.push(id);
+    for (const ends of [this.resend, this.unconfirmed]) {
+      for (const id of ends.keys()) {
+        if (!over()) break;
+        this.drop(ends, id);
+        gone.push(id);
+      }
     }
     // One line until the manager takes ends again: not one a task on a busy worker.
     if (this.dropped === 0) {
       this.log(
-        `Kept only the last ${max} task ends for a manager that may not have them (--kept-ends per slot); ` +
+        `Kept only the last ${this.size} task ends for a manager that may not have them ` +
+          `(at most ${max}: --kept-ends per slot; at most ${maxBytes} bytes: --kept-ends-bytes); ` +
           `not sent again: ${gone.map((id) => `'${id}'`).join(", ")} (more are not logged until the manager acknowledges ends)`,
       );
     }
     this.dropped += gone.length;
   }
-}
-
-/** Keep `e` as the newest of `ends` (an end of the same task kept before goes). */
-function keep(ends: Ends, e: TaskEnd): void {
-  ends.delete(e.id);
-  ends.set(e.id, e);
 }

@@ -22,12 +22,13 @@ function end(id: string, attempt = 1): TaskEnd {
   };
 }
 
-function kept(max = 8) {
+function kept(max = 8, maxBytes?: number) {
   const lines: string[] = [];
   return {
     k: new KeptEnds(
       () => max,
       (l) => lines.push(l),
+      ...(maxBytes === undefined ? [] : [() => maxBytes]),
     ),
     lines,
   };
@@ -124,5 +125,33 @@ describe("the task ends an agent keeps", () => {
     k.sent([end("f"), end("g"), end("h")]);
     expect(lines.filter((l) => l.includes("Kept only"))).toHaveLength(2);
     expect(lines.at(-1)).toContain("not sent again: 'f'");
+  });
+
+  it("keeps at most maxBytes of messages together: the oldest go, the newest stays whatever its size", () => {
+    const { k, lines } = kept(100, 1000);
+    k.heard(WELCOME_ACKS);
+    // Two ends in one message of 600 bytes: 300 each.
+    k.sent([end("a"), end("b")], 600);
+    expect(k.heldBytes).toBe(600);
+    k.sent([end("c")], 500);
+    // 1,100 bytes: 'a' goes (800 left).
+    expect(k.size).toBe(2);
+    expect(k.heldBytes).toBe(800);
+    expect(lines.join("\n")).toContain("at most 1000 bytes: --kept-ends-bytes");
+    expect(lines.join("\n")).toContain("not sent again: 'a'");
+    // One end larger than the bound alone: kept, the others go.
+    k.sent([end("d")], 5000);
+    expect(k.size).toBe(1);
+    expect(k.heldBytes).toBe(5000);
+    // Its bytes go with it: acknowledged, sent again, or dealt again.
+    k.heard({ type: "who" });
+    expect(k.again()).toBe(1);
+    expect(k.heldBytes).toBe(5000);
+    expect(k.takeResend().map((e) => e.id)).toEqual(["d"]);
+    expect(k.heldBytes).toBe(0);
+    k.heard(WELCOME_ACKS);
+    k.sent([end("e")], 10);
+    k.dealtAgain("e");
+    expect(k.heldBytes).toBe(0);
   });
 });

@@ -4,7 +4,11 @@
  */
 import { exitWhenDone } from "../exit.js";
 import type { Command } from "commander";
-import { DEFAULT_KEPT_ENDS_PER_SLOT, WorkerAgent } from "../../remote-worker/agent.js";
+import {
+  DEFAULT_KEPT_END_BYTES,
+  DEFAULT_KEPT_ENDS_PER_SLOT,
+  WorkerAgent,
+} from "../../remote-worker/agent.js";
 import { curveKey, positiveInteger } from "../../options/parsers.js";
 import { command } from "../command.js";
 import { addTable, resolveTable, type TableOption } from "../../options/spec.js";
@@ -23,6 +27,7 @@ export interface WorkerOptions {
   orphanPolicy: "finish" | "abort";
   workerTimeout: number;
   keptEnds: number;
+  keptEndsBytes: number;
 }
 
 type WorkerOptionSpec = TableOption<keyof WorkerOptions, WorkerOptions[keyof WorkerOptions]>;
@@ -80,6 +85,15 @@ export const WORKER_OPTION_SPECS: WorkerOptionSpec[] = [
     description:
       "task ends kept per slot until the manager acknowledges them, sent again to a manager that may have lost them (a failover, a restart)",
     default: DEFAULT_KEPT_ENDS_PER_SLOT,
+    parse: positiveInteger,
+  },
+  {
+    key: "keptEndsBytes",
+    flag: "--kept-ends-bytes",
+    value: "<bytes>",
+    description:
+      "bytes the kept task ends (their results) may hold together; past it the oldest go (the newest is kept whatever its size)",
+    default: DEFAULT_KEPT_END_BYTES,
     parse: positiveInteger,
   },
   {
@@ -184,6 +198,7 @@ export function runWorker(program: Command): void {
       orphanPolicy: o.orphanPolicy,
       timeoutMs: o.workerTimeout * 1000,
       keptEndsPerSlot: o.keptEnds,
+      keptEndsBytes: o.keptEndsBytes,
       log: (line) => process.stderr.write(`${new Date().toISOString()} ${line}\n`),
     });
     process.once("SIGTERM", () => agent.drain());

@@ -67,15 +67,10 @@ export class TaskRegistry {
   /** The records rebuilt at start, and what the lifecycle takes of them (registry-restore.ts). */
   private readonly restorer: RegistryRestore;
 
-  private readonly state: TaskRegistryContext["state"];
-  private readonly activity: TaskRegistryContext["activity"];
-
   constructor(
     private readonly retentionSec: number,
-    ctx: TaskRegistryContext,
+    private readonly ctx: TaskRegistryContext,
   ) {
-    this.state = ctx.state;
-    this.activity = ctx.activity;
     this.events = new TaskEvents(ctx.workerInfo);
     this.counts = new TaskCounts(ctx.state);
     this.persist = new TaskStore(ctx.store);
@@ -85,7 +80,7 @@ export class TaskRegistry {
       adoptRunning: (rec) => this.hold(rec),
       purged: (uid) => this.ix.remember(uid),
       background: (ops) => this.persist.background(ops),
-      changed: () => this.state.bump("task_results_uid"),
+      changed: () => this.ctx.state.bump("task_results_uid"),
     });
     const period = Math.min(1000, Math.max(50, (retentionSec * 1000) / 4));
     this.timer = setInterval(() => this.purge(), period);
@@ -286,10 +281,10 @@ export class TaskRegistry {
       const key = dedupScope(rec.user, rec.group, rec.dedup.key);
       this.dedup.ended(key, rec.uid, now + rec.dedup.ttl * 1000);
     }
-    this.state.bump("task_results_uid");
+    this.ctx.state.bump("task_results_uid");
     this.events.ended(rec, state, now, msg);
     if (!rec.background)
-      this.activity.endIf("executing_task", { worker_environment_state: "idle" });
+      this.ctx.activity.endIf("executing_task", { worker_environment_state: "idle" });
     this.events.emit("final", rec);
     this.finalWaiters.ended(rec.uid);
   }

@@ -5,7 +5,7 @@
 import type { Handlers } from "../rpc/dispatch.js";
 import type { WorkerHandlersContext } from "./context.js";
 import type { WorkerRow } from "./remote-worker.js";
-import { LOCAL_HOSTNAME } from "./remote-pool.js";
+import { LOCAL_HOSTNAME } from "./types.js";
 
 /** Done and failed counts of the local worker processes, by id. */
 class LocalCounts {

@@ -7,7 +7,7 @@ import { EventEmitter } from "node:events";
 import type { ExecuteFunctionMsg } from "../../protocol/ipc.js";
 import type { LocalEnvironment } from "./context.js";
 import type { SubtaskNotice, TaskWorker, TaskWorkerPool, TaskWorkerPoolEvents } from "./pool.js";
-import { LOCAL_HOSTNAME } from "./remote-pool.js";
+import { LOCAL_HOSTNAME } from "./types.js";
 
 /** How many local worker processes there are, and how they take tasks (the manager's options). */
 export interface LocalPoolShape {

@@ -40,7 +40,6 @@
  * remote-send.ts (what goes out, the tasks of a deal batched).
  */
 import { EventEmitter } from "node:events";
-import os from "node:os";
 import type { Logger } from "pino";
 import { Router } from "zeromq";
 import type { ExecuteFunctionMsg } from "../../protocol/ipc.js";
@@ -57,7 +56,13 @@ import { RemoteHellos } from "./remote-hello.js";
 import { RemoteReports } from "./remote-reports.js";
 import { WorkerSender } from "./remote-send.js";
 import type { RemoteWorker, WorkerRow } from "./remote-worker.js";
-import { applyHello, newRemoteWorker, workerEvent, workerRow } from "./remote-worker.js";
+import {
+  applyHello,
+  consoleLines,
+  newRemoteWorker,
+  workerEvent,
+  workerRow,
+} from "./remote-worker.js";
 import type { SubtaskNotice, TaskWorker, TaskWorkerPool, TaskWorkerPoolEvents } from "./pool.js";
 
 /**
@@ -305,7 +310,7 @@ export class RemoteWorkerPool extends EventEmitter<TaskWorkerPoolEvents> impleme
       const name = m.name;
       const limit = new ConsoleLimit(
         this.opts.consoleLimit ?? { rate: DEFAULT_CONSOLE_RATE, burst: DEFAULT_CONSOLE_BURST },
-        (text) => this.printed(name, text),
+        (text) => this.notices.emit("console", consoleLines(name, text)),
       );
       w = newRemoteWorker(route, key, m, curveKey, now, limit);
       this.byName.set(m.name, w);
@@ -402,19 +407,6 @@ export class RemoteWorkerPool extends EventEmitter<TaskWorkerPoolEvents> impleme
     }
   }
 
-  /** A worker's output on QS_Console, each line after the worker's name. */
-  private printed(name: string, raw: string): void {
-    const text = raw.endsWith("\n") ? raw : `${raw}\n`;
-    this.notices.emit(
-      "console",
-      text
-        .slice(0, -1)
-        .split("\n")
-        .map((l) => `[${name}] ${l}\n`)
-        .join(""),
-    );
-  }
-
   private lostMessage(w: RemoteWorker): string {
     return `The worker '${w.name}' on ${w.hostname} was lost (no heartbeat for ${this.lossMs(w) / 1000} s) while the task was running`;
   }
@@ -455,6 +447,3 @@ export class RemoteWorkerPool extends EventEmitter<TaskWorkerPoolEvents> impleme
     this.notices.emit("worker-event", workerEvent(name, w, extra));
   }
 }
-
-/** The local host name (a local worker's `hostname` in workers_list). */
-export const LOCAL_HOSTNAME = os.hostname();

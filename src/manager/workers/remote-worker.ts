@@ -176,3 +176,13 @@ export function workerEvent(
 ): Record<string, unknown> {
   return { event: name, worker: w.name, ...shown(w, epochSeconds), ...extra };
 }
+
+/** A worker's output as QS_Console shows it: each line after the worker's name. */
+export function consoleLines(name: string, raw: string): string {
+  const text = raw.endsWith("\n") ? raw : `${raw}\n`;
+  return text
+    .slice(0, -1)
+    .split("\n")
+    .map((l) => `[${name}] ${l}\n`)
+    .join("");
+}

@@ -1,8 +1,12 @@
 /**
  * The workers area's types that the tasks area names too (it may import
  * them: see .dependency-cruiser.cjs): a worker on another host as the tasks
- * that outlive a manager name it.
+ * that outlive a manager name it; and this host's name.
  */
+import os from "node:os";
+
+/** The local host name (a local worker's `hostname` in workers_list). */
+export const LOCAL_HOSTNAME = os.hostname();
 
 /**
  * A worker on another host: its name, its agent's instance, its CURVE key.

@@ -2,8 +2,9 @@
  * `zqs worker`: an agent on another host that joins a manager's worker socket
  * (`--zmq-worker-addr`) and runs the tasks it is dealt in its own forked
  * worker processes: the same worker main and `WorkerProcess` class the manager
- * uses, one process per slot, so that a CPU-bound task holds one process and
- * a task that does not stop after a cancel is ended by replacing its process.
+ * uses, one process per slot (one task running in each), so that a CPU-bound
+ * task holds one process and a task that does not stop after a cancel is ended
+ * by replacing its process.
  *
  *  - It loads the startup code first (in every process), then says hello: its
  *    name, instance (a random token of this start: the manager knows it again
@@ -14,7 +15,8 @@
  *  - Heartbeats both ways. The manager silent past its timeout is lost: the
  *    agent takes no new task until the manager is back, and with
  *    `--orphan-policy abort` ends its running tasks (`finish`: they finish and
- *    their results are sent; the manager drops those it has given up). When
+ *    their results are sent; the manager drops those it has given up); tasks
+ *    dealt to it that had not started are dropped. When
  *    the manager no longer knows it (a restart), it answers `who` and the agent
  *    says hello again.
  *  - Several managers (`--connect a,b`: an active one and its standbys): when
@@ -31,9 +33,13 @@
  *    to a manager that died, a task that ended while the manager was down):
  *    they go again after the welcome, and the manager takes back a task whose
  *    end it was waiting for (one it applied already drops the copy).
- *  - Tasks dealt beyond its slots wait here, highest priority first, and go to
- *    the first free process; a cancel of a waiting one ends it unrun. What its
- *    processes report in one turn goes to the manager as one message (wire 2).
+ *  - Its processes and the tasks dealt to it are slot-processes.ts: tasks
+ *    wait here highest priority first; a process of short calls is given
+ *    several at once (dealt ahead: they wait in it, one runs at a time), one
+ *    of longer calls one at a time. A cancel of a waiting task ends it unrun;
+ *    a process that exits fails its running tasks and gives back those it
+ *    held unstarted, which run on another. What its processes report in one
+ *    turn goes to the manager as one message (wire 2).
  *  - SIGTERM drains: no new task is taken, running ones finish (up to the
  *    drain timeout), then it says bye and exits.
  */
@@ -44,7 +50,6 @@ import { curveKeyPair } from "zeromq";
 import { publicKeyFromPrivate } from "../client/keys.js";
 import { addressList } from "../client/managers.js";
 import { helloProof } from "../protocol/worker-proof.js";
-import type { ExecuteFunctionMsg, WorkerToManager } from "../protocol/ipc.js";
 import type { AgentMessage, AgentReport, ManagerMessage } from "../protocol/worker-wire.js";
 import {
   decodeWire,
@@ -58,6 +63,7 @@ import { VERSION } from "../version.js";
 import { WorkerProcess } from "../worker-host/worker-process.js";
 import type { TaskEnd } from "./kept-ends.js";
 import { DEFAULT_KEPT_END_BYTES, DEFAULT_KEPT_ENDS_PER_SLOT, KeptEnds } from "./kept-ends.js";
+import { SlotProcesses } from "./slot-processes.js";
 
 export type OrphanPolicy = "finish" | "abort";
 
@@ -88,18 +94,6 @@ type AgentState = "joining" | "online" | "lost" | "draining" | "closed";
 
 export { DEFAULT_KEPT_END_BYTES, DEFAULT_KEPT_ENDS_PER_SLOT } from "./kept-ends.js";
 
-interface Child {
-  proc: WorkerProcess;
-  ready: boolean;
-  task: string | undefined;
-  /** The attempt its task was dealt as. */
-  attempt: number | undefined;
-  /** Its task was cancelled (a replace ends it). */
-  cancelled: boolean;
-  /** Its task was given up (the manager lost): its reports are not sent. */
-  orphan: boolean;
-}
-
 export class WorkerAgent {
   readonly name: string;
   /** This start of the agent (hello): a new connection of it is the same worker. */
@@ -109,9 +103,8 @@ export class WorkerAgent {
   /** With CURVE: its public key and the proof that it holds it (hello). */
   private keyProof: { key: string; proof: string } | undefined;
   private state: AgentState = "joining";
-  private readonly children: Child[] = [];
-  /** Tasks dealt to it that wait for a free process, highest priority first. */
-  private readonly queue: ExecuteFunctionMsg[] = [];
+  /** Its worker processes and the tasks they hold or wait for (slot-processes.ts). */
+  private readonly slots: SlotProcesses;
   /** Messages of this turn, sent together at its end (one `reports` for many reports). */
   private pending: AgentMessage[] = [];
   private flushScheduled = false;
@@ -138,12 +131,9 @@ export class WorkerAgent {
   private heartbeatMs: number;
   private timeoutMs: number;
   private beat: NodeJS.Timeout | undefined;
-  private seq = 0;
   private readonly exited: Promise<void>;
   private resolveExited!: () => void;
   private drainTimer: NodeJS.Timeout | undefined;
-  /** Subtask requests relayed to the manager: the process that asked (its answers go back there). */
-  private readonly subtaskAsker = new Map<string, { child: Child; wait: boolean }>();
 
   constructor(private readonly opts: AgentOptions) {
     this.name = opts.name ?? `${os.hostname()}:${process.pid}`;
@@ -156,6 +146,22 @@ export class WorkerAgent {
       opts.log,
       () => opts.keptEndsBytes ?? DEFAULT_KEPT_END_BYTES,
     );
+    this.slots = new SlotProcesses({
+      name: this.name,
+      fork: (id) =>
+        new WorkerProcess({
+          id,
+          startupDir: opts.startupDir,
+          startupModule: opts.startupModule,
+          heartbeatTimeoutMs: opts.timeoutMs,
+          slots: 1,
+        }),
+      mayDeal: () => this.state === "online" || this.state === "draining",
+      closing: () => this.state === "closed",
+      report: (m) => this.report(m),
+      changed: () => this.maybeDrained(),
+      log: opts.log,
+    });
   }
 
   /** Resolves when the agent has left (drained, or closed). */
@@ -165,10 +171,7 @@ export class WorkerAgent {
 
   /** Load the startup code in every process, then join the manager. */
   async start(): Promise<void> {
-    const loaded = await Promise.all(
-      Array.from({ length: this.opts.slots }, () => this.startChild()),
-    );
-    this.functions = loaded[0] ?? {};
+    this.functions = await this.slots.start(this.opts.slots);
     this.opts.log(
       `Worker '${this.name}': ${this.opts.slots} process(es) ready, ${Object.keys(this.functions).length} function(s); joining ${this.address}`,
     );
@@ -204,15 +207,15 @@ export class WorkerAgent {
   /**
    * Move on to the next manager: a new connection, a hello listing the running
    * tasks, then their reports not yet sent (other messages are dropped: the
-   * hello says the state). Queued tasks that never started are left to the
-   * managers (the new one deals them again).
+   * hello says the state). Tasks that never started (queued, or waiting in a
+   * process) are left to the managers (the new one deals them again).
    */
   private switchManager(why: string): void {
     const from = this.address;
     this.current = (this.current + 1) % this.addresses.length;
     this.opts.log(`Leaving the manager at ${from} (${why}); joining ${this.address}`);
     if (this.state === "online" || this.state === "lost") this.state = "joining";
-    this.queue.length = 0;
+    this.slots.dropNotStarted(`the worker left the manager at ${from}`);
     if (this.unclaimedSince === undefined && this.running().length > 0) {
       this.unclaimedSince = Date.now();
     }
@@ -229,7 +232,7 @@ export class WorkerAgent {
 
   /** The tasks its processes run for a manager (not given up). */
   private running(): string[] {
-    return this.children.flatMap((c) => (c.task !== undefined && !c.orphan ? [c.task] : []));
+    return this.slots.running();
   }
 
   private curveOptions(): Record<string, string> {
@@ -248,130 +251,12 @@ export class WorkerAgent {
     };
   }
 
-  // ---- worker processes -----------------------------------------------------------
-
-  /** Fork one process; resolves with its functions once it is ready. */
-  private startChild(): Promise<Record<string, string>> {
-    const proc = new WorkerProcess({
-      id: `${this.name}/${++this.seq}`,
-      startupDir: this.opts.startupDir,
-      startupModule: this.opts.startupModule,
-      heartbeatTimeoutMs: this.opts.timeoutMs,
-    });
-    const child: Child = {
-      proc,
-      ready: false,
-      task: undefined,
-      attempt: undefined,
-      cancelled: false,
-      orphan: false,
-    };
-    this.children.push(child);
-    return new Promise((resolve, reject) => {
-      proc.on("output", (text) => this.send({ type: "output", text }));
-      proc.on("message", (m) => {
-        if (m.type === "ready") {
-          child.ready = true;
-          resolve(m.function_hashes ?? {});
-          this.next();
-        } else if (m.type === "load_failed") {
-          proc.kill("SIGKILL", m.msg);
-          reject(new Error(`${m.msg}\n${m.traceback}`));
-        } else {
-          this.fromChild(child, m);
-        }
-      });
-      proc.on("exit", (e) => {
-        const i = this.children.indexOf(child);
-        if (i >= 0) this.children.splice(i, 1);
-        for (const [reqId, asker] of this.subtaskAsker) {
-          if (asker.child === child) this.subtaskAsker.delete(reqId);
-        }
-        if (!child.ready) {
-          reject(
-            new Error(`a worker process exited while loading (${e.reason ?? e.signal ?? e.code})`),
-          );
-          return;
-        }
-        const task = child.task;
-        const attempt = child.attempt;
-        if (task !== undefined && !child.orphan) {
-          const how = e.reason ?? (e.signal ? `signal ${e.signal}` : `exit code ${String(e.code)}`);
-          const now = Date.now() / 1000;
-          this.send({
-            type: "task_done",
-            id: task,
-            success: false,
-            msg: `The worker process of '${this.name}' on ${os.hostname()} ended (${how}) while the task was running`,
-            traceback: "",
-            return_value: null,
-            time_start: now,
-            time_stop: now,
-            ...(attempt !== undefined ? { attempt } : {}),
-          });
-        }
-        if (this.state === "closed") return;
-        this.startChild().catch((err: unknown) =>
-          this.opts.log(`A new worker process failed to start: ${(err as Error).message}`),
-        );
-        this.maybeDrained();
-      });
-      proc.start();
-    });
-  }
-
-  private fromChild(child: Child, m: WorkerToManager): void {
-    if (m.type === "subtask") {
-      if (child.orphan || m.parent !== child.task) return;
-      this.subtaskAsker.set(m.reqId, { child, wait: m.wait });
-      this.send(m);
-      return;
+  /** A report of a worker process for the manager. */
+  private report(m: AgentReport): void {
+    this.send(m);
+    if (m.type === "task_done" && this.state === "lost") {
+      this.opts.log(`Task '${m.id}' ended while the manager is lost: its end goes when it is back`);
     }
-    if (m.type !== "task_started" && m.type !== "task_progress" && m.type !== "task_done") return;
-    if (m.id !== child.task) return;
-    if (m.type === "task_done") {
-      const attempt = child.attempt;
-      child.task = undefined;
-      child.attempt = undefined;
-      child.cancelled = false;
-      const orphan = child.orphan;
-      child.orphan = false;
-      if (!orphan) {
-        const { content: _c, ...done } = m;
-        this.send({ ...done, ...(attempt !== undefined ? { attempt } : {}) });
-        if (this.state === "lost") {
-          this.opts.log(
-            `Task '${m.id}' ended while the manager is lost: its end goes when it is back`,
-          );
-        }
-      }
-      this.next();
-      this.maybeDrained();
-      return;
-    }
-    if (!child.orphan) this.send(m);
-  }
-
-  /** Hand queued tasks to free processes (not while the manager is lost). */
-  private next(): void {
-    if (this.state !== "online" && this.state !== "draining") return;
-    for (const c of this.children) {
-      if (this.queue.length === 0) return;
-      if (!c.ready || c.task !== undefined || !c.proc.alive) continue;
-      const t = this.queue.shift() as ExecuteFunctionMsg;
-      c.task = t.id;
-      c.attempt = t.attempt;
-      c.proc.send(t);
-    }
-  }
-
-  /** Into the queue by priority (highest first; dealing order among equals). */
-  private enqueue(t: ExecuteFunctionMsg): void {
-    this.kept.dealtAgain(t.id);
-    const p = t.priority ?? 0;
-    let i = this.queue.length;
-    while (i > 0 && ((this.queue[i - 1] as ExecuteFunctionMsg).priority ?? 0) < p) i--;
-    this.queue.splice(i, 0, t);
   }
 
   // ---- the manager ----------------------------------------------------------------
@@ -437,7 +322,7 @@ export class WorkerAgent {
           this.unclaimedSince = undefined;
         }
         this.adoptPace(m.heartbeat_ms, m.timeout_ms);
-        this.next();
+        this.slots.deal();
         return;
       }
       case "refused":
@@ -468,63 +353,28 @@ export class WorkerAgent {
         if (this.state === "lost") {
           this.state = "online";
           this.opts.log(`The manager answers again`);
-          this.next();
+          this.slots.deal();
         }
         return;
       case "execute":
-        this.enqueue(m);
-        this.next();
+        this.kept.dealtAgain(m.id);
+        this.slots.add([m]);
         return;
       case "execute_batch":
-        for (const t of m.tasks) this.enqueue(t);
-        this.next();
+        for (const t of m.tasks) this.kept.dealtAgain(t.id);
+        this.slots.add(m.tasks);
         return;
       case "ack":
         return;
-      case "cancel": {
-        const qi = this.queue.findIndex((t) => t.id === m.id);
-        if (qi >= 0) {
-          const [t] = this.queue.splice(qi, 1);
-          const now = Date.now() / 1000;
-          this.send({
-            type: "task_done",
-            id: m.id,
-            success: false,
-            msg: m.reason,
-            traceback: "",
-            return_value: null,
-            time_start: now,
-            time_stop: now,
-            cancelled: true,
-            ...(t ? { attempt: t.attempt } : {}),
-          });
-          this.maybeDrained();
-          return;
-        }
-        const c = this.children.find((x) => x.task === m.id);
-        if (c) {
-          c.cancelled = true;
-          c.proc.send({ type: "cancel", id: m.id, reason: m.reason });
-        }
+      case "cancel":
+        this.slots.cancel(m.id, m.reason);
         return;
-      }
       case "subtask_reply":
-      case "subtask_done": {
-        const asker = this.subtaskAsker.get(m.reqId);
-        if (!asker) return;
-        if (m.type === "subtask_done" || !asker.wait || !m.success) {
-          this.subtaskAsker.delete(m.reqId);
-        }
-        if (asker.child.proc.alive) asker.child.proc.send(m);
+      case "subtask_done":
+        this.slots.subtaskAnswer(m);
         return;
-      }
       case "replace":
-        for (const c of this.children) {
-          if (c.task !== undefined && c.cancelled) {
-            this.opts.log(`Replacing the worker process ${c.proc.pid ?? "?"} ${m.why}`);
-            c.proc.kill("SIGKILL", `the worker process was replaced ${m.why}`);
-          }
-        }
+        this.slots.replace(m.why);
         return;
     }
   }
@@ -540,17 +390,7 @@ export class WorkerAgent {
 
   /** The running and queued tasks are no longer the manager's: the orphan policy decides. */
   private orphanAll(why: string): void {
-    this.queue.length = 0;
-    for (const c of this.children) {
-      if (c.task === undefined || c.orphan) continue;
-      c.orphan = true;
-      if (this.opts.orphanPolicy === "abort") {
-        this.opts.log(`Abandoning task '${c.task}': ${why}`);
-        c.proc.kill("SIGKILL", `the task was abandoned: ${why}`);
-      } else {
-        this.opts.log(`Task '${c.task}' finishes unreported: ${why}`);
-      }
-    }
+    this.slots.orphanAll(why, this.opts.orphanPolicy === "abort");
   }
 
   private tick(): void {
@@ -560,8 +400,7 @@ export class WorkerAgent {
     // an interval: the last beat went a little after the last tick).
     const silent = Date.now() - this.lastSentAt >= this.heartbeatMs / 2;
     if (silent && this.outbox.length === 0 && this.pending.length === 0) {
-      const busy = this.children.filter((c) => c.task !== undefined).length + this.queue.length;
-      this.send({ type: "heartbeat", busy });
+      this.send({ type: "heartbeat", busy: this.slots.busy(true) });
     }
     if (!this.welcomed && this.addresses.length > 1) {
       if (Date.now() - this.helloAt <= this.timeoutMs) return;
@@ -604,7 +443,7 @@ export class WorkerAgent {
     );
     if (!draining) this.state = "lost";
     if (this.opts.orphanPolicy === "abort") this.orphanAll("the manager was lost");
-    else this.queue.length = 0;
+    else this.slots.dropNotStarted("the manager was lost");
     this.maybeDrained();
   }
 
@@ -718,9 +557,7 @@ export class WorkerAgent {
   }
 
   private busy(): number {
-    return (
-      this.children.filter((c) => c.task !== undefined && !c.orphan).length + this.queue.length
-    );
+    return this.slots.busy();
   }
 
   private maybeDrained(): void {
@@ -742,7 +579,7 @@ export class WorkerAgent {
     while ((this.outbox.length > 0 || this.sending) && Date.now() < end) {
       await new Promise((r) => setTimeout(r, 10));
     }
-    for (const c of this.children) c.proc.kill("SIGKILL", "the worker agent is leaving");
+    this.slots.killAll("the worker agent is leaving");
     this.dealer?.close();
     this.resolveExited();
   }

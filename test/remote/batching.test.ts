@@ -4,6 +4,7 @@
  * through raw sockets on either side), and short tasks are dealt ahead to a
  * remote worker beyond its slots, waiting in it, as they are to a local one.
  */
+import { execFileSync } from "node:child_process";
 import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -230,5 +231,42 @@ describe("dealing ahead to a worker on another host", () => {
     expect(existsSync(path.join(marks, "a"))).toBe(true);
     expect(existsSync(path.join(marks, "x"))).toBe(true);
     expect(existsSync(path.join(marks, "b"))).toBe(false);
+  });
+
+  it("a slot process killed (-9) while it holds tasks dealt ahead: its running task fails, those waiting in it complete on its new process", async () => {
+    const { c, addr } = await setup();
+    const marks = mkdtempSync(path.join(os.tmpdir(), "zqs-marks-"));
+    cleanup.push(() => rmSync(marks, { recursive: true, force: true }));
+    const w = worker(addr, { name: "ahead-3", slots: 1, extra: { "30-mark.mjs": MARK } });
+    await waitWorker(c, "ahead-3");
+    // Short calls: the agent gives its process several tasks at once.
+    const warm = await c.request("run_create", { ...USER, function: fn("agent_pid"), count: 10 });
+    for (const uid of warm.task_uids as string[]) await waitFinal(c, uid);
+
+    const gate = newGate();
+    const g = await execute(c, fn("gate", [gate.path]), { run_in_background: true });
+    await waitUntil(async () => (await info(c, g)).started_at !== null);
+    const waiting = [
+      await execute(c, fn("mark", [marks, "a"]), { run_in_background: true }),
+      await execute(c, fn("mark", [marks, "b"]), { run_in_background: true }),
+    ];
+    await waitUntil(async () =>
+      (await workersList(c)).find((r) => r.name === "ahead-3" && r.busy === 3),
+    );
+    // The slot process (the agent's only child) holds the gate task and the two behind it.
+    const [pid] = execFileSync("pgrep", ["-P", String(w.proc.pid)], { encoding: "utf8" })
+      .trim()
+      .split("\n")
+      .map(Number);
+    process.kill(pid as number, "SIGKILL");
+
+    const failed = await waitFinal(c, g);
+    expect(failed.state).toBe("failed");
+    for (const uid of waiting) {
+      const i = await waitFinal(c, uid);
+      expect([i.state, i.worker, i.attempts]).toEqual(["completed", "ahead-3", 1]);
+    }
+    expect(existsSync(path.join(marks, "a"))).toBe(true);
+    expect(existsSync(path.join(marks, "b"))).toBe(true);
   });
 });

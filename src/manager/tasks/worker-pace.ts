@@ -5,6 +5,7 @@
  * with the worker dealt to last. The scheduler deals by these answers.
  */
 import type { TaskWorker } from "../workers/pool.js";
+import { CallMean } from "../../worker-host/call-mean.js";
 import type { DealerPool } from "./context.js";
 
 /**
@@ -26,54 +27,17 @@ const AHEAD_WORK_MS = 10;
 const MAX_AHEAD = 256;
 /** The least dealt ahead to a worker with its own slots and `ahead` (a remote one). */
 const AHEAD_OWN_SLOTS = 4;
-/** Weight of the newest call in a worker's running mean of call times. */
-const CALL_MS_WEIGHT = 0.2;
-/**
- * A call slower than this many times the mean (and than OUTLIER_MIN_MS) is an
- * outlier: alone (a call preempted by the machine, a collection of garbage)
- * it leaves the mean as it was, so that one slow no-op does not send short
- * tasks away from the worker dealt to last; a second one within
- * OUTLIER_WINDOW calls is believed (the calls got slower): the mean becomes
- * it at once, so that long calls stop being dealt ahead after two of them.
- */
-const OUTLIER_FACTOR = 4;
-const OUTLIER_MIN_MS = 0.5;
-const OUTLIER_WINDOW = 4;
-
-/** A worker's recent call times. */
-interface Pace {
-  /** Running mean of its calls' run times (ms), outliers left out (see OUTLIER_FACTOR). */
-  ms: number;
-  /** Calls ended so far, and the number of the last outlier left out (-Infinity: none). */
-  calls: number;
-  lastOutlier: number;
-}
-
 export class WorkerPace {
   /** Worker id → its recent call times, from their task_done (`call_ms`). */
-  private readonly paces = new Map<string, Pace>();
+  private readonly paces = new Map<string, CallMean>();
 
   constructor(private readonly pool: Pick<DealerPool, "slotsPerWorker" | "aheadPerWorker">) {}
 
-  /** `worker` ended a call that took `callMs`: whether its mean moved. */
+  /** `worker` ended a call that took `callMs`: whether its mean moved (call-mean.ts: outliers left out). */
   ended(worker: string, callMs: number): boolean {
-    const ms = Math.max(0, callMs);
-    if (!Number.isFinite(ms)) return false;
-    const p = this.paces.get(worker);
-    if (p === undefined) {
-      this.paces.set(worker, { ms, calls: 1, lastOutlier: -Infinity });
-      return true;
-    }
-    p.calls++;
-    if (ms > OUTLIER_MIN_MS && ms > p.ms * OUTLIER_FACTOR) {
-      const believed = p.calls - p.lastOutlier <= OUTLIER_WINDOW;
-      p.lastOutlier = p.calls;
-      if (!believed) return false;
-      p.ms = ms;
-      return true;
-    }
-    p.ms += (ms - p.ms) * CALL_MS_WEIGHT;
-    return true;
+    let p = this.paces.get(worker);
+    if (p === undefined) this.paces.set(worker, (p = new CallMean()));
+    return p.ended(callMs);
   }
 
   /** The worker is gone. */
@@ -83,7 +47,7 @@ export class WorkerPace {
 
   /** Its calls' run times are known (it ended one). */
   known(worker: string): boolean {
-    return this.paces.has(worker);
+    return this.paces.get(worker)?.ms !== undefined;
   }
 
   /** The mean of `worker`'s recent calls (ms; outliers left out), once it ended one. */

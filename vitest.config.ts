@@ -1,7 +1,5 @@
 import { defineConfig } from "vitest/config";
-
-/** Files that keep both cores busy for a long time: they run alone, after the rest. */
-const ALONE = ["test/soak/**/*.test.ts", "test/load/**/*.test.ts"];
+import { HeavyFirst } from "./test/sequencer.js";
 
 export default defineConfig({
   test: {
@@ -10,27 +8,13 @@ export default defineConfig({
     // hangs still fails. Speed is measured in bench/.
     testTimeout: 180_000,
     hookTimeout: 180_000,
-    projects: [
-      {
-        extends: true,
-        test: {
-          name: "suite",
-          include: ["test/**/*.test.ts"],
-          exclude: ALONE,
-          // Integration tests start real managers; two cores, so keep parallelism modest.
-          maxWorkers: 2,
-          fileParallelism: true,
-        },
-      },
-      {
-        extends: true,
-        test: {
-          name: "alone",
-          include: ALONE,
-          fileParallelism: false,
-          sequence: { groupOrder: 1 },
-        },
-      },
-    ],
+    include: ["test/**/*.test.ts"],
+    // Integration tests start real managers and mostly wait on them (about one
+    // core busy of two): three files at a time. The million-task soak and the
+    // socket load start first (test/sequencer.ts), so their minutes of load
+    // overlap the rest instead of following it.
+    maxWorkers: 3,
+    fileParallelism: true,
+    sequence: { sequencer: HeavyFirst },
   },
 });

@@ -3,9 +3,10 @@
  * each its own TCP connection) send `status` and `task_status` (one UID, a
  * list of UIDs) to one manager without pause, each waiting for its reply
  * before the next request, for ZQS_LOAD_SECONDS seconds (default 30; the
- * file runs alone, after the rest of the suite). Every request must be answered; throughput and p50/p99/max
- * latency are printed (the first request of each socket, which also waits for
- * its connection, apart). That 1,000 connections at once fit in the manager's
+ * file starts early, beside the rest of the suite: test/sequencer.ts). Every
+ * request must be answered; throughput and p50/p99/max latency are printed
+ * (the first request of each socket, which also waits for its connection,
+ * apart). That 1,000 connections at once fit in the manager's
  * listen backlog is read from the kernel (the backlog of its listening socket).
  *
  * zeromq's default context allows 1,023 sockets: the clients get a context of

@@ -3,8 +3,8 @@
  * complete, their results are purged, and the manager's memory stays under a
  * bound after the warm-up. Submitted pipelined (16 in flight on one DEALER),
  * with `--store-sync os`.
- * This file runs alone, after the rest of the suite (vitest.config.ts), since it
- * keeps both cores busy for about two minutes.
+ * It keeps a core or more busy for about two minutes: it starts first, in a
+ * worker of its own, beside the rest of the suite (test/sequencer.ts).
  */
 import path from "node:path";
 import { expect, it } from "vitest";

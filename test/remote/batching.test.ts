@@ -178,20 +178,28 @@ export function mark(dir, name) {
 }
 `;
 
+/**
+ * A manager and a 1-slot worker `name` (with the `mark` function, writing in
+ * `marks`) whose calls are known to be short, running a gated task `g`.
+ */
+async function gatedWorker(name: string) {
+  const { c, addr } = await setup();
+  const marks = mkdtempSync(path.join(os.tmpdir(), "zqs-marks-"));
+  cleanup.push(() => rmSync(marks, { recursive: true, force: true }));
+  const w = worker(addr, { name, slots: 1, extra: { "30-mark.mjs": MARK } });
+  await waitWorker(c, name);
+  // Short calls: its call times are known (the agent gives its process several at once).
+  const warm = await c.request("run_create", { ...USER, function: fn("agent_pid"), count: 10 });
+  for (const uid of warm.task_uids as string[]) await waitFinal(c, uid);
+  const gate = newGate();
+  const g = await execute(c, fn("gate", [gate.path]), { run_in_background: true });
+  await waitUntil(async () => (await info(c, g)).started_at !== null);
+  return { c, addr, marks, w, gate, g };
+}
+
 describe("dealing ahead to a worker on another host", () => {
   it("a 1-slot worker holds more than its slot; a cancel of a waiting task takes it out unrun; its loss puts the waiting ones back, unharmed", async () => {
-    const { c, addr } = await setup();
-    const marks = mkdtempSync(path.join(os.tmpdir(), "zqs-marks-"));
-    cleanup.push(() => rmSync(marks, { recursive: true, force: true }));
-    const w1 = worker(addr, { name: "ahead-1", slots: 1, extra: { "30-mark.mjs": MARK } });
-    await waitWorker(c, "ahead-1");
-    // Short calls: its call times are known.
-    const warm = await c.request("run_create", { ...USER, function: fn("agent_pid"), count: 10 });
-    for (const uid of warm.task_uids as string[]) await waitFinal(c, uid);
-
-    const gate = newGate();
-    const g = await execute(c, fn("gate", [gate.path]), { run_in_background: true });
-    await waitUntil(async () => (await info(c, g)).started_at !== null);
+    const { c, addr, marks, w: w1, gate } = await gatedWorker("ahead-1");
     const [a, b, x] = [
       await execute(c, fn("mark", [marks, "a"]), { run_in_background: true }),
       await execute(c, fn("mark", [marks, "b"]), { run_in_background: true }),
@@ -234,18 +242,7 @@ describe("dealing ahead to a worker on another host", () => {
   });
 
   it("a slot process killed (-9) while it holds tasks dealt ahead: its running task fails, those waiting in it complete on its new process", async () => {
-    const { c, addr } = await setup();
-    const marks = mkdtempSync(path.join(os.tmpdir(), "zqs-marks-"));
-    cleanup.push(() => rmSync(marks, { recursive: true, force: true }));
-    const w = worker(addr, { name: "ahead-3", slots: 1, extra: { "30-mark.mjs": MARK } });
-    await waitWorker(c, "ahead-3");
-    // Short calls: the agent gives its process several tasks at once.
-    const warm = await c.request("run_create", { ...USER, function: fn("agent_pid"), count: 10 });
-    for (const uid of warm.task_uids as string[]) await waitFinal(c, uid);
-
-    const gate = newGate();
-    const g = await execute(c, fn("gate", [gate.path]), { run_in_background: true });
-    await waitUntil(async () => (await info(c, g)).started_at !== null);
+    const { c, marks, w, g } = await gatedWorker("ahead-3");
     const waiting = [
       await execute(c, fn("mark", [marks, "a"]), { run_in_background: true }),
       await execute(c, fn("mark", [marks, "b"]), { run_in_background: true }),

@@ -301,14 +301,23 @@ export function decodeRuns(
   return runs;
 }
 
+/** Entries of JSON text by key, each parsed (`where` names a bad one) and made into a T. */
+function decodeEntries<T>(
+  entries: Iterable<[string, string]>,
+  where: (key: string) => string,
+  make: (key: string, value: unknown) => T,
+): T[] {
+  const out: T[] = [];
+  for (const [key, json] of entries) out.push(make(key, parseJson(json, where(key))));
+  return out;
+}
+
 /** The remembered idempotent replies from their JSON text by key. */
 export function decodeIdempotency(
   entries: Iterable<[string, string]>,
   where: (key: string) => string,
 ): { key: string; record: unknown }[] {
-  const out: { key: string; record: unknown }[] = [];
-  for (const [key, json] of entries) out.push({ key, record: parseJson(json, where(key)) });
-  return out;
+  return decodeEntries(entries, where, (key, record) => ({ key, record }));
 }
 
 /** The stored start marks from their JSON text by task uid. */
@@ -316,9 +325,7 @@ export function decodeStarts(
   entries: Iterable<[string, string]>,
   where: (uid: string) => string,
 ): StoredStart[] {
-  const out: StoredStart[] = [];
-  for (const [uid, json] of entries) out.push({ uid, mark: parseJson(json, where(uid)) });
-  return out;
+  return decodeEntries(entries, where, (uid, mark) => ({ uid, mark }));
 }
 
 /** The stored schedules from their JSON text by uid. */
@@ -326,9 +333,7 @@ export function decodeSchedules(
   entries: Iterable<[string, string]>,
   where: (uid: string) => string,
 ): StoredSchedule[] {
-  const out: StoredSchedule[] = [];
-  for (const [uid, json] of entries) out.push({ uid, schedule: parseJson(json, where(uid)) });
-  return out;
+  return decodeEntries(entries, where, (uid, schedule) => ({ uid, schedule }));
 }
 
 export function parseJson(json: string, where: string): unknown {

@@ -35,7 +35,9 @@ export class EndAcks<W extends AckTarget> {
   /** An end from `w` was received (applied or dropped): acknowledged once its writes are durable. */
   received(w: W, uid: string): void {
     if (w.wire < 3) return;
-    add(this.arrived, w, [uid]);
+    const list = this.arrived.get(w);
+    if (list) list.push(uid);
+    else this.arrived.set(w, [uid]);
     if (this.receivedScheduled) return;
     this.receivedScheduled = true;
     // At the end of the turn: the writes the ends of this turn made are queued by then.
@@ -74,10 +76,4 @@ export class EndAcks<W extends AckTarget> {
   forget(w: W): void {
     this.arrived.delete(w);
   }
-}
-
-function add<W>(m: Map<W, string[]>, w: W, uids: readonly string[]): void {
-  const list = m.get(w);
-  if (list) list.push(...uids);
-  else m.set(w, [...uids]);
 }

@@ -407,6 +407,13 @@ export class Manager {
         },
         stop: () => this.startupLists.stop("the manager is stopping"),
       },
+      // Before the sockets: the first request sees every schedule caught up (the slots
+      // missed while the manager was down counted, or fired by their misfire policy).
+      {
+        name: "schedules",
+        start: () => this.schedules.start(),
+        stop: () => this.schedules.close(),
+      },
       ...(remote
         ? [{ name: "worker socket", start: () => remote.bind(), stop: () => remote.close() }]
         : []),
@@ -418,12 +425,6 @@ export class Manager {
           this.logReady();
         },
         stop: () => logger.setConsoleSink(undefined),
-      },
-      // Fires begin once requests are served: missed ones follow their misfire policy.
-      {
-        name: "schedules",
-        start: () => this.schedules.start(),
-        stop: () => this.schedules.close(),
       },
       // Taken over from a manager whose environment was open: open it here.
       ...(ha ? [{ name: "environment reopened", start: () => this.reopenEnvironment() }] : []),

@@ -9,7 +9,10 @@
  * manager that acknowledges them once durable), holding at most `maxBytes()`
  * of encoded messages together (--kept-ends-bytes: each end holds its result;
  * the newest end is kept whatever its size); the oldest go, logged once
- * until the manager is heard to take ends again.
+ * until the manager is heard to take ends again. An acknowledgement may come
+ * before its end is recorded as sent (the socket took the message, and the
+ * manager answered, before the agent's send resolved): it is held, and the
+ * end is not kept when it is.
  */
 import type { AgentReport, ManagerMessage } from "../protocol/worker-wire.js";
 
@@ -40,6 +43,8 @@ export class KeptEnds {
   private dropped = 0;
   /** Bytes the kept ends hold (both maps). */
   private bytes = 0;
+  /** Ends acknowledged before they were recorded as sent (at most `max()`, the newest). */
+  private ackedEarly = new Set<string>();
 
   constructor(
     private readonly max: () => number,
@@ -64,7 +69,9 @@ export class KeptEnds {
   sent(ends: readonly TaskEnd[], bodyBytes = 0): void {
     if (ends.length === 0) return;
     const share = bodyBytes / ends.length;
-    for (const end of ends) this.keep(this.unconfirmed, { end, bytes: share });
+    for (const end of ends) {
+      if (!this.ackedEarly.delete(end.id)) this.keep(this.unconfirmed, { end, bytes: share });
+    }
     this.bound();
   }
 
@@ -74,6 +81,7 @@ export class KeptEnds {
     if (m.type === "welcome") {
       this.acking = m.acks === true;
       this.dropped = 0;
+      this.ackedEarly.clear();
     }
     if ((m.type === "ack" || m.type === "execute_batch") && m.acked) this.acked(m.acked);
     // A manager that does not acknowledge: it knows this connection, so it has them.
@@ -84,6 +92,7 @@ export class KeptEnds {
   dealtAgain(id: string): void {
     this.drop(this.unconfirmed, id);
     this.drop(this.resend, id);
+    this.ackedEarly.delete(id);
   }
 
   /**
@@ -108,7 +117,15 @@ export class KeptEnds {
 
   private acked(ids: readonly string[]): void {
     this.dropped = 0;
-    for (const id of ids) this.drop(this.unconfirmed, id);
+    for (const id of ids) {
+      if (this.unconfirmed.has(id)) this.drop(this.unconfirmed, id);
+      else if (!this.resend.has(id)) this.ackedEarly.add(id);
+    }
+    const max = this.max();
+    for (const id of this.ackedEarly) {
+      if (this.ackedEarly.size <= max) break;
+      this.ackedEarly.delete(id);
+    }
   }
 
   /** Keep `k` as the newest of `ends` (an end of the same task kept before goes). */

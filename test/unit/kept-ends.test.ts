@@ -103,6 +103,43 @@ describe("the task ends an agent keeps", () => {
     expect(k.takeResend().map((e) => e.id)).toEqual(["b"]);
   });
 
+  it("an acknowledgement that comes before its end is recorded as sent: the end is not kept", () => {
+    const { k, lines } = kept(2);
+    k.heard(WELCOME_ACKS);
+    // The socket took the message and the manager answered before the agent's send resolved.
+    for (const id of ["a", "b", "c"]) {
+      k.heard({ type: "ack", acked: [id] });
+      k.sent([end(id)]);
+    }
+    expect(k.size).toBe(0);
+    expect(lines).toEqual([]);
+    // Ends not acknowledged are kept as before; another manager's early acks do not count.
+    k.heard({ type: "ack", acked: ["d"] });
+    k.heard(WELCOME_ACKS);
+    k.sent([end("d")]);
+    expect(k.size).toBe(1);
+  });
+
+  it("an early acknowledgement of a task's attempt does not pass for the next attempt's end", () => {
+    const { k } = kept();
+    k.heard(WELCOME_ACKS);
+    k.heard({ type: "ack", acked: ["a"] });
+    k.dealtAgain("a");
+    k.sent([end("a", 2)]);
+    expect(k.size).toBe(1);
+  });
+
+  it("holds at most max early acknowledgements, the newest", () => {
+    const { k } = kept(2);
+    k.heard(WELCOME_ACKS);
+    k.heard({ type: "ack", acked: ["a", "b", "c"] });
+    k.sent([end("a"), end("b"), end("c")]);
+    expect(k.size).toBe(1);
+    k.heard({ type: "who" });
+    k.again();
+    expect(k.takeResend().map((e) => e.id)).toEqual(["a"]);
+  });
+
   it("keeps at most max ends, the oldest go, logged", () => {
     const { k, lines } = kept(2);
     k.heard(WELCOME_ACKS);

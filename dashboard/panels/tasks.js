@@ -174,8 +174,9 @@ function row(t) {
   );
 }
 
-function render() {
-  $("tasks").replaceChildren(...(rows.length ? rows.map(row) : [emptyRow(8, "No tasks match.")]));
+/** @param {string} [empty] what the table says when it has no rows */
+function render(empty = "No tasks match.") {
+  $("tasks").replaceChildren(...(rows.length ? rows.map(row) : [emptyRow(8, empty)]));
   const page = cursors.length;
   $("tasks-page").textContent = `page ${page}`;
   input("tasks-newer").disabled = page === 1;
@@ -204,6 +205,10 @@ export function showTasks(f) {
   filter = f;
   showFilter();
   cursors = [undefined];
+  // The rows of the filter before are not this one's: none until its first page comes.
+  rows = [];
+  nextCursor = null;
+  render("Loading…");
   load(loadPage);
   load(loadCounts);
 }

@@ -532,10 +532,20 @@ it("pages through 1,000 tasks to the oldest, each once", async () => {
   await waitPage(() => document.getElementById("tasks-page")?.textContent === "page 1");
   const seen: string[] = [];
   for (let n = 1; ; n++) {
-    await waitPage((want) => {
-      const rows = document.querySelectorAll("#tasks tr[data-task]");
-      return document.getElementById("tasks-page")?.textContent === want && rows.length > 0;
-    }, `page ${n}`);
+    // Page n of these tasks (not rows the page showed before: another filter's, on a busy machine).
+    await waitPage(
+      (arg) => {
+        const { want, uids } = JSON.parse(arg) as { want: string; uids: string[] };
+        const ours = new Set(uids);
+        const rows = Array.from(document.querySelectorAll("#tasks tr[data-task]"));
+        return (
+          document.getElementById("tasks-page")?.textContent === want &&
+          rows.length > 0 &&
+          rows.every((r) => ours.has(r.getAttribute("data-task") ?? ""))
+        );
+      },
+      JSON.stringify({ want: `page ${n}`, uids }),
+    );
     const rows = await page.$$eval("#tasks tr[data-task]", (trs) =>
       trs.map((tr) => tr.getAttribute("data-task") ?? ""),
     );

@@ -39,7 +39,7 @@
  *    of longer calls one at a time. A cancel of a waiting task ends it unrun;
  *    a process that exits fails its running tasks and gives back those it
  *    held unstarted, which run on another. What its processes report in one
- *    turn goes to the manager as one message (wire 2).
+ *    turn goes to the manager as one message (wire 2; manager-outbox.ts).
  *  - SIGTERM drains: no new task is taken, running ones finish (up to the
  *    drain timeout), then it says bye and exits.
  */
@@ -50,10 +50,9 @@ import { curveKeyPair } from "zeromq";
 import { publicKeyFromPrivate } from "../client/keys.js";
 import { addressList } from "../client/managers.js";
 import { helloProof } from "../protocol/worker-proof.js";
-import type { AgentMessage, AgentReport, ManagerMessage } from "../protocol/worker-wire.js";
+import type { AgentReport, ManagerMessage } from "../protocol/worker-wire.js";
 import {
   decodeWire,
-  encodeWire,
   managerMessageSchema,
   WORKER_WIRE_MAX_BYTES,
   WORKER_WIRE_VERSION,
@@ -61,8 +60,8 @@ import {
 import { TRACE_TASKS } from "../protocol/task-trace.js";
 import { VERSION } from "../version.js";
 import { WorkerProcess } from "../worker-host/worker-process.js";
-import type { TaskEnd } from "./kept-ends.js";
 import { DEFAULT_KEPT_END_BYTES, DEFAULT_KEPT_ENDS_PER_SLOT, KeptEnds } from "./kept-ends.js";
+import { ManagerOutbox } from "./manager-outbox.js";
 import { SlotProcesses } from "./slot-processes.js";
 
 export type OrphanPolicy = "finish" | "abort";
@@ -105,13 +104,10 @@ export class WorkerAgent {
   private state: AgentState = "joining";
   /** Its worker processes and the tasks they hold or wait for (slot-processes.ts). */
   private readonly slots: SlotProcesses;
-  /** Messages of this turn, sent together at its end (one `reports` for many reports). */
-  private pending: AgentMessage[] = [];
-  private flushScheduled = false;
   private functions: Record<string, string> = {};
   private dealer: Dealer | undefined;
-  /** Messages written, not yet sent (kept by kind: a change of manager keeps only the reports), with the task ends they hold. */
-  private outbox: { report: boolean; body: Buffer; ends: TaskEnd[] }[] = [];
+  /** What it says to the manager, in order (manager-outbox.ts). */
+  private readonly outbox: ManagerOutbox;
   /** Task ends the manager may not have applied (sent and not acknowledged, or to send again). */
   private readonly kept: KeptEnds;
   /** The managers' worker addresses, and the one joined (or being joined) now. */
@@ -124,10 +120,7 @@ export class WorkerAgent {
   private welcomed = false;
   /** Since when the running tasks wait for a manager to take them back (undefined: one has them). */
   private unclaimedSince: number | undefined;
-  private sending = false;
   private lastFromManager = Date.now();
-  /** When a message last went to the manager (a heartbeat is due only after a silence). */
-  private lastSentAt = 0;
   private heartbeatMs: number;
   private timeoutMs: number;
   private beat: NodeJS.Timeout | undefined;
@@ -146,6 +139,11 @@ export class WorkerAgent {
       opts.log,
       () => opts.keptEndsBytes ?? DEFAULT_KEPT_END_BYTES,
     );
+    this.outbox = new ManagerOutbox({
+      connection: () => this.dealer,
+      kept: this.kept,
+      ...(TRACE_TASKS ? { trace: opts.log } : {}),
+    });
     this.slots = new SlotProcesses({
       name: this.name,
       fork: (id) =>
@@ -219,15 +217,12 @@ export class WorkerAgent {
     if (this.unclaimedSince === undefined && this.running().length > 0) {
       this.unclaimedSince = Date.now();
     }
-    this.flushPending();
-    const reports = this.outbox.filter((m) => m.report);
-    this.outbox = [];
-    this.endsAgain();
-    this.openConnection();
-    this.lastFromManager = Date.now();
-    this.hello();
-    this.outbox.push(...reports);
-    if (!this.sending) void this.flush();
+    this.outbox.changeManager(() => {
+      this.endsAgain();
+      this.openConnection();
+      this.lastFromManager = Date.now();
+      this.hello();
+    });
   }
 
   /** The tasks its processes run for a manager (not given up). */
@@ -253,7 +248,7 @@ export class WorkerAgent {
 
   /** A report of a worker process for the manager. */
   private report(m: AgentReport): void {
-    this.send(m);
+    this.outbox.send(m);
     if (m.type === "task_done" && this.state === "lost") {
       this.opts.log(`Task '${m.id}' ended while the manager is lost: its end goes when it is back`);
     }
@@ -265,7 +260,7 @@ export class WorkerAgent {
     const running = this.running();
     this.helloAt = Date.now();
     this.welcomed = false;
-    this.send({
+    this.outbox.send({
       type: "hello",
       name: this.name,
       instance: this.instance,
@@ -314,7 +309,7 @@ export class WorkerAgent {
           this.opts.log(`Worker '${this.name}' joined the manager at ${this.address}`);
         }
         this.welcomed = true;
-        for (const end of this.kept.takeResend()) this.send(end);
+        for (const end of this.kept.takeResend()) this.outbox.send(end);
         if (this.unclaimedSince !== undefined) {
           const n = this.running().length;
           if (n > 0)
@@ -398,9 +393,9 @@ export class WorkerAgent {
     this.checkUnclaimed();
     // Any message is a sign of life: a heartbeat only after a silence (of half
     // an interval: the last beat went a little after the last tick).
-    const silent = Date.now() - this.lastSentAt >= this.heartbeatMs / 2;
-    if (silent && this.outbox.length === 0 && this.pending.length === 0) {
-      this.send({ type: "heartbeat", busy: this.slots.busy(true) });
+    const silent = Date.now() - this.outbox.lastSentAt >= this.heartbeatMs / 2;
+    if (silent && this.outbox.empty) {
+      this.outbox.send({ type: "heartbeat", busy: this.slots.busy(true) });
     }
     if (!this.welcomed && this.addresses.length > 1) {
       if (Date.now() - this.helloAt <= this.timeoutMs) return;
@@ -448,59 +443,6 @@ export class WorkerAgent {
   }
 
   /**
-   * Messages go at the end of the turn: the reports of one turn (its processes'
-   * ends of a burst of short tasks) as one `reports` message. A hello goes
-   * alone, after what was said before it.
-   */
-  private send(msg: AgentMessage): void {
-    if (!this.dealer || this.dealer.closed) return;
-    if (msg.type === "hello") {
-      this.flushPending();
-      this.write(msg);
-      return;
-    }
-    this.pending.push(msg);
-    if (!this.flushScheduled) {
-      this.flushScheduled = true;
-      setImmediate(() => this.flushPending());
-    }
-  }
-
-  private flushPending(): void {
-    this.flushScheduled = false;
-    const batch = this.pending;
-    if (batch.length === 0) return;
-    this.pending = [];
-    // Reports in a row go as one message; the others (heartbeat, draining, bye) keep their place.
-    let reports: AgentReport[] = [];
-    const sendReports = () => {
-      if (reports.length > 1) this.write({ type: "reports", reports });
-      else if (reports[0]) this.write(reports[0]);
-      reports = [];
-    };
-    for (const m of batch) {
-      if (isReport(m)) {
-        reports.push(m);
-      } else {
-        sendReports();
-        this.write(m);
-      }
-    }
-    sendReports();
-  }
-
-  private write(msg: AgentMessage): void {
-    if (!this.dealer || this.dealer.closed) return;
-    const reports = msg.type === "reports" ? msg.reports : isReport(msg) ? [msg] : [];
-    this.outbox.push({
-      report: reports.length > 0,
-      body: encodeWire(msg),
-      ends: reports.filter((r): r is TaskEnd => r.type === "task_done"),
-    });
-    if (!this.sending) void this.flush();
-  }
-
-  /**
    * The manager may not have applied the ends it has not acknowledged (it
    * answers `who`, or another one takes over): they go again after the next welcome.
    */
@@ -510,33 +452,6 @@ export class WorkerAgent {
     this.opts.log(
       `${n} task end(s) go to the manager at ${this.address} again once it welcomes this worker`,
     );
-  }
-
-  private async flush(): Promise<void> {
-    this.sending = true;
-    try {
-      let m: { body: Buffer; ends: TaskEnd[] } | undefined;
-      while ((m = this.outbox[0]) !== undefined) {
-        const d = this.dealer;
-        if (!d || d.closed) break;
-        try {
-          await d.send(m.body);
-          this.lastSentAt = Date.now();
-          // One sent to a manager left meanwhile goes again on the new connection (the outbox).
-          if (d === this.dealer) this.kept.sent(m.ends, m.body.length);
-          if (TRACE_TASKS) {
-            for (const e of m.ends) this.opts.log(`Sent the end of task '${e.id}'`);
-          }
-        } catch {
-          if (d !== this.dealer) continue; // the manager changed: on to the new connection
-          if (d.closed) break;
-        }
-        // Unless the manager changed meanwhile (the outbox was rebuilt: what was kept goes again).
-        if (this.outbox[0] === m) this.outbox.shift();
-      }
-    } finally {
-      this.sending = false;
-    }
   }
 
   // ---- leaving --------------------------------------------------------------------
@@ -549,7 +464,7 @@ export class WorkerAgent {
     this.opts.log(
       `Draining: no new task; waiting for ${this.busy()} task(s) (up to ${this.opts.drainTimeoutMs / 1000} s)`,
     );
-    if (!lost) this.send({ type: "draining" });
+    if (!lost) this.outbox.send({ type: "draining" });
     this.drainTimer = setTimeout(() => {
       void this.leave(`the drain timeout ended with ${this.busy()} task(s) running`);
     }, this.opts.drainTimeoutMs);
@@ -568,15 +483,15 @@ export class WorkerAgent {
 
   private async leave(why: string, bye = true): Promise<void> {
     if (this.state === "closed") return;
-    if (bye) this.send({ type: "bye", msg: why });
+    if (bye) this.outbox.send({ type: "bye", msg: why });
     this.state = "closed";
     if (this.drainTimer) clearTimeout(this.drainTimer);
     if (this.beat) clearInterval(this.beat);
     this.opts.log(`Worker '${this.name}' leaves (${why})`);
     // Let the bye go out (bounded), then close.
     const end = Date.now() + 2000;
-    this.flushPending();
-    while ((this.outbox.length > 0 || this.sending) && Date.now() < end) {
+    this.outbox.flushPending();
+    while (!this.outbox.empty && Date.now() < end) {
       await new Promise((r) => setTimeout(r, 10));
     }
     this.slots.killAll("the worker agent is leaving");
@@ -588,16 +503,4 @@ export class WorkerAgent {
   async close(): Promise<void> {
     await this.leave("closed");
   }
-}
-
-const REPORT_TYPES = new Set<string>([
-  "task_started",
-  "task_progress",
-  "task_done",
-  "subtask",
-  "output",
-]);
-
-function isReport(m: AgentMessage): m is AgentReport {
-  return REPORT_TYPES.has(m.type);
 }

@@ -422,7 +422,6 @@ export class Manager {
         name: "console sink",
         start: () => {
           if (this.info.on) logger.setConsoleSink((text) => this.info.console(text));
-          this.logReady();
         },
         stop: () => logger.setConsoleSink(undefined),
       },
@@ -442,6 +441,8 @@ export class Manager {
             ),
           ]
         : []),
+      // Said once every part is up (the HTTP gateway too).
+      { name: "ready", start: () => this.logReady() },
     ];
   }
 

@@ -44,7 +44,7 @@ export class KeptEnds {
   /** Bytes the kept ends hold (both maps). */
   private bytes = 0;
   /** Ends acknowledged before they were recorded as sent (at most `max()`, the newest). */
-  private ackedEarly = new Set<string>();
+  private readonly ackedEarly = new Set<string>();
 
   constructor(
     private readonly max: () => number,

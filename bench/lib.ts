@@ -17,6 +17,7 @@ import {
   waitUntil,
   type RunningManager,
 } from "../test/helpers/manager.js";
+import { childPids } from "../test/helpers/process.js";
 
 export function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
@@ -267,6 +268,20 @@ export function writeBenchJson(results: Record<string, unknown>): void {
 
 /** Clock ticks per second of /proc/PID/stat's times (`getconf CLK_TCK`: 100 on Linux). */
 const CLK_TCK = 100;
+
+/** The CPU time (µs) the processes `pids` and their descendants have used so far (those gone count 0). */
+export function treeCpuUs(pids: readonly number[]): number {
+  let us = 0;
+  for (const pid of pids) {
+    try {
+      us += processCpuUs(pid);
+    } catch {
+      continue; // gone
+    }
+    us += treeCpuUs(childPids(pid));
+  }
+  return us;
+}
 
 /** CPU time (user + system) a process has used so far, in µs (Linux /proc). */
 export function processCpuUs(pid: number): number {

@@ -69,6 +69,8 @@ export interface RemoteThroughput {
   tasksPerSec: number;
   echoPerSec: number;
   managerCpuUsPerTask: number;
+  /** The `zqs worker` processes' CPU time (agents and their slot processes), per task (µs). */
+  workerCpuUsPerTask: number;
 }
 
 export async function benchRemoteThroughput(n = 5000, workers = 1): Promise<RemoteThroughput> {
@@ -100,8 +102,8 @@ export async function benchRemoteThroughput(n = 5000, workers = 1): Promise<Remo
     const body = encode({ method: "function_execute", params: noopExecute(true) }, "json");
     const echoPerSec = await pipelinedRate(router.address, () => body, n, 16);
     await backgroundRate(z, WARMUP_TASKS, 16);
-    const { tasksPerSec, managerCpuUsPerTask } = await measuredBackgroundRate(z, n, 16);
-    return { workers, tasksPerSec, echoPerSec, managerCpuUsPerTask };
+    const pids = procs.map((p) => p.pid as number);
+    return { workers, echoPerSec, ...(await measuredBackgroundRate(z, n, 16, pids)) };
   } finally {
     router.stop();
     await stopAll(procs);
@@ -252,8 +254,8 @@ export const SIM_SLEEP = { workers: 20, slots: 2, sleepMs: 20, asRun: true } as 
 export const SIM_SLEEP_IDEAL = (SIM_SLEEP.workers * SIM_SLEEP.slots * 1000) / SIM_SLEEP.sleepMs;
 
 export interface RemoteRows {
-  /** Local `--workers 1` background no-ops (tasks/s) and the manager's CPU per task (µs). */
-  local: { tasksPerSec: number; managerCpuUsPerTask: number };
+  /** Local `--workers 1` background no-ops (tasks/s), the manager's and its worker's CPU per task (µs). */
+  local: { tasksPerSec: number; managerCpuUsPerTask: number; workerCpuUsPerTask: number };
   remote: RemoteThroughput;
   sim1: SimRate;
   sim10000: SimRate;
@@ -315,6 +317,8 @@ if (import.meta.url === `file://${process.argv[1]}`) {
     sim_sleep_scaling: r.simSleep.tasksPerSec / SIM_SLEEP_IDEAL,
     manager_cpu_us_per_task: r.local.managerCpuUsPerTask,
     remote_manager_cpu_us_per_task: r.remote.managerCpuUsPerTask,
+    worker_cpu_us_per_task: r.local.workerCpuUsPerTask,
+    remote_worker_cpu_us_per_task: r.remote.workerCpuUsPerTask,
   };
   console.log(
     [
@@ -322,6 +326,7 @@ if (import.meta.url === `file://${process.argv[1]}`) {
       `sim_10000_workers_ratio ${fmt(r.sim10000.tasksPerSec, 0)} / ${fmt(r.sim1.tasksPerSec, 0)} tasks/s = ${fmt(json.sim_10000_workers_ratio, 2)} (target ≥ 0.9); manager CPU per task with 1 over with 10,000 = ${fmt(json.sim_10000_workers_cpu_ratio, 2)}; idle with 10,000: manager ${fmt(r.sim10000.idleManagerPct, 1)} %, simulators ${fmt(r.sim10000.idleSimPct, 1)} % of a core`,
       `sim_sleep_scaling ${fmt(r.simSleep.tasksPerSec, 0)} / ${fmt(SIM_SLEEP_IDEAL, 0)} tasks/s = ${fmt(json.sim_sleep_scaling, 2)} (target ≥ 0.8)`,
       `manager_cpu_us_per_task ${fmt(r.local.managerCpuUsPerTask, 1)} (local --workers 1; target ≤ 50); over the remote worker ${fmt(r.remote.managerCpuUsPerTask, 1)}`,
+      `worker_cpu_us_per_task ${fmt(r.local.workerCpuUsPerTask, 1)} (the local worker process); remote_worker_cpu_us_per_task ${fmt(r.remote.workerCpuUsPerTask, 1)} (the zqs worker: its agent and slot processes)`,
       `load average after: ${load()}`,
     ].join("\n"),
   );

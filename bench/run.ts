@@ -132,6 +132,7 @@ rows.push(
 );
 const bg: number[] = [];
 const managerCpu: number[] = [];
+const workerCpu: number[] = [];
 for (const [workers, sync] of [
   [1, "fsync"],
   [2, "fsync"],
@@ -141,7 +142,10 @@ for (const [workers, sync] of [
   const th = await benchThroughput(5000, workers, 16, sync === "os" ? OS_SYNC : []);
   const suffix = (workers === 1 ? "" : `_workers${workers}`) + (sync === "os" ? "_os_sync" : "");
   if (sync === "fsync") bg.push(th.tasksPerSec);
-  if (workers === 1 && sync === "fsync") managerCpu.push(th.managerCpuUsPerTask);
+  if (workers === 1 && sync === "fsync") {
+    managerCpu.push(th.managerCpuUsPerTask);
+    workerCpu.push(th.workerCpuUsPerTask);
+  }
   rows.push({
     label: `background no-op tasks, one request each, --workers ${workers}${sync === "os" ? " --store-sync os" : ""} (tasks/s)`,
     key: `bg_tasks_per_s${suffix}`,
@@ -179,6 +183,32 @@ for (const workers of [1, 2, 4]) {
     digits: 0,
     base: localBgBase,
     ...(workers === 1 ? { target: "≥ 0.8" } : {}),
+  });
+  if (workers !== 1) continue;
+  // Where a remote task's CPU goes, beside a local one's (the stages of the row above).
+  rows.push({
+    label: "manager CPU per background no-op task over 1 remote worker (µs)",
+    key: "remote_manager_cpu_us_per_task",
+    value: rt.managerCpuUsPerTask,
+    digits: 1,
+    base: {
+      key: "manager_cpu_us_per_task",
+      value: managerCpu[0] ?? NaN,
+      digits: 1,
+      label: "local --workers 1",
+    },
+  });
+  rows.push({
+    label: "its worker's CPU per task: the zqs worker's agent and slot processes (µs)",
+    key: "remote_worker_cpu_us_per_task",
+    value: rt.workerCpuUsPerTask,
+    digits: 1,
+    base: {
+      key: "worker_cpu_us_per_task",
+      value: workerCpu[0] ?? NaN,
+      digits: 1,
+      label: "the local worker process",
+    },
   });
 }
 {

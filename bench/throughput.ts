@@ -9,6 +9,7 @@
  */
 import { encode } from "../src/protocol/index.js";
 import type { RawClient } from "../test/helpers/manager.js";
+import { childPids } from "../test/helpers/process.js";
 import {
   fmt,
   NOOP,
@@ -19,6 +20,7 @@ import {
   sleep,
   startEchoServer,
   startNoopManager,
+  treeCpuUs,
   type NoopManager,
 } from "./lib.js";
 
@@ -33,6 +35,8 @@ export interface Throughput {
   n: number;
   /** The manager process's CPU time over the measured tasks, per task (µs). */
   managerCpuUsPerTask: number;
+  /** Its worker processes' CPU time over them, per task (µs). */
+  workerCpuUsPerTask: number;
 }
 
 export async function benchThroughput(
@@ -48,15 +52,8 @@ export async function benchThroughput(
     const echoPerSec = await pipelinedRate(router.address, () => body, n, inFlight);
     // Warm-up: the manager's and the workers' code compiled, the workers' call times known.
     await backgroundRate(z, WARMUP_TASKS, inFlight);
-    const { tasksPerSec, managerCpuUsPerTask } = await measuredBackgroundRate(z, n, inFlight);
-    return {
-      workers,
-      tasksPerSec,
-      echoPerSec,
-      ratio: tasksPerSec / echoPerSec,
-      n,
-      managerCpuUsPerTask,
-    };
+    const measured = await measuredBackgroundRate(z, n, inFlight);
+    return { workers, echoPerSec, ratio: measured.tasksPerSec / echoPerSec, n, ...measured };
   } finally {
     router.stop();
     await z.stop();
@@ -94,16 +91,27 @@ export async function backgroundRate(z: NoopManager, n: number, inFlight = 16): 
   return n / ((nowMs() - t0) / 1000);
 }
 
-/** `backgroundRate`, and the manager process's CPU time over it per task (µs). */
+/**
+ * `backgroundRate`, and the CPU time over it per task (µs) of the manager
+ * process and of the workers' processes: `workers` (process ids, each with its
+ * descendants), by default the manager's own children (its forked workers).
+ */
 export async function measuredBackgroundRate(
   z: NoopManager,
   n: number,
   inFlight = 16,
-): Promise<{ tasksPerSec: number; managerCpuUsPerTask: number }> {
+  workers?: readonly number[],
+): Promise<{ tasksPerSec: number; managerCpuUsPerTask: number; workerCpuUsPerTask: number }> {
   const pid = z.m.proc.pid as number;
+  const workerPids = workers ?? childPids(pid);
   const cpu0 = processCpuUs(pid);
+  const workerCpu0 = treeCpuUs(workerPids);
   const tasksPerSec = await backgroundRate(z, n, inFlight);
-  return { tasksPerSec, managerCpuUsPerTask: (processCpuUs(pid) - cpu0) / n };
+  return {
+    tasksPerSec,
+    managerCpuUsPerTask: (processCpuUs(pid) - cpu0) / n,
+    workerCpuUsPerTask: (treeCpuUs(workerPids) - workerCpu0) / n,
+  };
 }
 
 /** Run info counts (the reply also lists every task UID: asked rarely). */

@@ -296,6 +296,11 @@ export class IpcBatcher<T> {
 
   constructor(private readonly write: (batch: T | T[]) => void) {}
 
+  /** Messages waiting for the end of the turn. */
+  get size(): number {
+    return this.pending.length;
+  }
+
   push(msg: T): void {
     this.pending.push(msg);
     if (!this.scheduled) {

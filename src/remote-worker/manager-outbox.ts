@@ -8,6 +8,7 @@
  * message holds are kept (kept-ends.ts) once the socket has taken it. On a
  * change of manager only the reports stay, to go after the new hello.
  */
+import { IpcBatcher } from "../protocol/ipc.js";
 import type { AgentMessage, AgentReport } from "../protocol/worker-wire.js";
 import { encodeWire } from "../protocol/worker-wire.js";
 import type { KeptEnds, TaskEnd } from "./kept-ends.js";
@@ -47,9 +48,10 @@ export function isReport(m: AgentMessage): m is AgentReport {
 }
 
 export class ManagerOutbox {
-  /** Messages of this turn, sent together at its end. */
-  private pending: AgentMessage[] = [];
-  private flushScheduled = false;
+  /** Messages of this turn, sent together at its end (one write of the batch). */
+  private readonly turn = new IpcBatcher<AgentMessage>((batch) =>
+    this.writeTurn(Array.isArray(batch) ? batch : [batch]),
+  );
   /** Messages written, not yet taken by the socket. */
   private written: Written[] = [];
   private sending = false;
@@ -60,7 +62,7 @@ export class ManagerOutbox {
 
   /** Nothing waits to go (this turn's messages, or those written). */
   get empty(): boolean {
-    return this.pending.length === 0 && this.written.length === 0 && !this.sending;
+    return this.turn.size === 0 && this.written.length === 0 && !this.sending;
   }
 
   /** Say `msg`: at the end of this turn with the others; a hello at once, after them. */
@@ -72,19 +74,16 @@ export class ManagerOutbox {
       this.write(msg);
       return;
     }
-    this.pending.push(msg);
-    if (!this.flushScheduled) {
-      this.flushScheduled = true;
-      setImmediate(() => this.flushPending());
-    }
+    this.turn.push(msg);
   }
 
-  /** This turn's messages, written now: reports in a row as one message. */
+  /** This turn's messages, written now. */
   flushPending(): void {
-    this.flushScheduled = false;
-    const batch = this.pending;
-    if (batch.length === 0) return;
-    this.pending = [];
+    this.turn.flush();
+  }
+
+  /** A turn's messages: reports in a row as one message, the others in their place. */
+  private writeTurn(batch: readonly AgentMessage[]): void {
     let reports: AgentReport[] = [];
     const writeReports = () => {
       if (reports.length > 1) this.write({ type: "reports", reports });

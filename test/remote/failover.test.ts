@@ -124,6 +124,8 @@ describe("a worker agent with several managers", () => {
       running: ["task-1"],
     });
     await second.say(WELCOME);
+    // Taken back while it runs (the gate opened before the welcome is read, it would have ended).
+    await waitUntil(() => w.output().includes("takes back 1 running task(s)"));
     gate.open();
     const done = await second.heardOne("task_done", (m) => m.id === "task-1");
     expect(done.success).toBe(true);
@@ -131,7 +133,6 @@ describe("a worker agent with several managers", () => {
     expect(done.attempt).toBe(1);
     // Said to the second manager after its hello: nothing of it was lost or given up.
     expect(second.heard.indexOf(done)).toBeGreaterThan(second.heard.indexOf(hello2));
-    await waitUntil(() => w.output().includes("takes back 1 running task(s)"));
     expect(w.output()).toContain(
       `Leaving the manager at ${first.address} (nothing heard for 1.5 s); joining ${second.address}`,
     );

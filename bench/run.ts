@@ -9,6 +9,7 @@ import { fmt, machine, printTable, rowsJson, writeBenchJson, type Row } from "./
 import { benchRequests } from "./requests.js";
 import { benchScheduleCost } from "./schedules.js";
 import { benchStartup } from "./startup-times.js";
+import { lmdbDurablePutMedianMs } from "./store.js";
 import { benchPrinting, benchTasks } from "./tasks.js";
 import { benchRun, benchThroughput } from "./throughput.js";
 import { benchTrace, printTrace, type TraceResult } from "./trace.js";
@@ -76,6 +77,15 @@ rows.push({
   base: { key: "echo_rtt_ms", value: t.echoMedianMs, digits: 3, label: "REQ/REP echo round trip" },
   target: "≤ 5",
 });
+// The floor of the row above: a reply waits for its task's accepted mark on disk,
+// and the end for its result's.
+rows.push({
+  label: "one durable write with the raw lmdb package (put, then flushed), median (ms)",
+  key: "lmdb_durable_put_ms",
+  value: await lmdbDurablePutMedianMs(),
+  digits: 3,
+  base: { key: "echo_rtt_ms", value: t.echoMedianMs, digits: 3, label: "REQ/REP echo round trip" },
+});
 const OS_SYNC = ["--store-sync", "os"];
 const tOs = await benchTasks(500, OS_SYNC);
 rows.push({
@@ -133,6 +143,7 @@ rows.push(
 const bg: number[] = [];
 const managerCpu: number[] = [];
 const workerCpu: number[] = [];
+const echoCpu: number[] = [];
 for (const [workers, sync] of [
   [1, "fsync"],
   [2, "fsync"],
@@ -145,6 +156,7 @@ for (const [workers, sync] of [
   if (workers === 1 && sync === "fsync") {
     managerCpu.push(th.managerCpuUsPerTask);
     workerCpu.push(th.workerCpuUsPerTask);
+    echoCpu.push(th.echoCpuUsPerRequest);
   }
   rows.push({
     label: `background no-op tasks, one request each, --workers ${workers}${sync === "os" ? " --store-sync os" : ""} (tasks/s)`,
@@ -172,7 +184,14 @@ rows.push({
   key: "manager_cpu_us_per_task",
   value: managerCpu[0] ?? NaN,
   digits: 1,
-  target: "≤ 50",
+  // The floor: a task has a request and its reply on the control socket, as this echo has.
+  base: {
+    key: "echo_server_cpu_us_per_request",
+    value: echoCpu[0] ?? NaN,
+    digits: 1,
+    label: "bare ROUTER echo server, per request",
+  },
+  target: "≤ 50 µs",
 });
 for (const workers of [1, 2, 4]) {
   const rt = await benchRemoteThroughput(5000, workers);

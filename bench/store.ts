@@ -16,7 +16,7 @@ import { LmdbStore } from "../src/manager/store/lmdb.js";
 import { RedisStore } from "../src/manager/store/redis.js";
 import type { Store, StoreOp } from "../src/manager/store/types.js";
 import { startRedis } from "../test/helpers/redis.js";
-import { fmt, nowMs } from "./lib.js";
+import { fmt, median, nowMs } from "./lib.js";
 
 /** A history item of a typical size (~300 bytes of JSON). */
 const ITEM = {
@@ -58,6 +58,30 @@ const applyOnce =
     const op: StoreOp = { op: "set", key: "running_item", value: { ...ITEM, i } };
     return store.apply([op]);
   };
+
+/**
+ * The median time (ms) of one durable write with the raw lmdb package (a put,
+ * then its `flushed`: committed and synced to disk), in the system's temp
+ * folder, where the benchmarks' managers keep their stores: the least that a
+ * reply waiting for a commit to disk waits on this machine.
+ */
+export async function lmdbDurablePutMedianMs(n = 300): Promise<number> {
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "zqs-bench-put-"));
+  const raw = open(path.join(tmp, "raw"), { noSubdir: false });
+  const times: number[] = [];
+  try {
+    for (let i = -50; i < n; i++) {
+      const t0 = nowMs();
+      await raw.put("running_item", { ...ITEM, i });
+      await raw.flushed;
+      if (i >= 0) times.push(nowMs() - t0);
+    }
+  } finally {
+    await raw.close();
+    fs.rmSync(tmp, { recursive: true, force: true });
+  }
+  return median(times);
+}
 
 export async function benchStore(n = 1000): Promise<StoreBenchRow[]> {
   const rows: StoreBenchRow[] = [];

@@ -37,6 +37,8 @@ export interface Throughput {
   managerCpuUsPerTask: number;
   /** Its worker processes' CPU time over them, per task (µs). */
   workerCpuUsPerTask: number;
+  /** The bare echo server's CPU time over its run, per request (µs): one receive and one send. */
+  echoCpuUsPerRequest: number;
 }
 
 export async function benchThroughput(
@@ -49,11 +51,21 @@ export async function benchThroughput(
   const router = await startEchoServer("router");
   try {
     const body = encode({ method: "function_execute", params: noopExecute(true) }, "json");
+    const echoPid = router.proc.pid as number;
+    const echoCpu0 = processCpuUs(echoPid);
     const echoPerSec = await pipelinedRate(router.address, () => body, n, inFlight);
+    const echoCpuUsPerRequest = (processCpuUs(echoPid) - echoCpu0) / n;
     // Warm-up: the manager's and the workers' code compiled, the workers' call times known.
     await backgroundRate(z, WARMUP_TASKS, inFlight);
     const measured = await measuredBackgroundRate(z, n, inFlight);
-    return { workers, echoPerSec, ratio: measured.tasksPerSec / echoPerSec, n, ...measured };
+    return {
+      workers,
+      echoPerSec,
+      echoCpuUsPerRequest,
+      ratio: measured.tasksPerSec / echoPerSec,
+      n,
+      ...measured,
+    };
   } finally {
     router.stop();
     await z.stop();

@@ -15,11 +15,6 @@ export default defineConfig({
     // overlap the rest instead of following it.
     maxWorkers: 3,
     fileParallelism: true,
-    // A worker process runs one file after another (no fresh process and module
-    // graph per file: about 0.7 s of CPU a file, 1.5 minutes of the suite's CPU).
-    // Tests share no state through modules: each starts its own managers and
-    // sockets, and one that changes process.env or the timers puts them back.
-    isolate: false,
     sequence: { sequencer: HeavyFirst },
   },
 });

@@ -93,6 +93,11 @@ export const agentReportSchema = z.discriminatedUnion("type", [
 ]);
 export type AgentReport = z.infer<typeof agentReportSchema>;
 
+/** The `type` of each report, from the schema. */
+const AGENT_REPORT_TYPES: ReadonlySet<string> = new Set(
+  agentReportSchema.options.map((o) => o.shape.type.value),
+);
+
 export const agentMessageSchema = z.discriminatedUnion("type", [
   helloSchema,
   z.object({ type: z.literal("heartbeat"), busy: z.number().int().nonnegative() }),
@@ -105,6 +110,11 @@ export const agentMessageSchema = z.discriminatedUnion("type", [
   z.object({ type: z.literal("bye"), msg: z.string().max(1000) }),
 ]);
 export type AgentMessage = z.infer<typeof agentMessageSchema>;
+
+/** A message of the agent that reports on its tasks or output (batched in `reports`). */
+export function isAgentReport(m: AgentMessage): m is AgentReport {
+  return AGENT_REPORT_TYPES.has(m.type);
+}
 export type HelloMsg = z.infer<typeof helloSchema>;
 
 // ---- manager → agent ---------------------------------------------------------

@@ -10,7 +10,7 @@
  */
 import { IpcBatcher } from "../protocol/ipc.js";
 import type { AgentMessage, AgentReport } from "../protocol/worker-wire.js";
-import { encodeWire } from "../protocol/worker-wire.js";
+import { encodeWire, isAgentReport } from "../protocol/worker-wire.js";
 import type { KeptEnds, TaskEnd } from "./kept-ends.js";
 
 /** The connection as the outbox needs it (a zeromq.js Dealer). */
@@ -33,18 +33,6 @@ interface Written {
   report: boolean;
   body: Buffer;
   ends: TaskEnd[];
-}
-
-const REPORT_TYPES = new Set<string>([
-  "task_started",
-  "task_progress",
-  "task_done",
-  "subtask",
-  "output",
-]);
-
-export function isReport(m: AgentMessage): m is AgentReport {
-  return REPORT_TYPES.has(m.type);
 }
 
 export class ManagerOutbox {
@@ -91,7 +79,7 @@ export class ManagerOutbox {
       reports = [];
     };
     for (const m of batch) {
-      if (isReport(m)) {
+      if (isAgentReport(m)) {
         reports.push(m);
       } else {
         writeReports();
@@ -117,7 +105,7 @@ export class ManagerOutbox {
   private write(msg: AgentMessage): void {
     const c = this.ctx.connection();
     if (!c || c.closed) return;
-    const reports = msg.type === "reports" ? msg.reports : isReport(msg) ? [msg] : [];
+    const reports = msg.type === "reports" ? msg.reports : isAgentReport(msg) ? [msg] : [];
     this.written.push({
       report: reports.length > 0,
       body: encodeWire(msg),
